@@ -1,0 +1,135 @@
+//! Command-line interface: the clap definitions of every subcommand and flag.
+//!
+//! These are raw parsed values; `main` merges them with the configuration file and the
+//! environment into a validated [`crate::config::Config`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Partition;
+use crate::seed::SeedOut;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "genims",
+    version,
+    about = "Simulates the machines and sensors of a global auto-parts manufacturer and delivers \
+             fault-labelled operational data to PostgreSQL, Kafka and files.",
+    after_help = "Settings come from config.toml (--config or GENIMS_CONFIG), overridden by GENIMS_* \
+                  environment variables, overridden by flags. See README.md."
+)]
+pub struct Cli {
+    /// Configuration file [default: ./config.toml when present].
+    #[arg(long, global = true, env = "GENIMS_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// PostgreSQL connection URL (overrides [postgres] url and GENIMS_POSTGRES_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub postgres_url: Option<String>,
+    /// Kafka bootstrap brokers, comma-separated (overrides [kafka] brokers and GENIMS_KAFKA_BROKERS).
+    #[arg(long, global = true, value_name = "HOST:PORT,...")]
+    pub kafka_brokers: Option<String>,
+    /// Seed of every random stream (overrides [plant] seed and GENIMS_SEED).
+    #[arg(long, global = true, value_name = "N")]
+    pub seed: Option<u64>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or print the database schema (master and operational tables, indexes).
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
+    /// Generate the plant's master data: factories, lines, machines, sensors, people, products.
+    Seed(SeedArgs),
+    /// Generate operational history (SCADA, sensors, faults, maintenance, runs, health).
+    Backfill(BackfillArgs),
+    /// Run the live daemon: publish readings as they happen.
+    Stream(StreamArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaAction {
+    /// Create the 16 tables and their indexes in the configured database (idempotent).
+    Apply {
+        /// Layout of sensor_data and scada_machine_data [default: the existing layout, else [postgres] partition].
+        #[arg(long, value_enum)]
+        partition: Option<Partition>,
+    },
+    /// Print the SQL that `schema apply` runs.
+    Print {
+        /// Layout of sensor_data and scada_machine_data.
+        #[arg(long, value_enum, default_value = "none")]
+        partition: Partition,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Output: a JSON file, a psql-loadable SQL file, or the database.
+    #[arg(long, value_enum, default_value = "json")]
+    pub out: SeedOut,
+    /// Output file for json/sql ('-' for stdout) [default: <output dir>/genims_master_data.json or _inserts.sql].
+    #[arg(long, value_name = "FILE")]
+    pub path: Option<PathBuf>,
+    /// With --out db: replace existing master data (in one transaction) instead of refusing.
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackfillOut {
+    Db,
+    Csv,
+    Jsonl,
+    Sql,
+    Kafka,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Days of history (when --start is not given).
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Share of machines that suffer a fault episode in the window.
+    #[arg(long, default_value_t = 0.05)]
+    pub fault_rate: f64,
+    /// Output [default: csv files under the output directory].
+    #[arg(long, value_enum)]
+    pub out: Option<BackfillOut>,
+    /// Output directory for file outputs.
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// Window start (RFC 3339 or YYYY-MM-DD) [default: --end minus --days].
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// Window end (RFC 3339 or YYYY-MM-DD) [default: now, rounded down to the minute].
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// Generate only shard i of n (machines split deterministically), e.g. 1/3.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamKind {
+    Iot,
+    Scada,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// Which records to publish.
+    #[arg(value_enum)]
+    pub kind: StreamKind,
+    /// Simulated seconds per wall-clock second, or "max".
+    #[arg(long, default_value = "1")]
+    pub speed: String,
+    /// Comma-separated sinks: postgres, kafka, stdout.
+    #[arg(long, value_delimiter = ',')]
+    pub sink: Vec<String>,
+}

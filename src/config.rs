@@ -1,0 +1,379 @@
+//! Settings: `config.toml`, overridden by `GENIMS_*` environment variables, overridden by
+//! command-line flags, merged into one validated [`Config`] that the rest of genims receives.
+//!
+//! The file is checked completely before anything runs: every unknown key (with a
+//! suggestion when one is close) and every bad value is reported with the file, line and key.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use time::Date;
+
+use crate::faults::Catalogue;
+use crate::plant::Sizes;
+
+/// How the two time-series tables are laid out in PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Partition {
+    /// Plain tables.
+    None,
+    /// Range-partitioned by day on "timestamp".
+    Daily,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    pub url: Option<String>,
+    pub pool_size: usize,
+    pub partition: Partition,
+}
+
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    pub brokers: Vec<String>,
+    pub partitions: i32,
+    pub topic_prefix: String,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file the settings came from, if any.
+    pub source: Option<PathBuf>,
+    pub seed: u64,
+    pub reference_date: Date,
+    pub sizes: Sizes,
+    pub postgres: PostgresConfig,
+    pub kafka: KafkaConfig,
+    pub output_dir: PathBuf,
+    pub faults_dir: Option<PathBuf>,
+}
+
+/// Values given on the command line; each wins over the file and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub postgres_url: Option<String>,
+    pub kafka_brokers: Option<String>,
+    pub seed: Option<u64>,
+}
+
+/// The default seed: the day the original package was generated.
+pub const DEFAULT_SEED: u64 = 20_251_219;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            source: None,
+            seed: DEFAULT_SEED,
+            reference_date: time::macros::date!(2025 - 12 - 19),
+            sizes: Sizes::default(),
+            postgres: PostgresConfig { url: None, pool_size: 4, partition: Partition::None },
+            kafka: KafkaConfig { brokers: Vec::new(), partitions: 6, topic_prefix: "genims".to_owned() },
+            output_dir: PathBuf::from("./genims-data"),
+            faults_dir: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    /// An integer in the given inclusive range.
+    Int(i64, i64),
+    Str,
+    Date,
+    Enum(&'static [&'static str]),
+    /// A string or a list of strings.
+    StrList,
+}
+
+/// Every key the file may hold: (section, key, kind).
+const KEYS: &[(&str, &str, Kind)] = &[
+    ("plant", "seed", Kind::Int(0, i64::MAX)),
+    ("plant", "reference_date", Kind::Date),
+    ("plant", "factories", Kind::Int(1, 1000)),
+    ("plant", "lines", Kind::Int(1, 6000)),
+    ("plant", "machines", Kind::Int(1, 90_000)),
+    ("plant", "sensors", Kind::Int(1, 900_000)),
+    ("plant", "employees", Kind::Int(1, 4_000_000)),
+    ("plant", "products", Kind::Int(1, 20)),
+    ("plant", "customers", Kind::Int(1, 10)),
+    ("plant", "line_products", Kind::Int(1, 18_000)),
+    ("plant", "customer_products", Kind::Int(1, 80)),
+    ("postgres", "url", Kind::Str),
+    ("postgres", "pool_size", Kind::Int(1, 64)),
+    ("postgres", "partition", Kind::Enum(&["none", "daily"])),
+    ("kafka", "brokers", Kind::StrList),
+    ("kafka", "partitions", Kind::Int(1, 1000)),
+    ("kafka", "topic_prefix", Kind::Str),
+    ("output", "dir", Kind::Str),
+    ("faults", "dir", Kind::Str),
+];
+
+impl Config {
+    /// Loads the file (`--config`, `GENIMS_CONFIG`, or `./config.toml` when present), then
+    /// applies the environment, then the flags.
+    pub fn load(o: &Overrides) -> Result<Config> {
+        let mut cfg = Config::default();
+        let path = match &o.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from("config.toml")).filter(|p| p.is_file()),
+        };
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+            cfg.apply_file(&path, &text)?;
+            cfg.source = Some(path);
+        }
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        if let Some(url) = &o.postgres_url {
+            cfg.postgres.url = Some(url.clone());
+        }
+        if let Some(b) = &o.kafka_brokers {
+            cfg.kafka.brokers = split_list(b);
+        }
+        if let Some(seed) = o.seed {
+            cfg.seed = seed;
+        }
+        Ok(cfg)
+    }
+
+    /// Applies one file's settings, reporting every problem with its line.
+    pub fn apply_file(&mut self, path: &Path, text: &str) -> Result<()> {
+        let doc: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| anyhow!("{}: {}", path.display(), one_line(&e.to_string())))?;
+        let mut problems = Vec::new();
+        let at = |section: &str, key: Option<&str>| format!("{}:{}", path.display(), line_of(text, section, key));
+        for (section, value) in &doc {
+            let Some(table) = value.as_table() else {
+                problems.push(format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, output, faults", at("", Some(section))));
+                continue;
+            };
+            if !KEYS.iter().any(|k| k.0 == section) {
+                let hint = suggest(section, KEYS.iter().map(|k| k.0));
+                problems.push(format!("{}: unknown section [{section}]{hint}", at(section, None)));
+                continue;
+            }
+            for (key, v) in table {
+                let Some(&(_, _, kind)) = KEYS.iter().find(|k| k.0 == section && k.1 == key) else {
+                    let hint = suggest(key, KEYS.iter().filter(|k| k.0 == section).map(|k| k.1));
+                    problems.push(format!("{}: unknown key `{section}.{key}`{hint}", at(section, Some(key))));
+                    continue;
+                };
+                if let Err(why) = self.set(section, key, kind, v) {
+                    problems.push(format!("{}: {section}.{key}: {why}", at(section, Some(key))));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!("invalid configuration:\n  {}", problems.join("\n  "))
+        }
+    }
+
+    fn set(&mut self, section: &str, key: &str, kind: Kind, v: &toml::Value) -> std::result::Result<(), String> {
+        let int = || -> std::result::Result<i64, String> {
+            let Kind::Int(lo, hi) = kind else { unreachable!() };
+            match v.as_integer() {
+                Some(i) if (lo..=hi).contains(&i) => Ok(i),
+                Some(i) => Err(format!("{i} is out of range {lo}..={hi}")),
+                None => Err(format!("expected an integer, found {}", v.type_str())),
+            }
+        };
+        let string = || v.as_str().map(str::to_owned).ok_or_else(|| format!("expected a string, found {}", v.type_str()));
+        let usize_ = || int().map(|i| i as usize);
+        match (section, key) {
+            ("plant", "seed") => self.seed = int()? as u64,
+            ("plant", "reference_date") => {
+                let s = string()?;
+                self.reference_date = parse_date(&s).ok_or_else(|| format!("`{s}` is not a date like 2025-12-19"))?;
+            }
+            ("plant", "factories") => self.sizes.factories = usize_()?,
+            ("plant", "lines") => self.sizes.lines = usize_()?,
+            ("plant", "machines") => self.sizes.machines = usize_()?,
+            ("plant", "sensors") => self.sizes.sensors = usize_()?,
+            ("plant", "employees") => self.sizes.employees = usize_()?,
+            ("plant", "products") => self.sizes.products = usize_()?,
+            ("plant", "customers") => self.sizes.customers = usize_()?,
+            ("plant", "line_products") => self.sizes.line_products = usize_()?,
+            ("plant", "customer_products") => self.sizes.customer_products = usize_()?,
+            ("postgres", "url") => self.postgres.url = Some(string()?).filter(|s| !s.is_empty()),
+            ("postgres", "pool_size") => self.postgres.pool_size = usize_()?,
+            ("postgres", "partition") => {
+                let Kind::Enum(allowed) = kind else { unreachable!() };
+                let s = string()?;
+                self.postgres.partition = match s.as_str() {
+                    "none" => Partition::None,
+                    "daily" => Partition::Daily,
+                    _ => return Err(format!("`{s}` is not one of {}", allowed.join(", "))),
+                };
+            }
+            ("kafka", "brokers") => {
+                self.kafka.brokers = match v {
+                    toml::Value::String(s) => split_list(s),
+                    toml::Value::Array(a) => a
+                        .iter()
+                        .map(|x| x.as_str().map(str::to_owned).ok_or("expected a list of \"host:port\" strings".to_owned()))
+                        .collect::<std::result::Result<_, _>>()?,
+                    other => return Err(format!("expected a string or a list of strings, found {}", other.type_str())),
+                }
+            }
+            ("kafka", "partitions") => self.kafka.partitions = int()? as i32,
+            ("kafka", "topic_prefix") => self.kafka.topic_prefix = string()?,
+            ("output", "dir") => self.output_dir = PathBuf::from(string()?),
+            ("faults", "dir") => self.faults_dir = Some(PathBuf::from(string()?)),
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// Applies `GENIMS_*` environment variables.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(url) = get("GENIMS_POSTGRES_URL").filter(|s| !s.is_empty()) {
+            self.postgres.url = Some(url);
+        }
+        if let Some(b) = get("GENIMS_KAFKA_BROKERS").filter(|s| !s.is_empty()) {
+            self.kafka.brokers = split_list(&b);
+        }
+        if let Some(s) = get("GENIMS_SEED") {
+            self.seed = s.trim().parse().map_err(|_| anyhow!("GENIMS_SEED: `{s}` is not a non-negative integer"))?;
+        }
+        if let Some(d) = get("GENIMS_OUTPUT_DIR").filter(|s| !s.is_empty()) {
+            self.output_dir = PathBuf::from(d);
+        }
+        if let Some(d) = get("GENIMS_FAULTS_DIR").filter(|s| !s.is_empty()) {
+            self.faults_dir = Some(PathBuf::from(d));
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL URL, or the one-line error every database command gives without it.
+    pub fn postgres_url(&self) -> Result<&str> {
+        self.postgres.url.as_deref().ok_or_else(|| {
+            anyhow!("no PostgreSQL database configured: set [postgres] url in config.toml, GENIMS_POSTGRES_URL, or --postgres-url")
+        })
+    }
+
+    /// The fault catalogue: the user's directory when configured, else the built-in one.
+    pub fn fault_catalogue(&self) -> Result<Catalogue> {
+        match &self.faults_dir {
+            Some(dir) => Ok(Catalogue::load_dir(dir)?),
+            None => Ok(Catalogue::builtin()),
+        }
+    }
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// First line of toml's error, plus its closing reason line.
+fn one_line(msg: &str) -> String {
+    let head = msg.lines().next().unwrap_or("").trim();
+    let reason = msg.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    if reason == head { head.to_owned() } else { format!("{head}: {reason}") }
+}
+
+/// The 1-based line where `key` is set in `[section]` (or where the section starts).
+fn line_of(text: &str, section: &str, key: Option<&str>) -> usize {
+    let mut current = "";
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if let Some(rest) = line.strip_prefix('[') {
+            current = rest.trim_end_matches(']').trim();
+            if key.is_none() && current == section {
+                return i + 1;
+            }
+            continue;
+        }
+        if let Some(k) = key {
+            if current == section {
+                let lhs = line.split('=').next().unwrap_or("").trim().trim_matches('"');
+                if line.contains('=') && lhs == k {
+                    return i + 1;
+                }
+            }
+        }
+    }
+    1
+}
+
+/// ` (did you mean `x`?)` when a known name is within two edits.
+fn suggest<'a>(word: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let best = known.map(|k| (edit_distance(word, k), k)).min();
+    match best {
+        Some((d, k)) if d <= 2 => format!(" (did you mean `{k}`?)"),
+        _ => String::new(),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(text: &str) -> Result<Config> {
+        let mut c = Config::default();
+        c.apply_file(Path::new("cfg.toml"), text)?;
+        Ok(c)
+    }
+
+    #[test]
+    fn shipped_config_file_is_valid_and_matches_defaults() {
+        let text = include_str!("../config.toml");
+        let c = apply(text).unwrap();
+        let d = Config::default();
+        assert_eq!(c.sizes, d.sizes);
+        assert_eq!(c.seed, d.seed);
+        assert_eq!(c.reference_date, d.reference_date);
+        assert!(c.postgres.url.is_none(), "the shipped config must run without a server");
+    }
+
+    #[test]
+    fn every_bad_line_is_reported() {
+        let err = apply("[plant]\nseed = 1\nsede = 2\nmachines = \"many\"\n\n[postgress]\nurl = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("cfg.toml:3: unknown key `plant.sede` (did you mean `seed`?)"), "{err}");
+        assert!(err.contains("cfg.toml:4: plant.machines: expected an integer, found string"), "{err}");
+        assert!(err.contains("cfg.toml:6: unknown section [postgress] (did you mean `postgres`?)"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_file_and_line() {
+        let err = apply("[plant]\nseed = = 1\n").unwrap_err().to_string();
+        assert!(err.starts_with("cfg.toml: TOML parse error at line 2"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_is_checked() {
+        let mut c = apply("[postgres]\nurl = \"postgres://file\"\n").unwrap();
+        c.apply_env(|k| (k == "GENIMS_POSTGRES_URL").then(|| "postgres://env".to_owned())).unwrap();
+        assert_eq!(c.postgres.url.as_deref(), Some("postgres://env"));
+        let err = c.apply_env(|k| (k == "GENIMS_SEED").then(|| "abc".to_owned())).unwrap_err().to_string();
+        assert_eq!(err, "GENIMS_SEED: `abc` is not a non-negative integer");
+    }
+
+    #[test]
+    fn missing_database_is_one_clear_line() {
+        let err = Config::default().postgres_url().unwrap_err().to_string();
+        assert!(err.starts_with("no PostgreSQL database configured") && !err.contains('\n'), "{err}");
+    }
+}

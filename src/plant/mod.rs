@@ -1,0 +1,187 @@
+//! The plant: master data of the GenIMS manufacturer.
+//!
+//! [`Plant::generate`] builds the whole plant deterministically from the seed, the sizes and
+//! the fault catalogue (which decides which sensors each machine type must carry). The
+//! entity structs here hold what the simulation engine needs; `tables` turns them into rows
+//! of the ten master tables.
+
+pub mod alloc;
+pub mod catalog;
+mod generate;
+pub mod roles;
+pub mod tables;
+
+use time::{Date, Time};
+
+pub use generate::Sizes;
+
+#[derive(Debug, Clone)]
+pub struct Factory {
+    pub id: String,
+    pub name: String,
+    pub code: &'static str,
+    pub country: &'static str,
+    pub city: &'static str,
+    pub region: &'static str,
+    pub timezone: &'static str,
+    pub phone_prefix: &'static str,
+    pub total_area_sqm: i64,
+    pub operational_since: Date,
+    pub certification: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub id: String,
+    pub factory: usize,
+    pub name: String,
+    pub number: u32,
+    pub product_category: &'static str,
+    pub line_type: &'static str,
+    pub design_capacity: i64,
+    pub installed_capacity: i64,
+    pub length_m: f64,
+    pub num_stations: u32,
+    pub automation_level: &'static str,
+    pub commissioning_date: Date,
+}
+
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub id: String,
+    pub line: usize,
+    pub factory: usize,
+    pub name: String,
+    pub code: String,
+    pub machine_type: &'static str,
+    pub manufacturer: &'static str,
+    pub model_number: String,
+    pub serial_number: String,
+    pub installation_date: Date,
+    pub last_major_overhaul: Option<Date>,
+    pub design_capacity: i64,
+    pub power_rating_kw: f64,
+    pub maintenance_schedule: &'static str,
+    pub criticality: &'static str,
+    pub asset_value_usd: f64,
+    pub expected_life_years: i64,
+    pub current_age_years: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sensor {
+    pub id: String,
+    pub machine: usize,
+    pub line: usize,
+    pub factory: usize,
+    pub role: &'static roles::Role,
+    pub code: String,
+    pub protocol: &'static str,
+    pub manufacturer: &'static str,
+    pub model_number: String,
+    pub calibration_date: Date,
+    pub calibration_frequency_days: i64,
+    pub accuracy_pct: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Employee {
+    pub id: String,
+    pub factory: usize,
+    pub line: Option<usize>,
+    pub code: String,
+    pub first_name: &'static str,
+    pub last_name: &'static str,
+    pub email: String,
+    pub phone: String,
+    pub role: &'static str,
+    pub department: &'static str,
+    pub skill_level: &'static str,
+    pub shift: &'static str,
+    pub hire_date: Date,
+    pub experience_years: f64,
+    pub certifications: Option<String>,
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Shift {
+    pub id: String,
+    pub factory: usize,
+    pub name: &'static str,
+    pub code: &'static str,
+    pub start: Time,
+    pub end: Time,
+    pub duration_hours: f64,
+    pub break_minutes: i64,
+    /// Comma-separated lower-case day names, e.g. `mon,tue,wed,thu,fri`.
+    pub days: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub id: String,
+    pub spec: &'static catalog::ProductSpec,
+    pub target_quality_ppm: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Customer {
+    pub id: String,
+    pub code: String,
+    pub name: &'static str,
+    pub country: &'static str,
+    pub segment: &'static str,
+    pub annual_volume: i64,
+    pub quality_rating: &'static str,
+    pub payment_terms_days: i64,
+    pub sla_on_time_pct: f64,
+    pub sla_quality_ppm: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct LineProduct {
+    pub id: String,
+    pub line: usize,
+    pub product: usize,
+    pub is_primary: bool,
+    pub cycle_time_s: i64,
+    pub setup_minutes: i64,
+    pub changeover_minutes: i64,
+    pub yield_pct: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomerProduct {
+    pub id: String,
+    pub customer: usize,
+    pub product: usize,
+    pub is_active: bool,
+    pub annual_volume: i64,
+    pub unit_price_usd: f64,
+    pub lead_time_days: i64,
+    pub quality_ppm: i64,
+}
+
+/// The whole plant.
+#[derive(Debug, Clone)]
+pub struct Plant {
+    /// The date the master data describes (ages, calibration dates and created_at derive
+    /// from it, never from the wall clock).
+    pub reference_date: Date,
+    pub factories: Vec<Factory>,
+    pub lines: Vec<Line>,
+    pub machines: Vec<Machine>,
+    pub sensors: Vec<Sensor>,
+    pub employees: Vec<Employee>,
+    pub shifts: Vec<Shift>,
+    pub products: Vec<Product>,
+    pub customers: Vec<Customer>,
+    pub line_products: Vec<LineProduct>,
+    pub customer_products: Vec<CustomerProduct>,
+}
+
+/// `PREFIX-000001` style identifiers (1-based).
+pub fn id(prefix: &str, index: usize) -> String {
+    format!("{prefix}-{:06}", index + 1)
+}

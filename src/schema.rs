@@ -1,0 +1,119 @@
+//! The database schema: the DDL files in `sql/` (compiled in), `schema print` and an
+//! idempotent `schema apply`.
+
+use anyhow::{anyhow, bail, Result};
+use tokio_postgres::Client;
+
+use crate::config::Partition;
+use crate::db;
+
+const MASTER: (&str, &str) = ("sql/10_master.sql", include_str!("../sql/10_master.sql"));
+const EVENTS: (&str, &str) = ("sql/20_events.sql", include_str!("../sql/20_events.sql"));
+const TIMESERIES: (&str, &str) = ("sql/30_timeseries.sql", include_str!("../sql/30_timeseries.sql"));
+const TIMESERIES_DAILY: (&str, &str) = ("sql/30_timeseries_daily.sql", include_str!("../sql/30_timeseries_daily.sql"));
+
+/// The time-series tables whose layout `--partition` chooses.
+pub const TIMESERIES_TABLES: &[&str] = &["scada_machine_data", "sensor_data"];
+
+/// The DDL files to apply, in order.
+pub fn files(partition: Partition) -> Vec<(&'static str, &'static str)> {
+    let ts = match partition {
+        Partition::None => TIMESERIES,
+        Partition::Daily => TIMESERIES_DAILY,
+    };
+    vec![MASTER, EVENTS, ts]
+}
+
+/// The whole script `schema apply` runs, as one text.
+pub fn script(partition: Partition) -> String {
+    let mut out = String::new();
+    for (name, sql) in files(partition) {
+        out.push_str(&format!("-- ===== {name} =====\n"));
+        out.push_str(sql);
+        out.push('\n');
+    }
+    out
+}
+
+/// How the time-series tables are laid out now, if they exist.
+pub async fn current_partition(client: &Client) -> Result<Option<Partition>> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relname = ANY($1)",
+            &[&TIMESERIES_TABLES],
+        )
+        .await
+        .map_err(|e| anyhow!("cannot inspect the schema: {}", db::cause(&e)))?;
+    let mut found: Option<Partition> = None;
+    for r in rows {
+        let (name, kind): (String, String) = (r.get(0), r.get(1));
+        let p = if kind == "p" { Partition::Daily } else { Partition::None };
+        if found.is_some_and(|f| f != p) {
+            bail!("scada_machine_data and sensor_data have different layouts ({name} is {kind:?}); drop one and apply again");
+        }
+        found = Some(p);
+    }
+    Ok(found)
+}
+
+/// Applies the schema in one transaction. `requested` None keeps the existing layout, or
+/// uses `default` for a new database. Returns the layout in force.
+pub async fn apply(client: &mut Client, requested: Option<Partition>, default: Partition) -> Result<Partition> {
+    let existing = current_partition(client).await?;
+    let partition = match (requested, existing) {
+        (Some(r), Some(e)) if r != e => bail!(
+            "sensor_data and scada_machine_data already exist {}; `--partition {}` cannot convert them \
+             (drop both tables first, or apply with --partition {})",
+            if e == Partition::Daily { "partitioned by day" } else { "unpartitioned" },
+            if r == Partition::Daily { "daily" } else { "none" },
+            if e == Partition::Daily { "daily" } else { "none" },
+        ),
+        (Some(r), _) => r,
+        (None, Some(e)) => e,
+        (None, None) => default,
+    };
+    let tx = client.transaction().await.map_err(|e| anyhow!("cannot start a transaction: {}", db::cause(&e)))?;
+    // Serialise concurrent `schema apply` runs on one database.
+    tx.batch_execute("SELECT pg_advisory_xact_lock(8137201)").await.map_err(|e| anyhow!("{}", db::cause(&e)))?;
+    for (name, sql) in files(partition) {
+        tx.batch_execute(sql).await.map_err(|e| anyhow!("{name} failed: {}", db::cause(&e)))?;
+    }
+    tx.commit().await.map_err(|e| anyhow!("cannot commit the schema: {}", db::cause(&e)))?;
+    Ok(partition)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(sql: &str, table: &str) -> Vec<String> {
+        let start = sql.find(&format!("CREATE TABLE IF NOT EXISTS {table} (")).unwrap();
+        let end = start + sql[start..].find("\n)").unwrap();
+        let body = &sql[start..end];
+        body.lines()
+            .skip(1)
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty() && !l.starts_with("PRIMARY KEY"))
+            .map(|l| {
+                let mut w = l.split_whitespace();
+                let name = w.next().unwrap().to_owned();
+                let ty = w.next().unwrap().trim_end_matches(',').replace("BIGSERIAL", "BIGINT");
+                format!("{name} {ty}")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn both_timeseries_layouts_have_identical_columns() {
+        for t in TIMESERIES_TABLES {
+            assert_eq!(columns(TIMESERIES.1, t), columns(TIMESERIES_DAILY.1, t), "{t} differs between layouts");
+        }
+    }
+
+    #[test]
+    fn script_covers_all_sixteen_tables() {
+        let s = script(Partition::None);
+        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 16);
+    }
+}
