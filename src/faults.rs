@@ -79,6 +79,9 @@ pub struct Pattern {
     pub maintenance_category: String,
     #[serde(default)]
     pub parts: Vec<String>,
+    /// Relative likelihood among the patterns that apply to a machine (default 1).
+    #[serde(default = "default_weight")]
+    pub weight: f64,
     pub duration: DurationSpec,
     pub progression: Progression,
     #[serde(default)]
@@ -88,6 +91,10 @@ pub struct Pattern {
     /// Where the pattern came from (file path or `builtin:NAME`); not part of the file.
     #[serde(skip)]
     pub source: String,
+}
+
+fn default_weight() -> f64 {
+    1.0
 }
 
 fn default_scope() -> String {
@@ -328,6 +335,9 @@ fn validate(p: &Pattern, problems: &mut Vec<String>) {
         one_of(problems, src, "severity", s, SEVERITIES);
     }
     validate_machine_types(p, problems);
+    if !(p.weight > 0.0 && p.weight.is_finite()) {
+        problems.push(format!("{src}: weight: {} must be a positive number", p.weight));
+    }
     let d = &p.duration;
     if !(d.min_hours > 0.0 && d.min_hours <= d.max_hours && d.max_hours.is_finite()) {
         problems.push(format!(

@@ -185,3 +185,12 @@ pub struct Plant {
 pub fn id(prefix: &str, index: usize) -> String {
     format!("{prefix}-{:06}", index + 1)
 }
+
+impl Plant {
+    /// Indices of machine `m`'s sensors (sensors are stored grouped by machine).
+    pub fn sensors_of(&self, m: usize) -> std::ops::Range<usize> {
+        let start = self.sensors.partition_point(|s| s.machine < m);
+        let end = self.sensors.partition_point(|s| s.machine <= m);
+        start..end
+    }
+}
