@@ -15,7 +15,8 @@ build:
 run: release
 	$(GENIMS) seed --out json
 	$(GENIMS) seed --out sql
-	@echo "master data written under ./genims-data/"
+	$(GENIMS) backfill --days 1 --out csv
+	@echo "master data and one day of operational data written under ./genims-data/"
 
 # Starts PostgreSQL if it is down and installs the tansu broker if missing (cached outside
 # the repository), then runs unit and integration tests against the real services.

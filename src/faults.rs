@@ -259,11 +259,6 @@ impl Catalogue {
         }
     }
 
-    /// Looks a pattern up by name or code.
-    pub fn pattern(&self, name_or_code: &str) -> Option<&Pattern> {
-        self.patterns.iter().find(|p| p.name == name_or_code || p.code == name_or_code)
-    }
-
     /// The roles every machine of `machine_type` must carry so that each applicable
     /// machine-scoped pattern can show its signature, in profile order.
     pub fn required_roles(&self, machine_type: &str) -> Vec<&'static str> {

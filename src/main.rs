@@ -4,6 +4,7 @@
 //! `main` is thin: parse flags, load the configuration, run the subcommand, and turn an
 //! error into one clear message and a deliberate exit code.
 
+mod backfill;
 mod cli;
 mod config;
 mod db;
@@ -11,8 +12,11 @@ mod faults;
 mod output;
 mod plant;
 mod rng;
+mod rows;
 mod schema;
 mod seed;
+mod sim;
+mod sink;
 mod value;
 
 use std::process::ExitCode;
@@ -74,13 +78,16 @@ fn run(cli: Cli) -> Result<()> {
             let mut client = db::connect(cfg.postgres_url()?).await?;
             let used = schema::apply(&mut client, partition, cfg.postgres.partition).await?;
             eprintln!(
-                "genims: schema applied (16 tables; time series {})",
+                "genims: schema applied (16 tables and fault_labels; time series {})",
                 if used == config::Partition::Daily { "partitioned by day" } else { "unpartitioned" }
             );
             Ok(())
         }),
         Command::Seed(a) => runtime.block_on(seed::run(&cfg, a.out, a.path, a.replace)),
-        Command::Backfill(_) => Err(NotYetAvailable("backfill").into()),
+        Command::Backfill(a) => {
+            drop(runtime);
+            backfill::run(&cfg, &a)
+        }
         Command::Stream(_) => Err(NotYetAvailable("stream").into()),
     }
 }

@@ -11,6 +11,7 @@ const MASTER: (&str, &str) = ("sql/10_master.sql", include_str!("../sql/10_maste
 const EVENTS: (&str, &str) = ("sql/20_events.sql", include_str!("../sql/20_events.sql"));
 const TIMESERIES: (&str, &str) = ("sql/30_timeseries.sql", include_str!("../sql/30_timeseries.sql"));
 const TIMESERIES_DAILY: (&str, &str) = ("sql/30_timeseries_daily.sql", include_str!("../sql/30_timeseries_daily.sql"));
+const LABELS: (&str, &str) = ("sql/40_labels.sql", include_str!("../sql/40_labels.sql"));
 
 /// The time-series tables whose layout `--partition` chooses.
 pub const TIMESERIES_TABLES: &[&str] = &["scada_machine_data", "sensor_data"];
@@ -21,7 +22,7 @@ pub fn files(partition: Partition) -> Vec<(&'static str, &'static str)> {
         Partition::None => TIMESERIES,
         Partition::Daily => TIMESERIES_DAILY,
     };
-    vec![MASTER, EVENTS, ts]
+    vec![MASTER, EVENTS, ts, LABELS]
 }
 
 /// The whole script `schema apply` runs, as one text.
@@ -112,8 +113,9 @@ mod tests {
     }
 
     #[test]
-    fn script_covers_all_sixteen_tables() {
+    fn script_covers_the_sixteen_tables_and_the_labels() {
         let s = script(Partition::None);
-        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 16);
+        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 17);
+        assert!(s.contains("CREATE TABLE IF NOT EXISTS fault_labels"));
     }
 }

@@ -42,7 +42,7 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
     let (out, err) = apply(&db, &[]);
     assert!(out.status.success(), "{err}");
     let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
-    assert_eq!(tables, 16);
+    assert_eq!(tables, 17, "16 tables of the spec and fault_labels");
     let cols = columns(&db);
     for expect in [
         "factories.timezone character varying(50)",
@@ -120,5 +120,5 @@ fn sql_files_load_with_psql_directly() {
         assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
     }
     let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
-    assert_eq!(tables, 16);
+    assert_eq!(tables, 17, "16 tables of the spec and fault_labels");
 }

@@ -45,10 +45,6 @@ impl AtomicFile {
         std::fs::rename(&self.temp, &self.target).with_context(|| format!("cannot write {}", self.target.display()))?;
         Ok(())
     }
-
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
 }
 
 impl Drop for AtomicFile {

@@ -1,0 +1,309 @@
+//! `genims backfill`: operational history for a time window, as fast as the machine allows.
+//!
+//! The window is cut into units (machine × UTC day). Worker threads compute units in any
+//! order; the writer hands them to the sink strictly in unit order (day by day, machine by
+//! machine), holding at most a few units in memory, so output is byte-identical whatever the
+//! thread count and memory stays flat however long the window.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Condvar, Mutex};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::cli::{BackfillArgs, BackfillOut};
+use crate::config::Config;
+use crate::faults::Catalogue;
+use crate::rows::{Format, Table};
+use crate::sim::clock::{parse_instant, DAY, SCADA_STEP};
+use crate::sim::unit::{Counters, UnitRows, UnitSpec};
+use crate::sim::Engine;
+use crate::sink::files::FileSink;
+use crate::sink::postgres::PostgresSink;
+use crate::sink::Sink;
+
+/// Units computed ahead of the writer, per worker thread.
+const AHEAD_PER_THREAD: usize = 2;
+
+/// A validated backfill request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub window: (i64, i64),
+    pub fault_rate: f64,
+    pub shard: (usize, usize),
+    pub out: BackfillOut,
+    pub dir: PathBuf,
+}
+
+/// Parses `i/n` (1-based).
+pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
+    let bad = || anyhow!("--shard {s}: expected i/n with 1 <= i <= n, e.g. 1/3");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The window from the flags: `--end` defaults to now (whole minute), `--start` to `--end`
+/// minus `--days`. Both are floored to whole minutes.
+pub fn window(days: u32, start: Option<&str>, end: Option<&str>, now: i64) -> Result<(i64, i64)> {
+    let floor = |t: i64| t - t.rem_euclid(SCADA_STEP);
+    let b = floor(match end {
+        Some(e) => parse_instant(e).map_err(|err| anyhow!("--end: {err}"))?,
+        None => now,
+    });
+    let a = match start {
+        Some(s) => floor(parse_instant(s).map_err(|err| anyhow!("--start: {err}"))?),
+        None => {
+            if days == 0 {
+                bail!("--days 0: the window must hold at least one day (or give --start)");
+            }
+            b - i64::from(days) * DAY
+        }
+    };
+    if a >= b {
+        bail!("the window is empty: --start must lie before --end");
+    }
+    Ok((a, b))
+}
+
+impl Request {
+    pub fn from_args(cfg: &Config, args: &BackfillArgs) -> Result<Request> {
+        if !(0.0..=1.0).contains(&args.fault_rate) {
+            bail!("--fault-rate {}: must lie between 0 and 1", args.fault_rate);
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+        let window = window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
+        let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
+        let out = args.out.unwrap_or(BackfillOut::Csv);
+        if out == BackfillOut::Db && args.path.is_some() {
+            bail!("--path names a directory for file outputs; it cannot be used with --out db");
+        }
+        if out == BackfillOut::Kafka {
+            bail!("--out kafka is not yet available in this build");
+        }
+        let dir = args.path.clone().unwrap_or_else(|| cfg.output_dir.clone());
+        Ok(Request { window, fault_rate: args.fault_rate, shard, out, dir })
+    }
+
+    /// Machines of this shard: every n-th machine starting at i-1.
+    pub fn machines(&self, total: usize) -> Vec<usize> {
+        (0..total).filter(|m| m % self.shard.1 == self.shard.0 - 1).collect()
+    }
+}
+
+/// What a run produced.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub rows: [u64; 7],
+    pub labels: BTreeMap<usize, u64>,
+    pub seconds: f64,
+}
+
+/// Builds the engine for a configuration.
+pub fn engine(cfg: &Config, fault_rate: f64) -> Result<Engine> {
+    let catalogue: Catalogue = cfg.fault_catalogue()?;
+    let plant = crate::plant::Plant::generate(cfg.seed, &cfg.sizes, cfg.reference_date, &catalogue)?;
+    Engine::new(cfg.seed, fault_rate, plant, catalogue)
+}
+
+/// Runs `genims backfill`.
+pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
+    let req = Request::from_args(cfg, args)?;
+    let mut sink: Box<dyn Sink> = match req.out {
+        BackfillOut::Db => Box::new(PostgresSink::new(cfg.postgres_url()?, cfg.postgres.pool_size, req.window)?),
+        BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
+        BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
+        BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
+        BackfillOut::Kafka => unreachable!("refused in Request::from_args"),
+    };
+    let engine = engine(cfg, req.fault_rate)?;
+    let machines = req.machines(engine.plant.machines.len());
+    let summary = drive(&engine, req.window, &machines, sink.as_mut(), std::io::stderr().is_terminal())?;
+    sink.finish()?;
+    report(&engine, &req, &summary);
+    Ok(())
+}
+
+fn report(engine: &Engine, req: &Request, s: &Summary) {
+    let total: u64 = s.rows.iter().sum();
+    let mut lines = vec![format!(
+        "genims: backfill {} .. {} ({} of {} machines) in {:.1} s, {} rows ({:.0} rows/s)",
+        crate::sim::clock::date_string(req.window.0),
+        crate::sim::clock::date_string(req.window.1),
+        req.machines(engine.plant.machines.len()).len(),
+        engine.plant.machines.len(),
+        s.seconds,
+        total,
+        total as f64 / s.seconds.max(1e-9)
+    )];
+    for t in Table::ALL {
+        lines.push(format!("  {:<20} {:>12}", t.name(), s.rows[t.index()]));
+    }
+    let episodes: Vec<String> =
+        s.labels.iter().map(|(p, n)| format!("{} {}", engine.catalogue.patterns[*p].name, n)).collect();
+    lines.push(format!("  episodes: {}", if episodes.is_empty() { "none".to_owned() } else { episodes.join(", ") }));
+    if req.out != BackfillOut::Db {
+        lines.push(format!("  written under {}", req.dir.display()));
+    }
+    eprintln!("{}", lines.join("\n"));
+}
+
+/// The counters of each machine at the start of each day's span: [machine slot][day].
+fn starting_counters(engine: &Engine, window: (i64, i64), machines: &[usize], days: &[i64], threads: usize) -> Vec<Vec<Counters>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Vec<Counters>>>> = Mutex::new(vec![None; machines.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= machines.len() {
+                    break;
+                }
+                let m = machines[k];
+                let mut c = engine.initial_counters(m, window.0);
+                let mut per_day = Vec::with_capacity(days.len());
+                for &day in days {
+                    per_day.push(c);
+                    let spec = UnitSpec { machine: m, day, window };
+                    let (from, to) = spec.span();
+                    let tl = engine.unit_timeline(m, day);
+                    let p = Engine::production(&tl, from, to);
+                    c.parts += p.parts;
+                    c.energy_kwh += p.energy_kwh;
+                }
+                results.lock().expect("no panics while holding the lock")[k] = Some(per_day);
+            });
+        }
+    });
+    results.into_inner().expect("no poisoned lock").into_iter().map(|r| r.expect("every machine computed")).collect()
+}
+
+/// Worker threads: `GENIMS_THREADS` when set, else one per core. Output does not depend on it.
+pub fn worker_threads() -> usize {
+    std::env::var("GENIMS_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+/// Generates every unit of `window` for `machines` into `sink`, in order.
+pub fn drive(engine: &Engine, window: (i64, i64), machines: &[usize], sink: &mut dyn Sink, progress: bool) -> Result<Summary> {
+    let started = Instant::now();
+    let threads = worker_threads();
+    let first_day = window.0 - window.0.rem_euclid(DAY);
+    let days: Vec<i64> = (0..).map(|k| first_day + k * DAY).take_while(|&d| d < window.1).collect();
+    let counters = starting_counters(engine, window, machines, &days, threads);
+    let units: Vec<(usize, usize)> = (0..days.len()).flat_map(|d| (0..machines.len()).map(move |k| (d, k))).collect();
+    let fmt = sink.format();
+    let bar = progress.then(|| {
+        let b = indicatif::ProgressBar::new(units.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} units, {msg} (ETA {eta})")
+                .expect("valid template"),
+        );
+        b
+    });
+
+    let next = AtomicUsize::new(0);
+    let abort = AtomicBool::new(false);
+    let written = (Mutex::new(0usize), Condvar::new());
+    let ahead = threads * AHEAD_PER_THREAD;
+    let (tx, rx) = mpsc::sync_channel::<(usize, UnitRows)>(ahead);
+    let mut summary = Summary::default();
+    let result: Result<()> = std::thread::scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, abort, written, units, counters, days) = (&next, &abort, &written, &units, &counters, &days);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= units.len() || abort.load(Ordering::Relaxed) {
+                    break;
+                }
+                {
+                    let mut w = written.0.lock().expect("no poisoned lock");
+                    while i >= *w + ahead && !abort.load(Ordering::Relaxed) {
+                        w = written.1.wait(w).expect("no poisoned lock");
+                    }
+                }
+                let (d, k) = units[i];
+                let m = machines[k];
+                let spec = UnitSpec { machine: m, day: days[d], window };
+                let tl = engine.unit_timeline(m, days[d]);
+                let rows = engine.generate_unit(spec, counters[k][d], fmt, &tl);
+                if tx.send((i, rows)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: BTreeMap<usize, UnitRows> = BTreeMap::new();
+        let mut want = 0usize;
+        let mut total_rows = 0u64;
+        for (i, rows) in rx.iter() {
+            pending.insert(i, rows);
+            while let Some(mut u) = pending.remove(&want) {
+                let (d, _) = units[want];
+                for t in Table::ALL {
+                    let n = u.rows[t.index()];
+                    summary.rows[t.index()] += n;
+                    total_rows += n;
+                    let bytes = std::mem::take(&mut u.bufs[t.index()]);
+                    if let Err(e) = sink.write(days[d], t, bytes, n) {
+                        abort.store(true, Ordering::Relaxed);
+                        written.1.notify_all();
+                        return Err(e);
+                    }
+                }
+                for (p, n) in u.labels_by_pattern {
+                    *summary.labels.entry(p).or_default() += n;
+                }
+                want += 1;
+                *written.0.lock().expect("no poisoned lock") = want;
+                written.1.notify_all();
+                if let Some(b) = &bar {
+                    b.inc(1);
+                    let secs = started.elapsed().as_secs_f64().max(1e-9);
+                    b.set_message(format!("{total_rows} rows, {:.0} rows/s", total_rows as f64 / secs));
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    result?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_validate() {
+        assert_eq!(parse_shard("2/3").unwrap(), (2, 3));
+        for bad in ["4/3", "0/3", "1/0", "x", "1-3"] {
+            assert!(parse_shard(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn window_defaults_and_errors() {
+        let now = 1_772_366_437; // 2026-03-01T12:00:37Z
+        let (a, b) = window(7, None, None, now).unwrap();
+        assert_eq!(b, 1_772_366_400, "end is now rounded down to the minute");
+        assert_eq!(b - a, 7 * DAY);
+        assert_eq!(window(1, Some("2026-03-01"), Some("2026-03-02"), now).unwrap(), (1_772_323_200, 1_772_409_600));
+        assert!(window(0, None, None, now).unwrap_err().to_string().contains("--days 0"));
+        assert!(window(1, Some("2026-03-02"), Some("2026-03-01"), now).is_err());
+    }
+}

@@ -1,0 +1,594 @@
+//! Operational rows and their encodings.
+//!
+//! Each operational table has a row struct that lists its cells in column order through the
+//! [`Cells`] visitor. One visitor per output format (CSV, JSON Lines, SQL literals,
+//! PostgreSQL binary COPY) writes straight into a byte buffer, so a row is encoded without
+//! intermediate allocation and every format spells timestamps, decimals, booleans and NULL
+//! the same way (SPEC §7).
+
+use crate::sim::clock::{civil_from_days, write_sql_ts, DAY};
+
+/// The operational tables genims writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    SensorData,
+    ScadaMachineData,
+    MachineFaults,
+    MaintenanceEvents,
+    ProductionRuns,
+    SensorHealth,
+    FaultLabels,
+}
+
+impl Table {
+    pub const ALL: [Table; 7] = [
+        Table::SensorData,
+        Table::ScadaMachineData,
+        Table::MachineFaults,
+        Table::MaintenanceEvents,
+        Table::ProductionRuns,
+        Table::SensorHealth,
+        Table::FaultLabels,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::SensorData => "sensor_data",
+            Table::ScadaMachineData => "scada_machine_data",
+            Table::MachineFaults => "machine_faults",
+            Table::MaintenanceEvents => "maintenance_events",
+            Table::ProductionRuns => "production_runs",
+            Table::SensorHealth => "sensor_health",
+            Table::FaultLabels => "fault_labels",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Large tables get one file (and partition) per UTC day.
+    pub fn split_by_day(self) -> bool {
+        matches!(self, Table::SensorData | Table::ScadaMachineData)
+    }
+
+    /// The columns genims writes, in order (all but created_at/updated_at, which default).
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::SensorData => SENSOR_DATA,
+            Table::ScadaMachineData => SCADA,
+            Table::MachineFaults => FAULTS,
+            Table::MaintenanceEvents => MAINTENANCE,
+            Table::ProductionRuns => RUNS,
+            Table::SensorHealth => HEALTH,
+            Table::FaultLabels => LABELS,
+        }
+    }
+
+    /// The id column whose sequence must be advanced after explicit ids are loaded.
+    pub fn serial(self) -> Option<&'static str> {
+        match self {
+            Table::SensorData => Some("sensor_data_id"),
+            Table::ScadaMachineData => Some("scada_id"),
+            Table::MachineFaults => Some("fault_id"),
+            Table::SensorHealth => Some("health_id"),
+            _ => None,
+        }
+    }
+}
+
+pub const SENSOR_DATA: &[&str] = &[
+    "sensor_data_id", "sensor_id", "machine_id", "line_id", "factory_id", "timestamp", "measurement_value",
+    "measurement_unit", "status", "quality", "is_below_warning", "is_above_warning", "is_below_critical",
+    "is_above_critical", "min_value_1min", "max_value_1min", "avg_value_1min", "std_dev_1min", "anomaly_score",
+    "is_anomaly", "data_source", "protocol",
+];
+pub const SCADA: &[&str] = &[
+    "scada_id", "machine_id", "line_id", "factory_id", "timestamp", "machine_state", "operation_mode", "fault_code",
+    "fault_description", "parts_produced_cumulative", "parts_produced_shift", "parts_rejected_shift",
+    "target_cycle_time_seconds", "actual_cycle_time_seconds", "availability_percentage", "performance_percentage",
+    "quality_percentage", "oee_percentage", "spindle_speed_rpm", "feed_rate_mm_min", "tool_number", "program_number",
+    "power_consumption_kw", "energy_consumed_kwh", "temperature_setpoint_c", "temperature_actual_c",
+    "pressure_setpoint_bar", "pressure_actual_bar", "downtime_seconds_shift", "last_fault_timestamp",
+    "uptime_seconds_shift", "active_alarms", "alarm_codes", "warning_codes", "shift_id", "operator_id", "data_source",
+    "data_quality",
+];
+pub const FAULTS: &[&str] = &[
+    "fault_id", "machine_id", "line_id", "factory_id", "fault_code", "fault_category", "fault_severity",
+    "fault_description", "fault_start_time", "fault_end_time", "fault_duration_seconds", "production_loss_units",
+    "downtime_minutes", "estimated_cost_usd", "root_cause_category", "root_cause_description", "contributing_sensors",
+    "resolution_action", "maintenance_ticket_id", "resolved_by", "detection_method", "predicted_in_advance",
+    "advance_warning_hours", "status",
+];
+pub const MAINTENANCE: &[&str] = &[
+    "maintenance_id", "machine_id", "line_id", "factory_id", "maintenance_type", "maintenance_category", "priority",
+    "scheduled_start", "actual_start", "actual_end", "duration_minutes", "work_description", "parts_replaced",
+    "parts_cost_usd", "labor_hours", "labor_cost_usd", "total_cost_usd", "technician_id", "supervisor_id",
+    "related_fault_id", "completion_status", "notes", "follow_up_required", "next_maintenance_due",
+];
+pub const RUNS: &[&str] = &[
+    "run_id", "line_id", "factory_id", "product_id", "run_number", "batch_number", "work_order_number", "customer_id",
+    "run_start_time", "run_end_time", "planned_duration_minutes", "actual_duration_minutes", "target_quantity",
+    "actual_quantity", "rejected_quantity", "scrapped_quantity", "rework_quantity", "first_pass_yield_percentage",
+    "defect_rate_ppm", "quality_grade", "oee_percentage", "availability_percentage", "performance_percentage",
+    "quality_percentage", "previous_product_id", "changeover_time_minutes", "shift_id", "supervisor_id", "status",
+];
+pub const HEALTH: &[&str] = &[
+    "health_id", "sensor_id", "machine_id", "timestamp", "health_score", "drift_percentage", "noise_level",
+    "days_since_calibration", "is_calibration_due", "calibration_drift_detected", "packet_loss_percentage",
+    "average_latency_ms", "last_communication", "communication_failures_24h", "battery_percentage", "is_low_battery",
+    "stuck_value_detected", "erratic_readings_detected", "out_of_range_readings_24h", "overall_status",
+];
+pub const LABELS: &[&str] = &[
+    "episode_id", "machine_id", "line_id", "factory_id", "pattern", "fault_code", "severity", "variant", "onset_time",
+    "warning_time", "critical_time", "fault_time", "fault_end_time", "end_time", "reaches_fault", "affected_sensors",
+    "parameters",
+];
+
+/// Receives a row's cells in column order.
+pub trait Cells {
+    fn null(&mut self);
+    fn text(&mut self, s: &str);
+    fn int4(&mut self, v: i32);
+    fn int8(&mut self, v: i64);
+    /// A decimal with `scale` digits after the point.
+    fn dec(&mut self, v: f64, scale: u8);
+    fn boolean(&mut self, b: bool);
+    /// A UTC timestamp, Unix seconds.
+    fn ts(&mut self, t: i64);
+    /// A date, days since 1970-01-01.
+    fn date(&mut self, days: i64);
+
+    fn opt_text(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.text(s),
+            None => self.null(),
+        }
+    }
+    fn opt_ts(&mut self, t: Option<i64>) {
+        match t {
+            Some(t) => self.ts(t),
+            None => self.null(),
+        }
+    }
+    fn opt_dec(&mut self, v: Option<f64>, scale: u8) {
+        match v {
+            Some(v) => self.dec(v, scale),
+            None => self.null(),
+        }
+    }
+    fn opt_int4(&mut self, v: Option<i32>) {
+        match v {
+            Some(v) => self.int4(v),
+            None => self.null(),
+        }
+    }
+}
+
+/// A row of an operational table.
+pub trait Row {
+    const TABLE: Table;
+    fn visit<C: Cells>(&self, c: &mut C);
+}
+
+/// The encodings genims writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Jsonl,
+    Sql,
+    PgBinary,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Sql => "sql",
+            Format::PgBinary => "bin",
+        }
+    }
+}
+
+/// Appends one encoded row to `out`.
+pub fn encode<R: Row>(fmt: Format, row: &R, out: &mut Vec<u8>) {
+    match fmt {
+        Format::Csv => {
+            let mut c = Csv { out, first: true };
+            row.visit(&mut c);
+            c.out.push(b'\n');
+        }
+        Format::Jsonl => {
+            out.push(b'{');
+            let mut c = Json { out, cols: R::TABLE.columns(), i: 0 };
+            row.visit(&mut c);
+            c.out.extend_from_slice(b"}\n");
+        }
+        Format::Sql => {
+            out.push(b'(');
+            let mut c = Sql { out, first: true };
+            row.visit(&mut c);
+            c.out.push(b')');
+        }
+        Format::PgBinary => {
+            out.extend_from_slice(&(R::TABLE.columns().len() as i16).to_be_bytes());
+            row.visit(&mut Bin { out });
+        }
+    }
+}
+
+/// Writes `v` scaled by 10^scale as a fixed-point decimal, never `-0`.
+fn write_fixed(out: &mut Vec<u8>, v: f64, scale: u8) {
+    let scaled = scaled(v, scale);
+    if scaled < 0 {
+        out.push(b'-');
+    }
+    let abs = scaled.unsigned_abs();
+    let pow = 10u64.pow(u32::from(scale));
+    write_u64(out, abs / pow);
+    if scale > 0 {
+        out.push(b'.');
+        let frac = abs % pow;
+        let mut buf = [b'0'; 20];
+        let mut f = frac;
+        for i in (0..scale as usize).rev() {
+            buf[i] = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        out.extend_from_slice(&buf[..scale as usize]);
+    }
+}
+
+/// `v` × 10^scale rounded half away from zero.
+pub fn scaled(v: f64, scale: u8) -> i64 {
+    (v * 10f64.powi(i32::from(scale))).round() as i64
+}
+
+pub fn write_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn write_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, v.unsigned_abs());
+}
+
+fn write_date(out: &mut Vec<u8>, days: i64) {
+    let (y, m, d) = civil_from_days(days);
+    let s = format!("{y:04}-{m:02}-{d:02}");
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Csv<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl Csv<'_> {
+    fn sep(&mut self) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+    }
+}
+
+impl Cells for Csv<'_> {
+    fn null(&mut self) {
+        self.sep();
+    }
+    fn text(&mut self, s: &str) {
+        self.sep();
+        let quote = s.is_empty() || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r' | b'\\')) || s.starts_with(' ') || s.ends_with(' ');
+        if quote {
+            self.out.push(b'"');
+            for b in s.bytes() {
+                if b == b'"' {
+                    self.out.push(b'"');
+                }
+                self.out.push(b);
+            }
+            self.out.push(b'"');
+        } else {
+            self.out.extend_from_slice(s.as_bytes());
+        }
+    }
+    fn int4(&mut self, v: i32) {
+        self.sep();
+        write_i64(self.out, i64::from(v));
+    }
+    fn int8(&mut self, v: i64) {
+        self.sep();
+        write_i64(self.out, v);
+    }
+    fn dec(&mut self, v: f64, scale: u8) {
+        self.sep();
+        write_fixed(self.out, v, scale);
+    }
+    fn boolean(&mut self, b: bool) {
+        self.sep();
+        self.out.extend_from_slice(if b { b"true" } else { b"false" });
+    }
+    fn ts(&mut self, t: i64) {
+        self.sep();
+        write_sql_ts(self.out, t);
+    }
+    fn date(&mut self, days: i64) {
+        self.sep();
+        write_date(self.out, days);
+    }
+}
+
+struct Json<'a> {
+    out: &'a mut Vec<u8>,
+    cols: &'static [&'static str],
+    i: usize,
+}
+
+impl Json<'_> {
+    fn key(&mut self) {
+        if self.i > 0 {
+            self.out.push(b',');
+        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(self.cols[self.i].as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.i += 1;
+    }
+}
+
+impl Cells for Json<'_> {
+    fn null(&mut self) {
+        self.key();
+        self.out.extend_from_slice(b"null");
+    }
+    fn text(&mut self, s: &str) {
+        self.key();
+        let mut buf = String::with_capacity(s.len() + 2);
+        crate::value::write_json_string(&mut buf, s);
+        self.out.extend_from_slice(buf.as_bytes());
+    }
+    fn int4(&mut self, v: i32) {
+        self.key();
+        write_i64(self.out, i64::from(v));
+    }
+    fn int8(&mut self, v: i64) {
+        self.key();
+        write_i64(self.out, v);
+    }
+    fn dec(&mut self, v: f64, scale: u8) {
+        self.key();
+        write_fixed(self.out, v, scale);
+    }
+    fn boolean(&mut self, b: bool) {
+        self.key();
+        self.out.extend_from_slice(if b { b"true" } else { b"false" });
+    }
+    fn ts(&mut self, t: i64) {
+        self.key();
+        self.out.push(b'"');
+        let start = self.out.len();
+        write_sql_ts(self.out, t);
+        self.out[start + 10] = b'T';
+        self.out.extend_from_slice(b"Z\"");
+    }
+    fn date(&mut self, days: i64) {
+        self.key();
+        self.out.push(b'"');
+        write_date(self.out, days);
+        self.out.push(b'"');
+    }
+}
+
+struct Sql<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl Sql<'_> {
+    fn sep(&mut self) {
+        if !self.first {
+            self.out.extend_from_slice(b", ");
+        }
+        self.first = false;
+    }
+}
+
+impl Cells for Sql<'_> {
+    fn null(&mut self) {
+        self.sep();
+        self.out.extend_from_slice(b"NULL");
+    }
+    fn text(&mut self, s: &str) {
+        self.sep();
+        self.out.push(b'\'');
+        for b in s.bytes() {
+            if b == b'\'' {
+                self.out.push(b'\'');
+            }
+            self.out.push(b);
+        }
+        self.out.push(b'\'');
+    }
+    fn int4(&mut self, v: i32) {
+        self.sep();
+        write_i64(self.out, i64::from(v));
+    }
+    fn int8(&mut self, v: i64) {
+        self.sep();
+        write_i64(self.out, v);
+    }
+    fn dec(&mut self, v: f64, scale: u8) {
+        self.sep();
+        write_fixed(self.out, v, scale);
+    }
+    fn boolean(&mut self, b: bool) {
+        self.sep();
+        self.out.extend_from_slice(if b { b"true" } else { b"false" });
+    }
+    fn ts(&mut self, t: i64) {
+        self.sep();
+        self.out.push(b'\'');
+        write_sql_ts(self.out, t);
+        self.out.push(b'\'');
+    }
+    fn date(&mut self, days: i64) {
+        self.sep();
+        self.out.push(b'\'');
+        write_date(self.out, days);
+        self.out.push(b'\'');
+    }
+}
+
+/// PostgreSQL's binary COPY format: per field an i32 length (-1 for NULL) and the bytes.
+struct Bin<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+/// Microseconds between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
+const PG_EPOCH_SECS: i64 = 946_684_800;
+
+impl Cells for Bin<'_> {
+    fn null(&mut self) {
+        self.out.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+    fn text(&mut self, s: &str) {
+        self.out.extend_from_slice(&(s.len() as i32).to_be_bytes());
+        self.out.extend_from_slice(s.as_bytes());
+    }
+    fn int4(&mut self, v: i32) {
+        self.out.extend_from_slice(&4i32.to_be_bytes());
+        self.out.extend_from_slice(&v.to_be_bytes());
+    }
+    fn int8(&mut self, v: i64) {
+        self.out.extend_from_slice(&8i32.to_be_bytes());
+        self.out.extend_from_slice(&v.to_be_bytes());
+    }
+    fn dec(&mut self, v: f64, scale: u8) {
+        write_pg_numeric(self.out, scaled(v, scale), scale);
+    }
+    fn boolean(&mut self, b: bool) {
+        self.out.extend_from_slice(&1i32.to_be_bytes());
+        self.out.push(u8::from(b));
+    }
+    fn ts(&mut self, t: i64) {
+        self.out.extend_from_slice(&8i32.to_be_bytes());
+        self.out.extend_from_slice(&((t - PG_EPOCH_SECS) * 1_000_000).to_be_bytes());
+    }
+    fn date(&mut self, days: i64) {
+        self.out.extend_from_slice(&4i32.to_be_bytes());
+        self.out.extend_from_slice(&((days - PG_EPOCH_SECS / DAY) as i32).to_be_bytes());
+    }
+}
+
+/// Encodes `scaled / 10^scale` in PostgreSQL's binary numeric format (length-prefixed):
+/// ndigits, weight, sign, dscale, then base-10000 digits.
+pub fn write_pg_numeric(out: &mut Vec<u8>, scaled: i64, scale: u8) {
+    let neg = scaled < 0;
+    let mut abs = u128::from(scaled.unsigned_abs());
+    // Align the fraction to whole base-10000 groups.
+    let frac_groups = (u32::from(scale) + 3) / 4;
+    abs *= 10u128.pow(frac_groups * 4 - u32::from(scale));
+    let mut digits: Vec<i16> = Vec::with_capacity(8);
+    while abs > 0 {
+        digits.push((abs % 10_000) as i16);
+        abs /= 10_000;
+    }
+    // digits are little-endian groups; the lowest `frac_groups` are the fraction.
+    let total = digits.len() as i32;
+    let mut weight = total - 1 - frac_groups as i32;
+    digits.reverse();
+    // Strip leading and trailing zero groups.
+    let lead = digits.iter().take_while(|&&d| d == 0).count();
+    digits.drain(..lead);
+    weight -= lead as i32;
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    let len = 8 + 2 * digits.len();
+    out.extend_from_slice(&(len as i32).to_be_bytes());
+    out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
+    out.extend_from_slice(&(weight as i16).to_be_bytes());
+    out.extend_from_slice(&(if neg && !digits.is_empty() { 0x4000u16 } else { 0 }).to_be_bytes());
+    out.extend_from_slice(&i16::from(scale).to_be_bytes());
+    for d in digits {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+}
+
+/// The binary COPY header and trailer.
+pub const PG_COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+pub const PG_COPY_TRAILER: &[u8] = &[0xff, 0xff];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Sample;
+    impl Row for Sample {
+        const TABLE: Table = Table::FaultLabels;
+        fn visit<C: Cells>(&self, c: &mut C) {
+            c.int8(7);
+            c.text("MCH-000001");
+            c.null();
+            c.text("O'Brien, \"x\"");
+            c.dec(-0.00001, 4);
+            c.dec(12.3456, 2);
+            c.boolean(true);
+            c.ts(1_772_366_410);
+            c.date(20_513);
+        }
+    }
+
+    fn enc(f: Format) -> String {
+        let mut v = Vec::new();
+        encode(f, &Sample, &mut v);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn csv_and_sql_spell_values_alike() {
+        assert_eq!(enc(Format::Csv), "7,MCH-000001,,\"O'Brien, \"\"x\"\"\",0.0000,12.35,true,2026-03-01 12:00:10,2026-03-01\n");
+        assert_eq!(enc(Format::Sql), "(7, 'MCH-000001', NULL, 'O''Brien, \"x\"', 0.0000, 12.35, true, '2026-03-01 12:00:10', '2026-03-01')");
+    }
+
+    #[test]
+    fn json_lines_use_column_names_and_rfc3339() {
+        let line = enc(Format::Jsonl);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["episode_id"], 7);
+        assert_eq!(v["line_id"], serde_json::Value::Null);
+        assert_eq!(v["fault_code"], 12.35);
+        assert_eq!(v["variant"], "2026-03-01T12:00:10Z", "timestamps in RFC 3339");
+        assert_eq!(v["onset_time"], "2026-03-01", "dates as YYYY-MM-DD");
+    }
+
+    #[test]
+    fn numeric_binary_layout() {
+        let mut v = Vec::new();
+        write_pg_numeric(&mut v, 123_456_789, 4); // 12345.6789
+        // len 16: ndigits 4, weight 1, sign 0, dscale 4, digits 1 2345 6789 0? -> 1,2345,6789
+        assert_eq!(&v[4..6], &3i16.to_be_bytes(), "three base-10000 digits");
+        assert_eq!(&v[6..8], &1i16.to_be_bytes(), "weight 1");
+        assert_eq!(&v[12..18], &[0, 1, 0x09, 0x29, 0x1a, 0x85]);
+        let mut z = Vec::new();
+        write_pg_numeric(&mut z, 0, 2);
+        assert_eq!(z, [0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 2]);
+    }
+}

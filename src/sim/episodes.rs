@@ -1,0 +1,353 @@
+//! Fault episodes: when each machine degrades, which pattern strikes, and how the episode
+//! unfolds (onset, warning, critical, trip, repair).
+//!
+//! Episodes are a pure function of (seed, machine, time): time is cut into 7-day epochs from
+//! 2020-01-01, and in each epoch a machine suffers an episode with probability `fault_rate`,
+//! its trip time uniform in the epoch. So any window, any shard and any restart sees the same
+//! episodes, long ones (a 21-day bearing failure) are caught mid-progression, and a daemon
+//! left running for months keeps producing them at the configured rate.
+
+use rand::Rng as _;
+
+use super::clock::{DAY, HOUR, ID_EPOCH};
+use crate::faults::{Catalogue, Pattern};
+use crate::plant::Plant;
+use crate::rng::{self, Rng};
+
+/// Length of an episode epoch: `fault_rate` is the share of machines per 7 days.
+pub const EPOCH: i64 = 7 * DAY;
+
+/// How an episode ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The machine trips to `fault`, then is repaired (corrective maintenance).
+    Fault,
+    /// The tool is changed (a short setup); no fault state.
+    ToolChange,
+    /// No machine effect at the end (sensor drift).
+    None,
+}
+
+/// Drawn parameters of one signature of the episode's pattern.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SigDraw {
+    /// +1 or -1 for `either` signatures.
+    pub sign: f64,
+    pub increase: f64,
+}
+
+/// The drift mode of a sensor-scoped episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftMode {
+    Offset,
+    Stuck,
+    Erratic,
+}
+
+/// One episode on one machine (or one sensor of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Episode {
+    /// Unique and stable: epoch × machines + machine + 1. Also the machine_faults id.
+    pub id: i64,
+    pub machine: usize,
+    /// Index of the pattern in the catalogue.
+    pub pattern: usize,
+    /// Global sensor index, for sensor-scoped patterns.
+    pub sensor: Option<usize>,
+    pub onset: i64,
+    pub warning_at: i64,
+    pub critical_at: i64,
+    /// The trip (or the end of degradation).
+    pub fault_at: i64,
+    /// End of the fault state (== fault_at when there is none).
+    pub fault_end: i64,
+    /// End of the corrective maintenance or tool change (== fault_end when none).
+    pub repair_end: i64,
+    pub ending: Ending,
+    pub severity: String,
+    /// "sudden" or "gradual" for patterns that have both, else the shape.
+    pub variant: String,
+    pub sigs: Vec<SigDraw>,
+    pub cycle_time_pct: f64,
+    pub power_pct: f64,
+    pub reject_pct: f64,
+    pub drift_mode: DriftMode,
+    pub drift_pct_per_day: f64,
+    pub packet_loss: f64,
+}
+
+impl Episode {
+    /// Whether the episode affects anything in `[a, b)`.
+    pub fn overlaps(&self, a: i64, b: i64) -> bool {
+        self.onset < b && self.repair_end.max(self.fault_at) > a
+    }
+
+    /// Progress 0..=1 through the degradation at `t` (0 before onset, 1 at and after the trip):
+    /// 1/3 when the signal enters its warning band, 2/3 when it enters the critical band.
+    pub fn progress(&self, t: i64) -> f64 {
+        let seg = |t0: i64, t1: i64, p0: f64| {
+            let span = (t1 - t0).max(1) as f64;
+            p0 + ((t - t0) as f64 / span).clamp(0.0, 1.0) / 3.0
+        };
+        if t <= self.onset {
+            0.0
+        } else if t < self.warning_at {
+            seg(self.onset, self.warning_at, 0.0)
+        } else if t < self.critical_at {
+            seg(self.warning_at, self.critical_at, 1.0 / 3.0)
+        } else if t < self.fault_at {
+            seg(self.critical_at, self.fault_at, 2.0 / 3.0)
+        } else {
+            1.0
+        }
+    }
+
+    /// Whether the degradation is in effect at `t` (from onset until the repair ends).
+    pub fn active(&self, t: i64) -> bool {
+        t >= self.onset && t < self.repair_end.max(self.fault_at)
+    }
+}
+
+/// Draws episodes for machines of a plant.
+pub struct EpisodeSource<'a> {
+    seed: u64,
+    fault_rate: f64,
+    plant: &'a Plant,
+    catalogue: &'a Catalogue,
+    /// Longest time an episode can reach back from its trip (duration + repair).
+    reach: i64,
+}
+
+fn range(rng: &mut Rng, r: [f64; 2]) -> f64 {
+    if r[1] > r[0] { rng.random_range(r[0]..=r[1]) } else { r[0] }
+}
+
+impl<'a> EpisodeSource<'a> {
+    pub fn new(seed: u64, fault_rate: f64, plant: &'a Plant, catalogue: &'a Catalogue) -> EpisodeSource<'a> {
+        let longest = catalogue.patterns.iter().map(|p| p.duration.max_hours).fold(0.0, f64::max);
+        EpisodeSource { seed, fault_rate, plant, catalogue, reach: (longest * HOUR as f64) as i64 + DAY }
+    }
+
+    /// The epoch index holding `t`.
+    pub fn epoch_of(t: i64) -> i64 {
+        (t - ID_EPOCH).div_euclid(EPOCH)
+    }
+
+    /// The candidate episode of machine `m` in epoch `e`, before overlap resolution.
+    fn candidate(&self, m: usize, e: i64) -> Option<Episode> {
+        let machine = &self.plant.machines[m];
+        let mut r = rng::stream(self.seed, &[rng::label("episode"), m as u64, e as u64]);
+        if r.random::<f64>() >= self.fault_rate {
+            return None;
+        }
+        let applicable: Vec<(usize, &Pattern)> =
+            self.catalogue.patterns.iter().enumerate().filter(|(_, p)| p.applies_to(machine.machine_type)).collect();
+        let total: f64 = applicable.iter().map(|(_, p)| p.weight).sum();
+        let mut pick = r.random::<f64>() * total;
+        let (pi, p) = *applicable.iter().find(|(_, p)| {
+            pick -= p.weight;
+            pick < 0.0
+        }).unwrap_or(applicable.last()?);
+        let fault_at = ID_EPOCH + e * EPOCH + r.random_range(0..EPOCH / 60) * 60;
+        Some(self.unfold(&mut r, m, e, pi, p, fault_at))
+    }
+
+    /// Draws the episode's timing and parameters.
+    fn unfold(&self, r: &mut Rng, m: usize, e: i64, pi: usize, p: &Pattern, fault_at: i64) -> Episode {
+        let g = &p.progression;
+        let (variant, hours) = match g.shape.as_str() {
+            "sudden_or_gradual" => {
+                if r.random::<f64>() < g.sudden_share.unwrap_or(0.5) {
+                    ("sudden", g.sudden_hours.unwrap_or([p.duration.min_hours, p.duration.max_hours]))
+                } else {
+                    ("gradual", g.gradual_hours.unwrap_or([p.duration.min_hours, p.duration.max_hours]))
+                }
+            }
+            s => (s, [p.duration.min_hours, p.duration.max_hours]),
+        };
+        let mut duration_h = range(r, hours);
+        // A signature with a documented rate fixes the duration of a gradual decline.
+        if variant != "sudden" {
+            if let Some(s) = p.signature.iter().find(|s| s.rate_per_hour.is_some()) {
+                let rate = range(r, s.rate_per_hour.unwrap());
+                let role = crate::plant::roles::role(&s.role).expect("validated role");
+                let start = (role.normal.0 + role.normal.1) / 2.0;
+                let end = s.failure.unwrap_or(if s.direction == "down" { role.critical.0 } else { role.critical.1 });
+                if rate > 0.0 {
+                    duration_h = ((end - start).abs() / rate).clamp(hours[0], hours[1]);
+                }
+            }
+        }
+        // Whole minutes, so episode phases line up with the SCADA grid.
+        let d = ((duration_h * 60.0).round() as i64).max(1) * 60;
+        let onset = fault_at - d;
+        let (w, c) = match variant {
+            "slow_then_rapid" => {
+                let rapid = (range(r, g.rapid_hours.unwrap_or([24.0, 48.0])) * HOUR as f64) as i64;
+                let critical_at = (fault_at - rapid).max(onset + d / 3);
+                let warning_at = onset + ((critical_at - onset) as f64 * r.random_range(0.45..0.7)) as i64;
+                (warning_at, critical_at)
+            }
+            "rapid" => (onset + d * 35 / 100, onset + d * 70 / 100),
+            "sudden" => (onset + d * 85 / 100, onset + d * 93 / 100),
+            "erratic" => (onset + d * 20 / 100, onset + d * 60 / 100),
+            _ => (onset + d * 45 / 100, onset + d * 80 / 100),
+        };
+        let to_minute = |t: i64| t - t.rem_euclid(60);
+        let (w, c) = (to_minute(w), to_minute(c));
+        let ending = match p.effects.ends_in.as_str() {
+            "fault" => Ending::Fault,
+            "tool_change" => Ending::ToolChange,
+            _ => Ending::None,
+        };
+        let severities = p.severities();
+        let severity = severities[r.random_range(0..severities.len())].to_owned();
+        let (fault_end, repair_end) = match ending {
+            Ending::Fault => {
+                let response = r.random_range(5..=30) * 60;
+                let repair_max = if severity == "critical" { 360 } else { 180 };
+                let repair = r.random_range(30..=repair_max) * 60;
+                (fault_at + response, fault_at + response + repair)
+            }
+            Ending::ToolChange => (fault_at, fault_at + r.random_range(5..=15) * 60),
+            Ending::None => (fault_at, fault_at),
+        };
+        let sigs = p
+            .signature
+            .iter()
+            .map(|s| SigDraw {
+                sign: if s.direction == "either" && r.random_bool(0.5) { -1.0 } else { 1.0 },
+                increase: s.increase_pct.or(s.increase_abs).map_or(0.0, |x| range(r, x)),
+            })
+            .collect();
+        let (sensor, drift_mode, drift_pct_per_day, packet_loss) = match &p.drift {
+            Some(dr) if p.is_sensor_scoped() => {
+                let ids: Vec<usize> = self.plant.sensors_of(m).collect();
+                let sensor = ids[r.random_range(0..ids.len())];
+                let u = r.random::<f64>();
+                let mode = if u < dr.stuck_share {
+                    DriftMode::Stuck
+                } else if u < dr.stuck_share + dr.erratic_share {
+                    DriftMode::Erratic
+                } else {
+                    DriftMode::Offset
+                };
+                let per_day = range(r, dr.offset_pct_per_month) * dr.acceleration / 30.0;
+                (Some(sensor), mode, per_day, range(r, dr.packet_loss_pct) / 100.0)
+            }
+            _ => (None, DriftMode::Offset, 0.0, 0.0),
+        };
+        Episode {
+            id: e * self.plant.machines.len() as i64 + m as i64 + 1,
+            machine: m,
+            pattern: pi,
+            sensor,
+            onset,
+            warning_at: w,
+            critical_at: c,
+            fault_at,
+            fault_end,
+            repair_end,
+            ending,
+            severity,
+            variant: variant.to_owned(),
+            sigs,
+            cycle_time_pct: range(r, p.effects.cycle_time_pct),
+            power_pct: range(r, p.effects.power_pct),
+            reject_pct: range(r, p.effects.reject_pct),
+            drift_mode,
+            drift_pct_per_day,
+            packet_loss,
+        }
+    }
+
+    /// The episode of machine `m` in epoch `e`, unless it overlaps a candidate of the three
+    /// epochs before (one machine suffers one episode at a time).
+    pub fn episode(&self, m: usize, e: i64) -> Option<Episode> {
+        let ep = self.candidate(m, e)?;
+        let back = self.reach / EPOCH + 1;
+        for prev in (e - back)..e {
+            if let Some(q) = self.candidate(m, prev) {
+                if q.repair_end.max(q.fault_at) + HOUR > ep.onset {
+                    return None;
+                }
+            }
+        }
+        Some(ep)
+    }
+
+    /// Every episode of machine `m` that affects `[a, b)`, in time order.
+    pub fn for_machine(&self, m: usize, a: i64, b: i64) -> Vec<Episode> {
+        let first = Self::epoch_of(a - self.reach);
+        let last = Self::epoch_of(b + self.reach);
+        (first..=last).filter_map(|e| self.episode(m, e)).filter(|ep| ep.overlaps(a, b)).collect()
+    }
+
+    /// Trip instants of machine `m` before `t`, looking back eight epochs, ascending.
+    pub fn fault_times_before(&self, m: usize, t: i64) -> Vec<i64> {
+        let e = Self::epoch_of(t);
+        ((e - 8)..=e)
+            .filter_map(|e| self.episode(m, e))
+            .filter(|ep| ep.ending == Ending::Fault && ep.fault_at < t)
+            .map(|ep| ep.fault_at)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn plant() -> Plant {
+        Plant::generate(1, &Default::default(), date!(2025 - 12 - 19), &Catalogue::builtin()).unwrap()
+    }
+
+    #[test]
+    fn phases_are_ordered_and_progress_is_monotone() {
+        let (p, c) = (plant(), Catalogue::builtin());
+        let src = EpisodeSource::new(9, 1.0, &p, &c);
+        let mut n = 0;
+        for m in 0..p.machines.len() {
+            for e in 300..306 {
+                let Some(ep) = src.episode(m, e) else { continue };
+                n += 1;
+                assert!(ep.onset < ep.fault_at && ep.onset <= ep.warning_at && ep.warning_at <= ep.critical_at && ep.critical_at <= ep.fault_at, "{ep:?}");
+                assert!(ep.fault_at <= ep.fault_end && ep.fault_end <= ep.repair_end, "{ep:?}");
+                let mut last = 0.0;
+                for k in 0..=50 {
+                    let t = ep.onset + (ep.fault_at - ep.onset) * k / 50;
+                    let pr = ep.progress(t);
+                    assert!(pr >= last - 1e-12, "progress must not go back");
+                    last = pr;
+                }
+                assert_eq!(ep.progress(ep.fault_at), 1.0);
+            }
+        }
+        assert!(n > 300, "a fault rate of 1 gives most machines an episode per epoch ({n})");
+    }
+
+    #[test]
+    fn episodes_do_not_overlap_on_a_machine() {
+        let (p, c) = (plant(), Catalogue::builtin());
+        let src = EpisodeSource::new(4, 0.8, &p, &c);
+        for m in 0..40 {
+            let eps = src.for_machine(m, ID_EPOCH + 300 * EPOCH, ID_EPOCH + 310 * EPOCH);
+            for w in eps.windows(2) {
+                assert!(w[0].repair_end.max(w[0].fault_at) <= w[1].onset, "overlap on machine {m}: {w:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rate_is_about_the_share_of_machines_per_week() {
+        let (p, c) = (plant(), Catalogue::builtin());
+        let src = EpisodeSource::new(11, 0.05, &p, &c);
+        let mut hits = 0;
+        for e in 300..340 {
+            hits += (0..p.machines.len()).filter(|&m| src.candidate(m, e).is_some()).count();
+        }
+        let share = hits as f64 / (40.0 * p.machines.len() as f64);
+        assert!((0.04..0.06).contains(&share), "share of machines with an episode per week: {share}");
+    }
+}

@@ -1,0 +1,205 @@
+//! The simulation engine every command shares.
+//!
+//! [`Engine`] holds the plant, the fault catalogue and everything derived from them once
+//! (set points, time zones, staff lookups). Work is cut into *units* — one machine over one
+//! UTC day of the window — that are pure functions of (seed, configuration, machine, day):
+//! any thread may compute any unit, in any order, and the rows come out identical. That is
+//! what makes output deterministic, shardable by machine, and resumable.
+
+pub mod calendar;
+pub mod clock;
+pub mod episodes;
+pub mod machine;
+pub mod physics;
+pub mod plan;
+pub mod records;
+pub mod signal;
+pub mod unit;
+
+use anyhow::Result;
+use rand::Rng as _;
+
+use crate::faults::Catalogue;
+use crate::plant::Plant;
+use crate::rng;
+use clock::Zone;
+use physics::Behaviour;
+
+/// Per-sensor constants drawn once from the seed.
+#[derive(Debug, Clone)]
+pub struct SensorParams {
+    pub behaviour: Behaviour,
+    /// Healthy running level.
+    pub setpoint: f64,
+    /// Half-width of the normal band.
+    pub half_width: f64,
+    pub smooth_amp: f64,
+    pub white_amp: f64,
+    /// Healthy probability that a reading is lost.
+    pub miss_prob: f64,
+    pub latency_ms: f64,
+    /// Battery-powered (wireless) sensors drain over a year from this phase.
+    pub battery_phase: Option<f64>,
+}
+
+/// Per-machine constants.
+#[derive(Debug, Clone)]
+pub struct MachineParams {
+    pub speed_loss: f64,
+    pub spindle_rpm: Option<i32>,
+    pub feed_rate: Option<f64>,
+    pub temp_sensor: Option<usize>,
+    pub pressure_sensor: Option<usize>,
+    pub maintenance_slot_min: i64,
+    pub maintenance_weekday: u8,
+    pub maintenance_day_of_month: u8,
+}
+
+/// Per-line constants.
+#[derive(Debug, Clone)]
+pub struct LineParams {
+    /// Indices into `plant.line_products`, primary first.
+    pub products: Vec<usize>,
+    /// The last machine on the line: its output is the line's output.
+    pub output_machine: usize,
+    /// Break offset from mid-shift, minutes, per shift code.
+    pub break_offset_min: [i64; 6],
+    /// Employee indices by shift code: operators, technicians, supervisors.
+    pub operators: [Vec<usize>; 6],
+    pub technicians: [Vec<usize>; 6],
+    pub supervisors: [Vec<usize>; 6],
+}
+
+/// The shared engine.
+pub struct Engine {
+    pub seed: u64,
+    pub fault_rate: f64,
+    pub plant: Plant,
+    pub catalogue: Catalogue,
+    pub zones: Vec<Zone>,
+    pub ambient: Vec<f64>,
+    pub sensors: Vec<SensorParams>,
+    pub machines: Vec<MachineParams>,
+    pub lines: Vec<LineParams>,
+    /// First sensor index of each machine, plus the total at the end.
+    pub sensor_start: Vec<usize>,
+}
+
+const MACHINING: &[&str] = &["cnc_mill", "cnc_lathe", "drill_press", "grinding_machine", "boring_machine"];
+
+impl Engine {
+    pub fn new(seed: u64, fault_rate: f64, plant: Plant, catalogue: Catalogue) -> Result<Engine> {
+        let zones = plant.factories.iter().map(|f| Zone::new(f.timezone)).collect::<Result<Vec<_>>>()?;
+        let ambient = plant
+            .factories
+            .iter()
+            .map(|f| match f.city {
+                "Chennai" => 27.0,
+                "Detroit" | "Stuttgart" => 20.0,
+                _ => 22.0,
+            })
+            .collect();
+        let sensors = plant
+            .sensors
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut r = rng::stream(seed, &[rng::label("sensor-params"), i as u64]);
+                let r0 = s.role;
+                let hw = (r0.normal.1 - r0.normal.0) / 2.0;
+                let centre = (r0.normal.0 + r0.normal.1) / 2.0;
+                let behaviour = physics::behaviour(r0.name);
+                let setpoint = match behaviour {
+                    Behaviour::Position => centre,
+                    _ => centre + hw * r.random_range(-0.25..0.25),
+                };
+                SensorParams {
+                    behaviour,
+                    setpoint,
+                    half_width: hw,
+                    smooth_amp: 0.12 * hw,
+                    white_amp: 0.035 * hw,
+                    miss_prob: r.random_range(0.0005..0.003),
+                    latency_ms: match s.protocol {
+                        "OPC-UA" => 15.0,
+                        "Modbus-TCP" => 8.0,
+                        "MQTT" => 35.0,
+                        _ => 120.0,
+                    } * r.random_range(0.8..1.2),
+                    battery_phase: (s.protocol == "MQTT").then(|| r.random::<f64>()),
+                }
+            })
+            .collect();
+        let mut sensor_start = Vec::with_capacity(plant.machines.len() + 1);
+        let mut next = 0;
+        for m in 0..plant.machines.len() {
+            sensor_start.push(next);
+            while next < plant.sensors.len() && plant.sensors[next].machine == m {
+                next += 1;
+            }
+        }
+        sensor_start.push(next);
+        let machines = plant
+            .machines
+            .iter()
+            .enumerate()
+            .map(|(m, mc)| {
+                let mut r = rng::stream(seed, &[rng::label("machine-params"), m as u64]);
+                let range = sensor_start[m]..sensor_start[m + 1];
+                let find = |ty: &str| range.clone().find(|&s| plant.sensors[s].role.sensor_type == ty);
+                let machining = MACHINING.contains(&mc.machine_type);
+                MachineParams {
+                    speed_loss: r.random_range(0.02..0.07),
+                    spindle_rpm: machining.then(|| r.random_range(3000..12000)),
+                    feed_rate: machining.then(|| r.random_range(200.0..2000.0)),
+                    temp_sensor: find("temperature"),
+                    pressure_sensor: find("pressure"),
+                    maintenance_slot_min: r.random_range(1..12) * 15,
+                    maintenance_weekday: r.random_range(0..5),
+                    maintenance_day_of_month: r.random_range(1..=28),
+                }
+            })
+            .collect();
+        let lines = (0..plant.lines.len())
+            .map(|l| {
+                let mut r = rng::stream(seed, &[rng::label("line-params"), l as u64]);
+                let mut products: Vec<usize> = (0..plant.line_products.len()).filter(|&i| plant.line_products[i].line == l).collect();
+                products.sort_by_key(|&i| !plant.line_products[i].is_primary);
+                let output_machine = (0..plant.machines.len()).filter(|&m| plant.machines[m].line == l).max().unwrap_or(0);
+                let mut break_offset_min = [0i64; 6];
+                for b in &mut break_offset_min {
+                    *b = r.random_range(-2..=2) * 15;
+                }
+                let staff = |role: &str| -> [Vec<usize>; 6] {
+                    let mut by: [Vec<usize>; 6] = Default::default();
+                    for (i, e) in plant.employees.iter().enumerate() {
+                        if e.line == Some(l) && e.role == role && e.status == "active" {
+                            if let Some(k) = calendar::SHIFT_CODES.iter().position(|c| *c == e.shift) {
+                                by[k].push(i);
+                            }
+                        }
+                    }
+                    by
+                };
+                LineParams {
+                    products,
+                    output_machine,
+                    break_offset_min,
+                    operators: staff("operator"),
+                    technicians: staff("technician"),
+                    supervisors: staff("supervisor"),
+                }
+            })
+            .collect();
+        Ok(Engine { seed, fault_rate, plant, catalogue, zones, ambient, sensors, machines, lines, sensor_start })
+    }
+
+    /// Sensor indices of machine `m`.
+    pub fn sensors_of(&self, m: usize) -> std::ops::Range<usize> {
+        self.sensor_start[m]..self.sensor_start[m + 1]
+    }
+
+    pub fn episodes(&self) -> episodes::EpisodeSource<'_> {
+        episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue)
+    }
+}

@@ -1,0 +1,319 @@
+//! Sensor signals: the healthy physical process of each sensor, and the fault signatures
+//! layered on it.
+//!
+//! A reading is `base + smooth noise + white noise + fault offset`. The base follows the
+//! machine's state through the role's behaviour (with a first-order lag for temperatures and
+//! drives); the smooth noise interpolates seeded knots every two minutes, so consecutive
+//! readings follow each other; white noise and packet loss come from a per-(sensor, day)
+//! ChaCha stream at a fixed position per reading, so any reading can be recomputed alone.
+//! Fault episodes move the affected roles along the catalogue signature: through the warning
+//! band at progress 1/3, the critical band at 2/3, to the failure value at 1.
+
+use rand::RngCore as _;
+
+use super::clock::{DAY, SCADA_STEP, SENSOR_STEP};
+use super::episodes::{DriftMode, Ending, Episode};
+use super::machine::Timeline;
+use super::physics::Behaviour;
+use super::Engine;
+use crate::faults::Signature;
+use crate::plant::roles::Role;
+use crate::rng;
+
+/// Seconds between smooth-noise knots.
+const KNOT: i64 = 120;
+const KNOTS_PER_DAY: usize = (DAY / KNOT) as usize;
+const TICKS_PER_DAY: usize = (DAY / SENSOR_STEP) as usize;
+/// Words of the tick stream used per reading: two for white noise, one for packet loss,
+/// one for sensor faults.
+const WORDS_PER_TICK: usize = 4;
+
+fn unit(x: u32) -> f64 {
+    f64::from(x) / 4_294_967_296.0
+}
+
+/// A standard normal from two uniform words (Box–Muller).
+fn normal(a: u32, b: u32) -> f64 {
+    let u1 = (f64::from(a) + 1.0) / 4_294_967_297.0;
+    let u2 = unit(b);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// The random material of one sensor for one UTC day.
+pub struct SensorDay {
+    pub day: i64,
+    knots: Vec<f64>,
+    words: Vec<u32>,
+}
+
+/// One raw reading before statistics.
+#[derive(Debug, Clone, Copy)]
+pub struct Raw {
+    pub value: f64,
+    pub missing: bool,
+    pub out_of_range: bool,
+    /// A sensor-fault spike or stuck value is in effect (for health statistics only).
+    pub erratic: bool,
+}
+
+/// Lagged activity per behaviour over a timeline, one value per minute boundary.
+pub struct Lags {
+    entries: Vec<(Behaviour, Vec<f64>)>,
+}
+
+impl Lags {
+    pub fn new(tl: &Timeline, behaviours: impl Iterator<Item = Behaviour>) -> Lags {
+        let mut entries: Vec<(Behaviour, Vec<f64>)> = Vec::new();
+        for b in behaviours {
+            if entries.iter().any(|(e, _)| *e == b) {
+                continue;
+            }
+            let tau = b.tau_min();
+            let alpha = if tau > 0.0 { 1.0 - (-1.0 / tau).exp() } else { 1.0 };
+            let mut v = Vec::with_capacity(tl.minutes.len() + 1);
+            let mut a = tl.minutes.first().map_or(0.0, |m| b.activity(m.state));
+            v.push(a);
+            for m in &tl.minutes {
+                a += (b.activity(m.state) - a) * alpha;
+                v.push(a);
+            }
+            entries.push((b, v));
+        }
+        Lags { entries }
+    }
+
+    /// Activity of behaviour `b` at `t` (linear within the minute).
+    fn at(&self, b: Behaviour, tl: &Timeline, t: i64) -> f64 {
+        let v = &self.entries.iter().find(|(e, _)| *e == b).expect("lag computed for every behaviour").1;
+        let k = ((t - tl.start) / SCADA_STEP) as usize;
+        let f = ((t - tl.start) % SCADA_STEP) as f64 / SCADA_STEP as f64;
+        let a = v[k.min(v.len() - 1)];
+        let b2 = v[(k + 1).min(v.len() - 1)];
+        a + (b2 - a) * f
+    }
+}
+
+/// Linear interpolation through (0, p0), (1/3, p1), (2/3, p2), (1, p3) at progress `p`.
+fn through(points: [f64; 4], p: f64) -> f64 {
+    let x = (p.clamp(0.0, 1.0) * 3.0).min(2.999_999);
+    let i = x.floor() as usize;
+    points[i] + (points[i + 1] - points[i]) * (x - i as f64)
+}
+
+/// The offset and extra scatter a signature adds at progress `p`.
+fn signature_effect(sig: &Signature, sign: f64, increase: f64, role: &Role, setpoint: f64, hw: f64, p: f64) -> (f64, f64) {
+    let base_scatter = sig.scatter_pct.map_or(hw * 0.3, |s| s / 100.0 * setpoint.abs().max(hw));
+    match (sig.direction.as_str(), sig.warning, sig.critical) {
+        ("scatter", Some(w), Some(c)) => {
+            let to_warn = (w[1] - setpoint).min(setpoint - w[0]).max(base_scatter);
+            let to_crit = (c[1] - setpoint).min(setpoint - c[0]).max(to_warn);
+            (0.0, through([base_scatter, base_scatter * 1.5, to_warn, to_crit], p))
+        }
+        ("scatter", _, _) => (0.0, base_scatter * (1.0 + 2.0 * p)),
+        (dir, Some(w), Some(c)) => {
+            let target = match dir {
+                "down" => [setpoint, w[1], c[1], sig.failure.unwrap_or(c[0])],
+                "either" if sign < 0.0 => [setpoint, role.warning.0, role.critical.0, c[0]],
+                "either" => [setpoint, role.warning.1, role.critical.1, c[1]],
+                _ => [setpoint, w[0], c[0], sig.failure.unwrap_or(c[1])],
+            };
+            (through(target, p) - setpoint, 0.0)
+        }
+        _ if sig.increase_pct.is_some() => (setpoint * increase / 100.0 * p, 0.0),
+        _ => (increase * p, 0.0),
+    }
+}
+
+impl Engine {
+    /// The random material of sensor `s` on the UTC day starting at `day`.
+    pub fn sensor_day(&self, s: usize, day: i64) -> SensorDay {
+        let mut k = rng::stream(self.seed, &[rng::label("knots"), s as u64, day as u64]);
+        let mut knots: Vec<f64> = (0..KNOTS_PER_DAY).map(|_| normal(k.next_u32(), k.next_u32())).collect();
+        let mut next = rng::stream(self.seed, &[rng::label("knots"), s as u64, (day + DAY) as u64]);
+        knots.push(normal(next.next_u32(), next.next_u32()));
+        let mut w = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
+        let mut words = vec![0u32; TICKS_PER_DAY * WORDS_PER_TICK];
+        w.fill_bytes(bytemuck_words(&mut words));
+        SensorDay { day, knots, words }
+    }
+
+    /// Smooth noise and the tick's words for `t`, from `sd` when `t` is on its day, else
+    /// recomputed by seeking the other day's streams.
+    fn noise_at(&self, s: usize, sd: &SensorDay, t: i64) -> (f64, [u32; WORDS_PER_TICK]) {
+        let day = t - t.rem_euclid(DAY);
+        let off = t - day;
+        let j = (off / KNOT) as usize;
+        let f = (off % KNOT) as f64 / KNOT as f64;
+        let smooth_f = f * f * (3.0 - 2.0 * f);
+        let i = (off / SENSOR_STEP) as usize;
+        if day == sd.day {
+            let k0 = sd.knots[j];
+            let k1 = sd.knots[j + 1];
+            let mut w = [0u32; WORDS_PER_TICK];
+            w.copy_from_slice(&sd.words[i * WORDS_PER_TICK..(i + 1) * WORDS_PER_TICK]);
+            return (k0 + (k1 - k0) * smooth_f, w);
+        }
+        let mut k = rng::stream(self.seed, &[rng::label("knots"), s as u64, day as u64]);
+        k.set_word_pos(2 * j as u128);
+        let k0 = normal(k.next_u32(), k.next_u32());
+        let k1 = if j + 1 < KNOTS_PER_DAY {
+            normal(k.next_u32(), k.next_u32())
+        } else {
+            let mut n = rng::stream(self.seed, &[rng::label("knots"), s as u64, (day + DAY) as u64]);
+            normal(n.next_u32(), n.next_u32())
+        };
+        let mut r = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
+        r.set_word_pos((i * WORDS_PER_TICK) as u128);
+        let mut w = [0u32; WORDS_PER_TICK];
+        for x in &mut w {
+            *x = r.next_u32();
+        }
+        (k0 + (k1 - k0) * smooth_f, w)
+    }
+
+    /// The raw reading of sensor `s` at `t` on a timeline of its machine.
+    pub fn raw_reading(&self, s: usize, t: i64, tl: &Timeline, lags: &Lags, sd: &SensorDay) -> Raw {
+        let sensor = &self.plant.sensors[s];
+        let role = sensor.role;
+        let p = &self.sensors[s];
+        let minute = tl.at(t).expect("reading inside its timeline");
+        let (smooth, w) = self.noise_at(s, sd, t);
+        let white = normal(w[0], w[1]);
+        let a = lags.at(p.behaviour, tl, t);
+        let ambient = self.ambient[sensor.factory];
+        let (base, noise_scale) = match p.behaviour {
+            Behaviour::Drive { off, .. } => {
+                let level = off + (p.setpoint - off) * a;
+                (level, (level.abs() / p.setpoint.abs().max(1e-9)).clamp(0.01, 1.0))
+            }
+            Behaviour::Thermal { .. } => (ambient + (p.setpoint - ambient) * a, 0.3 + 0.7 * a),
+            Behaviour::Pump | Behaviour::Hold => (p.setpoint * a, a.max(0.01)),
+            Behaviour::Position => (p.setpoint, 0.1 + 0.9 * a),
+            Behaviour::Supply | Behaviour::Static => (p.setpoint, 1.0),
+        };
+        let mut value = base + smooth * p.smooth_amp * noise_scale;
+        let mut scatter = 0.0;
+        let mut miss_prob = p.miss_prob;
+        let mut erratic = false;
+        // Machine-level episode: move this role along its signature while the machine is
+        // degrading (until the fault state ends).
+        if let Some(ep) = minute.episode.map(|i| &tl.episodes[i]) {
+            let pattern = &self.catalogue.patterns[ep.pattern];
+            let live = match ep.ending {
+                Ending::Fault => t < ep.fault_end,
+                _ => t < ep.fault_at,
+            };
+            if live {
+                if let Some((j, sig)) = pattern.signature.iter().enumerate().find(|(_, g)| g.role == role.name) {
+                    let prog = ep.progress(t);
+                    let d = ep.sigs[j];
+                    let (offset, extra) = signature_effect(sig, d.sign, d.increase, role, p.setpoint, p.half_width, prog);
+                    let gain = match p.behaviour {
+                        Behaviour::Supply | Behaviour::Static => 1.0,
+                        _ => a,
+                    };
+                    value += offset * gain;
+                    scatter += extra * gain;
+                    if let Some(fl) = sig.fluctuation {
+                        value += fl * prog * smooth * gain;
+                    }
+                }
+            }
+        }
+        value += white * (p.white_amp * noise_scale + scatter);
+        // Sensor-scoped episode (drift) on this very sensor.
+        if let Some(ep) = tl.episodes.iter().find(|e| e.sensor == Some(s) && t >= e.onset && t < e.fault_at) {
+            let reference = p.setpoint.abs().max(p.half_width);
+            let days = (t - ep.onset) as f64 / DAY as f64;
+            let offset = reference * ep.drift_pct_per_day / 100.0 * days;
+            miss_prob = miss_prob.max(ep.packet_loss);
+            match ep.drift_mode {
+                DriftMode::Stuck if t >= ep.onset + (ep.fault_at - ep.onset) * 2 / 5 => {
+                    let frozen_days = (ep.fault_at - ep.onset) as f64 * 0.4 / DAY as f64;
+                    value = round4(p.setpoint + reference * ep.drift_pct_per_day / 100.0 * frozen_days);
+                    erratic = true;
+                }
+                DriftMode::Erratic => {
+                    value += offset + white * p.smooth_amp * 3.0 * ep.progress(t).max(0.3);
+                    let u = unit(w[3]);
+                    if u < 0.01 {
+                        let span = role.range.1 - role.range.0;
+                        value = if u < 0.005 { role.range.1 + 0.05 * span * (u * 200.0) } else { role.range.0 - 0.05 * span * ((u - 0.005) * 200.0) };
+                    }
+                    erratic = true;
+                }
+                _ => value += offset,
+            }
+        }
+        if role.range.0 >= 0.0 && value < 0.0 && !erratic {
+            value = 0.0;
+        }
+        let out_of_range = value < role.range.0 || value > role.range.1;
+        Raw { value: round4(value), missing: unit(w[2]) < miss_prob, out_of_range, erratic }
+    }
+
+    /// Whether sensor `s` misses the reading at `t` (packet loss), without computing its value.
+    pub fn reading_missing(&self, s: usize, t: i64, episodes: &[Episode], sd: &SensorDay) -> bool {
+        let (_, w) = self.noise_at(s, sd, t);
+        let mut p = self.sensors[s].miss_prob;
+        if let Some(ep) = episodes.iter().find(|e| e.sensor == Some(s) && t >= e.onset && t < e.fault_at) {
+            p = p.max(ep.packet_loss);
+        }
+        unit(w[2]) < p
+    }
+
+    /// Whether a reading at `t` is an out-of-range spike of an erratic drift episode.
+    pub fn reading_out_of_range(&self, s: usize, t: i64, episodes: &[Episode], sd: &SensorDay) -> bool {
+        let Some(_) = episodes.iter().find(|e| e.sensor == Some(s) && e.drift_mode == DriftMode::Erratic && t >= e.onset && t < e.fault_at) else {
+            return false;
+        };
+        let (_, w) = self.noise_at(s, sd, t);
+        unit(w[3]) < 0.01
+    }
+}
+
+/// Rounds to the 4 decimals of `measurement_value`.
+pub fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Views a word buffer as bytes for `fill_bytes`, keeping the word order of `next_u32`
+/// (little-endian, as rand_chacha produces words).
+fn bytemuck_words(words: &mut [u32]) -> &mut [u8] {
+    // SAFETY: u32 has no padding and any byte pattern is a valid u32; the slice covers
+    // exactly the words' memory.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 4) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_words_equal_single_draws() {
+        let mut a = rng::stream(5, &[1]);
+        let mut b = rng::stream(5, &[1]);
+        let mut words = vec![0u32; 64];
+        a.fill_bytes(bytemuck_words(&mut words));
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(u32::from_le(*w), b.next_u32(), "word {i}: the layout must not depend on how words are drawn");
+        }
+    }
+
+    #[test]
+    fn interpolation_hits_the_band_edges() {
+        let pts = [10.0, 15.0, 20.0, 40.0];
+        assert_eq!(through(pts, 0.0), 10.0);
+        assert!((through(pts, 1.0 / 3.0) - 15.0).abs() < 1e-9);
+        assert!((through(pts, 2.0 / 3.0) - 20.0).abs() < 1e-9);
+        assert!((through(pts, 1.0) - 40.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn states_matter_for_drives() {
+        use super::super::machine::State;
+        let d = Behaviour::Drive { idle_frac: 0.1, off: 3.0 };
+        assert_eq!(d.activity(State::Running), 1.0);
+        assert_eq!(d.activity(State::Fault), 0.0);
+    }
+}

@@ -1,0 +1,845 @@
+//! One unit of work: every row one machine produces on one UTC day of a window.
+//!
+//! A unit simulates its machine from 12 hours before the day (so shift counters and thermal
+//! lags are settled, identically for every window) and encodes, in order: the sensor
+//! readings (tick by tick), the SCADA records (minute by minute), the hourly sensor health,
+//! and the events that start in the unit — fault labels, machine faults with their
+//! corrective maintenance, preventive maintenance, and (for a line's last machine) the
+//! production runs that end in it.
+
+use std::fmt::Write as _;
+
+use super::calendar::SHIFT_CODES;
+use super::clock::{day_tag, DAY, HOUR, ID_EPOCH, SCADA_STEP, SENSOR_STEP};
+use super::episodes::{Ending, Episode};
+use super::machine::{State, Timeline};
+use super::records::*;
+use super::signal::{Lags, SensorDay};
+use super::Engine;
+use crate::plant::id;
+use crate::rows::{encode, Format, Row};
+
+/// Lookback before a unit's day: covers the longest shift and thermal lags.
+pub const LOOKBACK: i64 = 12 * HOUR;
+/// Readings in the rolling statistics window (the current one and five before it).
+const STATS_WINDOW: usize = 6;
+
+/// What a unit covers.
+#[derive(Debug, Clone, Copy)]
+pub struct UnitSpec {
+    pub machine: usize,
+    /// UTC midnight of the unit's day.
+    pub day: i64,
+    /// The whole window `[a, b)`.
+    pub window: (i64, i64),
+}
+
+impl UnitSpec {
+    /// The part of the window on this day.
+    pub fn span(&self) -> (i64, i64) {
+        (self.window.0.max(self.day), self.window.1.min(self.day + DAY))
+    }
+}
+
+/// Cumulative counters of a machine at an instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Counters {
+    pub parts: i64,
+    pub energy_kwh: f64,
+}
+
+/// A unit's encoded rows, one buffer per table.
+#[derive(Default)]
+pub struct UnitRows {
+    pub bufs: [Vec<u8>; 7],
+    pub rows: [u64; 7],
+    /// Fault labels by pattern index, for the run summary.
+    pub labels_by_pattern: Vec<(usize, u64)>,
+}
+
+/// Rows per INSERT statement in SQL output.
+const SQL_BATCH: u64 = 1000;
+
+impl UnitRows {
+    fn push<R: Row>(&mut self, fmt: Format, row: &R) {
+        let t = R::TABLE.index();
+        if fmt == Format::Sql {
+            let buf = &mut self.bufs[t];
+            if self.rows[t] % SQL_BATCH == 0 {
+                if self.rows[t] > 0 {
+                    buf.extend_from_slice(b";\n");
+                }
+                buf.extend_from_slice(b"INSERT INTO ");
+                buf.extend_from_slice(R::TABLE.name().as_bytes());
+                buf.extend_from_slice(b" (");
+                buf.extend_from_slice(R::TABLE.columns().join(", ").as_bytes());
+                buf.extend_from_slice(b") VALUES\n");
+            } else {
+                buf.extend_from_slice(b",\n");
+            }
+        }
+        encode(fmt, row, &mut self.bufs[t]);
+        self.rows[t] += 1;
+    }
+
+    /// Closes open SQL statements so each buffer is complete on its own.
+    fn finish(&mut self, fmt: Format) {
+        if fmt == Format::Sql {
+            for (buf, &n) in self.bufs.iter_mut().zip(&self.rows) {
+                if n > 0 {
+                    buf.extend_from_slice(b";\n");
+                }
+            }
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Availability, performance, quality and OEE (percent, 2 decimals, OEE from the rounded
+/// factors so the identity holds exactly).
+pub fn oee(uptime_s: i64, planned_s: i64, parts: i64, rejects: i64, ideal_cycle: f64) -> Option<[f64; 4]> {
+    if planned_s <= 0 {
+        return None;
+    }
+    let a = round2((uptime_s as f64 / planned_s as f64 * 100.0).min(100.0));
+    let p = if uptime_s > 0 { round2((parts as f64 * ideal_cycle / uptime_s as f64 * 100.0).min(100.0)) } else { 0.0 };
+    let q = if parts > 0 { round2((parts - rejects) as f64 / parts as f64 * 100.0) } else { 100.0 };
+    Some([a, p, q, round2(a * p * q / 10_000.0)])
+}
+
+/// Status, quality and the four threshold flags of a value for a role.
+fn classify(v: f64, r: &crate::plant::roles::Role) -> (&'static str, [bool; 4]) {
+    let flags = [v < r.warning.0, v > r.warning.1, v < r.critical.0, v > r.critical.1];
+    let status = if flags[2] || flags[3] {
+        "critical"
+    } else if flags[0] || flags[1] {
+        "warning"
+    } else {
+        "normal"
+    };
+    (status, flags)
+}
+
+/// The anomaly detector: uses only the reading, its recent history and the sensor's bands.
+/// Inside the warning limits scores 0; between warning and critical limits 0.4–0.7; beyond
+/// the critical limits 0.7–1; a jump of more than six noise widths from the recent mean, or a
+/// flat-lined signal, scores at least 0.75.
+fn anomaly(v: f64, r: &crate::plant::roles::Role, prev_mean: Option<f64>, noise: f64, flat: bool) -> f64 {
+    let band = if v > r.critical.1 || v < r.critical.0 {
+        let over = if v > r.critical.1 { v - r.critical.1 } else { r.critical.0 - v };
+        let span = (r.critical.1 - r.critical.0).max(1e-9);
+        0.7 + 0.3 * (over / (0.25 * span)).min(1.0)
+    } else if v > r.warning.1 {
+        0.4 + 0.3 * (v - r.warning.1) / (r.critical.1 - r.warning.1).max(1e-9)
+    } else if v < r.warning.0 {
+        0.4 + 0.3 * (r.warning.0 - v) / (r.warning.0 - r.critical.0).max(1e-9)
+    } else {
+        0.0
+    };
+    let jump = prev_mean.map_or(0.0, |m| if (v - m).abs() > 6.0 * noise.max(1e-9) { 0.75 } else { 0.0 });
+    let flat = if flat { 0.75 } else { 0.0 };
+    band.max(jump).max(flat).min(1.0)
+}
+
+/// Per-sensor state while a unit runs.
+struct SensorState {
+    day: SensorDay,
+    /// Present readings of the last minute: (instant, value).
+    recent: Vec<(i64, f64)>,
+    // Hourly accumulators for sensor_health.
+    present: u32,
+    missing: u32,
+    out_of_range: u32,
+    stuck: bool,
+    erratic: bool,
+    std_sum: f64,
+    last_seen: Option<i64>,
+    /// Missing and out-of-range counts per hour of the previous day (for 24 h figures).
+    prev_missing: [u32; 24],
+    prev_oor: [u32; 24],
+    hour_missing: [u32; 24],
+    hour_oor: [u32; 24],
+}
+
+impl Engine {
+    /// The timeline a unit uses: from 12 hours before its day to the day's end.
+    pub fn unit_timeline(&self, m: usize, day: i64) -> Timeline {
+        let from = day - LOOKBACK;
+        let to = day + DAY;
+        let eps = self.episodes().for_machine(m, from - DAY, to + DAY);
+        self.timeline(m, from, to, eps)
+    }
+
+    /// Parts and energy of machine `m` over `[from, to)` within a unit timeline.
+    pub fn production(tl: &Timeline, from: i64, to: i64) -> Counters {
+        let mut c = Counters::default();
+        let (i, j) = (tl.minute_index(from), tl.minute_index(to));
+        for mi in &tl.minutes[i..j] {
+            c.parts += i64::from(mi.parts);
+            c.energy_kwh += round2(mi.power_kw) / 60.0;
+        }
+        c
+    }
+
+    /// Deterministic estimate of a machine's lifetime counters at `t`, for a window that does
+    /// not continue an earlier one.
+    pub fn initial_counters(&self, m: usize, t: i64) -> Counters {
+        let mc = &self.plant.machines[m];
+        let installed = super::clock::days_from_civil(
+            mc.installation_date.year(),
+            u8::from(mc.installation_date.month()),
+            mc.installation_date.day(),
+        ) * DAY;
+        let hours = ((t - installed) as f64 / HOUR as f64).max(0.0);
+        let line = &self.lines[mc.line];
+        let cycle = self.plant.line_products[line.products[0]].cycle_time_s.max(1) as f64;
+        Counters {
+            parts: (hours * 3600.0 / cycle * 0.8).floor() as i64,
+            energy_kwh: (hours * mc.power_rating_kw * 0.55 * 100.0).round() / 100.0,
+        }
+    }
+
+    /// Generates one unit. `start` holds the machine's counters at the start of the unit's span.
+    pub fn generate_unit(&self, spec: UnitSpec, start: Counters, fmt: Format, tl: &Timeline) -> UnitRows {
+        let mut out = UnitRows::default();
+        let (from, to) = spec.span();
+        if from >= to {
+            return out;
+        }
+        self.sensor_and_scada_rows(spec, start, fmt, tl, &mut out);
+        self.event_rows(spec, fmt, tl, &mut out);
+        out.finish(fmt);
+        out
+    }
+
+    fn sensor_and_scada_rows(&self, spec: UnitSpec, start: Counters, fmt: Format, tl: &Timeline, out: &mut UnitRows) {
+        let (from, to) = spec.span();
+        let m = spec.machine;
+        let plant = &self.plant;
+        let machine = &plant.machines[m];
+        let line = &plant.lines[machine.line];
+        let factory = &plant.factories[machine.factory];
+        let sensors = self.sensors_of(m);
+        let lags = Lags::new(tl, sensors.clone().map(|s| self.sensors[s].behaviour));
+        let need_health = true;
+        let mut states: Vec<SensorState> = sensors
+            .clone()
+            .map(|s| {
+                let day = self.sensor_day(s, spec.day);
+                SensorState {
+                    day,
+                    recent: Vec::with_capacity(STATS_WINDOW),
+                    present: 0,
+                    missing: 0,
+                    out_of_range: 0,
+                    stuck: false,
+                    erratic: false,
+                    std_sum: 0.0,
+                    last_seen: None,
+                    prev_missing: [0; 24],
+                    prev_oor: [0; 24],
+                    hour_missing: [0; 24],
+                    hour_oor: [0; 24],
+                }
+            })
+            .collect();
+        // Previous day's losses for the 24-hour health figures.
+        if need_health {
+            for (k, s) in sensors.clone().enumerate() {
+                let prev = self.sensor_day(s, spec.day - DAY);
+                for i in 0..(DAY / SENSOR_STEP) {
+                    let t = spec.day - DAY + i * SENSOR_STEP;
+                    let h = (i * SENSOR_STEP / HOUR) as usize;
+                    if self.reading_missing(s, t, &tl.episodes, &prev) {
+                        states[k].prev_missing[h] += 1;
+                    }
+                    if self.reading_out_of_range(s, t, &tl.episodes, &prev) {
+                        states[k].prev_oor[h] += 1;
+                    }
+                }
+            }
+        }
+        // Seed the rolling windows with the readings just before the span.
+        for (k, s) in sensors.clone().enumerate() {
+            for back in (1..STATS_WINDOW as i64).rev() {
+                let t = from - back * SENSOR_STEP;
+                let raw = self.raw_reading(s, t, tl, &lags, &states[k].day);
+                if !raw.missing {
+                    states[k].recent.push((t, raw.value));
+                }
+            }
+        }
+
+        // Running counters.
+        let mut cum = start;
+        let mut shift_parts = 0i64;
+        let mut shift_rejects = 0i64;
+        let mut shift_up = 0i64;
+        let mut shift_planned = 0i64;
+        let first = tl.minute_index(from);
+        let mut cur_shift = tl.minutes[first].shift.start;
+        // Replay the current shift up to `from` (minutes inside the lookback).
+        for mi in &tl.minutes[tl.minute_index(cur_shift.max(tl.start))..first] {
+            shift_parts += i64::from(mi.parts);
+            shift_rejects += i64::from(mi.rejects);
+            shift_up += i64::from(mi.state == State::Running) * 60;
+            shift_planned += i64::from(mi.planned) * 60;
+        }
+        let fault_times = self.episodes().fault_times_before(m, to);
+        let mut alarm_codes = String::new();
+        let mut warning_codes = String::new();
+        let mut alarms = 0i32;
+        let mut temp_actual: Option<f64> = None;
+        let mut pressure_actual: Option<f64> = None;
+        let n_sensors = plant.sensors.len() as i64;
+        let n_machines = plant.machines.len() as i64;
+        let machine_id = machine.id.as_str();
+        let line_id = line.id.as_str();
+        let factory_id = factory.id.as_str();
+
+        let mut t = from;
+        while t < to {
+            let on_minute = t.rem_euclid(SCADA_STEP) == 0;
+            if on_minute {
+                alarm_codes.clear();
+                warning_codes.clear();
+                alarms = 0;
+            }
+            for (k, s) in sensors.clone().enumerate() {
+                let st = &mut states[k];
+                let sensor = &plant.sensors[s];
+                let role = sensor.role;
+                let raw = self.raw_reading(s, t, tl, &lags, &st.day);
+                let h = ((t - spec.day) / HOUR) as usize;
+                if raw.missing {
+                    st.missing += 1;
+                    st.hour_missing[h] += 1;
+                    if raw.out_of_range {
+                        st.hour_oor[h] += 1;
+                    }
+                    continue;
+                }
+                let v = raw.value;
+                st.recent.retain(|&(ts, _)| ts > t - STATS_WINDOW as i64 * SENSOR_STEP);
+                let prev_mean = (!st.recent.is_empty()).then(|| st.recent.iter().map(|r| r.1).sum::<f64>() / st.recent.len() as f64);
+                st.recent.push((t, v));
+                let n = st.recent.len() as f64;
+                let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+                for &(_, x) in &st.recent {
+                    lo = lo.min(x);
+                    hi = hi.max(x);
+                    sum += x;
+                }
+                let avg = sum / n;
+                let var = st.recent.iter().map(|&(_, x)| (x - avg) * (x - avg)).sum::<f64>() / n;
+                let std = var.sqrt();
+                let flat = st.recent.len() == STATS_WINDOW && hi == lo && self.sensors[s].white_amp > 0.0;
+                let (mut status, flags) = classify(v, role);
+                let quality = if raw.out_of_range {
+                    status = "fault";
+                    "out_of_range"
+                } else if flat {
+                    "uncertain"
+                } else {
+                    "good"
+                };
+                let score = anomaly(v, role, prev_mean, self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp, flat);
+                st.present += 1;
+                st.std_sum += std / self.sensors[s].half_width.max(1e-9);
+                st.last_seen = Some(t);
+                st.stuck |= flat;
+                st.erratic |= score >= 0.75 && (raw.erratic || prev_mean.is_some_and(|m| (v - m).abs() > 6.0 * (self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp)));
+                if raw.out_of_range {
+                    st.out_of_range += 1;
+                    st.hour_oor[h] += 1;
+                }
+                let row = SensorRow {
+                    id: (t - ID_EPOCH) / SENSOR_STEP * n_sensors + s as i64 + 1,
+                    sensor: &sensor.id,
+                    machine: machine_id,
+                    line: line_id,
+                    factory: factory_id,
+                    ts: t,
+                    value: v,
+                    unit: role.unit,
+                    status,
+                    quality,
+                    flags,
+                    min: lo,
+                    max: hi,
+                    avg,
+                    std,
+                    anomaly: (score * 10_000.0).round() / 10_000.0,
+                    is_anomaly: score >= 0.7,
+                    protocol: sensor.protocol,
+                };
+                out.push(fmt, &row);
+                if on_minute {
+                    if status == "critical" || status == "fault" {
+                        alarms += 1;
+                        let sep = if alarm_codes.is_empty() { "" } else { "," };
+                        let _ = write!(alarm_codes, "{sep}{}-{}", role.code, if flags[3] { "HH" } else { "LL" });
+                    } else if status == "warning" {
+                        let sep = if warning_codes.is_empty() { "" } else { "," };
+                        let _ = write!(warning_codes, "{sep}{}-{}", role.code, if flags[1] { "H" } else { "L" });
+                    }
+                    if Some(s) == self.machines[m].temp_sensor {
+                        temp_actual = Some(v);
+                    }
+                    if Some(s) == self.machines[m].pressure_sensor {
+                        pressure_actual = Some(v);
+                    }
+                }
+            }
+            // Hourly health after the hour's last reading.
+            if need_health && (t + SENSOR_STEP).rem_euclid(HOUR) == 0 {
+                let hour = t + SENSOR_STEP - HOUR;
+                if hour >= spec.window.0 && hour + HOUR <= spec.window.1 {
+                    self.health_rows(spec, hour, fmt, tl, &mut states, out);
+                }
+                for st in &mut states {
+                    st.present = 0;
+                    st.missing = 0;
+                    st.out_of_range = 0;
+                    st.stuck = false;
+                    st.erratic = false;
+                    st.std_sum = 0.0;
+                }
+            }
+            if on_minute {
+                let k = tl.minute_index(t);
+                let mi = &tl.minutes[k];
+                if mi.shift.start != cur_shift {
+                    cur_shift = mi.shift.start;
+                    shift_parts = 0;
+                    shift_rejects = 0;
+                    shift_up = 0;
+                    shift_planned = 0;
+                }
+                let run = &tl.runs[mi.run];
+                let lpm = &plant.line_products[run.lpm];
+                let product = &plant.products[lpm.product];
+                let ep = mi.episode.map(|i| &tl.episodes[i]);
+                let pattern = ep.map(|e| &self.catalogue.patterns[e.pattern]);
+                let faulted = mi.state == State::Fault;
+                let params = &self.machines[m];
+                let running = mi.state == State::Running;
+                let program = format!("PRG-{}", product.spec.code);
+                let shift_idx = machine.factory * 6 + mi.shift.code;
+                let shift_id = id("SHF", shift_idx);
+                let ops = &self.lines[machine.line].operators[mi.shift.code];
+                let operator = (!ops.is_empty()).then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
+                let tool = params.spindle_rpm.map(|_| {
+                    let last_change = tl.episodes.iter().filter(|e| e.ending == Ending::ToolChange && e.repair_end <= t).map(|e| e.id).max().unwrap_or(0);
+                    1 + ((run.lpm as i64 * 7 + last_change * 13) % 24) as i32
+                });
+                let row = ScadaRow {
+                    id: (t - ID_EPOCH) / SCADA_STEP * n_machines + m as i64 + 1,
+                    machine: machine_id,
+                    line: line_id,
+                    factory: factory_id,
+                    ts: t,
+                    state: mi.state.name(),
+                    mode: match mi.state {
+                        State::Setup | State::Maintenance => "manual",
+                        _ => "auto",
+                    },
+                    fault_code: faulted.then(|| pattern.map(|p| p.code.as_str())).flatten(),
+                    fault_description: faulted.then(|| pattern.map(|p| p.description.as_str())).flatten(),
+                    cumulative: cum.parts,
+                    parts_shift: shift_parts as i32,
+                    rejected_shift: shift_rejects as i32,
+                    target_cycle: lpm.cycle_time_s as i32,
+                    actual_cycle: running.then_some(round2(mi.actual_cycle)),
+                    oee: oee(shift_up, shift_planned, shift_parts, shift_rejects, lpm.cycle_time_s as f64),
+                    spindle_rpm: params.spindle_rpm.map(|r| if running { r } else { 0 }),
+                    feed_rate: params.feed_rate.map(|f| if running { f } else { 0.0 }),
+                    tool,
+                    program: &program,
+                    power_kw: round2(mi.power_kw),
+                    energy_kwh: (cum.energy_kwh * 10_000.0).round() / 10_000.0,
+                    temperature: params.temp_sensor.zip(temp_actual).map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
+                    pressure: params.pressure_sensor.zip(pressure_actual).map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
+                    downtime_shift: (shift_planned - shift_up).max(0) as i32,
+                    last_fault: fault_times.iter().copied().filter(|&f| f <= t).max(),
+                    uptime_shift: shift_up as i32,
+                    active_alarms: alarms + i32::from(faulted),
+                    alarm_codes: (!alarm_codes.is_empty()).then_some(alarm_codes.as_str()),
+                    warning_codes: (!warning_codes.is_empty()).then_some(warning_codes.as_str()),
+                    shift: &shift_id,
+                    operator,
+                    quality: if mi.uncertain { "uncertain" } else { "good" },
+                };
+                out.push(fmt, &row);
+                temp_actual = None;
+                pressure_actual = None;
+                cum.parts += i64::from(mi.parts);
+                cum.energy_kwh += round2(mi.power_kw) / 60.0;
+                shift_parts += i64::from(mi.parts);
+                shift_rejects += i64::from(mi.rejects);
+                shift_up += i64::from(running) * 60;
+                shift_planned += i64::from(mi.planned) * 60;
+            }
+            t += SENSOR_STEP;
+        }
+    }
+
+    fn health_rows(&self, spec: UnitSpec, hour: i64, fmt: Format, tl: &Timeline, states: &mut [SensorState], out: &mut UnitRows) {
+        let plant = &self.plant;
+        let h = ((hour - spec.day) / HOUR) as usize;
+        for (k, s) in self.sensors_of(spec.machine).enumerate() {
+            let st = &states[k];
+            let sensor = &plant.sensors[s];
+            let p = &self.sensors[s];
+            let ticks = (HOUR / SENSOR_STEP) as f64;
+            let loss = st.missing as f64 / ticks * 100.0;
+            let failures: u32 = st.hour_missing[..=h].iter().sum::<u32>() + st.prev_missing[h + 1..].iter().sum::<u32>();
+            let oor: u32 = st.hour_oor[..=h].iter().sum::<u32>() + st.prev_oor[h + 1..].iter().sum::<u32>();
+            let cal = &sensor.calibration_date;
+            let cal_day = super::clock::days_from_civil(cal.year(), u8::from(cal.month()), cal.day());
+            let days_since = (hour.div_euclid(DAY) - cal_day) as i32;
+            let drift = tl
+                .episodes
+                .iter()
+                .find(|e| e.sensor == Some(s) && hour + HOUR > e.onset && hour < e.fault_at)
+                .map_or(0.0, |e| e.drift_pct_per_day * ((hour + HOUR - e.onset) as f64 / DAY as f64).max(0.0));
+            let drift_pct = drift + 0.0005 * f64::from(days_since.max(0));
+            let noise = if st.present > 0 { st.std_sum / f64::from(st.present) } else { 0.0 };
+            let battery = p.battery_phase.map(|ph| {
+                let year = 365.0 * DAY as f64;
+                let frac = ((hour as f64 / year) + ph).fract();
+                round2(100.0 - 100.0 * frac)
+            });
+            let due = i64::from(days_since) >= sensor.calibration_frequency_days;
+            let mut score = 100.0;
+            score -= (loss * 1.5).min(30.0);
+            score -= (drift_pct.abs() * 4.0).min(30.0);
+            if st.stuck {
+                score -= 30.0;
+            }
+            if st.erratic {
+                score -= 25.0;
+            }
+            if due {
+                score -= 10.0;
+            }
+            if battery.is_some_and(|b| b < 20.0) {
+                score -= 5.0;
+            }
+            let score: f64 = round2(score.max(0.0));
+            let status = if st.present == 0 {
+                "failed"
+            } else if score >= 85.0 {
+                "healthy"
+            } else if score >= 70.0 {
+                "degraded"
+            } else if score >= 40.0 {
+                "critical"
+            } else {
+                "failed"
+            };
+            let row = HealthRow {
+                id: (hour - ID_EPOCH) / HOUR * plant.sensors.len() as i64 + s as i64 + 1,
+                sensor: &sensor.id,
+                machine: &plant.machines[spec.machine].id,
+                ts: hour,
+                score,
+                drift_pct: (drift_pct * 10_000.0).round() / 10_000.0,
+                noise: (noise * 10_000.0).round() / 10_000.0,
+                days_since_calibration: days_since,
+                calibration_due: due,
+                drift_detected: drift_pct.abs() > 2.0,
+                packet_loss_pct: round2(loss),
+                latency_ms: round2(p.latency_ms * (1.0 + loss / 20.0)),
+                last_communication: st.last_seen,
+                failures_24h: failures as i32,
+                battery,
+                stuck: st.stuck,
+                erratic: st.erratic,
+                out_of_range_24h: oor as i32,
+                status,
+            };
+            out.push(fmt, &row);
+        }
+    }
+
+    fn event_rows(&self, spec: UnitSpec, fmt: Format, tl: &Timeline, out: &mut UnitRows) {
+        let (from, to) = spec.span();
+        let m = spec.machine;
+        let plant = &self.plant;
+        let machine = &plant.machines[m];
+        let line_id = plant.lines[machine.line].id.as_str();
+        let factory_id = plant.factories[machine.factory].id.as_str();
+        let sensors = self.sensors_of(m);
+        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| -> Option<&str> {
+            let code = tl.at(t).map_or(0, |mi| mi.shift.code);
+            let v = &list[code];
+            (!v.is_empty()).then(|| plant.employees[v[(salt + m) % v.len()]].id.as_str())
+        };
+        let lp = &self.lines[machine.line];
+        // Ground-truth labels: every episode touching the window, once, in the unit holding
+        // the later of its onset and the window start.
+        for ep in &tl.episodes {
+            let anchor = ep.onset.max(spec.window.0);
+            if !(anchor >= from && anchor < to && ep.overlaps(spec.window.0, spec.window.1)) {
+                continue;
+            }
+            let pattern = &self.catalogue.patterns[ep.pattern];
+            let affected = affected_sensors(self, ep, sensors.clone());
+            let params = serde_json::json!({
+                "shape": pattern.progression.shape,
+                "variant": ep.variant,
+                "cycle_time_pct": round2(ep.cycle_time_pct),
+                "power_pct": round2(ep.power_pct),
+                "reject_pct": round2(ep.reject_pct),
+                "drift_mode": ep.sensor.map(|_| format!("{:?}", ep.drift_mode).to_lowercase()),
+                "drift_pct_per_day": ep.sensor.map(|_| (ep.drift_pct_per_day * 10_000.0).round() / 10_000.0),
+                "packet_loss_pct": ep.sensor.map(|_| round2(ep.packet_loss * 100.0)),
+            })
+            .to_string();
+            let reaches = ep.ending == Ending::Fault;
+            out.push(fmt, &LabelRow {
+                id: ep.id,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                pattern: &pattern.name,
+                code: &pattern.code,
+                severity: &ep.severity,
+                variant: &ep.variant,
+                onset: ep.onset,
+                warning: ep.warning_at,
+                critical: ep.critical_at,
+                fault: ep.fault_at,
+                fault_end: reaches.then_some(ep.fault_end),
+                end: ep.repair_end.max(ep.fault_at),
+                reaches_fault: reaches,
+                sensors: &affected,
+                parameters: &params,
+            });
+            *labels_entry(&mut out.labels_by_pattern, ep.pattern) += 1;
+        }
+        // Faults that trip in this unit, each with its corrective maintenance.
+        for ep in tl.episodes.iter().filter(|e| e.ending == Ending::Fault && e.fault_at >= from && e.fault_at < to) {
+            let pattern = &self.catalogue.patterns[ep.pattern];
+            let affected = affected_sensors(self, ep, sensors.clone());
+            let ticket = format!("CM-{:010}", ep.id);
+            let technician = staff(&lp.technicians, ep.fault_end, ep.id as usize);
+            let supervisor = staff(&lp.supervisors, ep.fault_end, ep.id as usize);
+            let cycle = tl.at(ep.fault_at).map_or(300.0, |mi| plant.line_products[tl.runs[mi.run].lpm].cycle_time_s as f64);
+            let downtime_min = (ep.repair_end - ep.fault_at) / 60;
+            let parts_cost = parts_cost(ep);
+            let warned = ep.fault_at - ep.warning_at;
+            let predicted = warned >= HOUR;
+            out.push(fmt, &FaultRow {
+                id: ep.id,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                code: &pattern.code,
+                category: &pattern.category,
+                severity: &ep.severity,
+                description: &pattern.description,
+                start: ep.fault_at,
+                end: ep.fault_end,
+                loss_units: (downtime_min as f64 * 60.0 / cycle) as i32,
+                downtime_minutes: downtime_min as i32,
+                cost: round2(downtime_min as f64 / 60.0 * (150.0 + machine.asset_value_usd * 0.0004) + parts_cost),
+                root_cause_category: &pattern.category,
+                root_cause: &pattern.root_cause,
+                sensors: &affected,
+                resolution: &pattern.resolution,
+                ticket: &ticket,
+                resolved_by: technician,
+                detection: if predicted { "sensor_threshold" } else { "automatic" },
+                predicted,
+                advance_hours: if predicted { round2(warned as f64 / HOUR as f64) } else { 0.0 },
+            });
+            let parts = pattern.parts.join(", ");
+            let notes = format!("Root cause: {}", pattern.root_cause);
+            out.push(fmt, &MaintenanceRow {
+                id: &ticket,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                kind: if ep.severity == "critical" { "breakdown" } else { "corrective" },
+                category: &pattern.maintenance_category,
+                priority: match ep.severity.as_str() {
+                    "critical" => "critical",
+                    "major" => "high",
+                    "minor" => "medium",
+                    _ => "low",
+                },
+                scheduled: ep.fault_end,
+                actual: Some((ep.fault_end, ep.repair_end)),
+                description: &pattern.resolution,
+                parts: (!parts.is_empty()).then_some(parts.as_str()),
+                parts_cost,
+                labor_hours: round2((ep.repair_end - ep.fault_end) as f64 / HOUR as f64 * 1.5),
+                technician,
+                supervisor,
+                related_fault: Some(ep.id),
+                status: "completed",
+                notes: &notes,
+                follow_up: ep.severity == "critical",
+                next_due_day: None,
+            });
+        }
+        // Preventive maintenance planned in this unit.
+        for pm in tl.preventive.iter().filter(|p| p.start >= from && p.start < to) {
+            let id = format!("PM-{}-{}", machine.id, compact_time(pm.start));
+            let schedule = machine.maintenance_schedule;
+            let (category, parts, cost) = match schedule {
+                "daily" => ("lubrication", None, 15.0),
+                "weekly" => ("lubrication", Some("lubricant, filters"), 60.0),
+                "monthly" => ("calibration", Some("filters, seals"), 240.0),
+                _ => ("mechanical", Some("filters, belts, seals, bearings"), 900.0),
+            };
+            let description = format!("Scheduled {schedule} preventive maintenance");
+            out.push(fmt, &MaintenanceRow {
+                id: &id,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                kind: "preventive",
+                category,
+                priority: if machine.criticality == "critical" { "high" } else { "medium" },
+                scheduled: pm.start,
+                actual: (!pm.deferred).then_some((pm.start, pm.end)),
+                description: &description,
+                parts,
+                parts_cost: if pm.deferred { 0.0 } else { cost },
+                labor_hours: if pm.deferred { 0.0 } else { round2((pm.end - pm.start) as f64 / HOUR as f64) },
+                technician: staff(&lp.technicians, pm.start, 1),
+                supervisor: staff(&lp.supervisors, pm.start, 1),
+                related_fault: None,
+                status: if pm.deferred { "deferred" } else { "completed" },
+                notes: if pm.deferred { "Deferred: the machine was down for a fault repair" } else { "Completed as planned" },
+                follow_up: pm.deferred,
+                next_due_day: Some(pm.next_start.div_euclid(DAY)),
+            });
+        }
+        if lp.output_machine == m {
+            self.run_rows(spec, fmt, tl, out);
+        }
+    }
+
+    /// Production runs of the machine's line that end in this unit, counted at the line's
+    /// last machine (this one).
+    fn run_rows(&self, spec: UnitSpec, fmt: Format, tl: &Timeline, out: &mut UnitRows) {
+        let (from, to) = spec.span();
+        let m = spec.machine;
+        let plant = &self.plant;
+        let machine = &plant.machines[m];
+        let line = &plant.lines[machine.line];
+        let lp = &self.lines[machine.line];
+        for run in tl.runs.iter().filter(|r| r.end > from && r.end <= to) {
+            let eps = self.episodes().for_machine(m, run.start - DAY, run.end + DAY);
+            let rt = self.timeline(m, run.start, run.end, eps);
+            let (mut parts, mut rejects, mut up, mut planned) = (0i64, 0i64, 0i64, 0i64);
+            for mi in &rt.minutes {
+                parts += i64::from(mi.parts);
+                rejects += i64::from(mi.rejects);
+                up += i64::from(mi.state == State::Running) * 60;
+                planned += i64::from(mi.planned) * 60;
+            }
+            let lpm = &plant.line_products[run.lpm];
+            let product = &plant.products[lpm.product];
+            let factors = oee(up, planned, parts, rejects, lpm.cycle_time_s as f64).unwrap_or([0.0; 4]);
+            let fpy = if parts > 0 { round2((parts - rejects) as f64 / parts as f64 * 100.0) } else { 100.0 };
+            let scrapped = (rejects as f64 * 0.6).round() as i64;
+            let tag = compact_time(run.start);
+            let run_id = format!("RUN-{}-{tag}", line.id);
+            let batch = format!("B{}-L{:02}-{}", &tag[2..8], line.number, run.number % 100);
+            let work_order = format!("WO-{}-{}", line.number, run.number);
+            let customers: Vec<&str> = plant
+                .customer_products
+                .iter()
+                .filter(|c| c.product == lpm.product && c.is_active)
+                .map(|c| plant.customers[c.customer].id.as_str())
+                .collect();
+            let start_shift = rt.minutes.first().map_or(0, |mi| mi.shift.code);
+            let shift_id = id("SHF", machine.factory * 6 + start_shift);
+            let sups = &lp.supervisors[start_shift];
+            out.push(fmt, &RunRow {
+                id: &run_id,
+                line: &line.id,
+                factory: &plant.factories[line.factory].id,
+                product: &product.id,
+                number: run.number as i32,
+                batch: &batch,
+                work_order: &work_order,
+                customer: (!customers.is_empty()).then(|| customers[(run.number as usize) % customers.len()]),
+                start: run.start,
+                end: run.end,
+                target: (planned as f64 / lpm.cycle_time_s as f64 * 0.9) as i32,
+                actual: parts as i32,
+                rejected: rejects as i32,
+                scrapped: scrapped as i32,
+                rework: (rejects - scrapped) as i32,
+                fpy,
+                defect_ppm: if parts > 0 { (rejects as f64 / parts as f64 * 1e6).round() as i32 } else { 0 },
+                grade: if fpy >= 98.0 { "A" } else if fpy >= 95.0 { "B" } else { "C" },
+                oee: factors,
+                previous_product: run.prev_lpm.map(|p| plant.products[plant.line_products[p].product].id.as_str()),
+                changeover_minutes: (run.setup_secs / 60) as i32,
+                shift: &shift_id,
+                supervisor: (!sups.is_empty()).then(|| plant.employees[sups[run.number as usize % sups.len()]].id.as_str()),
+            });
+        }
+        let _ = SHIFT_CODES;
+    }
+}
+
+fn labels_entry(v: &mut Vec<(usize, u64)>, pattern: usize) -> &mut u64 {
+    if let Some(i) = v.iter().position(|e| e.0 == pattern) {
+        &mut v[i].1
+    } else {
+        v.push((pattern, 0));
+        &mut v.last_mut().unwrap().1
+    }
+}
+
+/// Comma-separated ids of the sensors an episode moves.
+fn affected_sensors(engine: &Engine, ep: &Episode, sensors: std::ops::Range<usize>) -> String {
+    if let Some(s) = ep.sensor {
+        return engine.plant.sensors[s].id.clone();
+    }
+    let pattern = &engine.catalogue.patterns[ep.pattern];
+    sensors
+        .filter(|&s| pattern.signature.iter().any(|g| g.role == engine.plant.sensors[s].role.name))
+        .map(|s| engine.plant.sensors[s].id.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parts_cost(ep: &Episode) -> f64 {
+    let base = match ep.severity.as_str() {
+        "critical" => 2400.0,
+        "major" => 900.0,
+        _ => 250.0,
+    };
+    round2(base * (1.0 + (ep.id % 7) as f64 / 10.0))
+}
+
+/// `YYYYMMDDHHMM` of an instant.
+fn compact_time(t: i64) -> String {
+    let m = t.rem_euclid(DAY) / 60;
+    format!("{}{:02}{:02}", day_tag(t), m / 60, m % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oee_is_the_product_of_its_rounded_factors() {
+        let f = oee(25_000, 27_000, 400, 7, 60.0).unwrap();
+        assert!((f[3] - round2(f[0] * f[1] * f[2] / 10_000.0)).abs() < 1e-9);
+        assert!(f.iter().all(|x| (0.0..=100.0).contains(x)));
+        assert_eq!(oee(0, 0, 0, 0, 60.0), None);
+    }
+}

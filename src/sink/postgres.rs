@@ -1,0 +1,241 @@
+//! PostgreSQL bulk load: binary COPY over several pooled connections.
+//!
+//! sensor_data streams through several connections at once (units dealt round-robin),
+//! scada_machine_data and sensor_health through one each, and the small event tables
+//! through one more at the end. Every COPY runs inside its own transaction; all are
+//! committed together only after every one succeeded, so a failed load leaves no rows.
+//! Rows carry explicit ids; the id sequences are advanced past them afterwards. With a
+//! daily-partitioned schema the partitions the window needs are created first.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use bytes::Bytes;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::SinkExt as _;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::NoTls;
+
+use super::Sink;
+use crate::config::Partition;
+use crate::db;
+use crate::rows::{Format, Table, PG_COPY_HEADER, PG_COPY_TRAILER};
+use crate::schema;
+use crate::sim::clock::{date_string, day_tag, DAY};
+
+/// Buffers queued per COPY stream before the producer waits.
+const QUEUE: usize = 4;
+
+struct Stream {
+    tx: mpsc::Sender<Bytes>,
+    done: tokio::task::JoinHandle<Result<(u64, oneshot::Sender<bool>, oneshot::Receiver<Result<()>>)>>,
+}
+
+pub struct PostgresSink {
+    rt: tokio::runtime::Runtime,
+    pool: Pool,
+    streams: BTreeMap<(Table, usize), Stream>,
+    sensor_streams: usize,
+    next_sensor: usize,
+    /// Small tables, loaded at the end.
+    held: BTreeMap<Table, Vec<u8>>,
+}
+
+fn pg_err(what: &str, table: Table, e: tokio_postgres::Error) -> anyhow::Error {
+    anyhow!("{what} {}: {}", table.name(), db::cause(&e))
+}
+
+/// Runs one COPY in its own transaction, reports the row count, then waits for the decision
+/// to commit or roll back.
+async fn copy_and_hold(
+    client: &mut tokio_postgres::Client,
+    table: Table,
+    mut rx: mpsc::Receiver<Bytes>,
+    count_tx: oneshot::Sender<Result<u64>>,
+    decide_rx: oneshot::Receiver<bool>,
+    result_tx: oneshot::Sender<Result<()>>,
+) {
+    let tx = match client.transaction().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let _ = count_tx.send(Err(pg_err("cannot start a transaction for", table, e)));
+            return;
+        }
+    };
+    let copied = async {
+        let stmt = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", table.name(), table.columns().join(", "));
+        let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(|e| pg_err("COPY failed for", table, e))?;
+        futures_util::pin_mut!(sink);
+        sink.send(Bytes::from_static(PG_COPY_HEADER)).await.map_err(|e| pg_err("COPY failed for", table, e))?;
+        while let Some(b) = rx.recv().await {
+            sink.send(b).await.map_err(|e| pg_err("COPY failed for", table, e))?;
+        }
+        sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(|e| pg_err("COPY failed for", table, e))?;
+        sink.finish().await.map_err(|e| pg_err("COPY failed for", table, e))
+    }
+    .await;
+    match copied {
+        Ok(n) => {
+            let _ = count_tx.send(Ok(n));
+            let r = if decide_rx.await.unwrap_or(false) {
+                tx.commit().await.map_err(|e| pg_err("cannot commit", table, e))
+            } else {
+                let _ = tx.rollback().await;
+                Ok(())
+            };
+            let _ = result_tx.send(r);
+        }
+        Err(e) => {
+            let _ = count_tx.send(Err(e));
+        }
+    }
+}
+
+async fn copy_stream(
+    pool: Pool,
+    table: Table,
+    rx: mpsc::Receiver<Bytes>,
+) -> Result<(u64, oneshot::Sender<bool>, oneshot::Receiver<Result<()>>)> {
+    let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+    let (decide_tx, decide_rx) = oneshot::channel::<bool>();
+    let (result_tx, result_rx) = oneshot::channel::<Result<()>>();
+    let (count_tx, count_rx) = oneshot::channel::<Result<u64>>();
+    // A dedicated task owns the connection and its transaction until told to commit or abort.
+    tokio::spawn(async move {
+        let mut client = client;
+        copy_and_hold(&mut client, table, rx, count_tx, decide_rx, result_tx).await;
+    });
+    let n = count_rx.await.map_err(|_| anyhow!("the COPY task for {} stopped", table.name()))??;
+    Ok((n, decide_tx, result_rx))
+}
+
+impl PostgresSink {
+    /// Connects, checks the schema, and creates the daily partitions `[a, b)` needs.
+    pub fn new(url: &str, pool_size: usize, window: (i64, i64)) -> Result<PostgresSink> {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let pg: tokio_postgres::Config = url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
+        let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let sensor_streams = pool_size.saturating_sub(2).max(1);
+        let pool = Pool::builder(mgr).max_size(sensor_streams + Table::ALL.len() - 1).build().context("cannot build the connection pool")?;
+        rt.block_on(async {
+            let client = db::connect(url).await?;
+            let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+            tables.extend(crate::plant::tables::MASTER_TABLES);
+            db::require_tables(&client, &tables).await?;
+            if schema::current_partition(&client).await? == Some(Partition::Daily) {
+                let mut day = window.0 - window.0.rem_euclid(DAY);
+                while day < window.1 {
+                    for t in schema::TIMESERIES_TABLES {
+                        let sql = format!(
+                            "CREATE TABLE IF NOT EXISTS {t}_p{} PARTITION OF {t} FOR VALUES FROM ('{}') TO ('{}')",
+                            day_tag(day),
+                            date_string(day),
+                            date_string(day + DAY)
+                        );
+                        client.batch_execute(&sql).await.map_err(|e| anyhow!("cannot create partition of {t}: {}", db::cause(&e)))?;
+                    }
+                    day += DAY;
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams, next_sensor: 0, held: BTreeMap::new() })
+    }
+
+    fn stream(&mut self, table: Table, k: usize) -> &mut Stream {
+        let pool = self.pool.clone();
+        let rt = &self.rt;
+        self.streams.entry((table, k)).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let done = rt.spawn(copy_stream(pool, table, rx));
+            Stream { tx, done }
+        })
+    }
+
+    fn send(&mut self, table: Table, k: usize, bytes: Vec<u8>) -> Result<()> {
+        let tx = self.stream(table, k).tx.clone();
+        if tx.blocking_send(Bytes::from(bytes)).is_err() {
+            // The stream ended early: its error says why.
+            let s = self.streams.remove(&(table, k)).expect("stream exists");
+            return match self.rt.block_on(s.done) {
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(_)) => bail!("COPY into {} ended early", table.name()),
+                Err(e) => bail!("COPY into {} failed: {e}", table.name()),
+            };
+        }
+        Ok(())
+    }
+}
+
+impl Sink for PostgresSink {
+    fn format(&self) -> Format {
+        Format::PgBinary
+    }
+
+    fn write(&mut self, _day: i64, table: Table, bytes: Vec<u8>, _rows: u64) -> Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match table {
+            Table::SensorData => {
+                let k = self.next_sensor;
+                self.next_sensor = (k + 1) % self.sensor_streams;
+                self.send(table, k, bytes)
+            }
+            Table::ScadaMachineData | Table::SensorHealth => self.send(table, 0, bytes),
+            _ => {
+                self.held.entry(table).or_default().extend_from_slice(&bytes);
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        for (table, bytes) in std::mem::take(&mut self.held) {
+            self.send(table, 0, bytes)?;
+        }
+        let streams = std::mem::take(&mut self.streams);
+        let mut pending = Vec::new();
+        let mut failure: Option<anyhow::Error> = None;
+        for ((table, _), s) in streams {
+            drop(s.tx);
+            match self.rt.block_on(s.done) {
+                Ok(Ok((_, decide, result))) => pending.push((table, decide, result)),
+                Ok(Err(e)) => failure = failure.or(Some(e)),
+                Err(e) => failure = failure.or(Some(anyhow!("COPY into {} failed: {e}", table.name()))),
+            }
+        }
+        let commit = failure.is_none();
+        let mut results = Vec::new();
+        for (table, decide, result) in pending {
+            let _ = decide.send(commit);
+            results.push((table, result));
+        }
+        for (table, result) in results {
+            match self.rt.block_on(result) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failure = failure.or(Some(e)),
+                Err(_) => failure = failure.or(Some(anyhow!("the transaction of {} was lost", table.name()))),
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        // Advance id sequences past the explicit ids.
+        let pool = self.pool.clone();
+        self.rt.block_on(async move {
+            let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+            for t in Table::ALL {
+                if let Some(col) = t.serial() {
+                    let sql = format!(
+                        "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), GREATEST((SELECT max({1}) FROM {0}), 1))",
+                        t.name(),
+                        col
+                    );
+                    client.batch_execute(&sql).await.map_err(|e| anyhow!("cannot advance the id sequence of {}: {}", t.name(), db::cause(&e)))?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
