@@ -27,6 +27,10 @@ services:
 test: services
 	GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" $(CARGO) test --locked --all-targets
 
+# Throughput and memory on this machine; paste the table into BENCHMARKS.md.
+bench: services
+	scripts/bench.sh
+
 clean:
 	$(CARGO) clean
 	rm -rf genims-data

@@ -121,6 +121,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
         BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
         BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
         BackfillOut::Kafka => unreachable!("refused in Request::from_args"),
+        BackfillOut::Null => Box::new(crate::sink::Discard),
     };
     let engine = engine(cfg, req.fault_rate)?;
     let machines = req.machines(engine.plant.machines.len());
@@ -148,7 +149,7 @@ fn report(engine: &Engine, req: &Request, s: &Summary) {
     let episodes: Vec<String> =
         s.labels.iter().map(|(p, n)| format!("{} {}", engine.catalogue.patterns[*p].name, n)).collect();
     lines.push(format!("  episodes: {}", if episodes.is_empty() { "none".to_owned() } else { episodes.join(", ") }));
-    if req.out != BackfillOut::Db {
+    if !matches!(req.out, BackfillOut::Db | BackfillOut::Null) {
         lines.push(format!("  written under {}", req.dir.display()));
     }
     eprintln!("{}", lines.join("\n"));

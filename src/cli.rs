@@ -82,11 +82,18 @@ pub struct SeedArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackfillOut {
+    /// PostgreSQL, by binary COPY.
     Db,
+    /// CSV files with a header row (COPY ... CSV HEADER).
     Csv,
+    /// JSON Lines files.
     Jsonl,
+    /// psql-loadable INSERT scripts.
     Sql,
+    /// Kafka topics.
     Kafka,
+    /// Generate and encode, write nothing (to measure the engine).
+    Null,
 }
 
 #[derive(Debug, Args)]

@@ -240,21 +240,35 @@ fn write_fixed(out: &mut Vec<u8>, v: f64, scale: u8) {
     }
 }
 
+const POW10: [f64; 9] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+
 /// `v` × 10^scale rounded half away from zero.
 pub fn scaled(v: f64, scale: u8) -> i64 {
-    (v * 10f64.powi(i32::from(scale))).round() as i64
+    (v * POW10[usize::from(scale)]).round() as i64
 }
+
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
 
 pub fn write_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
@@ -275,6 +289,24 @@ fn write_date(out: &mut Vec<u8>, days: i64) {
 struct Csv<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
+}
+
+thread_local! {
+    /// The last timestamp spelled, and its text: consecutive rows mostly share one.
+    static LAST_TS: std::cell::RefCell<(i64, Vec<u8>)> = const { std::cell::RefCell::new((i64::MIN, Vec::new())) };
+}
+
+/// `write_sql_ts` with a one-entry cache.
+fn write_ts_cached(out: &mut Vec<u8>, t: i64) {
+    LAST_TS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != t {
+            c.1.clear();
+            write_sql_ts(&mut c.1, t);
+            c.0 = t;
+        }
+        out.extend_from_slice(&c.1);
+    });
 }
 
 impl Csv<'_> {
@@ -324,7 +356,7 @@ impl Cells for Csv<'_> {
     }
     fn ts(&mut self, t: i64) {
         self.sep();
-        write_sql_ts(self.out, t);
+        write_ts_cached(self.out, t);
     }
     fn date(&mut self, days: i64) {
         self.sep();
@@ -381,7 +413,7 @@ impl Cells for Json<'_> {
         self.key();
         self.out.push(b'"');
         let start = self.out.len();
-        write_sql_ts(self.out, t);
+        write_ts_cached(self.out, t);
         self.out[start + 10] = b'T';
         self.out.extend_from_slice(b"Z\"");
     }

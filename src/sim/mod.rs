@@ -203,3 +203,6 @@ impl Engine {
         episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -209,6 +209,9 @@ impl Engine {
         if from >= to {
             return out;
         }
+        let readings = self.sensors_of(spec.machine).len() * ((to - from) / SENSOR_STEP) as usize;
+        out.bufs[crate::rows::Table::SensorData.index()].reserve(readings * 190);
+        out.bufs[crate::rows::Table::ScadaMachineData.index()].reserve(((to - from) / SCADA_STEP) as usize * 260);
         self.sensor_and_scada_rows(spec, start, fmt, tl, &mut out);
         self.event_rows(spec, fmt, tl, &mut out);
         out.finish(fmt);

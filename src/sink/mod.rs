@@ -22,3 +22,18 @@ pub trait Sink {
     /// Makes everything durable and visible.
     fn finish(&mut self) -> Result<()>;
 }
+
+/// Generates and encodes everything, writes nothing: measures the engine alone.
+pub struct Discard;
+
+impl Sink for Discard {
+    fn format(&self) -> Format {
+        Format::Csv
+    }
+    fn write(&mut self, _day: i64, _table: Table, _bytes: Vec<u8>, _rows: u64) -> Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# genims benchmark (make bench): throughput and memory of backfill on this machine, in
+# release mode, with the PostgreSQL figure reported as a ratio against a server-side binary
+# COPY of the same rows into the same indexed tables, measured in the same run.
+# Prints a Markdown table for BENCHMARKS.md. Needs PostgreSQL on 127.0.0.1:5432 and about
+# 25 GB of free disk for the 7-day CSV run (removed afterwards).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=target/release/genims
+pg=${GENIMS_BENCH_PG:-postgresql://postgres@127.0.0.1:5432}
+work=$(mktemp -d "${TMPDIR:-/tmp}/genims-bench.XXXXXX")
+db=genims_bench_$$
+trap 'rm -rf "$work"; psql -X -q -d "$pg/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; rm -f /tmp/$db-*.bin' EXIT
+
+cargo build --release --locked >&2
+: > "$work/empty.toml"
+export GENIMS_CONFIG="$work/empty.toml"   # the default plant, whatever ./config.toml says
+
+# Runs a command under /usr/bin/time; prints "seconds peak_rss_mb" after its own output.
+timed() {
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" 2> "$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
+  read -r secs kb < "$work/time"
+  echo "$secs $((kb / 1024))"
+}
+rows_of() { grep -E "^  $1 " "$work/stderr" | awk '{print $2}'; }
+
+echo "| measurement | rows | seconds | rows/s | peak RSS MB |"
+echo "|---|---:|---:|---:|---:|"
+
+# 1. The engine alone: generate and encode one default day, write nothing.
+read -r s mb < <(timed "$bin" backfill --start 2026-03-01 --end 2026-03-02 --out null)
+n=$(rows_of sensor_data)
+echo "| generation only, 1 day (sensor rows) | $n | $s | $(awk -v n="$n" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+
+# 2. CSV files for a full 7-day default plant.
+read -r s mb < <(timed "$bin" backfill --start 2026-03-01 --end 2026-03-08 --out csv --path "$work/csv")
+total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
+bytes=$(du -sb "$work/csv" | cut -f1)
+echo "| --out csv, 7 days, all tables ($((bytes / 1000000000)) GB) | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+rm -rf "$work/csv"
+
+# 3. PostgreSQL: genims binary COPY of a 3-hour window vs server-side COPY of the same rows.
+psql -X -q -d "$pg/postgres" -c "CREATE DATABASE $db" >/dev/null
+url="$pg/$db"
+"$bin" --postgres-url "$url" schema apply 2>/dev/null
+"$bin" --postgres-url "$url" seed --out db 2>/dev/null
+read -r s mb < <(timed "$bin" --postgres-url "$url" backfill --start 2026-03-01T00:00:00Z --end 2026-03-01T03:00:00Z --out db)
+total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
+echo "| --out db, 3 hours, all tables, indexed | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+genims_secs=$s
+for t in sensor_data scada_machine_data sensor_health; do
+  psql -X -q -d "$url" -c "COPY $t TO '/tmp/$db-$t.bin' (FORMAT binary)"
+done
+psql -X -q -d "$url" -c "TRUNCATE sensor_data, scada_machine_data, sensor_health"
+start=$(date +%s.%N)
+for t in sensor_data scada_machine_data sensor_health; do
+  psql -X -q -d "$url" -c "COPY $t FROM '/tmp/$db-$t.bin' (FORMAT binary)"
+done
+end=$(date +%s.%N)
+ceiling=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}')
+big=$(psql -X -At -d "$url" -c "SELECT (SELECT count(*) FROM sensor_data) + (SELECT count(*) FROM scada_machine_data) + (SELECT count(*) FROM sensor_health)")
+echo "| server-side COPY FROM file (binary), same rows, same indexed tables | $big | $ceiling | $(awk -v n="$big" -v s="$ceiling" 'BEGIN{printf "%.0f", n/s}') | – |"
+echo
+echo "ratio genims --out db / server-side COPY ceiling (time of the same load): $(awk -v g="$genims_secs" -v c="$ceiling" 'BEGIN{printf "%.2f", c/g}')"

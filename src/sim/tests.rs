@@ -1,0 +1,213 @@
+//! Engine invariants that range over the whole catalogue: every fault pattern, injected on a
+//! machine it applies to, shows its documented signature in the sensor data, and healthy
+//! readings stay inside their bands.
+
+use super::clock::{DAY, HOUR, ID_EPOCH};
+use super::episodes::{EpisodeSource, Ending, Episode, EPOCH};
+use super::machine::State;
+use super::signal::Lags;
+use super::Engine;
+use crate::faults::Catalogue;
+use crate::plant::Plant;
+
+fn engine() -> Engine {
+    let cat = Catalogue::builtin();
+    let plant = Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+    Engine::new(7, 1.0, plant, cat).unwrap()
+}
+
+/// The first episode of `pattern` (scanning machines and epochs), with the variant wanted.
+fn find(e: &Engine, pattern: &str, variant: Option<&str>) -> Episode {
+    let src = EpisodeSource::new(e.seed, 1.0, &e.plant, &e.catalogue);
+    let pi = e.catalogue.patterns.iter().position(|p| p.name == pattern).unwrap();
+    for epoch in 320..420 {
+        for m in 0..e.plant.machines.len() {
+            if let Some(ep) = src.episode(m, epoch) {
+                if ep.pattern == pi && variant.is_none_or(|v| ep.variant == v) {
+                    return ep;
+                }
+            }
+        }
+    }
+    panic!("no {pattern} episode found");
+}
+
+/// Readings of `sensor` at every `step` in `[a, b)` while the machine runs: (t, value).
+fn readings(e: &Engine, ep: &Episode, sensor: usize, a: i64, b: i64, step: i64) -> Vec<(i64, f64)> {
+    let m = ep.machine;
+    let from = a - 12 * HOUR - (a - 12 * HOUR).rem_euclid(60);
+    let to = b + 60 - b.rem_euclid(60);
+    let eps = e.episodes().for_machine(m, from - DAY, to + DAY);
+    let tl = e.timeline(m, from, to, eps);
+    let lags = Lags::new(&tl, e.sensors_of(m).map(|s| e.sensors[s].behaviour));
+    let mut day = e.sensor_day(sensor, a - a.rem_euclid(DAY));
+    let mut out = Vec::new();
+    let mut t = a - a.rem_euclid(10);
+    while t < b {
+        if t - t.rem_euclid(DAY) != day.day {
+            day = e.sensor_day(sensor, t - t.rem_euclid(DAY));
+        }
+        if tl.at(t).is_some_and(|mi| mi.state == State::Running) {
+            out.push((t, e.raw_reading(sensor, t, &tl, &lags, &day).value));
+        }
+        t += step;
+    }
+    out
+}
+
+fn sensor_with_role(e: &Engine, m: usize, role: &str) -> usize {
+    e.sensors_of(m).find(|&s| e.plant.sensors[s].role.name == role).unwrap_or_else(|| panic!("machine {m} lacks {role}"))
+}
+
+fn status(e: &Engine, s: usize, v: f64) -> &'static str {
+    let r = e.plant.sensors[s].role;
+    if v < r.critical.0 || v > r.critical.1 {
+        "critical"
+    } else if v < r.warning.0 || v > r.warning.1 {
+        "warning"
+    } else {
+        "normal"
+    }
+}
+
+#[test]
+fn every_pattern_moves_its_sensors_out_of_the_normal_band() {
+    let e = engine();
+    for p in e.catalogue.patterns.clone() {
+        let ep = find(&e, &p.name, None);
+        let sensors: Vec<usize> = match ep.sensor {
+            Some(s) => vec![s],
+            None => e.sensors_of(ep.machine).filter(|&s| p.signature.iter().any(|g| g.role == e.plant.sensors[s].role.name)).collect(),
+        };
+        assert!(!sensors.is_empty(), "{}: no affected sensors on {}", p.name, e.plant.machines[ep.machine].machine_type);
+        if ep.sensor.is_some() {
+            continue; // sensor drift is checked on its own below
+        }
+        // Healthy before onset: almost every running reading is normal.
+        let mut healthy = 0usize;
+        let mut normal = 0usize;
+        for &s in &sensors {
+            for (_, v) in readings(&e, &ep, s, ep.onset - 6 * HOUR, ep.onset, 60) {
+                healthy += 1;
+                normal += usize::from(status(&e, s, v) == "normal");
+            }
+        }
+        assert!(healthy > 0 && normal as f64 >= 0.97 * healthy as f64, "{}: only {normal}/{healthy} healthy readings normal", p.name);
+        // Between the critical phase and the trip, the signature shows.
+        let (a, b) = (ep.critical_at, ep.fault_at.max(ep.critical_at + 60));
+        let step = ((b - a) / 200).max(10);
+        let mut abnormal = 0usize;
+        let mut seen = 0usize;
+        for &s in &sensors {
+            for (_, v) in readings(&e, &ep, s, a, b, step) {
+                seen += 1;
+                abnormal += usize::from(status(&e, s, v) != "normal");
+            }
+        }
+        if seen > 0 {
+            assert!(abnormal * 4 >= seen, "{} ({}): only {abnormal}/{seen} readings out of normal in the critical phase", p.name, ep.variant);
+        } else {
+            assert!(ep.critical_at == ep.fault_at || ep.fault_at - ep.critical_at < 120, "{}: no running readings in a long critical phase", p.name);
+        }
+    }
+}
+
+#[test]
+fn bearing_vibration_crosses_15_then_20_before_the_trip() {
+    let e = engine();
+    let ep = find(&e, "bearing_failure", None);
+    let s = sensor_with_role(&e, ep.machine, "spindle_bearing_vibration");
+    let r = readings(&e, &ep, s, ep.onset, ep.fault_at, 300);
+    // A sustained crossing: six running readings in a row above the limit.
+    let first = |x: f64| r.windows(6).find(|w| w.iter().all(|(_, v)| *v > x)).map(|w| w[0].0);
+    let (w, c) = (first(15.0).expect("vibration exceeds 15 mm/s"), first(20.0).expect("vibration exceeds 20 mm/s"));
+    assert!(w < c && c < ep.fault_at, "crossings out of order: 15 at {w}, 20 at {c}, trip at {}", ep.fault_at);
+    assert!(ep.fault_at - c <= 50 * HOUR, "critical phase lasts at most about 48 h, was {} h", (ep.fault_at - c) / HOUR);
+    assert!(c - w >= 24 * HOUR, "the warning phase lasts days, was {} h", (c - w) / HOUR);
+    let temp = sensor_with_role(&e, ep.machine, "spindle_bearing_temperature");
+    let late = readings(&e, &ep, temp, ep.critical_at, ep.fault_at, 300);
+    assert!(late.iter().any(|(_, v)| *v > 75.0), "bearing temperature rises into its critical band with the vibration");
+}
+
+#[test]
+fn weld_current_scatters_beyond_15_percent() {
+    let e = engine();
+    let ep = find(&e, "welding_quality", None);
+    let s = sensor_with_role(&e, ep.machine, "weld_current");
+    let set = e.sensors[s].setpoint;
+    let r = readings(&e, &ep, s, ep.warning_at, ep.fault_at, 30);
+    let wide = r.iter().filter(|(_, v)| ((v - set) / set).abs() > 0.15).count();
+    assert!(wide * 10 >= r.len(), "weld current beyond +-15 % in only {wide}/{} readings", r.len());
+    let before = readings(&e, &ep, s, ep.onset - 4 * HOUR, ep.onset, 30);
+    let wide_before = before.iter().filter(|(_, v)| ((v - set) / set).abs() > 0.15).count();
+    assert_eq!(wide_before, 0, "healthy welds stay within +-15 %");
+}
+
+#[test]
+fn slow_pneumatic_leak_loses_about_half_a_bar_per_hour() {
+    let e = engine();
+    let ep = find(&e, "pneumatic_leak", Some("gradual"));
+    let s = sensor_with_role(&e, ep.machine, "pneumatic_pressure");
+    let r = readings(&e, &ep, s, ep.onset, ep.critical_at, 120);
+    let n = r.len() as f64;
+    let (mt, mv) = (r.iter().map(|x| x.0 as f64).sum::<f64>() / n, r.iter().map(|x| x.1).sum::<f64>() / n);
+    let slope = r.iter().map(|(t, v)| (*t as f64 - mt) * (v - mv)).sum::<f64>() / r.iter().map(|(t, _)| (*t as f64 - mt).powi(2)).sum::<f64>();
+    let per_hour = slope * HOUR as f64;
+    assert!((-0.8..=-0.3).contains(&per_hour), "pressure falls {per_hour:.3} bar/h, expected about -0.5");
+}
+
+#[test]
+fn sensor_drift_offsets_the_sensor_and_drops_readings() {
+    let e = engine();
+    let ep = find(&e, "sensor_drift", None);
+    let s = ep.sensor.unwrap();
+    assert!(ep.packet_loss >= 0.05, "packet loss above 5 %");
+    let m = ep.machine;
+    let from = ep.fault_at - DAY;
+    let eps = e.episodes().for_machine(m, from - 2 * DAY, ep.fault_at + DAY);
+    let tl = e.timeline(m, from - 12 * HOUR, ep.fault_at, eps.clone());
+    let day = e.sensor_day(s, from - from.rem_euclid(DAY));
+    let mut missing = 0;
+    let mut n = 0;
+    let mut t = from - from.rem_euclid(DAY);
+    while t < from - from.rem_euclid(DAY) + DAY && t < ep.fault_at {
+        if t >= from {
+            n += 1;
+            missing += usize::from(e.reading_missing(s, t, &eps, &day));
+        }
+        t += 10;
+    }
+    let _ = tl;
+    assert!(n > 0 && missing as f64 >= 0.03 * n as f64, "drifting sensor lost {missing}/{n} readings");
+}
+
+#[test]
+fn fault_episodes_trip_the_machine_for_their_fault_interval() {
+    let e = engine();
+    for name in ["bearing_failure", "electrical_fault", "coolant_failure"] {
+        let ep = find(&e, name, None);
+        assert_eq!(ep.ending, Ending::Fault);
+        let eps = e.episodes().for_machine(ep.machine, ep.fault_at - 2 * DAY, ep.repair_end + DAY);
+        let tl = e.timeline(ep.machine, ep.fault_at - HOUR, ep.repair_end + HOUR, eps);
+        let state = |t: i64| tl.at(t).unwrap().state;
+        assert_ne!(state(ep.fault_at - 60), State::Fault, "{name}: not in fault before the trip");
+        assert_eq!(state(ep.fault_at), State::Fault, "{name}: fault at the trip");
+        assert_eq!(state(ep.fault_end - 60), State::Fault, "{name}: fault until the interval ends");
+        assert_eq!(state(ep.fault_end), State::Maintenance, "{name}: corrective maintenance follows");
+        assert_ne!(state(ep.repair_end), State::Maintenance, "{name}: back after the repair");
+    }
+}
+
+#[test]
+fn episodes_are_the_same_whatever_window_asks() {
+    let e = engine();
+    let src = e.episodes();
+    let a = ID_EPOCH + 330 * EPOCH;
+    for m in [0, 17, 101, 227] {
+        let wide = src.for_machine(m, a, a + 4 * EPOCH);
+        let narrow = src.for_machine(m, a + EPOCH, a + 2 * EPOCH);
+        for ep in &narrow {
+            assert!(wide.contains(ep), "an episode seen by a narrow window must be the same in a wide one");
+        }
+    }
+}
