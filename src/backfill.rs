@@ -115,6 +115,8 @@ pub fn engine(cfg: &Config, fault_rate: f64) -> Result<Engine> {
 /// Runs `genims backfill`.
 pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
+    let mut engine = engine(cfg, req.fault_rate)?;
+    engine.restrict_patterns(&args.patterns)?;
     let mut sink: Box<dyn Sink> = match req.out {
         BackfillOut::Db => Box::new(PostgresSink::new(cfg.postgres_url()?, cfg.postgres.pool_size, req.window)?),
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
@@ -123,7 +125,6 @@ pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
         BackfillOut::Kafka => unreachable!("refused in Request::from_args"),
         BackfillOut::Null => Box::new(crate::sink::Discard),
     };
-    let engine = engine(cfg, req.fault_rate)?;
     let machines = req.machines(engine.plant.machines.len());
     let summary = drive(&engine, req.window, &machines, sink.as_mut(), std::io::stderr().is_terminal())?;
     sink.finish()?;

@@ -119,6 +119,9 @@ pub struct BackfillArgs {
     /// Generate only shard i of n (machines split deterministically), e.g. 1/3.
     #[arg(long, value_name = "i/n")]
     pub shard: Option<String>,
+    /// Inject only these fault patterns (names or codes, comma-separated) [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub patterns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -123,6 +123,21 @@ fn bad_input_gives_one_clear_error_and_writes_nothing() {
 }
 
 #[test]
+fn patterns_can_be_restricted_and_unknown_ones_are_refused() {
+    let dir = tempdir();
+    small(dir.path());
+    one_line_error(dir.path(), &["backfill", "--days", "1", "--patterns", "bearing_failure,gremlins", "--path", "x"], "unknown fault pattern `gremlins`");
+    assert!(!dir.path().join("x").exists());
+    let mut args = vec!["backfill", "--fault-rate", "1", "--patterns", "BEAR-001,coolant_failure", "--path", "p"];
+    args.extend_from_slice(&WINDOW);
+    ok(genims(dir.path()).args(&args));
+    let labels = std::fs::read_to_string(dir.path().join("p/fault_labels.csv")).unwrap();
+    let patterns: std::collections::BTreeSet<&str> = labels.lines().skip(1).map(|l| l.split(',').nth(4).unwrap()).collect();
+    assert!(!patterns.is_empty(), "a fault rate of 1 on machining lines gives episodes");
+    assert!(patterns.iter().all(|p| ["bearing_failure", "coolant_failure"].contains(p)), "{patterns:?}");
+}
+
+#[test]
 fn a_failed_run_leaves_no_half_written_files() {
     let dir = tempdir();
     // A fault catalogue that cannot load fails after the output directory exists.

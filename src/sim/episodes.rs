@@ -116,6 +116,8 @@ pub struct EpisodeSource<'a> {
     catalogue: &'a Catalogue,
     /// Longest time an episode can reach back from its trip (duration + repair).
     reach: i64,
+    /// Patterns allowed to strike (empty: all).
+    enabled: &'a [bool],
 }
 
 fn range(rng: &mut Rng, r: [f64; 2]) -> f64 {
@@ -125,7 +127,13 @@ fn range(rng: &mut Rng, r: [f64; 2]) -> f64 {
 impl<'a> EpisodeSource<'a> {
     pub fn new(seed: u64, fault_rate: f64, plant: &'a Plant, catalogue: &'a Catalogue) -> EpisodeSource<'a> {
         let longest = catalogue.patterns.iter().map(|p| p.duration.max_hours).fold(0.0, f64::max);
-        EpisodeSource { seed, fault_rate, plant, catalogue, reach: (longest * HOUR as f64) as i64 + DAY }
+        EpisodeSource { seed, fault_rate, plant, catalogue, reach: (longest * HOUR as f64) as i64 + DAY, enabled: &[] }
+    }
+
+    /// Restricts the patterns that may strike.
+    pub fn only(mut self, enabled: &'a [bool]) -> Self {
+        self.enabled = enabled;
+        self
     }
 
     /// The epoch index holding `t`.
@@ -141,7 +149,15 @@ impl<'a> EpisodeSource<'a> {
             return None;
         }
         let applicable: Vec<(usize, &Pattern)> =
-            self.catalogue.patterns.iter().enumerate().filter(|(_, p)| p.applies_to(machine.machine_type)).collect();
+            self.catalogue
+                .patterns
+                .iter()
+                .enumerate()
+                .filter(|(i, p)| self.enabled.get(*i).copied().unwrap_or(true) && p.applies_to(machine.machine_type))
+                .collect();
+        if applicable.is_empty() {
+            return None;
+        }
         let total: f64 = applicable.iter().map(|(_, p)| p.weight).sum();
         let mut pick = r.random::<f64>() * total;
         let (pi, p) = *applicable.iter().find(|(_, p)| {

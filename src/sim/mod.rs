@@ -83,6 +83,8 @@ pub struct Engine {
     pub lines: Vec<LineParams>,
     /// First sensor index of each machine, plus the total at the end.
     pub sensor_start: Vec<usize>,
+    /// Which catalogue patterns may strike (all by default).
+    pub enabled: Vec<bool>,
 }
 
 const MACHINING: &[&str] = &["cnc_mill", "cnc_lathe", "drill_press", "grinding_machine", "boring_machine"];
@@ -191,7 +193,8 @@ impl Engine {
                 }
             })
             .collect();
-        Ok(Engine { seed, fault_rate, plant, catalogue, zones, ambient, sensors, machines, lines, sensor_start })
+        let enabled = vec![true; catalogue.patterns.len()];
+        Ok(Engine { seed, fault_rate, plant, catalogue, zones, ambient, sensors, machines, lines, sensor_start, enabled })
     }
 
     /// Sensor indices of machine `m`.
@@ -200,7 +203,24 @@ impl Engine {
     }
 
     pub fn episodes(&self) -> episodes::EpisodeSource<'_> {
-        episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue)
+        episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue).only(&self.enabled)
+    }
+
+    /// Limits fault injection to the named patterns (names or codes); an unknown name is an error.
+    pub fn restrict_patterns(&mut self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut enabled = vec![false; self.catalogue.patterns.len()];
+        for n in names {
+            let i = self.catalogue.patterns.iter().position(|p| p.name == *n || p.code == *n).ok_or_else(|| {
+                let known: Vec<&str> = self.catalogue.patterns.iter().map(|p| p.name.as_str()).collect();
+                anyhow::anyhow!("--patterns: unknown fault pattern `{n}` (known: {})", known.join(", "))
+            })?;
+            enabled[i] = true;
+        }
+        self.enabled = enabled;
+        Ok(())
     }
 }
 

@@ -3,7 +3,7 @@
 //! factory's local calendar.
 //!
 //! Runs are re-planned every local week (Monday 06:00): the week's first run starts then, and
-//! at each later shift start a changeover happens with probability 1/7. The first run of a
+//! at each later shift start a changeover happens with probability 1/5. The first run of a
 //! week picks its product without looking back, so any run can be found by scanning at most
 //! two weeks.
 
@@ -16,7 +16,7 @@ use super::Engine;
 use crate::rng;
 
 /// Probability of a changeover at a shift start.
-const CHANGEOVER_PROB: f64 = 1.0 / 7.0;
+const CHANGEOVER_PROB: f64 = 0.2;
 
 /// One production run of a line.
 #[derive(Debug, Clone, PartialEq)]
