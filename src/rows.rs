@@ -52,7 +52,9 @@ impl Table {
         matches!(self, Table::SensorData | Table::ScadaMachineData)
     }
 
-    /// The columns genims writes, in order (all but created_at/updated_at, which default).
+    /// The columns genims writes, in order: every column of the table, so files load with a
+    /// plain `COPY table FROM file CSV HEADER`. created_at/updated_at hold when the record
+    /// came into being in simulated time (never the wall clock), keeping output deterministic.
     pub fn columns(self) -> &'static [&'static str] {
         match self {
             Table::SensorData => SENSOR_DATA,
@@ -81,7 +83,7 @@ pub const SENSOR_DATA: &[&str] = &[
     "sensor_data_id", "sensor_id", "machine_id", "line_id", "factory_id", "timestamp", "measurement_value",
     "measurement_unit", "status", "quality", "is_below_warning", "is_above_warning", "is_below_critical",
     "is_above_critical", "min_value_1min", "max_value_1min", "avg_value_1min", "std_dev_1min", "anomaly_score",
-    "is_anomaly", "data_source", "protocol",
+    "is_anomaly", "data_source", "protocol", "created_at",
 ];
 pub const SCADA: &[&str] = &[
     "scada_id", "machine_id", "line_id", "factory_id", "timestamp", "machine_state", "operation_mode", "fault_code",
@@ -91,20 +93,21 @@ pub const SCADA: &[&str] = &[
     "power_consumption_kw", "energy_consumed_kwh", "temperature_setpoint_c", "temperature_actual_c",
     "pressure_setpoint_bar", "pressure_actual_bar", "downtime_seconds_shift", "last_fault_timestamp",
     "uptime_seconds_shift", "active_alarms", "alarm_codes", "warning_codes", "shift_id", "operator_id", "data_source",
-    "data_quality",
+    "data_quality", "created_at",
 ];
 pub const FAULTS: &[&str] = &[
     "fault_id", "machine_id", "line_id", "factory_id", "fault_code", "fault_category", "fault_severity",
     "fault_description", "fault_start_time", "fault_end_time", "fault_duration_seconds", "production_loss_units",
     "downtime_minutes", "estimated_cost_usd", "root_cause_category", "root_cause_description", "contributing_sensors",
     "resolution_action", "maintenance_ticket_id", "resolved_by", "detection_method", "predicted_in_advance",
-    "advance_warning_hours", "status",
+    "advance_warning_hours", "status", "created_at", "updated_at",
 ];
 pub const MAINTENANCE: &[&str] = &[
     "maintenance_id", "machine_id", "line_id", "factory_id", "maintenance_type", "maintenance_category", "priority",
     "scheduled_start", "actual_start", "actual_end", "duration_minutes", "work_description", "parts_replaced",
     "parts_cost_usd", "labor_hours", "labor_cost_usd", "total_cost_usd", "technician_id", "supervisor_id",
-    "related_fault_id", "completion_status", "notes", "follow_up_required", "next_maintenance_due",
+    "related_fault_id", "completion_status", "notes", "follow_up_required", "next_maintenance_due", "created_at",
+    "updated_at",
 ];
 pub const RUNS: &[&str] = &[
     "run_id", "line_id", "factory_id", "product_id", "run_number", "batch_number", "work_order_number", "customer_id",
@@ -112,12 +115,13 @@ pub const RUNS: &[&str] = &[
     "actual_quantity", "rejected_quantity", "scrapped_quantity", "rework_quantity", "first_pass_yield_percentage",
     "defect_rate_ppm", "quality_grade", "oee_percentage", "availability_percentage", "performance_percentage",
     "quality_percentage", "previous_product_id", "changeover_time_minutes", "shift_id", "supervisor_id", "status",
+    "created_at", "updated_at",
 ];
 pub const HEALTH: &[&str] = &[
     "health_id", "sensor_id", "machine_id", "timestamp", "health_score", "drift_percentage", "noise_level",
     "days_since_calibration", "is_calibration_due", "calibration_drift_detected", "packet_loss_percentage",
     "average_latency_ms", "last_communication", "communication_failures_24h", "battery_percentage", "is_low_battery",
-    "stuck_value_detected", "erratic_readings_detected", "out_of_range_readings_24h", "overall_status",
+    "stuck_value_detected", "erratic_readings_detected", "out_of_range_readings_24h", "overall_status", "created_at",
 ];
 pub const LABELS: &[&str] = &[
     "episode_id", "machine_id", "line_id", "factory_id", "pattern", "fault_code", "severity", "variant", "onset_time",
@@ -662,6 +666,22 @@ mod tests {
                 })
             })
             .unwrap();
+    }
+
+    #[test]
+    fn column_lists_are_the_tables_columns_in_ddl_order() {
+        let ddl = [
+            include_str!("../sql/20_events.sql"),
+            include_str!("../sql/30_timeseries.sql"),
+            include_str!("../sql/40_labels.sql"),
+        ]
+        .join("\n");
+        for t in Table::ALL {
+            let start = ddl.find(&format!("CREATE TABLE IF NOT EXISTS {} (", t.name())).unwrap_or_else(|| panic!("{} not in DDL", t.name()));
+            let end = start + ddl[start..].find("\n)").unwrap();
+            let cols: Vec<&str> = ddl[start..end].lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+            assert_eq!(cols, t.columns(), "{}: writer columns must be every DDL column in order", t.name());
+        }
     }
 
     #[test]

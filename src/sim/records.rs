@@ -50,6 +50,7 @@ impl Row for SensorRow<'_> {
         c.boolean(self.is_anomaly);
         c.text("IoT");
         c.text(self.protocol);
+        c.ts(self.ts);
     }
 }
 
@@ -129,6 +130,7 @@ impl Row for ScadaRow<'_> {
         c.opt_text(self.operator);
         c.text("PLC");
         c.text(self.quality);
+        c.ts(self.ts);
     }
 }
 
@@ -184,6 +186,8 @@ impl Row for FaultRow<'_> {
         c.boolean(self.predicted);
         c.dec(self.advance_hours, 2);
         c.text("resolved");
+        c.ts(self.start);
+        c.ts(self.end);
     }
 }
 
@@ -248,6 +252,8 @@ impl Row for MaintenanceRow<'_> {
             Some(d) => c.date(d),
             None => c.null(),
         }
+        c.ts(self.scheduled);
+        c.ts(self.actual.map_or(self.scheduled, |a| a.1));
     }
 }
 
@@ -311,6 +317,8 @@ impl Row for RunRow<'_> {
         c.text(self.shift);
         c.opt_text(self.supervisor);
         c.text("completed");
+        c.ts(self.start);
+        c.ts(self.end);
     }
 }
 
@@ -362,6 +370,8 @@ impl Row for HealthRow<'_> {
         c.boolean(self.erratic);
         c.int4(self.out_of_range_24h);
         c.text(self.status);
+        // Written when the hour it summarises has ended.
+        c.ts(self.ts + 3600);
     }
 }
 
