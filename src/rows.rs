@@ -142,6 +142,8 @@ pub trait Cells {
     fn ts(&mut self, t: i64);
     /// A date, days since 1970-01-01.
     fn date(&mut self, days: i64);
+    /// A time of day, seconds since midnight.
+    fn time(&mut self, secs: i64);
 
     fn opt_text(&mut self, s: Option<&str>) {
         match s {
@@ -172,7 +174,7 @@ pub trait Cells {
 /// A row of an operational table.
 pub trait Row {
     const TABLE: Table;
-    fn visit<C: Cells>(&self, c: &mut C);
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C);
 }
 
 /// The encodings genims writes.
@@ -205,7 +207,7 @@ pub fn encode<R: Row>(fmt: Format, row: &R, out: &mut Vec<u8>) {
         }
         Format::Jsonl => {
             out.push(b'{');
-            let mut c = Json { out, cols: R::TABLE.columns(), i: 0 };
+            let mut c = Json { out, cols: R::TABLE.columns(), i: 0, rfc3339: true };
             row.visit(&mut c);
             c.out.extend_from_slice(b"}\n");
         }
@@ -220,6 +222,56 @@ pub fn encode<R: Row>(fmt: Format, row: &R, out: &mut Vec<u8>) {
             row.visit(&mut Bin { out });
         }
     }
+}
+
+/// Encodes cells given by `visit` for `columns` without a trailing newline: a CSV line, a
+/// JSON object (timestamps RFC 3339 or `YYYY-MM-DD HH:MM:SS`), or a parenthesised SQL tuple.
+/// The slower, dynamically dispatched path for small tables such as the master data.
+pub fn encode_fields(fmt: Format, columns: &'static [&'static str], rfc3339: bool, out: &mut Vec<u8>, visit: impl FnOnce(&mut dyn Cells)) {
+    match fmt {
+        Format::Csv => visit(&mut Csv { out, first: true }),
+        Format::Jsonl => {
+            out.push(b'{');
+            let mut c = Json { out, cols: columns, i: 0, rfc3339 };
+            visit(&mut c);
+            c.out.push(b'}');
+        }
+        Format::Sql => {
+            out.push(b'(');
+            let mut c = Sql { out, first: true };
+            visit(&mut c);
+            c.out.push(b')');
+        }
+        Format::PgBinary => {
+            out.extend_from_slice(&(columns.len() as i16).to_be_bytes());
+            visit(&mut Bin { out });
+        }
+    }
+}
+
+fn write_time(out: &mut Vec<u8>, secs: i64) {
+    let s = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A JSON string with the escapes RFC 8259 requires.
+pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+            c => {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
 }
 
 /// Writes `v` scaled by 10^scale as a fixed-point decimal, never `-0`.
@@ -366,12 +418,18 @@ impl Cells for Csv<'_> {
         self.sep();
         write_date(self.out, days);
     }
+    fn time(&mut self, secs: i64) {
+        self.sep();
+        write_time(self.out, secs);
+    }
 }
 
 struct Json<'a> {
     out: &'a mut Vec<u8>,
     cols: &'static [&'static str],
     i: usize,
+    /// Timestamps as RFC 3339 (operational data) or `YYYY-MM-DD HH:MM:SS` (master data).
+    rfc3339: bool,
 }
 
 impl Json<'_> {
@@ -393,9 +451,7 @@ impl Cells for Json<'_> {
     }
     fn text(&mut self, s: &str) {
         self.key();
-        let mut buf = String::with_capacity(s.len() + 2);
-        crate::value::write_json_string(&mut buf, s);
-        self.out.extend_from_slice(buf.as_bytes());
+        write_json_string(self.out, s);
     }
     fn int4(&mut self, v: i32) {
         self.key();
@@ -418,13 +474,22 @@ impl Cells for Json<'_> {
         self.out.push(b'"');
         let start = self.out.len();
         write_ts_cached(self.out, t);
-        self.out[start + 10] = b'T';
-        self.out.extend_from_slice(b"Z\"");
+        if self.rfc3339 {
+            self.out[start + 10] = b'T';
+            self.out.push(b'Z');
+        }
+        self.out.push(b'"');
     }
     fn date(&mut self, days: i64) {
         self.key();
         self.out.push(b'"');
         write_date(self.out, days);
+        self.out.push(b'"');
+    }
+    fn time(&mut self, secs: i64) {
+        self.key();
+        self.out.push(b'"');
+        write_time(self.out, secs);
         self.out.push(b'"');
     }
 }
@@ -487,6 +552,12 @@ impl Cells for Sql<'_> {
         write_date(self.out, days);
         self.out.push(b'\'');
     }
+    fn time(&mut self, secs: i64) {
+        self.sep();
+        self.out.push(b'\'');
+        write_time(self.out, secs);
+        self.out.push(b'\'');
+    }
 }
 
 /// PostgreSQL's binary COPY format: per field an i32 length (-1 for NULL) and the bytes.
@@ -527,6 +598,10 @@ impl Cells for Bin<'_> {
     fn date(&mut self, days: i64) {
         self.out.extend_from_slice(&4i32.to_be_bytes());
         self.out.extend_from_slice(&((days - PG_EPOCH_SECS / DAY) as i32).to_be_bytes());
+    }
+    fn time(&mut self, secs: i64) {
+        self.out.extend_from_slice(&8i32.to_be_bytes());
+        self.out.extend_from_slice(&(secs * 1_000_000).to_be_bytes());
     }
 }
 
@@ -579,7 +654,7 @@ mod tests {
     struct Sample;
     impl Row for Sample {
         const TABLE: Table = Table::FaultLabels;
-        fn visit<C: Cells>(&self, c: &mut C) {
+        fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
             c.int8(7);
             c.text("MCH-000001");
             c.null();

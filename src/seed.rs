@@ -72,11 +72,11 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
 
 /// Writes to `path` (`-` is stdout) or the default file under the output directory.
 /// Returns the file written, if any.
-fn write_text(cfg: &Config, out: SeedOut, path: Option<PathBuf>, text: &str) -> Result<Option<PathBuf>> {
+fn write_text(cfg: &Config, out: SeedOut, path: Option<PathBuf>, text: &[u8]) -> Result<Option<PathBuf>> {
     let target = match path {
         Some(p) if p.as_os_str() == "-" => {
             let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            match stdout.write_all(text).and_then(|()| stdout.flush()) {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e).context("cannot write to stdout"),
                 _ => return Ok(None),
             }
@@ -90,7 +90,7 @@ fn write_text(cfg: &Config, out: SeedOut, path: Option<PathBuf>, text: &str) -> 
         }
     };
     let mut file = AtomicFile::create(&target)?;
-    file.write_all(text.as_bytes())?;
+    file.write_all(text)?;
     file.commit()?;
     Ok(Some(target))
 }

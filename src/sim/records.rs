@@ -28,7 +28,7 @@ pub struct SensorRow<'a> {
 
 impl Row for SensorRow<'_> {
     const TABLE: Table = Table::SensorData;
-    fn visit<C: Cells>(&self, c: &mut C) {
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.sensor);
         c.text(self.machine);
@@ -92,7 +92,7 @@ pub struct ScadaRow<'a> {
 
 impl Row for ScadaRow<'_> {
     const TABLE: Table = Table::ScadaMachineData;
-    fn visit<C: Cells>(&self, c: &mut C) {
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.machine);
         c.text(self.line);
@@ -161,7 +161,7 @@ pub struct FaultRow<'a> {
 
 impl Row for FaultRow<'_> {
     const TABLE: Table = Table::MachineFaults;
-    fn visit<C: Cells>(&self, c: &mut C) {
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.machine);
         c.text(self.line);
@@ -220,7 +220,7 @@ pub const LABOR_RATE: f64 = 65.0;
 
 impl Row for MaintenanceRow<'_> {
     const TABLE: Table = Table::MaintenanceEvents;
-    fn visit<C: Cells>(&self, c: &mut C) {
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.text(self.id);
         c.text(self.machine);
         c.text(self.line);
@@ -286,7 +286,7 @@ pub struct RunRow<'a> {
 
 impl Row for RunRow<'_> {
     const TABLE: Table = Table::ProductionRuns;
-    fn visit<C: Cells>(&self, c: &mut C) {
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.text(self.id);
         c.text(self.line);
         c.text(self.factory);
@@ -346,7 +346,7 @@ pub struct HealthRow<'a> {
 
 impl Row for HealthRow<'_> {
     const TABLE: Table = Table::SensorHealth;
-    fn visit<C: Cells>(&self, c: &mut C) {
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.sensor);
         c.text(self.machine);
@@ -397,7 +397,7 @@ pub struct LabelRow<'a> {
 
 impl Row for LabelRow<'_> {
     const TABLE: Table = Table::FaultLabels;
-    fn visit<C: Cells>(&self, c: &mut C) {
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.machine);
         c.text(self.line);
