@@ -81,11 +81,8 @@ impl Request {
         let window = window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
         let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
         let out = args.out.unwrap_or(BackfillOut::Csv);
-        if out == BackfillOut::Db && args.path.is_some() {
-            bail!("--path names a directory for file outputs; it cannot be used with --out db");
-        }
-        if out == BackfillOut::Kafka {
-            bail!("--out kafka is not yet available in this build");
+        if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Null) && args.path.is_some() {
+            bail!("--path names a directory for file outputs; it cannot be used with --out {}", format!("{out:?}").to_lowercase());
         }
         let dir = args.path.clone().unwrap_or_else(|| cfg.output_dir.clone());
         Ok(Request { window, fault_rate: args.fault_rate, shard, out, dir })
@@ -122,7 +119,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
         BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
         BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
-        BackfillOut::Kafka => unreachable!("refused in Request::from_args"),
+        BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(&cfg.kafka.brokers, &cfg.kafka.topic_prefix, cfg.kafka.partitions)?),
         BackfillOut::Null => Box::new(crate::sink::Discard),
     };
     let machines = req.machines(engine.plant.machines.len());
@@ -150,7 +147,7 @@ fn report(engine: &Engine, req: &Request, s: &Summary) {
     let episodes: Vec<String> =
         s.labels.iter().map(|(p, n)| format!("{} {}", engine.catalogue.patterns[*p].name, n)).collect();
     lines.push(format!("  episodes: {}", if episodes.is_empty() { "none".to_owned() } else { episodes.join(", ") }));
-    if !matches!(req.out, BackfillOut::Db | BackfillOut::Null) {
+    if matches!(req.out, BackfillOut::Csv | BackfillOut::Jsonl | BackfillOut::Sql) {
         lines.push(format!("  written under {}", req.dir.display()));
     }
     eprintln!("{}", lines.join("\n"));

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GENIMS_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("GENIMS_LOG").unwrap_or_else(|_| "warn,rskafka=error".into()),
         )
         .init();
     match run(cli) {

@@ -175,6 +175,10 @@ pub trait Cells {
 pub trait Row {
     const TABLE: Table;
     fn visit<C: Cells + ?Sized>(&self, c: &mut C);
+    /// The message key for Kafka: the machine the row belongs to.
+    fn key(&self) -> &str;
+    /// When the row happened (Unix seconds): the Kafka record timestamp.
+    fn time(&self) -> i64;
 }
 
 /// The encodings genims writes.
@@ -184,6 +188,9 @@ pub enum Format {
     Jsonl,
     Sql,
     PgBinary,
+    /// Kafka frames: per row `u32` key length, key, `i64` timestamp (ms), `u32` value length,
+    /// and the row as a JSON object.
+    Kafka,
 }
 
 impl Format {
@@ -193,6 +200,7 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Sql => "sql",
             Format::PgBinary => "bin",
+            Format::Kafka => "kafka",
         }
     }
 }
@@ -221,7 +229,32 @@ pub fn encode<R: Row>(fmt: Format, row: &R, out: &mut Vec<u8>) {
             out.extend_from_slice(&(R::TABLE.columns().len() as i16).to_be_bytes());
             row.visit(&mut Bin { out });
         }
+        Format::Kafka => {
+            let key = row.key().as_bytes();
+            out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            out.extend_from_slice(key);
+            out.extend_from_slice(&(row.time() * 1000).to_le_bytes());
+            let len_at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            out.push(b'{');
+            let mut c = Json { out, cols: R::TABLE.columns(), i: 0, rfc3339: true };
+            row.visit(&mut c);
+            c.out.push(b'}');
+            let len = (out.len() - len_at - 4) as u32;
+            out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+        }
     }
+}
+
+/// One Kafka frame decoded: (key, timestamp ms, JSON value).
+pub fn next_frame(buf: &[u8]) -> Option<(&[u8], i64, &[u8], &[u8])> {
+    let u32_at = |o: usize| buf.get(o..o + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize);
+    let klen = u32_at(0)?;
+    let key = buf.get(4..4 + klen)?;
+    let ts = i64::from_le_bytes(buf.get(4 + klen..12 + klen)?.try_into().ok()?);
+    let vlen = u32_at(12 + klen)?;
+    let value = buf.get(16 + klen..16 + klen + vlen)?;
+    Some((key, ts, value, &buf[16 + klen + vlen..]))
 }
 
 /// Encodes cells given by `visit` for `columns` without a trailing newline: a CSV line, a
@@ -246,6 +279,7 @@ pub fn encode_fields(fmt: Format, columns: &'static [&'static str], rfc3339: boo
             out.extend_from_slice(&(columns.len() as i16).to_be_bytes());
             visit(&mut Bin { out });
         }
+        Format::Kafka => unreachable!("master data is not published to Kafka"),
     }
 }
 
@@ -665,6 +699,25 @@ mod tests {
             c.ts(1_772_366_410);
             c.date(20_513);
         }
+        fn key(&self) -> &str {
+            "MCH-000001"
+        }
+        fn time(&self) -> i64 {
+            1_772_366_410
+        }
+    }
+
+    #[test]
+    fn kafka_frames_carry_key_timestamp_and_json() {
+        let mut v = Vec::new();
+        encode(Format::Kafka, &Sample, &mut v);
+        encode(Format::Kafka, &Sample, &mut v);
+        let (key, ts, value, rest) = next_frame(&v).unwrap();
+        assert_eq!((key, ts), (&b"MCH-000001"[..], 1_772_366_410_000));
+        let json: serde_json::Value = serde_json::from_slice(value).unwrap();
+        assert_eq!(json["episode_id"], 7);
+        let (_, _, _, rest) = next_frame(rest).unwrap();
+        assert!(rest.is_empty() && next_frame(rest).is_none());
     }
 
     fn enc(f: Format) -> String {

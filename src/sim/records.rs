@@ -28,6 +28,12 @@ pub struct SensorRow<'a> {
 
 impl Row for SensorRow<'_> {
     const TABLE: Table = Table::SensorData;
+    fn key(&self) -> &str {
+        self.machine
+    }
+    fn time(&self) -> i64 {
+        self.ts
+    }
     fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.sensor);
@@ -92,6 +98,12 @@ pub struct ScadaRow<'a> {
 
 impl Row for ScadaRow<'_> {
     const TABLE: Table = Table::ScadaMachineData;
+    fn key(&self) -> &str {
+        self.machine
+    }
+    fn time(&self) -> i64 {
+        self.ts
+    }
     fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.machine);
@@ -161,6 +173,12 @@ pub struct FaultRow<'a> {
 
 impl Row for FaultRow<'_> {
     const TABLE: Table = Table::MachineFaults;
+    fn key(&self) -> &str {
+        self.machine
+    }
+    fn time(&self) -> i64 {
+        self.start
+    }
     fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.machine);
@@ -220,6 +238,12 @@ pub const LABOR_RATE: f64 = 65.0;
 
 impl Row for MaintenanceRow<'_> {
     const TABLE: Table = Table::MaintenanceEvents;
+    fn key(&self) -> &str {
+        self.machine
+    }
+    fn time(&self) -> i64 {
+        self.scheduled
+    }
     fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.text(self.id);
         c.text(self.machine);
@@ -286,6 +310,12 @@ pub struct RunRow<'a> {
 
 impl Row for RunRow<'_> {
     const TABLE: Table = Table::ProductionRuns;
+    fn key(&self) -> &str {
+        self.line
+    }
+    fn time(&self) -> i64 {
+        self.end
+    }
     fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.text(self.id);
         c.text(self.line);
@@ -346,6 +376,12 @@ pub struct HealthRow<'a> {
 
 impl Row for HealthRow<'_> {
     const TABLE: Table = Table::SensorHealth;
+    fn key(&self) -> &str {
+        self.machine
+    }
+    fn time(&self) -> i64 {
+        self.ts
+    }
     fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.sensor);
@@ -397,6 +433,12 @@ pub struct LabelRow<'a> {
 
 impl Row for LabelRow<'_> {
     const TABLE: Table = Table::FaultLabels;
+    fn key(&self) -> &str {
+        self.machine
+    }
+    fn time(&self) -> i64 {
+        self.onset
+    }
     fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
         c.int8(self.id);
         c.text(self.machine);

@@ -3,6 +3,7 @@
 //! them.
 
 pub mod files;
+pub mod kafka;
 pub mod postgres;
 
 use anyhow::Result;
