@@ -308,26 +308,34 @@ pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Writes `v` scaled by 10^scale as a fixed-point decimal, never `-0`.
+/// Writes `v` scaled by 10^scale as a fixed-point decimal, never `-0`, in one copy.
 fn write_fixed(out: &mut Vec<u8>, v: f64, scale: u8) {
     let scaled = scaled(v, scale);
-    if scaled < 0 {
-        out.push(b'-');
+    let mut abs = scaled.unsigned_abs();
+    let mut buf = [b'0'; 32];
+    let mut i = buf.len();
+    for _ in 0..scale {
+        i -= 1;
+        buf[i] = b'0' + (abs % 10) as u8;
+        abs /= 10;
     }
-    let abs = scaled.unsigned_abs();
-    let pow = 10u64.pow(u32::from(scale));
-    write_u64(out, abs / pow);
     if scale > 0 {
-        out.push(b'.');
-        let frac = abs % pow;
-        let mut buf = [b'0'; 20];
-        let mut f = frac;
-        for i in (0..scale as usize).rev() {
-            buf[i] = b'0' + (f % 10) as u8;
-            f /= 10;
-        }
-        out.extend_from_slice(&buf[..scale as usize]);
+        i -= 1;
+        buf[i] = b'.';
     }
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (abs % 10) as u8;
+        abs /= 10;
+        if abs == 0 {
+            break;
+        }
+    }
+    if scaled < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 const POW10: [f64; 9] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
