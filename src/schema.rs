@@ -12,6 +12,7 @@ const EVENTS: (&str, &str) = ("sql/20_events.sql", include_str!("../sql/20_event
 const TIMESERIES: (&str, &str) = ("sql/30_timeseries.sql", include_str!("../sql/30_timeseries.sql"));
 const TIMESERIES_DAILY: (&str, &str) = ("sql/30_timeseries_daily.sql", include_str!("../sql/30_timeseries_daily.sql"));
 const LABELS: (&str, &str) = ("sql/40_labels.sql", include_str!("../sql/40_labels.sql"));
+const VIEWS: (&str, &str) = ("sql/50_views.sql", include_str!("../sql/50_views.sql"));
 
 /// The time-series tables whose layout `--partition` chooses.
 pub const TIMESERIES_TABLES: &[&str] = &["scada_machine_data", "sensor_data"];
@@ -22,7 +23,7 @@ pub fn files(partition: Partition) -> Vec<(&'static str, &'static str)> {
         Partition::None => TIMESERIES,
         Partition::Daily => TIMESERIES_DAILY,
     };
-    vec![MASTER, EVENTS, ts, LABELS]
+    vec![MASTER, EVENTS, ts, LABELS, VIEWS]
 }
 
 /// The whole script `schema apply` runs, as one text.

@@ -11,15 +11,19 @@ const START: &str = "2026-03-04T18:00:00Z";
 const END: &str = "2026-03-05T06:00:00Z";
 
 fn loaded(tag: &str, partition: &str) -> TestDb {
+    loaded_with(tag, partition, &["--fault-rate", "1", "--start", START, "--end", END])
+}
+
+fn loaded_with(tag: &str, partition: &str, backfill: &[&str]) -> TestDb {
     let db = TestDb::new(tag);
     let dir = tempdir();
     std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
     let url = db.url.clone();
     ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply", "--partition", partition]));
     ok(genims(dir.path()).args(["--postgres-url", &url, "seed", "--out", "db"]));
-    ok(genims(dir.path()).args([
-        "--postgres-url", &url, "backfill", "--out", "db", "--fault-rate", "1", "--start", START, "--end", END,
-    ]));
+    let mut args = vec!["--postgres-url", url.as_str(), "backfill", "--out", "db"];
+    args.extend_from_slice(backfill);
+    ok(genims(dir.path()).args(&args));
     db
 }
 
@@ -127,6 +131,36 @@ fn backfilled_database_keeps_every_invariant() {
     assert_eq!(ids, 0, "sensor_data ids are unique");
     let next: i64 = db.scalar("SELECT nextval(pg_get_serial_sequence('sensor_data', 'sensor_data_id')) - (SELECT max(sensor_data_id) FROM sensor_data)");
     assert_eq!(next, 1, "the id sequence continues after the explicit ids");
+}
+
+#[test]
+fn detectors_find_degrading_machines_and_spare_healthy_ones() {
+    // Slow faults only, so that some machine is deep in its critical phase at the end.
+    let db = loaded_with("detect", "none", &[
+        "--fault-rate", "1", "--patterns", "bearing_failure,tool_wear,hydraulic_leak,pneumatic_leak",
+        "--start", "2026-03-03T18:00:00Z", "--end", "2026-03-04T06:00:00Z",
+    ]);
+    let at = "TIMESTAMP '2026-03-04 05:59:00'";
+    for p in ["bearing_failure", "motor_overheating", "hydraulic_leak", "tool_wear", "welding_quality", "pneumatic_leak",
+              "coolant_failure", "robot_positioning", "electrical_fault", "sensor_drift"] {
+        let _: i64 = db.scalar(&format!("SELECT count(*) FROM genims_detect('{p}', {at})"));
+    }
+    // Machines running deep in the critical phase of a slowly developing fault are flagged.
+    let due = some(&db, "episodes in their critical phase at the evaluation time",
+        &format!("SELECT count(*) FROM fault_labels WHERE pattern IN ('bearing_failure', 'tool_wear', 'hydraulic_leak', 'pneumatic_leak')
+                  AND critical_time < {at} - interval '2 hours' AND fault_time > {at}"));
+    let found: i64 = db.scalar(&format!(
+        "SELECT count(*) FROM fault_labels l WHERE l.pattern IN ('bearing_failure', 'tool_wear', 'hydraulic_leak', 'pneumatic_leak')
+         AND l.critical_time < {at} - interval '2 hours' AND l.fault_time > {at}
+         AND EXISTS (SELECT 1 FROM genims_detect(l.pattern, {at}) d WHERE d.machine_id = l.machine_id)"));
+    assert_eq!(found, due, "every machine in the critical phase of a slow fault is detected by its pattern's detector");
+    // Machines without any episode near the evaluation time are not flagged by any detector.
+    let false_alarms: i64 = db.scalar(&format!(
+        "SELECT count(*) FROM genims_machine_health({at}) h WHERE h.detections IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM fault_labels l WHERE l.machine_id = h.machine_id AND l.onset_time < {at} AND l.end_time > {at} - interval '1 day')"));
+    assert_eq!(false_alarms, 0, "healthy machines flagged by a detector");
+    let machines: i64 = db.scalar(&format!("SELECT count(*) FROM genims_machine_health({at})"));
+    assert_eq!(machines, 32, "the dashboard has one row per machine");
 }
 
 #[test]

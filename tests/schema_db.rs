@@ -11,7 +11,8 @@ fn columns(db: &TestDb) -> Vec<String> {
         .query(
             "SELECT table_name || '.' || column_name || ' ' || data_type || coalesce('(' || character_maximum_length || ')', '') \
              || CASE WHEN data_type = 'numeric' THEN '(' || numeric_precision || ',' || numeric_scale || ')' ELSE '' END \
-             FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1",
+             FROM information_schema.columns WHERE table_schema = 'public' AND table_name IN \
+             (SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE') ORDER BY 1",
             &[],
         )
         .unwrap()
@@ -41,8 +42,18 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
     let db = TestDb::new("schema");
     let (out, err) = apply(&db, &[]);
     assert!(out.status.success(), "{err}");
-    let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
+    let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
     assert_eq!(tables, 17, "16 tables of the spec and fault_labels");
+    let views: String = db.scalar("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.views WHERE table_schema = 'public'");
+    assert_eq!(
+        views,
+        "bearing_failure_detection,bearing_failure_early_warning,coolant_failure_detection,electrical_fault_detection,\
+         hydraulic_leak_detection,machine_health_dashboard,motor_overheating_detection,pneumatic_leak_detection,\
+         robot_positioning_detection,sensor_drift_detection,tool_wear_detection,welding_quality_detection",
+        "the detection views, including the two the original package promised"
+    );
+    let empty: i64 = db.scalar("SELECT count(*) FROM machine_health_dashboard");
+    assert_eq!(empty, 0, "views work on an empty database");
     let cols = columns(&db);
     for expect in [
         "factories.timezone character varying(50)",
@@ -119,6 +130,6 @@ fn sql_files_load_with_psql_directly() {
             .expect("psql runs");
         assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
+    let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
     assert_eq!(tables, 17, "16 tables of the spec and fault_labels");
 }

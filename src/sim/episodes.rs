@@ -16,6 +16,8 @@ use crate::rng::{self, Rng};
 
 /// Length of an episode epoch: `fault_rate` is the share of machines per 7 days.
 pub const EPOCH: i64 = 7 * DAY;
+/// Epochs resolved together when deciding which candidate episodes may overlap.
+pub const BLOCK: i64 = 8;
 
 /// How an episode ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +102,11 @@ impl Episode {
         } else {
             1.0
         }
+    }
+
+    /// When the episode stops affecting its machine.
+    pub fn end(&self) -> i64 {
+        self.repair_end.max(self.fault_at)
     }
 
     /// Whether the degradation is in effect at `t` (from onset until the repair ends).
@@ -277,19 +284,28 @@ impl<'a> EpisodeSource<'a> {
         }
     }
 
-    /// The episode of machine `m` in epoch `e`, unless it overlaps a candidate of the three
-    /// epochs before (one machine suffers one episode at a time).
+    /// The episode of machine `m` in epoch `e`, if its candidate is accepted: a machine
+    /// suffers one episode at a time. Epochs are resolved in blocks of [`BLOCK`]: within a
+    /// block a candidate must not overlap the block's earlier accepted episode; and no
+    /// candidate of a block may overlap any candidate of the epochs just before the block.
+    /// So acceptance depends on a bounded, fixed set of epochs, whoever asks.
     pub fn episode(&self, m: usize, e: i64) -> Option<Episode> {
-        let ep = self.candidate(m, e)?;
+        let start = e - e.rem_euclid(BLOCK);
         let back = self.reach / EPOCH + 1;
-        for prev in (e - back)..e {
-            if let Some(q) = self.candidate(m, prev) {
-                if q.repair_end.max(q.fault_at) + HOUR > ep.onset {
-                    return None;
+        let before: Vec<Episode> = ((start - back)..start).filter_map(|p| self.candidate(m, p)).collect();
+        let mut last_end: Option<i64> = None;
+        for k in start..=e {
+            let Some(c) = self.candidate(m, k) else { continue };
+            let clear_before = before.iter().all(|q| q.end() + HOUR <= c.onset);
+            let clear_block = last_end.is_none_or(|end| end + HOUR <= c.onset);
+            if clear_before && clear_block {
+                if k == e {
+                    return Some(c);
                 }
+                last_end = Some(c.end());
             }
         }
-        Some(ep)
+        None
     }
 
     /// Every episode of machine `m` that affects `[a, b)`, in time order.

@@ -52,8 +52,6 @@ pub struct Raw {
     pub value: f64,
     pub missing: bool,
     pub out_of_range: bool,
-    /// A sensor-fault spike or stuck value is in effect (for health statistics only).
-    pub erratic: bool,
 }
 
 /// Lagged activity per behaviour over a timeline, one value per minute boundary.
@@ -194,7 +192,6 @@ impl Engine {
         let mut value = base + smooth * p.smooth_amp * noise_scale;
         let mut scatter = 0.0;
         let mut miss_prob = p.miss_prob;
-        let mut erratic = false;
         // Machine-level episode: move this role along its signature while the machine is
         // degrading (until the fault state ends).
         if let Some(ep) = minute.episode.map(|i| &tl.episodes[i]) {
@@ -231,7 +228,6 @@ impl Engine {
                 DriftMode::Stuck if t >= ep.onset + (ep.fault_at - ep.onset) * 2 / 5 => {
                     let frozen_days = (ep.fault_at - ep.onset) as f64 * 0.4 / DAY as f64;
                     value = round4(p.setpoint + reference * ep.drift_pct_per_day / 100.0 * frozen_days);
-                    erratic = true;
                 }
                 DriftMode::Erratic => {
                     value += offset + white * p.smooth_amp * 3.0 * ep.progress(t).max(0.3);
@@ -240,16 +236,16 @@ impl Engine {
                         let span = role.range.1 - role.range.0;
                         value = if u < 0.005 { role.range.1 + 0.05 * span * (u * 200.0) } else { role.range.0 - 0.05 * span * ((u - 0.005) * 200.0) };
                     }
-                    erratic = true;
                 }
                 _ => value += offset,
             }
         }
-        if role.range.0 >= 0.0 && value < 0.0 && !erratic {
+        let sensor_fault = tl.episodes.iter().any(|e| e.sensor == Some(s) && t >= e.onset && t < e.fault_at);
+        if role.range.0 >= 0.0 && value < 0.0 && !sensor_fault {
             value = 0.0;
         }
         let out_of_range = value < role.range.0 || value > role.range.1;
-        Raw { value: round4(value), missing: unit(w[2]) < miss_prob, out_of_range, erratic }
+        Raw { value: round4(value), missing: unit(w[2]) < miss_prob, out_of_range }
     }
 
     /// Whether sensor `s` misses the reading at `t` (packet loss), without computing its value.

@@ -23,6 +23,8 @@ use crate::rows::{encode, Format, Row};
 pub const LOOKBACK: i64 = 12 * HOUR;
 /// Readings in the rolling statistics window (the current one and five before it).
 const STATS_WINDOW: usize = 6;
+/// Minutes a machine must have run before its signals count as steady (drive lags settle).
+const STEADY_MINUTES: i64 = 3;
 
 /// What a unit covers.
 #[derive(Debug, Clone, Copy)]
@@ -123,11 +125,12 @@ fn classify(v: f64, r: &crate::plant::roles::Role) -> (&'static str, [bool; 4]) 
     (status, flags)
 }
 
-/// The anomaly detector: uses only the reading, its recent history and the sensor's bands.
-/// Inside the warning limits scores 0; between warning and critical limits 0.4–0.7; beyond
-/// the critical limits 0.7–1; a jump of more than six noise widths from the recent mean, or a
-/// flat-lined signal, scores at least 0.75.
-fn anomaly(v: f64, r: &crate::plant::roles::Role, prev_mean: Option<f64>, noise: f64, flat: bool) -> f64 {
+/// The anomaly detector: uses only the reading, its recent history, the sensor's bands and
+/// the machine's (observable) state. Inside the warning limits scores 0; between warning and
+/// critical limits 0.4–0.7; beyond the critical limits 0.7–1; a jump of more than six noise
+/// widths from the recent mean, or a flat-lined signal, while the machine runs steadily
+/// scores at least 0.75.
+fn anomaly(v: f64, r: &crate::plant::roles::Role, jump: bool, flat: bool) -> f64 {
     let band = if v > r.critical.1 || v < r.critical.0 {
         let over = if v > r.critical.1 { v - r.critical.1 } else { r.critical.0 - v };
         let span = (r.critical.1 - r.critical.0).max(1e-9);
@@ -139,7 +142,7 @@ fn anomaly(v: f64, r: &crate::plant::roles::Role, prev_mean: Option<f64>, noise:
     } else {
         0.0
     };
-    let jump = prev_mean.map_or(0.0, |m| if (v - m).abs() > 6.0 * noise.max(1e-9) { 0.75 } else { 0.0 });
+    let jump = if jump { 0.75 } else { 0.0 };
     let flat = if flat { 0.75 } else { 0.0 };
     band.max(jump).max(flat).min(1.0)
 }
@@ -339,7 +342,12 @@ impl Engine {
                 let avg = sum / n;
                 let var = st.recent.iter().map(|&(_, x)| (x - avg) * (x - avg)).sum::<f64>() / n;
                 let std = var.sqrt();
-                let flat = st.recent.len() == STATS_WINDOW && hi == lo && self.sensors[s].white_amp > 0.0;
+                // Stuck and erratic signals only mean something while the machine runs steadily:
+                // starts and stops move signals fast, and a de-energised sensor reads flat.
+                let steady = (0..=STEADY_MINUTES).all(|k| tl.at(t - k * SCADA_STEP).is_some_and(|mi| mi.state == State::Running));
+                let flat = steady && st.recent.len() == STATS_WINDOW && hi == lo;
+                let noise = self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp;
+                let jump = steady && prev_mean.is_some_and(|m| (v - m).abs() > 6.0 * noise.max(1e-9));
                 let (mut status, flags) = classify(v, role);
                 let quality = if raw.out_of_range {
                     status = "fault";
@@ -349,12 +357,12 @@ impl Engine {
                 } else {
                     "good"
                 };
-                let score = anomaly(v, role, prev_mean, self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp, flat);
+                let score = anomaly(v, role, jump, flat);
                 st.present += 1;
                 st.std_sum += std / self.sensors[s].half_width.max(1e-9);
                 st.last_seen = Some(t);
                 st.stuck |= flat;
-                st.erratic |= score >= 0.75 && (raw.erratic || prev_mean.is_some_and(|m| (v - m).abs() > 6.0 * (self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp)));
+                st.erratic |= jump;
                 if raw.out_of_range {
                     st.out_of_range += 1;
                     st.hour_oor[h] += 1;

@@ -1,0 +1,187 @@
+-- genims detection views. Every detector reads only observable data (sensor_data,
+-- scada_machine_data, sensor_health, sensors, machines) and the thresholds stored with each
+-- sensor, never fault_labels. genims_detect(pattern, at) evaluates one pattern at any instant,
+-- so history can be scored; the views apply it to the present (UTC). Idempotent.
+
+CREATE OR REPLACE FUNCTION genims_sensor_window(p_at timestamp, p_span interval)
+RETURNS TABLE (
+    machine_id varchar, line_id varchar, factory_id varchar, sensor_id varchar, sensor_name varchar,
+    n bigint, avg_value numeric, min_value numeric, max_value numeric, sd_value numeric,
+    share_above_warning numeric, share_below_warning numeric, share_above_critical numeric, share_below_critical numeric,
+    normal_min numeric, normal_max numeric, warning_min numeric, warning_max numeric, critical_min numeric, critical_max numeric
+) LANGUAGE sql STABLE AS $$
+    -- Readings of the last p_span before p_at taken while the machine was running.
+    SELECT d.machine_id, d.line_id, d.factory_id, d.sensor_id, s.sensor_name,
+           count(*), avg(d.measurement_value), min(d.measurement_value), max(d.measurement_value),
+           coalesce(stddev_pop(d.measurement_value), 0),
+           avg(d.is_above_warning::int), avg(d.is_below_warning::int),
+           avg(d.is_above_critical::int), avg(d.is_below_critical::int),
+           s.normal_operating_min, s.normal_operating_max, s.warning_threshold_min, s.warning_threshold_max,
+           s.critical_threshold_min, s.critical_threshold_max
+    FROM sensor_data d
+    JOIN sensors s ON s.sensor_id = d.sensor_id
+    JOIN scada_machine_data m ON m.machine_id = d.machine_id AND m.timestamp = date_trunc('minute', d.timestamp)
+    WHERE d.timestamp > p_at - p_span AND d.timestamp <= p_at AND m.machine_state = 'running'
+    GROUP BY d.machine_id, d.line_id, d.factory_id, d.sensor_id, s.sensor_name, s.normal_operating_min, s.normal_operating_max,
+             s.warning_threshold_min, s.warning_threshold_max, s.critical_threshold_min, s.critical_threshold_max
+$$;
+
+CREATE OR REPLACE FUNCTION genims_detect(p_pattern text, p_at timestamp)
+RETURNS TABLE (machine_id varchar, line_id varchar, factory_id varchar, pattern text, severity text, evidence text, detected_at timestamp)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_pattern = 'bearing_failure' THEN
+        -- Spindle bearing vibration above its warning limit, averaged over an hour of running.
+        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
+            CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('bearing vibration %s mm/s (warning above %s)', round(w.avg_value, 2), w.warning_max), p_at
+        FROM genims_sensor_window(p_at, interval '1 hour') w
+        WHERE w.sensor_name = 'Spindle Bearing Vibration' AND w.n >= 30 AND w.avg_value > w.warning_max;
+    ELSIF p_pattern = 'motor_overheating' THEN
+        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
+            CASE WHEN w.max_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('winding temperature up to %s degC (warning above %s)', round(w.max_value, 1), w.warning_max), p_at
+        FROM genims_sensor_window(p_at, interval '20 minutes') w
+        WHERE w.sensor_name = 'Motor Winding Temperature' AND w.n >= 6 AND w.avg_value > w.warning_max;
+    ELSIF p_pattern = 'hydraulic_leak' THEN
+        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
+            CASE WHEN w.avg_value < w.critical_min THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('hydraulic pressure %s bar (warning below %s)', round(w.avg_value, 1), w.warning_min), p_at
+        FROM genims_sensor_window(p_at, interval '30 minutes') w
+        WHERE w.sensor_name = 'Hydraulic Pressure' AND w.n >= 10 AND w.avg_value < w.warning_min;
+    ELSIF p_pattern = 'tool_wear' THEN
+        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
+            CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('cutting vibration %s mm/s (warning above %s)', round(w.avg_value, 2), w.warning_max), p_at
+        FROM genims_sensor_window(p_at, interval '1 hour') w
+        WHERE w.sensor_name = 'Cutting Tool Vibration' AND w.n >= 30 AND w.avg_value > w.warning_max;
+    ELSIF p_pattern = 'welding_quality' THEN
+        -- Weld current or arc voltage scattering outside their window in a tenth of the welds.
+        RETURN QUERY SELECT w.machine_id, min(w.line_id)::varchar, min(w.factory_id)::varchar, p_pattern,
+            CASE WHEN max(w.share_above_critical + w.share_below_critical) > 0.1 THEN 'CRITICAL' ELSE 'WARNING' END,
+            string_agg(format('%s out of window %s%%', lower(w.sensor_name), round(100 * (w.share_above_warning + w.share_below_warning))), '; '), p_at
+        FROM genims_sensor_window(p_at, interval '1 hour') w
+        WHERE w.sensor_name IN ('Weld Current', 'Arc Voltage') AND w.n >= 30 AND w.share_above_warning + w.share_below_warning > 0.1
+        GROUP BY w.machine_id;
+    ELSIF p_pattern = 'pneumatic_leak' THEN
+        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
+            CASE WHEN w.avg_value < w.critical_min THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('supply pressure %s bar (warning below %s)', round(w.avg_value, 2), w.warning_min), p_at
+        FROM genims_sensor_window(p_at, interval '20 minutes') w
+        WHERE w.sensor_name = 'Pneumatic Supply Pressure' AND w.n >= 6 AND w.avg_value < w.warning_min;
+    ELSIF p_pattern = 'coolant_failure' THEN
+        RETURN QUERY SELECT w.machine_id, min(w.line_id)::varchar, min(w.factory_id)::varchar, p_pattern,
+            CASE WHEN bool_or(w.avg_value < w.critical_min AND w.sensor_name = 'Coolant Flow')
+                   OR bool_or(w.avg_value > w.critical_max AND w.sensor_name = 'Coolant Temperature') THEN 'CRITICAL' ELSE 'WARNING' END,
+            string_agg(format('%s %s', lower(w.sensor_name), round(w.avg_value, 1)), '; '), p_at
+        FROM genims_sensor_window(p_at, interval '15 minutes') w
+        WHERE (w.sensor_name = 'Coolant Flow' AND w.n >= 6 AND w.avg_value < w.warning_min)
+           OR (w.sensor_name = 'Coolant Temperature' AND w.n >= 6 AND w.avg_value > w.warning_max)
+        GROUP BY w.machine_id;
+    ELSIF p_pattern = 'robot_positioning' THEN
+        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
+            CASE WHEN w.share_above_critical + w.share_below_critical > 0.05 THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('position error scatter %s mm, %s%% beyond +-%s mm', round(w.sd_value, 3),
+                   round(100 * (w.share_above_warning + w.share_below_warning)), w.warning_max), p_at
+        FROM genims_sensor_window(p_at, interval '1 hour') w
+        WHERE w.sensor_name = 'Robot Position Error' AND w.n >= 30 AND w.share_above_warning + w.share_below_warning > 0.05;
+    ELSIF p_pattern = 'electrical_fault' THEN
+        -- Any supply voltage reading beyond its alarm limits in the last 10 minutes (any state).
+        RETURN QUERY SELECT d.machine_id, min(d.line_id)::varchar, min(d.factory_id)::varchar, p_pattern,
+            CASE WHEN bool_or(d.is_above_critical OR d.is_below_critical) THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('supply voltage %s..%s V', min(d.measurement_value), max(d.measurement_value)), p_at
+        FROM sensor_data d JOIN sensors s ON s.sensor_id = d.sensor_id
+        WHERE s.sensor_name = 'Supply Voltage' AND d.timestamp > p_at - interval '10 minutes' AND d.timestamp <= p_at
+          AND (d.is_above_warning OR d.is_below_warning)
+        GROUP BY d.machine_id
+        HAVING count(*) >= 2;
+    ELSIF p_pattern = 'sensor_drift' THEN
+        RETURN QUERY SELECT h.machine_id, m.line_id, m.factory_id, p_pattern,
+            CASE WHEN h.health_score < 50 OR h.stuck_value_detected THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('sensor %s: health %s, drift %s%%, packet loss %s%%%s', h.sensor_id, h.health_score, round(h.drift_percentage, 2),
+                   h.packet_loss_percentage, CASE WHEN h.stuck_value_detected THEN ', stuck' ELSE '' END), p_at
+        FROM sensor_health h JOIN machines m ON m.machine_id = h.machine_id
+        WHERE h.timestamp = date_trunc('hour', p_at) - interval '1 hour'
+          AND (h.health_score < 70 OR h.packet_loss_percentage > 5 OR h.stuck_value_detected OR h.calibration_drift_detected);
+    ELSE
+        RAISE EXCEPTION 'genims_detect: unknown pattern %', p_pattern
+            USING HINT = 'one of bearing_failure, motor_overheating, hydraulic_leak, tool_wear, welding_quality, pneumatic_leak, coolant_failure, robot_positioning, electrical_fault, sensor_drift';
+    END IF;
+END
+$$;
+
+-- One live view per pattern.
+CREATE OR REPLACE VIEW bearing_failure_detection AS SELECT * FROM genims_detect('bearing_failure', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW motor_overheating_detection AS SELECT * FROM genims_detect('motor_overheating', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW hydraulic_leak_detection AS SELECT * FROM genims_detect('hydraulic_leak', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW tool_wear_detection AS SELECT * FROM genims_detect('tool_wear', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW welding_quality_detection AS SELECT * FROM genims_detect('welding_quality', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW pneumatic_leak_detection AS SELECT * FROM genims_detect('pneumatic_leak', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW coolant_failure_detection AS SELECT * FROM genims_detect('coolant_failure', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW robot_positioning_detection AS SELECT * FROM genims_detect('robot_positioning', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW electrical_fault_detection AS SELECT * FROM genims_detect('electrical_fault', (now() AT TIME ZONE 'UTC')::timestamp);
+CREATE OR REPLACE VIEW sensor_drift_detection AS SELECT * FROM genims_detect('sensor_drift', (now() AT TIME ZONE 'UTC')::timestamp);
+
+-- Early warning of bearing failure: the last 24 hours of running bearing vibration against
+-- the six days before, flagged when it has risen by a fifth or passed 80 % of the warning limit.
+CREATE OR REPLACE FUNCTION genims_bearing_early_warning(p_at timestamp)
+RETURNS TABLE (machine_id varchar, sensor_id varchar, vibration_24h numeric, vibration_baseline numeric, trend_percent numeric,
+               bearing_temperature_24h numeric, warning_limit numeric, severity text)
+LANGUAGE sql STABLE AS $$
+    WITH recent AS (
+        SELECT * FROM genims_sensor_window(p_at, interval '24 hours') WHERE sensor_name IN ('Spindle Bearing Vibration', 'Spindle Bearing Temperature')
+    ), base AS (
+        SELECT * FROM genims_sensor_window(p_at - interval '24 hours', interval '6 days') WHERE sensor_name = 'Spindle Bearing Vibration'
+    )
+    SELECT v.machine_id, v.sensor_id, round(v.avg_value, 3), round(b.avg_value, 3),
+           round(100 * (v.avg_value - b.avg_value) / nullif(b.avg_value, 0), 1), round(t.avg_value, 2), v.warning_max,
+           CASE WHEN v.avg_value > v.warning_max THEN 'CRITICAL'
+                WHEN v.avg_value > 0.8 * v.warning_max OR v.avg_value > 1.2 * b.avg_value THEN 'WARNING' END
+    FROM recent v
+    JOIN base b ON b.sensor_id = v.sensor_id
+    LEFT JOIN recent t ON t.machine_id = v.machine_id AND t.sensor_name = 'Spindle Bearing Temperature'
+    WHERE v.sensor_name = 'Spindle Bearing Vibration'
+      AND (v.avg_value > 0.8 * v.warning_max OR v.avg_value > 1.2 * b.avg_value)
+$$;
+
+CREATE OR REPLACE VIEW bearing_failure_early_warning AS
+    SELECT * FROM genims_bearing_early_warning((now() AT TIME ZONE 'UTC')::timestamp);
+
+-- Per machine at an instant: state, OEE, alarms, sensors out of band in the last hour,
+-- detections by any pattern, and an overall status.
+CREATE OR REPLACE FUNCTION genims_machine_health(p_at timestamp)
+RETURNS TABLE (machine_id varchar, machine_name varchar, machine_type varchar, line_id varchar, factory_id varchar,
+               machine_state varchar, oee_percentage numeric, active_alarms integer, sensors_warning bigint, sensors_critical bigint,
+               detections text, health_status text)
+LANGUAGE sql STABLE AS $$
+    WITH latest AS (
+        SELECT DISTINCT ON (s.machine_id) s.* FROM scada_machine_data s
+        WHERE s.timestamp <= p_at AND s.timestamp > p_at - interval '1 hour'
+        ORDER BY s.machine_id, s.timestamp DESC
+    ), bands AS (
+        SELECT w.machine_id,
+               count(*) FILTER (WHERE w.share_above_warning + w.share_below_warning > 0.5 AND w.share_above_critical + w.share_below_critical <= 0.5) AS warning,
+               count(*) FILTER (WHERE w.share_above_critical + w.share_below_critical > 0.5) AS critical
+        FROM genims_sensor_window(p_at, interval '1 hour') w GROUP BY w.machine_id
+    ), hits AS (
+        SELECT d.machine_id, string_agg(DISTINCT d.pattern || ':' || d.severity, ', ') AS detections,
+               bool_or(d.severity = 'CRITICAL') AS critical
+        FROM unnest(ARRAY['bearing_failure', 'motor_overheating', 'hydraulic_leak', 'tool_wear', 'welding_quality', 'pneumatic_leak',
+                          'coolant_failure', 'robot_positioning', 'electrical_fault', 'sensor_drift']) AS p(name),
+             LATERAL genims_detect(p.name, p_at) d
+        GROUP BY d.machine_id
+    )
+    SELECT m.machine_id, m.machine_name, m.machine_type, m.line_id, m.factory_id, l.machine_state, l.oee_percentage, l.active_alarms,
+           coalesce(b.warning, 0), coalesce(b.critical, 0), h.detections,
+           CASE WHEN l.machine_state = 'fault' OR h.critical OR coalesce(b.critical, 0) > 0 THEN 'CRITICAL'
+                WHEN h.detections IS NOT NULL OR coalesce(b.warning, 0) > 0 THEN 'WARNING'
+                WHEN l.machine_id IS NULL THEN 'NO DATA'
+                ELSE 'HEALTHY' END
+    FROM machines m
+    LEFT JOIN latest l ON l.machine_id = m.machine_id
+    LEFT JOIN bands b ON b.machine_id = m.machine_id
+    LEFT JOIN hits h ON h.machine_id = m.machine_id
+$$;
+
+CREATE OR REPLACE VIEW machine_health_dashboard AS
+    SELECT * FROM genims_machine_health((now() AT TIME ZONE 'UTC')::timestamp);
