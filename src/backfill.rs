@@ -153,8 +153,29 @@ fn report(engine: &Engine, req: &Request, s: &Summary) {
     eprintln!("{}", lines.join("\n"));
 }
 
+/// Counters stored at `at` (the SCADA row of that minute) carried forward to `to`.
+fn carry(engine: &Engine, m: usize, at: i64, to: i64, counters: Counters) -> Counters {
+    let mut c = counters;
+    let mut t = at;
+    while t < to {
+        let day = t - t.rem_euclid(DAY);
+        let until = to.min(day + DAY);
+        c = Engine::advance(&engine.unit_timeline(m, day), t, until, c);
+        t = until;
+    }
+    c
+}
+
 /// The counters of each machine at the start of each day's span: [machine slot][day].
-fn starting_counters(engine: &Engine, window: (i64, i64), machines: &[usize], days: &[i64], threads: usize) -> Vec<Vec<Counters>> {
+/// `carried` holds counters a sink already has for some machines (continuing a history).
+fn starting_counters(
+    engine: &Engine,
+    window: (i64, i64),
+    machines: &[usize],
+    days: &[i64],
+    threads: usize,
+    carried: &BTreeMap<usize, (i64, Counters)>,
+) -> Vec<Vec<Counters>> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Vec<Counters>>>> = Mutex::new(vec![None; machines.len()]);
     std::thread::scope(|s| {
@@ -165,16 +186,17 @@ fn starting_counters(engine: &Engine, window: (i64, i64), machines: &[usize], da
                     break;
                 }
                 let m = machines[k];
-                let mut c = engine.initial_counters(m, window.0);
+                let mut c = match carried.get(&m) {
+                    Some(&(at, counters)) => carry(engine, m, at, window.0, counters),
+                    None => engine.initial_counters(m, window.0),
+                };
                 let mut per_day = Vec::with_capacity(days.len());
                 for &day in days {
                     per_day.push(c);
                     let spec = UnitSpec { machine: m, day, window };
                     let (from, to) = spec.span();
                     let tl = engine.unit_timeline(m, day);
-                    let p = Engine::production(&tl, from, to);
-                    c.parts += p.parts;
-                    c.energy_kwh += p.energy_kwh;
+                    c = Engine::advance(&tl, from, to, c);
                 }
                 results.lock().expect("no panics while holding the lock")[k] = Some(per_day);
             });
@@ -198,7 +220,12 @@ pub fn drive(engine: &Engine, window: (i64, i64), machines: &[usize], sink: &mut
     let threads = worker_threads();
     let first_day = window.0 - window.0.rem_euclid(DAY);
     let days: Vec<i64> = (0..).map(|k| first_day + k * DAY).take_while(|&d| d < window.1).collect();
-    let counters = starting_counters(engine, window, machines, &days, threads);
+    let carried: BTreeMap<usize, (i64, Counters)> = sink
+        .checkpoints(window.0)?
+        .into_iter()
+        .filter_map(|(id, v)| engine.plant.machines.iter().position(|mc| mc.id == id).map(|m| (m, v)))
+        .collect();
+    let counters = starting_counters(engine, window, machines, &days, threads, &carried);
     let units: Vec<(usize, usize)> = (0..days.len()).flat_map(|d| (0..machines.len()).map(move |k| (d, k))).collect();
     let fmt = sink.format();
     let bar = progress.then(|| {

@@ -100,6 +100,11 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// Energy after one more minute at `power_kw` (as reported, 2 decimals), kept at 4 decimals.
+fn step_energy(kwh: f64, power_kw: f64) -> f64 {
+    ((kwh + round2(power_kw) / 60.0) * 10_000.0).round() / 10_000.0
+}
+
 /// Availability, performance, quality and OEE (percent, 2 decimals, OEE from the rounded
 /// factors so the identity holds exactly).
 pub fn oee(uptime_s: i64, planned_s: i64, parts: i64, rejects: i64, ideal_cycle: f64) -> Option<[f64; 4]> {
@@ -176,13 +181,14 @@ impl Engine {
         self.timeline(m, from, to, eps)
     }
 
-    /// Parts and energy of machine `m` over `[from, to)` within a unit timeline.
-    pub fn production(tl: &Timeline, from: i64, to: i64) -> Counters {
-        let mut c = Counters::default();
+    /// Advances counters minute by minute over `[from, to)` of a unit timeline, exactly as the
+    /// SCADA rows do (energy kept at the 4 decimals it is stored with), so counters carried
+    /// across windows continue bit for bit.
+    pub fn advance(tl: &Timeline, from: i64, to: i64, mut c: Counters) -> Counters {
         let (i, j) = (tl.minute_index(from), tl.minute_index(to));
         for mi in &tl.minutes[i..j] {
             c.parts += i64::from(mi.parts);
-            c.energy_kwh += round2(mi.power_kw) / 60.0;
+            c.energy_kwh = step_energy(c.energy_kwh, mi.power_kw);
         }
         c
     }
@@ -268,6 +274,18 @@ impl Engine {
                 }
             }
         }
+        // Losses earlier on this day, before the span, count toward the 24-hour figures too.
+        if need_health {
+            for (k, s) in sensors.clone().enumerate() {
+                let mut t = spec.day;
+                while t < from {
+                    let h = ((t - spec.day) / HOUR) as usize;
+                    states[k].hour_missing[h] += u32::from(self.reading_missing(s, t, &tl.episodes, &states[k].day));
+                    states[k].hour_oor[h] += u32::from(self.reading_out_of_range(s, t, &tl.episodes, &states[k].day));
+                    t += SENSOR_STEP;
+                }
+            }
+        }
         // Seed the rolling windows with the readings just before the span.
         for (k, s) in sensors.clone().enumerate() {
             for back in (1..STATS_WINDOW as i64).rev() {
@@ -320,12 +338,11 @@ impl Engine {
                 let role = sensor.role;
                 let raw = self.raw_reading(s, t, tl, &lags, &st.day);
                 let h = ((t - spec.day) / HOUR) as usize;
+                // The 24-hour out-of-range figure counts the sensor's out-of-range spikes, sent or lost.
+                st.hour_oor[h] += u32::from(self.reading_out_of_range(s, t, &tl.episodes, &st.day));
                 if raw.missing {
                     st.missing += 1;
                     st.hour_missing[h] += 1;
-                    if raw.out_of_range {
-                        st.hour_oor[h] += 1;
-                    }
                     continue;
                 }
                 let v = raw.value;
@@ -365,7 +382,6 @@ impl Engine {
                 st.erratic |= jump;
                 if raw.out_of_range {
                     st.out_of_range += 1;
-                    st.hour_oor[h] += 1;
                 }
                 let row = SensorRow {
                     id: (t - ID_EPOCH) / SENSOR_STEP * n_sensors + s as i64 + 1,
@@ -471,7 +487,7 @@ impl Engine {
                     tool,
                     program: &program,
                     power_kw: round2(mi.power_kw),
-                    energy_kwh: (cum.energy_kwh * 10_000.0).round() / 10_000.0,
+                    energy_kwh: cum.energy_kwh,
                     temperature: params.temp_sensor.zip(temp_actual).map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
                     pressure: params.pressure_sensor.zip(pressure_actual).map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
                     downtime_shift: (shift_planned - shift_up).max(0) as i32,
@@ -488,7 +504,7 @@ impl Engine {
                 temp_actual = None;
                 pressure_actual = None;
                 cum.parts += i64::from(mi.parts);
-                cum.energy_kwh += round2(mi.power_kw) / 60.0;
+                cum.energy_kwh = step_energy(cum.energy_kwh, mi.power_kw);
                 shift_parts += i64::from(mi.parts);
                 shift_rejects += i64::from(mi.rejects);
                 shift_up += i64::from(running) * 60;

@@ -6,9 +6,12 @@ pub mod files;
 pub mod kafka;
 pub mod postgres;
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 
 use crate::rows::{Format, Table};
+use crate::sim::unit::Counters;
 
 /// A destination for encoded rows.
 ///
@@ -22,6 +25,11 @@ pub trait Sink {
     fn write(&mut self, day: i64, table: Table, bytes: Vec<u8>, rows: u64) -> Result<()>;
     /// Makes everything durable and visible.
     fn finish(&mut self) -> Result<()>;
+    /// Counters the destination already holds for machines just before `at` (machine id →
+    /// (instant of the stored record, counters then)), so a new window continues them.
+    fn checkpoints(&mut self, _at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
+        Ok(BTreeMap::new())
+    }
 }
 
 /// Generates and encodes everything, writes nothing: measures the engine alone.

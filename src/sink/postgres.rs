@@ -21,6 +21,7 @@ use crate::config::Partition;
 use crate::db;
 use crate::rows::{Format, Table, PG_COPY_HEADER, PG_COPY_TRAILER};
 use crate::schema;
+use crate::sim::unit::Counters;
 use crate::sim::clock::{date_string, day_tag, DAY};
 
 /// Buffers queued per COPY stream before the producer waits.
@@ -62,8 +63,17 @@ async fn copy_and_hold(
             return;
         }
     };
+    // Labels of an episode that spans consecutive windows arrive with each window: they are
+    // staged and merged, keeping the first copy.
+    let merge = table == Table::FaultLabels;
+    let target = if merge { "fault_labels_stage" } else { table.name() };
     let copied = async {
-        let stmt = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", table.name(), table.columns().join(", "));
+        if merge {
+            tx.batch_execute("CREATE TEMP TABLE fault_labels_stage (LIKE fault_labels INCLUDING DEFAULTS) ON COMMIT DROP")
+                .await
+                .map_err(|e| pg_err("cannot stage", table, e))?;
+        }
+        let stmt = format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", table.columns().join(", "));
         let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(|e| pg_err("COPY failed for", table, e))?;
         futures_util::pin_mut!(sink);
         sink.send(Bytes::from_static(PG_COPY_HEADER)).await.map_err(|e| pg_err("COPY failed for", table, e))?;
@@ -71,7 +81,13 @@ async fn copy_and_hold(
             sink.send(b).await.map_err(|e| pg_err("COPY failed for", table, e))?;
         }
         sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(|e| pg_err("COPY failed for", table, e))?;
-        sink.finish().await.map_err(|e| pg_err("COPY failed for", table, e))
+        let n = sink.finish().await.map_err(|e| pg_err("COPY failed for", table, e))?;
+        if merge {
+            tx.batch_execute("INSERT INTO fault_labels SELECT * FROM fault_labels_stage ON CONFLICT (episode_id) DO NOTHING")
+                .await
+                .map_err(|e| pg_err("cannot merge", table, e))?;
+        }
+        Ok(n)
     }
     .await;
     match copied {
@@ -170,6 +186,26 @@ impl PostgresSink {
 impl Sink for PostgresSink {
     fn format(&self) -> Format {
         Format::PgBinary
+    }
+
+    fn checkpoints(&mut self, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
+        let pool = self.pool.clone();
+        self.rt.block_on(async move {
+            let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+            let sql = format!(
+                "SELECT DISTINCT ON (machine_id) machine_id::text, extract(epoch FROM timestamp)::bigint,
+                        parts_produced_cumulative, energy_consumed_kwh::float8
+                 FROM scada_machine_data
+                 WHERE timestamp < to_timestamp({at}) AT TIME ZONE 'UTC' AND timestamp >= to_timestamp({at}) AT TIME ZONE 'UTC' - interval '1 day'
+                   AND parts_produced_cumulative IS NOT NULL AND energy_consumed_kwh IS NOT NULL
+                 ORDER BY machine_id, timestamp DESC"
+            );
+            let rows = client.query(&sql, &[]).await.map_err(|e| anyhow!("cannot read the counters already stored: {}", db::cause(&e)))?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get::<_, String>(0), (r.get::<_, i64>(1), Counters { parts: r.get(2), energy_kwh: r.get(3) })))
+                .collect())
+        })
     }
 
     fn write(&mut self, _day: i64, table: Table, bytes: Vec<u8>, _rows: u64) -> Result<()> {
