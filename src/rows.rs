@@ -209,19 +209,19 @@ impl Format {
 pub fn encode<R: Row>(fmt: Format, row: &R, out: &mut Vec<u8>) {
     match fmt {
         Format::Csv => {
-            let mut c = Csv { out, first: true };
+            let mut c = Text::<CsvText>::new(out, R::TABLE.columns());
             row.visit(&mut c);
             c.out.push(b'\n');
         }
         Format::Jsonl => {
             out.push(b'{');
-            let mut c = Json { out, cols: R::TABLE.columns(), i: 0, rfc3339: true };
+            let mut c = Text::<JsonText>::new(out, R::TABLE.columns());
             row.visit(&mut c);
             c.out.extend_from_slice(b"}\n");
         }
         Format::Sql => {
             out.push(b'(');
-            let mut c = Sql { out, first: true };
+            let mut c = Text::<SqlText>::new(out, R::TABLE.columns());
             row.visit(&mut c);
             c.out.push(b')');
         }
@@ -237,7 +237,7 @@ pub fn encode<R: Row>(fmt: Format, row: &R, out: &mut Vec<u8>) {
             let len_at = out.len();
             out.extend_from_slice(&[0; 4]);
             out.push(b'{');
-            let mut c = Json { out, cols: R::TABLE.columns(), i: 0, rfc3339: true };
+            let mut c = Text::<JsonText>::new(out, R::TABLE.columns());
             row.visit(&mut c);
             c.out.push(b'}');
             let len = (out.len() - len_at - 4) as u32;
@@ -262,16 +262,19 @@ pub fn next_frame(buf: &[u8]) -> Option<(&[u8], i64, &[u8], &[u8])> {
 /// The slower, dynamically dispatched path for small tables such as the master data.
 pub fn encode_fields(fmt: Format, columns: &'static [&'static str], rfc3339: bool, out: &mut Vec<u8>, visit: impl FnOnce(&mut dyn Cells)) {
     match fmt {
-        Format::Csv => visit(&mut Csv { out, first: true }),
+        Format::Csv => visit(&mut Text::<CsvText>::new(out, columns)),
         Format::Jsonl => {
             out.push(b'{');
-            let mut c = Json { out, cols: columns, i: 0, rfc3339 };
-            visit(&mut c);
-            c.out.push(b'}');
+            if rfc3339 {
+                visit(&mut Text::<JsonText>::new(out, columns));
+            } else {
+                visit(&mut Text::<JsonPlainText>::new(out, columns));
+            }
+            out.push(b'}');
         }
         Format::Sql => {
             out.push(b'(');
-            let mut c = Sql { out, first: true };
+            let mut c = Text::<SqlText>::new(out, columns);
             visit(&mut c);
             c.out.push(b')');
         }
@@ -384,11 +387,6 @@ fn write_date(out: &mut Vec<u8>, days: i64) {
     out.extend_from_slice(s.as_bytes());
 }
 
-struct Csv<'a> {
-    out: &'a mut Vec<u8>,
-    first: bool,
-}
-
 thread_local! {
     /// The last timestamp spelled, and its text: consecutive rows mostly share one.
     static LAST_TS: std::cell::RefCell<(i64, Vec<u8>)> = const { std::cell::RefCell::new((i64::MIN, Vec::new())) };
@@ -407,199 +405,174 @@ fn write_ts_cached(out: &mut Vec<u8>, t: i64) {
     });
 }
 
-impl Csv<'_> {
-    fn sep(&mut self) {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-    }
+/// A text dialect. Zero-sized markers keep each dialect's encoder fully specialised (the
+/// CSV path is the hot one).
+trait Dialect {
+    /// Separator between cells.
+    const SEP: &'static [u8];
+    /// Spelling of NULL.
+    const NULL: &'static [u8];
+    /// Quote around dates and times (0: none).
+    const QUOTE: u8;
+    /// Cells are keyed by column name (a JSON object).
+    const KEYED: bool = false;
+    /// Timestamps as RFC 3339 (`…T…Z`).
+    const RFC3339: bool = false;
+    fn text(out: &mut Vec<u8>, s: &str);
 }
 
-impl Cells for Csv<'_> {
-    fn null(&mut self) {
-        self.sep();
-    }
-    fn text(&mut self, s: &str) {
-        self.sep();
-        let quote = s.is_empty() || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r' | b'\\')) || s.starts_with(' ') || s.ends_with(' ');
-        if quote {
-            self.out.push(b'"');
-            for b in s.bytes() {
-                if b == b'"' {
-                    self.out.push(b'"');
-                }
-                self.out.push(b);
-            }
-            self.out.push(b'"');
+/// PostgreSQL CSV: NULL is an empty field, text quoted only when needed.
+struct CsvText;
+/// SQL literals inside a parenthesised tuple.
+struct SqlText;
+/// A JSON object keyed by column name, timestamps RFC 3339 (operational data).
+struct JsonText;
+/// A JSON object with `YYYY-MM-DD HH:MM:SS` timestamps (master data).
+struct JsonPlainText;
+
+impl Dialect for CsvText {
+    const SEP: &'static [u8] = b",";
+    const NULL: &'static [u8] = b"";
+    const QUOTE: u8 = 0;
+    fn text(out: &mut Vec<u8>, s: &str) {
+        let needs = s.is_empty()
+            || s.starts_with(' ')
+            || s.ends_with(' ')
+            || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r' | b'\\'));
+        if needs {
+            write_quoted(out, s, b'"');
         } else {
-            self.out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(s.as_bytes());
         }
-    }
-    fn int4(&mut self, v: i32) {
-        self.sep();
-        write_i64(self.out, i64::from(v));
-    }
-    fn int8(&mut self, v: i64) {
-        self.sep();
-        write_i64(self.out, v);
-    }
-    fn dec(&mut self, v: f64, scale: u8) {
-        self.sep();
-        write_fixed(self.out, v, scale);
-    }
-    fn boolean(&mut self, b: bool) {
-        self.sep();
-        self.out.extend_from_slice(if b { b"true" } else { b"false" });
-    }
-    fn ts(&mut self, t: i64) {
-        self.sep();
-        write_ts_cached(self.out, t);
-    }
-    fn date(&mut self, days: i64) {
-        self.sep();
-        write_date(self.out, days);
-    }
-    fn time(&mut self, secs: i64) {
-        self.sep();
-        write_time(self.out, secs);
     }
 }
 
-struct Json<'a> {
+impl Dialect for SqlText {
+    const SEP: &'static [u8] = b", ";
+    const NULL: &'static [u8] = b"NULL";
+    const QUOTE: u8 = b'\'';
+    fn text(out: &mut Vec<u8>, s: &str) {
+        write_quoted(out, s, b'\'');
+    }
+}
+
+impl Dialect for JsonText {
+    const SEP: &'static [u8] = b",";
+    const NULL: &'static [u8] = b"null";
+    const QUOTE: u8 = b'"';
+    const KEYED: bool = true;
+    const RFC3339: bool = true;
+    fn text(out: &mut Vec<u8>, s: &str) {
+        write_json_string(out, s);
+    }
+}
+
+impl Dialect for JsonPlainText {
+    const SEP: &'static [u8] = b",";
+    const NULL: &'static [u8] = b"null";
+    const QUOTE: u8 = b'"';
+    const KEYED: bool = true;
+    fn text(out: &mut Vec<u8>, s: &str) {
+        write_json_string(out, s);
+    }
+}
+
+/// Encodes cells as text in dialect `D`: the cell separator, NULL, and how text and dates are
+/// quoted differ; numbers and booleans are spelled the same everywhere.
+struct Text<'a, D> {
     out: &'a mut Vec<u8>,
     cols: &'static [&'static str],
     i: usize,
-    /// Timestamps as RFC 3339 (operational data) or `YYYY-MM-DD HH:MM:SS` (master data).
-    rfc3339: bool,
+    dialect: std::marker::PhantomData<D>,
 }
 
-impl Json<'_> {
-    fn key(&mut self) {
+impl<'a, D: Dialect> Text<'a, D> {
+    fn new(out: &'a mut Vec<u8>, cols: &'static [&'static str]) -> Text<'a, D> {
+        Text { out, cols, i: 0, dialect: std::marker::PhantomData }
+    }
+
+    /// Starts the next cell: separator, and the key in JSON.
+    #[inline]
+    fn cell(&mut self) {
         if self.i > 0 {
-            self.out.push(b',');
+            self.out.extend_from_slice(D::SEP);
         }
-        self.out.push(b'"');
-        self.out.extend_from_slice(self.cols[self.i].as_bytes());
-        self.out.extend_from_slice(b"\":");
+        if D::KEYED {
+            self.out.push(b'"');
+            self.out.extend_from_slice(self.cols[self.i].as_bytes());
+            self.out.extend_from_slice(b"\":");
+        }
         self.i += 1;
     }
+
+    #[inline]
+    fn quote(&mut self) {
+        if D::QUOTE != 0 {
+            self.out.push(D::QUOTE);
+        }
+    }
 }
 
-impl Cells for Json<'_> {
+impl<D: Dialect> Cells for Text<'_, D> {
     fn null(&mut self) {
-        self.key();
-        self.out.extend_from_slice(b"null");
+        self.cell();
+        self.out.extend_from_slice(D::NULL);
     }
     fn text(&mut self, s: &str) {
-        self.key();
-        write_json_string(self.out, s);
+        self.cell();
+        D::text(self.out, s);
     }
     fn int4(&mut self, v: i32) {
-        self.key();
+        self.cell();
         write_i64(self.out, i64::from(v));
     }
     fn int8(&mut self, v: i64) {
-        self.key();
+        self.cell();
         write_i64(self.out, v);
     }
     fn dec(&mut self, v: f64, scale: u8) {
-        self.key();
+        self.cell();
         write_fixed(self.out, v, scale);
     }
     fn boolean(&mut self, b: bool) {
-        self.key();
+        self.cell();
         self.out.extend_from_slice(if b { b"true" } else { b"false" });
     }
     fn ts(&mut self, t: i64) {
-        self.key();
-        self.out.push(b'"');
+        self.cell();
+        self.quote();
         let start = self.out.len();
         write_ts_cached(self.out, t);
-        if self.rfc3339 {
+        if D::RFC3339 {
             self.out[start + 10] = b'T';
             self.out.push(b'Z');
         }
-        self.out.push(b'"');
+        self.quote();
     }
     fn date(&mut self, days: i64) {
-        self.key();
-        self.out.push(b'"');
+        self.cell();
+        self.quote();
         write_date(self.out, days);
-        self.out.push(b'"');
+        self.quote();
     }
     fn time(&mut self, secs: i64) {
-        self.key();
-        self.out.push(b'"');
+        self.cell();
+        self.quote();
         write_time(self.out, secs);
-        self.out.push(b'"');
+        self.quote();
     }
 }
 
-struct Sql<'a> {
-    out: &'a mut Vec<u8>,
-    first: bool,
-}
-
-impl Sql<'_> {
-    fn sep(&mut self) {
-        if !self.first {
-            self.out.extend_from_slice(b", ");
+/// `s` between `q` quotes, with `q` doubled inside.
+fn write_quoted(out: &mut Vec<u8>, s: &str, q: u8) {
+    out.push(q);
+    for b in s.bytes() {
+        if b == q {
+            out.push(q);
         }
-        self.first = false;
+        out.push(b);
     }
-}
-
-impl Cells for Sql<'_> {
-    fn null(&mut self) {
-        self.sep();
-        self.out.extend_from_slice(b"NULL");
-    }
-    fn text(&mut self, s: &str) {
-        self.sep();
-        self.out.push(b'\'');
-        for b in s.bytes() {
-            if b == b'\'' {
-                self.out.push(b'\'');
-            }
-            self.out.push(b);
-        }
-        self.out.push(b'\'');
-    }
-    fn int4(&mut self, v: i32) {
-        self.sep();
-        write_i64(self.out, i64::from(v));
-    }
-    fn int8(&mut self, v: i64) {
-        self.sep();
-        write_i64(self.out, v);
-    }
-    fn dec(&mut self, v: f64, scale: u8) {
-        self.sep();
-        write_fixed(self.out, v, scale);
-    }
-    fn boolean(&mut self, b: bool) {
-        self.sep();
-        self.out.extend_from_slice(if b { b"true" } else { b"false" });
-    }
-    fn ts(&mut self, t: i64) {
-        self.sep();
-        self.out.push(b'\'');
-        write_sql_ts(self.out, t);
-        self.out.push(b'\'');
-    }
-    fn date(&mut self, days: i64) {
-        self.sep();
-        self.out.push(b'\'');
-        write_date(self.out, days);
-        self.out.push(b'\'');
-    }
-    fn time(&mut self, secs: i64) {
-        self.sep();
-        self.out.push(b'\'');
-        write_time(self.out, secs);
-        self.out.push(b'\'');
-    }
+    out.push(q);
 }
 
 /// PostgreSQL's binary COPY format: per field an i32 length (-1 for NULL) and the bytes.
@@ -780,7 +753,7 @@ mod tests {
                         Bin { out: &mut buf }.boolean(b);
                         Bin { out: &mut buf }.ts(t);
                         let mut text = Vec::new();
-                        let mut c = Csv { out: &mut text, first: true };
+                        let mut c = Text::<CsvText>::new(&mut text, &["v", "b", "t"]);
                         c.dec(v, 4);
                         c.boolean(b);
                         c.ts(t);
