@@ -216,18 +216,10 @@ fn csv_and_sql_files_load_into_postgres_as_documented() {
         psql(&via_sql, &["-f", &format!("sql/{}", name.replace(".csv", ".sql"))]);
     }
     for table in ["sensor_data", "scada_machine_data", "machine_faults", "maintenance_events", "production_runs", "sensor_health", "fault_labels"] {
-        let digest = |db: &TestDb| -> String {
-            db.scalar(&format!("SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {table} x"))
-        };
-        assert_eq!(digest(&via_csv), digest(&via_sql), "{table}: CSV and SQL files must load the same rows");
+        assert_eq!(via_csv.digest(table), via_sql.digest(table), "{table}: CSV and SQL files must load the same rows");
     }
     let scada: i64 = via_sql.scalar("SELECT count(*) FROM scada_machine_data");
     assert_eq!(scada, 32 * 120);
-}
-
-/// Content digest of a table, independent of load order.
-fn digest(db: &TestDb, table: &str) -> String {
-    db.scalar(&format!("SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {table} x"))
 }
 
 #[test]
@@ -246,6 +238,6 @@ fn consecutive_windows_continue_exactly_like_one_window() {
     load(&split, "2026-03-05T03:00:00Z", "2026-03-05T06:00:00Z");
     load(&whole, "2026-03-04T18:00:00Z", "2026-03-05T06:00:00Z");
     for table in ["scada_machine_data", "sensor_data", "sensor_health", "machine_faults", "maintenance_events", "production_runs", "fault_labels"] {
-        assert_eq!(digest(&split, table), digest(&whole, table), "{table}: three consecutive windows must equal one window");
+        assert_eq!(split.digest(table), whole.digest(table), "{table}: three consecutive windows must equal one window");
     }
 }

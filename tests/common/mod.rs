@@ -62,6 +62,12 @@ impl TestDb {
         postgres::Client::connect(&self.url, postgres::NoTls).unwrap()
     }
 
+    /// A digest of a table's content (row count and md5 of its sorted rows), independent
+    /// of load order.
+    pub fn digest(&self, table: &str) -> String {
+        self.scalar(&format!("SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {table} x"))
+    }
+
     /// One value of a query that returns one row and one column.
     pub fn scalar<T: for<'a> postgres::types::FromSql<'a>>(&self, sql: &str) -> T {
         self.client().query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
