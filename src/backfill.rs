@@ -193,7 +193,7 @@ fn starting_counters(
                 let mut per_day = Vec::with_capacity(days.len());
                 for &day in days {
                     per_day.push(c);
-                    let spec = UnitSpec { machine: m, day, window };
+                    let spec = UnitSpec::new(m, day, window);
                     let (from, to) = spec.span();
                     let tl = engine.unit_timeline(m, day);
                     c = Engine::advance(&tl, from, to, c);
@@ -260,7 +260,7 @@ pub fn drive(engine: &Engine, window: (i64, i64), machines: &[usize], sink: &mut
                 }
                 let (d, k) = units[i];
                 let m = machines[k];
-                let spec = UnitSpec { machine: m, day: days[d], window };
+                let spec = UnitSpec::new(m, days[d], window);
                 let tl = engine.unit_timeline(m, days[d]);
                 let rows = engine.generate_unit(spec, counters[k][d], fmt, &tl);
                 if tx.send((i, rows)).is_err() {

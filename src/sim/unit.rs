@@ -26,7 +26,13 @@ const STATS_WINDOW: usize = 6;
 /// Minutes a machine must have run before its signals count as steady (drive lags settle).
 const STEADY_MINUTES: i64 = 3;
 
-/// What a unit covers.
+/// What a unit covers: the part of a window on one machine's UTC day, optionally only a
+/// slice of that day (the stream generates a day minute by minute).
+///
+/// Every row is a function of (seed, machine, time) alone, except two things that belong to
+/// the window: fault labels (one per episode touching the window, in the unit holding the
+/// later of its onset and the window start) and sensor health (whole hours inside the
+/// window). So the rows of a day's slices, concatenated, are the rows of the whole day.
 #[derive(Debug, Clone, Copy)]
 pub struct UnitSpec {
     pub machine: usize,
@@ -34,12 +40,42 @@ pub struct UnitSpec {
     pub day: i64,
     /// The whole window `[a, b)`.
     pub window: (i64, i64),
+    /// The slice of the day this unit generates (the whole day unless [`UnitSpec::slice`]).
+    pub part: (i64, i64),
 }
 
 impl UnitSpec {
-    /// The part of the window on this day.
+    /// The whole day `day` of `window` for `machine`.
+    pub fn new(machine: usize, day: i64, window: (i64, i64)) -> UnitSpec {
+        UnitSpec { machine, day, window, part: (day, day + DAY) }
+    }
+
+    /// Only `[a, b)` of the day.
+    pub fn slice(self, a: i64, b: i64) -> UnitSpec {
+        UnitSpec { part: (a.max(self.day), b.min(self.day + DAY)), ..self }
+    }
+
+    /// The instants this unit generates: window ∩ day ∩ part.
     pub fn span(&self) -> (i64, i64) {
-        (self.window.0.max(self.day), self.window.1.min(self.day + DAY))
+        (self.window.0.max(self.part.0), self.window.1.min(self.part.1))
+    }
+
+    /// Whether the health rows of the hour starting at `hour` belong to this unit's window.
+    fn health_hour(&self, hour: i64) -> bool {
+        hour >= self.window.0 && hour + HOUR <= self.window.1
+    }
+
+    /// Whether this unit emits any sensor health row (an emitted hour ends inside the span).
+    fn emits_health(&self) -> bool {
+        let (from, to) = self.span();
+        let mut end = from - from.rem_euclid(HOUR) + HOUR;
+        while end <= to {
+            if self.health_hour(end - HOUR) {
+                return true;
+            }
+            end += HOUR;
+        }
+        false
     }
 }
 
@@ -57,12 +93,22 @@ pub struct UnitRows {
     pub rows: [u64; 7],
     /// Fault labels by pattern index, for the run summary.
     pub labels_by_pattern: Vec<(usize, u64)>,
+    /// When [`UnitRows::marked`]: per table, each row's end offset in its buffer and the
+    /// instant it happens (its time, held inside the unit's span), so a stream can release
+    /// rows as the clock passes them.
+    pub marks: Option<[Vec<(i64, usize)>; 7]>,
+    span: (i64, i64),
 }
 
 /// Rows per INSERT statement in SQL output.
 const SQL_BATCH: u64 = 1000;
 
 impl UnitRows {
+    /// Rows that record release marks.
+    pub fn marked() -> UnitRows {
+        UnitRows { marks: Some(Default::default()), ..UnitRows::default() }
+    }
+
     fn push<R: Row>(&mut self, fmt: Format, row: &R) {
         let t = R::TABLE.index();
         if fmt == Format::Sql {
@@ -82,6 +128,20 @@ impl UnitRows {
         }
         encode(fmt, row, &mut self.bufs[t]);
         self.rows[t] += 1;
+        if let Some(marks) = &mut self.marks {
+            let at = row.time().clamp(self.span.0, self.span.1 - 1);
+            marks[t].push((at, self.bufs[t].len()));
+        }
+    }
+
+    /// Like `push`, for a row that becomes known at `at` rather than at its own time (an
+    /// hourly summary is known after the hour's last reading).
+    fn push_at<R: Row>(&mut self, fmt: Format, row: &R, at: i64) {
+        self.push(fmt, row);
+        if let Some(marks) = &mut self.marks {
+            let last = marks[R::TABLE.index()].last_mut().expect("just pushed");
+            last.0 = at.clamp(self.span.0, self.span.1 - 1);
+        }
     }
 
     /// Closes open SQL statements so each buffer is complete on its own.
@@ -172,6 +232,19 @@ struct SensorState {
     hour_oor: [u32; 24],
 }
 
+/// One present reading with its rolling statistics and classification.
+struct Reading {
+    value: f64,
+    status: &'static str,
+    quality: &'static str,
+    flags: [bool; 4],
+    lo: f64,
+    hi: f64,
+    avg: f64,
+    std: f64,
+    score: f64,
+}
+
 impl Engine {
     /// The timeline a unit uses: from 12 hours before its day to the day's end.
     pub fn unit_timeline(&self, m: usize, day: i64) -> Timeline {
@@ -213,11 +286,16 @@ impl Engine {
 
     /// Generates one unit. `start` holds the machine's counters at the start of the unit's span.
     pub fn generate_unit(&self, spec: UnitSpec, start: Counters, fmt: Format, tl: &Timeline) -> UnitRows {
-        let mut out = UnitRows::default();
+        self.generate_unit_into(spec, start, fmt, tl, UnitRows::default())
+    }
+
+    /// [`Engine::generate_unit`] into `out` (e.g. [`UnitRows::marked`]).
+    pub fn generate_unit_into(&self, spec: UnitSpec, start: Counters, fmt: Format, tl: &Timeline, mut out: UnitRows) -> UnitRows {
         let (from, to) = spec.span();
         if from >= to {
             return out;
         }
+        out.span = (from, to);
         let readings = self.sensors_of(spec.machine).len() * ((to - from) / SENSOR_STEP) as usize;
         out.bufs[crate::rows::Table::SensorData.index()].reserve(readings * 190);
         out.bufs[crate::rows::Table::ScadaMachineData.index()].reserve(((to - from) / SCADA_STEP) as usize * 260);
@@ -236,7 +314,7 @@ impl Engine {
         let factory = &plant.factories[machine.factory];
         let sensors = self.sensors_of(m);
         let lags = Lags::new(tl, sensors.clone().map(|s| self.sensors[s].behaviour));
-        let need_health = true;
+        let need_health = spec.emits_health();
         let mut states: Vec<SensorState> = sensors
             .clone()
             .map(|s| {
@@ -258,8 +336,8 @@ impl Engine {
                 }
             })
             .collect();
-        // Previous day's losses for the 24-hour health figures.
         if need_health {
+            // Previous day's losses for the 24-hour health figures.
             for (k, s) in sensors.clone().enumerate() {
                 let prev = self.sensor_day(s, spec.day - DAY);
                 for i in 0..(DAY / SENSOR_STEP) {
@@ -273,9 +351,7 @@ impl Engine {
                     }
                 }
             }
-        }
-        // Losses earlier on this day, before the span, count toward the 24-hour figures too.
-        if need_health {
+            // Losses earlier on this day, before the span, count toward the 24-hour figures too.
             for (k, s) in sensors.clone().enumerate() {
                 let mut t = spec.day;
                 while t < from {
@@ -286,15 +362,26 @@ impl Engine {
                 }
             }
         }
-        // Seed the rolling windows with the readings just before the span.
+        // A span starting inside an hour whose health row it emits first reads that hour's
+        // earlier readings silently, so the row covers the whole hour whatever the span.
+        let hour = from - from.rem_euclid(HOUR);
+        let silent_from = if spec.health_hour(hour) && hour + HOUR <= to { hour } else { from };
+        // Seed the rolling windows with the readings just before the first one read.
         for (k, s) in sensors.clone().enumerate() {
             for back in (1..STATS_WINDOW as i64).rev() {
-                let t = from - back * SENSOR_STEP;
+                let t = silent_from - back * SENSOR_STEP;
                 let raw = self.raw_reading(s, t, tl, &lags, &states[k].day);
                 if !raw.missing {
                     states[k].recent.push((t, raw.value));
                 }
             }
+        }
+        let mut t = silent_from;
+        while t < from {
+            for (k, s) in sensors.clone().enumerate() {
+                self.read_sensor(s, t, tl, &lags, &mut states[k]);
+            }
+            t += SENSOR_STEP;
         }
 
         // Running counters.
@@ -336,53 +423,14 @@ impl Engine {
                 let st = &mut states[k];
                 let sensor = &plant.sensors[s];
                 let role = sensor.role;
-                let raw = self.raw_reading(s, t, tl, &lags, &st.day);
                 let h = ((t - spec.day) / HOUR) as usize;
                 // The 24-hour out-of-range figure counts the sensor's out-of-range spikes, sent or lost.
                 st.hour_oor[h] += u32::from(self.reading_out_of_range(s, t, &tl.episodes, &st.day));
-                if raw.missing {
-                    st.missing += 1;
+                let Some(r) = self.read_sensor(s, t, tl, &lags, st) else {
                     st.hour_missing[h] += 1;
                     continue;
-                }
-                let v = raw.value;
-                st.recent.retain(|&(ts, _)| ts > t - STATS_WINDOW as i64 * SENSOR_STEP);
-                let prev_mean = (!st.recent.is_empty()).then(|| st.recent.iter().map(|r| r.1).sum::<f64>() / st.recent.len() as f64);
-                st.recent.push((t, v));
-                let n = st.recent.len() as f64;
-                let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
-                for &(_, x) in &st.recent {
-                    lo = lo.min(x);
-                    hi = hi.max(x);
-                    sum += x;
-                }
-                let avg = sum / n;
-                let var = st.recent.iter().map(|&(_, x)| (x - avg) * (x - avg)).sum::<f64>() / n;
-                let std = var.sqrt();
-                // Stuck and erratic signals only mean something while the machine runs steadily:
-                // starts and stops move signals fast, and a de-energised sensor reads flat.
-                let steady = (0..=STEADY_MINUTES).all(|k| tl.at(t - k * SCADA_STEP).is_some_and(|mi| mi.state == State::Running));
-                let flat = steady && st.recent.len() == STATS_WINDOW && hi == lo;
-                let noise = self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp;
-                let jump = steady && prev_mean.is_some_and(|m| (v - m).abs() > 6.0 * noise.max(1e-9));
-                let (mut status, flags) = classify(v, role);
-                let quality = if raw.out_of_range {
-                    status = "fault";
-                    "out_of_range"
-                } else if flat {
-                    "uncertain"
-                } else {
-                    "good"
                 };
-                let score = anomaly(v, role, jump, flat);
-                st.present += 1;
-                st.std_sum += std / self.sensors[s].half_width.max(1e-9);
-                st.last_seen = Some(t);
-                st.stuck |= flat;
-                st.erratic |= jump;
-                if raw.out_of_range {
-                    st.out_of_range += 1;
-                }
+                let Reading { value: v, status, quality, flags, lo, hi, avg, std, score } = r;
                 let row = SensorRow {
                     id: (t - ID_EPOCH) / SENSOR_STEP * n_sensors + s as i64 + 1,
                     sensor: &sensor.id,
@@ -434,6 +482,7 @@ impl Engine {
                     st.stuck = false;
                     st.erratic = false;
                     st.std_sum = 0.0;
+                    st.last_seen = None;
                 }
             }
             if on_minute {
@@ -514,6 +563,61 @@ impl Engine {
         }
     }
 
+    /// Reads sensor `s` at `t`: updates its rolling window and hourly accumulators, and
+    /// returns the reading, or `None` when the reading is lost.
+    fn read_sensor(&self, s: usize, t: i64, tl: &Timeline, lags: &Lags, st: &mut SensorState) -> Option<Reading> {
+        let role = self.plant.sensors[s].role;
+        let raw = self.raw_reading(s, t, tl, lags, &st.day);
+        if raw.missing {
+            st.missing += 1;
+            return None;
+        }
+        let v = raw.value;
+        st.recent.retain(|&(ts, _)| ts > t - STATS_WINDOW as i64 * SENSOR_STEP);
+        let prev_mean = (!st.recent.is_empty()).then(|| st.recent.iter().map(|r| r.1).sum::<f64>() / st.recent.len() as f64);
+        st.recent.push((t, v));
+        let n = st.recent.len() as f64;
+        let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+        for &(_, x) in &st.recent {
+            lo = lo.min(x);
+            hi = hi.max(x);
+            sum += x;
+        }
+        let avg = sum / n;
+        let var = st.recent.iter().map(|&(_, x)| (x - avg) * (x - avg)).sum::<f64>() / n;
+        let std = var.sqrt();
+        // Stuck and erratic signals only mean something while the machine runs steadily:
+        // starts and stops move signals fast, and a de-energised sensor reads flat.
+        let steady = (0..=STEADY_MINUTES).all(|k| tl.at(t - k * SCADA_STEP).is_some_and(|mi| mi.state == State::Running));
+        let flat = steady && st.recent.len() == STATS_WINDOW && hi == lo;
+        let noise = self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp;
+        let jump = steady && prev_mean.is_some_and(|m| (v - m).abs() > 6.0 * noise.max(1e-9));
+        let (mut status, flags) = classify(v, role);
+        let quality = if raw.out_of_range {
+            status = "fault";
+            "out_of_range"
+        } else if flat {
+            "uncertain"
+        } else {
+            "good"
+        };
+        let score = anomaly(v, role, jump, flat);
+        st.present += 1;
+        st.std_sum += std / self.sensors[s].half_width.max(1e-9);
+        st.last_seen = Some(t);
+        st.stuck |= flat;
+        st.erratic |= jump;
+        if raw.out_of_range {
+            st.out_of_range += 1;
+        }
+        Some(Reading { value: v, status, quality, flags, lo, hi, avg, std, score })
+    }
+
+    /// The last reading sensor `s` delivered before `t`, looking back at most a day.
+    fn last_contact_before(&self, s: usize, t: i64, tl: &Timeline, sd: &super::signal::SensorDay) -> Option<i64> {
+        (1..=DAY / SENSOR_STEP).map(|k| t - k * SENSOR_STEP).find(|&u| !self.reading_missing(s, u, &tl.episodes, sd))
+    }
+
     fn health_rows(&self, spec: UnitSpec, hour: i64, fmt: Format, tl: &Timeline, states: &mut [SensorState], out: &mut UnitRows) {
         let plant = &self.plant;
         let h = ((hour - spec.day) / HOUR) as usize;
@@ -581,7 +685,7 @@ impl Engine {
                 drift_detected: drift_pct.abs() > 2.0,
                 packet_loss_pct: round2(loss),
                 latency_ms: round2(p.latency_ms * (1.0 + loss / 20.0)),
-                last_communication: st.last_seen,
+                last_communication: st.last_seen.or_else(|| self.last_contact_before(s, hour, tl, &st.day)),
                 failures_24h: failures as i32,
                 battery,
                 stuck: st.stuck,
@@ -589,7 +693,7 @@ impl Engine {
                 out_of_range_24h: oor as i32,
                 status,
             };
-            out.push(fmt, &row);
+            out.push_at(fmt, &row, hour + HOUR - SENSOR_STEP);
         }
     }
 
@@ -868,5 +972,64 @@ mod tests {
         assert!((f[3] - round2(f[0] * f[1] * f[2] / 10_000.0)).abs() < 1e-9);
         assert!(f.iter().all(|x| (0.0..=100.0).contains(x)));
         assert_eq!(oee(0, 0, 0, 0, 60.0), None);
+    }
+
+    fn engine() -> Engine {
+        let cat = crate::faults::Catalogue::builtin();
+        let plant = crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+        Engine::new(7, 1.0, plant, cat).unwrap()
+    }
+
+    /// The stream generates a day slice by slice: the slices' rows, concatenated, must be the
+    /// day's rows byte for byte (health hours whole, labels once, counters continuous), and
+    /// every release mark must lie in its slice, in time order.
+    #[test]
+    fn slices_of_a_day_concatenate_to_the_day() {
+        let e = engine();
+        let day = 1_772_323_200; // 2026-03-01
+        let window = (day + 5 * HOUR + 30 * 60, day + 2 * DAY);
+        // Machines with a fault episode on the day, plus one without.
+        let mut machines: Vec<usize> = (0..e.plant.machines.len())
+            .filter(|&m| e.unit_timeline(m, day).episodes.iter().any(|ep| ep.overlaps(window.0, day + DAY)))
+            .take(3)
+            .collect();
+        machines.push((0..e.plant.machines.len()).find(|&m| e.unit_timeline(m, day).episodes.is_empty()).unwrap_or(0));
+        assert!(machines.len() >= 2, "the seed must give episodes on the day");
+        for m in machines {
+            let tl = e.unit_timeline(m, day);
+            let spec = UnitSpec::new(m, day, window);
+            let start = e.initial_counters(m, window.0);
+            let whole = e.generate_unit(spec, start, Format::Csv, &tl);
+            let mut parts: [Vec<u8>; 7] = Default::default();
+            let (mut a, lengths) = (window.0, [60, 13 * 60, 61 * 60, 7 * 60]);
+            let mut k = 0;
+            while a < day + DAY {
+                let b = (a + lengths[k % lengths.len()]).min(day + DAY);
+                let c = Engine::advance(&tl, window.0, a, start);
+                let rows = e.generate_unit_into(spec.slice(a, b), c, Format::Csv, &tl, UnitRows::marked());
+                let marks = rows.marks.as_ref().unwrap();
+                for (t, buf) in rows.bufs.iter().enumerate() {
+                    let ms = &marks[t];
+                    assert_eq!(ms.len() as u64, rows.rows[t], "machine {m} table {t}: one mark per row");
+                    assert!(ms.iter().all(|&(at, _)| at >= a && at < b), "machine {m} table {t}: marks inside [{a}, {b})");
+                    assert_eq!(ms.last().map_or(0, |x| x.1), buf.len(), "machine {m} table {t}: last mark ends the buffer");
+                    if t <= 1 {
+                        assert!(ms.windows(2).all(|w| w[0].0 <= w[1].0), "machine {m} table {t}: marks in time order");
+                    }
+                    parts[t].extend_from_slice(buf);
+                }
+                a = b;
+                k += 1;
+            }
+            for t in 0..7 {
+                assert!(
+                    parts[t] == whole.bufs[t],
+                    "machine {m}, table {}: slices differ from the whole day ({} vs {} bytes)",
+                    crate::rows::Table::ALL[t].name(),
+                    parts[t].len(),
+                    whole.bufs[t].len()
+                );
+            }
+        }
     }
 }
