@@ -25,3 +25,14 @@ COMMENT ON TABLE fault_labels IS 'Ground truth of injected fault episodes: onset
 
 CREATE INDEX IF NOT EXISTS idx_labels_machine_onset ON fault_labels (machine_id, onset_time);
 CREATE INDEX IF NOT EXISTS idx_labels_pattern_fault ON fault_labels (pattern, fault_time);
+
+-- Where each `genims stream` stands: every record before `through` is in the tables. Each
+-- flush writes its records and this row in one transaction, so a restarted stream resumes
+-- exactly where the last committed flush ended.
+CREATE TABLE IF NOT EXISTS genims_stream_progress (
+    stream     VARCHAR(50) PRIMARY KEY,
+    through    TIMESTAMP NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE genims_stream_progress IS 'Progress of each genims stream daemon (iot, scada, all): every record before "through" is stored.';

@@ -280,7 +280,7 @@ pub fn drive(engine: &Engine, window: (i64, i64), machines: &[usize], sink: &mut
                     let n = u.rows[t.index()];
                     summary.rows[t.index()] += n;
                     total_rows += n;
-                    let bytes = std::mem::take(&mut u.bufs[t.index()]);
+                    let bytes = bytes::Bytes::from(std::mem::take(&mut u.bufs[t.index()]));
                     if let Err(e) = sink.write(days[d], t, bytes, n) {
                         abort.store(true, Ordering::Relaxed);
                         written.1.notify_all();

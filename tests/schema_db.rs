@@ -43,7 +43,7 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
     let (out, err) = apply(&db, &[]);
     assert!(out.status.success(), "{err}");
     let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
-    assert_eq!(tables, 17, "16 tables of the spec and fault_labels");
+    assert_eq!(tables, 18, "16 tables of the spec, fault_labels and genims_stream_progress");
     let views: String = db.scalar("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.views WHERE table_schema = 'public'");
     assert_eq!(
         views,
@@ -131,5 +131,5 @@ fn sql_files_load_with_psql_directly() {
         assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
     }
     let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
-    assert_eq!(tables, 17, "16 tables of the spec and fault_labels");
+    assert_eq!(tables, 18, "16 tables of the spec, fault_labels and genims_stream_progress");
 }

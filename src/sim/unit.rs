@@ -31,8 +31,8 @@ const STEADY_MINUTES: i64 = 3;
 ///
 /// Every row is a function of (seed, machine, time) alone, except two things that belong to
 /// the window: fault labels (one per episode touching the window, in the unit holding the
-/// later of its onset and the window start) and sensor health (whole hours inside the
-/// window). So the rows of a day's slices, concatenated, are the rows of the whole day.
+/// later of its onset and the window start) and sensor health (every hour ending inside the
+/// window, each in full). So the rows of a day's slices, concatenated, are the rows of the whole day.
 #[derive(Debug, Clone, Copy)]
 pub struct UnitSpec {
     pub machine: usize,
@@ -60,9 +60,11 @@ impl UnitSpec {
         (self.window.0.max(self.part.0), self.window.1.min(self.part.1))
     }
 
-    /// Whether the health rows of the hour starting at `hour` belong to this unit's window.
+    /// Whether the health rows of the hour starting at `hour` belong to this unit's window:
+    /// those of every hour that ends inside it (so consecutive windows split at any minute
+    /// each summarise an hour once, whole).
     fn health_hour(&self, hour: i64) -> bool {
-        hour >= self.window.0 && hour + HOUR <= self.window.1
+        hour + HOUR > self.window.0 && hour + HOUR <= self.window.1
     }
 
     /// Whether this unit emits any sensor health row (an emitted hour ends inside the span).
@@ -472,7 +474,7 @@ impl Engine {
             // Hourly health after the hour's last reading.
             if need_health && (t + SENSOR_STEP).rem_euclid(HOUR) == 0 {
                 let hour = t + SENSOR_STEP - HOUR;
-                if hour >= spec.window.0 && hour + HOUR <= spec.window.1 {
+                if spec.health_hour(hour) {
                     self.health_rows(spec, hour, fmt, tl, &mut states, out);
                 }
                 for st in &mut states {

@@ -59,11 +59,15 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
+    fn name(&self) -> &'static str {
+        "files"
+    }
+
     fn format(&self) -> Format {
         self.fmt
     }
 
-    fn write(&mut self, day: i64, table: Table, bytes: Vec<u8>, _rows: u64) -> Result<()> {
+    fn write(&mut self, day: i64, table: Table, bytes: bytes::Bytes, _rows: u64) -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
         }

@@ -5,8 +5,14 @@
 //! Records are batched per partition and several produce calls are kept in flight, bounded
 //! by a semaphore (rskafka's producer applies no back-pressure itself). Retries use
 //! rskafka's backoff with a deadline, after which the run fails with the broker's error.
+//!
+//! As a stream's sink it also keeps the stream's progress in a small file beside its spool
+//! (Kafka has no transaction to hold it), written only after every record before it was
+//! acknowledged: delivery is at least once, and a repeated record has the same key and
+//! content. After a failure it reconnects and recreates topics a restarted broker lost.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +24,9 @@ use rskafka::BackoffConfig;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::Sink;
+use super::{Fatal, Progress, Sink};
 use crate::rows::{next_frame, Format, Table};
+use crate::sim::unit::Counters;
 
 /// Records per produce request.
 const BATCH_RECORDS: usize = 2_000;
@@ -27,6 +34,8 @@ const BATCH_RECORDS: usize = 2_000;
 const IN_FLIGHT: usize = 16;
 /// How long a request may be retried before the run fails.
 const RETRY_DEADLINE: Duration = Duration::from_secs(60);
+/// The same for a stream, which retries on its own (with reconnection) after this.
+const LIVE_RETRY_DEADLINE: Duration = Duration::from_secs(8);
 /// How long to try reaching the brokers at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -51,6 +60,11 @@ pub fn partition_of(key: &[u8], partitions: i32) -> i32 {
 
 pub struct KafkaSink {
     rt: tokio::runtime::Runtime,
+    brokers: Vec<String>,
+    prefix: String,
+    deadline: Duration,
+    /// A stream's progress file.
+    state: Option<PathBuf>,
     partitions: i32,
     clients: BTreeMap<(Table, i32), Arc<PartitionClient>>,
     pending: BTreeMap<(Table, i32), Vec<Record>>,
@@ -58,60 +72,117 @@ pub struct KafkaSink {
     permits: Arc<Semaphore>,
 }
 
-async fn connect(brokers: &[String]) -> Result<Client> {
-    let backoff = BackoffConfig { deadline: Some(RETRY_DEADLINE), ..BackoffConfig::default() };
+async fn connect(brokers: &[String], deadline: Duration) -> Result<Client> {
+    let backoff = BackoffConfig { deadline: Some(deadline), ..BackoffConfig::default() };
     tokio::time::timeout(CONNECT_TIMEOUT, ClientBuilder::new(brokers.to_vec()).backoff_config(backoff).build())
         .await
         .map_err(|_| anyhow!("cannot reach Kafka at {} within {} s", brokers.join(","), CONNECT_TIMEOUT.as_secs()))?
         .map_err(|e| anyhow!("cannot connect to Kafka at {}: {e}", brokers.join(",")))
 }
 
+/// Connects and opens every partition of every topic, creating the topics that are missing.
+async fn open(brokers: &[String], prefix: &str, partitions: i32, deadline: Duration) -> Result<BTreeMap<(Table, i32), Arc<PartitionClient>>> {
+    let client = connect(brokers, deadline).await?;
+    let existing: BTreeMap<String, usize> =
+        client.list_topics().await.context("cannot list Kafka topics")?.into_iter().map(|t| (t.name, t.partitions.len())).collect();
+    let controller = client.controller_client().context("no Kafka controller")?;
+    let mut clients = BTreeMap::new();
+    for table in Table::ALL {
+        let name = topic(prefix, table);
+        match existing.get(&name) {
+            Some(&n) if n as i32 != partitions => {
+                return Err(Fatal(format!("Kafka topic {name} has {n} partitions, the configuration says {partitions}")).into());
+            }
+            Some(_) => {}
+            None => controller.create_topic(name.clone(), partitions, 1, 5_000).await.with_context(|| format!("cannot create Kafka topic {name}"))?,
+        }
+        for p in 0..partitions {
+            let pc = client
+                .partition_client(name.clone(), p, UnknownTopicHandling::Retry)
+                .await
+                .with_context(|| format!("cannot open partition {p} of {name}"))?;
+            clients.insert((table, p), Arc::new(pc));
+        }
+    }
+    Ok(clients)
+}
+
 impl KafkaSink {
     /// Connects and creates the topics that are missing.
     pub fn new(brokers: &[String], prefix: &str, partitions: i32) -> Result<KafkaSink> {
+        Self::build(brokers, prefix, partitions, RETRY_DEADLINE, None)
+    }
+
+    /// A stream's sink, keeping the stream's progress under `state_dir`.
+    pub fn live(brokers: &[String], prefix: &str, partitions: i32, state_dir: &std::path::Path, stream: &str) -> Result<KafkaSink> {
+        let state = state_dir.join(format!("{stream}.kafka-progress.json"));
+        Self::build(brokers, prefix, partitions, LIVE_RETRY_DEADLINE, Some(state))
+    }
+
+    fn build(brokers: &[String], prefix: &str, partitions: i32, deadline: Duration, state: Option<PathBuf>) -> Result<KafkaSink> {
         if brokers.is_empty() {
             anyhow::bail!("no Kafka brokers configured: set [kafka] brokers in config.toml, GENIMS_KAFKA_BROKERS, or --kafka-brokers");
         }
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let clients = rt.block_on(async {
-            let client = connect(brokers).await?;
-            let existing: BTreeMap<String, usize> =
-                client.list_topics().await.context("cannot list Kafka topics")?.into_iter().map(|t| (t.name, t.partitions.len())).collect();
-            let controller = client.controller_client().context("no Kafka controller")?;
-            let mut clients = BTreeMap::new();
-            for table in Table::ALL {
-                let name = topic(prefix, table);
-                let n = match existing.get(&name) {
-                    Some(&n) if n as i32 != partitions => {
-                        anyhow::bail!("Kafka topic {name} has {n} partitions, the configuration says {partitions}")
-                    }
-                    Some(_) => partitions,
-                    None => {
-                        controller
-                            .create_topic(name.clone(), partitions, 1, 5_000)
-                            .await
-                            .with_context(|| format!("cannot create Kafka topic {name}"))?;
-                        partitions
-                    }
-                };
-                for p in 0..n {
-                    let pc = client
-                        .partition_client(name.clone(), p, UnknownTopicHandling::Retry)
-                        .await
-                        .with_context(|| format!("cannot open partition {p} of {name}"))?;
-                    clients.insert((table, p), Arc::new(pc));
-                }
-            }
-            Ok::<_, anyhow::Error>(clients)
-        })?;
+        let clients = rt.block_on(open(brokers, prefix, partitions, deadline))?;
         Ok(KafkaSink {
             rt,
+            brokers: brokers.to_vec(),
+            prefix: prefix.to_owned(),
+            deadline,
+            state,
             partitions,
             clients,
             pending: BTreeMap::new(),
             inflight: JoinSet::new(),
             permits: Arc::new(Semaphore::new(IN_FLIGHT)),
         })
+    }
+
+    /// Writes the progress file (atomically) after everything before it was acknowledged.
+    fn save_progress(&self, progress: &Progress) -> Result<()> {
+        let Some(path) = &self.state else { return Ok(()) };
+        let counters = progress.counters.as_ref().map(|(at, map)| {
+            let m: serde_json::Map<String, serde_json::Value> =
+                map.iter().map(|(id, c)| (id.clone(), serde_json::json!([c.parts, c.energy_kwh]))).collect();
+            serde_json::json!({ "at": at, "machines": m })
+        });
+        let doc = serde_json::json!({
+            "stream": progress.stream,
+            "through": progress.through,
+            "through_utc": crate::sim::clock::date_string(progress.through),
+            "counters": counters,
+        });
+        let mut f = crate::output::atomic::AtomicFile::create(path)?;
+        f.write_all(doc.to_string().as_bytes())?;
+        f.commit()
+    }
+
+    /// Reads the progress file, if any.
+    fn load_progress(&self, stream: &str) -> Result<Option<Progress>> {
+        let Some(path) = &self.state else { return Ok(None) };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(anyhow!("cannot read {}: {e}", path.display())),
+        };
+        let bad = || anyhow!("{} is damaged; delete it to start the Kafka stream afresh", path.display());
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|_| bad())?;
+        let through = doc["through"].as_i64().ok_or_else(bad)?;
+        let counters = match doc["counters"].as_object() {
+            Some(c) => {
+                let at = c.get("at").and_then(|v| v.as_i64()).ok_or_else(bad)?;
+                let mut map = BTreeMap::new();
+                for (id, v) in c.get("machines").and_then(|v| v.as_object()).ok_or_else(bad)? {
+                    let parts = v[0].as_i64().ok_or_else(bad)?;
+                    let energy_kwh = v[1].as_f64().ok_or_else(bad)?;
+                    map.insert(id.clone(), Counters { parts, energy_kwh });
+                }
+                Some((at, Arc::new(map)))
+            }
+            None => None,
+        };
+        Ok(Some(Progress { stream: stream.to_owned(), through, counters }))
     }
 
     /// Sends one batch, waiting for a free slot first; reports failures of finished sends.
@@ -136,11 +207,15 @@ impl KafkaSink {
 }
 
 impl Sink for KafkaSink {
+    fn name(&self) -> &'static str {
+        "kafka"
+    }
+
     fn format(&self) -> Format {
         Format::Kafka
     }
 
-    fn write(&mut self, _day: i64, table: Table, bytes: Vec<u8>, _rows: u64) -> Result<()> {
+    fn write(&mut self, _day: i64, table: Table, bytes: bytes::Bytes, _rows: u64) -> Result<()> {
         let mut rest = &bytes[..];
         while let Some((key, ts, value, next)) = next_frame(rest) {
             let p = partition_of(key, self.partitions);
@@ -174,5 +249,23 @@ impl Sink for KafkaSink {
             }
             Ok(())
         })
+    }
+
+    fn commit(&mut self, progress: &Progress) -> Result<()> {
+        self.finish()?;
+        self.save_progress(progress)
+    }
+
+    fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
+        self.load_progress(stream)
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        self.pending.clear();
+        self.inflight.abort_all();
+        let mut inflight = std::mem::take(&mut self.inflight);
+        self.rt.block_on(async { while inflight.join_next().await.is_some() {} });
+        self.clients = self.rt.block_on(open(&self.brokers, &self.prefix, self.partitions, self.deadline))?;
+        Ok(())
     }
 }

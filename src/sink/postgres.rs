@@ -6,8 +6,13 @@
 //! committed together only after every one succeeded, so a failed load leaves no rows.
 //! Rows carry explicit ids; the id sequences are advanced past them afterwards. With a
 //! daily-partitioned schema the partitions the window needs are created first.
+//!
+//! A live sink (the stream) instead holds each batch and writes it in one transaction on
+//! one connection, with the stream's progress row, so the database holds every record
+//! exactly once whatever fails when.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use bytes::Bytes;
@@ -16,7 +21,7 @@ use futures_util::SinkExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 
-use super::Sink;
+use super::{Fatal, Progress, Sink};
 use crate::config::Partition;
 use crate::db;
 use crate::rows::{Format, Table, PG_COPY_HEADER, PG_COPY_TRAILER};
@@ -40,6 +45,30 @@ pub struct PostgresSink {
     next_sensor: usize,
     /// Small tables, loaded at the end.
     held: BTreeMap<Table, Vec<u8>>,
+    /// Set for a stream's sink.
+    live: Option<Live>,
+}
+
+/// A live sink's state: the batch being assembled and the partitions known to exist.
+struct Live {
+    batch: BTreeMap<Table, Vec<Bytes>>,
+    days: BTreeSet<i64>,
+    partitioned: bool,
+}
+
+/// The longest one live transaction may take before it counts as failed.
+const LIVE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Classifies a PostgreSQL error: lost connections, shutdowns, overload and serialisation
+/// failures may pass; anything else the server refused (a missing table, a duplicate key)
+/// will not, and is [`Fatal`].
+fn classify(what: &str, e: tokio_postgres::Error) -> anyhow::Error {
+    let msg = format!("{what}: {}", db::cause(&e));
+    match e.code().map(|c| c.code()) {
+        None => anyhow!(msg),
+        Some(c) if c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c == "40001" || c == "40P01" => anyhow!(msg),
+        Some(_) => Fatal(msg).into(),
+    }
 }
 
 fn pg_err(what: &str, table: Table, e: tokio_postgres::Error) -> anyhow::Error {
@@ -155,7 +184,120 @@ impl PostgresSink {
             }
             Ok::<_, anyhow::Error>(())
         })?;
-        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams, next_sensor: 0, held: BTreeMap::new() })
+        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams, next_sensor: 0, held: BTreeMap::new(), live: None })
+    }
+
+    /// A sink for the stream: checks the server and schema (one clear error when either is
+    /// missing), then writes each committed batch in one transaction.
+    pub fn live(url: &str) -> Result<PostgresSink> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let mut pg: tokio_postgres::Config = url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
+        pg.connect_timeout(Duration::from_secs(5));
+        let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(mgr).max_size(1).runtime(deadpool_postgres::Runtime::Tokio1).build().context("cannot build the connection pool")?;
+        let partitioned = rt.block_on(async {
+            let client = tokio::time::timeout(Duration::from_secs(10), db::connect(url))
+                .await
+                .map_err(|_| anyhow!("cannot connect to PostgreSQL at {}: no answer within 10 s", db::redact(url)))??;
+            let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+            tables.push("genims_stream_progress");
+            db::require_tables(&client, &tables).await?;
+            Ok::<_, anyhow::Error>(schema::current_partition(&client).await? == Some(Partition::Daily))
+        })?;
+        let live = Live { batch: BTreeMap::new(), days: BTreeSet::new(), partitioned };
+        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams: 1, next_sensor: 0, held: BTreeMap::new(), live: Some(live) })
+    }
+
+    /// Writes the live batch and the progress row in one transaction.
+    fn commit_live(&mut self, progress: &Progress) -> Result<()> {
+        let live = self.live.as_mut().expect("a live sink");
+        let batch = std::mem::take(&mut live.batch);
+        let new_days: Vec<i64> = if live.partitioned {
+            let first = progress.through - 1 - (progress.through - 1).rem_euclid(DAY);
+            [first - DAY, first].into_iter().filter(|d| !live.days.contains(d)).collect()
+        } else {
+            Vec::new()
+        };
+        let pool = self.pool.clone();
+        let stream = progress.stream.clone();
+        let through = progress.through;
+        let work = async move {
+            let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+            for &day in &new_days {
+                for t in schema::TIMESERIES_TABLES {
+                    let sql = format!(
+                        "CREATE TABLE IF NOT EXISTS {t}_p{} PARTITION OF {t} FOR VALUES FROM ('{}') TO ('{}')",
+                        day_tag(day),
+                        date_string(day),
+                        date_string(day + DAY)
+                    );
+                    client.batch_execute(&sql).await.map_err(|e| classify(&format!("cannot create a partition of {t}"), e))?;
+                }
+            }
+            let tx = client.transaction().await.map_err(|e| classify("cannot start a transaction", e))?;
+            for (table, parts) in batch {
+                let merge = table == Table::FaultLabels;
+                if merge {
+                    tx.batch_execute("CREATE TEMP TABLE IF NOT EXISTS fault_labels_stage (LIKE fault_labels INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+                        .await
+                        .map_err(|e| classify("cannot stage fault_labels", e))?;
+                }
+                let target = if merge { "fault_labels_stage" } else { table.name() };
+                let stmt = format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", table.columns().join(", "));
+                let what = format!("COPY into {} failed", table.name());
+                let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(|e| classify(&what, e))?;
+                futures_util::pin_mut!(sink);
+                sink.send(Bytes::from_static(PG_COPY_HEADER)).await.map_err(|e| classify(&what, e))?;
+                for b in parts {
+                    sink.send(b).await.map_err(|e| classify(&what, e))?;
+                }
+                sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(|e| classify(&what, e))?;
+                sink.finish().await.map_err(|e| classify(&what, e))?;
+                if merge {
+                    tx.batch_execute("INSERT INTO fault_labels SELECT * FROM fault_labels_stage ON CONFLICT (episode_id) DO NOTHING")
+                        .await
+                        .map_err(|e| classify("cannot merge fault_labels", e))?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO genims_stream_progress (stream, through, updated_at) VALUES ($1, to_timestamp($2::float8) AT TIME ZONE 'UTC', now())
+                 ON CONFLICT (stream) DO UPDATE SET through = EXCLUDED.through, updated_at = now()",
+                &[&stream, &(through as f64)],
+            )
+            .await
+            .map_err(|e| classify("cannot record the stream's progress", e))?;
+            tx.commit().await.map_err(|e| classify("cannot commit", e))?;
+            Ok::<_, anyhow::Error>(new_days)
+        };
+        let days = self
+            .rt
+            .block_on(async { tokio::time::timeout(LIVE_TIMEOUT, work).await })
+            .map_err(|_| anyhow!("PostgreSQL did not finish a transaction within {} s", LIVE_TIMEOUT.as_secs()))??;
+        self.live.as_mut().expect("a live sink").days.extend(days);
+        Ok(())
+    }
+
+    /// The stream's saved progress, else the end of the history the tables hold.
+    fn resume_live(&mut self, stream: &str) -> Result<Option<Progress>> {
+        let pool = self.pool.clone();
+        let stream = stream.to_owned();
+        self.rt.block_on(async move {
+            let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+            let saved = client
+                .query_opt("SELECT extract(epoch FROM through)::bigint FROM genims_stream_progress WHERE stream = $1", &[&stream])
+                .await
+                .map_err(|e| classify("cannot read the stream's progress", e))?;
+            if let Some(row) = saved {
+                return Ok(Some(Progress { stream, through: row.get(0), counters: None }));
+            }
+            // No stream ran yet: continue after the newest record of a backfill.
+            let (table, step) = if stream.starts_with("iot") { ("sensor_data", 10) } else { ("scada_machine_data", 60) };
+            let row = client
+                .query_one(&format!("SELECT extract(epoch FROM max(timestamp))::bigint FROM {table}"), &[])
+                .await
+                .map_err(|e| classify("cannot find where the stored history ends", e))?;
+            Ok(row.get::<_, Option<i64>>(0).map(|last| Progress { stream, through: last + step, counters: None }))
+        })
     }
 
     fn stream(&mut self, table: Table, k: usize) -> &mut Stream {
@@ -184,6 +326,10 @@ impl PostgresSink {
 }
 
 impl Sink for PostgresSink {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
     fn format(&self) -> Format {
         Format::PgBinary
     }
@@ -208,10 +354,15 @@ impl Sink for PostgresSink {
         })
     }
 
-    fn write(&mut self, _day: i64, table: Table, bytes: Vec<u8>, _rows: u64) -> Result<()> {
+    fn write(&mut self, _day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
         }
+        if let Some(live) = &mut self.live {
+            live.batch.entry(table).or_default().push(bytes);
+            return Ok(());
+        }
+        let bytes: Vec<u8> = bytes.into();
         match table {
             Table::SensorData => {
                 let k = self.next_sensor;
@@ -226,7 +377,28 @@ impl Sink for PostgresSink {
         }
     }
 
+    fn commit(&mut self, progress: &Progress) -> Result<()> {
+        match self.live {
+            Some(_) => self.commit_live(progress),
+            None => self.finish(),
+        }
+    }
+
+    fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
+        self.resume_live(stream)
+    }
+
+    fn reset(&mut self) -> Result<()> {
+        if let Some(live) = &mut self.live {
+            live.batch.clear();
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<()> {
+        if self.live.is_some() {
+            return self.advance_sequences();
+        }
         for (table, bytes) in std::mem::take(&mut self.held) {
             self.send(table, 0, bytes)?;
         }
@@ -257,7 +429,13 @@ impl Sink for PostgresSink {
         if let Some(e) = failure {
             return Err(e);
         }
-        // Advance id sequences past the explicit ids.
+        self.advance_sequences()
+    }
+}
+
+impl PostgresSink {
+    /// Advances the id sequences past the explicit ids genims wrote.
+    fn advance_sequences(&mut self) -> Result<()> {
         let pool = self.pool.clone();
         self.rt.block_on(async move {
             let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
