@@ -1,7 +1,7 @@
 # genims — the two commands a newcomer needs:
 #   make run    generate the master data and operational history as files (no server)
 #   make test   install/start what the tests need, then run every test
-.PHONY: run test services build release bench clean
+.PHONY: run test services build release bench stream clean
 
 CARGO ?= cargo
 GENIMS := target/release/genims
@@ -18,6 +18,16 @@ run: release
 	$(GENIMS) backfill --days 1 --out csv
 	@echo "master data and one day of operational data written under ./genims-data/"
 
+# Both live streams in real time, logs on the terminal (Ctrl-C stops them cleanly). Sinks
+# come from config.toml [stream] sinks, or set them: make stream SINKS=postgres,kafka
+SINKS ?=
+stream: release
+	@trap 'kill -INT $$iot $$scada 2>/dev/null; wait' INT TERM; \
+	$(GENIMS) stream iot $(if $(SINKS),--sink $(SINKS)) > genims-iot.jsonl & iot=$$!; \
+	$(GENIMS) stream scada $(if $(SINKS),--sink $(SINKS)) > genims-scada.jsonl & scada=$$!; \
+	echo "streaming (stdout sinks write genims-iot.jsonl, genims-scada.jsonl); Ctrl-C stops"; \
+	wait
+
 # Starts PostgreSQL if it is down and installs the tansu broker if missing (cached outside
 # the repository), then runs unit and integration tests against the real services.
 services:
@@ -33,4 +43,4 @@ bench: services
 
 clean:
 	$(CARGO) clean
-	rm -rf genims-data
+	rm -rf genims-data genims-state genims-iot.jsonl genims-scada.jsonl

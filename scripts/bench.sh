@@ -74,3 +74,7 @@ total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
 echo "| --out kafka (tansu, memory storage), 3 hours, all tables | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
 echo
 echo "ratio genims --out db / server-side COPY ceiling (time of the same load): $(awk -v g="$genims_secs" -v c="$ceiling" 'BEGIN{printf "%.2f", c/g}')"
+
+# 5. The live daemon: real time to PostgreSQL and Kafka, default size and scaled up.
+echo
+scripts/bench-stream.sh

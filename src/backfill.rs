@@ -154,7 +154,7 @@ fn report(engine: &Engine, req: &Request, s: &Summary) {
 }
 
 /// Counters stored at `at` (the SCADA row of that minute) carried forward to `to`.
-fn carry(engine: &Engine, m: usize, at: i64, to: i64, counters: Counters) -> Counters {
+pub fn carry(engine: &Engine, m: usize, at: i64, to: i64, counters: Counters) -> Counters {
     let mut c = counters;
     let mut t = at;
     while t < to {

@@ -32,8 +32,17 @@ pub struct Cli {
     /// Seed of every random stream (overrides [plant] seed and GENIMS_SEED).
     #[arg(long, global = true, value_name = "N")]
     pub seed: Option<u64>,
+    /// Log format on stderr: text for terminals, json (one object per line) for journald and log shippers.
+    #[arg(long, global = true, value_enum, env = "GENIMS_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,8 +135,11 @@ pub struct BackfillArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StreamKind {
+    /// Sensor readings, every 10 s.
     Iot,
+    /// Machine (SCADA) records, every 60 s.
     Scada,
+    /// Both, plus faults, maintenance, production runs, sensor health and fault labels as they occur.
     All,
 }
 
@@ -136,10 +148,31 @@ pub struct StreamArgs {
     /// Which records to publish.
     #[arg(value_enum)]
     pub kind: StreamKind,
-    /// Simulated seconds per wall-clock second, or "max".
+    /// Simulated seconds per wall-clock second (1 = real time on the wall-clock grid), or "max".
     #[arg(long, default_value = "1")]
     pub speed: String,
-    /// Comma-separated sinks: postgres, kafka, stdout.
-    #[arg(long, value_delimiter = ',')]
+    /// Comma-separated sinks: postgres, kafka, stdout [default: [stream] sinks].
+    #[arg(long, value_delimiter = ',', value_name = "SINK,...")]
     pub sink: Vec<String>,
+    /// Start here instead of where the stream (or a backfill) stopped (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// Stop after this instant, once everything before it is delivered [default: run until stopped].
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// Share of machines that start a fault episode per week [default: [stream] fault_rate].
+    #[arg(long)]
+    pub fault_rate: Option<f64>,
+    /// Generate only shard i of n (machines split as in backfill), e.g. 1/3.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<String>,
+    /// Inject only these fault patterns (names or codes, comma-separated) [default: all].
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    pub patterns: Vec<String>,
+    /// Start even when some sinks are unreachable (they are skipped for this run).
+    #[arg(long)]
+    pub allow_degraded: bool,
+    /// Directory for progress files and the disk spool [default: [stream] state_dir].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }

@@ -35,6 +35,41 @@ pub struct KafkaConfig {
     pub topic_prefix: String,
 }
 
+/// Settings of the stream daemon.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// Sinks when `--sink` is not given: postgres, kafka, stdout.
+    pub sinks: Vec<String>,
+    pub fault_rate: f64,
+    /// Progress files (Kafka) and spool directories.
+    pub state_dir: PathBuf,
+    /// Memory each sink's queue may hold before spooling to disk (MiB).
+    pub buffer_mb: usize,
+    /// Rows per flush at most.
+    pub batch_rows: u64,
+    /// How long a sink waits for more ticks before flushing a small batch (ms).
+    pub linger_ms: u64,
+    /// Seconds between statistics lines.
+    pub stats_interval_s: u64,
+    /// Seconds a stopping daemon keeps delivering (systemd's TimeoutStopSec must be longer).
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for StreamConfig {
+    fn default() -> StreamConfig {
+        StreamConfig {
+            sinks: vec!["stdout".to_owned()],
+            fault_rate: 0.05,
+            state_dir: PathBuf::from("./genims-state"),
+            buffer_mb: 16,
+            batch_rows: 50_000,
+            linger_ms: 250,
+            stats_interval_s: 60,
+            shutdown_grace_s: 8,
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -47,6 +82,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub output_dir: PathBuf,
     pub faults_dir: Option<PathBuf>,
+    pub stream: StreamConfig,
 }
 
 /// Values given on the command line; each wins over the file and the environment.
@@ -72,6 +108,7 @@ impl Default for Config {
             kafka: KafkaConfig { brokers: Vec::new(), partitions: 6, topic_prefix: "genims".to_owned() },
             output_dir: PathBuf::from("./genims-data"),
             faults_dir: None,
+            stream: StreamConfig::default(),
         }
     }
 }
@@ -85,6 +122,8 @@ enum Kind {
     Enum(&'static [&'static str]),
     /// A string or a list of strings.
     StrList,
+    /// A number between 0 and 1.
+    Fraction,
 }
 
 /// Every key the file may hold: (section, key, kind).
@@ -108,6 +147,14 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("kafka", "topic_prefix", Kind::Str),
     ("output", "dir", Kind::Str),
     ("faults", "dir", Kind::Str),
+    ("stream", "sinks", Kind::StrList),
+    ("stream", "fault_rate", Kind::Fraction),
+    ("stream", "state_dir", Kind::Str),
+    ("stream", "buffer_mb", Kind::Int(1, 65_536)),
+    ("stream", "batch_rows", Kind::Int(1, 10_000_000)),
+    ("stream", "linger_ms", Kind::Int(0, 60_000)),
+    ("stream", "stats_interval_s", Kind::Int(1, 86_400)),
+    ("stream", "shutdown_grace_s", Kind::Int(1, 600)),
 ];
 
 impl Config {
@@ -147,7 +194,7 @@ impl Config {
         let at = |section: &str, key: Option<&str>| format!("{}:{}", path.display(), line_of(text, section, key));
         for (section, value) in &doc {
             let Some(table) = value.as_table() else {
-                problems.push(format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, output, faults", at("", Some(section))));
+                problems.push(format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, output, faults, stream", at("", Some(section))));
                 continue;
             };
             if !KEYS.iter().any(|k| k.0 == section) {
@@ -210,20 +257,31 @@ impl Config {
                     _ => return Err(format!("`{s}` is not one of {}", allowed.join(", "))),
                 };
             }
-            ("kafka", "brokers") => {
-                self.kafka.brokers = match v {
-                    toml::Value::String(s) => split_list(s),
-                    toml::Value::Array(a) => a
-                        .iter()
-                        .map(|x| x.as_str().map(str::to_owned).ok_or("expected a list of \"host:port\" strings".to_owned()))
-                        .collect::<std::result::Result<_, _>>()?,
-                    other => return Err(format!("expected a string or a list of strings, found {}", other.type_str())),
-                }
-            }
+            ("kafka", "brokers") => self.kafka.brokers = str_list(v)?,
             ("kafka", "partitions") => self.kafka.partitions = int()? as i32,
             ("kafka", "topic_prefix") => self.kafka.topic_prefix = string()?,
             ("output", "dir") => self.output_dir = PathBuf::from(string()?),
             ("faults", "dir") => self.faults_dir = Some(PathBuf::from(string()?)),
+            ("stream", "sinks") => {
+                let sinks = str_list(v)?;
+                if let Some(bad) = sinks.iter().find(|s| !SINKS.contains(&s.as_str())) {
+                    return Err(format!("`{bad}` is not a sink; use {}", SINKS.join(", ")));
+                }
+                self.stream.sinks = sinks;
+            }
+            ("stream", "fault_rate") => {
+                let x = v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).ok_or_else(|| format!("expected a number, found {}", v.type_str()))?;
+                if !(0.0..=1.0).contains(&x) {
+                    return Err(format!("{x} must lie between 0 and 1"));
+                }
+                self.stream.fault_rate = x;
+            }
+            ("stream", "state_dir") => self.stream.state_dir = PathBuf::from(string()?),
+            ("stream", "buffer_mb") => self.stream.buffer_mb = usize_()?,
+            ("stream", "batch_rows") => self.stream.batch_rows = int()? as u64,
+            ("stream", "linger_ms") => self.stream.linger_ms = int()? as u64,
+            ("stream", "stats_interval_s") => self.stream.stats_interval_s = int()? as u64,
+            ("stream", "shutdown_grace_s") => self.stream.shutdown_grace_s = int()? as u64,
             _ => unreachable!("every key in KEYS is handled"),
         }
         Ok(())
@@ -246,6 +304,9 @@ impl Config {
         if let Some(d) = get("GENIMS_FAULTS_DIR").filter(|s| !s.is_empty()) {
             self.faults_dir = Some(PathBuf::from(d));
         }
+        if let Some(d) = get("GENIMS_STATE_DIR").filter(|s| !s.is_empty()) {
+            self.stream.state_dir = PathBuf::from(d);
+        }
         Ok(())
     }
 
@@ -262,6 +323,18 @@ impl Config {
             Some(dir) => Ok(Catalogue::load_dir(dir)?),
             None => Ok(Catalogue::builtin()),
         }
+    }
+}
+
+/// The sinks a stream can use.
+pub const SINKS: &[&str] = &["postgres", "kafka", "stdout"];
+
+/// A string of comma-separated items or a list of strings.
+fn str_list(v: &toml::Value) -> std::result::Result<Vec<String>, String> {
+    match v {
+        toml::Value::String(s) => Ok(split_list(s)),
+        toml::Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_owned).ok_or("expected a list of strings".to_owned())).collect(),
+        other => Err(format!("expected a string or a list of strings, found {}", other.type_str())),
     }
 }
 
@@ -369,6 +442,17 @@ mod tests {
         assert_eq!(c.postgres.url.as_deref(), Some("postgres://env"));
         let err = c.apply_env(|k| (k == "GENIMS_SEED").then(|| "abc".to_owned())).unwrap_err().to_string();
         assert_eq!(err, "GENIMS_SEED: `abc` is not a non-negative integer");
+    }
+
+    #[test]
+    fn stream_settings_are_checked() {
+        let c = apply("[stream]\nsinks = \"postgres,kafka\"\nfault_rate = 0.3\nbuffer_mb = 4\n").unwrap();
+        assert_eq!(c.stream.sinks, ["postgres", "kafka"]);
+        assert_eq!((c.stream.fault_rate, c.stream.buffer_mb), (0.3, 4));
+        let err = apply("[stream]\nsinks = [\"postgres\", \"files\"]\nfault_rate = 2\nlinger_ms = -1\n").unwrap_err().to_string();
+        assert!(err.contains("cfg.toml:2: stream.sinks: `files` is not a sink"), "{err}");
+        assert!(err.contains("cfg.toml:3: stream.fault_rate: 2 must lie between 0 and 1"), "{err}");
+        assert!(err.contains("cfg.toml:4: stream.linger_ms: -1 is out of range"), "{err}");
     }
 
     #[test]

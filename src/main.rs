@@ -17,6 +17,7 @@ mod schema;
 mod seed;
 mod sim;
 mod sink;
+mod stream;
 mod value;
 
 use std::process::ExitCode;
@@ -27,36 +28,27 @@ use clap::Parser as _;
 use cli::{Cli, Command, SchemaAction};
 use config::{Config, Overrides};
 
-/// An error that exits with status 2: a feature this build does not have yet.
-#[derive(Debug)]
-struct NotYetAvailable(&'static str);
-
-impl std::fmt::Display for NotYetAvailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`genims {}` is not yet available in this build", self.0)
-    }
-}
-
-impl std::error::Error for NotYetAvailable {}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GENIMS_LOG").unwrap_or_else(|_| "warn,rskafka=error".into()),
-        )
-        .init();
+    init_logging(&cli);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("genims: error: {e:#}");
-            if e.downcast_ref::<NotYetAvailable>().is_some() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr through tracing: text, or one JSON object per line. `GENIMS_LOG` sets
+/// the filter; the daemon logs at info (its statistics lines), other commands at warn.
+fn init_logging(cli: &Cli) {
+    let default = if matches!(cli.command, Command::Stream(_)) { "info,rskafka=error" } else { "warn,rskafka=error" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GENIMS_LOG").unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match cli.log_format {
+        cli::LogFormat::Json => builder.json().with_current_span(false).init(),
+        cli::LogFormat::Text => builder.init(),
     }
 }
 
@@ -78,7 +70,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut client = db::connect(cfg.postgres_url()?).await?;
             let used = schema::apply(&mut client, partition, cfg.postgres.partition).await?;
             eprintln!(
-                "genims: schema applied (16 tables and fault_labels; time series {})",
+                "genims: schema applied (16 tables, fault_labels, genims_stream_progress, detection views; time series {})",
                 if used == config::Partition::Daily { "partitioned by day" } else { "unpartitioned" }
             );
             Ok(())
@@ -88,6 +80,9 @@ fn run(cli: Cli) -> Result<()> {
             drop(runtime);
             backfill::run(&cfg, &a)
         }
-        Command::Stream(_) => Err(NotYetAvailable("stream").into()),
+        Command::Stream(a) => {
+            drop(runtime);
+            stream::run(&cfg, &a)
+        }
     }
 }

@@ -94,17 +94,6 @@ fn bad_flags_exit_non_zero_and_name_the_value() {
 }
 
 #[test]
-fn unfinished_commands_say_so_and_exit_2() {
-    let dir = tempdir();
-    for cmd in [&["stream", "all"][..]] {
-        let (out, err) = run(genims(dir.path()).args(cmd));
-        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
-        assert!(err.contains("not yet available"), "{err}");
-        assert!(out.stdout.is_empty(), "no fake output");
-    }
-}
-
-#[test]
 fn malformed_config_names_file_line_and_key() {
     let dir = tempdir();
     std::fs::write(dir.path().join("config.toml"), "[plant]\nseed = 1\nmachnies = 3\n").unwrap();

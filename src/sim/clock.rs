@@ -72,6 +72,15 @@ pub fn date_string(ts: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC), for messages.
+pub fn instant_string(ts: i64) -> String {
+    let mut out = Vec::with_capacity(20);
+    write_sql_ts(&mut out, ts);
+    out[10] = b'T';
+    out.push(b'Z');
+    String::from_utf8(out).expect("ASCII digits")
+}
+
 /// `YYYYMMDD` of the UTC day holding `ts`, for partition and file names.
 pub fn day_tag(ts: i64) -> String {
     let (y, m, d) = civil_from_days(ts.div_euclid(DAY));

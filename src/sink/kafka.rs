@@ -150,7 +150,7 @@ impl KafkaSink {
         let doc = serde_json::json!({
             "stream": progress.stream,
             "through": progress.through,
-            "through_utc": crate::sim::clock::date_string(progress.through),
+            "through_utc": crate::sim::clock::instant_string(progress.through),
             "counters": counters,
         });
         let mut f = crate::output::atomic::AtomicFile::create(path)?;

@@ -52,6 +52,8 @@ pub struct PostgresSink {
 /// A live sink's state: the batch being assembled and the partitions known to exist.
 struct Live {
     batch: BTreeMap<Table, Vec<Bytes>>,
+    /// The earliest UTC day the batch touches.
+    first_day: Option<i64>,
     days: BTreeSet<i64>,
     partitioned: bool,
 }
@@ -204,7 +206,7 @@ impl PostgresSink {
             db::require_tables(&client, &tables).await?;
             Ok::<_, anyhow::Error>(schema::current_partition(&client).await? == Some(Partition::Daily))
         })?;
-        let live = Live { batch: BTreeMap::new(), days: BTreeSet::new(), partitioned };
+        let live = Live { batch: BTreeMap::new(), first_day: None, days: BTreeSet::new(), partitioned };
         Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams: 1, next_sensor: 0, held: BTreeMap::new(), live: Some(live) })
     }
 
@@ -212,9 +214,10 @@ impl PostgresSink {
     fn commit_live(&mut self, progress: &Progress) -> Result<()> {
         let live = self.live.as_mut().expect("a live sink");
         let batch = std::mem::take(&mut live.batch);
+        let last = progress.through - 1 - (progress.through - 1).rem_euclid(DAY);
+        let first = live.first_day.take().unwrap_or(last).min(last);
         let new_days: Vec<i64> = if live.partitioned {
-            let first = progress.through - 1 - (progress.through - 1).rem_euclid(DAY);
-            [first - DAY, first].into_iter().filter(|d| !live.days.contains(d)).collect()
+            (0..).map(|k| first + k * DAY).take_while(|&d| d <= last).filter(|d| !live.days.contains(d)).collect()
         } else {
             Vec::new()
         };
@@ -354,12 +357,13 @@ impl Sink for PostgresSink {
         })
     }
 
-    fn write(&mut self, _day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
+    fn write(&mut self, day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
         }
         if let Some(live) = &mut self.live {
             live.batch.entry(table).or_default().push(bytes);
+            live.first_day = Some(live.first_day.map_or(day, |d| d.min(day)));
             return Ok(());
         }
         let bytes: Vec<u8> = bytes.into();
@@ -391,6 +395,7 @@ impl Sink for PostgresSink {
     fn reset(&mut self) -> Result<()> {
         if let Some(live) = &mut self.live {
             live.batch.clear();
+            live.first_day = None;
         }
         Ok(())
     }

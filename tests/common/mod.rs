@@ -65,7 +65,7 @@ impl TestDb {
     /// A digest of a table's content (row count and md5 of its sorted rows), independent
     /// of load order.
     pub fn digest(&self, table: &str) -> String {
-        self.scalar(&format!("SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {table} x"))
+        digest_at(&self.url, table)
     }
 
     /// One value of a query that returns one row and one column.
@@ -79,6 +79,101 @@ impl Drop for TestDb {
         if let Ok(mut admin) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
         }
+    }
+}
+
+/// [`TestDb::digest`] of a table in any database.
+pub fn digest_at(url: &str, table: &str) -> String {
+    let sql = format!("SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {table} x");
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| panic!("{url}: {e}"));
+    c.query_one(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
+/// The seven operational tables genims writes.
+pub const TABLES: [&str; 7] = ["scada_machine_data", "sensor_data", "sensor_health", "machine_faults", "maintenance_events", "production_runs", "fault_labels"];
+
+/// Sends a signal (TERM, INT, KILL) to a process.
+pub fn signal(pid: u32, sig: &str) {
+    let st = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap();
+    assert!(st.success(), "kill -{sig} {pid} failed");
+}
+
+/// Waits for a child to exit, at most `limit`; `None` when it is still running.
+pub fn wait_for(child: &mut std::process::Child, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return Some(st);
+        }
+        if std::time::Instant::now() >= until {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A private PostgreSQL 15 cluster (initdb in a temporary directory, on a free port) that a
+/// test can stop and start again. Run as the `postgres` user when the test runs as root.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Cluster {
+    fn bin(name: &str) -> String {
+        format!("/usr/lib/postgresql/15/bin/{name}")
+    }
+
+    fn as_owner(args: &[&str]) -> Command {
+        let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false);
+        let mut c = if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]);
+            c.args(args);
+            c
+        } else {
+            let mut c = Command::new(args[0]);
+            c.args(&args[1..]);
+            c
+        };
+        c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        c
+    }
+
+    pub fn start_new() -> Cluster {
+        let dir = tempfile::Builder::new().prefix("genims-pg").tempdir_in("/tmp").unwrap();
+        let _ = Command::new("chown").args(["-R", "postgres:postgres", dir.path().to_str().unwrap()]).status();
+        let data = dir.path().join("data");
+        let st = Self::as_owner(&[&Self::bin("initdb"), "-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]).status().unwrap();
+        assert!(st.success(), "initdb failed");
+        let c = Cluster { dir, port: free_port() };
+        c.start();
+        c
+    }
+
+    pub fn url(&self, db: &str) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    pub fn start(&self) {
+        let data = self.dir.path().join("data");
+        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
+        let log = self.dir.path().join("log");
+        let st = Self::as_owner(&[&Self::bin("pg_ctl"), "-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"]).status().unwrap();
+        assert!(st.success(), "pg_ctl start failed; see {}", log.display());
+    }
+
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        let st = Self::as_owner(&[&Self::bin("pg_ctl"), "-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"]).status().unwrap();
+        assert!(st.success(), "pg_ctl stop failed");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = Self::as_owner(&[&Self::bin("pg_ctl"), "-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]).status();
     }
 }
 
@@ -112,7 +207,11 @@ pub fn free_port() -> u16 {
 
 impl Broker {
     pub fn start() -> Broker {
-        let port = free_port();
+        Broker::start_on(free_port())
+    }
+
+    /// A broker on a given port (a restart after [`Broker::kill`]: topics start empty).
+    pub fn start_on(port: u16) -> Broker {
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(tansu_path())
             .args([
@@ -135,6 +234,17 @@ impl Broker {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         broker
+    }
+}
+
+impl Broker {
+    pub fn port(&self) -> u16 {
+        self.addr.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

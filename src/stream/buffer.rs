@@ -1,0 +1,323 @@
+//! A sink's queue: batches waiting for delivery, in memory up to a byte bound, then spooled
+//! to disk, always handed out in the order they arrived.
+//!
+//! The generator never waits for a sink: a sink that is down only makes its queue grow,
+//! first in memory, then on disk. Order holds because once anything is spooled, every later
+//! batch is spooled too until the spool has drained (memory always holds the older ones).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use bytes::Bytes;
+
+use crate::rows::Table;
+use crate::sim::unit::Counters;
+
+/// Rows of one or more consecutive ticks for one sink, in its format.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Start of the first tick.
+    pub first: i64,
+    /// Every record before this instant is in this batch or an earlier one.
+    pub through: i64,
+    /// Per table (in [`Table::ALL`] order): encoded rows and their count; empty when none.
+    pub tables: Vec<(Table, Vec<Bytes>, u64)>,
+    /// Machine counters at an instant inside the batch (see [`crate::sink::Progress`]).
+    pub counters: Option<(i64, Arc<BTreeMap<String, Counters>>)>,
+}
+
+impl Batch {
+    pub fn rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.2).sum()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.tables.iter().flat_map(|t| t.1.iter()).map(Bytes::len).sum()
+    }
+
+    /// Appends a later batch.
+    pub fn absorb(&mut self, later: Batch) {
+        if self.tables.is_empty() {
+            self.first = later.first;
+        }
+        self.through = later.through;
+        for (table, parts, rows) in later.tables {
+            match self.tables.iter_mut().find(|t| t.0 == table) {
+                Some(t) => {
+                    t.1.extend(parts);
+                    t.2 += rows;
+                }
+                None => self.tables.push((table, parts, rows)),
+            }
+        }
+        self.tables.sort_by_key(|t| t.0.index());
+        if later.counters.is_some() {
+            self.counters = later.counters;
+        }
+    }
+}
+
+/// Counts a queue reports for the statistics line.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Depth {
+    pub mem_rows: u64,
+    pub mem_bytes: usize,
+    pub spooled_rows: u64,
+    pub spooled_batches: usize,
+}
+
+struct State {
+    mem: VecDeque<Batch>,
+    /// Spooled batches, oldest first: (sequence number, rows).
+    spool: VecDeque<(u64, u64)>,
+    next_seq: u64,
+    depth: Depth,
+    closed: bool,
+}
+
+/// One sink's queue.
+pub struct Buffer {
+    state: Mutex<State>,
+    ready: Condvar,
+    limit: usize,
+    dir: PathBuf,
+}
+
+impl Buffer {
+    /// A queue holding at most `limit` bytes in memory and spooling the rest under `dir`,
+    /// which is emptied first: a restarted stream regenerates whatever was not delivered.
+    pub fn new(limit: usize, dir: &Path) -> Result<Buffer> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear the spool directory {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the spool directory {}", dir.display()))?;
+        let state = State { mem: VecDeque::new(), spool: VecDeque::new(), next_seq: 0, depth: Depth::default(), closed: false };
+        Ok(Buffer { state: Mutex::new(state), ready: Condvar::new(), limit, dir: dir.to_owned() })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("no panic while holding the buffer lock")
+    }
+
+    /// Queues a batch; never waits for the consumer. Fails only when the spool cannot be
+    /// written (a full disk), which the caller reports.
+    pub fn push(&self, batch: Batch) -> Result<()> {
+        let mut st = self.lock();
+        let size = batch.bytes();
+        if st.spool.is_empty() && (st.depth.mem_bytes + size <= self.limit || st.mem.is_empty()) {
+            st.depth.mem_bytes += size;
+            st.depth.mem_rows += batch.rows();
+            st.mem.push_back(batch);
+        } else {
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            let rows = batch.rows();
+            drop(st);
+            write_spool(&self.spool_path(seq), &batch)?;
+            st = self.lock();
+            st.spool.push_back((seq, rows));
+            st.depth.spooled_rows += rows;
+            st.depth.spooled_batches += 1;
+        }
+        drop(st);
+        self.ready.notify_all();
+        Ok(())
+    }
+
+    /// No more batches will come: consumers drain what is queued, then get `None`.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+
+    /// The oldest batch, waiting at most `wait` for one; `Ok(None)` when none came in time
+    /// (or the queue is closed and empty).
+    pub fn pop(&self, wait: Duration) -> Result<Option<Batch>> {
+        let deadline = Instant::now() + wait;
+        let mut st = self.lock();
+        loop {
+            if let Some(b) = st.mem.pop_front() {
+                st.depth.mem_bytes -= b.bytes();
+                st.depth.mem_rows -= b.rows();
+                return Ok(Some(b));
+            }
+            if let Some(&(seq, rows)) = st.spool.front() {
+                drop(st);
+                let path = self.spool_path(seq);
+                let batch = read_spool(&path)?;
+                let _ = std::fs::remove_file(&path);
+                let mut st = self.lock();
+                st.spool.pop_front();
+                st.depth.spooled_rows -= rows;
+                st.depth.spooled_batches -= 1;
+                return Ok(Some(batch));
+            }
+            let now = Instant::now();
+            if st.closed || now >= deadline {
+                return Ok(None);
+            }
+            st = self.ready.wait_timeout(st, deadline - now).expect("no poisoned lock").0;
+        }
+    }
+
+    /// Closed and empty: nothing more will come out.
+    pub fn finished(&self) -> bool {
+        let st = self.lock();
+        st.closed && st.mem.is_empty() && st.spool.is_empty()
+    }
+
+    pub fn depth(&self) -> Depth {
+        self.lock().depth
+    }
+
+    fn spool_path(&self, seq: u64) -> PathBuf {
+        self.dir.join(format!("{seq:012}.batch"))
+    }
+}
+
+const MAGIC: &[u8; 8] = b"GNMSPL01";
+
+/// Writes a batch under a temporary name and renames it into place.
+fn write_spool(path: &Path, b: &Batch) -> Result<()> {
+    let mut out = Vec::with_capacity(b.bytes() + 256);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&b.first.to_le_bytes());
+    out.extend_from_slice(&b.through.to_le_bytes());
+    out.extend_from_slice(&(b.tables.len() as u32).to_le_bytes());
+    for (table, parts, rows) in &b.tables {
+        out.push(table.index() as u8);
+        out.extend_from_slice(&rows.to_le_bytes());
+        let len: usize = parts.iter().map(Bytes::len).sum();
+        out.extend_from_slice(&(len as u64).to_le_bytes());
+        for p in parts {
+            out.extend_from_slice(p);
+        }
+    }
+    match &b.counters {
+        None => out.push(0),
+        Some((at, map)) => {
+            out.push(1);
+            out.extend_from_slice(&at.to_le_bytes());
+            out.extend_from_slice(&(map.len() as u32).to_le_bytes());
+            for (id, c) in map.iter() {
+                out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+                out.extend_from_slice(id.as_bytes());
+                out.extend_from_slice(&c.parts.to_le_bytes());
+                out.extend_from_slice(&c.energy_kwh.to_le_bytes());
+            }
+        }
+    }
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&out)?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow!("cannot spool to {}: {e}", path.display())
+    })
+}
+
+fn read_spool(path: &Path) -> Result<Batch> {
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .with_context(|| format!("cannot read spooled batch {}", path.display()))?;
+    let data = Bytes::from(data);
+    let bad = || anyhow!("spooled batch {} is damaged", path.display());
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Result<Bytes> {
+        let s = data.get(at..at + n).ok_or_else(bad)?;
+        let out = data.slice_ref(s);
+        at += n;
+        Ok(out)
+    };
+    let i64_ = |b: Bytes| i64::from_le_bytes(b[..].try_into().expect("8 bytes"));
+    if &take(8)?[..] != MAGIC {
+        bail!("{} is not a genims spool file", path.display());
+    }
+    let first = i64_(take(8)?);
+    let through = i64_(take(8)?);
+    let n = u32::from_le_bytes(take(4)?[..].try_into().expect("4 bytes"));
+    let mut tables = Vec::new();
+    for _ in 0..n {
+        let idx = take(1)?[0] as usize;
+        let table = *Table::ALL.get(idx).ok_or_else(bad)?;
+        let rows = u64::from_le_bytes(take(8)?[..].try_into().expect("8 bytes"));
+        let len = u64::from_le_bytes(take(8)?[..].try_into().expect("8 bytes")) as usize;
+        tables.push((table, vec![take(len)?], rows));
+    }
+    let counters = if take(1)?[0] == 1 {
+        let at_ = i64_(take(8)?);
+        let n = u32::from_le_bytes(take(4)?[..].try_into().expect("4 bytes"));
+        let mut map = BTreeMap::new();
+        for _ in 0..n {
+            let len = u16::from_le_bytes(take(2)?[..].try_into().expect("2 bytes")) as usize;
+            let id = String::from_utf8(take(len)?.to_vec()).map_err(|_| bad())?;
+            let parts = i64_(take(8)?);
+            let energy_kwh = f64::from_le_bytes(take(8)?[..].try_into().expect("8 bytes"));
+            map.insert(id, Counters { parts, energy_kwh });
+        }
+        Some((at_, Arc::new(map)))
+    } else {
+        None
+    };
+    Ok(Batch { first, through, tables, counters })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(k: i64, size: usize) -> Batch {
+        let mut counters = BTreeMap::new();
+        counters.insert("MCH-000001".to_owned(), Counters { parts: k, energy_kwh: 1.5 });
+        Batch {
+            first: k * 10,
+            through: k * 10 + 10,
+            tables: vec![(Table::SensorData, vec![Bytes::from(vec![k as u8; size])], 3), (Table::FaultLabels, vec![Bytes::from_static(b"x")], 1)],
+            counters: (k % 2 == 0).then(|| (k * 10, Arc::new(counters))),
+        }
+    }
+
+    #[test]
+    fn overflow_spools_to_disk_and_order_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let buf = Buffer::new(2_500, &dir.path().join("spool")).unwrap();
+        for k in 0..10 {
+            buf.push(batch(k, 1_000)).unwrap();
+        }
+        let d = buf.depth();
+        assert_eq!((d.mem_rows, d.spooled_batches), (8, 8), "two batches fit in memory, eight go to disk: {d:?}");
+        // Room in memory again does not let a new batch overtake spooled ones.
+        buf.pop(Duration::ZERO).unwrap().unwrap();
+        buf.push(batch(10, 10)).unwrap();
+        assert_eq!(buf.depth().spooled_batches, 9, "a batch after spooled ones is spooled too");
+        let mut got = vec![0];
+        while let Some(b) = buf.pop(Duration::ZERO).unwrap() {
+            let k = b.first / 10;
+            assert_eq!(b.rows(), 4);
+            assert_eq!(b.counters.is_some(), k % 2 == 0, "counters survive the spool (batch {k})");
+            let len = if k == 10 { 10 } else { 1_000 };
+            assert_eq!(b.tables[0].1.concat(), vec![k as u8; len], "batch {k} comes back byte for byte");
+            got.push(k);
+        }
+        assert_eq!(got, (0..=10).collect::<Vec<_>>(), "batches come out in arrival order");
+        assert_eq!(buf.depth(), Depth::default());
+        assert_eq!(std::fs::read_dir(dir.path().join("spool")).unwrap().count(), 0, "delivered spool files are removed");
+    }
+
+    #[test]
+    fn absorbed_batches_merge_per_table() {
+        let mut a = batch(0, 4);
+        a.absorb(batch(1, 4));
+        assert_eq!((a.first, a.through, a.rows()), (0, 20, 8));
+        assert_eq!(a.tables.len(), 2);
+        assert!(a.counters.is_some(), "the last counters known are kept");
+    }
+}

@@ -1,0 +1,161 @@
+//! The stream's source: the shared engine run minute by minute, cut into ticks.
+//!
+//! Each block is one simulated minute of every machine of the shard, generated as unit
+//! slices (the same `generate_unit` backfill uses, so a stream over a window emits exactly
+//! the backfill of that window) in every format the sinks need, then cut by the rows'
+//! release marks into ticks of 10 s (`iot`, `all`) or 60 s (`scada`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::buffer::Batch;
+use crate::rows::{Format, Table};
+use crate::sim::clock::{DAY, SCADA_STEP};
+use crate::sim::unit::{Counters, UnitRows, UnitSpec};
+use crate::sim::Engine;
+
+/// What a stream generates.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Tables the stream publishes.
+    pub tables: Vec<Table>,
+    /// Seconds per tick.
+    pub step: i64,
+    /// Encodings the sinks need, each generated once.
+    pub formats: Vec<Format>,
+    /// Machines of the shard.
+    pub machines: Vec<usize>,
+    /// `[start, end)`; `start` is a whole minute.
+    pub window: (i64, i64),
+    /// Whether SCADA counters matter (published, so kept across restarts).
+    pub counters: bool,
+}
+
+/// One tick's rows: one batch per format, in [`Plan::formats`] order.
+pub struct Tick {
+    pub first: i64,
+    pub through: i64,
+    pub batches: Vec<Batch>,
+}
+
+/// Generates the blocks of a plan in order.
+pub struct Generator<'e> {
+    engine: &'e Engine,
+    plan: Plan,
+    counters: Vec<Counters>,
+    next: i64,
+    threads: usize,
+}
+
+impl<'e> Generator<'e> {
+    /// Starts at the window's start with the machines' counters then (one per plan machine).
+    pub fn new(engine: &'e Engine, plan: Plan, counters: Vec<Counters>, threads: usize) -> Generator<'e> {
+        assert_eq!(plan.window.0.rem_euclid(SCADA_STEP), 0, "a stream starts on a whole minute");
+        assert_eq!(counters.len(), plan.machines.len());
+        let next = plan.window.0;
+        Generator { engine, plan, counters, next, threads: threads.max(1) }
+    }
+
+    /// The next minute's ticks, or `None` past the window's end.
+    pub fn next_block(&mut self) -> Option<Vec<Tick>> {
+        let a = self.next;
+        if a >= self.plan.window.1 {
+            return None;
+        }
+        let b = (a + SCADA_STEP).min(self.plan.window.1);
+        self.next = b;
+        let snapshot = self.plan.counters.then(|| {
+            let map: BTreeMap<String, Counters> =
+                self.plan.machines.iter().zip(&self.counters).map(|(&m, &c)| (self.engine.plant.machines[m].id.clone(), c)).collect();
+            (a, Arc::new(map))
+        });
+        let units = self.generate(a, b);
+        let mut ticks = self.cut(a, b, &units);
+        if let Some(first) = ticks.first_mut() {
+            for batch in &mut first.batches {
+                batch.counters = snapshot.clone();
+            }
+        }
+        Some(ticks)
+    }
+
+    /// Every machine's slice `[a, b)` in every format, in machine order; advances counters.
+    fn generate(&mut self, a: i64, b: i64) -> Vec<Vec<UnitRows>> {
+        let engine = self.engine;
+        let plan = &self.plan;
+        let day = a - a.rem_euclid(DAY);
+        let chunk = plan.machines.len().div_ceil(self.threads).max(1);
+        let mut out: Vec<Vec<UnitRows>> = Vec::with_capacity(plan.machines.len());
+        std::thread::scope(|s| {
+            let handles: Vec<_> = plan
+                .machines
+                .chunks(chunk)
+                .zip(self.counters.chunks_mut(chunk))
+                .map(|(machines, counters)| {
+                    s.spawn(move || {
+                        machines
+                            .iter()
+                            .zip(counters.iter_mut())
+                            .map(|(&m, c)| {
+                                let tl = engine.unit_timeline(m, day);
+                                let spec = UnitSpec::new(m, day, plan.window).slice(a, b);
+                                let rows = plan.formats.iter().map(|&f| engine.generate_unit_into(spec, *c, f, &tl, UnitRows::marked())).collect();
+                                *c = Engine::advance(&tl, a, b, *c);
+                                rows
+                            })
+                            .collect::<Vec<Vec<UnitRows>>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                out.extend(h.join().expect("generation does not panic"));
+            }
+        });
+        out
+    }
+
+    /// Cuts the block's rows into ticks by their release marks.
+    fn cut(&self, a: i64, b: i64, units: &[Vec<UnitRows>]) -> Vec<Tick> {
+        let step = self.plan.step;
+        let n = ((b - a) + step - 1) / step;
+        let mut ticks: Vec<Tick> = (0..n)
+            .map(|k| Tick {
+                first: a + k * step,
+                through: (a + (k + 1) * step).min(b),
+                batches: Vec::with_capacity(self.plan.formats.len()),
+            })
+            .collect();
+        for f in 0..self.plan.formats.len() {
+            let mut bufs: Vec<Vec<(Vec<u8>, u64)>> = vec![vec![(Vec::new(), 0); self.plan.tables.len()]; n as usize];
+            for unit in units {
+                let rows = &unit[f];
+                let marks = rows.marks.as_ref().expect("marked rows");
+                for (ti, table) in self.plan.tables.iter().enumerate() {
+                    let buf = &rows.bufs[table.index()];
+                    let mut start = 0;
+                    for &(at, end) in &marks[table.index()] {
+                        let k = ((at - a) / step) as usize;
+                        let slot = &mut bufs[k][ti];
+                        slot.0.extend_from_slice(&buf[start..end]);
+                        slot.1 += 1;
+                        start = end;
+                    }
+                }
+            }
+            for (tick, tables) in ticks.iter_mut().zip(bufs) {
+                let tables = self
+                    .plan
+                    .tables
+                    .iter()
+                    .zip(tables)
+                    .filter(|(_, (_, rows))| *rows > 0)
+                    .map(|(&t, (bytes, rows))| (t, vec![Bytes::from(bytes)], rows))
+                    .collect();
+                tick.batches.push(Batch { first: tick.first, through: tick.through, tables, counters: None });
+            }
+        }
+        ticks
+    }
+}

@@ -1,0 +1,419 @@
+//! `genims stream`: the live daemon. The shared engine runs minute by minute, paced to the
+//! wall clock, and every record goes to each sink as its tick comes.
+//!
+//! ```text
+//!  generator thread ──blocks──▶ release loop ──ticks──▶ queue ▶ worker ▶ sink   (one per sink)
+//!  (engine, 1 min ahead)        (paces to the clock)    (memory, then disk spool)
+//! ```
+//!
+//! Each sink resumes from its own progress (PostgreSQL: a row committed with every flush;
+//! Kafka: a file written after acknowledgement), so a restart regenerates exactly what a
+//! sink lacks. The engine is deterministic: regenerating is the same as replaying.
+
+pub mod buffer;
+pub mod deliver;
+pub mod generate;
+mod pace;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::backfill::{carry, parse_shard, worker_threads};
+use crate::cli::{StreamArgs, StreamKind};
+use crate::config::{Config, SINKS};
+use crate::rows::{Format, Table};
+use crate::sim::clock::{instant_string, parse_instant, SCADA_STEP, SENSOR_STEP};
+use crate::sim::unit::Counters;
+use crate::sim::Engine;
+use crate::sink::{Progress, Sink};
+use buffer::Buffer;
+use deliver::{Control, Flush, SinkStats};
+use generate::{Generator, Plan, Tick};
+use pace::Pace;
+
+/// A validated stream request.
+struct Request {
+    kind: StreamKind,
+    name: String,
+    speed: Option<f64>,
+    sinks: Vec<String>,
+    start: Option<i64>,
+    end: Option<i64>,
+    fault_rate: f64,
+    shard: (usize, usize),
+}
+
+impl Request {
+    fn from_args(cfg: &Config, args: &StreamArgs) -> Result<Request> {
+        let speed = match args.speed.trim() {
+            "max" => None,
+            s => match s.parse::<f64>() {
+                Ok(x) if x > 0.0 && x.is_finite() => Some(x),
+                _ => bail!("--speed {s}: expected a positive number of simulated seconds per second, or max"),
+            },
+        };
+        let sinks = if args.sink.is_empty() { cfg.stream.sinks.clone() } else { args.sink.clone() };
+        if sinks.is_empty() {
+            bail!("no sinks: give --sink postgres,kafka,stdout or set [stream] sinks");
+        }
+        for s in &sinks {
+            if !SINKS.contains(&s.as_str()) {
+                bail!("--sink {s}: not a sink; use {}", SINKS.join(", "));
+            }
+        }
+        let mut sinks_unique = sinks.clone();
+        sinks_unique.dedup();
+        let minute = |flag: &str, v: &str| -> Result<i64> {
+            let t = parse_instant(v).map_err(|e| anyhow!("{flag}: {e}"))?;
+            Ok(t - t.rem_euclid(SCADA_STEP))
+        };
+        let start = args.start.as_deref().map(|v| minute("--start", v)).transpose()?;
+        let end = args.end.as_deref().map(|v| minute("--end", v)).transpose()?;
+        if let (Some(a), Some(b)) = (start, end) {
+            if a >= b {
+                bail!("the window is empty: --start must lie before --end");
+            }
+        }
+        let fault_rate = args.fault_rate.unwrap_or(cfg.stream.fault_rate);
+        if !(0.0..=1.0).contains(&fault_rate) {
+            bail!("--fault-rate {fault_rate}: must lie between 0 and 1");
+        }
+        let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
+        let kind_name = match args.kind {
+            StreamKind::Iot => "iot",
+            StreamKind::Scada => "scada",
+            StreamKind::All => "all",
+        };
+        let name = if shard.1 > 1 { format!("{kind_name}-{}of{}", shard.0, shard.1) } else { kind_name.to_owned() };
+        Ok(Request { kind: args.kind, name, speed, sinks: sinks_unique, start, end, fault_rate, shard })
+    }
+
+    fn tables(&self) -> Vec<Table> {
+        match self.kind {
+            StreamKind::Iot => vec![Table::SensorData],
+            StreamKind::Scada => vec![Table::ScadaMachineData],
+            StreamKind::All => Table::ALL.to_vec(),
+        }
+    }
+
+    fn step(&self) -> i64 {
+        if self.kind == StreamKind::Scada {
+            SCADA_STEP
+        } else {
+            SENSOR_STEP
+        }
+    }
+}
+
+/// Opens every sink; one line per sink that cannot start. With `allow_degraded`, the
+/// stream runs with the sinks that work (but never with none).
+fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs) -> Result<Vec<Box<dyn Sink>>> {
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
+    let mut open = Vec::new();
+    let mut failed = Vec::new();
+    for name in &req.sinks {
+        let sink: Result<Box<dyn Sink>> = match name.as_str() {
+            "postgres" => cfg.postgres_url().and_then(|url| Ok(Box::new(crate::sink::postgres::PostgresSink::live(url)?) as Box<dyn Sink>)),
+            "kafka" => std::fs::create_dir_all(&state_dir)
+                .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
+                .and_then(|()| {
+                    let k = &cfg.kafka;
+                    Ok(Box::new(crate::sink::kafka::KafkaSink::live(&k.brokers, &k.topic_prefix, k.partitions, &state_dir, &req.name)?) as Box<dyn Sink>)
+                }),
+            _ => Ok(Box::new(crate::sink::stdout::StdoutSink::new())),
+        };
+        match sink {
+            Ok(s) => open.push(s),
+            Err(e) => failed.push(format!("sink {name}: {e:#}")),
+        }
+    }
+    if !failed.is_empty() {
+        if args.allow_degraded && !open.is_empty() {
+            for f in &failed {
+                tracing::warn!("starting without {f}");
+            }
+        } else {
+            let hint = if open.is_empty() || args.allow_degraded { "" } else { "\n(--allow-degraded starts with the sinks that work)" };
+            bail!("{}{hint}", failed.join("\n"));
+        }
+    }
+    Ok(open)
+}
+
+/// Runs `genims stream`.
+pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
+    let req = Request::from_args(cfg, args)?;
+    let mut engine = crate::backfill::engine(cfg, req.fault_rate)?;
+    engine.restrict_patterns(&args.patterns)?;
+    let mut sinks = open_sinks(cfg, &req, args)?;
+    let machines: Vec<usize> = (0..engine.plant.machines.len()).filter(|m| m % req.shard.1 == req.shard.0 - 1).collect();
+
+    // Where each sink stands, and where generation starts.
+    let mut resume: Vec<Option<Progress>> = Vec::new();
+    for s in &mut sinks {
+        resume.push(if req.start.is_some() { None } else { s.resume(&req.name).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))? });
+    }
+    // A stream with nowhere to resume starts at the current minute (so fault labels of the
+    // episodes in progress, published at the window's first tick, are not skipped).
+    let now = now_secs() as i64;
+    let start = req.start.unwrap_or_else(|| resume.iter().flatten().map(|p| p.through).min().unwrap_or(now - now.rem_euclid(SCADA_STEP)));
+    let g0 = start - start.rem_euclid(SCADA_STEP);
+    let end = req.end.unwrap_or(i64::MAX / 4);
+    if g0 >= end {
+        bail!("nothing to do: the stream already stands at {} (--end {})", instant_string(start), instant_string(end));
+    }
+    let skip: Vec<i64> = resume.iter().map(|p| p.as_ref().map_or(start, |p| p.through)).collect();
+    let counters = starting_counters(&engine, &machines, g0, &mut sinks, &resume)?;
+
+    let mut formats: Vec<Format> = sinks.iter().map(|s| s.format()).collect();
+    formats.sort_by_key(|f| *f as u8);
+    formats.dedup();
+    let plan = Plan { tables: req.tables(), step: req.step(), formats: formats.clone(), machines: machines.clone(), window: (g0, end), counters: req.kind != StreamKind::Iot };
+
+    let ctl = Arc::new(Control::default());
+    let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
+    watch_signals(Arc::clone(&ctl), grace)?;
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
+    let flush = Flush { max_rows: cfg.stream.batch_rows, linger: Duration::from_millis(cfg.stream.linger_ms), grace };
+    let mut lanes = Vec::new();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    for (sink, &skip) in sinks.into_iter().zip(&skip) {
+        let fmt = formats.iter().position(|f| *f == sink.format()).expect("format planned");
+        let name = sink.name();
+        let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, &state_dir.join("spool").join(format!("{}-{name}", req.name)))?);
+        let stats = Arc::new(SinkStats::default());
+        stats.through.store(skip, Ordering::Relaxed);
+        let (q, st, c, stream) = (Arc::clone(&queue), Arc::clone(&stats), Arc::clone(&ctl), req.name.clone());
+        let done = done_tx.clone();
+        std::thread::Builder::new().name(format!("sink-{name}")).spawn(move || {
+            deliver::run(sink, q, stream, flush, st, c);
+            let _ = done.send(());
+        })?;
+        lanes.push(Lane { name, fmt, skip, queue, stats });
+    }
+    tracing::info!(
+        stream = %req.name,
+        start = %instant_string(start),
+        end = %req.end.map_or("never".to_owned(), instant_string),
+        speed = %req.speed.map_or("max".to_owned(), |s| s.to_string()),
+        sinks = %lanes.iter().map(|l| l.name).collect::<Vec<_>>().join(","),
+        machines = machines.len(),
+        "stream starting"
+    );
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+
+    let generated = Arc::new(AtomicU64::new(0));
+    let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
+    let stats_thread = {
+        let (ctl, generated, pace) = (Arc::clone(&ctl), Arc::clone(&generated), Arc::clone(&pace));
+        let lanes: Vec<(&'static str, Arc<Buffer>, Arc<SinkStats>)> = lanes.iter().map(|l| (l.name, Arc::clone(&l.queue), Arc::clone(&l.stats))).collect();
+        let every = Duration::from_secs(cfg.stream.stats_interval_s);
+        let name = req.name.clone();
+        std::thread::Builder::new().name("stats".into()).spawn(move || stats_loop(&name, &ctl, &pace, &generated, &lanes, every))?
+    };
+
+    let threads = worker_threads();
+    let released = release(&engine, plan, counters, threads, &pace, &lanes, &ctl, &generated);
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    if let Err(e) = &released {
+        ctl.fail(format!("{e:#}"), grace);
+    }
+    for l in &lanes {
+        l.queue.close();
+    }
+    if ctl.stopping() {
+        tracing::info!(grace_s = grace.as_secs(), "stopping: delivering what is queued");
+    }
+    ctl.stop(if ctl.stopping() { Some(grace) } else { None });
+    let waited = Instant::now();
+    // Workers finish by themselves; one stuck in a call past the grace period is left
+    // behind (its transaction dies with the process, its rows are regenerated on restart).
+    drop(done_tx);
+    for _ in &lanes {
+        let left = if ctl.stopping_with_deadline() { (grace + Duration::from_secs(1)).saturating_sub(waited.elapsed()) } else { Duration::MAX };
+        if done_rx.recv_timeout(left).is_err() {
+            tracing::warn!("a sink did not finish within the grace period");
+            break;
+        }
+    }
+    let _ = stats_thread.join();
+    let left: u64 = lanes.iter().map(|l| {
+        let d = l.queue.depth();
+        d.mem_rows + d.spooled_rows
+    }).sum();
+    for l in &lanes {
+        tracing::info!(sink = l.name, sent_rows = l.stats.sent_rows.load(Ordering::Relaxed), through = %instant_string(l.stats.through.load(Ordering::Relaxed)), "sink stopped");
+    }
+    if left > 0 {
+        tracing::warn!(rows = left, "stopped before delivering every queued row; a restart regenerates them");
+    }
+    tracing::info!(seconds = waited.elapsed().as_secs_f64(), "stream stopped");
+    match ctl.failure() {
+        Some(f) => bail!("{f}"),
+        None => Ok(()),
+    }
+}
+
+/// One sink's place in the release loop.
+struct Lane {
+    name: &'static str,
+    /// Index of its format in the plan.
+    fmt: usize,
+    /// Ticks through this instant are already in the sink.
+    skip: i64,
+    queue: Arc<Buffer>,
+    stats: Arc<SinkStats>,
+}
+
+/// Counters of each machine at `g0`: continued from what a sink holds (PostgreSQL's SCADA
+/// rows, Kafka's progress file), else estimated.
+fn starting_counters(engine: &Engine, machines: &[usize], g0: i64, sinks: &mut [Box<dyn Sink>], resume: &[Option<Progress>]) -> Result<Vec<Counters>> {
+    let mut known: BTreeMap<String, (i64, Counters)> = BTreeMap::new();
+    for p in resume.iter().flatten() {
+        if let Some((at, map)) = &p.counters {
+            if *at <= g0 {
+                known.extend(map.iter().map(|(id, c)| (id.clone(), (*at, *c))));
+            }
+        }
+    }
+    for s in sinks.iter_mut() {
+        known.extend(s.checkpoints(g0).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?);
+    }
+    Ok(machines
+        .iter()
+        .map(|&m| match known.get(&engine.plant.machines[m].id) {
+            Some(&(at, c)) => carry(engine, m, at, g0, c),
+            None => engine.initial_counters(m, g0),
+        })
+        .collect())
+}
+
+/// Generates blocks on a thread of their own and releases their ticks as the pace allows.
+#[allow(clippy::too_many_arguments)]
+fn release(
+    engine: &Engine,
+    plan: Plan,
+    counters: Vec<Counters>,
+    threads: usize,
+    pace: &Pace,
+    lanes: &[Lane],
+    ctl: &Control,
+    generated: &AtomicU64,
+) -> Result<()> {
+    let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(1);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut gen = Generator::new(engine, plan, counters, threads);
+            while !ctl.stopping() {
+                let Some(block) = gen.next_block() else { break };
+                if tx.send(block).is_err() {
+                    break;
+                }
+            }
+        });
+        // The receiver ends with this closure, so a generator blocked on a full channel
+        // wakes up and ends too.
+        let rx = rx;
+        let mut watchdog = Instant::now();
+        let mut beat = || {
+            if watchdog.elapsed() >= Duration::from_secs(1) {
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+                watchdog = Instant::now();
+            }
+        };
+        for block in rx.iter() {
+            for tick in block {
+                while let Some(wait) = pace.wait_for(tick.first) {
+                    if ctl.stopping() {
+                        return Ok(());
+                    }
+                    ctl.sleep(wait.min(Duration::from_secs(1)));
+                    beat();
+                }
+                if ctl.stopping() {
+                    return Ok(());
+                }
+                generated.fetch_add(tick.batches[0].rows(), Ordering::Relaxed);
+                for l in lanes {
+                    if tick.through > l.skip {
+                        l.queue.push(tick.batches[l.fmt].clone()).map_err(|e| anyhow!("sink {}: {e:#}", l.name))?;
+                    }
+                }
+            }
+            beat();
+        }
+        Ok(())
+    })
+}
+
+/// Logs a statistics line every `every` until the stream stops.
+fn stats_loop(name: &str, ctl: &Control, pace: &Pace, generated: &AtomicU64, lanes: &[(&'static str, Arc<Buffer>, Arc<SinkStats>)], every: Duration) {
+    let started = Instant::now();
+    let mut next = every;
+    loop {
+        while started.elapsed() < next {
+            if ctl.stopping() {
+                return;
+            }
+            ctl.sleep((next - started.elapsed()).min(Duration::from_secs(1)));
+        }
+        next += every;
+        let now = now_secs();
+        let sinks: Vec<String> = lanes
+            .iter()
+            .map(|(n, q, s)| {
+                let d = q.depth();
+                let through = s.through.load(Ordering::Relaxed);
+                let lag = pace.lag(through, now).map_or(String::new(), |l| format!(" lag {l:.0}s"));
+                format!(
+                    "{n}: sent {} buffered {} spooled {} errors {} at {}{lag}{}",
+                    s.sent_rows.load(Ordering::Relaxed),
+                    d.mem_rows,
+                    d.spooled_rows,
+                    s.errors.load(Ordering::Relaxed),
+                    instant_string(through),
+                    if s.retrying.load(Ordering::Relaxed) { " (retrying)" } else { "" }
+                )
+            })
+            .collect();
+        let line = format!("generated {} rows; {}", generated.load(Ordering::Relaxed), sinks.join("; "));
+        tracing::info!(stream = name, "{line}");
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&line)]);
+    }
+}
+
+/// Stops the stream gracefully on SIGTERM or SIGINT; a second signal exits at once.
+fn watch_signals(ctl: Arc<Control>, grace: Duration) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        rt.block_on(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+                return;
+            };
+            let mut seen = 0;
+            loop {
+                let which = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                seen += 1;
+                if seen > 1 {
+                    tracing::warn!("{which} again: exiting now; a restart regenerates what was not delivered");
+                    std::process::exit(130);
+                }
+                tracing::info!("{which}: stopping");
+                ctl.stop(Some(grace));
+            }
+        });
+    })?;
+    Ok(())
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}

@@ -1,0 +1,277 @@
+//! `genims stream` end to end, against the real PostgreSQL, private PostgreSQL clusters and
+//! private tansu brokers: it emits exactly what backfill writes, continues a backfill and
+//! itself after SIGTERM, and loses nothing while a database or broker is away.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{digest_at, genims, ok, run, signal, tempdir, wait_for, Broker, Cluster, TestDb, TABLES};
+
+const SMALL_PLANT: &str = "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
+                           [kafka]\npartitions = 3\n\n[stream]\nstats_interval_s = 1\nbuffer_mb = 1\nlinger_ms = 50\n";
+
+fn plant_dir() -> tempfile::TempDir {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
+    dir
+}
+
+/// Starts `genims stream` with stderr in `<dir>/<log>`.
+fn spawn(dir: &std::path::Path, log: &str, args: &[&str]) -> Child {
+    let err = std::fs::File::create(dir.join(log)).unwrap();
+    genims(dir).args(args).stdout(Stdio::null()).stderr(err).spawn().expect("genims starts")
+}
+
+fn log(dir: &std::path::Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+/// A database with the schema, for `url` on any server.
+fn prepared(dir: &std::path::Path, url: &str) {
+    ok(genims(dir).args(["--postgres-url", url, "schema", "apply"]));
+}
+
+#[test]
+fn stream_at_max_speed_emits_exactly_the_backfill() {
+    let dir = plant_dir();
+    // Starts inside an hour, crosses midnight, ends inside an hour.
+    let window = ["--start", "2026-03-04T22:17:00Z", "--end", "2026-03-05T01:43:00Z"];
+    let mut args = vec!["stream", "all", "--sink", "stdout", "--speed", "max", "--state-dir", "state"];
+    args.extend(window);
+    let streamed = ok(genims(dir.path()).args(&args).args(["--fault-rate", "1"]));
+    let mut args = vec!["backfill", "--out", "jsonl", "--path", "bf", "--fault-rate", "1"];
+    args.extend(window);
+    ok(genims(dir.path()).args(&args));
+    let mut expected: Vec<String> = Vec::new();
+    for e in std::fs::read_dir(dir.path().join("bf")).unwrap() {
+        expected.extend(std::fs::read_to_string(e.unwrap().path()).unwrap().lines().map(str::to_owned));
+    }
+    let mut got: Vec<String> = String::from_utf8(streamed.stdout).unwrap().lines().map(str::to_owned).collect();
+    assert!(expected.len() > 100_000, "the window holds a real amount of data ({} rows)", expected.len());
+    assert!(expected.iter().any(|l| l.contains("\"episode_id\"")), "the window holds fault episodes");
+    expected.sort();
+    got.sort();
+    assert_eq!(got.len(), expected.len(), "stream and backfill emit as many rows");
+    let first_diff = got.iter().zip(&expected).position(|(a, b)| a != b);
+    assert!(first_diff.is_none(), "stream and backfill differ first at\n  stream:   {}\n  backfill: {}", got[first_diff.unwrap()], expected[first_diff.unwrap()]);
+}
+
+#[test]
+fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
+    let dir = plant_dir();
+    let (streamed, whole) = (TestDb::new("stream"), TestDb::new("whole"));
+    for db in [&streamed, &whole] {
+        prepared(dir.path(), &db.url);
+    }
+    let (a, b, c) = ("2026-03-04T22:00:00Z", "2026-03-04T23:30:00Z", "2026-03-05T01:00:00Z");
+    ok(genims(dir.path()).args(["--postgres-url", &streamed.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", a, "--end", b]));
+    // The stream picks up where the backfill ended; stopped by SIGTERM part way.
+    let args = ["--postgres-url", &streamed.url, "stream", "all", "--sink", "postgres", "--speed", "400", "--fault-rate", "1", "--end", c, "--state-dir", "state"];
+    let mut child = spawn(dir.path(), "first.log", &args);
+    std::thread::sleep(Duration::from_secs(4));
+    let sent = Instant::now();
+    signal(child.id(), "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(10)).unwrap_or_else(|| panic!("no exit within 10 s of SIGTERM: {}", log(dir.path(), "first.log")));
+    assert!(status.success(), "SIGTERM exits 0: {}", log(dir.path(), "first.log"));
+    assert!(sent.elapsed() < Duration::from_secs(10));
+    let through: String = streamed.scalar("SELECT through::text FROM genims_stream_progress WHERE stream = 'all'");
+    assert!(through.as_str() > "2026-03-04 23:30:00" && through.as_str() < "2026-03-05 01:00:00", "stopped part way, at {through}");
+    // A restart continues exactly there.
+    let args = ["--postgres-url", &streamed.url, "stream", "all", "--sink", "postgres", "--speed", "max", "--fault-rate", "1", "--end", c, "--state-dir", "state"];
+    ok(genims(dir.path()).args(args));
+    ok(genims(dir.path()).args(["--postgres-url", &whole.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", a, "--end", c]));
+    for table in TABLES {
+        assert_eq!(streamed.digest(table), whole.digest(table), "{table}: backfill + stream + SIGTERM + stream must equal one backfill");
+    }
+}
+
+#[test]
+fn postgres_outage_is_buffered_spooled_and_delivered_once() {
+    let dir = plant_dir();
+    let cluster = Cluster::start_new();
+    let mut admin = postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE genims").unwrap();
+    let url = cluster.url("genims");
+    // Daily partitions: the stream creates the next day's as it crosses midnight.
+    ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply", "--partition", "daily"]));
+    let (a, c) = ("2026-03-04T23:30:00Z", "2026-03-05T01:00:00Z");
+    let args = ["--postgres-url", &url, "stream", "all", "--sink", "postgres", "--speed", "300", "--fault-rate", "1", "--start", a, "--end", c, "--state-dir", "state"];
+    let mut child = spawn(dir.path(), "stream.log", &args);
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.stop();
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(child.try_wait().unwrap().is_none(), "the daemon keeps running while PostgreSQL is down: {}", log(dir.path(), "stream.log"));
+    cluster.start();
+    let status = wait_for(&mut child, Duration::from_secs(120)).expect("the stream finishes after PostgreSQL returns");
+    let text = log(dir.path(), "stream.log");
+    assert!(status.success(), "{text}");
+    assert!(text.contains("delivery failed, will retry"), "the outage was noticed: {text}");
+    let spooled = text.lines().filter_map(|l| l.split("spooled ").nth(1)).filter_map(|r| r.split(' ').next()?.parse::<u64>().ok()).max().unwrap_or(0);
+    assert!(spooled > 0, "the memory bound was reached and rows spooled to disk: {text}");
+    let whole = TestDb::new("outage");
+    prepared(dir.path(), &whole.url);
+    ok(genims(dir.path()).args(["--postgres-url", &whole.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", a, "--end", c]));
+    for table in TABLES {
+        assert_eq!(digest_at(&url, table), whole.digest(table), "{table}: every record exactly once after the outage");
+    }
+}
+
+/// Every record of the stream's topics: table → (key, timestamp ms, JSON text) multiset.
+fn consume_all(addr: &str) -> BTreeMap<String, Vec<(String, i64, String)>> {
+    use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = rskafka::client::ClientBuilder::new(vec![addr.to_owned()]).build().await.unwrap();
+        let mut out = BTreeMap::new();
+        for table in TABLES {
+            let topic = match table {
+                "scada_machine_data" => "genims.scada.data".to_owned(),
+                "sensor_data" => "genims.sensor.data".to_owned(),
+                "sensor_health" => "genims.sensor.health".to_owned(),
+                "machine_faults" => "genims.machine.faults".to_owned(),
+                "maintenance_events" => "genims.maintenance.events".to_owned(),
+                "production_runs" => "genims.production.runs".to_owned(),
+                _ => "genims.fault.labels".to_owned(),
+            };
+            let mut rows = Vec::new();
+            for p in 0..3 {
+                let pc = client.partition_client(topic.clone(), p, UnknownTopicHandling::Retry).await.unwrap();
+                let end = pc.get_offset(OffsetAt::Latest).await.unwrap();
+                let mut offset = pc.get_offset(OffsetAt::Earliest).await.unwrap();
+                while offset < end {
+                    let (records, _) = pc.fetch_records(offset, 1..5_000_000, 1_000).await.unwrap();
+                    for r in records {
+                        offset = r.offset + 1;
+                        let key = String::from_utf8(r.record.key.unwrap()).unwrap();
+                        rows.push((key, r.record.timestamp.timestamp_millis(), String::from_utf8(r.record.value.unwrap()).unwrap()));
+                    }
+                }
+            }
+            out.insert(table.to_owned(), rows);
+        }
+        out
+    })
+}
+
+#[test]
+fn kafka_broker_restart_recreates_topics_and_delivers_what_it_missed() {
+    let dir = plant_dir();
+    let mut broker = Broker::start();
+    let addr = broker.addr.clone();
+    let (a, c) = ("2026-03-05T00:00:00Z", "2026-03-05T01:00:00Z");
+    let args = ["--kafka-brokers", &addr, "stream", "all", "--sink", "kafka", "--speed", "200", "--fault-rate", "1", "--start", a, "--end", c, "--state-dir", "state"];
+    let mut child = spawn(dir.path(), "stream.log", &args);
+    std::thread::sleep(Duration::from_secs(4));
+    // The broker dies with everything it held (memory storage) and comes back empty.
+    let port = broker.port();
+    broker.kill();
+    std::thread::sleep(Duration::from_secs(4));
+    let broker = Broker::start_on(port);
+    let status = wait_for(&mut child, Duration::from_secs(120)).expect("the stream finishes after the broker returns");
+    let text = log(dir.path(), "stream.log");
+    assert!(status.success(), "{text}");
+    assert!(text.contains("delivery failed, will retry"), "the outage was noticed: {text}");
+    let got = consume_all(&broker.addr);
+    // What the restarted broker holds must be every record from some instant on, to the end.
+    ok(genims(dir.path()).args(["backfill", "--out", "jsonl", "--path", "bf", "--fault-rate", "1", "--start", a, "--end", c]));
+    let sensor = &got["sensor_data"];
+    assert!(!sensor.is_empty(), "records reach the restarted broker");
+    let resumed = sensor.iter().map(|r| r.1).min().unwrap() / 1000;
+    assert!(resumed > 1_772_668_800, "records sent before the broker died are gone with it (first kept: {resumed})");
+    for table in ["sensor_data", "scada_machine_data"] {
+        let mut expected: BTreeSet<String> = BTreeSet::new();
+        for e in std::fs::read_dir(dir.path().join("bf")).unwrap() {
+            let p = e.unwrap().path();
+            if p.file_name().unwrap().to_string_lossy().starts_with(table) {
+                for l in std::fs::read_to_string(&p).unwrap().lines() {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    let t = chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str().unwrap()).unwrap().timestamp();
+                    if t >= resumed + 60 {
+                        expected.insert(l.to_owned());
+                    }
+                }
+            }
+        }
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (key, ts, value) in &got[table] {
+            let v: serde_json::Value = serde_json::from_str(value).unwrap();
+            assert_eq!(v["machine_id"].as_str(), Some(key.as_str()), "{table}: keyed by machine");
+            let t = chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str().unwrap()).unwrap().timestamp();
+            assert_eq!(*ts, t * 1000, "{table}: record timestamp is the reading's time");
+            *seen.entry(value.as_str()).or_default() += 1;
+        }
+        let missing: Vec<&String> = expected.iter().filter(|l| !seen.contains_key(l.as_str())).collect();
+        assert!(missing.is_empty(), "{table}: {} records after the restart are missing, e.g. {}", missing.len(), missing[0]);
+        let foreign = seen.keys().filter(|v| !expected.contains(**v)).filter(|v| {
+            let t = serde_json::from_str::<serde_json::Value>(v).unwrap()["timestamp"].as_str().unwrap().to_owned();
+            chrono::DateTime::parse_from_rfc3339(&t).unwrap().timestamp() >= resumed + 60
+        }).count();
+        assert_eq!(foreign, 0, "{table}: nothing but the backfill's records (duplicates repeat them exactly)");
+    }
+}
+
+#[test]
+fn unreachable_sinks_fail_at_start_unless_degraded() {
+    let dir = plant_dir();
+    let dead_pg = format!("postgresql://postgres@127.0.0.1:{}/x", common::free_port());
+    let dead_kafka = format!("127.0.0.1:{}", common::free_port());
+    let (out, err) = run(genims(dir.path()).args(["--postgres-url", &dead_pg, "--kafka-brokers", &dead_kafka, "stream", "all", "--sink", "postgres,kafka,stdout", "--state-dir", "state"]));
+    assert!(!out.status.success(), "unreachable sinks are refused");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("sink ")).collect();
+    assert!(lines.iter().any(|l| l.contains("sink postgres") && l.contains("cannot connect to PostgreSQL")), "{err}");
+    assert!(lines.iter().any(|l| l.contains("sink kafka") && l.contains("Kafka at 127.0.0.1")), "{err}");
+    assert!(err.contains("--allow-degraded"), "the way out is named: {err}");
+    // Allowed to degrade, the stream runs with what works.
+    let out = ok(genims(dir.path()).args([
+        "--postgres-url", &dead_pg, "stream", "scada", "--sink", "postgres,stdout", "--allow-degraded", "--speed", "max",
+        "--start", "2026-03-05T00:00:00Z", "--end", "2026-03-05T00:10:00Z", "--state-dir", "state",
+    ]));
+    let lines = String::from_utf8(out.stdout).unwrap().lines().count();
+    assert_eq!(lines, 32 * 10, "every SCADA record of ten minutes reaches stdout");
+    // Bad flags are one clear line each.
+    for (args, want) in [
+        (vec!["stream", "iot", "--speed", "0"], "--speed 0"),
+        (vec!["stream", "iot", "--sink", "files"], "--sink files: not a sink"),
+        (vec!["stream", "iot", "--start", "2026-03-05", "--end", "2026-03-04"], "the window is empty"),
+        (vec!["stream", "iot", "--sink", "postgres"], "no PostgreSQL database configured"),
+    ] {
+        let (out, err) = run(genims(dir.path()).args(&args));
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(err.contains(want), "{args:?}: expected `{want}` in: {err}");
+    }
+}
+
+#[test]
+fn real_time_stream_follows_the_clock_and_stops_on_sigint() {
+    let dir = plant_dir();
+    let out = std::fs::File::create(dir.path().join("out.jsonl")).unwrap();
+    let err = std::fs::File::create(dir.path().join("err.log")).unwrap();
+    let mut child = genims(dir.path())
+        .args(["--log-format", "json", "stream", "iot", "--sink", "stdout", "--state-dir", "state"])
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(12));
+    signal(child.id(), "INT");
+    let status = wait_for(&mut child, Duration::from_secs(10)).expect("exits within 10 s of SIGINT");
+    let errs = log(dir.path(), "err.log");
+    assert!(status.success(), "{errs}");
+    for l in errs.lines() {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("--log-format json writes JSON lines ({e}): {l}"));
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let text = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+    let mut ticks = BTreeSet::new();
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let t = chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str().unwrap()).unwrap().timestamp();
+        assert!(t <= now && t > now - 90, "readings are of the current minute, none from the future: {t} vs now {now}");
+        assert_eq!(t % 10, 0, "ticks on the 10 s grid");
+        ticks.insert(t);
+    }
+    assert!(ticks.len() >= 2, "at least two ticks in 12 s of real time: {ticks:?}");
+}
