@@ -114,9 +114,10 @@ mod tests {
     }
 
     #[test]
-    fn script_covers_the_sixteen_tables_and_the_labels() {
+    fn script_covers_the_sixteen_tables_the_labels_and_stream_progress() {
         let s = script(Partition::None);
-        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 17);
+        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 18);
         assert!(s.contains("CREATE TABLE IF NOT EXISTS fault_labels"));
+        assert!(s.contains("CREATE TABLE IF NOT EXISTS genims_stream_progress"));
     }
 }

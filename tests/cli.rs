@@ -154,7 +154,7 @@ fn schema_print_shows_both_layouts() {
     let dir = tempdir();
     let plain = String::from_utf8(ok(genims(dir.path()).args(["schema", "print"])).stdout).unwrap();
     let daily = String::from_utf8(ok(genims(dir.path()).args(["schema", "print", "--partition", "daily"])).stdout).unwrap();
-    assert_eq!(plain.matches("CREATE TABLE IF NOT EXISTS").count(), 17);
+    assert_eq!(plain.matches("CREATE TABLE IF NOT EXISTS").count(), 18, "16 tables, fault_labels, genims_stream_progress");
     assert!(!plain.contains("PARTITION BY"));
     assert_eq!(daily.matches("PARTITION BY RANGE (timestamp)").count(), 2);
 }
