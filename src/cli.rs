@@ -58,6 +58,32 @@ pub enum Command {
     Backfill(BackfillArgs),
     /// Run the live daemon: publish readings as they happen.
     Stream(StreamArgs),
+    /// Score the detection views against the fault labels of a backfilled database.
+    Evaluate(EvaluateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EvaluateFormat {
+    /// A Markdown table (as in FIDELITY.md).
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// First evaluation time (RFC 3339 or YYYY-MM-DD) [default: a day after the data starts].
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// Last evaluation time [default: the newest SCADA record].
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
+    /// Time between evaluations: 15m, 1h, 1d, ...
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub every: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: EvaluateFormat,
 }
 
 #[derive(Debug, Subcommand)]

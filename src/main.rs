@@ -8,6 +8,7 @@ mod backfill;
 mod cli;
 mod config;
 mod db;
+mod evaluate;
 mod faults;
 mod output;
 mod plant;
@@ -80,6 +81,7 @@ fn run(cli: Cli) -> Result<()> {
             drop(runtime);
             backfill::run(&cfg, &a)
         }
+        Command::Evaluate(a) => runtime.block_on(evaluate::run(&cfg, &a)),
         Command::Stream(a) => {
             drop(runtime);
             stream::run(&cfg, &a)

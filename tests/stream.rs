@@ -19,10 +19,33 @@ fn plant_dir() -> tempfile::TempDir {
     dir
 }
 
+/// A child process killed when dropped, so a failing test leaves no daemon behind.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `genims stream` with stderr in `<dir>/<log>`.
-fn spawn(dir: &std::path::Path, log: &str, args: &[&str]) -> Child {
+fn spawn(dir: &std::path::Path, log: &str, args: &[&str]) -> Running {
     let err = std::fs::File::create(dir.join(log)).unwrap();
-    genims(dir).args(args).stdout(Stdio::null()).stderr(err).spawn().expect("genims starts")
+    Running(genims(dir).args(args).stdout(Stdio::null()).stderr(err).spawn().expect("genims starts"))
 }
 
 fn log(dir: &std::path::Path, name: &str) -> String {
@@ -249,12 +272,9 @@ fn real_time_stream_follows_the_clock_and_stops_on_sigint() {
     let dir = plant_dir();
     let out = std::fs::File::create(dir.path().join("out.jsonl")).unwrap();
     let err = std::fs::File::create(dir.path().join("err.log")).unwrap();
-    let mut child = genims(dir.path())
-        .args(["--log-format", "json", "stream", "iot", "--sink", "stdout", "--state-dir", "state"])
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        genims(dir.path()).args(["--log-format", "json", "stream", "iot", "--sink", "stdout", "--state-dir", "state"]).stdout(out).stderr(err).spawn().unwrap(),
+    );
     std::thread::sleep(Duration::from_secs(12));
     signal(child.id(), "INT");
     let status = wait_for(&mut child, Duration::from_secs(10)).expect("exits within 10 s of SIGINT");

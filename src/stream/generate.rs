@@ -58,6 +58,11 @@ impl<'e> Generator<'e> {
         Generator { engine, plan, counters, next, threads: threads.max(1) }
     }
 
+    /// The start of the next block, or `None` past the window's end.
+    pub fn next_start(&self) -> Option<i64> {
+        (self.next < self.plan.window.1).then_some(self.next)
+    }
+
     /// The next minute's ticks, or `None` past the window's end.
     pub fn next_block(&mut self) -> Option<Vec<Tick>> {
         let a = self.next;

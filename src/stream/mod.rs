@@ -35,6 +35,9 @@ use deliver::{Control, Flush, SinkStats};
 use generate::{Generator, Plan, Tick};
 use pace::Pace;
 
+/// How long before its minute a block is generated at least.
+const GENERATION_LEAD: Duration = Duration::from_secs(5);
+
 /// A validated stream request.
 struct Request {
     kind: StreamKind,
@@ -304,12 +307,25 @@ fn release(
     ctl: &Control,
     generated: &AtomicU64,
 ) -> Result<()> {
-    let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(1);
+    // A rendezvous channel: at most one block waits while another is released.
+    let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(0);
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut gen = Generator::new(engine, plan, counters, threads);
+            let mut took = Duration::ZERO;
             while !ctl.stopping() {
+                // Generate just in time (memory holds one minute, not two), with a lead of
+                // a few times what the last block took.
+                let lead = (took * 3).max(GENERATION_LEAD);
+                while let Some(wait) = gen.next_start().and_then(|a| pace.wait_for(a)).filter(|w| *w > lead) {
+                    if ctl.stopping() {
+                        return;
+                    }
+                    ctl.sleep((wait - lead).min(Duration::from_secs(1)));
+                }
+                let started = Instant::now();
                 let Some(block) = gen.next_block() else { break };
+                took = started.elapsed();
                 if tx.send(block).is_err() {
                     break;
                 }
