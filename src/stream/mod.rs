@@ -154,24 +154,13 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     engine.restrict_patterns(&args.patterns)?;
     let mut sinks = open_sinks(cfg, &req, args)?;
     let machines: Vec<usize> = (0..engine.plant.machines.len()).filter(|m| m % req.shard.1 == req.shard.0 - 1).collect();
-
-    // Where each sink stands, and where generation starts.
-    let mut resume: Vec<Option<Progress>> = Vec::new();
-    for s in &mut sinks {
-        resume.push(if req.start.is_some() { None } else { s.resume(&req.name).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))? });
-    }
-    // A stream with nowhere to resume starts at the current minute (so fault labels of the
-    // episodes in progress, published at the window's first tick, are not skipped).
-    let now = now_secs() as i64;
-    let start = req.start.unwrap_or_else(|| resume.iter().flatten().map(|p| p.through).min().unwrap_or(now - now.rem_euclid(SCADA_STEP)));
+    let (start, skip, resume) = where_to_start(&req, &mut sinks)?;
     let g0 = start - start.rem_euclid(SCADA_STEP);
     let end = req.end.unwrap_or(i64::MAX / 4);
     if g0 >= end {
         bail!("nothing to do: the stream already stands at {} (--end {})", instant_string(start), instant_string(end));
     }
-    let skip: Vec<i64> = resume.iter().map(|p| p.as_ref().map_or(start, |p| p.through)).collect();
     let counters = starting_counters(&engine, &machines, g0, &mut sinks, &resume)?;
-
     let mut formats: Vec<Format> = sinks.iter().map(|s| s.format()).collect();
     formats.sort_by_key(|f| *f as u8);
     formats.dedup();
@@ -181,23 +170,7 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
     watch_signals(Arc::clone(&ctl), grace)?;
     let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
-    let flush = Flush { max_rows: cfg.stream.batch_rows, linger: Duration::from_millis(cfg.stream.linger_ms), grace };
-    let mut lanes = Vec::new();
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    for (sink, &skip) in sinks.into_iter().zip(&skip) {
-        let fmt = formats.iter().position(|f| *f == sink.format()).expect("format planned");
-        let name = sink.name();
-        let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, &state_dir.join("spool").join(format!("{}-{name}", req.name)))?);
-        let stats = Arc::new(SinkStats::default());
-        stats.through.store(skip, Ordering::Relaxed);
-        let (q, st, c, stream) = (Arc::clone(&queue), Arc::clone(&stats), Arc::clone(&ctl), req.name.clone());
-        let done = done_tx.clone();
-        std::thread::Builder::new().name(format!("sink-{name}")).spawn(move || {
-            deliver::run(sink, q, stream, flush, st, c);
-            let _ = done.send(());
-        })?;
-        lanes.push(Lane { name, fmt, skip, queue, stats });
-    }
+    let (lanes, done) = start_workers(cfg, &req, &state_dir, sinks, &skip, &formats, &ctl)?;
     tracing::info!(
         stream = %req.name,
         start = %instant_string(start),
@@ -218,14 +191,74 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
         let name = req.name.clone();
         std::thread::Builder::new().name("stats".into()).spawn(move || stats_loop(&name, &ctl, &pace, &generated, &lanes, every))?
     };
-
-    let threads = worker_threads();
-    let released = release(&engine, plan, counters, threads, &pace, &lanes, &ctl, &generated);
+    let released = release(&engine, plan, counters, worker_threads(), &pace, &lanes, &ctl, &generated);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
         ctl.fail(format!("{e:#}"), grace);
     }
-    for l in &lanes {
+    shut_down(&lanes, &ctl, grace, &done);
+    let _ = stats_thread.join();
+    match ctl.failure() {
+        Some(f) => bail!("{f}"),
+        None => Ok(()),
+    }
+}
+
+/// Each sink's saved progress, the instant the stream starts at, and per sink the instant
+/// through which it already holds everything (its ticks up to there are skipped).
+fn where_to_start(req: &Request, sinks: &mut [Box<dyn Sink>]) -> Result<(i64, Vec<i64>, Vec<Option<Progress>>)> {
+    let mut resume: Vec<Option<Progress>> = Vec::new();
+    for s in sinks.iter_mut() {
+        resume.push(if req.start.is_some() { None } else { s.resume(&req.name).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))? });
+    }
+    // A stream with nowhere to resume starts at the current minute (so fault labels of the
+    // episodes in progress, published at the window's first tick, are not skipped).
+    let now = now_secs() as i64;
+    let start = req.start.unwrap_or_else(|| resume.iter().flatten().map(|p| p.through).min().unwrap_or(now - now.rem_euclid(SCADA_STEP)));
+    let skip = resume.iter().map(|p| p.as_ref().map_or(start, |p| p.through)).collect();
+    Ok((start, skip, resume))
+}
+
+/// A queue and a delivery thread per sink; each thread reports on `done` when it ends.
+#[allow(clippy::too_many_arguments)]
+fn start_workers(
+    cfg: &Config,
+    req: &Request,
+    state_dir: &std::path::Path,
+    sinks: Vec<Box<dyn Sink>>,
+    skip: &[i64],
+    formats: &[Format],
+    ctl: &Arc<Control>,
+) -> Result<(Vec<Lane>, mpsc::Receiver<()>)> {
+    let flush = Flush {
+        max_rows: cfg.stream.batch_rows,
+        linger: Duration::from_millis(cfg.stream.linger_ms),
+        grace: Duration::from_secs(cfg.stream.shutdown_grace_s),
+    };
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let mut lanes = Vec::new();
+    for (sink, &skip) in sinks.into_iter().zip(skip) {
+        let fmt = formats.iter().position(|f| *f == sink.format()).expect("format planned");
+        let name = sink.name();
+        let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, &state_dir.join("spool").join(format!("{}-{name}", req.name)))?);
+        let stats = Arc::new(SinkStats::default());
+        stats.through.store(skip, Ordering::Relaxed);
+        let (q, st, c, stream, done) = (Arc::clone(&queue), Arc::clone(&stats), Arc::clone(ctl), req.name.clone(), done_tx.clone());
+        std::thread::Builder::new().name(format!("sink-{name}")).spawn(move || {
+            deliver::run(sink, q, stream, flush, st, c);
+            let _ = done.send(());
+        })?;
+        lanes.push(Lane { name, fmt, skip, queue, stats });
+    }
+    Ok((lanes, done_rx))
+}
+
+/// Closes the queues and waits for the workers: until they have delivered everything at
+/// the window's end, at most the grace period after a signal or an error (a worker stuck
+/// in a call is left behind: its transaction dies with the process, and a restart
+/// regenerates its rows).
+fn shut_down(lanes: &[Lane], ctl: &Control, grace: Duration, done: &mpsc::Receiver<()>) {
+    for l in lanes {
         l.queue.close();
     }
     if ctl.stopping() {
@@ -233,32 +266,27 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     }
     ctl.stop(if ctl.stopping() { Some(grace) } else { None });
     let waited = Instant::now();
-    // Workers finish by themselves; one stuck in a call past the grace period is left
-    // behind (its transaction dies with the process, its rows are regenerated on restart).
-    drop(done_tx);
-    for _ in &lanes {
+    for _ in lanes {
         let left = if ctl.stopping_with_deadline() { (grace + Duration::from_secs(1)).saturating_sub(waited.elapsed()) } else { Duration::MAX };
-        if done_rx.recv_timeout(left).is_err() {
+        if done.recv_timeout(left).is_err() {
             tracing::warn!("a sink did not finish within the grace period");
             break;
         }
     }
-    let _ = stats_thread.join();
-    let left: u64 = lanes.iter().map(|l| {
-        let d = l.queue.depth();
-        d.mem_rows + d.spooled_rows
-    }).sum();
-    for l in &lanes {
+    let left: u64 = lanes
+        .iter()
+        .map(|l| {
+            let d = l.queue.depth();
+            d.mem_rows + d.spooled_rows
+        })
+        .sum();
+    for l in lanes {
         tracing::info!(sink = l.name, sent_rows = l.stats.sent_rows.load(Ordering::Relaxed), through = %instant_string(l.stats.through.load(Ordering::Relaxed)), "sink stopped");
     }
     if left > 0 {
         tracing::warn!(rows = left, "stopped before delivering every queued row; a restart regenerates them");
     }
     tracing::info!(seconds = waited.elapsed().as_secs_f64(), "stream stopped");
-    match ctl.failure() {
-        Some(f) => bail!("{f}"),
-        None => Ok(()),
-    }
 }
 
 /// One sink's place in the release loop.
