@@ -61,6 +61,20 @@ struct Live {
 /// The longest one live transaction may take before it counts as failed.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The daily partition of time-series table `t` for the UTC day starting at `day`.
+fn partition_sql(t: &str, day: i64) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {t}_p{} PARTITION OF {t} FOR VALUES FROM ('{}') TO ('{}')",
+        day_tag(day),
+        date_string(day),
+        date_string(day + DAY)
+    )
+}
+
+/// Labels of an episode that spans consecutive windows arrive with each window: they are
+/// staged, then merged keeping the first copy.
+const MERGE_LABELS: &str = "INSERT INTO fault_labels SELECT * FROM fault_labels_stage ON CONFLICT (episode_id) DO NOTHING";
+
 /// Classifies a PostgreSQL error: lost connections, shutdowns, overload and serialisation
 /// failures may pass; anything else the server refused (a missing table, a duplicate key)
 /// will not, and is [`Fatal`].
@@ -114,9 +128,7 @@ async fn copy_and_hold(
         sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(|e| pg_err("COPY failed for", table, e))?;
         let n = sink.finish().await.map_err(|e| pg_err("COPY failed for", table, e))?;
         if merge {
-            tx.batch_execute("INSERT INTO fault_labels SELECT * FROM fault_labels_stage ON CONFLICT (episode_id) DO NOTHING")
-                .await
-                .map_err(|e| pg_err("cannot merge", table, e))?;
+            tx.batch_execute(MERGE_LABELS).await.map_err(|e| pg_err("cannot merge", table, e))?;
         }
         Ok(n)
     }
@@ -173,13 +185,7 @@ impl PostgresSink {
                 let mut day = window.0 - window.0.rem_euclid(DAY);
                 while day < window.1 {
                     for t in schema::TIMESERIES_TABLES {
-                        let sql = format!(
-                            "CREATE TABLE IF NOT EXISTS {t}_p{} PARTITION OF {t} FOR VALUES FROM ('{}') TO ('{}')",
-                            day_tag(day),
-                            date_string(day),
-                            date_string(day + DAY)
-                        );
-                        client.batch_execute(&sql).await.map_err(|e| anyhow!("cannot create partition of {t}: {}", db::cause(&e)))?;
+                        client.batch_execute(&partition_sql(t, day)).await.map_err(|e| anyhow!("cannot create partition of {t}: {}", db::cause(&e)))?;
                     }
                     day += DAY;
                 }
@@ -228,13 +234,7 @@ impl PostgresSink {
             let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
             for &day in &new_days {
                 for t in schema::TIMESERIES_TABLES {
-                    let sql = format!(
-                        "CREATE TABLE IF NOT EXISTS {t}_p{} PARTITION OF {t} FOR VALUES FROM ('{}') TO ('{}')",
-                        day_tag(day),
-                        date_string(day),
-                        date_string(day + DAY)
-                    );
-                    client.batch_execute(&sql).await.map_err(|e| classify(&format!("cannot create a partition of {t}"), e))?;
+                    client.batch_execute(&partition_sql(t, day)).await.map_err(|e| classify(&format!("cannot create a partition of {t}"), e))?;
                 }
             }
             let tx = client.transaction().await.map_err(|e| classify("cannot start a transaction", e))?;
@@ -257,9 +257,7 @@ impl PostgresSink {
                 sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(|e| classify(&what, e))?;
                 sink.finish().await.map_err(|e| classify(&what, e))?;
                 if merge {
-                    tx.batch_execute("INSERT INTO fault_labels SELECT * FROM fault_labels_stage ON CONFLICT (episode_id) DO NOTHING")
-                        .await
-                        .map_err(|e| classify("cannot merge fault_labels", e))?;
+                    tx.batch_execute(MERGE_LABELS).await.map_err(|e| classify("cannot merge fault_labels", e))?;
                 }
             }
             tx.execute(
