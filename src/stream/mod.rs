@@ -48,6 +48,8 @@ struct Request {
     end: Option<i64>,
     fault_rate: f64,
     shard: (usize, usize),
+    /// Progress files and spool directories.
+    state_dir: std::path::PathBuf,
 }
 
 impl Request {
@@ -68,8 +70,12 @@ impl Request {
                 bail!("--sink {s}: not a sink; use {}", SINKS.join(", "));
             }
         }
-        let mut sinks_unique = sinks.clone();
-        sinks_unique.dedup();
+        let mut sinks_unique: Vec<String> = Vec::new();
+        for s in sinks {
+            if !sinks_unique.contains(&s) {
+                sinks_unique.push(s);
+            }
+        }
         let minute = |flag: &str, v: &str| -> Result<i64> {
             let t = parse_instant(v).map_err(|e| anyhow!("{flag}: {e}"))?;
             Ok(t - t.rem_euclid(SCADA_STEP))
@@ -92,7 +98,8 @@ impl Request {
             StreamKind::All => "all",
         };
         let name = if shard.1 > 1 { format!("{kind_name}-{}of{}", shard.0, shard.1) } else { kind_name.to_owned() };
-        Ok(Request { kind: args.kind, name, speed, sinks: sinks_unique, start, end, fault_rate, shard })
+        let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
+        Ok(Request { kind: args.kind, name, speed, sinks: sinks_unique, start, end, fault_rate, shard, state_dir })
     }
 
     fn tables(&self) -> Vec<Table> {
@@ -115,17 +122,17 @@ impl Request {
 /// Opens every sink; one line per sink that cannot start. With `allow_degraded`, the
 /// stream runs with the sinks that work (but never with none).
 fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs) -> Result<Vec<Box<dyn Sink>>> {
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
+    let state_dir = &req.state_dir;
     let mut open = Vec::new();
     let mut failed = Vec::new();
     for name in &req.sinks {
         let sink: Result<Box<dyn Sink>> = match name.as_str() {
             "postgres" => cfg.postgres_url().and_then(|url| Ok(Box::new(crate::sink::postgres::PostgresSink::live(url)?) as Box<dyn Sink>)),
-            "kafka" => std::fs::create_dir_all(&state_dir)
+            "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
                 .and_then(|()| {
                     let k = &cfg.kafka;
-                    Ok(Box::new(crate::sink::kafka::KafkaSink::live(&k.brokers, &k.topic_prefix, k.partitions, &state_dir, &req.name)?) as Box<dyn Sink>)
+                    Ok(Box::new(crate::sink::kafka::KafkaSink::live(&k.brokers, &k.topic_prefix, k.partitions, state_dir, &req.name)?) as Box<dyn Sink>)
                 }),
             _ => Ok(Box::new(crate::sink::stdout::StdoutSink::new())),
         };
@@ -169,8 +176,7 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     let ctl = Arc::new(Control::default());
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
     watch_signals(Arc::clone(&ctl), grace)?;
-    let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
-    let (lanes, done) = start_workers(cfg, &req, &state_dir, sinks, &skip, &formats, &ctl)?;
+    let (lanes, done) = start_workers(cfg, &req, sinks, &skip, &formats, &ctl)?;
     tracing::info!(
         stream = %req.name,
         start = %instant_string(start),
@@ -224,7 +230,6 @@ fn where_to_start(req: &Request, sinks: &mut [Box<dyn Sink>]) -> Result<(i64, Ve
 fn start_workers(
     cfg: &Config,
     req: &Request,
-    state_dir: &std::path::Path,
     sinks: Vec<Box<dyn Sink>>,
     skip: &[i64],
     formats: &[Format],
@@ -240,7 +245,7 @@ fn start_workers(
     for (sink, &skip) in sinks.into_iter().zip(skip) {
         let fmt = formats.iter().position(|f| *f == sink.format()).expect("format planned");
         let name = sink.name();
-        let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, &state_dir.join("spool").join(format!("{}-{name}", req.name)))?);
+        let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, &req.state_dir.join("spool").join(format!("{}-{name}", req.name)))?);
         let stats = Arc::new(SinkStats::default());
         stats.through.store(skip, Ordering::Relaxed);
         let (q, st, c, stream, done) = (Arc::clone(&queue), Arc::clone(&stats), Arc::clone(ctl), req.name.clone(), done_tx.clone());
