@@ -25,6 +25,9 @@ pub const LOOKBACK: i64 = 12 * HOUR;
 const STATS_WINDOW: usize = 6;
 /// Minutes a machine must have run before its signals count as steady (drive lags settle).
 const STEADY_MINUTES: i64 = 3;
+/// Smallest noise (value units) at which six equal readings mean a stuck sensor: 30
+/// steps of the 0.0001 resolution.
+const FLAT_MIN_NOISE: f64 = 0.003;
 
 /// What a unit covers: the part of a window on one machine's UTC day, optionally only a
 /// slice of that day (the stream generates a day minute by minute).
@@ -591,8 +594,10 @@ impl Engine {
         // Stuck and erratic signals only mean something while the machine runs steadily:
         // starts and stops move signals fast, and a de-energised sensor reads flat.
         let steady = (0..=STEADY_MINUTES).all(|k| tl.at(t - k * SCADA_STEP).is_some_and(|mi| mi.state == State::Running));
-        let flat = steady && st.recent.len() == STATS_WINDOW && hi == lo;
         let noise = self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp;
+        // A flat line is suspicious only where the signal's noise is well above the 4-decimal
+        // resolution of measurement_value; below it, rounding alone can repeat a value.
+        let flat = steady && st.recent.len() == STATS_WINDOW && hi == lo && noise >= FLAT_MIN_NOISE;
         let jump = steady && prev_mean.is_some_and(|m| (v - m).abs() > 6.0 * noise.max(1e-9));
         let (mut status, flags) = classify(v, role);
         let quality = if raw.out_of_range {
