@@ -432,11 +432,27 @@ impl Sink for PostgresSink {
         if let Some(e) = failure {
             return Err(e);
         }
-        self.advance_sequences()
+        self.advance_sequences()?;
+        self.analyze()
     }
 }
 
 impl PostgresSink {
+    /// Refreshes the planner statistics of every table after a bulk load, as pg_restore
+    /// advises: autovacuum would get there eventually, but queries run straight after a
+    /// backfill (the detection views, `genims evaluate`) would be planned on empty statistics.
+    fn analyze(&mut self) -> Result<()> {
+        let pool = self.pool.clone();
+        self.rt.block_on(async move {
+            let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+            let names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+            client
+                .batch_execute(&format!("ANALYZE {}", names.join(", ")))
+                .await
+                .map_err(|e| anyhow!("cannot refresh the planner statistics: {}", db::cause(&e)))
+        })
+    }
+
     /// Advances the id sequences past the explicit ids genims wrote.
     fn advance_sequences(&mut self) -> Result<()> {
         let pool = self.pool.clone();
