@@ -26,6 +26,78 @@ RETURNS TABLE (
              s.warning_threshold_min, s.warning_threshold_max, s.critical_threshold_min, s.critical_threshold_max
 $$;
 
+-- The stretch of a machine's operation a detector reads at p_at. It ends with the machine's
+-- last running minute (looking back 8 hours), so what a machine showed before it stopped
+-- stays visible while it is down (fault, maintenance); it begins after the last intervention
+-- (setup, fault, maintenance) before that minute, so a repair or a tool change clears old
+-- evidence. `down_until` is the last fault or maintenance minute after the last run, and
+-- `state_now` the state at p_at: a machine that went down and is back (idle, setup) has been
+-- repaired, and what it showed before no longer counts.
+CREATE OR REPLACE FUNCTION genims_operation(p_machine varchar, p_at timestamp)
+RETURNS TABLE (last_running timestamp, since timestamp, down_until timestamp, state_now varchar)
+LANGUAGE sql STABLE AS $$
+    WITH m AS (
+        SELECT s.timestamp AS ts, s.machine_state AS st FROM scada_machine_data s
+        WHERE s.machine_id = p_machine AND s.timestamp > p_at - interval '8 hours' AND s.timestamp <= p_at
+    ), r AS (
+        SELECT max(ts) FILTER (WHERE st = 'running') AS last_running, max(ts) AS last_ts FROM m
+    )
+    SELECT r.last_running,
+           (SELECT max(ts) FROM m WHERE ts < r.last_running AND st IN ('setup', 'maintenance', 'fault')),
+           (SELECT max(ts) FROM m WHERE ts > r.last_running AND st IN ('maintenance', 'fault')),
+           (SELECT st FROM m WHERE ts = r.last_ts)
+    FROM r WHERE r.last_running IS NOT NULL
+$$;
+
+-- Statistics of each sensor named p_sensor (every sensor when NULL) over the last p_span of
+-- its machine's operation (genims_operation): valid readings (not out of range) taken while
+-- the machine ran, from sensors sensor_health trusts. With p_running_only false, readings of any state count and the window
+-- runs on to p_at, so what happened as the machine stopped stays in view.
+CREATE OR REPLACE FUNCTION genims_evidence(p_at timestamp, p_sensor text, p_span interval, p_running_only boolean DEFAULT true)
+RETURNS TABLE (
+    machine_id varchar, line_id varchar, factory_id varchar, sensor_id varchar, sensor_name varchar,
+    n bigint, avg_value numeric, min_value numeric, max_value numeric, sd_value numeric,
+    share_above_warning numeric, share_below_warning numeric, share_above_critical numeric, share_below_critical numeric,
+    beyond_warning bigint, normal_min numeric, normal_max numeric, warning_min numeric, warning_max numeric,
+    critical_min numeric, critical_max numeric
+) LANGUAGE sql STABLE AS $$
+    SELECT s.machine_id, s.line_id, s.factory_id, s.sensor_id, s.sensor_name,
+           w.n, w.avg_value, w.min_value, w.max_value, w.sd_value,
+           w.above_warning, w.below_warning, w.above_critical, w.below_critical, w.beyond_warning,
+           s.normal_operating_min, s.normal_operating_max, s.warning_threshold_min, s.warning_threshold_max,
+           s.critical_threshold_min, s.critical_threshold_max
+    FROM machines mc
+    CROSS JOIN LATERAL genims_operation(mc.machine_id, p_at) o
+    JOIN sensors s ON s.machine_id = mc.machine_id
+    CROSS JOIN LATERAL (
+        -- greatest() ignores NULLs: no intervention, or not repaired yet.
+        SELECT greatest(o.last_running + interval '1 minute' - p_span, o.since + interval '1 minute',
+                        CASE WHEN o.state_now NOT IN ('fault', 'maintenance') THEN o.down_until + interval '1 minute' END) AS lo,
+               CASE WHEN p_running_only THEN least(o.last_running + interval '1 minute', p_at + interval '1 microsecond')
+                    ELSE p_at + interval '1 microsecond' END AS hi
+    ) r
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS n, avg(d.measurement_value) AS avg_value, min(d.measurement_value) AS min_value,
+               max(d.measurement_value) AS max_value, coalesce(stddev_pop(d.measurement_value), 0) AS sd_value,
+               avg(d.is_above_warning::int) AS above_warning, avg(d.is_below_warning::int) AS below_warning,
+               avg(d.is_above_critical::int) AS above_critical, avg(d.is_below_critical::int) AS below_critical,
+               count(*) FILTER (WHERE d.is_above_warning OR d.is_below_warning) AS beyond_warning
+        FROM sensor_data d
+        JOIN scada_machine_data m ON m.machine_id = s.machine_id AND m.timestamp = date_trunc('minute', d.timestamp)
+        WHERE d.sensor_id = s.sensor_id AND d.timestamp >= r.lo AND d.timestamp < r.hi AND d.quality <> 'out_of_range'
+          AND m.timestamp >= date_trunc('minute', r.lo) AND m.timestamp < r.hi
+          AND (NOT p_running_only OR m.machine_state = 'running')
+    ) w
+    WHERE (p_sensor IS NULL OR s.sensor_name = p_sensor) AND w.n > 0
+      AND EXISTS (SELECT 1 FROM sensors x WHERE x.machine_id = mc.machine_id AND (p_sensor IS NULL OR x.sensor_name = p_sensor))
+      -- A sensor the plant's own health monitoring marks as drifting or stuck is not evidence
+      -- of a machine fault (sensor_drift reports it).
+      AND NOT EXISTS (
+            SELECT 1 FROM sensor_health h
+             WHERE h.sensor_id = s.sensor_id AND h.timestamp = date_trunc('hour', p_at) - interval '1 hour'
+               AND (h.calibration_drift_detected OR h.stuck_value_detected))
+$$;
+
 CREATE OR REPLACE FUNCTION genims_detect(p_pattern text, p_at timestamp)
 RETURNS TABLE (machine_id varchar, line_id varchar, factory_id varchar, pattern text, severity text, evidence text, detected_at timestamp)
 LANGUAGE plpgsql STABLE AS $$
@@ -35,66 +107,70 @@ BEGIN
         RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
             format('bearing vibration %s mm/s (warning above %s)', round(w.avg_value, 2), w.warning_max), p_at
-        FROM genims_sensor_window(p_at, interval '1 hour') w
-        WHERE w.sensor_name = 'Spindle Bearing Vibration' AND w.n >= 30 AND w.avg_value > w.warning_max;
+        FROM genims_evidence(p_at, 'Spindle Bearing Vibration', interval '1 hour') w
+        WHERE w.n >= 30 AND w.avg_value > w.warning_max;
     ELSIF p_pattern = 'motor_overheating' THEN
         RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
-            CASE WHEN w.max_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
-            format('winding temperature up to %s degC (warning above %s)', round(w.max_value, 1), w.warning_max), p_at
-        FROM genims_sensor_window(p_at, interval '20 minutes') w
-        WHERE w.sensor_name = 'Motor Winding Temperature' AND w.n >= 6 AND w.avg_value > w.warning_max;
+            CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('winding temperature %s degC, up to %s (warning above %s)', round(w.avg_value, 1), round(w.max_value, 1), w.warning_max), p_at
+        FROM genims_evidence(p_at, 'Motor Winding Temperature', interval '10 minutes') w
+        WHERE w.n >= 6 AND w.avg_value > w.warning_max;
     ELSIF p_pattern = 'hydraulic_leak' THEN
         RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.avg_value < w.critical_min THEN 'CRITICAL' ELSE 'WARNING' END,
             format('hydraulic pressure %s bar (warning below %s)', round(w.avg_value, 1), w.warning_min), p_at
-        FROM genims_sensor_window(p_at, interval '30 minutes') w
-        WHERE w.sensor_name = 'Hydraulic Pressure' AND w.n >= 10 AND w.avg_value < w.warning_min;
+        FROM genims_evidence(p_at, 'Hydraulic Pressure', interval '15 minutes') w
+        WHERE w.n >= 6 AND w.avg_value < w.warning_min;
     ELSIF p_pattern = 'tool_wear' THEN
         RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
             format('cutting vibration %s mm/s (warning above %s)', round(w.avg_value, 2), w.warning_max), p_at
-        FROM genims_sensor_window(p_at, interval '1 hour') w
-        WHERE w.sensor_name = 'Cutting Tool Vibration' AND w.n >= 30 AND w.avg_value > w.warning_max;
+        FROM genims_evidence(p_at, 'Cutting Tool Vibration', interval '1 hour') w
+        WHERE w.n >= 30 AND w.avg_value > w.warning_max;
     ELSIF p_pattern = 'welding_quality' THEN
         -- Weld current or arc voltage scattering outside their window in a tenth of the welds.
         RETURN QUERY SELECT w.machine_id, min(w.line_id)::varchar, min(w.factory_id)::varchar, p_pattern,
             CASE WHEN max(w.share_above_critical + w.share_below_critical) > 0.1 THEN 'CRITICAL' ELSE 'WARNING' END,
             string_agg(format('%s out of window %s%%', lower(w.sensor_name), round(100 * (w.share_above_warning + w.share_below_warning))), '; '), p_at
-        FROM genims_sensor_window(p_at, interval '1 hour') w
-        WHERE w.sensor_name IN ('Weld Current', 'Arc Voltage') AND w.n >= 30 AND w.share_above_warning + w.share_below_warning > 0.1
+        FROM (SELECT * FROM genims_evidence(p_at, 'Weld Current', interval '1 hour')
+              UNION ALL SELECT * FROM genims_evidence(p_at, 'Arc Voltage', interval '1 hour')) w
+        WHERE w.n >= 30 AND w.share_above_warning + w.share_below_warning > 0.1
         GROUP BY w.machine_id;
     ELSIF p_pattern = 'pneumatic_leak' THEN
+        -- A minute's worth of supply pressure readings below the warning limit in the last 10
+        -- minutes of operation, or since the machine stopped (the supply is measured in any state).
         RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
-            CASE WHEN w.avg_value < w.critical_min THEN 'CRITICAL' ELSE 'WARNING' END,
-            format('supply pressure %s bar (warning below %s)', round(w.avg_value, 2), w.warning_min), p_at
-        FROM genims_sensor_window(p_at, interval '20 minutes') w
-        WHERE w.sensor_name = 'Pneumatic Supply Pressure' AND w.n >= 6 AND w.avg_value < w.warning_min;
+            CASE WHEN w.min_value < w.critical_min THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('supply pressure down to %s bar, %s readings below %s', round(w.min_value, 2),
+                   round(w.n * w.share_below_warning), w.warning_min), p_at
+        FROM genims_evidence(p_at, 'Pneumatic Supply Pressure', interval '10 minutes', false) w
+        WHERE w.n * w.share_below_warning >= 6;
     ELSIF p_pattern = 'coolant_failure' THEN
         RETURN QUERY SELECT w.machine_id, min(w.line_id)::varchar, min(w.factory_id)::varchar, p_pattern,
             CASE WHEN bool_or(w.avg_value < w.critical_min AND w.sensor_name = 'Coolant Flow')
                    OR bool_or(w.avg_value > w.critical_max AND w.sensor_name = 'Coolant Temperature') THEN 'CRITICAL' ELSE 'WARNING' END,
             string_agg(format('%s %s', lower(w.sensor_name), round(w.avg_value, 1)), '; '), p_at
-        FROM genims_sensor_window(p_at, interval '15 minutes') w
-        WHERE (w.sensor_name = 'Coolant Flow' AND w.n >= 6 AND w.avg_value < w.warning_min)
-           OR (w.sensor_name = 'Coolant Temperature' AND w.n >= 6 AND w.avg_value > w.warning_max)
+        FROM (SELECT * FROM genims_evidence(p_at, 'Coolant Flow', interval '5 minutes')
+              UNION ALL SELECT * FROM genims_evidence(p_at, 'Coolant Temperature', interval '5 minutes')) w
+        WHERE w.n >= 6 AND ((w.sensor_name = 'Coolant Flow' AND w.avg_value < w.warning_min)
+                         OR (w.sensor_name = 'Coolant Temperature' AND w.avg_value > w.warning_max))
         GROUP BY w.machine_id;
     ELSIF p_pattern = 'robot_positioning' THEN
         RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.share_above_critical + w.share_below_critical > 0.05 THEN 'CRITICAL' ELSE 'WARNING' END,
             format('position error scatter %s mm, %s%% beyond +-%s mm', round(w.sd_value, 3),
                    round(100 * (w.share_above_warning + w.share_below_warning)), w.warning_max), p_at
-        FROM genims_sensor_window(p_at, interval '1 hour') w
-        WHERE w.sensor_name = 'Robot Position Error' AND w.n >= 30 AND w.share_above_warning + w.share_below_warning > 0.05;
+        FROM genims_evidence(p_at, 'Robot Position Error', interval '1 hour') w
+        WHERE w.n >= 30 AND w.share_above_warning + w.share_below_warning > 0.05;
     ELSIF p_pattern = 'electrical_fault' THEN
-        -- Any supply voltage reading beyond its alarm limits in the last 10 minutes (any state).
-        RETURN QUERY SELECT d.machine_id, min(d.line_id)::varchar, min(d.factory_id)::varchar, p_pattern,
-            CASE WHEN bool_or(d.is_above_critical OR d.is_below_critical) THEN 'CRITICAL' ELSE 'WARNING' END,
-            format('supply voltage %s..%s V', min(d.measurement_value), max(d.measurement_value)), p_at
-        FROM sensor_data d JOIN sensors s ON s.sensor_id = d.sensor_id
-        WHERE s.sensor_name = 'Supply Voltage' AND d.timestamp > p_at - interval '10 minutes' AND d.timestamp <= p_at
-          AND (d.is_above_warning OR d.is_below_warning)
-        GROUP BY d.machine_id
-        HAVING count(*) >= 2;
+        -- Supply voltage beyond its warning limits at least twice in the last 10 minutes of
+        -- operation, or since the machine stopped (any state).
+        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
+            CASE WHEN w.share_above_critical + w.share_below_critical > 0 THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('supply voltage %s..%s V, %s readings beyond %s..%s V', round(w.min_value), round(w.max_value), w.beyond_warning,
+                   w.warning_min, w.warning_max), p_at
+        FROM genims_evidence(p_at, 'Supply Voltage', interval '10 minutes', false) w
+        WHERE w.beyond_warning >= 2;
     ELSIF p_pattern = 'sensor_drift' THEN
         RETURN QUERY SELECT h.machine_id, m.line_id, m.factory_id, p_pattern,
             CASE WHEN h.health_score < 50 OR h.stuck_value_detected THEN 'CRITICAL' ELSE 'WARNING' END,
@@ -128,27 +204,35 @@ CREATE OR REPLACE FUNCTION genims_bearing_early_warning(p_at timestamp)
 RETURNS TABLE (machine_id varchar, sensor_id varchar, vibration_24h numeric, vibration_baseline numeric, trend_percent numeric,
                bearing_temperature_24h numeric, warning_limit numeric, severity text)
 LANGUAGE sql STABLE AS $$
-    WITH recent AS (
-        SELECT * FROM genims_sensor_window(p_at, interval '24 hours') WHERE sensor_name IN ('Spindle Bearing Vibration', 'Spindle Bearing Temperature')
-    ), base AS (
-        SELECT * FROM genims_sensor_window(p_at - interval '24 hours', interval '6 days') WHERE sensor_name = 'Spindle Bearing Vibration'
-    )
-    SELECT v.machine_id, v.sensor_id, round(v.avg_value, 3), round(b.avg_value, 3),
-           round(100 * (v.avg_value - b.avg_value) / nullif(b.avg_value, 0), 1), round(t.avg_value, 2), v.warning_max,
-           CASE WHEN v.avg_value > v.warning_max THEN 'CRITICAL'
-                WHEN v.avg_value > 0.8 * v.warning_max OR v.avg_value > 1.2 * b.avg_value THEN 'WARNING' END
-    FROM recent v
-    JOIN base b ON b.sensor_id = v.sensor_id
-    LEFT JOIN recent t ON t.machine_id = v.machine_id AND t.sensor_name = 'Spindle Bearing Temperature'
-    WHERE v.sensor_name = 'Spindle Bearing Vibration'
-      AND (v.avg_value > 0.8 * v.warning_max OR v.avg_value > 1.2 * b.avg_value)
+    SELECT s.machine_id, s.sensor_id, round(w.recent, 3), round(w.base, 3),
+           round(100 * (w.recent - w.base) / nullif(w.base, 0), 1), round(t.recent, 2), s.warning_threshold_max,
+           CASE WHEN w.recent > s.warning_threshold_max THEN 'CRITICAL' ELSE 'WARNING' END
+    FROM sensors s
+    CROSS JOIN LATERAL (
+        SELECT avg(d.measurement_value) FILTER (WHERE d.timestamp > p_at - interval '24 hours') AS recent,
+               avg(d.measurement_value) FILTER (WHERE d.timestamp <= p_at - interval '24 hours') AS base
+        FROM sensor_data d
+        JOIN scada_machine_data m ON m.machine_id = d.machine_id AND m.timestamp = date_trunc('minute', d.timestamp)
+        WHERE d.sensor_id = s.sensor_id AND d.timestamp > p_at - interval '7 days' AND d.timestamp <= p_at
+          AND d.quality <> 'out_of_range' AND m.machine_state = 'running'
+    ) w
+    LEFT JOIN LATERAL (
+        SELECT avg(d.measurement_value) AS recent
+        FROM sensors ts
+        JOIN sensor_data d ON d.sensor_id = ts.sensor_id
+        JOIN scada_machine_data m ON m.machine_id = d.machine_id AND m.timestamp = date_trunc('minute', d.timestamp)
+        WHERE ts.machine_id = s.machine_id AND ts.sensor_name = 'Spindle Bearing Temperature'
+          AND d.timestamp > p_at - interval '24 hours' AND d.timestamp <= p_at AND m.machine_state = 'running'
+    ) t ON true
+    WHERE s.sensor_name = 'Spindle Bearing Vibration'
+      AND (w.recent > 0.8 * s.warning_threshold_max OR w.recent > 1.2 * w.base)
 $$;
 
 CREATE OR REPLACE VIEW bearing_failure_early_warning AS
     SELECT * FROM genims_bearing_early_warning((now() AT TIME ZONE 'UTC')::timestamp);
 
--- Per machine at an instant: state, OEE, alarms, sensors out of band in the last hour,
--- detections by any pattern, and an overall status.
+-- Per machine at an instant: state, OEE, alarms, sensors mostly out of band in the last hour
+-- of operation (genims_evidence), detections by any pattern, and an overall status.
 CREATE OR REPLACE FUNCTION genims_machine_health(p_at timestamp)
 RETURNS TABLE (machine_id varchar, machine_name varchar, machine_type varchar, line_id varchar, factory_id varchar,
                machine_state varchar, oee_percentage numeric, active_alarms integer, sensors_warning bigint, sensors_critical bigint,
@@ -162,7 +246,8 @@ LANGUAGE sql STABLE AS $$
         SELECT w.machine_id,
                count(*) FILTER (WHERE w.share_above_warning + w.share_below_warning > 0.5 AND w.share_above_critical + w.share_below_critical <= 0.5) AS warning,
                count(*) FILTER (WHERE w.share_above_critical + w.share_below_critical > 0.5) AS critical
-        FROM genims_sensor_window(p_at, interval '1 hour') w GROUP BY w.machine_id
+        -- Five minutes of running at least: start-up transients are not a state of health.
+        FROM genims_evidence(p_at, NULL, interval '1 hour') w WHERE w.n >= 30 GROUP BY w.machine_id
     ), hits AS (
         SELECT d.machine_id, string_agg(DISTINCT d.pattern || ':' || d.severity, ', ') AS detections,
                bool_or(d.severity = 'CRITICAL') AS critical
