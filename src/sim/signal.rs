@@ -80,13 +80,18 @@ impl Lags {
         Lags { entries }
     }
 
-    /// Activity of behaviour `b` at `t` (linear within the minute).
+    /// Activity of behaviour `b` at `t`: linear within the minute for lagged behaviours; a
+    /// behaviour without lag (a held process value, a position) switches with the minute's
+    /// state instead of ramping through it.
     fn at(&self, b: Behaviour, tl: &Timeline, t: i64) -> f64 {
         let v = &self.entries.iter().find(|(e, _)| *e == b).expect("lag computed for every behaviour").1;
         let k = ((t - tl.start) / SCADA_STEP) as usize;
+        let b2 = v[(k + 1).min(v.len() - 1)];
+        if b.tau_min() <= 0.0 {
+            return b2;
+        }
         let f = ((t - tl.start) % SCADA_STEP) as f64 / SCADA_STEP as f64;
         let a = v[k.min(v.len() - 1)];
-        let b2 = v[(k + 1).min(v.len() - 1)];
         a + (b2 - a) * f
     }
 }
