@@ -172,13 +172,16 @@ BEGIN
         FROM genims_evidence(p_at, 'Supply Voltage', interval '10 minutes', false) w
         WHERE w.beyond_warning >= 2;
     ELSIF p_pattern = 'sensor_drift' THEN
+        -- What sensor_health says of the last whole hour: packet loss above 5 %, a stuck
+        -- value, or calibration drift. A low health score alone is not drift: a real process
+        -- fault (a voltage sag) makes readings jump and lowers it too.
         RETURN QUERY SELECT h.machine_id, m.line_id, m.factory_id, p_pattern,
             CASE WHEN h.health_score < 50 OR h.stuck_value_detected THEN 'CRITICAL' ELSE 'WARNING' END,
             format('sensor %s: health %s, drift %s%%, packet loss %s%%%s', h.sensor_id, h.health_score, round(h.drift_percentage, 2),
                    h.packet_loss_percentage, CASE WHEN h.stuck_value_detected THEN ', stuck' ELSE '' END), p_at
         FROM sensor_health h JOIN machines m ON m.machine_id = h.machine_id
         WHERE h.timestamp = date_trunc('hour', p_at) - interval '1 hour'
-          AND (h.health_score < 70 OR h.packet_loss_percentage > 5 OR h.stuck_value_detected OR h.calibration_drift_detected);
+          AND (h.packet_loss_percentage > 5 OR h.stuck_value_detected OR h.calibration_drift_detected);
     ELSE
         RAISE EXCEPTION 'genims_detect: unknown pattern %', p_pattern
             USING HINT = 'one of bearing_failure, motor_overheating, hydraulic_leak, tool_wear, welding_quality, pneumatic_leak, coolant_failure, robot_positioning, electrical_fault, sensor_drift';
