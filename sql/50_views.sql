@@ -50,9 +50,11 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Statistics of each sensor named p_sensor (every sensor when NULL) over the last p_span of
--- its machine's operation (genims_operation): valid readings (not out of range) taken while
--- the machine ran, from sensors sensor_health trusts. With p_running_only false, readings of any state count and the window
--- runs on to p_at, so what happened as the machine stopped stays in view.
+-- running minutes of its machine's stretch of operation (genims_operation), from the fourth
+-- minute after the last intervention: valid readings (not out of range) taken while the
+-- machine ran, from sensors sensor_health trusts. With p_running_only false, readings of
+-- any state count and the window runs on to p_at, so what happened as the machine stopped
+-- stays in view.
 CREATE OR REPLACE FUNCTION genims_evidence(p_at timestamp, p_sensor text, p_span interval, p_running_only boolean DEFAULT true)
 RETURNS TABLE (
     machine_id varchar, line_id varchar, factory_id varchar, sensor_id varchar, sensor_name varchar,
@@ -68,14 +70,28 @@ RETURNS TABLE (
            s.critical_threshold_min, s.critical_threshold_max
     FROM machines mc
     CROSS JOIN LATERAL genims_operation(mc.machine_id, p_at) o
-    JOIN sensors s ON s.machine_id = mc.machine_id
     CROSS JOIN LATERAL (
-        -- greatest() ignores NULLs: no intervention, or not repaired yet.
-        SELECT greatest(o.last_running + interval '1 minute' - p_span, o.since + interval '1 minute',
-                        CASE WHEN o.state_now NOT IN ('fault', 'maintenance') THEN o.down_until + interval '1 minute' END) AS lo,
+        -- The last p_span of running minutes of the stretch, skipping the first three
+        -- minutes after an intervention (start-up transients: pumps and drives ramping up).
+        SELECT min(x.ts) AS first_minute FROM (
+            SELECT m.timestamp AS ts FROM scada_machine_data m
+            WHERE m.machine_id = mc.machine_id AND m.machine_state = 'running'
+              AND m.timestamp <= o.last_running AND m.timestamp > p_at - interval '8 hours'
+              AND (o.since IS NULL OR m.timestamp >= o.since + interval '4 minutes')
+            ORDER BY m.timestamp DESC
+            LIMIT ceil(extract(epoch FROM p_span) / 60)::int
+        ) x
+    ) f
+    CROSS JOIN LATERAL (
+        -- A machine back from a repair (down_until, not down now) is judged afresh: nothing
+        -- from before the repair counts, and while it has not run, only what it shows since.
+        SELECT CASE WHEN o.state_now NOT IN ('fault', 'maintenance') AND o.down_until IS NOT NULL
+                    THEN CASE WHEN p_running_only THEN NULL ELSE o.down_until + interval '1 minute' END
+                    ELSE f.first_minute END AS lo,
                CASE WHEN p_running_only THEN least(o.last_running + interval '1 minute', p_at + interval '1 microsecond')
                     ELSE p_at + interval '1 microsecond' END AS hi
     ) r
+    JOIN sensors s ON s.machine_id = mc.machine_id
     CROSS JOIN LATERAL (
         SELECT count(*) AS n, avg(d.measurement_value) AS avg_value, min(d.measurement_value) AS min_value,
                max(d.measurement_value) AS max_value, coalesce(stddev_pop(d.measurement_value), 0) AS sd_value,
