@@ -3,28 +3,8 @@
 -- sensor, never fault_labels. genims_detect(pattern, at) evaluates one pattern at any instant,
 -- so history can be scored; the views apply it to the present (UTC). Idempotent.
 
-CREATE OR REPLACE FUNCTION genims_sensor_window(p_at timestamp, p_span interval)
-RETURNS TABLE (
-    machine_id varchar, line_id varchar, factory_id varchar, sensor_id varchar, sensor_name varchar,
-    n bigint, avg_value numeric, min_value numeric, max_value numeric, sd_value numeric,
-    share_above_warning numeric, share_below_warning numeric, share_above_critical numeric, share_below_critical numeric,
-    normal_min numeric, normal_max numeric, warning_min numeric, warning_max numeric, critical_min numeric, critical_max numeric
-) LANGUAGE sql STABLE AS $$
-    -- Readings of the last p_span before p_at taken while the machine was running.
-    SELECT d.machine_id, d.line_id, d.factory_id, d.sensor_id, s.sensor_name,
-           count(*), avg(d.measurement_value), min(d.measurement_value), max(d.measurement_value),
-           coalesce(stddev_pop(d.measurement_value), 0),
-           avg(d.is_above_warning::int), avg(d.is_below_warning::int),
-           avg(d.is_above_critical::int), avg(d.is_below_critical::int),
-           s.normal_operating_min, s.normal_operating_max, s.warning_threshold_min, s.warning_threshold_max,
-           s.critical_threshold_min, s.critical_threshold_max
-    FROM sensor_data d
-    JOIN sensors s ON s.sensor_id = d.sensor_id
-    JOIN scada_machine_data m ON m.machine_id = d.machine_id AND m.timestamp = date_trunc('minute', d.timestamp)
-    WHERE d.timestamp > p_at - p_span AND d.timestamp <= p_at AND m.machine_state = 'running'
-    GROUP BY d.machine_id, d.line_id, d.factory_id, d.sensor_id, s.sensor_name, s.normal_operating_min, s.normal_operating_max,
-             s.warning_threshold_min, s.warning_threshold_max, s.critical_threshold_min, s.critical_threshold_max
-$$;
+-- Superseded by genims_evidence (the window of a machine's operation, not of wall time).
+DROP FUNCTION IF EXISTS genims_sensor_window(timestamp, interval);
 
 -- The stretch of a machine's operation a detector reads at p_at. It ends with the machine's
 -- last running minute (looking back 8 hours), so what a machine showed before it stopped
