@@ -103,6 +103,13 @@ fn through(points: [f64; 4], p: f64) -> f64 {
     points[i] + (points[i + 1] - points[i]) * (x - i as f64)
 }
 
+/// How far into the warning band a drifting signature is when the labelled warning phase
+/// begins, as a share of the band. The label's warning time then marks a reading *in* the
+/// band, not one at its edge that noise, averaging and a machine's thermal lag put on
+/// either side of the limit. The critical point stays on the critical edge, so the
+/// signature never reaches the critical band before the labelled critical time.
+const WARNING_MARGIN: f64 = 0.15;
+
 /// The offset and extra scatter a signature adds at progress `p`.
 fn signature_effect(sig: &Signature, sign: f64, increase: f64, role: &Role, setpoint: f64, hw: f64, p: f64) -> (f64, f64) {
     let base_scatter = sig.scatter_pct.map_or(hw * 0.3, |s| s / 100.0 * setpoint.abs().max(hw));
@@ -114,13 +121,14 @@ fn signature_effect(sig: &Signature, sign: f64, increase: f64, role: &Role, setp
         }
         ("scatter", _, _) => (0.0, base_scatter * (1.0 + 2.0 * p)),
         (dir, Some(w), Some(c)) => {
-            let target = match dir {
+            let [start, warn, crit, fail] = match dir {
                 "down" => [setpoint, w[1], c[1], sig.failure.unwrap_or(c[0])],
                 "either" if sign < 0.0 => [setpoint, role.warning.0, role.critical.0, c[0]],
                 "either" => [setpoint, role.warning.1, role.critical.1, c[1]],
                 _ => [setpoint, w[0], c[0], sig.failure.unwrap_or(c[1])],
             };
-            (through(target, p) - setpoint, 0.0)
+            let warn_inside = warn + (crit - warn) * WARNING_MARGIN;
+            (through([start, warn_inside, crit, fail], p) - setpoint, 0.0)
         }
         _ if sig.increase_pct.is_some() => (setpoint * increase / 100.0 * p, 0.0),
         _ => (increase * p, 0.0),
@@ -308,6 +316,38 @@ mod tests {
         assert!((through(pts, 1.0 / 3.0) - 15.0).abs() < 1e-9);
         assert!((through(pts, 2.0 / 3.0) - 20.0).abs() < 1e-9);
         assert!((through(pts, 1.0) - 40.0).abs() < 1e-4);
+    }
+
+    fn drift(direction: &str, warning: [f64; 2], critical: [f64; 2], failure: f64) -> Signature {
+        Signature {
+            role: "r".into(),
+            direction: direction.into(),
+            normal: [0.0, 0.0],
+            warning: Some(warning),
+            critical: Some(critical),
+            failure: Some(failure),
+            rate_per_hour: None,
+            fluctuation: None,
+            scatter_pct: None,
+            increase_pct: None,
+            increase_abs: None,
+        }
+    }
+
+    #[test]
+    fn warning_phase_starts_inside_the_band_and_critical_at_its_edge() {
+        let role = crate::plant::roles::role("hydraulic_pressure").expect("role");
+        let at = |sig: &Signature, setpoint: f64, p: f64| setpoint + signature_effect(sig, 1.0, 0.0, role, setpoint, 1.0, p).0;
+        // Bearing vibration rises from 10 through warning 15–20 and critical 20–40.
+        let up = drift("up", [15.0, 20.0], [20.0, 40.0], 45.0);
+        let (w, c) = (at(&up, 10.0, 1.0 / 3.0), at(&up, 10.0, 2.0 / 3.0));
+        assert!(w > 15.5 && w < 20.0, "warning-phase start {w} must be well inside the warning band 15–20");
+        assert!((c - 20.0).abs() < 1e-6, "critical-phase start {c} must be the critical edge 20");
+        // Hydraulic pressure falls from 135 through warning 100–120 and critical 80–100.
+        let down = drift("down", [100.0, 120.0], [80.0, 100.0], 80.0);
+        let (w, c) = (at(&down, 135.0, 1.0 / 3.0), at(&down, 135.0, 2.0 / 3.0));
+        assert!(w < 119.0 && w > 100.0, "warning-phase start {w} must be well inside the warning band 100–120");
+        assert!((c - 100.0).abs() < 1e-6, "critical-phase start {c} must be the critical edge 100");
     }
 
     #[test]
