@@ -31,11 +31,24 @@ $$;
 
 -- Statistics of each sensor named p_sensor (every sensor when NULL) over the last p_span of
 -- running minutes of its machine's stretch of operation (genims_operation), from the fourth
--- minute after the last intervention: valid readings (not out of range) taken while the
--- machine ran, from sensors sensor_health trusts. With p_running_only false, readings of
--- any state count and the window runs on to p_at, so what happened as the machine stopped
--- stays in view.
-CREATE OR REPLACE FUNCTION genims_evidence(p_at timestamp, p_sensor text, p_span interval, p_running_only boolean DEFAULT true)
+-- minute after the last intervention, from sensors sensor_health trusts, valid readings only
+-- (not out of range). p_states says which minutes count:
+--   'running' (default): only minutes the machine ran, up to its last running minute;
+--   'powered': minutes it ran, idled or was set up (a pump runs, a supply is live), and the
+--               window runs on to p_at, so a machine standing idle still shows its coolant;
+--   'any':     minutes of every state, up to p_at, so what happened as it stopped stays in view.
+-- The boolean form (p_running_only) of earlier versions is dropped.
+DROP FUNCTION IF EXISTS genims_evidence(timestamp, text, interval, boolean);
+
+-- Refuses an unknown p_states of genims_evidence, naming it.
+CREATE OR REPLACE FUNCTION genims_bad_states(p_states text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RAISE EXCEPTION 'genims_evidence: unknown p_states %', quote_literal(p_states)
+        USING HINT = 'one of running, powered, any';
+END
+$$;
+CREATE OR REPLACE FUNCTION genims_evidence(p_at timestamp, p_sensor text, p_span interval, p_states text DEFAULT 'running')
 RETURNS TABLE (
     machine_id varchar, line_id varchar, factory_id varchar, sensor_id varchar, sensor_name varchar,
     n bigint, avg_value numeric, min_value numeric, max_value numeric, sd_value numeric,
@@ -66,9 +79,12 @@ RETURNS TABLE (
         -- A machine back from a repair (down_until, not down now) is judged afresh: nothing
         -- from before the repair counts, and while it has not run, only what it shows since.
         SELECT CASE WHEN o.state_now NOT IN ('fault', 'maintenance') AND o.down_until IS NOT NULL
-                    THEN CASE WHEN p_running_only THEN NULL ELSE o.down_until + interval '1 minute' END
+                    THEN CASE p_states WHEN 'running' THEN NULL
+                                       -- a pump back on ramps up for a few minutes
+                                       WHEN 'powered' THEN o.down_until + interval '4 minutes'
+                                       ELSE o.down_until + interval '1 minute' END
                     ELSE f.first_minute END AS lo,
-               CASE WHEN p_running_only THEN least(o.last_running + interval '1 minute', p_at + interval '1 microsecond')
+               CASE WHEN p_states = 'running' THEN least(o.last_running + interval '1 minute', p_at + interval '1 microsecond')
                     ELSE p_at + interval '1 microsecond' END AS hi
     ) r
     JOIN sensors s ON s.machine_id = mc.machine_id
@@ -82,7 +98,10 @@ RETURNS TABLE (
         JOIN scada_machine_data m ON m.machine_id = s.machine_id AND m.timestamp = date_trunc('minute', d.timestamp)
         WHERE d.sensor_id = s.sensor_id AND d.timestamp >= r.lo AND d.timestamp < r.hi AND d.quality <> 'out_of_range'
           AND m.timestamp >= date_trunc('minute', r.lo) AND m.timestamp < r.hi
-          AND (NOT p_running_only OR m.machine_state = 'running')
+          AND CASE p_states WHEN 'running' THEN m.machine_state = 'running'
+                            WHEN 'powered' THEN m.machine_state IN ('running', 'idle', 'setup')
+                            WHEN 'any' THEN true
+                            ELSE genims_bad_states(p_states) END
     ) w
     WHERE (p_sensor IS NULL OR s.sensor_name = p_sensor) AND w.n > 0
       AND EXISTS (SELECT 1 FROM sensors x WHERE x.machine_id = mc.machine_id AND (p_sensor IS NULL OR x.sensor_name = p_sensor))
@@ -106,11 +125,21 @@ BEGIN
         FROM genims_evidence(p_at, 'Spindle Bearing Vibration', interval '1 hour') w
         WHERE w.n >= 30 AND w.avg_value > w.warning_max;
     ELSIF p_pattern = 'motor_overheating' THEN
-        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
-            CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
-            format('winding temperature %s degC, up to %s (warning above %s)', round(w.avg_value, 1), round(w.max_value, 1), w.warning_max), p_at
-        FROM genims_evidence(p_at, 'Motor Winding Temperature', interval '10 minutes') w
-        WHERE w.n >= 6 AND w.avg_value > w.warning_max;
+        -- The winding above its warning limit over the last 10 running minutes, or the motor
+        -- drawing overload current (four readings in five above its warning limit: a steady
+        -- overload, not a scattering servo) while the supply voltage stays in band (else it is
+        -- an electrical fault). Current follows the load at once; the winding lags it by half
+        -- an hour, so after a stop the current shows an overload first.
+        RETURN QUERY SELECT t.machine_id, t.line_id, t.factory_id, p_pattern,
+            CASE WHEN t.avg_value > t.critical_max OR c.share_above_critical > 0.8 THEN 'CRITICAL' ELSE 'WARNING' END,
+            format('winding temperature %s degC, up to %s (warning above %s); motor current %s A, %s%% above %s',
+                   round(t.avg_value, 1), round(t.max_value, 1), t.warning_max, round(c.avg_value),
+                   round(100 * c.share_above_warning), c.warning_max), p_at
+        FROM genims_evidence(p_at, 'Motor Winding Temperature', interval '10 minutes') t
+        LEFT JOIN genims_evidence(p_at, 'Motor Current', interval '10 minutes') c ON c.machine_id = t.machine_id AND c.n >= 6
+        LEFT JOIN genims_evidence(p_at, 'Supply Voltage', interval '10 minutes') v ON v.machine_id = t.machine_id
+        WHERE t.n >= 6 AND (t.avg_value > t.warning_max
+                            OR (c.share_above_warning > 0.8 AND coalesce(v.beyond_warning, 0) = 0));
     ELSIF p_pattern = 'hydraulic_leak' THEN
         RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.avg_value < w.critical_min THEN 'CRITICAL' ELSE 'WARNING' END,
@@ -139,15 +168,18 @@ BEGIN
             CASE WHEN w.min_value < w.critical_min THEN 'CRITICAL' ELSE 'WARNING' END,
             format('supply pressure down to %s bar, %s readings below %s', round(w.min_value, 2),
                    round(w.n * w.share_below_warning), w.warning_min), p_at
-        FROM genims_evidence(p_at, 'Pneumatic Supply Pressure', interval '10 minutes', false) w
+        FROM genims_evidence(p_at, 'Pneumatic Supply Pressure', interval '10 minutes', 'any') w
         WHERE w.n * w.share_below_warning >= 6;
     ELSIF p_pattern = 'coolant_failure' THEN
+        -- Coolant flow below, or coolant temperature above, its warning limit over the last 5
+        -- running minutes and whatever the machine has done since while powered (the coolant
+        -- pump runs while the machine idles or is set up, so a failing pump shows then too).
         RETURN QUERY SELECT w.machine_id, min(w.line_id)::varchar, min(w.factory_id)::varchar, p_pattern,
             CASE WHEN bool_or(w.avg_value < w.critical_min AND w.sensor_name = 'Coolant Flow')
                    OR bool_or(w.avg_value > w.critical_max AND w.sensor_name = 'Coolant Temperature') THEN 'CRITICAL' ELSE 'WARNING' END,
             string_agg(format('%s %s', lower(w.sensor_name), round(w.avg_value, 1)), '; '), p_at
-        FROM (SELECT * FROM genims_evidence(p_at, 'Coolant Flow', interval '5 minutes')
-              UNION ALL SELECT * FROM genims_evidence(p_at, 'Coolant Temperature', interval '5 minutes')) w
+        FROM (SELECT * FROM genims_evidence(p_at, 'Coolant Flow', interval '5 minutes', 'powered')
+              UNION ALL SELECT * FROM genims_evidence(p_at, 'Coolant Temperature', interval '5 minutes', 'powered')) w
         WHERE w.n >= 6 AND ((w.sensor_name = 'Coolant Flow' AND w.avg_value < w.warning_min)
                          OR (w.sensor_name = 'Coolant Temperature' AND w.avg_value > w.warning_max))
         GROUP BY w.machine_id;
@@ -165,7 +197,7 @@ BEGIN
             CASE WHEN w.share_above_critical + w.share_below_critical > 0 THEN 'CRITICAL' ELSE 'WARNING' END,
             format('supply voltage %s..%s V, %s readings beyond %s..%s V', round(w.min_value), round(w.max_value), w.beyond_warning,
                    w.warning_min, w.warning_max), p_at
-        FROM genims_evidence(p_at, 'Supply Voltage', interval '10 minutes', false) w
+        FROM genims_evidence(p_at, 'Supply Voltage', interval '10 minutes', 'any') w
         WHERE w.beyond_warning >= 2;
     ELSIF p_pattern = 'sensor_drift' THEN
         -- What sensor_health says of the last whole hour: packet loss above 5 %, a stuck

@@ -81,6 +81,47 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
 }
 
 #[test]
+fn evidence_modes_are_checked_and_an_older_signature_is_replaced() {
+    let db = TestDb::new("evidence");
+    // A database applied by an earlier genims holds the boolean form of genims_evidence.
+    db.client()
+        .batch_execute(
+            "CREATE FUNCTION genims_evidence(p_at timestamp, p_sensor text, p_span interval, p_running_only boolean DEFAULT true) \
+             RETURNS TABLE (machine_id varchar) LANGUAGE sql AS $$ SELECT NULL::varchar $$",
+        )
+        .unwrap();
+    let (out, err) = apply(&db, &[]);
+    assert!(out.status.success(), "{err}");
+    let forms: String = db.scalar(
+        "SELECT string_agg(pg_get_function_identity_arguments(oid), ' | ') FROM pg_proc WHERE proname = 'genims_evidence'",
+    );
+    assert_eq!(forms, "p_at timestamp without time zone, p_sensor text, p_span interval, p_states text", "one form of genims_evidence");
+    for mode in ["running", "powered", "any"] {
+        let n: i64 = db.scalar(&format!("SELECT count(*) FROM genims_evidence(now()::timestamp, NULL, interval '1 hour', '{mode}')"));
+        assert_eq!(n, 0, "mode {mode} works on an empty database");
+    }
+    // An unknown mode is refused by name, not read as an empty window. (It is checked per
+    // minute read, so the database needs a machine with a running minute.)
+    db.client()
+        .batch_execute(
+            "INSERT INTO machines (machine_id, line_id, factory_id, machine_name) VALUES ('M1', 'L1', 'F1', 'm');
+             INSERT INTO sensors (sensor_id, machine_id, line_id, factory_id, sensor_name) VALUES ('S1', 'M1', 'L1', 'F1', 'Coolant Flow');
+             INSERT INTO scada_machine_data (machine_id, line_id, factory_id, timestamp, machine_state) VALUES ('M1', 'L1', 'F1', '2026-03-01 10:00', 'running');
+             INSERT INTO sensor_data (sensor_id, machine_id, line_id, factory_id, timestamp, measurement_value, measurement_unit)
+                  VALUES ('S1', 'M1', 'L1', 'F1', '2026-03-01 10:00:10', 50, 'L/min');",
+        )
+        .unwrap();
+    let n: i64 = db.scalar("SELECT count(*) FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'powered')");
+    assert_eq!(n, 1, "the running minute is evidence");
+    let err = db
+        .client()
+        .query("SELECT * FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'idle')", &[])
+        .expect_err("an unknown mode must be refused");
+    let msg = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_else(|| err.to_string());
+    assert!(msg.contains("unknown p_states 'idle'"), "{msg}");
+}
+
+#[test]
 fn time_series_access_paths_are_indexed() {
     let db = TestDb::new("idx");
     assert!(apply(&db, &[]).0.status.success());
