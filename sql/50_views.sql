@@ -105,12 +105,15 @@ RETURNS TABLE (
     ) w
     WHERE (p_sensor IS NULL OR s.sensor_name = p_sensor) AND w.n > 0
       AND EXISTS (SELECT 1 FROM sensors x WHERE x.machine_id = mc.machine_id AND (p_sensor IS NULL OR x.sensor_name = p_sensor))
-      -- A sensor the plant's own health monitoring marks as drifting or stuck is not evidence
-      -- of a machine fault (sensor_drift reports it).
+      -- A sensor the plant's own health monitoring marks as drifting or stuck, or as erratic
+      -- with readings outside its measurement range (values no process can take), is not
+      -- evidence of a machine fault (sensor_drift reports it). Erratic alone is not enough:
+      -- a real voltage sag or a sudden leak makes readings jump too.
       AND NOT EXISTS (
             SELECT 1 FROM sensor_health h
              WHERE h.sensor_id = s.sensor_id AND h.timestamp = date_trunc('hour', p_at) - interval '1 hour'
-               AND (h.calibration_drift_detected OR h.stuck_value_detected))
+               AND (h.calibration_drift_detected OR h.stuck_value_detected
+                    OR (h.erratic_readings_detected AND h.out_of_range_readings_24h > 0)))
 $$;
 
 CREATE OR REPLACE FUNCTION genims_detect(p_pattern text, p_at timestamp)

@@ -113,6 +113,22 @@ fn evidence_modes_are_checked_and_an_older_signature_is_replaced() {
         .unwrap();
     let n: i64 = db.scalar("SELECT count(*) FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'powered')");
     assert_eq!(n, 1, "the running minute is evidence");
+    // A sensor that sensor_health found erratic with impossible readings in the last whole
+    // hour is a faulty sensor, not evidence; erratic alone (a real sag jumps too) still counts.
+    let health = |erratic: bool, out_of_range: i32| {
+        db.client()
+            .batch_execute(&format!(
+                "DELETE FROM sensor_health;
+                 INSERT INTO sensor_health (sensor_id, machine_id, timestamp, erratic_readings_detected, out_of_range_readings_24h)
+                      VALUES ('S1', 'M1', '2026-03-01 09:00', {erratic}, {out_of_range});"
+            ))
+            .unwrap()
+    };
+    let evidence = "SELECT count(*) FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'powered')";
+    health(true, 0);
+    assert_eq!(db.scalar::<i64>(evidence), 1, "an erratic sensor with readings in range is still evidence");
+    health(true, 3);
+    assert_eq!(db.scalar::<i64>(evidence), 0, "an erratic sensor with out-of-range readings is not evidence");
     let err = db
         .client()
         .query("SELECT * FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'idle')", &[])
