@@ -135,9 +135,9 @@ BEGIN
         -- an hour, so after a stop the current shows an overload first.
         RETURN QUERY SELECT t.machine_id, t.line_id, t.factory_id, p_pattern,
             CASE WHEN t.avg_value > t.critical_max OR c.share_above_critical > 0.8 THEN 'CRITICAL' ELSE 'WARNING' END,
-            format('winding temperature %s degC, up to %s (warning above %s); motor current %s A, %s%% above %s',
-                   round(t.avg_value, 1), round(t.max_value, 1), t.warning_max, round(c.avg_value),
-                   round(100 * c.share_above_warning), c.warning_max), p_at
+            format('winding temperature %s degC, up to %s (warning above %s)', round(t.avg_value, 1), round(t.max_value, 1), t.warning_max)
+              || CASE WHEN c.n IS NULL THEN '' ELSE format('; motor current %s A, %s%% above %s', round(c.avg_value),
+                                                          round(100 * c.share_above_warning), c.warning_max) END, p_at
         FROM genims_evidence(p_at, 'Motor Winding Temperature', interval '10 minutes') t
         LEFT JOIN genims_evidence(p_at, 'Motor Current', interval '10 minutes') c ON c.machine_id = t.machine_id AND c.n >= 6
         LEFT JOIN genims_evidence(p_at, 'Supply Voltage', interval '10 minutes') v ON v.machine_id = t.machine_id
