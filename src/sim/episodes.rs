@@ -6,6 +6,10 @@
 //! its trip time uniform in the epoch. So any window, any shard and any restart sees the same
 //! episodes, long ones (a 21-day bearing failure) are caught mid-progression, and a daemon
 //! left running for months keeps producing them at the configured rate.
+//!
+//! A machine's degradation advances with its operation: while the machine is stopped for a
+//! planned preventive maintenance the episode pauses, and every later phase comes that much
+//! later (the windows are themselves a pure function of the seed, see [`PlannedStops`]).
 
 use rand::Rng as _;
 
@@ -76,6 +80,15 @@ pub struct Episode {
     pub drift_mode: DriftMode,
     pub drift_pct_per_day: f64,
     pub packet_loss: f64,
+    /// Planned stops inside `[onset, fault_at)` during which the degradation does not
+    /// advance, in time order (machine-level episodes only).
+    pub pauses: Vec<(i64, i64)>,
+}
+
+/// Planned stops of machines (preventive maintenance windows).
+pub trait PlannedStops {
+    /// Windows `(start, end)` of machine `m` starting in `[a, b)`, in time order.
+    fn stops(&self, m: usize, a: i64, b: i64) -> Vec<(i64, i64)>;
 }
 
 impl Episode {
@@ -86,10 +99,12 @@ impl Episode {
 
     /// Progress 0..=1 through the degradation at `t` (0 before onset, 1 at and after the trip):
     /// 1/3 when the signal enters its warning band, 2/3 when it enters the critical band.
+    /// It stands still during a pause.
     pub fn progress(&self, t: i64) -> f64 {
         let seg = |t0: i64, t1: i64, p0: f64| {
-            let span = (t1 - t0).max(1) as f64;
-            p0 + ((t - t0) as f64 / span).clamp(0.0, 1.0) / 3.0
+            let (o0, o1) = (self.operating(t0), self.operating(t1));
+            let span = (o1 - o0).max(1) as f64;
+            p0 + ((self.operating(t) - o0) as f64 / span).clamp(0.0, 1.0) / 3.0
         };
         if t <= self.onset {
             0.0
@@ -102,6 +117,34 @@ impl Episode {
         } else {
             1.0
         }
+    }
+
+    /// `t` on the degradation's own clock: wall time less the pauses before it.
+    fn operating(&self, t: i64) -> i64 {
+        t - self.pauses.iter().map(|&(a, b)| (t.min(b) - a).max(0)).sum::<i64>()
+    }
+
+    /// Pauses the degradation for the planned stops `windows` (in time order) that fall
+    /// between onset and trip: each moves every later phase by the time the machine stood.
+    fn pause_for(&mut self, windows: &[(i64, i64)]) {
+        for &(s, e) in windows {
+            if e <= self.onset || s >= self.fault_at {
+                continue;
+            }
+            let from = s.max(self.onset);
+            let len = e - from;
+            for x in [&mut self.warning_at, &mut self.critical_at, &mut self.fault_at, &mut self.fault_end, &mut self.repair_end] {
+                if *x >= from {
+                    *x += len;
+                }
+            }
+            self.pauses.push((from, e));
+        }
+    }
+
+    /// Total time the degradation stood still.
+    pub fn paused_secs(&self) -> i64 {
+        self.pauses.iter().map(|(a, b)| b - a).sum()
     }
 
     /// When the episode stops affecting its machine.
@@ -121,10 +164,14 @@ pub struct EpisodeSource<'a> {
     fault_rate: f64,
     plant: &'a Plant,
     catalogue: &'a Catalogue,
-    /// Longest time an episode can reach back from its trip (duration + repair).
+    /// Longest time an episode can reach back from its trip, or on after its epoch: the
+    /// longest degradation plus two days (repair, and the pauses of planned stops, at most
+    /// half a day in 21 days of daily maintenance).
     reach: i64,
     /// Patterns allowed to strike (empty: all).
     enabled: &'a [bool],
+    /// Planned stops that pause machine-level degradation (none: never paused).
+    stops: Option<&'a dyn PlannedStops>,
 }
 
 fn range(rng: &mut Rng, r: [f64; 2]) -> f64 {
@@ -134,12 +181,18 @@ fn range(rng: &mut Rng, r: [f64; 2]) -> f64 {
 impl<'a> EpisodeSource<'a> {
     pub fn new(seed: u64, fault_rate: f64, plant: &'a Plant, catalogue: &'a Catalogue) -> EpisodeSource<'a> {
         let longest = catalogue.patterns.iter().map(|p| p.duration.max_hours).fold(0.0, f64::max);
-        EpisodeSource { seed, fault_rate, plant, catalogue, reach: (longest * HOUR as f64) as i64 + DAY, enabled: &[] }
+        EpisodeSource { seed, fault_rate, plant, catalogue, reach: (longest * HOUR as f64) as i64 + 2 * DAY, enabled: &[], stops: None }
     }
 
     /// Restricts the patterns that may strike.
     pub fn only(mut self, enabled: &'a [bool]) -> Self {
         self.enabled = enabled;
+        self
+    }
+
+    /// Pauses machine-level episodes for the machines' planned stops.
+    pub fn paused_by(mut self, stops: &'a dyn PlannedStops) -> Self {
+        self.stops = Some(stops);
         self
     }
 
@@ -172,7 +225,12 @@ impl<'a> EpisodeSource<'a> {
             pick < 0.0
         }).unwrap_or(applicable.last()?);
         let fault_at = ID_EPOCH + e * EPOCH + r.random_range(0..EPOCH / 60) * 60;
-        Some(self.unfold(&mut r, m, e, pi, p, fault_at))
+        let mut ep = self.unfold(&mut r, m, e, pi, p, fault_at);
+        if let Some(stops) = self.stops.filter(|_| !p.is_sensor_scoped()) {
+            // Planned stops add at most a few hours to a degradation: two days covers them.
+            ep.pause_for(&stops.stops(m, ep.onset - DAY, ep.fault_at + 2 * DAY));
+        }
+        Some(ep)
     }
 
     /// Draws the episode's timing and parameters.
@@ -281,6 +339,7 @@ impl<'a> EpisodeSource<'a> {
             drift_mode,
             drift_pct_per_day,
             packet_loss,
+            pauses: Vec::new(),
         }
     }
 
@@ -357,6 +416,36 @@ mod tests {
             }
         }
         assert!(n > 300, "a fault rate of 1 gives most machines an episode per epoch ({n})");
+    }
+
+    #[test]
+    fn a_planned_stop_pauses_the_degradation() {
+        let (p, c) = (plant(), Catalogue::builtin());
+        let src = EpisodeSource::new(9, 1.0, &p, &c);
+        let orig = (0..p.machines.len())
+            .filter_map(|m| src.episode(m, 300))
+            .find(|ep| ep.sensor.is_none() && ep.warning_at - ep.onset > 4 * HOUR)
+            .expect("a machine-level episode with a long normal phase");
+        let mid = orig.onset + (orig.warning_at - orig.onset) / 2;
+        let (s, len) = (mid - mid.rem_euclid(60), 90 * 60);
+        let mut ep = orig.clone();
+        ep.pause_for(&[(orig.onset - DAY, orig.onset - DAY + HOUR), (s, s + len), (orig.repair_end + HOUR, orig.repair_end + 2 * HOUR)]);
+        assert_eq!(ep.pauses, vec![(s, s + len)], "only the stop inside the degradation pauses it");
+        assert_eq!(ep.onset, orig.onset);
+        for (a, b) in [(ep.warning_at, orig.warning_at), (ep.critical_at, orig.critical_at), (ep.fault_at, orig.fault_at), (ep.repair_end, orig.repair_end)] {
+            assert_eq!(a - b, len, "every phase after the stop comes {len} s later");
+        }
+        assert_eq!(ep.progress(s), ep.progress(s + len), "no progress while stopped");
+        for t in [orig.onset + 60, s - 60, s + 600, orig.critical_at, orig.fault_at - 60] {
+            let shifted = if t >= s { t + len } else { t };
+            assert!((ep.progress(shifted) - orig.progress(t)).abs() < 1e-9, "progress at {t} must move with the stop");
+        }
+        // A stop under way at onset holds the degradation at zero until it ends.
+        let mut ep = orig.clone();
+        ep.pause_for(&[(orig.onset - 1800, orig.onset + HOUR)]);
+        assert_eq!(ep.pauses, vec![(orig.onset, orig.onset + HOUR)]);
+        assert_eq!(ep.progress(orig.onset + HOUR), 0.0);
+        assert_eq!(ep.warning_at - orig.warning_at, HOUR);
     }
 
     #[test]

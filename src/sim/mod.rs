@@ -202,8 +202,10 @@ impl Engine {
         self.sensor_start[m]..self.sensor_start[m + 1]
     }
 
+    /// The fault episodes of this engine's seed and rate, for the enabled patterns, paused by
+    /// the machines' planned maintenance.
     pub fn episodes(&self) -> episodes::EpisodeSource<'_> {
-        episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue).only(&self.enabled)
+        episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue).only(&self.enabled).paused_by(self)
     }
 
     /// Limits fault injection to the named patterns (names or codes); an unknown name is an error.

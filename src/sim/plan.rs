@@ -11,7 +11,7 @@ use rand::Rng as _;
 
 use super::calendar::{next_shift, shift_at, week_start};
 use super::clock::{Zone, DAY, HOUR};
-use super::episodes::{Ending, Episode};
+use super::episodes::{Ending, Episode, PlannedStops};
 use super::Engine;
 use crate::rng;
 
@@ -109,14 +109,14 @@ impl Engine {
         let p = &self.machines[m];
         let weekday = (day + 3).rem_euclid(7) as u8;
         let (_, month, dom) = super::clock::civil_from_days(day);
-        let mut r = rng::stream(self.seed, &[rng::label("preventive"), m as u64, day as u64]);
         let minutes = match self.plant.machines[m].maintenance_schedule {
-            "daily" => r.random_range(20..=40),
-            "weekly" if weekday == p.maintenance_weekday => r.random_range(60..=120),
-            "monthly" if dom == p.maintenance_day_of_month => r.random_range(150..=240),
-            "quarterly" if dom == p.maintenance_day_of_month && month % 3 == 1 => r.random_range(360..=480),
+            "daily" => 20..=40,
+            "weekly" if weekday == p.maintenance_weekday => 60..=120,
+            "monthly" if dom == p.maintenance_day_of_month => 150..=240,
+            "quarterly" if dom == p.maintenance_day_of_month && month % 3 == 1 => 360..=480,
             _ => return None,
         };
+        let minutes: i64 = rng::stream(self.seed, &[rng::label("preventive"), m as u64, day as u64]).random_range(minutes);
         let start = zone.utc_of(day, 6 * HOUR + p.maintenance_slot_min * 60);
         Some((start, start + minutes * 60))
     }
@@ -152,5 +152,16 @@ impl Engine {
             day += 1;
         }
         out
+    }
+}
+
+/// Planned preventive windows pause a machine's degradation (see `episodes`).
+impl PlannedStops for Engine {
+    fn stops(&self, m: usize, a: i64, b: i64) -> Vec<(i64, i64)> {
+        let zone = &self.zones[self.plant.machines[m].factory];
+        (zone.local(a).day - 1..=zone.local(b).day + 1)
+            .filter_map(|day| self.preventive_on(m, zone, day))
+            .filter(|&(s, _)| s >= a && s < b)
+            .collect()
     }
 }

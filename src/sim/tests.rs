@@ -3,7 +3,7 @@
 //! readings stay inside their bands.
 
 use super::clock::{DAY, HOUR, ID_EPOCH};
-use super::episodes::{EpisodeSource, Ending, Episode, EPOCH};
+use super::episodes::{Ending, Episode, EPOCH};
 use super::machine::State;
 use super::signal::Lags;
 use super::Engine;
@@ -18,7 +18,7 @@ fn engine() -> Engine {
 
 /// The first episode of `pattern` (scanning machines and epochs), with the variant wanted.
 fn find(e: &Engine, pattern: &str, variant: Option<&str>) -> Episode {
-    let src = EpisodeSource::new(e.seed, 1.0, &e.plant, &e.catalogue);
+    let src = e.episodes();
     let pi = e.catalogue.patterns.iter().position(|p| p.name == pattern).unwrap();
     for epoch in 320..420 {
         for m in 0..e.plant.machines.len() {
@@ -210,4 +210,27 @@ fn episodes_are_the_same_whatever_window_asks() {
             assert!(wide.contains(ep), "an episode seen by a narrow window must be the same in a wide one");
         }
     }
+}
+
+#[test]
+fn planned_maintenance_pauses_a_degradation_and_the_machine_stands_still() {
+    let e = engine();
+    let src = e.episodes();
+    let mut checked = 0;
+    for m in (0..e.plant.machines.len()).step_by(3) {
+        for ep in (330..336).filter_map(|k| src.episode(m, k)).filter(|ep| !ep.pauses.is_empty()) {
+            let eps = src.for_machine(m, ep.onset - DAY, ep.repair_end + DAY);
+            let (a, b) = (ep.pauses[0].0 - HOUR, ep.pauses.last().unwrap().1 + HOUR);
+            let tl = e.timeline(m, a - a.rem_euclid(60), b - b.rem_euclid(60), eps);
+            for &(s, t) in &ep.pauses {
+                assert_eq!(ep.progress(s), ep.progress(t), "machine {m}: the degradation stands still in {s}..{t}");
+                assert!(s < ep.fault_at && t <= ep.fault_at, "machine {m}: a pause precedes the trip");
+                for u in (s..t).step_by(60) {
+                    assert_eq!(tl.at(u).unwrap().state, State::Maintenance, "machine {m}: in planned maintenance at {u} (pause {s}..{t})");
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "found only {checked} paused episodes");
 }

@@ -736,6 +736,7 @@ impl Engine {
                 "drift_mode": ep.sensor.map(|_| format!("{:?}", ep.drift_mode).to_lowercase()),
                 "drift_pct_per_day": ep.sensor.map(|_| (ep.drift_pct_per_day * 10_000.0).round() / 10_000.0),
                 "packet_loss_pct": ep.sensor.map(|_| round2(ep.packet_loss * 100.0)),
+                "paused_minutes": ep.paused_secs() / 60,
             })
             .to_string();
             let reaches = ep.ending == Ending::Fault;
