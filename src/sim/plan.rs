@@ -125,33 +125,16 @@ impl Engine {
     /// machine's episodes, which defer a window they overlap.
     pub fn preventive(&self, m: usize, a: i64, b: i64, faults: &[Episode]) -> Vec<Preventive> {
         let zone = &self.zones[self.plant.machines[m].factory];
-        let first = zone.local(a).day - 1;
-        let last = zone.local(b).day + 1;
-        let mut out: Vec<Preventive> = Vec::new();
-        let mut day = first;
-        while day <= last {
-            if let Some((start, end)) = self.preventive_on(m, zone, day) {
-                if start >= a && start < b {
-                    let deferred = faults
-                        .iter()
-                        .any(|e| e.ending != Ending::None && e.fault_at < end && e.repair_end > start);
-                    // Find the next planned window (at most a quarter ahead).
-                    let mut next = day + 1;
-                    let next_start = loop {
-                        if let Some((s, _)) = self.preventive_on(m, zone, next) {
-                            break s;
-                        }
-                        if next > day + 100 {
-                            break start + 92 * DAY;
-                        }
-                        next += 1;
-                    };
-                    out.push(Preventive { machine: m, start, end, deferred, next_start });
-                }
-            }
-            day += 1;
-        }
-        out
+        self.stops(m, a, b)
+            .into_iter()
+            .map(|(start, end)| {
+                let deferred = faults.iter().any(|e| e.ending != Ending::None && e.fault_at < end && e.repair_end > start);
+                // Find the next planned window (at most a quarter ahead).
+                let day = zone.local(start).day;
+                let next_start = (day + 1..=day + 101).find_map(|d| self.preventive_on(m, zone, d)).map_or(start + 92 * DAY, |(s, _)| s);
+                Preventive { machine: m, start, end, deferred, next_start }
+            })
+            .collect()
     }
 }
 
