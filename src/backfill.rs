@@ -69,14 +69,19 @@ pub fn window(days: u32, start: Option<&str>, end: Option<&str>, now: i64) -> Re
     if a >= b {
         bail!("the window is empty: --start must lie before --end");
     }
+    let max = i64::from(crate::cli::MAX_DAYS) * DAY;
+    if b - a > max {
+        bail!(
+            "the window holds {:.1} days; one run covers at most {} days (ten years): load a longer history as consecutive windows, which continue each other exactly",
+            (b - a) as f64 / DAY as f64,
+            crate::cli::MAX_DAYS
+        );
+    }
     Ok((a, b))
 }
 
 impl Request {
     pub fn from_args(cfg: &Config, args: &BackfillArgs) -> Result<Request> {
-        if !(0.0..=1.0).contains(&args.fault_rate) {
-            bail!("--fault-rate {}: must lie between 0 and 1", args.fault_rate);
-        }
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
         let window = window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
         let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
@@ -115,7 +120,10 @@ pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
     let mut engine = engine(cfg, req.fault_rate)?;
     engine.restrict_patterns(&args.patterns)?;
     let mut sink: Box<dyn Sink> = match req.out {
-        BackfillOut::Db => Box::new(PostgresSink::new(cfg.postgres_url()?, cfg.postgres.pool_size, req.window)?),
+        BackfillOut::Db => {
+            let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
+            Box::new(PostgresSink::new(cfg.postgres_url()?, cfg.postgres.pool_size, req.window, &plant)?)
+        }
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
         BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
         BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
@@ -225,17 +233,21 @@ pub fn drive(engine: &Engine, window: (i64, i64), machines: &[usize], sink: &mut
         .into_iter()
         .filter_map(|(id, v)| engine.plant.machines.iter().position(|mc| mc.id == id).map(|m| (m, v)))
         .collect();
-    let counters = starting_counters(engine, window, machines, &days, threads, &carried);
     let units: Vec<(usize, usize)> = (0..days.len()).flat_map(|d| (0..machines.len()).map(move |k| (d, k))).collect();
     let fmt = sink.format();
+    // On a terminal the bar shows at once, while the counters are carried to the window's
+    // start (a long window spends a while there before the first unit).
     let bar = progress.then(|| {
         let b = indicatif::ProgressBar::new(units.len() as u64);
         b.set_style(
             indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} units, {msg} (ETA {eta})")
                 .expect("valid template"),
         );
+        b.set_message(format!("{} machines × {} days: carrying counters to the window's start", machines.len(), days.len()));
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
         b
     });
+    let counters = starting_counters(engine, window, machines, &days, threads, &carried);
 
     let next = AtomicUsize::new(0);
     let abort = AtomicBool::new(false);
@@ -331,5 +343,7 @@ mod tests {
         assert_eq!(window(1, Some("2026-03-01"), Some("2026-03-02"), now).unwrap(), (1_772_323_200, 1_772_409_600));
         assert!(window(0, None, None, now).unwrap_err().to_string().contains("--days 0"));
         assert!(window(1, Some("2026-03-02"), Some("2026-03-01"), now).is_err());
+        let err = window(1, Some("2000-01-01"), Some("2026-03-01"), now).unwrap_err().to_string();
+        assert!(err.contains("at most 3660 days"), "{err}");
     }
 }

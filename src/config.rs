@@ -45,6 +45,8 @@ pub struct StreamConfig {
     pub state_dir: PathBuf,
     /// Memory each sink's queue may hold before spooling to disk (MiB).
     pub buffer_mb: usize,
+    /// Disk each sink's spool may hold during an outage (MiB); when full, generation waits.
+    pub spool_max_mb: usize,
     /// Rows per flush at most.
     pub batch_rows: u64,
     /// How long a sink waits for more ticks before flushing a small batch (ms).
@@ -62,6 +64,7 @@ impl Default for StreamConfig {
             fault_rate: 0.05,
             state_dir: PathBuf::from("./genims-state"),
             buffer_mb: 16,
+            spool_max_mb: 1024,
             batch_rows: 50_000,
             linger_ms: 250,
             stats_interval_s: 60,
@@ -151,6 +154,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("stream", "fault_rate", Kind::Fraction),
     ("stream", "state_dir", Kind::Str),
     ("stream", "buffer_mb", Kind::Int(1, 65_536)),
+    ("stream", "spool_max_mb", Kind::Int(0, 16_777_216)),
     ("stream", "batch_rows", Kind::Int(1, 10_000_000)),
     ("stream", "linger_ms", Kind::Int(0, 60_000)),
     ("stream", "stats_interval_s", Kind::Int(1, 86_400)),
@@ -190,33 +194,37 @@ impl Config {
         let doc: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| anyhow!("{}: {}", path.display(), one_line(&e.to_string())))?;
-        let mut problems = Vec::new();
-        let at = |section: &str, key: Option<&str>| format!("{}:{}", path.display(), line_of(text, section, key));
+        // (line, message): reported in the file's order.
+        let mut problems: Vec<(usize, String)> = Vec::new();
+        let line = |section: &str, key: Option<&str>| line_of(text, section, key);
+        let at = |section: &str, key: Option<&str>| format!("{}:{}", path.display(), line(section, key));
         for (section, value) in &doc {
             let Some(table) = value.as_table() else {
-                problems.push(format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, output, faults, stream", at("", Some(section))));
+                problems.push((line("", Some(section)), format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, output, faults, stream", at("", Some(section)))));
                 continue;
             };
             if !KEYS.iter().any(|k| k.0 == section) {
                 let hint = suggest(section, KEYS.iter().map(|k| k.0));
-                problems.push(format!("{}: unknown section [{section}]{hint}", at(section, None)));
+                problems.push((line(section, None), format!("{}: unknown section [{section}]{hint}", at(section, None))));
                 continue;
             }
             for (key, v) in table {
                 let Some(&(_, _, kind)) = KEYS.iter().find(|k| k.0 == section && k.1 == key) else {
                     let hint = suggest(key, KEYS.iter().filter(|k| k.0 == section).map(|k| k.1));
-                    problems.push(format!("{}: unknown key `{section}.{key}`{hint}", at(section, Some(key))));
+                    problems.push((line(section, Some(key)), format!("{}: unknown key `{section}.{key}`{hint}", at(section, Some(key)))));
                     continue;
                 };
                 if let Err(why) = self.set(section, key, kind, v) {
-                    problems.push(format!("{}: {section}.{key}: {why}", at(section, Some(key))));
+                    problems.push((line(section, Some(key)), format!("{}: {section}.{key}: {why}", at(section, Some(key)))));
                 }
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            bail!("invalid configuration:\n  {}", problems.join("\n  "))
+            problems.sort_by_key(|p| p.0);
+            let lines: Vec<String> = problems.into_iter().map(|p| p.1).collect();
+            bail!("invalid configuration:\n  {}", lines.join("\n  "))
         }
     }
 
@@ -259,7 +267,11 @@ impl Config {
             }
             ("kafka", "brokers") => self.kafka.brokers = str_list(v)?,
             ("kafka", "partitions") => self.kafka.partitions = int()? as i32,
-            ("kafka", "topic_prefix") => self.kafka.topic_prefix = string()?,
+            ("kafka", "topic_prefix") => {
+                let prefix = string()?;
+                check_topic_prefix(&prefix)?;
+                self.kafka.topic_prefix = prefix;
+            }
             ("output", "dir") => self.output_dir = PathBuf::from(string()?),
             ("faults", "dir") => self.faults_dir = Some(PathBuf::from(string()?)),
             ("stream", "sinks") => {
@@ -278,6 +290,7 @@ impl Config {
             }
             ("stream", "state_dir") => self.stream.state_dir = PathBuf::from(string()?),
             ("stream", "buffer_mb") => self.stream.buffer_mb = usize_()?,
+            ("stream", "spool_max_mb") => self.stream.spool_max_mb = usize_()?,
             ("stream", "batch_rows") => self.stream.batch_rows = int()? as u64,
             ("stream", "linger_ms") => self.stream.linger_ms = int()? as u64,
             ("stream", "stats_interval_s") => self.stream.stats_interval_s = int()? as u64,
@@ -324,6 +337,28 @@ impl Config {
             None => Ok(Catalogue::builtin()),
         }
     }
+}
+
+/// The longest topic suffix genims appends to `[kafka] topic_prefix`.
+const LONGEST_TOPIC_SUFFIX: &str = ".maintenance.events";
+
+/// Kafka's rules for topic names, applied to a prefix with every suffix genims appends:
+/// ASCII letters, digits, `.`, `_` and `-`, at most 249 characters in all.
+pub fn check_topic_prefix(prefix: &str) -> std::result::Result<(), String> {
+    if prefix.is_empty() {
+        return Err("must not be empty (topics are named <prefix>.sensor.data, ...)".to_owned());
+    }
+    if let Some(bad) = prefix.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!("{:?} is not allowed in a Kafka topic name: use ASCII letters, digits, '.', '_' and '-'", bad));
+    }
+    let max = 249 - LONGEST_TOPIC_SUFFIX.len();
+    if prefix.len() > max {
+        return Err(format!(
+            "{} characters is too long: a Kafka topic name holds at most 249, so the prefix at most {max} (with `{LONGEST_TOPIC_SUFFIX}`)",
+            prefix.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The sinks a stream can use.
@@ -453,6 +488,32 @@ mod tests {
         assert!(err.contains("cfg.toml:2: stream.sinks: `files` is not a sink"), "{err}");
         assert!(err.contains("cfg.toml:3: stream.fault_rate: 2 must lie between 0 and 1"), "{err}");
         assert!(err.contains("cfg.toml:4: stream.linger_ms: -1 is out of range"), "{err}");
+    }
+
+    #[test]
+    fn problems_are_listed_in_line_order() {
+        let err = apply("[stream]\nlinger_ms = -1\n\n[plant]\nsede = 2\n\n[kafka]\npartitions = 0\n").unwrap_err().to_string();
+        let lines: Vec<usize> = err.lines().skip(1).map(|l| l.trim().split(':').nth(1).unwrap().parse().unwrap()).collect();
+        assert_eq!(lines, [2, 5, 8], "{err}");
+    }
+
+    #[test]
+    fn topic_prefixes_follow_kafka_rules() {
+        for good in ["genims", "plant-1.site_a", "G"] {
+            apply(&format!("[kafka]\ntopic_prefix = \"{good}\"\n")).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        let long = "x".repeat(300);
+        for (bad, why) in [
+            ("", "must not be empty"),
+            ("bad prefix/../ü$x", "' ' is not allowed"),
+            ("a\\u0000b", "'\\0' is not allowed"),
+            (long.as_str(), "300 characters is too long"),
+        ] {
+            let err = apply(&format!("[kafka]\ntopic_prefix = \"{bad}\"\n")).unwrap_err().to_string();
+            assert!(err.contains("cfg.toml:2: kafka.topic_prefix: ") && err.contains(why), "{bad:?}: {err}");
+        }
+        assert!(check_topic_prefix(&"x".repeat(230)).is_ok(), "230 + 19 = 249 characters is allowed");
+        assert!(check_topic_prefix(&"x".repeat(231)).is_err());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The database schema: the DDL files in `sql/` (compiled in), `schema print` and an
-//! idempotent `schema apply`.
+//! idempotent `schema apply` that also checks every existing table has genims' columns.
+
+use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Result};
 use tokio_postgres::Client;
@@ -81,8 +83,57 @@ pub async fn apply(client: &mut Client, requested: Option<Partition>, default: P
     for (name, sql) in files(partition) {
         tx.batch_execute(sql).await.map_err(|e| anyhow!("{name} failed: {}", db::cause(&e)))?;
     }
+    let differences = compare_columns(&tx, partition).await?;
+    if !differences.is_empty() {
+        bail!(
+            "the existing tables differ from genims' schema (nothing was changed):\n  {}\n\
+             restore these columns, or drop the tables and run `genims schema apply` again",
+            differences.join("\n  ")
+        );
+    }
     tx.commit().await.map_err(|e| anyhow!("cannot commit the schema: {}", db::cause(&e)))?;
     Ok(partition)
+}
+
+/// Columns of every genims table: (table, column) → type as `format_type` prints it.
+async fn columns_in(tx: &tokio_postgres::Transaction<'_>, schema: Option<&str>) -> Result<BTreeMap<(String, String), String>> {
+    let rows = tx
+        .query(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = coalesce($1, current_schema()) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
+            &[&schema],
+        )
+        .await
+        .map_err(|e| anyhow!("cannot inspect the schema: {}", db::cause(&e)))?;
+    Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
+}
+
+/// Every way the existing tables differ from what the DDL makes: a column missing or of
+/// another type. The DDL is run in a scratch schema inside a savepoint (rolled back), so
+/// the expectation is the DDL itself, never a second list to keep in step. Columns a user
+/// added are left alone.
+async fn compare_columns(tx: &tokio_postgres::Transaction<'_>, partition: Partition) -> Result<Vec<String>> {
+    let scratch = format!("genims_expected_{}", std::process::id());
+    let fail = |e: tokio_postgres::Error| anyhow!("cannot check the schema: {}", db::cause(&e));
+    tx.batch_execute(&format!("SAVEPOINT genims_expected; CREATE SCHEMA {scratch}; SET LOCAL search_path = {scratch}"))
+        .await
+        .map_err(fail)?;
+    for (name, sql) in files(partition).into_iter().filter(|(name, _)| *name != VIEWS.0) {
+        tx.batch_execute(sql).await.map_err(|e| anyhow!("{name} failed: {}", db::cause(&e)))?;
+    }
+    let expected = columns_in(tx, Some(&scratch)).await?;
+    tx.batch_execute("ROLLBACK TO SAVEPOINT genims_expected").await.map_err(fail)?;
+    let actual = columns_in(tx, None).await?;
+    let mut differences = Vec::new();
+    for ((table, column), want) in &expected {
+        match actual.get(&(table.clone(), column.clone())) {
+            None => differences.push(format!("{table} lacks column {column} ({want})")),
+            Some(got) if got != want => differences.push(format!("{table}.{column} is {got}; genims writes {want}")),
+            Some(_) => {}
+        }
+    }
+    Ok(differences)
 }
 
 #[cfg(test)]
@@ -116,7 +167,8 @@ mod tests {
     #[test]
     fn script_covers_the_sixteen_tables_the_labels_and_stream_progress() {
         let s = script(Partition::None);
-        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 18);
+        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 19);
+        assert!(s.contains("CREATE TABLE IF NOT EXISTS genims_plant"));
         assert!(s.contains("CREATE TABLE IF NOT EXISTS fault_labels"));
         assert!(s.contains("CREATE TABLE IF NOT EXISTS genims_stream_progress"));
     }

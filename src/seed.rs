@@ -1,5 +1,5 @@
 //! `genims seed`: the master data as a JSON file, a psql-loadable SQL file, or straight into
-//! PostgreSQL (COPY, in one transaction).
+//! PostgreSQL (COPY, in one transaction), with the record of the plant they came from.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use crate::db;
 use crate::output::atomic::AtomicFile;
 use crate::output::master;
 use crate::plant::tables::{TableRows, MASTER_TABLES};
-use crate::plant::Plant;
+use crate::plant::{Plant, PlantIdentity};
 
 /// Where `seed` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,10 +45,11 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
     }
     let plant = plant(cfg)?;
     let tables = plant.master_tables();
+    let identity = PlantIdentity::new(cfg.seed, plant.reference_date, &cfg.sizes, &tables);
     let summary = summary(&tables);
     match out {
         SeedOut::Db => {
-            load_db(cfg.postgres_url()?, &tables, replace).await?;
+            load_db(cfg.postgres_url()?, &tables, &identity, replace).await?;
             eprintln!("genims: loaded master data into PostgreSQL: {summary}");
         }
         SeedOut::Json | SeedOut::Sql => {
@@ -59,7 +60,8 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
                     "genims master data (seed {}, reference date {}).\nLoad into a schema made by `genims schema apply`:\n  psql -v ON_ERROR_STOP=1 -f FILE",
                     cfg.seed, cfg.reference_date
                 );
-                master::sql(&tables, &header)
+                let record = format!("-- The plant these rows came from: loads of operational data check it.\n{}", identity.upsert_sql());
+                master::sql(&tables, &header, &record)
             };
             let target = write_text(cfg, out, path, &text)?;
             if let Some(t) = target {
@@ -101,9 +103,11 @@ fn summary(tables: &[TableRows]) -> String {
 
 /// Loads every master table by COPY in one transaction. Refuses to mix with existing master
 /// rows unless `replace`, which empties the ten tables first (in the same transaction).
-async fn load_db(url: &str, tables: &[TableRows], replace: bool) -> Result<()> {
+async fn load_db(url: &str, tables: &[TableRows], identity: &PlantIdentity, replace: bool) -> Result<()> {
     let mut client = db::connect(url).await?;
-    db::require_tables(&client, MASTER_TABLES).await?;
+    let mut required = MASTER_TABLES.to_vec();
+    required.push("genims_plant");
+    db::require_tables(&client, &required).await?;
     let err = |what: &str, e: tokio_postgres::Error| anyhow!("{what}: {}", db::cause(&e));
     let tx = client.transaction().await.map_err(|e| err("cannot start a transaction", e))?;
     let list = MASTER_TABLES.join(", ");
@@ -136,6 +140,7 @@ async fn load_db(url: &str, tables: &[TableRows], replace: bool) -> Result<()> {
         sink.send(Bytes::from(master::csv(t))).await.map_err(|e| err(&format!("COPY into {} failed", t.name), e))?;
         sink.finish().await.map_err(|e| err(&format!("COPY into {} failed", t.name), e))?;
     }
+    tx.batch_execute(&identity.upsert_sql()).await.map_err(|e| err("cannot record the plant", e))?;
     tx.commit().await.map_err(|e| err("cannot commit the master data", e))?;
     Ok(())
 }

@@ -37,8 +37,9 @@ pub fn json(tables: &[TableRows]) -> Vec<u8> {
     out
 }
 
-/// A SQL script that loads the tables in one transaction with `psql -v ON_ERROR_STOP=1 -f`.
-pub fn sql(tables: &[TableRows], header: &str) -> Vec<u8> {
+/// A SQL script that loads the tables in one transaction with `psql -v ON_ERROR_STOP=1 -f`;
+/// `trailer` (the plant record) runs last inside it.
+pub fn sql(tables: &[TableRows], header: &str, trailer: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 << 20);
     for line in header.lines() {
         out.extend_from_slice(b"-- ");
@@ -55,6 +56,8 @@ pub fn sql(tables: &[TableRows], header: &str) -> Vec<u8> {
             }
         }
     }
+    out.push(b'\n');
+    out.extend_from_slice(trailer.as_bytes());
     out.extend_from_slice(b"\nCOMMIT;\n");
     out
 }
@@ -96,7 +99,7 @@ mod tests {
 
     #[test]
     fn sql_quotes_and_wraps_in_a_transaction() {
-        let text = String::from_utf8(sql(&sample(), "test")).unwrap();
+        let text = String::from_utf8(sql(&sample(), "test", "")).unwrap();
         assert!(text.contains("('CUST-000001', 'O''Brien, \"Motors\"', 5)"), "{text}");
         assert!(text.contains("('CUST-000002', NULL, 1.50);"), "{text}");
         assert!(text.contains("BEGIN;") && text.trim_end().ends_with("COMMIT;"));

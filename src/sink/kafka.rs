@@ -10,8 +10,16 @@
 //! (Kafka has no transaction to hold it), written only after every record before it was
 //! acknowledged: delivery is at least once, and a repeated record has the same key and
 //! content. After a failure it reconnects and recreates topics a restarted broker lost.
+//!
+//! Topics are only ever created here, with `[kafka] partitions`, after listing the topics
+//! that exist (a request that cannot create one). rskafka asks the broker to auto-create
+//! a topic it looks up, so produce retries are kept short and abandoned as soon as a batch
+//! fails, before the sink re-lists and recreates the topics itself. A topic that exists with
+//! another partition count — made by someone else, or auto-created by a broker regardless —
+//! is used as it is: key → partition is FNV-1a(key) mod *the topic's* partition count, so
+//! one machine's records stay in order on one partition; genims says so once per topic.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +32,7 @@ use rskafka::BackoffConfig;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{Fatal, Progress, Sink};
+use super::{Progress, Sink};
 use crate::rows::{next_frame, Format, Table};
 use crate::sim::unit::Counters;
 
@@ -34,8 +42,10 @@ const BATCH_RECORDS: usize = 2_000;
 const IN_FLIGHT: usize = 16;
 /// How long a request may be retried before the run fails.
 const RETRY_DEADLINE: Duration = Duration::from_secs(60);
-/// The same for a stream, which retries on its own (with reconnection) after this.
-const LIVE_RETRY_DEADLINE: Duration = Duration::from_secs(8);
+/// The same for a stream, which retries on its own (reconnecting, re-listing topics) after
+/// this. Short, because rskafka's own retries look topics up in ways that let a restarted
+/// broker auto-create them with its default partition count.
+const LIVE_RETRY_DEADLINE: Duration = Duration::from_secs(2);
 /// How long to try reaching the brokers at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -65,11 +75,15 @@ pub struct KafkaSink {
     deadline: Duration,
     /// A stream's progress file.
     state: Option<PathBuf>,
+    /// `[kafka] partitions`: the count topics are created with.
     partitions: i32,
-    clients: BTreeMap<(Table, i32), Arc<PartitionClient>>,
+    /// Topics open now: each table's partition count and clients.
+    topics: Topics,
     pending: BTreeMap<(Table, i32), Vec<Record>>,
     inflight: JoinSet<Result<()>>,
     permits: Arc<Semaphore>,
+    /// Topics already reported with another partition count.
+    warned: BTreeSet<String>,
 }
 
 async fn connect(brokers: &[String], deadline: Duration) -> Result<Client> {
@@ -80,31 +94,62 @@ async fn connect(brokers: &[String], deadline: Duration) -> Result<Client> {
         .map_err(|e| anyhow!("cannot connect to Kafka at {}: {e}", brokers.join(",")))
 }
 
-/// Connects and opens every partition of every topic, creating the topics that are missing.
-async fn open(brokers: &[String], prefix: &str, partitions: i32, deadline: Duration) -> Result<BTreeMap<(Table, i32), Arc<PartitionClient>>> {
+/// Every table's topic: its partition count and a client per partition.
+#[derive(Default)]
+struct Topics {
+    partitions: BTreeMap<Table, i32>,
+    clients: BTreeMap<(Table, i32), Arc<PartitionClient>>,
+}
+
+/// Connects and opens every partition of every topic, creating the topics that are missing
+/// with `partitions`. `warned` holds the topics already reported with another count.
+async fn open(brokers: &[String], prefix: &str, partitions: i32, deadline: Duration, warned: &mut BTreeSet<String>) -> Result<Topics> {
     let client = connect(brokers, deadline).await?;
-    let existing: BTreeMap<String, usize> =
-        client.list_topics().await.context("cannot list Kafka topics")?.into_iter().map(|t| (t.name, t.partitions.len())).collect();
+    let mut existing = list(&client).await?;
     let controller = client.controller_client().context("no Kafka controller")?;
-    let mut clients = BTreeMap::new();
     for table in Table::ALL {
         let name = topic(prefix, table);
-        match existing.get(&name) {
-            Some(&n) if n as i32 != partitions => {
-                return Err(Fatal(format!("Kafka topic {name} has {n} partitions, the configuration says {partitions}")).into());
-            }
-            Some(_) => {}
-            None => controller.create_topic(name.clone(), partitions, 1, 5_000).await.with_context(|| format!("cannot create Kafka topic {name}"))?,
+        if existing.contains_key(&name) {
+            continue;
         }
-        for p in 0..partitions {
+        match controller.create_topic(name.clone(), partitions, 1, 5_000).await {
+            Ok(()) => {
+                existing.insert(name, partitions);
+            }
+            // Created meanwhile (another shard, a broker's auto-creation): use it as it is.
+            Err(rskafka::client::error::Error::ServerError { protocol_error: rskafka::client::error::ProtocolError::TopicAlreadyExists, .. }) => {
+                existing = list(&client).await?;
+            }
+            Err(e) => return Err(anyhow!("cannot create Kafka topic {name}: {e}")),
+        }
+    }
+    let mut topics = Topics::default();
+    for table in Table::ALL {
+        let name = topic(prefix, table);
+        let n = *existing.get(&name).ok_or_else(|| anyhow!("Kafka topic {name} is missing right after it was created"))?;
+        if n != partitions && warned.insert(name.clone()) {
+            tracing::warn!(
+                "Kafka topic {name} has {n} partitions where [kafka] partitions says {partitions}: genims publishes to its {n} \
+                 (key → partition = FNV-1a(key) mod {n}); delete the topic to have it recreated with {partitions}"
+            );
+        }
+        topics.partitions.insert(table, n);
+        for p in 0..n {
             let pc = client
                 .partition_client(name.clone(), p, UnknownTopicHandling::Retry)
                 .await
                 .with_context(|| format!("cannot open partition {p} of {name}"))?;
-            clients.insert((table, p), Arc::new(pc));
+            topics.clients.insert((table, p), Arc::new(pc));
         }
     }
-    Ok(clients)
+    Ok(topics)
+}
+
+/// The topics that exist and their partition counts. (A metadata request for all topics:
+/// unlike a lookup by name, it never makes the broker create one.)
+async fn list(client: &Client) -> Result<BTreeMap<String, i32>> {
+    let topics = client.list_topics().await.context("cannot list Kafka topics")?;
+    Ok(topics.into_iter().map(|t| (t.name, t.partitions.len() as i32)).collect())
 }
 
 impl KafkaSink {
@@ -124,7 +169,8 @@ impl KafkaSink {
             anyhow::bail!("no Kafka brokers configured: set [kafka] brokers in config.toml, GENIMS_KAFKA_BROKERS, or --kafka-brokers");
         }
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let clients = rt.block_on(open(brokers, prefix, partitions, deadline))?;
+        let mut warned = BTreeSet::new();
+        let topics = rt.block_on(open(brokers, prefix, partitions, deadline, &mut warned))?;
         Ok(KafkaSink {
             rt,
             brokers: brokers.to_vec(),
@@ -132,7 +178,8 @@ impl KafkaSink {
             deadline,
             state,
             partitions,
-            clients,
+            topics,
+            warned,
             pending: BTreeMap::new(),
             inflight: JoinSet::new(),
             permits: Arc::new(Semaphore::new(IN_FLIGHT)),
@@ -187,7 +234,7 @@ impl KafkaSink {
 
     /// Sends one batch, waiting for a free slot first; reports failures of finished sends.
     fn send(&mut self, table: Table, p: i32, records: Vec<Record>) -> Result<()> {
-        let client = Arc::clone(&self.clients[&(table, p)]);
+        let client = Arc::clone(&self.topics.clients[&(table, p)]);
         let permits = Arc::clone(&self.permits);
         let permit = self.rt.block_on(permits.acquire_owned()).expect("semaphore never closes");
         let _guard = self.rt.enter();
@@ -200,7 +247,11 @@ impl KafkaSink {
                 .map_err(|e| anyhow!("cannot produce to Kafka topic {}: {e}", client.topic()))
         });
         while let Some(done) = self.inflight.try_join_next() {
-            done.map_err(|e| anyhow!("a Kafka produce task failed: {e}"))??;
+            let failed = done.map_err(|e| anyhow!("a Kafka produce task failed: {e}")).and_then(|r| r);
+            if failed.is_err() {
+                self.inflight.abort_all();
+                return failed;
+            }
         }
         Ok(())
     }
@@ -218,7 +269,7 @@ impl Sink for KafkaSink {
     fn write(&mut self, _day: i64, table: Table, bytes: bytes::Bytes, _rows: u64) -> Result<()> {
         let mut rest = &bytes[..];
         while let Some((key, ts, value, next)) = next_frame(rest) {
-            let p = partition_of(key, self.partitions);
+            let p = partition_of(key, self.topics.partitions[&table]);
             let record = Record {
                 key: Some(key.to_vec()),
                 value: Some(value.to_vec()),
@@ -245,7 +296,14 @@ impl Sink for KafkaSink {
         let mut inflight = std::mem::take(&mut self.inflight);
         self.rt.block_on(async {
             while let Some(done) = inflight.join_next().await {
-                done.map_err(|e| anyhow!("a Kafka produce task failed: {e}"))??;
+                let failed = done.map_err(|e| anyhow!("a Kafka produce task failed: {e}")).and_then(|r| r);
+                if failed.is_err() {
+                    // The others' retries would only look topics up on a broker that may be
+                    // restarting; the batch is sent again whole after a reset.
+                    inflight.abort_all();
+                    while inflight.join_next().await.is_some() {}
+                    return failed;
+                }
             }
             Ok(())
         })
@@ -265,7 +323,7 @@ impl Sink for KafkaSink {
         self.inflight.abort_all();
         let mut inflight = std::mem::take(&mut self.inflight);
         self.rt.block_on(async { while inflight.join_next().await.is_some() {} });
-        self.clients = self.rt.block_on(open(&self.brokers, &self.prefix, self.partitions, self.deadline))?;
+        self.topics = self.rt.block_on(open(&self.brokers, &self.prefix, self.partitions, self.deadline, &mut self.warned))?;
         Ok(())
     }
 }

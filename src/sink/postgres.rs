@@ -24,6 +24,7 @@ use tokio_postgres::NoTls;
 use super::{Fatal, Progress, Sink};
 use crate::config::Partition;
 use crate::db;
+use crate::plant::PlantIdentity;
 use crate::rows::{Format, Table, PG_COPY_HEADER, PG_COPY_TRAILER};
 use crate::schema;
 use crate::sim::unit::Counters;
@@ -82,6 +83,11 @@ fn classify(what: &str, e: tokio_postgres::Error) -> anyhow::Error {
     let msg = format!("{what}: {}", db::cause(&e));
     match e.code().map(|c| c.code()) {
         None => anyhow!(msg),
+        Some("23505") => Fatal(format!(
+            "{msg}: the database already holds records of this window (a backfill, or another stream under another name); \
+             start after them (--start), or delete them first"
+        ))
+        .into(),
         Some(c) if c.starts_with("08") || c.starts_with("57") || c.starts_with("53") || c == "40001" || c == "40P01" => anyhow!(msg),
         Some(_) => Fatal(msg).into(),
     }
@@ -170,7 +176,8 @@ async fn copy_stream(
 
 impl PostgresSink {
     /// Connects, checks the schema, and creates the daily partitions `[a, b)` needs.
-    pub fn new(url: &str, pool_size: usize, window: (i64, i64)) -> Result<PostgresSink> {
+    /// Refuses a database whose master data came from another plant than `plant`.
+    pub fn new(url: &str, pool_size: usize, window: (i64, i64), plant: &PlantIdentity) -> Result<PostgresSink> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let pg: tokio_postgres::Config = url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
         let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
@@ -180,7 +187,9 @@ impl PostgresSink {
             let client = db::connect(url).await?;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
             tables.extend(crate::plant::tables::MASTER_TABLES);
+            tables.push("genims_plant");
             db::require_tables(&client, &tables).await?;
+            plant.check(&client).await?;
             if schema::current_partition(&client).await? == Some(Partition::Daily) {
                 let mut day = window.0 - window.0.rem_euclid(DAY);
                 while day < window.1 {
@@ -197,7 +206,7 @@ impl PostgresSink {
 
     /// A sink for the stream: checks the server and schema (one clear error when either is
     /// missing), then writes each committed batch in one transaction.
-    pub fn live(url: &str) -> Result<PostgresSink> {
+    pub fn live(url: &str, plant: &PlantIdentity) -> Result<PostgresSink> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let mut pg: tokio_postgres::Config = url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
         pg.connect_timeout(Duration::from_secs(5));
@@ -208,8 +217,9 @@ impl PostgresSink {
                 .await
                 .map_err(|_| anyhow!("cannot connect to PostgreSQL at {}: no answer within 10 s", db::redact(url)))??;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
-            tables.push("genims_stream_progress");
+            tables.extend(["genims_stream_progress", "genims_plant", "sensors"]);
             db::require_tables(&client, &tables).await?;
+            plant.check(&client).await?;
             Ok::<_, anyhow::Error>(schema::current_partition(&client).await? == Some(Partition::Daily))
         })?;
         let live = Live { batch: BTreeMap::new(), first_day: None, days: BTreeSet::new(), partitioned };

@@ -1,13 +1,19 @@
-//! A sink's queue: batches waiting for delivery, in memory up to a byte bound, then spooled
-//! to disk, always handed out in the order they arrived.
+//! A sink's queue: batches waiting for delivery, in memory up to a byte bound, then — only
+//! while the sink is in an outage — spooled to disk up to a second bound, always handed out
+//! in the order they arrived.
 //!
-//! The generator never waits for a sink: a sink that is down only makes its queue grow,
-//! first in memory, then on disk. Order holds because once anything is spooled, every later
-//! batch is spooled too until the spool has drained (memory always holds the older ones).
+//! When-full policy: **block**. A healthy sink that is slower than generation (`--speed
+//! max`, catching up) fills its memory, and [`Buffer::offer`] hands the batch back: the
+//! generator waits for the slowest sink instead of spooling. During an outage (the sink's
+//! delivery is failing) batches overflow to the spool; when the spool is full too (or the
+//! disk is), generation waits again. Nothing is ever dropped. Order holds because once
+//! anything is spooled, every later batch is spooled too until the spool has drained
+//! (memory always holds the older ones).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,12 +74,21 @@ pub struct Depth {
     pub mem_bytes: usize,
     pub spooled_rows: u64,
     pub spooled_batches: usize,
+    pub spooled_bytes: usize,
+}
+
+/// What [`Buffer::offer`] did with a batch.
+#[derive(Debug)]
+pub enum Offer {
+    Queued,
+    /// No room: the batch comes back; wait ([`Buffer::wait_for_room`]) and offer it again.
+    Full(Batch),
 }
 
 struct State {
     mem: VecDeque<Batch>,
-    /// Spooled batches, oldest first: (sequence number, rows).
-    spool: VecDeque<(u64, u64)>,
+    /// Spooled batches, oldest first: (sequence number, rows, bytes).
+    spool: VecDeque<(u64, u64, usize)>,
     next_seq: u64,
     depth: Depth,
     closed: bool,
@@ -82,50 +97,96 @@ struct State {
 /// One sink's queue.
 pub struct Buffer {
     state: Mutex<State>,
+    /// Signalled when a batch arrives (the consumer waits on it).
     ready: Condvar,
+    /// Signalled when a batch leaves (a producer waiting for room waits on it).
+    room: Condvar,
     limit: usize,
+    spool_limit: usize,
     dir: PathBuf,
+    /// The sink's delivery is failing: overflow may go to the spool.
+    outage: AtomicBool,
+    /// A spool write failed (full disk): warned once until a write succeeds again.
+    spool_failing: AtomicBool,
 }
 
 impl Buffer {
-    /// A queue holding at most `limit` bytes in memory and spooling the rest under `dir`,
-    /// which is emptied first: a restarted stream regenerates whatever was not delivered.
-    pub fn new(limit: usize, dir: &Path) -> Result<Buffer> {
+    /// A queue holding at most `limit` bytes in memory and, during an outage, at most
+    /// `spool_limit` bytes more under `dir`, which is emptied first: a restarted stream
+    /// regenerates whatever was not delivered.
+    pub fn new(limit: usize, spool_limit: usize, dir: &Path) -> Result<Buffer> {
         if dir.exists() {
             std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear the spool directory {}", dir.display()))?;
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the spool directory {}", dir.display()))?;
         let state = State { mem: VecDeque::new(), spool: VecDeque::new(), next_seq: 0, depth: Depth::default(), closed: false };
-        Ok(Buffer { state: Mutex::new(state), ready: Condvar::new(), limit, dir: dir.to_owned() })
+        Ok(Buffer {
+            state: Mutex::new(state),
+            ready: Condvar::new(),
+            room: Condvar::new(),
+            limit,
+            spool_limit,
+            dir: dir.to_owned(),
+            outage: AtomicBool::new(false),
+            spool_failing: AtomicBool::new(false),
+        })
+    }
+
+    /// Marks the sink as failing (overflow may spool) or delivering again.
+    pub fn set_outage(&self, on: bool) {
+        self.outage.store(on, Ordering::Relaxed);
+        if on {
+            self.room.notify_all();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().expect("no panic while holding the buffer lock")
     }
 
-    /// Queues a batch; never waits for the consumer. Fails only when the spool cannot be
-    /// written (a full disk), which the caller reports.
-    pub fn push(&self, batch: Batch) -> Result<()> {
+    /// Queues a batch in memory while there is room, else on the spool during an outage
+    /// (or while older batches are spooled) as far as the spool's bound and the disk allow;
+    /// otherwise hands it back. Never waits.
+    pub fn offer(&self, batch: Batch) -> Result<Offer> {
         let mut st = self.lock();
         let size = batch.bytes();
         if st.spool.is_empty() && (st.depth.mem_bytes + size <= self.limit || st.mem.is_empty()) {
             st.depth.mem_bytes += size;
             st.depth.mem_rows += batch.rows();
             st.mem.push_back(batch);
-        } else {
-            let seq = st.next_seq;
-            st.next_seq += 1;
-            let rows = batch.rows();
             drop(st);
-            write_spool(&self.spool_path(seq), &batch)?;
-            st = self.lock();
-            st.spool.push_back((seq, rows));
-            st.depth.spooled_rows += rows;
-            st.depth.spooled_batches += 1;
+            self.ready.notify_all();
+            return Ok(Offer::Queued);
         }
+        let may_spool = self.outage.load(Ordering::Relaxed) || !st.spool.is_empty();
+        if !may_spool || st.depth.spooled_bytes + size > self.spool_limit {
+            return Ok(Offer::Full(batch));
+        }
+        let seq = st.next_seq;
+        drop(st);
+        if let Err(e) = write_spool(&self.spool_path(seq), &batch) {
+            if !self.spool_failing.swap(true, Ordering::Relaxed) {
+                tracing::warn!("{e:#}; generation waits for the sink instead");
+            }
+            return Ok(Offer::Full(batch));
+        }
+        self.spool_failing.store(false, Ordering::Relaxed);
+        let mut st = self.lock();
+        st.next_seq += 1;
+        let rows = batch.rows();
+        st.spool.push_back((seq, rows, size));
+        st.depth.spooled_rows += rows;
+        st.depth.spooled_batches += 1;
+        st.depth.spooled_bytes += size;
         drop(st);
         self.ready.notify_all();
-        Ok(())
+        Ok(Offer::Queued)
+    }
+
+    /// Waits until a batch leaves the queue (or the sink fails), at most `wait`.
+    pub fn wait_for_room(&self, wait: Duration) {
+        let st = self.lock();
+        let _ = self.room.wait_timeout(st, wait).expect("no poisoned lock");
     }
 
     /// No more batches will come: consumers drain what is queued, then get `None`.
@@ -143,9 +204,11 @@ impl Buffer {
             if let Some(b) = st.mem.pop_front() {
                 st.depth.mem_bytes -= b.bytes();
                 st.depth.mem_rows -= b.rows();
+                drop(st);
+                self.room.notify_all();
                 return Ok(Some(b));
             }
-            if let Some(&(seq, rows)) = st.spool.front() {
+            if let Some(&(seq, rows, size)) = st.spool.front() {
                 drop(st);
                 let path = self.spool_path(seq);
                 let batch = read_spool(&path)?;
@@ -154,6 +217,9 @@ impl Buffer {
                 st.spool.pop_front();
                 st.depth.spooled_rows -= rows;
                 st.depth.spooled_batches -= 1;
+                st.depth.spooled_bytes -= size;
+                drop(st);
+                self.room.notify_all();
                 return Ok(Some(batch));
             }
             let now = Instant::now();
@@ -285,18 +351,24 @@ mod tests {
         }
     }
 
+    fn push(buf: &Buffer, b: Batch) {
+        assert!(matches!(buf.offer(b).unwrap(), Offer::Queued), "the batch must be queued");
+    }
+
     #[test]
     fn overflow_spools_to_disk_and_order_holds() {
         let dir = tempfile::tempdir().unwrap();
-        let buf = Buffer::new(2_500, &dir.path().join("spool")).unwrap();
+        let buf = Buffer::new(2_500, 1 << 20, &dir.path().join("spool")).unwrap();
+        buf.set_outage(true);
         for k in 0..10 {
-            buf.push(batch(k, 1_000)).unwrap();
+            push(&buf, batch(k, 1_000));
         }
         let d = buf.depth();
         assert_eq!((d.mem_rows, d.spooled_batches), (8, 8), "two batches fit in memory, eight go to disk: {d:?}");
         // Room in memory again does not let a new batch overtake spooled ones.
         buf.pop(Duration::ZERO).unwrap().unwrap();
-        buf.push(batch(10, 10)).unwrap();
+        buf.set_outage(false);
+        push(&buf, batch(10, 10));
         assert_eq!(buf.depth().spooled_batches, 9, "a batch after spooled ones is spooled too");
         let mut got = vec![0];
         while let Some(b) = buf.pop(Duration::ZERO).unwrap() {
@@ -310,6 +382,40 @@ mod tests {
         assert_eq!(got, (0..=10).collect::<Vec<_>>(), "batches come out in arrival order");
         assert_eq!(buf.depth(), Depth::default());
         assert_eq!(std::fs::read_dir(dir.path().join("spool")).unwrap().count(), 0, "delivered spool files are removed");
+    }
+
+    /// A healthy sink's full queue hands batches back (the generator waits): nothing spools.
+    /// During an outage overflow spools up to the spool's bound, then is handed back too.
+    #[test]
+    fn a_full_queue_blocks_unless_in_an_outage_and_the_spool_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let buf = Buffer::new(2_500, 2_100, &dir.path().join("spool")).unwrap();
+        push(&buf, batch(0, 1_000));
+        push(&buf, batch(1, 1_000));
+        let Offer::Full(back) = buf.offer(batch(2, 1_000)).unwrap() else { panic!("a healthy sink's full queue must not spool") };
+        assert_eq!(buf.depth().spooled_batches, 0);
+        buf.set_outage(true);
+        push(&buf, back);
+        push(&buf, batch(3, 1_000));
+        let Offer::Full(back) = buf.offer(batch(4, 1_000)).unwrap() else { panic!("the spool holds at most 2,100 bytes") };
+        assert_eq!(buf.depth().spooled_batches, 2);
+        // Once something is spooled, room in memory does not let a batch overtake it.
+        buf.set_outage(false);
+        assert_eq!(buf.pop(Duration::ZERO).unwrap().unwrap().first, 0);
+        assert!(matches!(buf.offer(back).unwrap(), Offer::Full(_)), "the spool is still full and older batches wait there");
+        let order: Vec<i64> = std::iter::from_fn(|| buf.pop(Duration::ZERO).unwrap()).map(|b| b.first / 10).collect();
+        assert_eq!(order, [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_spool_without_room_on_disk_blocks_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        let buf = Buffer::new(10, 1 << 20, &spool).unwrap();
+        buf.set_outage(true);
+        push(&buf, batch(0, 100));
+        std::fs::remove_dir_all(&spool).unwrap(); // the spool cannot be written now
+        assert!(matches!(buf.offer(batch(1, 100)).unwrap(), Offer::Full(_)), "an unwritable spool makes generation wait");
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub fn run(mut sink: Box<dyn Sink>, queue: Arc<Buffer>, stream: String, flush: F
                     None => break,
                 }
             }
-            if !deliver(sink.as_mut(), &batch, &stream, &stats, &ctl)? {
+            if !deliver(sink.as_mut(), &batch, &stream, &queue, &stats, &ctl)? {
                 return Ok(());
             }
         }
@@ -133,7 +133,7 @@ pub fn run(mut sink: Box<dyn Sink>, queue: Arc<Buffer>, stream: String, flush: F
 
 /// Writes and commits one batch, retrying while the failure may pass. Returns false when
 /// the stream gave up on it (its progress stays unrecorded, so a restart regenerates it).
-fn deliver(sink: &mut dyn Sink, batch: &Batch, stream: &str, stats: &SinkStats, ctl: &Control) -> Result<bool> {
+fn deliver(sink: &mut dyn Sink, batch: &Batch, stream: &str, queue: &Buffer, stats: &SinkStats, ctl: &Control) -> Result<bool> {
     let progress = Progress { stream: stream.to_owned(), through: batch.through, counters: batch.counters.clone() };
     let day = batch.first - batch.first.rem_euclid(DAY);
     let mut backoff = BACKOFF_START;
@@ -155,12 +155,14 @@ fn deliver(sink: &mut dyn Sink, batch: &Batch, stream: &str, stats: &SinkStats, 
                 stats.sent_rows.fetch_add(batch.rows(), Ordering::Relaxed);
                 stats.through.store(batch.through, Ordering::Relaxed);
                 stats.retrying.store(false, Ordering::Relaxed);
+                queue.set_outage(false);
                 return Ok(true);
             }
             Err(e) if retryable(&e) => {
                 failures += 1;
                 stats.errors.fetch_add(1, Ordering::Relaxed);
                 stats.retrying.store(true, Ordering::Relaxed);
+                queue.set_outage(true);
                 if failures == 1 || failures.is_power_of_two() {
                     tracing::warn!(sink = sink.name(), failures, retry_in_ms = backoff.as_millis() as u64, "delivery failed, will retry: {e:#}");
                 }

@@ -16,7 +16,7 @@ pub mod generate;
 mod pace;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use crate::sim::clock::{instant_string, parse_instant, SCADA_STEP, SENSOR_STEP};
 use crate::sim::unit::Counters;
 use crate::sim::Engine;
 use crate::sink::{Progress, Sink};
-use buffer::Buffer;
+use buffer::{Buffer, Offer};
 use deliver::{Control, Flush, SinkStats};
 use generate::{Generator, Plan, Tick};
 use pace::Pace;
@@ -87,10 +87,8 @@ impl Request {
                 bail!("the window is empty: --start must lie before --end");
             }
         }
+        // Both sources are checked where they are read (clap's parser, the config file).
         let fault_rate = args.fault_rate.unwrap_or(cfg.stream.fault_rate);
-        if !(0.0..=1.0).contains(&fault_rate) {
-            bail!("--fault-rate {fault_rate}: must lie between 0 and 1");
-        }
         let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
         let kind_name = match args.kind {
             StreamKind::Iot => "iot",
@@ -121,13 +119,14 @@ impl Request {
 
 /// Opens every sink; one line per sink that cannot start. With `allow_degraded`, the
 /// stream runs with the sinks that work (but never with none).
-fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs) -> Result<Vec<Box<dyn Sink>>> {
+fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs, engine: &Engine) -> Result<Vec<Box<dyn Sink>>> {
     let state_dir = &req.state_dir;
+    let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
     let mut open = Vec::new();
     let mut failed = Vec::new();
     for name in &req.sinks {
         let sink: Result<Box<dyn Sink>> = match name.as_str() {
-            "postgres" => cfg.postgres_url().and_then(|url| Ok(Box::new(crate::sink::postgres::PostgresSink::live(url)?) as Box<dyn Sink>)),
+            "postgres" => cfg.postgres_url().and_then(|url| Ok(Box::new(crate::sink::postgres::PostgresSink::live(url, &plant)?) as Box<dyn Sink>)),
             "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
                 .and_then(|()| {
@@ -159,13 +158,15 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
     let mut engine = crate::backfill::engine(cfg, req.fault_rate)?;
     engine.restrict_patterns(&args.patterns)?;
-    let mut sinks = open_sinks(cfg, &req, args)?;
+    let mut sinks = open_sinks(cfg, &req, args, &engine)?;
     let machines: Vec<usize> = (0..engine.plant.machines.len()).filter(|m| m % req.shard.1 == req.shard.0 - 1).collect();
     let (start, skip, resume) = where_to_start(&req, &mut sinks)?;
     let g0 = start - start.rem_euclid(SCADA_STEP);
     let end = req.end.unwrap_or(i64::MAX / 4);
     if g0 >= end {
-        bail!("nothing to do: the stream already stands at {} (--end {})", instant_string(start), instant_string(end));
+        // A finished window: running the same command again is not an error.
+        tracing::info!(stream = %req.name, through = %instant_string(start), end = %instant_string(end), "nothing to do: every sink already holds the stream up to --end");
+        return Ok(());
     }
     let counters = starting_counters(&engine, &machines, g0, &mut sinks, &resume)?;
     let mut formats: Vec<Format> = sinks.iter().map(|s| s.format()).collect();
@@ -190,12 +191,14 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
 
     let generated = Arc::new(AtomicU64::new(0));
     let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
+    // Statistics go on through the final drain, until every worker has ended.
+    let finished = Arc::new(AtomicBool::new(false));
     let stats_thread = {
-        let (ctl, generated, pace) = (Arc::clone(&ctl), Arc::clone(&generated), Arc::clone(&pace));
+        let (ctl, generated, pace, finished) = (Arc::clone(&ctl), Arc::clone(&generated), Arc::clone(&pace), Arc::clone(&finished));
         let lanes: Vec<(&'static str, Arc<Buffer>, Arc<SinkStats>)> = lanes.iter().map(|l| (l.name, Arc::clone(&l.queue), Arc::clone(&l.stats))).collect();
         let every = Duration::from_secs(cfg.stream.stats_interval_s);
         let name = req.name.clone();
-        std::thread::Builder::new().name("stats".into()).spawn(move || stats_loop(&name, &ctl, &pace, &generated, &lanes, every))?
+        std::thread::Builder::new().name("stats".into()).spawn(move || stats_loop(&name, &ctl, &pace, &generated, &lanes, every, &finished))?
     };
     let released = release(&engine, plan, counters, worker_threads(), &pace, &lanes, &ctl, &generated);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
@@ -203,6 +206,7 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
         ctl.fail(format!("{e:#}"), grace);
     }
     shut_down(&lanes, &ctl, grace, &done);
+    finished.store(true, Ordering::Relaxed);
     let _ = stats_thread.join();
     match ctl.failure() {
         Some(f) => bail!("{f}"),
@@ -212,16 +216,34 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
 
 /// Each sink's saved progress, the instant the stream starts at, and per sink the instant
 /// through which it already holds everything (its ticks up to there are skipped).
+///
+/// With `--start T`, a sink whose progress lies after T resumes there (a restart of the same
+/// command finishes the window instead of rewriting it); one whose progress lies before T
+/// starts at T.
 fn where_to_start(req: &Request, sinks: &mut [Box<dyn Sink>]) -> Result<(i64, Vec<i64>, Vec<Option<Progress>>)> {
     let mut resume: Vec<Option<Progress>> = Vec::new();
     for s in sinks.iter_mut() {
-        resume.push(if req.start.is_some() { None } else { s.resume(&req.name).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))? });
+        resume.push(s.resume(&req.name).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?);
     }
-    // A stream with nowhere to resume starts at the current minute (so fault labels of the
-    // episodes in progress, published at the window's first tick, are not skipped).
-    let now = now_secs() as i64;
-    let start = req.start.unwrap_or_else(|| resume.iter().flatten().map(|p| p.through).min().unwrap_or(now - now.rem_euclid(SCADA_STEP)));
-    let skip = resume.iter().map(|p| p.as_ref().map_or(start, |p| p.through)).collect();
+    let skip: Vec<i64> = match req.start {
+        Some(t) => {
+            for (s, p) in sinks.iter().zip(&resume) {
+                if let Some(p) = p.as_ref().filter(|p| p.through > t) {
+                    tracing::info!(sink = s.name(), through = %instant_string(p.through), "the sink already holds the stream from --start on: resuming where it stopped");
+                }
+            }
+            resume.iter().map(|p| p.as_ref().map_or(t, |p| p.through.max(t))).collect()
+        }
+        None => {
+            // A stream with nowhere to resume starts at the current minute (so fault labels
+            // of the episodes in progress, published at the window's first tick, are not
+            // skipped).
+            let now = now_secs() as i64;
+            let fresh = resume.iter().flatten().map(|p| p.through).min().unwrap_or(now - now.rem_euclid(SCADA_STEP));
+            resume.iter().map(|p| p.as_ref().map_or(fresh, |p| p.through)).collect()
+        }
+    };
+    let start = skip.iter().copied().min().expect("at least one sink");
     Ok((start, skip, resume))
 }
 
@@ -245,7 +267,8 @@ fn start_workers(
     for (sink, &skip) in sinks.into_iter().zip(skip) {
         let fmt = formats.iter().position(|f| *f == sink.format()).expect("format planned");
         let name = sink.name();
-        let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, &req.state_dir.join("spool").join(format!("{}-{name}", req.name)))?);
+        let spool = req.state_dir.join("spool").join(format!("{}-{name}", req.name));
+        let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, cfg.stream.spool_max_mb << 20, &spool)?);
         let stats = Arc::new(SinkStats::default());
         stats.through.store(skip, Ordering::Relaxed);
         let (q, st, c, stream, done) = (Arc::clone(&queue), Arc::clone(&stats), Arc::clone(ctl), req.name.clone(), done_tx.clone());
@@ -389,7 +412,16 @@ fn release(
                 generated.fetch_add(tick.batches[0].rows(), Ordering::Relaxed);
                 for l in lanes {
                     if tick.through > l.skip {
-                        l.queue.push(tick.batches[l.fmt].clone()).map_err(|e| anyhow!("sink {}: {e:#}", l.name))?;
+                        // Back-pressure: a full queue makes generation wait for its sink.
+                        let mut batch = tick.batches[l.fmt].clone();
+                        while let Offer::Full(back) = l.queue.offer(batch).map_err(|e| anyhow!("sink {}: {e:#}", l.name))? {
+                            if ctl.stopping() {
+                                return Ok(());
+                            }
+                            batch = back;
+                            l.queue.wait_for_room(Duration::from_millis(500));
+                            beat();
+                        }
                     }
                 }
             }
@@ -399,16 +431,26 @@ fn release(
     })
 }
 
-/// Logs a statistics line every `every` until the stream stops.
-fn stats_loop(name: &str, ctl: &Control, pace: &Pace, generated: &AtomicU64, lanes: &[(&'static str, Arc<Buffer>, Arc<SinkStats>)], every: Duration) {
+/// Logs a statistics line every `every` until every worker has ended (through the final
+/// drain).
+#[allow(clippy::too_many_arguments)]
+fn stats_loop(
+    name: &str,
+    ctl: &Control,
+    pace: &Pace,
+    generated: &AtomicU64,
+    lanes: &[(&'static str, Arc<Buffer>, Arc<SinkStats>)],
+    every: Duration,
+    finished: &AtomicBool,
+) {
     let started = Instant::now();
     let mut next = every;
     loop {
         while started.elapsed() < next {
-            if ctl.stopping() {
+            if finished.load(Ordering::Relaxed) {
                 return;
             }
-            ctl.sleep((next - started.elapsed()).min(Duration::from_secs(1)));
+            std::thread::sleep((next - started.elapsed()).min(Duration::from_millis(200)));
         }
         next += every;
         let now = now_secs();
@@ -429,7 +471,8 @@ fn stats_loop(name: &str, ctl: &Control, pace: &Pace, generated: &AtomicU64, lan
                 )
             })
             .collect();
-        let line = format!("generated {} rows; {}", generated.load(Ordering::Relaxed), sinks.join("; "));
+        let draining = if ctl.stopping() { "draining: " } else { "" };
+        let line = format!("{draining}generated {} rows; {}", generated.load(Ordering::Relaxed), sinks.join("; "));
         tracing::info!(stream = name, "{line}");
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&line)]);
     }
