@@ -142,30 +142,40 @@ fn postgres_outage_is_buffered_spooled_and_delivered_once() {
     }
 }
 
-/// Every record of the stream's topics: table → (key, timestamp ms, JSON text) multiset.
-fn consume_all(addr: &str) -> BTreeMap<String, Vec<(String, i64, String)>> {
+/// The stream's topic of a table.
+fn topic_of(table: &str) -> &'static str {
+    match table {
+        "scada_machine_data" => "genims.scada.data",
+        "sensor_data" => "genims.sensor.data",
+        "sensor_health" => "genims.sensor.health",
+        "machine_faults" => "genims.machine.faults",
+        "maintenance_events" => "genims.maintenance.events",
+        "production_runs" => "genims.production.runs",
+        _ => "genims.fault.labels",
+    }
+}
+
+/// Every record of the stream's topics (table → (key, timestamp ms, JSON text) multiset),
+/// read from every partition the topic has until a fetch comes back empty (tansu's end
+/// offsets can undercount), and each topic's partition count.
+fn consume_all(addr: &str) -> (BTreeMap<String, Vec<(String, i64, String)>>, BTreeMap<String, usize>) {
     use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let client = rskafka::client::ClientBuilder::new(vec![addr.to_owned()]).build().await.unwrap();
+        let counts: BTreeMap<String, usize> = client.list_topics().await.unwrap().into_iter().map(|t| (t.name, t.partitions.len())).collect();
         let mut out = BTreeMap::new();
         for table in TABLES {
-            let topic = match table {
-                "scada_machine_data" => "genims.scada.data".to_owned(),
-                "sensor_data" => "genims.sensor.data".to_owned(),
-                "sensor_health" => "genims.sensor.health".to_owned(),
-                "machine_faults" => "genims.machine.faults".to_owned(),
-                "maintenance_events" => "genims.maintenance.events".to_owned(),
-                "production_runs" => "genims.production.runs".to_owned(),
-                _ => "genims.fault.labels".to_owned(),
-            };
+            let topic = topic_of(table);
             let mut rows = Vec::new();
-            for p in 0..3 {
-                let pc = client.partition_client(topic.clone(), p, UnknownTopicHandling::Retry).await.unwrap();
-                let end = pc.get_offset(OffsetAt::Latest).await.unwrap();
+            for p in 0..counts.get(topic).copied().unwrap_or(0) as i32 {
+                let pc = client.partition_client(topic, p, UnknownTopicHandling::Error).await.unwrap();
                 let mut offset = pc.get_offset(OffsetAt::Earliest).await.unwrap();
-                while offset < end {
-                    let (records, _) = pc.fetch_records(offset, 1..5_000_000, 1_000).await.unwrap();
+                loop {
+                    let (records, _) = pc.fetch_records(offset, 1..5_000_000, 500).await.unwrap();
+                    if records.is_empty() {
+                        break;
+                    }
                     for r in records {
                         offset = r.offset + 1;
                         let key = String::from_utf8(r.record.key.unwrap()).unwrap();
@@ -175,29 +185,41 @@ fn consume_all(addr: &str) -> BTreeMap<String, Vec<(String, i64, String)>> {
             }
             out.insert(table.to_owned(), rows);
         }
-        out
+        (out, counts)
     })
 }
 
+/// Regression: a broker killed and restarted (memory storage: it comes back empty) used to
+/// auto-create the topics with its own partition count while the daemon retried, after
+/// which the daemon exited on the mismatch and never recovered. Twice here, with
+/// `[kafka] partitions = 6`: the daemon never exits, every topic exists again, and every
+/// record from the last restart on arrives.
 #[test]
-fn kafka_broker_restart_recreates_topics_and_delivers_what_it_missed() {
-    let dir = plant_dir();
+fn kafka_broker_restarts_recreate_topics_and_deliver_what_they_missed() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("config.toml"), SMALL_PLANT.replace("partitions = 3", "partitions = 6")).unwrap();
     let mut broker = Broker::start();
     let addr = broker.addr.clone();
-    let (a, c) = ("2026-03-05T00:00:00Z", "2026-03-05T01:00:00Z");
+    let port = broker.port();
+    let (a, c) = ("2026-03-05T00:00:00Z", "2026-03-05T01:30:00Z");
     let args = ["--kafka-brokers", &addr, "stream", "all", "--sink", "kafka", "--speed", "200", "--fault-rate", "1", "--start", a, "--end", c, "--state-dir", "state"];
     let mut child = spawn(dir.path(), "stream.log", &args);
-    std::thread::sleep(Duration::from_secs(4));
-    // The broker dies with everything it held (memory storage) and comes back empty.
-    let port = broker.port();
-    broker.kill();
-    std::thread::sleep(Duration::from_secs(4));
-    let broker = Broker::start_on(port);
-    let status = wait_for(&mut child, Duration::from_secs(120)).expect("the stream finishes after the broker returns");
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_secs(4));
+        // The broker dies with everything it held and comes back empty on the same port.
+        broker.kill();
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(child.try_wait().unwrap().is_none(), "the daemon keeps running while the broker is down: {}", log(dir.path(), "stream.log"));
+        broker = Broker::start_on(port);
+    }
+    let status = wait_for(&mut child, Duration::from_secs(180)).expect("the stream finishes after the broker returns");
     let text = log(dir.path(), "stream.log");
     assert!(status.success(), "{text}");
-    assert!(text.contains("delivery failed, will retry"), "the outage was noticed: {text}");
-    let got = consume_all(&broker.addr);
+    assert!(text.contains("delivery failed, will retry"), "the outages were noticed: {text}");
+    let (got, counts) = consume_all(&broker.addr);
+    for table in TABLES {
+        assert!(counts.contains_key(topic_of(table)), "topic {} exists after the restarts: {counts:?}", topic_of(table));
+    }
     // What the restarted broker holds must be every record from some instant on, to the end.
     ok(genims(dir.path()).args(["backfill", "--out", "jsonl", "--path", "bf", "--fault-rate", "1", "--start", a, "--end", c]));
     let sensor = &got["sensor_data"];
@@ -228,10 +250,14 @@ fn kafka_broker_restart_recreates_topics_and_delivers_what_it_missed() {
         }
         let missing: Vec<&String> = expected.iter().filter(|l| !seen.contains_key(l.as_str())).collect();
         assert!(missing.is_empty(), "{table}: {} records after the restart are missing, e.g. {}", missing.len(), missing[0]);
-        let foreign = seen.keys().filter(|v| !expected.contains(**v)).filter(|v| {
-            let t = serde_json::from_str::<serde_json::Value>(v).unwrap()["timestamp"].as_str().unwrap().to_owned();
-            chrono::DateTime::parse_from_rfc3339(&t).unwrap().timestamp() >= resumed + 60
-        }).count();
+        let foreign = seen
+            .keys()
+            .filter(|v| !expected.contains(**v))
+            .filter(|v| {
+                let t = serde_json::from_str::<serde_json::Value>(v).unwrap()["timestamp"].as_str().unwrap().to_owned();
+                chrono::DateTime::parse_from_rfc3339(&t).unwrap().timestamp() >= resumed + 60
+            })
+            .count();
         assert_eq!(foreign, 0, "{table}: nothing but the backfill's records (duplicates repeat them exactly)");
     }
 }
