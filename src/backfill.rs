@@ -87,7 +87,10 @@ impl Request {
         let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
         let out = args.out.unwrap_or(BackfillOut::Csv);
         if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Null) && args.path.is_some() {
-            bail!("--path names a directory for file outputs; it cannot be used with --out {}", format!("{out:?}").to_lowercase());
+            bail!(
+                "--path names a directory for file outputs; it cannot be used with --out {}",
+                format!("{out:?}").to_lowercase()
+            );
         }
         let dir = args.path.clone().unwrap_or_else(|| cfg.output_dir.clone());
         Ok(Request { window, fault_rate: args.fault_rate, shard, out, dir })
@@ -127,7 +130,11 @@ pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
         BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
         BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
-        BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(&cfg.kafka.brokers, &cfg.kafka.topic_prefix, cfg.kafka.partitions)?),
+        BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(
+            &cfg.kafka.brokers,
+            &cfg.kafka.topic_prefix,
+            cfg.kafka.partitions,
+        )?),
         BackfillOut::Null => Box::new(crate::sink::Discard),
     };
     let machines = req.machines(engine.plant.machines.len());
@@ -223,7 +230,13 @@ pub fn worker_threads() -> usize {
 }
 
 /// Generates every unit of `window` for `machines` into `sink`, in order.
-pub fn drive(engine: &Engine, window: (i64, i64), machines: &[usize], sink: &mut dyn Sink, progress: bool) -> Result<Summary> {
+pub fn drive(
+    engine: &Engine,
+    window: (i64, i64),
+    machines: &[usize],
+    sink: &mut dyn Sink,
+    progress: bool,
+) -> Result<Summary> {
     let started = Instant::now();
     let threads = worker_threads();
     let first_day = window.0 - window.0.rem_euclid(DAY);
@@ -240,10 +253,16 @@ pub fn drive(engine: &Engine, window: (i64, i64), machines: &[usize], sink: &mut
     let bar = progress.then(|| {
         let b = indicatif::ProgressBar::new(units.len() as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} units, {msg} (ETA {eta})")
-                .expect("valid template"),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} units, {msg} (ETA {eta})",
+            )
+            .expect("valid template"),
         );
-        b.set_message(format!("{} machines × {} days: carrying counters to the window's start", machines.len(), days.len()));
+        b.set_message(format!(
+            "{} machines × {} days: carrying counters to the window's start",
+            machines.len(),
+            days.len()
+        ));
         b.enable_steady_tick(std::time::Duration::from_millis(200));
         b
     });

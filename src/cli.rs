@@ -255,7 +255,8 @@ mod tests {
         assert!(e.contains("invalid value '-1' for '--seed") && e.contains("from 0 to 18446744073709551615"), "{e}");
         let e = err(&["stream", "all", "--fault-rate", "-1"]);
         assert!(e.contains("must lie between 0 and 1"), "{e}");
-        let cli = Cli::try_parse_from(["genims", "stream", "all", "--speed", "-5"]).expect("--speed -5 reaches the stream's own check");
+        let cli = Cli::try_parse_from(["genims", "stream", "all", "--speed", "-5"])
+            .expect("--speed -5 reaches the stream's own check");
         let Command::Stream(a) = cli.command else { panic!("a stream") };
         assert_eq!(a.speed, "-5");
     }

@@ -191,9 +191,8 @@ impl Config {
 
     /// Applies one file's settings, reporting every problem with its line.
     pub fn apply_file(&mut self, path: &Path, text: &str) -> Result<()> {
-        let doc: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| anyhow!("{}: {}", path.display(), one_line(&e.to_string())))?;
+        let doc: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| anyhow!("{}: {}", path.display(), one_line(&e.to_string())))?;
         // (line, message): reported in the file's order.
         let mut problems: Vec<(usize, String)> = Vec::new();
         let line = |section: &str, key: Option<&str>| line_of(text, section, key);
@@ -205,17 +204,24 @@ impl Config {
             };
             if !KEYS.iter().any(|k| k.0 == section) {
                 let hint = suggest(section, KEYS.iter().map(|k| k.0));
-                problems.push((line(section, None), format!("{}: unknown section [{section}]{hint}", at(section, None))));
+                problems
+                    .push((line(section, None), format!("{}: unknown section [{section}]{hint}", at(section, None))));
                 continue;
             }
             for (key, v) in table {
                 let Some(&(_, _, kind)) = KEYS.iter().find(|k| k.0 == section && k.1 == key) else {
                     let hint = suggest(key, KEYS.iter().filter(|k| k.0 == section).map(|k| k.1));
-                    problems.push((line(section, Some(key)), format!("{}: unknown key `{section}.{key}`{hint}", at(section, Some(key)))));
+                    problems.push((
+                        line(section, Some(key)),
+                        format!("{}: unknown key `{section}.{key}`{hint}", at(section, Some(key))),
+                    ));
                     continue;
                 };
                 if let Err(why) = self.set(section, key, kind, v) {
-                    problems.push((line(section, Some(key)), format!("{}: {section}.{key}: {why}", at(section, Some(key)))));
+                    problems.push((
+                        line(section, Some(key)),
+                        format!("{}: {section}.{key}: {why}", at(section, Some(key))),
+                    ));
                 }
             }
         }
@@ -237,7 +243,8 @@ impl Config {
                 None => Err(format!("expected an integer, found {}", v.type_str())),
             }
         };
-        let string = || v.as_str().map(str::to_owned).ok_or_else(|| format!("expected a string, found {}", v.type_str()));
+        let string =
+            || v.as_str().map(str::to_owned).ok_or_else(|| format!("expected a string, found {}", v.type_str()));
         let usize_ = || int().map(|i| i as usize);
         match (section, key) {
             ("plant", "seed") => self.seed = int()? as u64,
@@ -282,7 +289,10 @@ impl Config {
                 self.stream.sinks = sinks;
             }
             ("stream", "fault_rate") => {
-                let x = v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).ok_or_else(|| format!("expected a number, found {}", v.type_str()))?;
+                let x = v
+                    .as_float()
+                    .or_else(|| v.as_integer().map(|i| i as f64))
+                    .ok_or_else(|| format!("expected a number, found {}", v.type_str()))?;
                 if !(0.0..=1.0).contains(&x) {
                     return Err(format!("{x} must lie between 0 and 1"));
                 }
@@ -349,7 +359,10 @@ pub fn check_topic_prefix(prefix: &str) -> std::result::Result<(), String> {
         return Err("must not be empty (topics are named <prefix>.sensor.data, ...)".to_owned());
     }
     if let Some(bad) = prefix.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        return Err(format!("{:?} is not allowed in a Kafka topic name: use ASCII letters, digits, '.', '_' and '-'", bad));
+        return Err(format!(
+            "{:?} is not allowed in a Kafka topic name: use ASCII letters, digits, '.', '_' and '-'",
+            bad
+        ));
     }
     let max = 249 - LONGEST_TOPIC_SUFFIX.len();
     if prefix.len() > max {
@@ -368,7 +381,9 @@ pub const SINKS: &[&str] = &["postgres", "kafka", "stdout"];
 fn str_list(v: &toml::Value) -> std::result::Result<Vec<String>, String> {
     match v {
         toml::Value::String(s) => Ok(split_list(s)),
-        toml::Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_owned).ok_or("expected a list of strings".to_owned())).collect(),
+        toml::Value::Array(a) => {
+            a.iter().map(|x| x.as_str().map(str::to_owned).ok_or("expected a list of strings".to_owned())).collect()
+        }
         other => Err(format!("expected a string or a list of strings, found {}", other.type_str())),
     }
 }
@@ -386,7 +401,11 @@ pub fn parse_date(s: &str) -> Option<Date> {
 fn one_line(msg: &str) -> String {
     let head = msg.lines().next().unwrap_or("").trim();
     let reason = msg.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    if reason == head { head.to_owned() } else { format!("{head}: {reason}") }
+    if reason == head {
+        head.to_owned()
+    } else {
+        format!("{head}: {reason}")
+    }
 }
 
 /// The 1-based line where `key` is set in `[section]` (or where the section starts).
@@ -458,7 +477,9 @@ mod tests {
 
     #[test]
     fn every_bad_line_is_reported() {
-        let err = apply("[plant]\nseed = 1\nsede = 2\nmachines = \"many\"\n\n[postgress]\nurl = \"x\"\n").unwrap_err().to_string();
+        let err = apply("[plant]\nseed = 1\nsede = 2\nmachines = \"many\"\n\n[postgress]\nurl = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cfg.toml:3: unknown key `plant.sede` (did you mean `seed`?)"), "{err}");
         assert!(err.contains("cfg.toml:4: plant.machines: expected an integer, found string"), "{err}");
         assert!(err.contains("cfg.toml:6: unknown section [postgress] (did you mean `postgres`?)"), "{err}");
@@ -484,7 +505,9 @@ mod tests {
         let c = apply("[stream]\nsinks = \"postgres,kafka\"\nfault_rate = 0.3\nbuffer_mb = 4\n").unwrap();
         assert_eq!(c.stream.sinks, ["postgres", "kafka"]);
         assert_eq!((c.stream.fault_rate, c.stream.buffer_mb), (0.3, 4));
-        let err = apply("[stream]\nsinks = [\"postgres\", \"files\"]\nfault_rate = 2\nlinger_ms = -1\n").unwrap_err().to_string();
+        let err = apply("[stream]\nsinks = [\"postgres\", \"files\"]\nfault_rate = 2\nlinger_ms = -1\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cfg.toml:2: stream.sinks: `files` is not a sink"), "{err}");
         assert!(err.contains("cfg.toml:3: stream.fault_rate: 2 must lie between 0 and 1"), "{err}");
         assert!(err.contains("cfg.toml:4: stream.linger_ms: -1 is out of range"), "{err}");
@@ -492,8 +515,11 @@ mod tests {
 
     #[test]
     fn problems_are_listed_in_line_order() {
-        let err = apply("[stream]\nlinger_ms = -1\n\n[plant]\nsede = 2\n\n[kafka]\npartitions = 0\n").unwrap_err().to_string();
-        let lines: Vec<usize> = err.lines().skip(1).map(|l| l.trim().split(':').nth(1).unwrap().parse().unwrap()).collect();
+        let err = apply("[stream]\nlinger_ms = -1\n\n[plant]\nsede = 2\n\n[kafka]\npartitions = 0\n")
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<usize> =
+            err.lines().skip(1).map(|l| l.trim().split(':').nth(1).unwrap().parse().unwrap()).collect();
         assert_eq!(lines, [2, 5, 8], "{err}");
     }
 

@@ -149,7 +149,10 @@ mod tests {
             ("postgresql://h:5432/db", "postgresql://h:5432/db"),
             // A password holding '@' and ':' (libpq takes the last '@').
             ("postgresql://u:S3c@ret:x@h/db", "postgresql://u:***@h/db"),
-            ("postgresql://u:S3cret@h/db?password=S3cret&sslmode=require", "postgresql://u:***@h/db?password=***&sslmode=require"),
+            (
+                "postgresql://u:S3cret@h/db?password=S3cret&sslmode=require",
+                "postgresql://u:***@h/db?password=***&sslmode=require",
+            ),
             ("postgresql://h/db?user=u&password=S3cret", "postgresql://h/db?user=u&password=***"),
             ("postgresql://h/db?sslpassword=S3cret", "postgresql://h/db?sslpassword=***"),
             ("postgresql://h/db?application_name=a@b", "postgresql://h/db?application_name=a@b"),

@@ -153,9 +153,13 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     let mut fired: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
     let mut machines: BTreeSet<String> = BTreeSet::new();
     let (mut flagged_max, mut flagged_sum) = (0.0f64, 0.0f64);
-    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| indicatif::ProgressBar::new(times.len() as u64));
+    let bar =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| indicatif::ProgressBar::new(times.len() as u64));
     for &t in &times {
-        let rows = client.query(&health, &[&(t as f64)]).await.map_err(|e| anyhow!("cannot evaluate the detectors at {}: {}", instant_string(t), db::cause(&e)))?;
+        let rows = client
+            .query(&health, &[&(t as f64)])
+            .await
+            .map_err(|e| anyhow!("cannot evaluate the detectors at {}: {}", instant_string(t), db::cause(&e)))?;
         let (mut healthy, mut flagged) = (0u64, 0u64);
         for r in &rows {
             let m: String = r.get(0);
@@ -233,7 +237,13 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
 }
 
 /// Scores one pattern's detector.
-fn score(p: &str, labels: &[Label], times: &[i64], machines: &BTreeSet<String>, fired: &BTreeMap<(i64, String), BTreeSet<String>>) -> PatternScore {
+fn score(
+    p: &str,
+    labels: &[Label],
+    times: &[i64],
+    machines: &BTreeSet<String>,
+    fired: &BTreeMap<(i64, String), BTreeSet<String>>,
+) -> PatternScore {
     let mine: Vec<&Label> = labels.iter().filter(|l| l.pattern == p).collect();
     let empty = BTreeSet::new();
     let mut s = PatternScore { pattern: p.to_owned(), ..PatternScore::default() };
@@ -259,7 +269,11 @@ fn score(p: &str, labels: &[Label], times: &[i64], machines: &BTreeSet<String>, 
             continue;
         }
         s.episodes += 1;
-        let first = times.iter().copied().filter(|&t| t >= l.onset && t < l.end).find(|&t| fired.get(&(t, p.to_owned())).is_some_and(|h| h.contains(&l.machine)));
+        let first = times
+            .iter()
+            .copied()
+            .filter(|&t| t >= l.onset && t < l.end)
+            .find(|&t| fired.get(&(t, p.to_owned())).is_some_and(|h| h.contains(&l.machine)));
         if let Some(f) = first {
             s.episodes_caught += 1;
             if l.reaches_fault && f <= l.fault {
@@ -273,14 +287,19 @@ fn score(p: &str, labels: &[Label], times: &[i64], machines: &BTreeSet<String>, 
     s.recall = ratio(s.tp, s.tp + s.fn_);
     s.episode_recall = ratio(s.episodes_caught as u64, s.episodes as u64);
     s.meets_target = match (s.recall, s.precision, s.episode_recall) {
-        (Some(r), Some(pr), Some(er)) => Some(r >= s.target_recall && er >= s.target_recall && pr >= s.target_precision),
+        (Some(r), Some(pr), Some(er)) => {
+            Some(r >= s.target_recall && er >= s.target_recall && pr >= s.target_precision)
+        }
         _ => None,
     };
     s
 }
 
 async fn shares(client: &tokio_postgres::Client, sql: &str, a: i64, b: i64) -> Result<BTreeMap<String, f64>> {
-    let rows = client.query(sql, &[&(a as f64), &(b as f64)]).await.map_err(|e| anyhow!("cannot compute shares: {}", db::cause(&e)))?;
+    let rows = client
+        .query(sql, &[&(a as f64), &(b as f64)])
+        .await
+        .map_err(|e| anyhow!("cannot compute shares: {}", db::cause(&e)))?;
     let total: i64 = rows.iter().map(|r| r.get::<_, i64>(1)).sum();
     Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as f64 / total.max(1) as f64)).collect())
 }
@@ -322,9 +341,17 @@ pub fn table(r: &Report) -> String {
         r.healthy_flagged_max * 100.0,
         r.healthy_flagged_mean * 100.0
     ));
-    let list = |m: &BTreeMap<String, f64>| m.iter().map(|(k, v)| format!("{k} {:.1} %", v * 100.0)).collect::<Vec<_>>().join(", ");
-    out.push_str(&format!("machine states (target running ≈ 88, idle ≈ 10, setup ≈ 2, fault < 1): {}\n", list(&r.state_shares)));
-    out.push_str(&format!("affected sensors over the window (guideline normal ≈ 80, warning ≈ 15, critical ≈ 5): {}\n", list(&r.band_shares_window)));
+    let list = |m: &BTreeMap<String, f64>| {
+        m.iter().map(|(k, v)| format!("{k} {:.1} %", v * 100.0)).collect::<Vec<_>>().join(", ")
+    };
+    out.push_str(&format!(
+        "machine states (target running ≈ 88, idle ≈ 10, setup ≈ 2, fault < 1): {}\n",
+        list(&r.state_shares)
+    ));
+    out.push_str(&format!(
+        "affected sensors over the window (guideline normal ≈ 80, warning ≈ 15, critical ≈ 5): {}\n",
+        list(&r.band_shares_window)
+    ));
     out.push_str(&format!("affected sensors during their episodes: {}\n", list(&r.band_shares)));
     out
 }
@@ -344,7 +371,15 @@ mod tests {
     }
 
     fn label(machine: &str, onset: i64) -> Label {
-        Label { machine: machine.into(), pattern: "bearing_failure".into(), onset, warning: onset + 10, fault: onset + 20, end: onset + 30, reaches_fault: true }
+        Label {
+            machine: machine.into(),
+            pattern: "bearing_failure".into(),
+            onset,
+            warning: onset + 10,
+            fault: onset + 20,
+            end: onset + 30,
+            reaches_fault: true,
+        }
     }
 
     #[test]
@@ -353,7 +388,8 @@ mod tests {
         let machines: BTreeSet<String> = ["M1".to_owned(), "M2".to_owned()].into();
         let times = vec![5, 15, 25, 35];
         let mut fired: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
-        let mut fire = |t: i64, m: &str| fired.entry((t, "bearing_failure".to_owned())).or_default().insert(m.to_owned());
+        let mut fire =
+            |t: i64, m: &str| fired.entry((t, "bearing_failure".to_owned())).or_default().insert(m.to_owned());
         fire(5, "M1"); // early: before warning
         fire(15, "M1"); // true positive
         fire(35, "M2"); // false positive

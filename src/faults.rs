@@ -424,7 +424,9 @@ fn validate_progression(p: &Pattern, problems: &mut Vec<String>) {
             match g.sudden_share {
                 Some(s) if (0.0..=1.0).contains(&s) => {}
                 Some(s) => problems.push(format!("{src}: progression.sudden_share: {s} must lie in 0..1")),
-                None => problems.push(format!("{src}: progression.sudden_share: required by shape `sudden_or_gradual`")),
+                None => {
+                    problems.push(format!("{src}: progression.sudden_share: required by shape `sudden_or_gradual`"))
+                }
             }
         }
         _ => {}
@@ -445,10 +447,8 @@ fn validate_signature(p: &Pattern, i: usize, s: &Signature, problems: &mut Vec<S
     if !p.is_sensor_scoped() {
         for t in roles::machine_types().filter(|t| p.applies_to(t)) {
             if !roles::profile(t).contains(&role.name) {
-                problems.push(format!(
-                    "{src}: {at}.role: machine type `{t}` has no `{}` sensor in its profile",
-                    role.name
-                ));
+                problems
+                    .push(format!("{src}: {at}.role: machine type `{t}` has no `{}` sensor in its profile", role.name));
             }
         }
     }
@@ -463,7 +463,9 @@ fn validate_signature(p: &Pattern, i: usize, s: &Signature, problems: &mut Vec<S
         (None, None) => {}
         _ => problems.push(format!("{src}: {at}: give both warning and critical bands, or neither")),
     }
-    for (f, r) in [("rate_per_hour", s.rate_per_hour), ("increase_pct", s.increase_pct), ("increase_abs", s.increase_abs)] {
+    for (f, r) in
+        [("rate_per_hour", s.rate_per_hour), ("increase_pct", s.increase_pct), ("increase_abs", s.increase_abs)]
+    {
         if let Some(r) = r {
             range_ok(problems, src, &format!("{at}.{f}"), r, 0.0);
         }
@@ -523,7 +525,18 @@ mod tests {
         let codes: Vec<&str> = c.patterns.iter().map(|p| p.code.as_str()).collect();
         assert_eq!(
             codes,
-            ["BEAR-001", "THERM-001", "HYD-001", "TOOL-001", "WELD-001", "PNEU-001", "COOL-001", "ROBO-001", "ELEC-001", "SENS-001"]
+            [
+                "BEAR-001",
+                "THERM-001",
+                "HYD-001",
+                "TOOL-001",
+                "WELD-001",
+                "PNEU-001",
+                "COOL-001",
+                "ROBO-001",
+                "ELEC-001",
+                "SENS-001"
+            ]
         );
     }
 
@@ -537,12 +550,18 @@ mod tests {
     #[test]
     fn every_problem_is_reported_with_file_and_field() {
         let mut files = builtin_files();
-        files[0].1 = files[0].1.replace("\"cnc_lathe\"", "\"cnc_lathee\"").replace("critical = [20.0, 40.0]", "critical = [25.0, 40.0]");
+        files[0].1 = files[0]
+            .1
+            .replace("\"cnc_lathe\"", "\"cnc_lathee\"")
+            .replace("critical = [20.0, 40.0]", "critical = [25.0, 40.0]");
         files[1].1 = files[1].1.replace("min_hours = 0.5", "min_hours = 5.0");
         let err = Catalogue::parse(files).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("bearing_failure.toml: machine_types: unknown machine type `cnc_lathee`"), "{text}");
-        assert!(text.contains("bearing_failure.toml: signature[0] (spindle_bearing_vibration): bands disagree"), "{text}");
+        assert!(
+            text.contains("bearing_failure.toml: signature[0] (spindle_bearing_vibration): bands disagree"),
+            "{text}"
+        );
         assert!(text.contains("motor_overheating.toml: duration: min_hours (5)"), "{text}");
         assert_eq!(err.problems.len(), 3, "{text}");
     }
@@ -568,7 +587,14 @@ mod tests {
     fn required_roles_cover_each_machine_types_patterns() {
         let c = Catalogue::builtin();
         let mill = c.required_roles("cnc_mill");
-        for r in ["spindle_bearing_vibration", "spindle_bearing_temperature", "tool_vibration", "coolant_flow", "supply_voltage", "motor_current"] {
+        for r in [
+            "spindle_bearing_vibration",
+            "spindle_bearing_temperature",
+            "tool_vibration",
+            "coolant_flow",
+            "supply_voltage",
+            "motor_current",
+        ] {
             assert!(mill.contains(&r), "cnc_mill must carry {r}: {mill:?}");
         }
         for t in roles::machine_types() {

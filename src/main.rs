@@ -46,7 +46,11 @@ fn main() -> ExitCode {
 fn init_logging(cli: &Cli) {
     // rskafka and deadpool log every retry and lost connection at warn; genims reports the
     // failures that matter itself, in one line (a retry loop, or the error it exits with).
-    let default = if matches!(cli.command, Command::Stream(_)) { "info,rskafka=error,deadpool=error" } else { "warn,rskafka=error,deadpool=error" };
+    let default = if matches!(cli.command, Command::Stream(_)) {
+        "info,rskafka=error,deadpool=error"
+    } else {
+        "warn,rskafka=error,deadpool=error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GENIMS_LOG").unwrap_or_else(|_| default.into());
     let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
     match cli.log_format {

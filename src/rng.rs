@@ -21,9 +21,7 @@ fn splitmix64(mut z: u64) -> u64 {
 
 /// FNV-1a hash of a label, so that streams can be named with readable strings.
 pub fn label(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
-    })
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3))
 }
 
 /// A ChaCha stream keyed by `seed` and the parts of `key`.

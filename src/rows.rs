@@ -80,52 +80,200 @@ impl Table {
 }
 
 pub const SENSOR_DATA: &[&str] = &[
-    "sensor_data_id", "sensor_id", "machine_id", "line_id", "factory_id", "timestamp", "measurement_value",
-    "measurement_unit", "status", "quality", "is_below_warning", "is_above_warning", "is_below_critical",
-    "is_above_critical", "min_value_1min", "max_value_1min", "avg_value_1min", "std_dev_1min", "anomaly_score",
-    "is_anomaly", "data_source", "protocol", "created_at",
+    "sensor_data_id",
+    "sensor_id",
+    "machine_id",
+    "line_id",
+    "factory_id",
+    "timestamp",
+    "measurement_value",
+    "measurement_unit",
+    "status",
+    "quality",
+    "is_below_warning",
+    "is_above_warning",
+    "is_below_critical",
+    "is_above_critical",
+    "min_value_1min",
+    "max_value_1min",
+    "avg_value_1min",
+    "std_dev_1min",
+    "anomaly_score",
+    "is_anomaly",
+    "data_source",
+    "protocol",
+    "created_at",
 ];
 pub const SCADA: &[&str] = &[
-    "scada_id", "machine_id", "line_id", "factory_id", "timestamp", "machine_state", "operation_mode", "fault_code",
-    "fault_description", "parts_produced_cumulative", "parts_produced_shift", "parts_rejected_shift",
-    "target_cycle_time_seconds", "actual_cycle_time_seconds", "availability_percentage", "performance_percentage",
-    "quality_percentage", "oee_percentage", "spindle_speed_rpm", "feed_rate_mm_min", "tool_number", "program_number",
-    "power_consumption_kw", "energy_consumed_kwh", "temperature_setpoint_c", "temperature_actual_c",
-    "pressure_setpoint_bar", "pressure_actual_bar", "downtime_seconds_shift", "last_fault_timestamp",
-    "uptime_seconds_shift", "active_alarms", "alarm_codes", "warning_codes", "shift_id", "operator_id", "data_source",
-    "data_quality", "created_at",
+    "scada_id",
+    "machine_id",
+    "line_id",
+    "factory_id",
+    "timestamp",
+    "machine_state",
+    "operation_mode",
+    "fault_code",
+    "fault_description",
+    "parts_produced_cumulative",
+    "parts_produced_shift",
+    "parts_rejected_shift",
+    "target_cycle_time_seconds",
+    "actual_cycle_time_seconds",
+    "availability_percentage",
+    "performance_percentage",
+    "quality_percentage",
+    "oee_percentage",
+    "spindle_speed_rpm",
+    "feed_rate_mm_min",
+    "tool_number",
+    "program_number",
+    "power_consumption_kw",
+    "energy_consumed_kwh",
+    "temperature_setpoint_c",
+    "temperature_actual_c",
+    "pressure_setpoint_bar",
+    "pressure_actual_bar",
+    "downtime_seconds_shift",
+    "last_fault_timestamp",
+    "uptime_seconds_shift",
+    "active_alarms",
+    "alarm_codes",
+    "warning_codes",
+    "shift_id",
+    "operator_id",
+    "data_source",
+    "data_quality",
+    "created_at",
 ];
 pub const FAULTS: &[&str] = &[
-    "fault_id", "machine_id", "line_id", "factory_id", "fault_code", "fault_category", "fault_severity",
-    "fault_description", "fault_start_time", "fault_end_time", "fault_duration_seconds", "production_loss_units",
-    "downtime_minutes", "estimated_cost_usd", "root_cause_category", "root_cause_description", "contributing_sensors",
-    "resolution_action", "maintenance_ticket_id", "resolved_by", "detection_method", "predicted_in_advance",
-    "advance_warning_hours", "status", "created_at", "updated_at",
+    "fault_id",
+    "machine_id",
+    "line_id",
+    "factory_id",
+    "fault_code",
+    "fault_category",
+    "fault_severity",
+    "fault_description",
+    "fault_start_time",
+    "fault_end_time",
+    "fault_duration_seconds",
+    "production_loss_units",
+    "downtime_minutes",
+    "estimated_cost_usd",
+    "root_cause_category",
+    "root_cause_description",
+    "contributing_sensors",
+    "resolution_action",
+    "maintenance_ticket_id",
+    "resolved_by",
+    "detection_method",
+    "predicted_in_advance",
+    "advance_warning_hours",
+    "status",
+    "created_at",
+    "updated_at",
 ];
 pub const MAINTENANCE: &[&str] = &[
-    "maintenance_id", "machine_id", "line_id", "factory_id", "maintenance_type", "maintenance_category", "priority",
-    "scheduled_start", "actual_start", "actual_end", "duration_minutes", "work_description", "parts_replaced",
-    "parts_cost_usd", "labor_hours", "labor_cost_usd", "total_cost_usd", "technician_id", "supervisor_id",
-    "related_fault_id", "completion_status", "notes", "follow_up_required", "next_maintenance_due", "created_at",
+    "maintenance_id",
+    "machine_id",
+    "line_id",
+    "factory_id",
+    "maintenance_type",
+    "maintenance_category",
+    "priority",
+    "scheduled_start",
+    "actual_start",
+    "actual_end",
+    "duration_minutes",
+    "work_description",
+    "parts_replaced",
+    "parts_cost_usd",
+    "labor_hours",
+    "labor_cost_usd",
+    "total_cost_usd",
+    "technician_id",
+    "supervisor_id",
+    "related_fault_id",
+    "completion_status",
+    "notes",
+    "follow_up_required",
+    "next_maintenance_due",
+    "created_at",
     "updated_at",
 ];
 pub const RUNS: &[&str] = &[
-    "run_id", "line_id", "factory_id", "product_id", "run_number", "batch_number", "work_order_number", "customer_id",
-    "run_start_time", "run_end_time", "planned_duration_minutes", "actual_duration_minutes", "target_quantity",
-    "actual_quantity", "rejected_quantity", "scrapped_quantity", "rework_quantity", "first_pass_yield_percentage",
-    "defect_rate_ppm", "quality_grade", "oee_percentage", "availability_percentage", "performance_percentage",
-    "quality_percentage", "previous_product_id", "changeover_time_minutes", "shift_id", "supervisor_id", "status",
-    "created_at", "updated_at",
+    "run_id",
+    "line_id",
+    "factory_id",
+    "product_id",
+    "run_number",
+    "batch_number",
+    "work_order_number",
+    "customer_id",
+    "run_start_time",
+    "run_end_time",
+    "planned_duration_minutes",
+    "actual_duration_minutes",
+    "target_quantity",
+    "actual_quantity",
+    "rejected_quantity",
+    "scrapped_quantity",
+    "rework_quantity",
+    "first_pass_yield_percentage",
+    "defect_rate_ppm",
+    "quality_grade",
+    "oee_percentage",
+    "availability_percentage",
+    "performance_percentage",
+    "quality_percentage",
+    "previous_product_id",
+    "changeover_time_minutes",
+    "shift_id",
+    "supervisor_id",
+    "status",
+    "created_at",
+    "updated_at",
 ];
 pub const HEALTH: &[&str] = &[
-    "health_id", "sensor_id", "machine_id", "timestamp", "health_score", "drift_percentage", "noise_level",
-    "days_since_calibration", "is_calibration_due", "calibration_drift_detected", "packet_loss_percentage",
-    "average_latency_ms", "last_communication", "communication_failures_24h", "battery_percentage", "is_low_battery",
-    "stuck_value_detected", "erratic_readings_detected", "out_of_range_readings_24h", "overall_status", "created_at",
+    "health_id",
+    "sensor_id",
+    "machine_id",
+    "timestamp",
+    "health_score",
+    "drift_percentage",
+    "noise_level",
+    "days_since_calibration",
+    "is_calibration_due",
+    "calibration_drift_detected",
+    "packet_loss_percentage",
+    "average_latency_ms",
+    "last_communication",
+    "communication_failures_24h",
+    "battery_percentage",
+    "is_low_battery",
+    "stuck_value_detected",
+    "erratic_readings_detected",
+    "out_of_range_readings_24h",
+    "overall_status",
+    "created_at",
 ];
 pub const LABELS: &[&str] = &[
-    "episode_id", "machine_id", "line_id", "factory_id", "pattern", "fault_code", "severity", "variant", "onset_time",
-    "warning_time", "critical_time", "fault_time", "fault_end_time", "end_time", "reaches_fault", "affected_sensors",
+    "episode_id",
+    "machine_id",
+    "line_id",
+    "factory_id",
+    "pattern",
+    "fault_code",
+    "severity",
+    "variant",
+    "onset_time",
+    "warning_time",
+    "critical_time",
+    "fault_time",
+    "fault_end_time",
+    "end_time",
+    "reaches_fault",
+    "affected_sensors",
     "parameters",
 ];
 
@@ -260,7 +408,13 @@ pub fn next_frame(buf: &[u8]) -> Option<(&[u8], i64, &[u8], &[u8])> {
 /// Encodes cells given by `visit` for `columns` without a trailing newline: a CSV line, a
 /// JSON object (timestamps RFC 3339 or `YYYY-MM-DD HH:MM:SS`), or a parenthesised SQL tuple.
 /// The slower, dynamically dispatched path for small tables such as the master data.
-pub fn encode_fields(fmt: Format, columns: &'static [&'static str], rfc3339: bool, out: &mut Vec<u8>, visit: impl FnOnce(&mut dyn Cells)) {
+pub fn encode_fields(
+    fmt: Format,
+    columns: &'static [&'static str],
+    rfc3339: bool,
+    out: &mut Vec<u8>,
+    visit: impl FnOnce(&mut dyn Cells),
+) {
     match fmt {
         Format::Csv => visit(&mut Text::<CsvText>::new(out, columns)),
         Format::Jsonl => {
@@ -709,8 +863,14 @@ mod tests {
 
     #[test]
     fn csv_and_sql_spell_values_alike() {
-        assert_eq!(enc(Format::Csv), "7,MCH-000001,,\"O'Brien, \"\"x\"\"\",0.0000,12.35,true,2026-03-01 12:00:10,2026-03-01\n");
-        assert_eq!(enc(Format::Sql), "(7, 'MCH-000001', NULL, 'O''Brien, \"x\"', 0.0000, 12.35, true, '2026-03-01 12:00:10', '2026-03-01')");
+        assert_eq!(
+            enc(Format::Csv),
+            "7,MCH-000001,,\"O'Brien, \"\"x\"\"\",0.0000,12.35,true,2026-03-01 12:00:10,2026-03-01\n"
+        );
+        assert_eq!(
+            enc(Format::Sql),
+            "(7, 'MCH-000001', NULL, 'O''Brien, \"x\"', 0.0000, 12.35, true, '2026-03-01 12:00:10', '2026-03-01')"
+        );
     }
 
     #[test]
@@ -731,7 +891,8 @@ mod tests {
         use futures_util::SinkExt as _;
         use proptest::prelude::*;
         use proptest::test_runner::{Config, TestRunner};
-        let url = std::env::var("GENIMS_TEST_PG").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".into());
+        let url =
+            std::env::var("GENIMS_TEST_PG").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".into());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let client = rt.block_on(crate::db::connect(&url)).expect("PostgreSQL must be up (make test starts it)");
         let mut runner = TestRunner::new(Config { cases: 16, ..Config::default() });
@@ -786,7 +947,9 @@ mod tests {
         ]
         .join("\n");
         for t in Table::ALL {
-            let start = ddl.find(&format!("CREATE TABLE IF NOT EXISTS {} (", t.name())).unwrap_or_else(|| panic!("{} not in DDL", t.name()));
+            let start = ddl
+                .find(&format!("CREATE TABLE IF NOT EXISTS {} (", t.name()))
+                .unwrap_or_else(|| panic!("{} not in DDL", t.name()));
             let end = start + ddl[start..].find("\n)").unwrap();
             let cols: Vec<&str> = ddl[start..end].lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
             assert_eq!(cols, t.columns(), "{}: writer columns must be every DDL column in order", t.name());
@@ -797,7 +960,7 @@ mod tests {
     fn numeric_binary_layout() {
         let mut v = Vec::new();
         write_pg_numeric(&mut v, 123_456_789, 4); // 12345.6789
-        // len 16: ndigits 4, weight 1, sign 0, dscale 4, digits 1 2345 6789 0? -> 1,2345,6789
+                                                  // len 16: ndigits 4, weight 1, sign 0, dscale 4, digits 1 2345 6789 0? -> 1,2345,6789
         assert_eq!(&v[4..6], &3i16.to_be_bytes(), "three base-10000 digits");
         assert_eq!(&v[6..8], &1i16.to_be_bytes(), "weight 1");
         assert_eq!(&v[12..18], &[0, 1, 0x09, 0x29, 0x1a, 0x85]);

@@ -96,7 +96,10 @@ pub async fn apply(client: &mut Client, requested: Option<Partition>, default: P
 }
 
 /// Columns of every genims table: (table, column) → type as `format_type` prints it.
-async fn columns_in(tx: &tokio_postgres::Transaction<'_>, schema: Option<&str>) -> Result<BTreeMap<(String, String), String>> {
+async fn columns_in(
+    tx: &tokio_postgres::Transaction<'_>,
+    schema: Option<&str>,
+) -> Result<BTreeMap<(String, String), String>> {
     let rows = tx
         .query(
             "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod) \

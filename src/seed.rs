@@ -60,7 +60,10 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
                     "genims master data (seed {}, reference date {}).\nLoad into a schema made by `genims schema apply`:\n  psql -v ON_ERROR_STOP=1 -f FILE",
                     cfg.seed, cfg.reference_date
                 );
-                let record = format!("-- The plant these rows came from: loads of operational data check it.\n{}", identity.upsert_sql());
+                let record = format!(
+                    "-- The plant these rows came from: loads of operational data check it.\n{}",
+                    identity.upsert_sql()
+                );
                 master::sql(&tables, &header, &record)
             };
             let target = write_text(cfg, out, path, &text)?;
@@ -79,7 +82,9 @@ fn write_text(cfg: &Config, out: SeedOut, path: Option<PathBuf>, text: &[u8]) ->
         Some(p) if p.as_os_str() == "-" => {
             let mut stdout = std::io::stdout().lock();
             match stdout.write_all(text).and_then(|()| stdout.flush()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e).context("cannot write to stdout"),
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(e).context("cannot write to stdout")
+                }
                 _ => return Ok(None),
             }
         }

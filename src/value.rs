@@ -50,7 +50,10 @@ impl Value {
             Value::Time(t) => c.time(i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())),
             Value::Timestamp(ts) => {
                 let t = ts.time();
-                c.ts(days(ts.date()) * DAY + i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second()))
+                c.ts(days(ts.date()) * DAY
+                    + i64::from(t.hour()) * 3600
+                    + i64::from(t.minute()) * 60
+                    + i64::from(t.second()))
             }
         }
     }

@@ -9,7 +9,8 @@ use std::path::Path;
 use common::{genims, ok, run, tempdir};
 
 /// A small plant (1 factory, 4 lines, 32 machines) so tests stay quick.
-pub const SMALL_PLANT: &str = "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n";
+pub const SMALL_PLANT: &str =
+    "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n";
 
 fn small(dir: &Path) {
     std::fs::write(dir.join("config.toml"), SMALL_PLANT).unwrap();
@@ -46,9 +47,15 @@ fn same_seed_gives_identical_files_whatever_the_thread_count() {
     assert_eq!(
         names,
         [
-            "fault_labels.csv", "machine_faults.csv", "maintenance_events.csv", "production_runs.csv",
-            "scada_machine_data_20260301.csv", "scada_machine_data_20260302.csv", "sensor_data_20260301.csv",
-            "sensor_data_20260302.csv", "sensor_health.csv"
+            "fault_labels.csv",
+            "machine_faults.csv",
+            "maintenance_events.csv",
+            "production_runs.csv",
+            "scada_machine_data_20260301.csv",
+            "scada_machine_data_20260302.csv",
+            "sensor_data_20260301.csv",
+            "sensor_data_20260302.csv",
+            "sensor_health.csv"
         ]
     );
     for (name, bytes) in &a {
@@ -69,16 +76,18 @@ fn union_of_shards_equals_the_whole_row_for_row() {
     let whole = files(&dir.path().join("all"));
     for (name, bytes) in &whole {
         let mut want: Vec<&[u8]> = bytes.split(|&b| b == b'\n').skip(1).filter(|l| !l.is_empty()).collect();
-        let shard_files: Vec<Vec<u8>> = (1..=3)
-            .map(|i| std::fs::read(dir.path().join(format!("s{i}")).join(name)).unwrap_or_default())
-            .collect();
-        let mut got: Vec<&[u8]> = shard_files
-            .iter()
-            .flat_map(|f| f.split(|&b| b == b'\n').skip(1).filter(|l| !l.is_empty()))
-            .collect();
+        let shard_files: Vec<Vec<u8>> =
+            (1..=3).map(|i| std::fs::read(dir.path().join(format!("s{i}")).join(name)).unwrap_or_default()).collect();
+        let mut got: Vec<&[u8]> =
+            shard_files.iter().flat_map(|f| f.split(|&b| b == b'\n').skip(1).filter(|l| !l.is_empty())).collect();
         want.sort_unstable();
         got.sort_unstable();
-        assert!(want == got, "{name}: the shards' rows differ from the unsharded rows ({} vs {})", got.len(), want.len());
+        assert!(
+            want == got,
+            "{name}: the shards' rows differ from the unsharded rows ({} vs {})",
+            got.len(),
+            want.len()
+        );
     }
 }
 
@@ -110,7 +119,11 @@ fn bad_input_gives_one_clear_error_and_writes_nothing() {
     one_line_error(dir.path(), &["backfill", "--days", "0", "--path", "x"], "--days 0");
     one_line_error(dir.path(), &["backfill", "--shard", "4/3", "--path", "x"], "--shard 4/3");
     one_line_error(dir.path(), &["backfill", "--fault-rate", "2", "--path", "x"], "--fault-rate 2");
-    one_line_error(dir.path(), &["backfill", "--start", "yesterday", "--path", "x"], "--start: `yesterday` is not a time");
+    one_line_error(
+        dir.path(),
+        &["backfill", "--start", "yesterday", "--path", "x"],
+        "--start: `yesterday` is not a time",
+    );
     one_line_error(dir.path(), &["backfill", "--out", "db"], "no PostgreSQL database configured");
     one_line_error(
         dir.path(),
@@ -119,20 +132,29 @@ fn bad_input_gives_one_clear_error_and_writes_nothing() {
     );
     assert!(!dir.path().join("x").exists(), "nothing is written for refused requests");
     std::fs::write(dir.path().join("afile"), "").unwrap();
-    one_line_error(dir.path(), &["backfill", "--path", "afile/out", "--days", "1"], "cannot create output directory afile/out");
+    one_line_error(
+        dir.path(),
+        &["backfill", "--path", "afile/out", "--days", "1"],
+        "cannot create output directory afile/out",
+    );
 }
 
 #[test]
 fn patterns_can_be_restricted_and_unknown_ones_are_refused() {
     let dir = tempdir();
     small(dir.path());
-    one_line_error(dir.path(), &["backfill", "--days", "1", "--patterns", "bearing_failure,gremlins", "--path", "x"], "unknown fault pattern `gremlins`");
+    one_line_error(
+        dir.path(),
+        &["backfill", "--days", "1", "--patterns", "bearing_failure,gremlins", "--path", "x"],
+        "unknown fault pattern `gremlins`",
+    );
     assert!(!dir.path().join("x").exists());
     let mut args = vec!["backfill", "--fault-rate", "1", "--patterns", "BEAR-001,coolant_failure", "--path", "p"];
     args.extend_from_slice(&WINDOW);
     ok(genims(dir.path()).args(&args));
     let labels = std::fs::read_to_string(dir.path().join("p/fault_labels.csv")).unwrap();
-    let patterns: std::collections::BTreeSet<&str> = labels.lines().skip(1).map(|l| l.split(',').nth(4).unwrap()).collect();
+    let patterns: std::collections::BTreeSet<&str> =
+        labels.lines().skip(1).map(|l| l.split(',').nth(4).unwrap()).collect();
     assert!(!patterns.is_empty(), "a fault rate of 1 on machining lines gives episodes");
     assert!(patterns.iter().all(|p| ["bearing_failure", "coolant_failure"].contains(p)), "{patterns:?}");
 }
@@ -145,7 +167,8 @@ fn a_failed_run_leaves_no_half_written_files() {
     let faults = dir.path().join("faults");
     std::fs::create_dir(&faults).unwrap();
     std::fs::write(faults.join("broken.toml"), "name = \"broken\"\n").unwrap();
-    let (out, err) = run(genims(dir.path()).env("GENIMS_FAULTS_DIR", &faults).args(["backfill", "--days", "1", "--path", "o"]));
+    let (out, err) =
+        run(genims(dir.path()).env("GENIMS_FAULTS_DIR", &faults).args(["backfill", "--days", "1", "--path", "o"]));
     assert!(!out.status.success());
     assert!(err.contains("broken.toml"), "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path().join("o")).map(|d| d.count()).into_iter().collect();

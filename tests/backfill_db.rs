@@ -6,7 +6,8 @@ mod common;
 
 use common::{genims, ok, run, tempdir, TestDb};
 
-const SMALL_PLANT: &str = "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n";
+const SMALL_PLANT: &str =
+    "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n";
 const START: &str = "2026-03-04T18:00:00Z";
 const END: &str = "2026-03-05T06:00:00Z";
 
@@ -55,12 +56,21 @@ fn backfilled_database_keeps_every_invariant() {
     let lagged = "SELECT s.*, lag(parts_produced_cumulative) OVER w AS pc, lag(parts_produced_shift) OVER w AS ps,
         lag(energy_consumed_kwh) OVER w AS pe, lag(power_consumption_kw) OVER w AS pp, lag(timestamp) OVER w AS pt
         FROM scada_machine_data s WINDOW w AS (PARTITION BY machine_id ORDER BY timestamp)";
-    none(&db, "cumulative parts decreased", &format!("SELECT count(*) FROM ({lagged}) x WHERE parts_produced_cumulative < pc"));
+    none(
+        &db,
+        "cumulative parts decreased",
+        &format!("SELECT count(*) FROM ({lagged}) x WHERE parts_produced_cumulative < pc"),
+    );
     none(&db, "energy not growing by power x time",
         &format!("SELECT count(*) FROM ({lagged}) x WHERE pe IS NOT NULL AND abs(energy_consumed_kwh - pe - pp / 60.0) > 0.0002"));
-    none(&db, "shift counter moved apart from the cumulative counter outside a shift start",
-        &format!("SELECT count(*) FROM ({lagged}) x WHERE ps IS NOT NULL AND parts_produced_shift <> 0
-                  AND parts_produced_shift - ps <> parts_produced_cumulative - pc"));
+    none(
+        &db,
+        "shift counter moved apart from the cumulative counter outside a shift start",
+        &format!(
+            "SELECT count(*) FROM ({lagged}) x WHERE ps IS NOT NULL AND parts_produced_shift <> 0
+                  AND parts_produced_shift - ps <> parts_produced_cumulative - pc"
+        ),
+    );
     let resets = some(&db, "shift counters reset at local shift starts",
         &format!("SELECT count(*) FROM ({lagged}) x JOIN factories f USING (factory_id) WHERE ps > 0 AND parts_produced_shift = 0
                   AND ((timestamp AT TIME ZONE 'UTC') AT TIME ZONE f.timezone)::time IN ('06:00', '14:00', '22:00', '18:00')"));
@@ -68,12 +78,19 @@ fn backfilled_database_keeps_every_invariant() {
         &format!("SELECT count(*) FROM ({lagged}) x JOIN factories f USING (factory_id) WHERE ps > 0 AND parts_produced_shift = 0
                   AND ((timestamp AT TIME ZONE 'UTC') AT TIME ZONE f.timezone)::time NOT IN ('06:00', '14:00', '22:00', '18:00')"));
     assert!(resets >= 32, "every machine resets at least once in 12 h");
-    none(&db, "rejected > produced", "SELECT count(*) FROM scada_machine_data WHERE parts_rejected_shift > parts_produced_shift");
+    none(
+        &db,
+        "rejected > produced",
+        "SELECT count(*) FROM scada_machine_data WHERE parts_rejected_shift > parts_produced_shift",
+    );
     none(&db, "OEE is not availability x performance x quality",
         "SELECT count(*) FROM scada_machine_data WHERE oee_percentage IS NOT NULL AND
          abs(oee_percentage - round(availability_percentage * performance_percentage * quality_percentage / 10000, 2)) > 0.011");
-    none(&db, "fault_code set iff state = fault",
-        "SELECT count(*) FROM scada_machine_data WHERE (fault_code IS NOT NULL) <> (machine_state = 'fault')");
+    none(
+        &db,
+        "fault_code set iff state = fault",
+        "SELECT count(*) FROM scada_machine_data WHERE (fault_code IS NOT NULL) <> (machine_state = 'fault')",
+    );
 
     // Faults agree with the SCADA fault intervals and each has its corrective maintenance.
     some(&db, "faults in the window", "SELECT count(*) FROM machine_faults");
@@ -87,10 +104,17 @@ fn backfilled_database_keeps_every_invariant() {
     none(&db, "fault without corrective maintenance",
         "SELECT count(*) FROM machine_faults f WHERE NOT EXISTS (SELECT 1 FROM maintenance_events m WHERE m.related_fault_id = f.fault_id
          AND m.maintenance_type IN ('corrective', 'breakdown') AND m.actual_start >= f.fault_end_time)");
-    none(&db, "contributing sensors not of the machine",
+    none(
+        &db,
+        "contributing sensors not of the machine",
         "SELECT count(*) FROM machine_faults f, unnest(string_to_array(f.contributing_sensors, ',')) AS c(id)
-         WHERE NOT EXISTS (SELECT 1 FROM sensors s WHERE s.sensor_id = c.id AND s.machine_id = f.machine_id)");
-    some(&db, "preventive maintenance", "SELECT count(*) FROM maintenance_events WHERE maintenance_type = 'preventive'");
+         WHERE NOT EXISTS (SELECT 1 FROM sensors s WHERE s.sensor_id = c.id AND s.machine_id = f.machine_id)",
+    );
+    some(
+        &db,
+        "preventive maintenance",
+        "SELECT count(*) FROM maintenance_events WHERE maintenance_type = 'preventive'",
+    );
     none(&db, "machine not in maintenance during completed preventive work",
         "SELECT count(*) FROM maintenance_events m JOIN scada_machine_data s ON s.machine_id = m.machine_id
          AND s.timestamp >= m.actual_start AND s.timestamp < m.actual_end
@@ -104,7 +128,11 @@ fn backfilled_database_keeps_every_invariant() {
     none(&db, "status disagrees with the flags",
         "SELECT count(*) FROM sensor_data WHERE status <> 'fault' AND status <> CASE WHEN is_below_critical OR is_above_critical THEN 'critical'
             WHEN is_below_warning OR is_above_warning THEN 'warning' ELSE 'normal' END");
-    none(&db, "anomaly flag disagrees with its score", "SELECT count(*) FROM sensor_data WHERE is_anomaly <> (anomaly_score >= 0.7)");
+    none(
+        &db,
+        "anomaly flag disagrees with its score",
+        "SELECT count(*) FROM sensor_data WHERE is_anomaly <> (anomaly_score >= 0.7)",
+    );
     // Rolling statistics from the readings of the last minute.
     none(&db, "1-minute statistics differ from the sensor's previous readings",
         "SELECT count(*) FROM (SELECT d.*, min(measurement_value) OVER w AS mn, max(measurement_value) OVER w AS mx,
@@ -122,12 +150,19 @@ fn backfilled_database_keeps_every_invariant() {
           WHERE s1.timestamp = r.run_start_time AND s1.machine_id = (SELECT max(machine_id) FROM machines m WHERE m.line_id = r.line_id))");
 
     // Labels do not leak into observable columns.
-    none(&db, "a fault code shows outside the fault state",
-        "SELECT count(*) FROM scada_machine_data WHERE machine_state <> 'fault' AND fault_code IS NOT NULL");
-    none(&db, "codes of episodes that never trip appear in observable tables",
+    none(
+        &db,
+        "a fault code shows outside the fault state",
+        "SELECT count(*) FROM scada_machine_data WHERE machine_state <> 'fault' AND fault_code IS NOT NULL",
+    );
+    none(
+        &db,
+        "codes of episodes that never trip appear in observable tables",
         "SELECT count(*) FROM scada_machine_data WHERE fault_code IN ('SENS-001', 'TOOL-001')
-            OR alarm_codes ~ '(SENS|TOOL|BEAR|HYD|ELEC)-' OR warning_codes ~ '(SENS|TOOL|BEAR|HYD|ELEC)-'");
-    let ids: i64 = db.scalar("SELECT count(*) FROM (SELECT sensor_data_id FROM sensor_data GROUP BY 1 HAVING count(*) > 1) x");
+            OR alarm_codes ~ '(SENS|TOOL|BEAR|HYD|ELEC)-' OR warning_codes ~ '(SENS|TOOL|BEAR|HYD|ELEC)-'",
+    );
+    let ids: i64 =
+        db.scalar("SELECT count(*) FROM (SELECT sensor_data_id FROM sensor_data GROUP BY 1 HAVING count(*) > 1) x");
     assert_eq!(ids, 0, "sensor_data ids are unique");
     let next: i64 = db.scalar("SELECT nextval(pg_get_serial_sequence('sensor_data', 'sensor_data_id')) - (SELECT max(sensor_data_id) FROM sensor_data)");
     assert_eq!(next, 1, "the id sequence continues after the explicit ids");
@@ -136,13 +171,33 @@ fn backfilled_database_keeps_every_invariant() {
 #[test]
 fn detectors_find_degrading_machines_and_spare_healthy_ones() {
     // Slow faults only, so that some machine is deep in its critical phase at the end.
-    let db = loaded_with("detect", "none", &[
-        "--fault-rate", "1", "--patterns", "bearing_failure,tool_wear,hydraulic_leak,pneumatic_leak",
-        "--start", "2026-03-03T18:00:00Z", "--end", "2026-03-04T06:00:00Z",
-    ]);
+    let db = loaded_with(
+        "detect",
+        "none",
+        &[
+            "--fault-rate",
+            "1",
+            "--patterns",
+            "bearing_failure,tool_wear,hydraulic_leak,pneumatic_leak",
+            "--start",
+            "2026-03-03T18:00:00Z",
+            "--end",
+            "2026-03-04T06:00:00Z",
+        ],
+    );
     let at = "TIMESTAMP '2026-03-04 05:59:00'";
-    for p in ["bearing_failure", "motor_overheating", "hydraulic_leak", "tool_wear", "welding_quality", "pneumatic_leak",
-              "coolant_failure", "robot_positioning", "electrical_fault", "sensor_drift"] {
+    for p in [
+        "bearing_failure",
+        "motor_overheating",
+        "hydraulic_leak",
+        "tool_wear",
+        "welding_quality",
+        "pneumatic_leak",
+        "coolant_failure",
+        "robot_positioning",
+        "electrical_fault",
+        "sensor_drift",
+    ] {
         let _: i64 = db.scalar(&format!("SELECT count(*) FROM genims_detect('{p}', {at})"));
     }
     // Machines running deep in the critical phase of a slowly developing fault are flagged.
@@ -172,7 +227,17 @@ fn partitioned_load_and_duplicate_window_is_refused_whole() {
     let dir = tempdir();
     std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
     let (out, err) = run(genims(dir.path()).args([
-        "--postgres-url", &db.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", START, "--end", END,
+        "--postgres-url",
+        &db.url,
+        "backfill",
+        "--out",
+        "db",
+        "--fault-rate",
+        "1",
+        "--start",
+        START,
+        "--end",
+        END,
     ]));
     assert!(!out.status.success(), "loading the same window twice must fail");
     assert!(err.contains("duplicate key"), "{err}");
@@ -215,7 +280,15 @@ fn csv_and_sql_files_load_into_postgres_as_documented() {
         psql(&via_csv, &["-c", &format!("\\copy {table} FROM 'csv/{name}' CSV HEADER")]);
         psql(&via_sql, &["-f", &format!("sql/{}", name.replace(".csv", ".sql"))]);
     }
-    for table in ["sensor_data", "scada_machine_data", "machine_faults", "maintenance_events", "production_runs", "sensor_health", "fault_labels"] {
+    for table in [
+        "sensor_data",
+        "scada_machine_data",
+        "machine_faults",
+        "maintenance_events",
+        "production_runs",
+        "sensor_health",
+        "fault_labels",
+    ] {
         assert_eq!(via_csv.digest(table), via_sql.digest(table), "{table}: CSV and SQL files must load the same rows");
     }
     let scada: i64 = via_sql.scalar("SELECT count(*) FROM scada_machine_data");
@@ -231,13 +304,37 @@ fn consecutive_windows_continue_exactly_like_one_window() {
         ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
     }
     let load = |db: &TestDb, start: &str, end: &str| {
-        ok(genims(dir.path()).args(["--postgres-url", &db.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", start, "--end", end]));
+        ok(genims(dir.path()).args([
+            "--postgres-url",
+            &db.url,
+            "backfill",
+            "--out",
+            "db",
+            "--fault-rate",
+            "1",
+            "--start",
+            start,
+            "--end",
+            end,
+        ]));
     };
     load(&split, "2026-03-04T18:00:00Z", "2026-03-05T00:00:00Z");
     load(&split, "2026-03-05T00:00:00Z", "2026-03-05T03:00:00Z");
     load(&split, "2026-03-05T03:00:00Z", "2026-03-05T06:00:00Z");
     load(&whole, "2026-03-04T18:00:00Z", "2026-03-05T06:00:00Z");
-    for table in ["scada_machine_data", "sensor_data", "sensor_health", "machine_faults", "maintenance_events", "production_runs", "fault_labels"] {
-        assert_eq!(split.digest(table), whole.digest(table), "{table}: three consecutive windows must equal one window");
+    for table in [
+        "scada_machine_data",
+        "sensor_data",
+        "sensor_health",
+        "machine_faults",
+        "maintenance_events",
+        "production_runs",
+        "fault_labels",
+    ] {
+        assert_eq!(
+            split.digest(table),
+            whole.digest(table),
+            "{table}: three consecutive windows must equal one window"
+        );
     }
 }

@@ -16,8 +16,16 @@ fn seed_json_has_the_default_counts_and_is_byte_identical_across_runs() {
     assert!(a == b, "the same seed must give byte-identical JSON");
     let doc: serde_json::Value = serde_json::from_slice(&a).unwrap();
     let expect = [
-        ("factories", 4), ("production_lines", 20), ("machines", 228), ("sensors", 1716), ("employees", 11948),
-        ("shifts", 24), ("products", 20), ("customers", 10), ("line_product_mapping", 27), ("customer_product_mapping", 45),
+        ("factories", 4),
+        ("production_lines", 20),
+        ("machines", 228),
+        ("sensors", 1716),
+        ("employees", 11948),
+        ("shifts", 24),
+        ("products", 20),
+        ("customers", 10),
+        ("line_product_mapping", 27),
+        ("customer_product_mapping", 45),
     ];
     assert_eq!(doc.as_object().unwrap().len(), expect.len(), "one key per master table");
     for (table, n) in expect {
@@ -65,7 +73,10 @@ fn one_line_error(args: &[&str], expect: &str) -> std::path::PathBuf {
 
 #[test]
 fn unwritable_path_is_one_line_and_leaves_nothing() {
-    let dir = one_line_error(&["seed", "--out", "sql", "--path", "no/such/dir/x.sql"], "directory no/such/dir does not exist");
+    let dir = one_line_error(
+        &["seed", "--out", "sql", "--path", "no/such/dir/x.sql"],
+        "directory no/such/dir does not exist",
+    );
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
 }
 
@@ -153,8 +164,13 @@ fn malformed_fault_file_is_refused_with_its_name() {
 fn schema_print_shows_both_layouts() {
     let dir = tempdir();
     let plain = String::from_utf8(ok(genims(dir.path()).args(["schema", "print"])).stdout).unwrap();
-    let daily = String::from_utf8(ok(genims(dir.path()).args(["schema", "print", "--partition", "daily"])).stdout).unwrap();
-    assert_eq!(plain.matches("CREATE TABLE IF NOT EXISTS").count(), 18, "16 tables, fault_labels, genims_stream_progress");
+    let daily =
+        String::from_utf8(ok(genims(dir.path()).args(["schema", "print", "--partition", "daily"])).stdout).unwrap();
+    assert_eq!(
+        plain.matches("CREATE TABLE IF NOT EXISTS").count(),
+        18,
+        "16 tables, fault_labels, genims_stream_progress"
+    );
     assert!(!plain.contains("PARTITION BY"));
     assert_eq!(daily.matches("PARTITION BY RANGE (timestamp)").count(), 2);
 }

@@ -11,7 +11,8 @@ use common::{genims, ok, run, tempdir, TestDb};
 /// One line of each type (assembly, machining, testing, painting, welding), so every pattern
 /// has machines it applies to. With seed 2 and a fault rate of 1, 2026-03-01 .. 03-04 holds
 /// an episode of each of the ten patterns.
-const SMALL_PLANT: &str = "[plant]\nfactories = 1\nlines = 5\nmachines = 40\nsensors = 300\nemployees = 2000\nline_products = 6\nseed = 2\n";
+const SMALL_PLANT: &str =
+    "[plant]\nfactories = 1\nlines = 5\nmachines = 40\nsensors = 300\nemployees = 2000\nline_products = 6\nseed = 2\n";
 
 #[test]
 fn evaluate_scores_every_pattern_against_the_labels() {
@@ -24,11 +25,24 @@ fn evaluate_scores_every_pattern_against_the_labels() {
     assert!(!out.status.success());
     assert!(err.contains("holds no operational data"), "an empty database is one clear error: {err}");
     ok(genims(dir.path()).args(["--postgres-url", &url, "seed", "--out", "db"]));
-    ok(genims(dir.path()).args(["--postgres-url", &url, "backfill", "--out", "db", "--fault-rate", "1", "--start", "2026-03-01", "--end", "2026-03-04"]));
+    ok(genims(dir.path()).args([
+        "--postgres-url",
+        &url,
+        "backfill",
+        "--out",
+        "db",
+        "--fault-rate",
+        "1",
+        "--start",
+        "2026-03-01",
+        "--end",
+        "2026-03-04",
+    ]));
     let window = ["--start", "2026-03-02T00:00:00Z", "--end", "2026-03-03T23:00:00Z", "--every", "6h"];
     detectors_catch_every_pattern_and_spare_healthy_machines(&db, &url, dir.path());
     let out = ok(genims(dir.path()).args(["--postgres-url", &url, "evaluate", "--format", "json"]).args(window));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--format json prints one JSON document");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--format json prints one JSON document");
     assert_eq!(report["evaluation_times"], 8, "2026-03-02 00:00 to 03-03 18:00 every 6 h");
     assert_eq!(report["machines"], 40);
     let patterns = report["patterns"].as_array().unwrap();
@@ -49,7 +63,10 @@ fn evaluate_scores_every_pattern_against_the_labels() {
         }
         let (tp, fp) = (p["tp"].as_f64().unwrap(), p["fp"].as_f64().unwrap());
         if tp + fp > 0.0 {
-            assert!((p["precision"].as_f64().unwrap() - tp / (tp + fp)).abs() < 1e-9, "{name}: precision = tp / (tp + fp)");
+            assert!(
+                (p["precision"].as_f64().unwrap() - tp / (tp + fp)).abs() < 1e-9,
+                "{name}: precision = tp / (tp + fp)"
+            );
         }
     }
     let total: i64 = patterns.iter().map(|p| p["episodes"].as_i64().unwrap()).sum();

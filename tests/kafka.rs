@@ -69,7 +69,11 @@ fn backfill_publishes_every_row_keyed_by_machine() {
             let t = v[time_col].as_str().unwrap();
             let secs = chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp();
             assert_eq!(*ts, secs * 1000, "{topic}: record timestamp is the row's time");
-            assert_eq!(*per_machine_partition.entry(key.clone()).or_insert(*p), *p, "{topic}: one machine, one partition");
+            assert_eq!(
+                *per_machine_partition.entry(key.clone()).or_insert(*p),
+                *p,
+                "{topic}: one machine, one partition"
+            );
         }
     }
 }
@@ -79,7 +83,9 @@ fn unreachable_broker_is_one_clear_error() {
     let dir = tempdir();
     std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
     let port = common::free_port();
-    let (out, err) = run(genims(dir.path()).env("GENIMS_KAFKA_BROKERS", format!("127.0.0.1:{port}")).args(["backfill", "--out", "kafka", "--days", "1"]));
+    let (out, err) = run(genims(dir.path())
+        .env("GENIMS_KAFKA_BROKERS", format!("127.0.0.1:{port}"))
+        .args(["backfill", "--out", "kafka", "--days", "1"]));
     assert!(!out.status.success());
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("Kafka at 127.0.0.1"), "{err}");

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::{genims, ok, run, tempdir, wait_for, TestDb, TABLES};
 
-const SMALL_PLANT: &str = "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
+const SMALL_PLANT: &str =
+    "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
                            [stream]\nstats_interval_s = 1\nbuffer_mb = 1\nlinger_ms = 50\n";
 
 fn plant_dir() -> tempfile::TempDir {
@@ -29,7 +30,10 @@ fn seed_path_writes_through_dev_null_fifos_and_symlinks() {
     std::fs::write(dir.path().join("real.json"), "old").unwrap();
     std::os::unix::fs::symlink("real.json", dir.path().join("link.json")).unwrap();
     ok(genims(dir.path()).args(["seed", "--out", "json", "--path", "link.json"]));
-    assert!(std::fs::symlink_metadata(dir.path().join("link.json")).unwrap().file_type().is_symlink(), "the link must stay");
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("link.json")).unwrap().file_type().is_symlink(),
+        "the link must stay"
+    );
     let real = std::fs::read_to_string(dir.path().join("real.json")).unwrap();
     assert!(real.starts_with('{') && real.contains("\"machines\""), "the link's target gets the JSON");
     // A FIFO: a reader on the other end gets the SQL.
@@ -41,7 +45,10 @@ fn seed_path_writes_through_dev_null_fifos_and_symlinks() {
     };
     ok(genims(dir.path()).args(["seed", "--out", "sql", "--path", "pipe.sql"]));
     let sql = reader.join().unwrap();
-    assert!(sql.contains("INSERT INTO machines") && sql.trim_end().ends_with("COMMIT;"), "the whole script went through the FIFO");
+    assert!(
+        sql.contains("INSERT INTO machines") && sql.trim_end().ends_with("COMMIT;"),
+        "the whole script went through the FIFO"
+    );
     assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO must stay a FIFO");
     // `-` is still stdout.
     let out = ok(genims(dir.path()).args(["seed", "--out", "json", "--path", "-"]));
@@ -60,7 +67,9 @@ fn connection_errors_never_show_a_password_in_any_form() {
         format!("host=127.0.0.1 port={port} user=u password='S3 cret' dbname=x"),
     ];
     for url in &forms {
-        for args in [vec!["schema", "apply"], vec!["seed", "--out", "db"], vec!["backfill", "--out", "db", "--days", "1"]] {
+        for args in
+            [vec!["schema", "apply"], vec!["seed", "--out", "db"], vec!["backfill", "--out", "db", "--days", "1"]]
+        {
             let (out, err) = run(genims(dir.path()).env("GENIMS_POSTGRES_URL", url).args(&args));
             assert!(!out.status.success(), "{args:?} against a closed port must fail");
             assert!(err.contains("cannot connect to PostgreSQL"), "{args:?} with {url}: {err}");
@@ -77,18 +86,28 @@ fn a_backfill_with_another_seed_is_refused_naming_both() {
     ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
     ok(genims(dir.path()).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
     let window = ["--start", "2026-03-04T00:00:00Z", "--end", "2026-03-04T00:10:00Z"];
-    let (out, err) = run(genims(dir.path()).args(["--seed", "42", "--postgres-url", &db.url, "backfill", "--out", "db"]).args(window));
+    let (out, err) = run(genims(dir.path())
+        .args(["--seed", "42", "--postgres-url", &db.url, "backfill", "--out", "db"])
+        .args(window));
     assert!(!out.status.success(), "another seed must be refused");
-    assert!(err.contains("came from another plant") && err.contains("seed 20251219") && err.contains("seed 42"), "{err}");
+    assert!(
+        err.contains("came from another plant") && err.contains("seed 20251219") && err.contains("seed 42"),
+        "{err}"
+    );
     let rows: i64 = db.scalar("SELECT count(*) FROM sensor_data");
     assert_eq!(rows, 0, "nothing may be written");
-    let (out, err) = run(genims(dir.path()).args(["--seed", "42", "--postgres-url", &db.url, "stream", "all", "--sink", "postgres", "--speed", "max"]).args(window));
+    let (out, err) = run(genims(dir.path())
+        .args(["--seed", "42", "--postgres-url", &db.url, "stream", "all", "--sink", "postgres", "--speed", "max"])
+        .args(window));
     assert!(!out.status.success() && err.contains("came from another plant"), "the stream refuses too: {err}");
     // The same plant loads; master data loaded from the SQL file carries the record too.
     ok(genims(dir.path()).args(["--postgres-url", &db.url, "backfill", "--out", "db"]).args(window));
     ok(genims(dir.path()).args(["--seed", "42", "seed", "--out", "sql", "--path", "m42.sql"]));
     let sql = std::fs::read_to_string(dir.path().join("m42.sql")).unwrap();
-    assert!(sql.contains("INSERT INTO genims_plant") && sql.contains("VALUES (true, 42,"), "the SQL file records its plant");
+    assert!(
+        sql.contains("INSERT INTO genims_plant") && sql.contains("VALUES (true, 42,"),
+        "the SQL file records its plant"
+    );
 }
 
 #[test]
@@ -115,7 +134,10 @@ fn bad_topic_prefixes_and_negative_numbers_get_their_rule() {
     for (prefix, why) in [("", "must not be empty"), ("bad prefix/../ü$x", "is not allowed in a Kafka topic name")] {
         std::fs::write(dir.path().join("k.toml"), format!("[kafka]\ntopic_prefix = \"{prefix}\"\n")).unwrap();
         let (out, err) = run(genims(dir.path()).args(["--config", "k.toml", "seed", "--path", "-"]));
-        assert!(!out.status.success() && err.contains("k.toml:2: kafka.topic_prefix") && err.contains(why), "{prefix:?}: {err}");
+        assert!(
+            !out.status.success() && err.contains("k.toml:2: kafka.topic_prefix") && err.contains(why),
+            "{prefix:?}: {err}"
+        );
     }
     for (args, rule) in [
         (vec!["backfill", "--fault-rate", "-0.5"], "must lie between 0 and 1"),
@@ -141,21 +163,58 @@ fn a_stream_restarted_with_the_same_start_finishes_its_window() {
         ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
     }
     let (a, c) = ("2026-03-04T23:00:00Z", "2026-03-05T00:30:00Z");
-    let args = ["--postgres-url", &streamed.url, "stream", "all", "--sink", "postgres", "--speed", "300", "--fault-rate", "1", "--start", a, "--end", c, "--state-dir", "state"];
+    let args = [
+        "--postgres-url",
+        &streamed.url,
+        "stream",
+        "all",
+        "--sink",
+        "postgres",
+        "--speed",
+        "300",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+        "--state-dir",
+        "state",
+    ];
     let mut child = genims(dir.path()).args(args).stderr(std::process::Stdio::null()).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(4));
     common::signal(child.id(), "KILL");
     let _ = wait_for(&mut child, Duration::from_secs(10));
-    let through: String = streamed.scalar("SELECT coalesce((SELECT through::text FROM genims_stream_progress), 'none')");
-    assert!(through.as_str() > "2026-03-04 23:00:00" && through.as_str() < "2026-03-05 00:30:00", "killed part way, at {through}");
+    let through: String =
+        streamed.scalar("SELECT coalesce((SELECT through::text FROM genims_stream_progress), 'none')");
+    assert!(
+        through.as_str() > "2026-03-04 23:00:00" && through.as_str() < "2026-03-05 00:30:00",
+        "killed part way, at {through}"
+    );
     let (out, err) = run(genims(dir.path()).args(args.map(|a| if a == "300" { "max" } else { a })));
     assert!(out.status.success(), "the same command finishes the window: {err}");
     assert!(err.contains("resuming where it stopped"), "the log says it resumed: {err}");
     let (out, err) = run(genims(dir.path()).args(args));
     assert!(out.status.success() && err.contains("nothing to do"), "a finished window is not an error: {err}");
-    ok(genims(dir.path()).args(["--postgres-url", &whole.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", a, "--end", c]));
+    ok(genims(dir.path()).args([
+        "--postgres-url",
+        &whole.url,
+        "backfill",
+        "--out",
+        "db",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+    ]));
     for table in TABLES {
-        assert_eq!(streamed.digest(table), whole.digest(table), "{table}: kill -9 + the same command again must equal one backfill");
+        assert_eq!(
+            streamed.digest(table),
+            whole.digest(table),
+            "{table}: kill -9 + the same command again must equal one backfill"
+        );
     }
 }
 
@@ -170,8 +229,12 @@ fn back_pressure_at_max_speed_needs_no_spool() {
     std::fs::write(dir.path().join("config.toml"), format!("{SMALL_PLANT}batch_rows = 100\n")).unwrap();
     let state = dir.path().join("state");
     std::fs::create_dir(&state).unwrap();
-    let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&state).status();
-    assert!(mounted.is_ok_and(|s| s.success()), "mounting a tmpfs needs root: run the tests as root (make test in CI does)");
+    let mounted =
+        std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&state).status();
+    assert!(
+        mounted.is_ok_and(|s| s.success()),
+        "mounting a tmpfs needs root: run the tests as root (make test in CI does)"
+    );
     struct Unmount(std::path::PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
@@ -191,12 +254,48 @@ fn back_pressure_at_max_speed_needs_no_spool() {
         )
         .unwrap();
     let (a, c) = ("2026-03-04T23:30:00Z", "2026-03-05T00:30:00Z");
-    let (out, err) = run(genims(dir.path()).args(["--postgres-url", &streamed.url, "stream", "all", "--sink", "postgres", "--speed", "max", "--fault-rate", "1", "--start", a, "--end", c, "--state-dir"]).arg(&state));
+    let (out, err) = run(genims(dir.path())
+        .args([
+            "--postgres-url",
+            &streamed.url,
+            "stream",
+            "all",
+            "--sink",
+            "postgres",
+            "--speed",
+            "max",
+            "--fault-rate",
+            "1",
+            "--start",
+            a,
+            "--end",
+            c,
+            "--state-dir",
+        ])
+        .arg(&state));
     assert!(out.status.success(), "a healthy sink never exhausts the state directory: {err}");
-    let most = |what: &str| err.lines().filter_map(|l| l.split(what).nth(1)).filter_map(|r| r.split(' ').next()?.parse::<u64>().ok()).max().unwrap_or(0);
+    let most = |what: &str| {
+        err.lines()
+            .filter_map(|l| l.split(what).nth(1))
+            .filter_map(|r| r.split(' ').next()?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+    };
     assert!(most("buffered ") > 4_000, "the memory queue filled (the sink was the slow side): {err}");
     assert_eq!(most("spooled "), 0, "nothing spools while PostgreSQL is healthy: {err}");
-    ok(genims(dir.path()).args(["--postgres-url", &whole.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", a, "--end", c]));
+    ok(genims(dir.path()).args([
+        "--postgres-url",
+        &whole.url,
+        "backfill",
+        "--out",
+        "db",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+    ]));
     for table in ["sensor_data", "scada_machine_data"] {
         assert_eq!(streamed.digest(table), whole.digest(table), "{table}: every record once");
     }

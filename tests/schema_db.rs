@@ -42,7 +42,9 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
     let db = TestDb::new("schema");
     let (out, err) = apply(&db, &[]);
     assert!(out.status.success(), "{err}");
-    let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
+    let tables: i64 = db.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    );
     assert_eq!(tables, 18, "16 tables of the spec, fault_labels and genims_stream_progress");
     let views: String = db.scalar("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.views WHERE table_schema = 'public'");
     assert_eq!(
@@ -76,7 +78,8 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
     let (out, err) = apply(&db, &[]);
     assert!(out.status.success(), "second apply must succeed: {err}");
     assert_eq!((columns(&db), indexes(&db)), before, "a second apply must change nothing");
-    let fks: i64 = db.scalar("SELECT count(*) FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY'");
+    let fks: i64 =
+        db.scalar("SELECT count(*) FROM information_schema.table_constraints WHERE constraint_type = 'FOREIGN KEY'");
     assert_eq!(fks, 0, "no foreign keys");
 }
 
@@ -95,9 +98,14 @@ fn evidence_modes_are_checked_and_an_older_signature_is_replaced() {
     let forms: String = db.scalar(
         "SELECT string_agg(pg_get_function_identity_arguments(oid), ' | ') FROM pg_proc WHERE proname = 'genims_evidence'",
     );
-    assert_eq!(forms, "p_at timestamp without time zone, p_sensor text, p_span interval, p_states text", "one form of genims_evidence");
+    assert_eq!(
+        forms, "p_at timestamp without time zone, p_sensor text, p_span interval, p_states text",
+        "one form of genims_evidence"
+    );
     for mode in ["running", "powered", "any"] {
-        let n: i64 = db.scalar(&format!("SELECT count(*) FROM genims_evidence(now()::timestamp, NULL, interval '1 hour', '{mode}')"));
+        let n: i64 = db.scalar(&format!(
+            "SELECT count(*) FROM genims_evidence(now()::timestamp, NULL, interval '1 hour', '{mode}')"
+        ));
         assert_eq!(n, 0, "mode {mode} works on an empty database");
     }
     // An unknown mode is refused by name, not read as an empty window. (It is checked per
@@ -111,7 +119,9 @@ fn evidence_modes_are_checked_and_an_older_signature_is_replaced() {
                   VALUES ('S1', 'M1', 'L1', 'F1', '2026-03-01 10:00:10', 50, 'L/min');",
         )
         .unwrap();
-    let n: i64 = db.scalar("SELECT count(*) FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'powered')");
+    let n: i64 = db.scalar(
+        "SELECT count(*) FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'powered')",
+    );
     assert_eq!(n, 1, "the running minute is evidence");
     // A sensor that sensor_health found erratic with impossible readings in the last whole
     // hour is a faulty sensor, not evidence; erratic alone (a real sag jumps too) still counts.
@@ -124,7 +134,8 @@ fn evidence_modes_are_checked_and_an_older_signature_is_replaced() {
             ))
             .unwrap()
     };
-    let evidence = "SELECT count(*) FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'powered')";
+    let evidence =
+        "SELECT count(*) FROM genims_evidence('2026-03-01 10:05', 'Coolant Flow', interval '5 minutes', 'powered')";
     health(true, 0);
     assert_eq!(db.scalar::<i64>(evidence), 1, "an erratic sensor with readings in range is still evidence");
     health(true, 3);
@@ -187,6 +198,8 @@ fn sql_files_load_with_psql_directly() {
             .expect("psql runs");
         assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let tables: i64 = db.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
+    let tables: i64 = db.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    );
     assert_eq!(tables, 18, "16 tables of the spec, fault_labels and genims_stream_progress");
 }

@@ -29,15 +29,31 @@ fn seeded_database_meets_every_count_and_range() {
     let (out, err) = seed_db(&db, &[]);
     assert!(out.status.success(), "{err}");
     for (table, n) in [
-        ("factories", 4), ("production_lines", 20), ("machines", 228), ("sensors", 1716), ("employees", 11948),
-        ("shifts", 24), ("products", 20), ("customers", 10), ("line_product_mapping", 27), ("customer_product_mapping", 45),
+        ("factories", 4),
+        ("production_lines", 20),
+        ("machines", 228),
+        ("sensors", 1716),
+        ("employees", 11948),
+        ("shifts", 24),
+        ("products", 20),
+        ("customers", 10),
+        ("line_product_mapping", 27),
+        ("customer_product_mapping", 45),
     ] {
         let got: i64 = db.scalar(&format!("SELECT count(*) FROM {table}"));
         assert_eq!(got, n, "rows in {table}");
     }
     none(&db, "factories outside 4-6 lines", "SELECT count(*) FROM (SELECT factory_id, count(*) c FROM production_lines GROUP BY 1) x WHERE c NOT BETWEEN 4 AND 6");
-    none(&db, "lines outside 8-15 machines", "SELECT count(*) FROM (SELECT line_id, count(*) c FROM machines GROUP BY 1) x WHERE c NOT BETWEEN 8 AND 15");
-    none(&db, "machines outside 5-10 sensors", "SELECT count(*) FROM (SELECT machine_id, count(*) c FROM sensors GROUP BY 1) x WHERE c NOT BETWEEN 5 AND 10");
+    none(
+        &db,
+        "lines outside 8-15 machines",
+        "SELECT count(*) FROM (SELECT line_id, count(*) c FROM machines GROUP BY 1) x WHERE c NOT BETWEEN 8 AND 15",
+    );
+    none(
+        &db,
+        "machines outside 5-10 sensors",
+        "SELECT count(*) FROM (SELECT machine_id, count(*) c FROM sensors GROUP BY 1) x WHERE c NOT BETWEEN 5 AND 10",
+    );
     none(&db, "factories outside 2000-4000 employees", "SELECT count(*) FROM (SELECT factory_id, count(*) c FROM employees GROUP BY 1) x WHERE c NOT BETWEEN 2000 AND 4000");
     none(&db, "factories without 6 shifts", "SELECT count(*) FROM (SELECT f.factory_id, count(s.*) c FROM factories f LEFT JOIN shifts s USING (factory_id) GROUP BY 1) x WHERE c <> 6");
     none(&db, "lines outside 1-3 products", "SELECT count(*) FROM (SELECT l.line_id, count(m.*) c FROM production_lines l LEFT JOIN line_product_mapping m USING (line_id) GROUP BY 1) x WHERE c NOT BETWEEN 1 AND 3");
@@ -46,13 +62,21 @@ fn seeded_database_meets_every_count_and_range() {
     none(&db, "line products of another category", "SELECT count(*) FROM line_product_mapping m JOIN production_lines l USING (line_id) JOIN products p USING (product_id) WHERE p.product_category <> l.product_category");
     let per_category: String = db.scalar("SELECT string_agg(product_category || '=' || n, ',' ORDER BY product_category) FROM (SELECT product_category, count(*) n FROM products GROUP BY 1) x");
     assert_eq!(per_category, "brake=5,electrical=5,steering=3,suspension=5,transmission=2");
-    none(&db, "employee roles off their share (more than one per factory from exact)", "SELECT count(*) FROM (VALUES
+    none(
+        &db,
+        "employee roles off their share (more than one per factory from exact)",
+        "SELECT count(*) FROM (VALUES
         ('operator', 0.45), ('technician', 0.15), ('quality_inspector', 0.10), ('supervisor', 0.08),
         ('maintenance_engineer', 0.07), ('production_engineer', 0.05), ('planning_coordinator', 0.04),
         ('logistics_coordinator', 0.03), ('manager', 0.02), ('quality_engineer', 0.01)) AS s(role, share)
-        WHERE abs((SELECT count(*) FROM employees e WHERE e.role = s.role) - 11948 * share) > 4");
-    none(&db, "production staff without a line, or office staff with one", "SELECT count(*) FROM employees WHERE
-        (role IN ('operator','technician','quality_inspector','supervisor')) <> (line_id IS NOT NULL)");
+        WHERE abs((SELECT count(*) FROM employees e WHERE e.role = s.role) - 11948 * share) > 4",
+    );
+    none(
+        &db,
+        "production staff without a line, or office staff with one",
+        "SELECT count(*) FROM employees WHERE
+        (role IN ('operator','technician','quality_inspector','supervisor')) <> (line_id IS NOT NULL)",
+    );
     none(&db, "machine types not of their line type", "SELECT count(*) FROM machines m JOIN production_lines l USING (line_id) WHERE NOT (
         (l.line_type = 'assembly' AND m.machine_type IN ('robot_arm','screw_driver','press_fit','conveyor','pick_place')) OR
         (l.line_type = 'machining' AND m.machine_type IN ('cnc_mill','cnc_lathe','drill_press','grinding_machine','boring_machine')) OR
@@ -66,20 +90,40 @@ fn every_reference_resolves_and_thresholds_are_ordered() {
     let db = TestDb::new("refs");
     schema(&db);
     assert!(seed_db(&db, &[]).0.status.success());
-    none(&db, "lines with unknown factory", "SELECT count(*) FROM production_lines l LEFT JOIN factories f USING (factory_id) WHERE f.factory_id IS NULL");
+    none(
+        &db,
+        "lines with unknown factory",
+        "SELECT count(*) FROM production_lines l LEFT JOIN factories f USING (factory_id) WHERE f.factory_id IS NULL",
+    );
     none(&db, "machines whose line or factory is wrong", "SELECT count(*) FROM machines m LEFT JOIN production_lines l USING (line_id) WHERE l.line_id IS NULL OR l.factory_id <> m.factory_id");
     none(&db, "sensors whose machine, line or factory is wrong", "SELECT count(*) FROM sensors s LEFT JOIN machines m USING (machine_id) WHERE m.machine_id IS NULL OR m.line_id <> s.line_id OR m.factory_id <> s.factory_id");
-    none(&db, "employees with unknown factory", "SELECT count(*) FROM employees e LEFT JOIN factories f USING (factory_id) WHERE f.factory_id IS NULL");
-    none(&db, "employees on a line of another factory", "SELECT count(*) FROM employees e JOIN production_lines l USING (line_id) WHERE l.factory_id <> e.factory_id");
+    none(
+        &db,
+        "employees with unknown factory",
+        "SELECT count(*) FROM employees e LEFT JOIN factories f USING (factory_id) WHERE f.factory_id IS NULL",
+    );
+    none(
+        &db,
+        "employees on a line of another factory",
+        "SELECT count(*) FROM employees e JOIN production_lines l USING (line_id) WHERE l.factory_id <> e.factory_id",
+    );
     none(&db, "employees with a dangling line", "SELECT count(*) FROM employees e LEFT JOIN production_lines l USING (line_id) WHERE e.line_id IS NOT NULL AND l.line_id IS NULL");
-    none(&db, "shifts with unknown factory", "SELECT count(*) FROM shifts s LEFT JOIN factories f USING (factory_id) WHERE f.factory_id IS NULL");
+    none(
+        &db,
+        "shifts with unknown factory",
+        "SELECT count(*) FROM shifts s LEFT JOIN factories f USING (factory_id) WHERE f.factory_id IS NULL",
+    );
     none(&db, "line mappings with dangling ids", "SELECT count(*) FROM line_product_mapping m LEFT JOIN production_lines l USING (line_id) LEFT JOIN products p USING (product_id) WHERE l.line_id IS NULL OR p.product_id IS NULL OR l.factory_id <> m.factory_id");
     none(&db, "customer mappings with dangling ids", "SELECT count(*) FROM customer_product_mapping m LEFT JOIN customers c USING (customer_id) LEFT JOIN products p USING (product_id) WHERE c.customer_id IS NULL OR p.product_id IS NULL");
-    none(&db, "sensors with disordered thresholds", "SELECT count(*) FROM sensors WHERE NOT (
+    none(
+        &db,
+        "sensors with disordered thresholds",
+        "SELECT count(*) FROM sensors WHERE NOT (
         measurement_range_min < critical_threshold_min AND critical_threshold_min <= warning_threshold_min
         AND warning_threshold_min <= normal_operating_min AND normal_operating_min < normal_operating_max
         AND normal_operating_max <= warning_threshold_max AND warning_threshold_max <= critical_threshold_max
-        AND critical_threshold_max < measurement_range_max)");
+        AND critical_threshold_max < measurement_range_max)",
+    );
     none(&db, "bearing vibration sensors off the catalogue's bands", "SELECT count(*) FROM sensors WHERE sensor_name = 'Spindle Bearing Vibration'
         AND (normal_operating_min, normal_operating_max, warning_threshold_max, critical_threshold_max) <> (5, 15, 15, 20)");
     none(&db, "rotating machines without vibration and bearing temperature", "SELECT count(*) FROM machines m WHERE m.machine_type IN ('cnc_mill','cnc_lathe','grinding_machine')
@@ -87,7 +131,9 @@ fn every_reference_resolves_and_thresholds_are_ordered() {
     none(&db, "machines without supply voltage", "SELECT count(*) FROM machines m WHERE NOT EXISTS (SELECT 1 FROM sensors s WHERE s.machine_id = m.machine_id AND s.sensor_name = 'Supply Voltage')");
     let zones: String = db.scalar("SELECT string_agg(timezone, ',' ORDER BY factory_id) FROM factories");
     assert_eq!(zones, "Asia/Tokyo,America/Detroit,Europe/Berlin,Asia/Kolkata");
-    let bad_zones: i64 = db.scalar("SELECT count(*) FROM factories f LEFT JOIN pg_timezone_names z ON z.name = f.timezone WHERE z.name IS NULL");
+    let bad_zones: i64 = db.scalar(
+        "SELECT count(*) FROM factories f LEFT JOIN pg_timezone_names z ON z.name = f.timezone WHERE z.name IS NULL",
+    );
     assert_eq!(bad_zones, 0, "every factory time zone is a real IANA zone");
 }
 
@@ -117,14 +163,18 @@ fn seeding_without_schema_points_at_schema_apply() {
 /// A digest of every master table's content, independent of how it was loaded.
 fn digest(db: &TestDb) -> String {
     let tables = [
-        "factories", "production_lines", "machines", "sensors", "employees", "shifts", "products", "customers",
-        "line_product_mapping", "customer_product_mapping",
+        "factories",
+        "production_lines",
+        "machines",
+        "sensors",
+        "employees",
+        "shifts",
+        "products",
+        "customers",
+        "line_product_mapping",
+        "customer_product_mapping",
     ];
-    tables
-        .iter()
-        .map(|t| format!("{t}:{}", db.digest(t)))
-        .collect::<Vec<_>>()
-        .join("\n")
+    tables.iter().map(|t| format!("{t}:{}", db.digest(t))).collect::<Vec<_>>().join("\n")
 }
 
 #[test]

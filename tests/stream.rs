@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::{digest_at, genims, ok, run, signal, tempdir, wait_for, Broker, Cluster, TestDb, TABLES};
 
-const SMALL_PLANT: &str = "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
+const SMALL_PLANT: &str =
+    "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
                            [kafka]\npartitions = 3\n\n[stream]\nstats_interval_s = 1\nbuffer_mb = 1\nlinger_ms = 50\n";
 
 fn plant_dir() -> tempfile::TempDir {
@@ -79,7 +80,12 @@ fn stream_at_max_speed_emits_exactly_the_backfill() {
     got.sort();
     assert_eq!(got.len(), expected.len(), "stream and backfill emit as many rows");
     let first_diff = got.iter().zip(&expected).position(|(a, b)| a != b);
-    assert!(first_diff.is_none(), "stream and backfill differ first at\n  stream:   {}\n  backfill: {}", got[first_diff.unwrap()], expected[first_diff.unwrap()]);
+    assert!(
+        first_diff.is_none(),
+        "stream and backfill differ first at\n  stream:   {}\n  backfill: {}",
+        got[first_diff.unwrap()],
+        expected[first_diff.unwrap()]
+    );
 }
 
 #[test]
@@ -90,24 +96,86 @@ fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
         prepared(dir.path(), &db.url);
     }
     let (a, b, c) = ("2026-03-04T22:00:00Z", "2026-03-04T23:30:00Z", "2026-03-05T01:00:00Z");
-    ok(genims(dir.path()).args(["--postgres-url", &streamed.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", a, "--end", b]));
+    ok(genims(dir.path()).args([
+        "--postgres-url",
+        &streamed.url,
+        "backfill",
+        "--out",
+        "db",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        b,
+    ]));
     // The stream picks up where the backfill ended; stopped by SIGTERM part way.
-    let args = ["--postgres-url", &streamed.url, "stream", "all", "--sink", "postgres", "--speed", "400", "--fault-rate", "1", "--end", c, "--state-dir", "state"];
+    let args = [
+        "--postgres-url",
+        &streamed.url,
+        "stream",
+        "all",
+        "--sink",
+        "postgres",
+        "--speed",
+        "400",
+        "--fault-rate",
+        "1",
+        "--end",
+        c,
+        "--state-dir",
+        "state",
+    ];
     let mut child = spawn(dir.path(), "first.log", &args);
     std::thread::sleep(Duration::from_secs(4));
     let sent = Instant::now();
     signal(child.id(), "TERM");
-    let status = wait_for(&mut child, Duration::from_secs(10)).unwrap_or_else(|| panic!("no exit within 10 s of SIGTERM: {}", log(dir.path(), "first.log")));
+    let status = wait_for(&mut child, Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no exit within 10 s of SIGTERM: {}", log(dir.path(), "first.log")));
     assert!(status.success(), "SIGTERM exits 0: {}", log(dir.path(), "first.log"));
     assert!(sent.elapsed() < Duration::from_secs(10));
     let through: String = streamed.scalar("SELECT through::text FROM genims_stream_progress WHERE stream = 'all'");
-    assert!(through.as_str() > "2026-03-04 23:30:00" && through.as_str() < "2026-03-05 01:00:00", "stopped part way, at {through}");
+    assert!(
+        through.as_str() > "2026-03-04 23:30:00" && through.as_str() < "2026-03-05 01:00:00",
+        "stopped part way, at {through}"
+    );
     // A restart continues exactly there.
-    let args = ["--postgres-url", &streamed.url, "stream", "all", "--sink", "postgres", "--speed", "max", "--fault-rate", "1", "--end", c, "--state-dir", "state"];
+    let args = [
+        "--postgres-url",
+        &streamed.url,
+        "stream",
+        "all",
+        "--sink",
+        "postgres",
+        "--speed",
+        "max",
+        "--fault-rate",
+        "1",
+        "--end",
+        c,
+        "--state-dir",
+        "state",
+    ];
     ok(genims(dir.path()).args(args));
-    ok(genims(dir.path()).args(["--postgres-url", &whole.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", a, "--end", c]));
+    ok(genims(dir.path()).args([
+        "--postgres-url",
+        &whole.url,
+        "backfill",
+        "--out",
+        "db",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+    ]));
     for table in TABLES {
-        assert_eq!(streamed.digest(table), whole.digest(table), "{table}: backfill + stream + SIGTERM + stream must equal one backfill");
+        assert_eq!(
+            streamed.digest(table),
+            whole.digest(table),
+            "{table}: backfill + stream + SIGTERM + stream must equal one backfill"
+        );
     }
 }
 
@@ -121,22 +189,60 @@ fn postgres_outage_is_buffered_spooled_and_delivered_once() {
     // Daily partitions: the stream creates the next day's as it crosses midnight.
     ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply", "--partition", "daily"]));
     let (a, c) = ("2026-03-04T23:30:00Z", "2026-03-05T01:00:00Z");
-    let args = ["--postgres-url", &url, "stream", "all", "--sink", "postgres", "--speed", "300", "--fault-rate", "1", "--start", a, "--end", c, "--state-dir", "state"];
+    let args = [
+        "--postgres-url",
+        &url,
+        "stream",
+        "all",
+        "--sink",
+        "postgres",
+        "--speed",
+        "300",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+        "--state-dir",
+        "state",
+    ];
     let mut child = spawn(dir.path(), "stream.log", &args);
     std::thread::sleep(Duration::from_secs(3));
     cluster.stop();
     std::thread::sleep(Duration::from_secs(6));
-    assert!(child.try_wait().unwrap().is_none(), "the daemon keeps running while PostgreSQL is down: {}", log(dir.path(), "stream.log"));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the daemon keeps running while PostgreSQL is down: {}",
+        log(dir.path(), "stream.log")
+    );
     cluster.start();
     let status = wait_for(&mut child, Duration::from_secs(120)).expect("the stream finishes after PostgreSQL returns");
     let text = log(dir.path(), "stream.log");
     assert!(status.success(), "{text}");
     assert!(text.contains("delivery failed, will retry"), "the outage was noticed: {text}");
-    let spooled = text.lines().filter_map(|l| l.split("spooled ").nth(1)).filter_map(|r| r.split(' ').next()?.parse::<u64>().ok()).max().unwrap_or(0);
+    let spooled = text
+        .lines()
+        .filter_map(|l| l.split("spooled ").nth(1))
+        .filter_map(|r| r.split(' ').next()?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
     assert!(spooled > 0, "the memory bound was reached and rows spooled to disk: {text}");
     let whole = TestDb::new("outage");
     prepared(dir.path(), &whole.url);
-    ok(genims(dir.path()).args(["--postgres-url", &whole.url, "backfill", "--out", "db", "--fault-rate", "1", "--start", a, "--end", c]));
+    ok(genims(dir.path()).args([
+        "--postgres-url",
+        &whole.url,
+        "backfill",
+        "--out",
+        "db",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+    ]));
     for table in TABLES {
         assert_eq!(digest_at(&url, table), whole.digest(table), "{table}: every record exactly once after the outage");
     }
@@ -163,7 +269,8 @@ fn consume_all(addr: &str) -> (BTreeMap<String, Vec<(String, i64, String)>>, BTr
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let client = rskafka::client::ClientBuilder::new(vec![addr.to_owned()]).build().await.unwrap();
-        let counts: BTreeMap<String, usize> = client.list_topics().await.unwrap().into_iter().map(|t| (t.name, t.partitions.len())).collect();
+        let counts: BTreeMap<String, usize> =
+            client.list_topics().await.unwrap().into_iter().map(|t| (t.name, t.partitions.len())).collect();
         let mut out = BTreeMap::new();
         for table in TABLES {
             let topic = topic_of(table);
@@ -179,7 +286,11 @@ fn consume_all(addr: &str) -> (BTreeMap<String, Vec<(String, i64, String)>>, BTr
                     for r in records {
                         offset = r.offset + 1;
                         let key = String::from_utf8(r.record.key.unwrap()).unwrap();
-                        rows.push((key, r.record.timestamp.timestamp_millis(), String::from_utf8(r.record.value.unwrap()).unwrap()));
+                        rows.push((
+                            key,
+                            r.record.timestamp.timestamp_millis(),
+                            String::from_utf8(r.record.value.unwrap()).unwrap(),
+                        ));
                     }
                 }
             }
@@ -202,14 +313,35 @@ fn kafka_broker_restarts_recreate_topics_and_deliver_what_they_missed() {
     let addr = broker.addr.clone();
     let port = broker.port();
     let (a, c) = ("2026-03-05T00:00:00Z", "2026-03-05T01:30:00Z");
-    let args = ["--kafka-brokers", &addr, "stream", "all", "--sink", "kafka", "--speed", "200", "--fault-rate", "1", "--start", a, "--end", c, "--state-dir", "state"];
+    let args = [
+        "--kafka-brokers",
+        &addr,
+        "stream",
+        "all",
+        "--sink",
+        "kafka",
+        "--speed",
+        "200",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+        "--state-dir",
+        "state",
+    ];
     let mut child = spawn(dir.path(), "stream.log", &args);
     for _ in 0..2 {
         std::thread::sleep(Duration::from_secs(4));
         // The broker dies with everything it held and comes back empty on the same port.
         broker.kill();
         std::thread::sleep(Duration::from_secs(3));
-        assert!(child.try_wait().unwrap().is_none(), "the daemon keeps running while the broker is down: {}", log(dir.path(), "stream.log"));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the daemon keeps running while the broker is down: {}",
+            log(dir.path(), "stream.log")
+        );
         broker = Broker::start_on(port);
     }
     let status = wait_for(&mut child, Duration::from_secs(180)).expect("the stream finishes after the broker returns");
@@ -218,10 +350,26 @@ fn kafka_broker_restarts_recreate_topics_and_deliver_what_they_missed() {
     assert!(text.contains("delivery failed, will retry"), "the outages were noticed: {text}");
     let (got, counts) = consume_all(&broker.addr);
     for table in TABLES {
-        assert!(counts.contains_key(topic_of(table)), "topic {} exists after the restarts: {counts:?}", topic_of(table));
+        assert!(
+            counts.contains_key(topic_of(table)),
+            "topic {} exists after the restarts: {counts:?}",
+            topic_of(table)
+        );
     }
     // What the restarted broker holds must be every record from some instant on, to the end.
-    ok(genims(dir.path()).args(["backfill", "--out", "jsonl", "--path", "bf", "--fault-rate", "1", "--start", a, "--end", c]));
+    ok(genims(dir.path()).args([
+        "backfill",
+        "--out",
+        "jsonl",
+        "--path",
+        "bf",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+    ]));
     let sensor = &got["sensor_data"];
     assert!(!sensor.is_empty(), "records reach the restarted broker");
     let resumed = sensor.iter().map(|r| r.1).min().unwrap() / 1000;
@@ -249,7 +397,12 @@ fn kafka_broker_restarts_recreate_topics_and_deliver_what_they_missed() {
             *seen.entry(value.as_str()).or_default() += 1;
         }
         let missing: Vec<&String> = expected.iter().filter(|l| !seen.contains_key(l.as_str())).collect();
-        assert!(missing.is_empty(), "{table}: {} records after the restart are missing, e.g. {}", missing.len(), missing[0]);
+        assert!(
+            missing.is_empty(),
+            "{table}: {} records after the restart are missing, e.g. {}",
+            missing.len(),
+            missing[0]
+        );
         let foreign = seen
             .keys()
             .filter(|v| !expected.contains(**v))
@@ -267,7 +420,18 @@ fn unreachable_sinks_fail_at_start_unless_degraded() {
     let dir = plant_dir();
     let dead_pg = format!("postgresql://postgres@127.0.0.1:{}/x", common::free_port());
     let dead_kafka = format!("127.0.0.1:{}", common::free_port());
-    let (out, err) = run(genims(dir.path()).args(["--postgres-url", &dead_pg, "--kafka-brokers", &dead_kafka, "stream", "all", "--sink", "postgres,kafka,stdout", "--state-dir", "state"]));
+    let (out, err) = run(genims(dir.path()).args([
+        "--postgres-url",
+        &dead_pg,
+        "--kafka-brokers",
+        &dead_kafka,
+        "stream",
+        "all",
+        "--sink",
+        "postgres,kafka,stdout",
+        "--state-dir",
+        "state",
+    ]));
     assert!(!out.status.success(), "unreachable sinks are refused");
     let lines: Vec<&str> = err.lines().filter(|l| l.contains("sink ")).collect();
     assert!(lines.iter().any(|l| l.contains("sink postgres") && l.contains("cannot connect to PostgreSQL")), "{err}");
@@ -275,8 +439,21 @@ fn unreachable_sinks_fail_at_start_unless_degraded() {
     assert!(err.contains("--allow-degraded"), "the way out is named: {err}");
     // Allowed to degrade, the stream runs with what works.
     let out = ok(genims(dir.path()).args([
-        "--postgres-url", &dead_pg, "stream", "scada", "--sink", "postgres,stdout", "--allow-degraded", "--speed", "max",
-        "--start", "2026-03-05T00:00:00Z", "--end", "2026-03-05T00:10:00Z", "--state-dir", "state",
+        "--postgres-url",
+        &dead_pg,
+        "stream",
+        "scada",
+        "--sink",
+        "postgres,stdout",
+        "--allow-degraded",
+        "--speed",
+        "max",
+        "--start",
+        "2026-03-05T00:00:00Z",
+        "--end",
+        "2026-03-05T00:10:00Z",
+        "--state-dir",
+        "state",
     ]));
     let lines = String::from_utf8(out.stdout).unwrap().lines().count();
     assert_eq!(lines, 32 * 10, "every SCADA record of ten minutes reaches stdout");
@@ -299,7 +476,12 @@ fn real_time_stream_follows_the_clock_and_stops_on_sigint() {
     let out = std::fs::File::create(dir.path().join("out.jsonl")).unwrap();
     let err = std::fs::File::create(dir.path().join("err.log")).unwrap();
     let mut child = Running(
-        genims(dir.path()).args(["--log-format", "json", "stream", "iot", "--sink", "stdout", "--state-dir", "state"]).stdout(out).stderr(err).spawn().unwrap(),
+        genims(dir.path())
+            .args(["--log-format", "json", "stream", "iot", "--sink", "stdout", "--state-dir", "state"])
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap(),
     );
     std::thread::sleep(Duration::from_secs(12));
     signal(child.id(), "INT");
@@ -307,7 +489,8 @@ fn real_time_stream_follows_the_clock_and_stops_on_sigint() {
     let errs = log(dir.path(), "err.log");
     assert!(status.success(), "{errs}");
     for l in errs.lines() {
-        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("--log-format json writes JSON lines ({e}): {l}"));
+        serde_json::from_str::<serde_json::Value>(l)
+            .unwrap_or_else(|e| panic!("--log-format json writes JSON lines ({e}): {l}"));
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let text = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();

@@ -45,7 +45,10 @@ fn kind_of(target: &Path) -> Result<Kind> {
     let Ok(meta) = std::fs::symlink_metadata(target) else { return Ok(Kind::Regular(target.to_owned())) };
     if meta.file_type().is_symlink() {
         let followed = std::fs::metadata(target).map_err(|e| {
-            anyhow::anyhow!("cannot write {}: it is a symbolic link that leads nowhere ({e}); remove it or name another file", target.display())
+            anyhow::anyhow!(
+                "cannot write {}: it is a symbolic link that leads nowhere ({e}); remove it or name another file",
+                target.display()
+            )
         })?;
         if followed.is_dir() {
             bail!("cannot write {}: it is a directory", target.display());
@@ -72,8 +75,16 @@ impl AtomicFile {
     pub fn create(target: &Path) -> Result<AtomicFile> {
         let dest = match kind_of(target)? {
             Kind::Special => {
-                let file = OpenOptions::new().write(true).open(target).with_context(|| format!("cannot write {}", target.display()))?;
-                return Ok(AtomicFile { target: target.to_owned(), dest: target.to_owned(), temp: None, writer: Some(BufWriter::with_capacity(1 << 20, file)) });
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(target)
+                    .with_context(|| format!("cannot write {}", target.display()))?;
+                return Ok(AtomicFile {
+                    target: target.to_owned(),
+                    dest: target.to_owned(),
+                    temp: None,
+                    writer: Some(BufWriter::with_capacity(1 << 20, file)),
+                });
             }
             Kind::Regular(dest) => dest,
         };
@@ -87,7 +98,12 @@ impl AtomicFile {
         }
         let temp = parent.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
         let file = File::create(&temp).with_context(|| format!("cannot write {}", target.display()))?;
-        Ok(AtomicFile { target: target.to_owned(), dest, temp: Some(temp), writer: Some(BufWriter::with_capacity(1 << 20, file)) })
+        Ok(AtomicFile {
+            target: target.to_owned(),
+            dest,
+            temp: Some(temp),
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+        })
     }
 
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
@@ -165,7 +181,10 @@ mod tests {
         // A FIFO: a reader gets the bytes, and the FIFO stays a FIFO.
         let fifo = dir.path().join("pipe");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        let reader = { let fifo = fifo.clone(); std::thread::spawn(move || std::fs::read(fifo).unwrap()) };
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
         let mut f = AtomicFile::create(&fifo).unwrap();
         f.write_all(b"through the pipe").unwrap();
         f.commit().unwrap();

@@ -49,7 +49,9 @@ pub fn sql(tables: &[TableRows], header: &str, trailer: &str) -> Vec<u8> {
     out.extend_from_slice(b"SET client_encoding = 'UTF8';\nSET standard_conforming_strings = on;\nBEGIN;\n");
     for table in tables {
         for chunk in table.rows.chunks(INSERT_BATCH) {
-            out.extend_from_slice(format!("\nINSERT INTO {} ({}) VALUES\n", table.name, table.columns.join(", ")).as_bytes());
+            out.extend_from_slice(
+                format!("\nINSERT INTO {} ({}) VALUES\n", table.name, table.columns.join(", ")).as_bytes(),
+            );
             for (r, row) in chunk.iter().enumerate() {
                 fields(Format::Sql, table, row, false, &mut out);
                 out.extend_from_slice(if r + 1 < chunk.len() { b",\n" } else { b";\n" });

@@ -116,10 +116,18 @@ impl Plant {
             bail!("plant.factories must be at least 1");
         }
         if !(1..=catalog::PRODUCTS.len()).contains(&sizes.products) {
-            bail!("plant.products = {} must lie in 1..={} (the product catalogue)", sizes.products, catalog::PRODUCTS.len());
+            bail!(
+                "plant.products = {} must lie in 1..={} (the product catalogue)",
+                sizes.products,
+                catalog::PRODUCTS.len()
+            );
         }
         if !(1..=catalog::CUSTOMERS.len()).contains(&sizes.customers) {
-            bail!("plant.customers = {} must lie in 1..={} (the customer catalogue)", sizes.customers, catalog::CUSTOMERS.len());
+            bail!(
+                "plant.customers = {} must lie in 1..={} (the customer catalogue)",
+                sizes.customers,
+                catalog::CUSTOMERS.len()
+            );
         }
         let r = |name: &str| rng::stream(seed, &[rng::label(name)]);
         let mut plant = Plant {
@@ -166,8 +174,12 @@ impl Plant {
                 let (line_type, category) = (types[i], cats[i]);
                 let design = rng.random_range(20..=120) as i64;
                 let automation = match line_type {
-                    "machining" | "welding" | "painting" => *["fully-automated", "fully-automated", "semi-automated"].choose(rng).unwrap(),
-                    "assembly" => *["semi-automated", "semi-automated", "manual", "fully-automated"].choose(rng).unwrap(),
+                    "machining" | "welding" | "painting" => {
+                        *["fully-automated", "fully-automated", "semi-automated"].choose(rng).unwrap()
+                    }
+                    "assembly" => {
+                        *["semi-automated", "semi-automated", "manual", "fully-automated"].choose(rng).unwrap()
+                    }
                     _ => *["semi-automated", "fully-automated"].choose(rng).unwrap(),
                 };
                 lines.push(Line {
@@ -182,7 +194,11 @@ impl Plant {
                     length_m: round_to(rng.random_range(40.0..200.0), 0.5),
                     num_stations: 0,
                     automation_level: automation,
-                    commissioning_date: date_between(rng, factory.operational_since, self.reference_date - Duration::days(365)),
+                    commissioning_date: date_between(
+                        rng,
+                        factory.operational_since,
+                        self.reference_date - Duration::days(365),
+                    ),
                 });
             }
         }
@@ -208,8 +224,9 @@ impl Plant {
                 let manufacturer = *catalog::manufacturers(machine_type).choose(rng).unwrap();
                 let installed = date_between(rng, line.commissioning_date, self.reference_date - Duration::days(60));
                 let age = (self.reference_date - installed).whole_days() as f64 / 365.25;
-                let overhaul = (age > 4.0 && rng.random_bool(0.6))
-                    .then(|| date_between(rng, installed + Duration::days(3 * 365), self.reference_date - Duration::days(30)));
+                let overhaul = (age > 4.0 && rng.random_bool(0.6)).then(|| {
+                    date_between(rng, installed + Duration::days(3 * 365), self.reference_date - Duration::days(30))
+                });
                 let (pmin, pmax) = catalog::power_range_kw(machine_type);
                 let initials: String = manufacturer.split(' ').filter_map(|w| w.chars().next()).collect();
                 machines.push(Machine {
@@ -230,7 +247,10 @@ impl Plant {
                         .choose_weighted(rng, |w| w.1)
                         .unwrap()
                         .0,
-                    criticality: [("critical", 15), ("high", 35), ("medium", 35), ("low", 15)].choose_weighted(rng, |w| w.1).unwrap().0,
+                    criticality: [("critical", 15), ("high", 35), ("medium", 35), ("low", 15)]
+                        .choose_weighted(rng, |w| w.1)
+                        .unwrap()
+                        .0,
                     asset_value_usd: round_to(pmax * rng.random_range(4000.0..12000.0), 100.0),
                     expected_life_years: rng.random_range(10..=25),
                     current_age_years: (age * 100.0).round() / 100.0,
@@ -241,11 +261,17 @@ impl Plant {
     }
 
     fn make_sensors(&self, rng: &mut Rng, sizes: &Sizes, faults: &Catalogue) -> Result<Vec<Sensor>> {
-        let required: Vec<Vec<&'static str>> = self.machines.iter().map(|m| faults.required_roles(m.machine_type)).collect();
+        let required: Vec<Vec<&'static str>> =
+            self.machines.iter().map(|m| faults.required_roles(m.machine_type)).collect();
         let bounds: Vec<(usize, usize)> =
             required.iter().map(|r| (r.len().max(MIN_SENSORS_PER_MACHINE), MAX_SENSORS_PER_MACHINE)).collect();
         let per_machine = allocate(rng, &bounds, sizes.sensors).map_err(|b| {
-            infeasible("sensors", sizes.sensors, &format!("{} machines (with the sensors their fault patterns need)", self.machines.len()), b)
+            infeasible(
+                "sensors",
+                sizes.sensors,
+                &format!("{} machines (with the sensors their fault patterns need)", self.machines.len()),
+                b,
+            )
         })?;
         let mut sensors = Vec::with_capacity(sizes.sensors);
         for (m, machine) in self.machines.iter().enumerate() {
@@ -282,7 +308,12 @@ impl Plant {
                         .unwrap()
                         .0,
                     manufacturer: maker,
-                    model_number: format!("{}-{}-{}", &maker[..3].to_uppercase(), role.code, rng.random_range(100..999)),
+                    model_number: format!(
+                        "{}-{}-{}",
+                        &maker[..3].to_uppercase(),
+                        role.code,
+                        rng.random_range(100..999)
+                    ),
                     calibration_date: self.reference_date - Duration::days(rng.random_range(0..freq)),
                     calibration_frequency_days: freq,
                     accuracy_pct: f64::from(rng.random_range(10..=100u32)) / 100.0,
@@ -330,7 +361,8 @@ impl Plant {
                     let last = *lasts.choose(rng).unwrap();
                     let tenure_days = rng.random_range(30..=25 * 365);
                     let hire = (self.reference_date - Duration::days(tenure_days)).max(factory.operational_since);
-                    let experience = (self.reference_date - hire).whole_days() as f64 / 365.25 + rng.random_range(0.0..8.0);
+                    let experience =
+                        (self.reference_date - hire).whole_days() as f64 / 365.25 + rng.random_range(0.0..8.0);
                     let shift = if on_line {
                         [("shift_a", 25), ("shift_b", 25), ("shift_c", 20), ("weekend_a", 15), ("weekend_b", 15)]
                             .choose_weighted(rng, |w| w.1)
@@ -340,10 +372,8 @@ impl Plant {
                         "general"
                     };
                     let n_certs = rng.random_range(0..=3);
-                    let certs: Vec<&str> = catalog::EMPLOYEE_CERTIFICATIONS
-                        .choose_multiple(rng, n_certs)
-                        .copied()
-                        .collect();
+                    let certs: Vec<&str> =
+                        catalog::EMPLOYEE_CERTIFICATIONS.choose_multiple(rng, n_certs).copied().collect();
                     let index = employees.len();
                     employees.push(Employee {
                         id: id("EMP", index),
@@ -354,7 +384,13 @@ impl Plant {
                         first_name: first,
                         last_name: last,
                         email: format!("{}.{}.{}@genims.com", ascii(first), ascii(last), index + 1),
-                        phone: format!("{} {:03} {:04} {:04}", factory.phone_prefix, rng.random_range(100..999), rng.random_range(0..9999), rng.random_range(0..9999)),
+                        phone: format!(
+                            "{} {:03} {:04} {:04}",
+                            factory.phone_prefix,
+                            rng.random_range(100..999),
+                            rng.random_range(0..9999),
+                            rng.random_range(0..9999)
+                        ),
                         role,
                         department,
                         skill_level: match experience {
@@ -376,14 +412,21 @@ impl Plant {
     }
 
     fn make_line_products(&self, rng: &mut Rng, sizes: &Sizes) -> Result<Vec<LineProduct>> {
-        let of_category = |cat: &str| -> Vec<usize> { (0..self.products.len()).filter(|&p| self.products[p].spec.category == cat).collect() };
+        let of_category = |cat: &str| -> Vec<usize> {
+            (0..self.products.len()).filter(|&p| self.products[p].spec.category == cat).collect()
+        };
         let bounds: Vec<(usize, usize)> = self
             .lines
             .iter()
             .map(|l| (PRODUCTS_PER_LINE.0, PRODUCTS_PER_LINE.1.min(of_category(l.product_category).len())))
             .collect();
         let per_line = allocate(rng, &bounds, sizes.line_products).map_err(|b| {
-            infeasible("line_products", sizes.line_products, &format!("{} lines (1-3 products of their category each)", self.lines.len()), b)
+            infeasible(
+                "line_products",
+                sizes.line_products,
+                &format!("{} lines (1-3 products of their category each)", self.lines.len()),
+                b,
+            )
         })?;
         let mut out = Vec::with_capacity(sizes.line_products);
         for (l, &n) in per_line.iter().enumerate() {
@@ -407,9 +450,18 @@ impl Plant {
     }
 
     fn make_customer_products(&self, rng: &mut Rng, sizes: &Sizes) -> Result<Vec<CustomerProduct>> {
-        let bounds = vec![(PRODUCTS_PER_CUSTOMER.0.min(self.products.len()), PRODUCTS_PER_CUSTOMER.1.min(self.products.len())); self.customers.len()];
+        let bounds =
+            vec![
+                (PRODUCTS_PER_CUSTOMER.0.min(self.products.len()), PRODUCTS_PER_CUSTOMER.1.min(self.products.len()));
+                self.customers.len()
+            ];
         let per_customer = allocate(rng, &bounds, sizes.customer_products).map_err(|b| {
-            infeasible("customer_products", sizes.customer_products, &format!("{} customers (3-8 products each)", self.customers.len()), b)
+            infeasible(
+                "customer_products",
+                sizes.customer_products,
+                &format!("{} customers (3-8 products each)", self.customers.len()),
+                b,
+            )
         })?;
         let mut out = Vec::with_capacity(sizes.customer_products);
         for (c, &n) in per_customer.iter().enumerate() {
@@ -425,7 +477,10 @@ impl Plant {
                     product: p,
                     is_active: rng.random_bool(0.9),
                     annual_volume: round_to(rng.random_range(5_000.0..200_000.0), 100.0) as i64,
-                    unit_price_usd: (f64::from(spec.components) * rng.random_range(8.0..20.0) + spec.weight_kg * 4.0 + 10.0).round(),
+                    unit_price_usd: (f64::from(spec.components) * rng.random_range(8.0..20.0)
+                        + spec.weight_kg * 4.0
+                        + 10.0)
+                        .round(),
                     lead_time_days: rng.random_range(7..=45),
                     quality_ppm: *[50, 100, 200, 300, 500].choose(rng).unwrap(),
                 });
@@ -453,7 +508,11 @@ fn factories(rng: &mut Rng, sizes: &Sizes, reference: Date) -> Vec<Factory> {
                 phone_prefix: site.phone_prefix,
                 timezone: site.timezone,
                 total_area_sqm: round_to(rng.random_range(40_000.0..150_000.0), 100.0) as i64,
-                operational_since: date_between(rng, reference - Duration::days(35 * 365), reference - Duration::days(8 * 365)),
+                operational_since: date_between(
+                    rng,
+                    reference - Duration::days(35 * 365),
+                    reference - Duration::days(8 * 365),
+                ),
                 certification: certs.join(", "),
             }
         })
@@ -464,7 +523,11 @@ fn products(rng: &mut Rng, sizes: &Sizes) -> Vec<Product> {
     catalog::PRODUCTS[..sizes.products]
         .iter()
         .enumerate()
-        .map(|(i, spec)| Product { id: id("PRD", i), spec, target_quality_ppm: *[50, 100, 200, 300, 500].choose(rng).unwrap() })
+        .map(|(i, spec)| Product {
+            id: id("PRD", i),
+            spec,
+            target_quality_ppm: *[50, 100, 200, 300, 500].choose(rng).unwrap(),
+        })
         .collect()
 }
 
@@ -473,7 +536,8 @@ fn customers(rng: &mut Rng, sizes: &Sizes) -> Vec<Customer> {
         .iter()
         .enumerate()
         .map(|(i, &(name, country))| {
-            let code: String = name.chars().filter(char::is_ascii_alphabetic).take(3).collect::<String>().to_uppercase();
+            let code: String =
+                name.chars().filter(char::is_ascii_alphabetic).take(3).collect::<String>().to_uppercase();
             Customer {
                 id: id("CUST", i),
                 code: format!("C-{code}"),
@@ -507,8 +571,16 @@ mod tests {
     fn default_sizes_are_exact() {
         let p = plant(1);
         let counts = [
-            p.factories.len(), p.lines.len(), p.machines.len(), p.sensors.len(), p.employees.len(),
-            p.shifts.len(), p.products.len(), p.customers.len(), p.line_products.len(), p.customer_products.len(),
+            p.factories.len(),
+            p.lines.len(),
+            p.machines.len(),
+            p.sensors.len(),
+            p.employees.len(),
+            p.shifts.len(),
+            p.products.len(),
+            p.customers.len(),
+            p.line_products.len(),
+            p.customer_products.len(),
         ];
         assert_eq!(counts, [4, 20, 228, 1716, 11948, 24, 20, 10, 27, 45]);
     }

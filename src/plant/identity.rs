@@ -81,10 +81,12 @@ impl PlantIdentity {
             }
             return Ok(());
         };
-        let (seed, date, sizes, fingerprint): (String, String, String, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (seed, date, sizes, fingerprint): (String, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
         if fingerprint != self.fingerprint {
             let stored = format!("seed {seed}, reference date {date}, {sizes}");
-            let hint = if stored == self.describe() { " (the fault catalogue or the genims version differs)" } else { "" };
+            let hint =
+                if stored == self.describe() { " (the fault catalogue or the genims version differs)" } else { "" };
             bail!(
                 "the database's master data came from another plant: it has {stored}; this run has {}{hint}. \
                  Run with the same --seed and [plant] settings, or reload the master data with `genims seed --out db --replace`",

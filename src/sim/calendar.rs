@@ -36,7 +36,11 @@ pub fn shift_at(zone: &Zone, ts: i64) -> ShiftSpan {
             22..=23 => (2, l.day, 22, 8),
             _ => {
                 let prev = (l.weekday + 6) % 7;
-                if weekend(prev) { (4, l.day - 1, 18, 12) } else { (2, l.day - 1, 22, 8) }
+                if weekend(prev) {
+                    (4, l.day - 1, 18, 12)
+                } else {
+                    (2, l.day - 1, 22, 8)
+                }
             }
         }
     } else {
@@ -45,7 +49,11 @@ pub fn shift_at(zone: &Zone, ts: i64) -> ShiftSpan {
             18..=23 => (4, l.day, 18, 12),
             _ => {
                 let prev = (l.weekday + 6) % 7;
-                if weekend(prev) { (4, l.day - 1, 18, 12) } else { (2, l.day - 1, 22, 8) }
+                if weekend(prev) {
+                    (4, l.day - 1, 18, 12)
+                } else {
+                    (2, l.day - 1, 22, 8)
+                }
             }
         }
     };

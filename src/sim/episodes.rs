@@ -133,7 +133,13 @@ impl Episode {
             }
             let from = s.max(self.onset);
             let len = e - from;
-            for x in [&mut self.warning_at, &mut self.critical_at, &mut self.fault_at, &mut self.fault_end, &mut self.repair_end] {
+            for x in [
+                &mut self.warning_at,
+                &mut self.critical_at,
+                &mut self.fault_at,
+                &mut self.fault_end,
+                &mut self.repair_end,
+            ] {
                 if *x >= from {
                     *x += len;
                 }
@@ -175,13 +181,25 @@ pub struct EpisodeSource<'a> {
 }
 
 fn range(rng: &mut Rng, r: [f64; 2]) -> f64 {
-    if r[1] > r[0] { rng.random_range(r[0]..=r[1]) } else { r[0] }
+    if r[1] > r[0] {
+        rng.random_range(r[0]..=r[1])
+    } else {
+        r[0]
+    }
 }
 
 impl<'a> EpisodeSource<'a> {
     pub fn new(seed: u64, fault_rate: f64, plant: &'a Plant, catalogue: &'a Catalogue) -> EpisodeSource<'a> {
         let longest = catalogue.patterns.iter().map(|p| p.duration.max_hours).fold(0.0, f64::max);
-        EpisodeSource { seed, fault_rate, plant, catalogue, reach: (longest * HOUR as f64) as i64 + 2 * DAY, enabled: &[], stops: None }
+        EpisodeSource {
+            seed,
+            fault_rate,
+            plant,
+            catalogue,
+            reach: (longest * HOUR as f64) as i64 + 2 * DAY,
+            enabled: &[],
+            stops: None,
+        }
     }
 
     /// Restricts the patterns that may strike.
@@ -208,22 +226,25 @@ impl<'a> EpisodeSource<'a> {
         if r.random::<f64>() >= self.fault_rate {
             return None;
         }
-        let applicable: Vec<(usize, &Pattern)> =
-            self.catalogue
-                .patterns
-                .iter()
-                .enumerate()
-                .filter(|(i, p)| self.enabled.get(*i).copied().unwrap_or(true) && p.applies_to(machine.machine_type))
-                .collect();
+        let applicable: Vec<(usize, &Pattern)> = self
+            .catalogue
+            .patterns
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| self.enabled.get(*i).copied().unwrap_or(true) && p.applies_to(machine.machine_type))
+            .collect();
         if applicable.is_empty() {
             return None;
         }
         let total: f64 = applicable.iter().map(|(_, p)| p.weight).sum();
         let mut pick = r.random::<f64>() * total;
-        let (pi, p) = *applicable.iter().find(|(_, p)| {
-            pick -= p.weight;
-            pick < 0.0
-        }).unwrap_or(applicable.last()?);
+        let (pi, p) = *applicable
+            .iter()
+            .find(|(_, p)| {
+                pick -= p.weight;
+                pick < 0.0
+            })
+            .unwrap_or(applicable.last()?);
         let fault_at = ID_EPOCH + e * EPOCH + r.random_range(0..EPOCH / 60) * 60;
         let mut ep = self.unfold(&mut r, m, e, pi, p, fault_at);
         if let Some(stops) = self.stops.filter(|_| !p.is_sensor_scoped()) {
@@ -403,7 +424,13 @@ mod tests {
             for e in 300..306 {
                 let Some(ep) = src.episode(m, e) else { continue };
                 n += 1;
-                assert!(ep.onset < ep.fault_at && ep.onset <= ep.warning_at && ep.warning_at <= ep.critical_at && ep.critical_at <= ep.fault_at, "{ep:?}");
+                assert!(
+                    ep.onset < ep.fault_at
+                        && ep.onset <= ep.warning_at
+                        && ep.warning_at <= ep.critical_at
+                        && ep.critical_at <= ep.fault_at,
+                    "{ep:?}"
+                );
                 assert!(ep.fault_at <= ep.fault_end && ep.fault_end <= ep.repair_end, "{ep:?}");
                 let mut last = 0.0;
                 for k in 0..=50 {
@@ -429,10 +456,19 @@ mod tests {
         let mid = orig.onset + (orig.warning_at - orig.onset) / 2;
         let (s, len) = (mid - mid.rem_euclid(60), 90 * 60);
         let mut ep = orig.clone();
-        ep.pause_for(&[(orig.onset - DAY, orig.onset - DAY + HOUR), (s, s + len), (orig.repair_end + HOUR, orig.repair_end + 2 * HOUR)]);
+        ep.pause_for(&[
+            (orig.onset - DAY, orig.onset - DAY + HOUR),
+            (s, s + len),
+            (orig.repair_end + HOUR, orig.repair_end + 2 * HOUR),
+        ]);
         assert_eq!(ep.pauses, vec![(s, s + len)], "only the stop inside the degradation pauses it");
         assert_eq!(ep.onset, orig.onset);
-        for (a, b) in [(ep.warning_at, orig.warning_at), (ep.critical_at, orig.critical_at), (ep.fault_at, orig.fault_at), (ep.repair_end, orig.repair_end)] {
+        for (a, b) in [
+            (ep.warning_at, orig.warning_at),
+            (ep.critical_at, orig.critical_at),
+            (ep.fault_at, orig.fault_at),
+            (ep.repair_end, orig.repair_end),
+        ] {
             assert_eq!(a - b, len, "every phase after the stop comes {len} s later");
         }
         assert_eq!(ep.progress(s), ep.progress(s + len), "no progress while stopped");

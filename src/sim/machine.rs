@@ -145,7 +145,8 @@ impl Engine {
             let lpm = &self.plant.line_products[run.lpm];
 
             // The machine-level episode in effect, if any.
-            let ep_i = episodes.iter().position(|e| !self.catalogue.patterns[e.pattern].is_sensor_scoped() && e.active(t));
+            let ep_i =
+                episodes.iter().position(|e| !self.catalogue.patterns[e.pattern].is_sensor_scoped() && e.active(t));
             let ep = ep_i.map(|i| &episodes[i]);
             let progress = ep.map_or(0.0, |e| e.progress(t));
             let in_break = t >= brk.0 && t < brk.1;

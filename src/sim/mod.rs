@@ -165,9 +165,11 @@ impl Engine {
         let lines = (0..plant.lines.len())
             .map(|l| {
                 let mut r = rng::stream(seed, &[rng::label("line-params"), l as u64]);
-                let mut products: Vec<usize> = (0..plant.line_products.len()).filter(|&i| plant.line_products[i].line == l).collect();
+                let mut products: Vec<usize> =
+                    (0..plant.line_products.len()).filter(|&i| plant.line_products[i].line == l).collect();
                 products.sort_by_key(|&i| !plant.line_products[i].is_primary);
-                let output_machine = (0..plant.machines.len()).filter(|&m| plant.machines[m].line == l).max().unwrap_or(0);
+                let output_machine =
+                    (0..plant.machines.len()).filter(|&m| plant.machines[m].line == l).max().unwrap_or(0);
                 let mut break_offset_min = [0i64; 6];
                 for b in &mut break_offset_min {
                     *b = r.random_range(-2..=2) * 15;
@@ -194,7 +196,19 @@ impl Engine {
             })
             .collect();
         let enabled = vec![true; catalogue.patterns.len()];
-        Ok(Engine { seed, fault_rate, plant, catalogue, zones, ambient, sensors, machines, lines, sensor_start, enabled })
+        Ok(Engine {
+            seed,
+            fault_rate,
+            plant,
+            catalogue,
+            zones,
+            ambient,
+            sensors,
+            machines,
+            lines,
+            sensor_start,
+            enabled,
+        })
     }
 
     /// Sensor indices of machine `m`.
@@ -205,7 +219,9 @@ impl Engine {
     /// The fault episodes of this engine's seed and rate, for the enabled patterns, paused by
     /// the machines' planned maintenance.
     pub fn episodes(&self) -> episodes::EpisodeSource<'_> {
-        episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue).only(&self.enabled).paused_by(self)
+        episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue)
+            .only(&self.enabled)
+            .paused_by(self)
     }
 
     /// Limits fault injection to the named patterns (names or codes); an unknown name is an error.

@@ -45,13 +45,27 @@ pub fn behaviour(role: &str) -> Behaviour {
         "hydraulic_oil_temperature" => Thermal { tau_min: 60.0, keeps_heat: true },
         "oven_temperature" => Thermal { tau_min: 45.0, keeps_heat: true },
         "coolant_flow" | "hydraulic_pressure" | "hydraulic_flow" | "exhaust_air_flow" => Pump,
-        "supply_voltage" | "control_voltage" | "pneumatic_pressure" | "paint_line_pressure" | "transducer_voltage"
+        "supply_voltage"
+        | "control_voltage"
+        | "pneumatic_pressure"
+        | "paint_line_pressure"
+        | "transducer_voltage"
         | "gripper_vacuum" => Supply,
-        "weld_current" | "arc_voltage" | "electrode_force" | "shielding_gas_flow" | "electrostatic_voltage"
-        | "test_pressure" | "applied_torque" | "press_force" => Hold,
+        "weld_current"
+        | "arc_voltage"
+        | "electrode_force"
+        | "shielding_gas_flow"
+        | "electrostatic_voltage"
+        | "test_pressure"
+        | "applied_torque"
+        | "press_force" => Hold,
         "position_error" | "axis_following_error" | "scan_deviation" => Position,
-        "coolant_temperature" | "cooling_water_temperature" | "cabinet_temperature" | "electrode_tip_wear"
-        | "belt_tension" | "part_temperature" => Static,
+        "coolant_temperature"
+        | "cooling_water_temperature"
+        | "cabinet_temperature"
+        | "electrode_tip_wear"
+        | "belt_tension"
+        | "part_temperature" => Static,
         other => panic!("sensor role `{other}` has no behaviour (add it to sim::physics::behaviour)"),
     }
 }

@@ -49,7 +49,8 @@ impl Engine {
     fn pick_product(&self, line: usize, key: u64, exclude: Option<usize>) -> usize {
         let products = &self.lines[line].products;
         let mut r = rng::stream(self.seed, &[rng::label("run-product"), line as u64, key]);
-        let candidates: Vec<usize> = products.iter().copied().filter(|&p| Some(p) != exclude || products.len() == 1).collect();
+        let candidates: Vec<usize> =
+            products.iter().copied().filter(|&p| Some(p) != exclude || products.len() == 1).collect();
         // The primary product is made about half the time.
         if candidates[0] == products[0] && r.random_bool(0.5) {
             return candidates[0];
@@ -75,14 +76,26 @@ impl Engine {
         let mut prev = prev_last;
         for (k, &start) in starts.iter().enumerate() {
             let end = starts.get(k + 1).copied().unwrap_or(next_week);
-            let lpm = if k == 0 { self.pick_product(line, start as u64, None) } else { self.pick_product(line, start as u64, prev) };
+            let lpm = if k == 0 {
+                self.pick_product(line, start as u64, None)
+            } else {
+                self.pick_product(line, start as u64, prev)
+            };
             let m = &self.plant.line_products[lpm];
             let setup_min = if prev.is_some_and(|p| self.plant.line_products[p].product == m.product) {
                 m.setup_minutes
             } else {
                 m.changeover_minutes
             };
-            runs.push(Run { line, start, end, lpm, prev_lpm: prev, setup_secs: setup_min * 60, number: week_index + k as i64 + 1 });
+            runs.push(Run {
+                line,
+                start,
+                end,
+                lpm,
+                prev_lpm: prev,
+                setup_secs: setup_min * 60,
+                number: week_index + k as i64 + 1,
+            });
             prev = Some(lpm);
         }
         runs
@@ -116,7 +129,8 @@ impl Engine {
             "quarterly" if dom == p.maintenance_day_of_month && month % 3 == 1 => 360..=480,
             _ => return None,
         };
-        let minutes: i64 = rng::stream(self.seed, &[rng::label("preventive"), m as u64, day as u64]).random_range(minutes);
+        let minutes: i64 =
+            rng::stream(self.seed, &[rng::label("preventive"), m as u64, day as u64]).random_range(minutes);
         let start = zone.utc_of(day, 6 * HOUR + p.maintenance_slot_min * 60);
         Some((start, start + minutes * 60))
     }
@@ -128,10 +142,13 @@ impl Engine {
         self.stops(m, a, b)
             .into_iter()
             .map(|(start, end)| {
-                let deferred = faults.iter().any(|e| e.ending != Ending::None && e.fault_at < end && e.repair_end > start);
+                let deferred =
+                    faults.iter().any(|e| e.ending != Ending::None && e.fault_at < end && e.repair_end > start);
                 // Find the next planned window (at most a quarter ahead).
                 let day = zone.local(start).day;
-                let next_start = (day + 1..=day + 101).find_map(|d| self.preventive_on(m, zone, d)).map_or(start + 92 * DAY, |(s, _)| s);
+                let next_start = (day + 1..=day + 101)
+                    .find_map(|d| self.preventive_on(m, zone, d))
+                    .map_or(start + 92 * DAY, |(s, _)| s);
                 Preventive { machine: m, start, end, deferred, next_start }
             })
             .collect()

@@ -111,7 +111,15 @@ fn through(points: [f64; 4], p: f64) -> f64 {
 const WARNING_MARGIN: f64 = 0.15;
 
 /// The offset and extra scatter a signature adds at progress `p`.
-fn signature_effect(sig: &Signature, sign: f64, increase: f64, role: &Role, setpoint: f64, hw: f64, p: f64) -> (f64, f64) {
+fn signature_effect(
+    sig: &Signature,
+    sign: f64,
+    increase: f64,
+    role: &Role,
+    setpoint: f64,
+    hw: f64,
+    p: f64,
+) -> (f64, f64) {
     let base_scatter = sig.scatter_pct.map_or(hw * 0.3, |s| s / 100.0 * setpoint.abs().max(hw));
     match (sig.direction.as_str(), sig.warning, sig.critical) {
         ("scatter", Some(w), Some(c)) => {
@@ -217,7 +225,8 @@ impl Engine {
                 if let Some((j, sig)) = pattern.signature.iter().enumerate().find(|(_, g)| g.role == role.name) {
                     let prog = ep.progress(t);
                     let d = ep.sigs[j];
-                    let (offset, extra) = signature_effect(sig, d.sign, d.increase, role, p.setpoint, p.half_width, prog);
+                    let (offset, extra) =
+                        signature_effect(sig, d.sign, d.increase, role, p.setpoint, p.half_width, prog);
                     let gain = match p.behaviour {
                         Behaviour::Supply | Behaviour::Static => 1.0,
                         _ => a,
@@ -247,7 +256,11 @@ impl Engine {
                     let u = unit(w[3]);
                     if u < 0.01 {
                         let span = role.range.1 - role.range.0;
-                        value = if u < 0.005 { role.range.1 + 0.05 * span * (u * 200.0) } else { role.range.0 - 0.05 * span * ((u - 0.005) * 200.0) };
+                        value = if u < 0.005 {
+                            role.range.1 + 0.05 * span * (u * 200.0)
+                        } else {
+                            role.range.0 - 0.05 * span * ((u - 0.005) * 200.0)
+                        };
                     }
                 }
                 _ => value += offset,
@@ -273,7 +286,10 @@ impl Engine {
 
     /// Whether a reading at `t` is an out-of-range spike of an erratic drift episode.
     pub fn reading_out_of_range(&self, s: usize, t: i64, episodes: &[Episode], sd: &SensorDay) -> bool {
-        let Some(_) = episodes.iter().find(|e| e.sensor == Some(s) && e.drift_mode == DriftMode::Erratic && t >= e.onset && t < e.fault_at) else {
+        let Some(_) = episodes
+            .iter()
+            .find(|e| e.sensor == Some(s) && e.drift_mode == DriftMode::Erratic && t >= e.onset && t < e.fault_at)
+        else {
             return false;
         };
         let (_, w) = self.noise_at(s, sd, t);
@@ -337,7 +353,9 @@ mod tests {
     #[test]
     fn warning_phase_starts_inside_the_band_and_critical_at_its_edge() {
         let role = crate::plant::roles::role("hydraulic_pressure").expect("role");
-        let at = |sig: &Signature, setpoint: f64, p: f64| setpoint + signature_effect(sig, 1.0, 0.0, role, setpoint, 1.0, p).0;
+        let at = |sig: &Signature, setpoint: f64, p: f64| {
+            setpoint + signature_effect(sig, 1.0, 0.0, role, setpoint, 1.0, p).0
+        };
         // Bearing vibration rises from 10 through warning 15–20 and critical 20–40.
         let up = drift("up", [15.0, 20.0], [20.0, 40.0], 45.0);
         let (w, c) = (at(&up, 10.0, 1.0 / 3.0), at(&up, 10.0, 2.0 / 3.0));

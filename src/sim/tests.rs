@@ -56,7 +56,9 @@ fn readings(e: &Engine, ep: &Episode, sensor: usize, a: i64, b: i64, step: i64) 
 }
 
 fn sensor_with_role(e: &Engine, m: usize, role: &str) -> usize {
-    e.sensors_of(m).find(|&s| e.plant.sensors[s].role.name == role).unwrap_or_else(|| panic!("machine {m} lacks {role}"))
+    e.sensors_of(m)
+        .find(|&s| e.plant.sensors[s].role.name == role)
+        .unwrap_or_else(|| panic!("machine {m} lacks {role}"))
 }
 
 fn status(e: &Engine, s: usize, v: f64) -> &'static str {
@@ -77,9 +79,17 @@ fn every_pattern_moves_its_sensors_out_of_the_normal_band() {
         let ep = find(&e, &p.name, None);
         let sensors: Vec<usize> = match ep.sensor {
             Some(s) => vec![s],
-            None => e.sensors_of(ep.machine).filter(|&s| p.signature.iter().any(|g| g.role == e.plant.sensors[s].role.name)).collect(),
+            None => e
+                .sensors_of(ep.machine)
+                .filter(|&s| p.signature.iter().any(|g| g.role == e.plant.sensors[s].role.name))
+                .collect(),
         };
-        assert!(!sensors.is_empty(), "{}: no affected sensors on {}", p.name, e.plant.machines[ep.machine].machine_type);
+        assert!(
+            !sensors.is_empty(),
+            "{}: no affected sensors on {}",
+            p.name,
+            e.plant.machines[ep.machine].machine_type
+        );
         if ep.sensor.is_some() {
             continue; // sensor drift is checked on its own below
         }
@@ -92,7 +102,11 @@ fn every_pattern_moves_its_sensors_out_of_the_normal_band() {
                 normal += usize::from(status(&e, s, v) == "normal");
             }
         }
-        assert!(healthy > 0 && normal as f64 >= 0.97 * healthy as f64, "{}: only {normal}/{healthy} healthy readings normal", p.name);
+        assert!(
+            healthy > 0 && normal as f64 >= 0.97 * healthy as f64,
+            "{}: only {normal}/{healthy} healthy readings normal",
+            p.name
+        );
         // Between the critical phase and the trip, the signature shows.
         let (a, b) = (ep.critical_at, ep.fault_at.max(ep.critical_at + 60));
         let step = ((b - a) / 200).max(10);
@@ -105,9 +119,18 @@ fn every_pattern_moves_its_sensors_out_of_the_normal_band() {
             }
         }
         if seen > 0 {
-            assert!(abnormal * 4 >= seen, "{} ({}): only {abnormal}/{seen} readings out of normal in the critical phase", p.name, ep.variant);
+            assert!(
+                abnormal * 4 >= seen,
+                "{} ({}): only {abnormal}/{seen} readings out of normal in the critical phase",
+                p.name,
+                ep.variant
+            );
         } else {
-            assert!(ep.critical_at == ep.fault_at || ep.fault_at - ep.critical_at < 120, "{}: no running readings in a long critical phase", p.name);
+            assert!(
+                ep.critical_at == ep.fault_at || ep.fault_at - ep.critical_at < 120,
+                "{}: no running readings in a long critical phase",
+                p.name
+            );
         }
     }
 }
@@ -122,7 +145,11 @@ fn bearing_vibration_crosses_15_then_20_before_the_trip() {
     let first = |x: f64| r.windows(6).find(|w| w.iter().all(|(_, v)| *v > x)).map(|w| w[0].0);
     let (w, c) = (first(15.0).expect("vibration exceeds 15 mm/s"), first(20.0).expect("vibration exceeds 20 mm/s"));
     assert!(w < c && c < ep.fault_at, "crossings out of order: 15 at {w}, 20 at {c}, trip at {}", ep.fault_at);
-    assert!(ep.fault_at - c <= 50 * HOUR, "critical phase lasts at most about 48 h, was {} h", (ep.fault_at - c) / HOUR);
+    assert!(
+        ep.fault_at - c <= 50 * HOUR,
+        "critical phase lasts at most about 48 h, was {} h",
+        (ep.fault_at - c) / HOUR
+    );
     assert!(c - w >= 24 * HOUR, "the warning phase lasts days, was {} h", (c - w) / HOUR);
     let temp = sensor_with_role(&e, ep.machine, "spindle_bearing_temperature");
     let late = readings(&e, &ep, temp, ep.critical_at, ep.fault_at, 300);
@@ -151,7 +178,8 @@ fn slow_pneumatic_leak_loses_about_half_a_bar_per_hour() {
     let r = readings(&e, &ep, s, ep.onset, ep.critical_at, 120);
     let n = r.len() as f64;
     let (mt, mv) = (r.iter().map(|x| x.0 as f64).sum::<f64>() / n, r.iter().map(|x| x.1).sum::<f64>() / n);
-    let slope = r.iter().map(|(t, v)| (*t as f64 - mt) * (v - mv)).sum::<f64>() / r.iter().map(|(t, _)| (*t as f64 - mt).powi(2)).sum::<f64>();
+    let slope = r.iter().map(|(t, v)| (*t as f64 - mt) * (v - mv)).sum::<f64>()
+        / r.iter().map(|(t, _)| (*t as f64 - mt).powi(2)).sum::<f64>();
     let per_hour = slope * HOUR as f64;
     assert!((-0.8..=-0.3).contains(&per_hour), "pressure falls {per_hour:.3} bar/h, expected about -0.5");
 }
@@ -226,7 +254,11 @@ fn planned_maintenance_pauses_a_degradation_and_the_machine_stands_still() {
                 assert_eq!(ep.progress(s), ep.progress(t), "machine {m}: the degradation stands still in {s}..{t}");
                 assert!(s < ep.fault_at && t <= ep.fault_at, "machine {m}: a pause precedes the trip");
                 for u in (s..t).step_by(60) {
-                    assert_eq!(tl.at(u).unwrap().state, State::Maintenance, "machine {m}: in planned maintenance at {u} (pause {s}..{t})");
+                    assert_eq!(
+                        tl.at(u).unwrap().state,
+                        State::Maintenance,
+                        "machine {m}: in planned maintenance at {u} (pause {s}..{t})"
+                    );
                 }
             }
             checked += 1;

@@ -295,7 +295,14 @@ impl Engine {
     }
 
     /// [`Engine::generate_unit`] into `out` (e.g. [`UnitRows::marked`]).
-    pub fn generate_unit_into(&self, spec: UnitSpec, start: Counters, fmt: Format, tl: &Timeline, mut out: UnitRows) -> UnitRows {
+    pub fn generate_unit_into(
+        &self,
+        spec: UnitSpec,
+        start: Counters,
+        fmt: Format,
+        tl: &Timeline,
+        mut out: UnitRows,
+    ) -> UnitRows {
         let (from, to) = spec.span();
         if from >= to {
             return out;
@@ -512,9 +519,16 @@ impl Engine {
                 let shift_idx = machine.factory * 6 + mi.shift.code;
                 let shift_id = id("SHF", shift_idx);
                 let ops = &self.lines[machine.line].operators[mi.shift.code];
-                let operator = (!ops.is_empty()).then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
+                let operator = (!ops.is_empty())
+                    .then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
                 let tool = params.spindle_rpm.map(|_| {
-                    let last_change = tl.episodes.iter().filter(|e| e.ending == Ending::ToolChange && e.repair_end <= t).map(|e| e.id).max().unwrap_or(0);
+                    let last_change = tl
+                        .episodes
+                        .iter()
+                        .filter(|e| e.ending == Ending::ToolChange && e.repair_end <= t)
+                        .map(|e| e.id)
+                        .max()
+                        .unwrap_or(0);
                     1 + ((run.lpm as i64 * 7 + last_change * 13) % 24) as i32
                 });
                 let row = ScadaRow {
@@ -542,8 +556,14 @@ impl Engine {
                     program: &program,
                     power_kw: round2(mi.power_kw),
                     energy_kwh: cum.energy_kwh,
-                    temperature: params.temp_sensor.zip(temp_actual).map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
-                    pressure: params.pressure_sensor.zip(pressure_actual).map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
+                    temperature: params
+                        .temp_sensor
+                        .zip(temp_actual)
+                        .map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
+                    pressure: params
+                        .pressure_sensor
+                        .zip(pressure_actual)
+                        .map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
                     downtime_shift: (shift_planned - shift_up).max(0) as i32,
                     last_fault: fault_times.iter().copied().filter(|&f| f <= t).max(),
                     uptime_shift: shift_up as i32,
@@ -579,7 +599,8 @@ impl Engine {
         }
         let v = raw.value;
         st.recent.retain(|&(ts, _)| ts > t - STATS_WINDOW as i64 * SENSOR_STEP);
-        let prev_mean = (!st.recent.is_empty()).then(|| st.recent.iter().map(|r| r.1).sum::<f64>() / st.recent.len() as f64);
+        let prev_mean =
+            (!st.recent.is_empty()).then(|| st.recent.iter().map(|r| r.1).sum::<f64>() / st.recent.len() as f64);
         st.recent.push((t, v));
         let n = st.recent.len() as f64;
         let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
@@ -593,7 +614,8 @@ impl Engine {
         let std = var.sqrt();
         // Stuck and erratic signals only mean something while the machine runs steadily:
         // starts and stops move signals fast, and a de-energised sensor reads flat.
-        let steady = (0..=STEADY_MINUTES).all(|k| tl.at(t - k * SCADA_STEP).is_some_and(|mi| mi.state == State::Running));
+        let steady =
+            (0..=STEADY_MINUTES).all(|k| tl.at(t - k * SCADA_STEP).is_some_and(|mi| mi.state == State::Running));
         let noise = self.sensors[s].white_amp * 2.0 + self.sensors[s].smooth_amp;
         // A flat line is suspicious only where the signal's noise is well above the 4-decimal
         // resolution of measurement_value; below it, rounding alone can repeat a value.
@@ -625,7 +647,15 @@ impl Engine {
         (1..=DAY / SENSOR_STEP).map(|k| t - k * SENSOR_STEP).find(|&u| !self.reading_missing(s, u, &tl.episodes, sd))
     }
 
-    fn health_rows(&self, spec: UnitSpec, hour: i64, fmt: Format, tl: &Timeline, states: &mut [SensorState], out: &mut UnitRows) {
+    fn health_rows(
+        &self,
+        spec: UnitSpec,
+        hour: i64,
+        fmt: Format,
+        tl: &Timeline,
+        states: &mut [SensorState],
+        out: &mut UnitRows,
+    ) {
         let plant = &self.plant;
         let h = ((hour - spec.day) / HOUR) as usize;
         for (k, s) in self.sensors_of(spec.machine).enumerate() {
@@ -634,7 +664,8 @@ impl Engine {
             let p = &self.sensors[s];
             let ticks = (HOUR / SENSOR_STEP) as f64;
             let loss = st.missing as f64 / ticks * 100.0;
-            let failures: u32 = st.hour_missing[..=h].iter().sum::<u32>() + st.prev_missing[h + 1..].iter().sum::<u32>();
+            let failures: u32 =
+                st.hour_missing[..=h].iter().sum::<u32>() + st.prev_missing[h + 1..].iter().sum::<u32>();
             let oor: u32 = st.hour_oor[..=h].iter().sum::<u32>() + st.prev_oor[h + 1..].iter().sum::<u32>();
             let cal = &sensor.calibration_date;
             let cal_day = super::clock::days_from_civil(cal.year(), u8::from(cal.month()), cal.day());
@@ -740,25 +771,28 @@ impl Engine {
             })
             .to_string();
             let reaches = ep.ending == Ending::Fault;
-            out.push(fmt, &LabelRow {
-                id: ep.id,
-                machine: &machine.id,
-                line: line_id,
-                factory: factory_id,
-                pattern: &pattern.name,
-                code: &pattern.code,
-                severity: &ep.severity,
-                variant: &ep.variant,
-                onset: ep.onset,
-                warning: ep.warning_at,
-                critical: ep.critical_at,
-                fault: ep.fault_at,
-                fault_end: reaches.then_some(ep.fault_end),
-                end: ep.repair_end.max(ep.fault_at),
-                reaches_fault: reaches,
-                sensors: &affected,
-                parameters: &params,
-            });
+            out.push(
+                fmt,
+                &LabelRow {
+                    id: ep.id,
+                    machine: &machine.id,
+                    line: line_id,
+                    factory: factory_id,
+                    pattern: &pattern.name,
+                    code: &pattern.code,
+                    severity: &ep.severity,
+                    variant: &ep.variant,
+                    onset: ep.onset,
+                    warning: ep.warning_at,
+                    critical: ep.critical_at,
+                    fault: ep.fault_at,
+                    fault_end: reaches.then_some(ep.fault_end),
+                    end: ep.repair_end.max(ep.fault_at),
+                    reaches_fault: reaches,
+                    sensors: &affected,
+                    parameters: &params,
+                },
+            );
             *labels_entry(&mut out.labels_by_pattern, ep.pattern) += 1;
         }
         // Faults that trip in this unit, each with its corrective maintenance.
@@ -768,64 +802,71 @@ impl Engine {
             let ticket = format!("CM-{:010}", ep.id);
             let technician = staff(&lp.technicians, ep.fault_end, ep.id as usize);
             let supervisor = staff(&lp.supervisors, ep.fault_end, ep.id as usize);
-            let cycle = tl.at(ep.fault_at).map_or(300.0, |mi| plant.line_products[tl.runs[mi.run].lpm].cycle_time_s as f64);
+            let cycle =
+                tl.at(ep.fault_at).map_or(300.0, |mi| plant.line_products[tl.runs[mi.run].lpm].cycle_time_s as f64);
             let downtime_min = (ep.repair_end - ep.fault_at) / 60;
             let parts_cost = parts_cost(ep);
             let warned = ep.fault_at - ep.warning_at;
             let predicted = warned >= HOUR;
-            out.push(fmt, &FaultRow {
-                id: ep.id,
-                machine: &machine.id,
-                line: line_id,
-                factory: factory_id,
-                code: &pattern.code,
-                category: &pattern.category,
-                severity: &ep.severity,
-                description: &pattern.description,
-                start: ep.fault_at,
-                end: ep.fault_end,
-                loss_units: (downtime_min as f64 * 60.0 / cycle) as i32,
-                downtime_minutes: downtime_min as i32,
-                cost: round2(downtime_min as f64 / 60.0 * (150.0 + machine.asset_value_usd * 0.0004) + parts_cost),
-                root_cause_category: &pattern.category,
-                root_cause: &pattern.root_cause,
-                sensors: &affected,
-                resolution: &pattern.resolution,
-                ticket: &ticket,
-                resolved_by: technician,
-                detection: if predicted { "sensor_threshold" } else { "automatic" },
-                predicted,
-                advance_hours: if predicted { round2(warned as f64 / HOUR as f64) } else { 0.0 },
-            });
+            out.push(
+                fmt,
+                &FaultRow {
+                    id: ep.id,
+                    machine: &machine.id,
+                    line: line_id,
+                    factory: factory_id,
+                    code: &pattern.code,
+                    category: &pattern.category,
+                    severity: &ep.severity,
+                    description: &pattern.description,
+                    start: ep.fault_at,
+                    end: ep.fault_end,
+                    loss_units: (downtime_min as f64 * 60.0 / cycle) as i32,
+                    downtime_minutes: downtime_min as i32,
+                    cost: round2(downtime_min as f64 / 60.0 * (150.0 + machine.asset_value_usd * 0.0004) + parts_cost),
+                    root_cause_category: &pattern.category,
+                    root_cause: &pattern.root_cause,
+                    sensors: &affected,
+                    resolution: &pattern.resolution,
+                    ticket: &ticket,
+                    resolved_by: technician,
+                    detection: if predicted { "sensor_threshold" } else { "automatic" },
+                    predicted,
+                    advance_hours: if predicted { round2(warned as f64 / HOUR as f64) } else { 0.0 },
+                },
+            );
             let parts = pattern.parts.join(", ");
             let notes = format!("Root cause: {}", pattern.root_cause);
-            out.push(fmt, &MaintenanceRow {
-                id: &ticket,
-                machine: &machine.id,
-                line: line_id,
-                factory: factory_id,
-                kind: if ep.severity == "critical" { "breakdown" } else { "corrective" },
-                category: &pattern.maintenance_category,
-                priority: match ep.severity.as_str() {
-                    "critical" => "critical",
-                    "major" => "high",
-                    "minor" => "medium",
-                    _ => "low",
+            out.push(
+                fmt,
+                &MaintenanceRow {
+                    id: &ticket,
+                    machine: &machine.id,
+                    line: line_id,
+                    factory: factory_id,
+                    kind: if ep.severity == "critical" { "breakdown" } else { "corrective" },
+                    category: &pattern.maintenance_category,
+                    priority: match ep.severity.as_str() {
+                        "critical" => "critical",
+                        "major" => "high",
+                        "minor" => "medium",
+                        _ => "low",
+                    },
+                    scheduled: ep.fault_end,
+                    actual: Some((ep.fault_end, ep.repair_end)),
+                    description: &pattern.resolution,
+                    parts: (!parts.is_empty()).then_some(parts.as_str()),
+                    parts_cost,
+                    labor_hours: round2((ep.repair_end - ep.fault_end) as f64 / HOUR as f64 * 1.5),
+                    technician,
+                    supervisor,
+                    related_fault: Some(ep.id),
+                    status: "completed",
+                    notes: &notes,
+                    follow_up: ep.severity == "critical",
+                    next_due_day: None,
                 },
-                scheduled: ep.fault_end,
-                actual: Some((ep.fault_end, ep.repair_end)),
-                description: &pattern.resolution,
-                parts: (!parts.is_empty()).then_some(parts.as_str()),
-                parts_cost,
-                labor_hours: round2((ep.repair_end - ep.fault_end) as f64 / HOUR as f64 * 1.5),
-                technician,
-                supervisor,
-                related_fault: Some(ep.id),
-                status: "completed",
-                notes: &notes,
-                follow_up: ep.severity == "critical",
-                next_due_day: None,
-            });
+            );
         }
         // Preventive maintenance planned in this unit.
         for pm in tl.preventive.iter().filter(|p| p.start >= from && p.start < to) {
@@ -838,28 +879,35 @@ impl Engine {
                 _ => ("mechanical", Some("filters, belts, seals, bearings"), 900.0),
             };
             let description = format!("Scheduled {schedule} preventive maintenance");
-            out.push(fmt, &MaintenanceRow {
-                id: &id,
-                machine: &machine.id,
-                line: line_id,
-                factory: factory_id,
-                kind: "preventive",
-                category,
-                priority: if machine.criticality == "critical" { "high" } else { "medium" },
-                scheduled: pm.start,
-                actual: (!pm.deferred).then_some((pm.start, pm.end)),
-                description: &description,
-                parts,
-                parts_cost: if pm.deferred { 0.0 } else { cost },
-                labor_hours: if pm.deferred { 0.0 } else { round2((pm.end - pm.start) as f64 / HOUR as f64) },
-                technician: staff(&lp.technicians, pm.start, 1),
-                supervisor: staff(&lp.supervisors, pm.start, 1),
-                related_fault: None,
-                status: if pm.deferred { "deferred" } else { "completed" },
-                notes: if pm.deferred { "Deferred: the machine was down for a fault repair" } else { "Completed as planned" },
-                follow_up: pm.deferred,
-                next_due_day: Some(pm.next_start.div_euclid(DAY)),
-            });
+            out.push(
+                fmt,
+                &MaintenanceRow {
+                    id: &id,
+                    machine: &machine.id,
+                    line: line_id,
+                    factory: factory_id,
+                    kind: "preventive",
+                    category,
+                    priority: if machine.criticality == "critical" { "high" } else { "medium" },
+                    scheduled: pm.start,
+                    actual: (!pm.deferred).then_some((pm.start, pm.end)),
+                    description: &description,
+                    parts,
+                    parts_cost: if pm.deferred { 0.0 } else { cost },
+                    labor_hours: if pm.deferred { 0.0 } else { round2((pm.end - pm.start) as f64 / HOUR as f64) },
+                    technician: staff(&lp.technicians, pm.start, 1),
+                    supervisor: staff(&lp.supervisors, pm.start, 1),
+                    related_fault: None,
+                    status: if pm.deferred { "deferred" } else { "completed" },
+                    notes: if pm.deferred {
+                        "Deferred: the machine was down for a fault repair"
+                    } else {
+                        "Completed as planned"
+                    },
+                    follow_up: pm.deferred,
+                    next_due_day: Some(pm.next_start.div_euclid(DAY)),
+                },
+            );
         }
         if lp.output_machine == m {
             self.run_rows(spec, fmt, tl, out);
@@ -903,31 +951,41 @@ impl Engine {
             let start_shift = rt.minutes.first().map_or(0, |mi| mi.shift.code);
             let shift_id = id("SHF", machine.factory * 6 + start_shift);
             let sups = &lp.supervisors[start_shift];
-            out.push(fmt, &RunRow {
-                id: &run_id,
-                line: &line.id,
-                factory: &plant.factories[line.factory].id,
-                product: &product.id,
-                number: run.number as i32,
-                batch: &batch,
-                work_order: &work_order,
-                customer: (!customers.is_empty()).then(|| customers[(run.number as usize) % customers.len()]),
-                start: run.start,
-                end: run.end,
-                target: (planned as f64 / lpm.cycle_time_s as f64 * 0.9) as i32,
-                actual: parts as i32,
-                rejected: rejects as i32,
-                scrapped: scrapped as i32,
-                rework: (rejects - scrapped) as i32,
-                fpy,
-                defect_ppm: if parts > 0 { (rejects as f64 / parts as f64 * 1e6).round() as i32 } else { 0 },
-                grade: if fpy >= 98.0 { "A" } else if fpy >= 95.0 { "B" } else { "C" },
-                oee: factors,
-                previous_product: run.prev_lpm.map(|p| plant.products[plant.line_products[p].product].id.as_str()),
-                changeover_minutes: (run.setup_secs / 60) as i32,
-                shift: &shift_id,
-                supervisor: (!sups.is_empty()).then(|| plant.employees[sups[run.number as usize % sups.len()]].id.as_str()),
-            });
+            out.push(
+                fmt,
+                &RunRow {
+                    id: &run_id,
+                    line: &line.id,
+                    factory: &plant.factories[line.factory].id,
+                    product: &product.id,
+                    number: run.number as i32,
+                    batch: &batch,
+                    work_order: &work_order,
+                    customer: (!customers.is_empty()).then(|| customers[(run.number as usize) % customers.len()]),
+                    start: run.start,
+                    end: run.end,
+                    target: (planned as f64 / lpm.cycle_time_s as f64 * 0.9) as i32,
+                    actual: parts as i32,
+                    rejected: rejects as i32,
+                    scrapped: scrapped as i32,
+                    rework: (rejects - scrapped) as i32,
+                    fpy,
+                    defect_ppm: if parts > 0 { (rejects as f64 / parts as f64 * 1e6).round() as i32 } else { 0 },
+                    grade: if fpy >= 98.0 {
+                        "A"
+                    } else if fpy >= 95.0 {
+                        "B"
+                    } else {
+                        "C"
+                    },
+                    oee: factors,
+                    previous_product: run.prev_lpm.map(|p| plant.products[plant.line_products[p].product].id.as_str()),
+                    changeover_minutes: (run.setup_secs / 60) as i32,
+                    shift: &shift_id,
+                    supervisor: (!sups.is_empty())
+                        .then(|| plant.employees[sups[run.number as usize % sups.len()]].id.as_str()),
+                },
+            );
         }
         let _ = SHIFT_CODES;
     }
@@ -984,7 +1042,8 @@ mod tests {
 
     fn engine() -> Engine {
         let cat = crate::faults::Catalogue::builtin();
-        let plant = crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+        let plant =
+            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
         Engine::new(7, 1.0, plant, cat).unwrap()
     }
 
@@ -1019,8 +1078,15 @@ mod tests {
                 for (t, buf) in rows.bufs.iter().enumerate() {
                     let ms = &marks[t];
                     assert_eq!(ms.len() as u64, rows.rows[t], "machine {m} table {t}: one mark per row");
-                    assert!(ms.iter().all(|&(at, _)| at >= a && at < b), "machine {m} table {t}: marks inside [{a}, {b})");
-                    assert_eq!(ms.last().map_or(0, |x| x.1), buf.len(), "machine {m} table {t}: last mark ends the buffer");
+                    assert!(
+                        ms.iter().all(|&(at, _)| at >= a && at < b),
+                        "machine {m} table {t}: marks inside [{a}, {b})"
+                    );
+                    assert_eq!(
+                        ms.last().map_or(0, |x| x.1),
+                        buf.len(),
+                        "machine {m} table {t}: last mark ends the buffer"
+                    );
                     if t <= 1 {
                         assert!(ms.windows(2).all(|w| w[0].0 <= w[1].0), "machine {m} table {t}: marks in time order");
                     }

@@ -103,7 +103,13 @@ struct Topics {
 
 /// Connects and opens every partition of every topic, creating the topics that are missing
 /// with `partitions`. `warned` holds the topics already reported with another count.
-async fn open(brokers: &[String], prefix: &str, partitions: i32, deadline: Duration, warned: &mut BTreeSet<String>) -> Result<Topics> {
+async fn open(
+    brokers: &[String],
+    prefix: &str,
+    partitions: i32,
+    deadline: Duration,
+    warned: &mut BTreeSet<String>,
+) -> Result<Topics> {
     let client = connect(brokers, deadline).await?;
     let mut existing = list(&client).await?;
     let controller = client.controller_client().context("no Kafka controller")?;
@@ -117,7 +123,10 @@ async fn open(brokers: &[String], prefix: &str, partitions: i32, deadline: Durat
                 existing.insert(name, partitions);
             }
             // Created meanwhile (another shard, a broker's auto-creation): use it as it is.
-            Err(rskafka::client::error::Error::ServerError { protocol_error: rskafka::client::error::ProtocolError::TopicAlreadyExists, .. }) => {
+            Err(rskafka::client::error::Error::ServerError {
+                protocol_error: rskafka::client::error::ProtocolError::TopicAlreadyExists,
+                ..
+            }) => {
                 existing = list(&client).await?;
             }
             Err(e) => return Err(anyhow!("cannot create Kafka topic {name}: {e}")),
@@ -126,7 +135,8 @@ async fn open(brokers: &[String], prefix: &str, partitions: i32, deadline: Durat
     let mut topics = Topics::default();
     for table in Table::ALL {
         let name = topic(prefix, table);
-        let n = *existing.get(&name).ok_or_else(|| anyhow!("Kafka topic {name} is missing right after it was created"))?;
+        let n =
+            *existing.get(&name).ok_or_else(|| anyhow!("Kafka topic {name} is missing right after it was created"))?;
         if n != partitions && warned.insert(name.clone()) {
             tracing::warn!(
                 "Kafka topic {name} has {n} partitions where [kafka] partitions says {partitions}: genims publishes to its {n} \
@@ -159,12 +169,24 @@ impl KafkaSink {
     }
 
     /// A stream's sink, keeping the stream's progress under `state_dir`.
-    pub fn live(brokers: &[String], prefix: &str, partitions: i32, state_dir: &std::path::Path, stream: &str) -> Result<KafkaSink> {
+    pub fn live(
+        brokers: &[String],
+        prefix: &str,
+        partitions: i32,
+        state_dir: &std::path::Path,
+        stream: &str,
+    ) -> Result<KafkaSink> {
         let state = state_dir.join(format!("{stream}.kafka-progress.json"));
         Self::build(brokers, prefix, partitions, LIVE_RETRY_DEADLINE, Some(state))
     }
 
-    fn build(brokers: &[String], prefix: &str, partitions: i32, deadline: Duration, state: Option<PathBuf>) -> Result<KafkaSink> {
+    fn build(
+        brokers: &[String],
+        prefix: &str,
+        partitions: i32,
+        deadline: Duration,
+        state: Option<PathBuf>,
+    ) -> Result<KafkaSink> {
         if brokers.is_empty() {
             anyhow::bail!("no Kafka brokers configured: set [kafka] brokers in config.toml, GENIMS_KAFKA_BROKERS, or --kafka-brokers");
         }
@@ -323,7 +345,8 @@ impl Sink for KafkaSink {
         self.inflight.abort_all();
         let mut inflight = std::mem::take(&mut self.inflight);
         self.rt.block_on(async { while inflight.join_next().await.is_some() {} });
-        self.topics = self.rt.block_on(open(&self.brokers, &self.prefix, self.partitions, self.deadline, &mut self.warned))?;
+        self.topics =
+            self.rt.block_on(open(&self.brokers, &self.prefix, self.partitions, self.deadline, &mut self.warned))?;
         Ok(())
     }
 }

@@ -27,8 +27,8 @@ use crate::db;
 use crate::plant::PlantIdentity;
 use crate::rows::{Format, Table, PG_COPY_HEADER, PG_COPY_TRAILER};
 use crate::schema;
-use crate::sim::unit::Counters;
 use crate::sim::clock::{date_string, day_tag, DAY};
+use crate::sim::unit::Counters;
 
 /// Buffers queued per COPY stream before the producer waits.
 const QUEUE: usize = 4;
@@ -74,7 +74,8 @@ fn partition_sql(t: &str, day: i64) -> String {
 
 /// Labels of an episode that spans consecutive windows arrive with each window: they are
 /// staged, then merged keeping the first copy.
-const MERGE_LABELS: &str = "INSERT INTO fault_labels SELECT * FROM fault_labels_stage ON CONFLICT (episode_id) DO NOTHING";
+const MERGE_LABELS: &str =
+    "INSERT INTO fault_labels SELECT * FROM fault_labels_stage ON CONFLICT (episode_id) DO NOTHING";
 
 /// Classifies a PostgreSQL error: lost connections, shutdowns, overload and serialisation
 /// failures may pass; anything else the server refused (a missing table, a duplicate key)
@@ -120,9 +121,11 @@ async fn copy_and_hold(
     let target = if merge { "fault_labels_stage" } else { table.name() };
     let copied = async {
         if merge {
-            tx.batch_execute("CREATE TEMP TABLE fault_labels_stage (LIKE fault_labels INCLUDING DEFAULTS) ON COMMIT DROP")
-                .await
-                .map_err(|e| pg_err("cannot stage", table, e))?;
+            tx.batch_execute(
+                "CREATE TEMP TABLE fault_labels_stage (LIKE fault_labels INCLUDING DEFAULTS) ON COMMIT DROP",
+            )
+            .await
+            .map_err(|e| pg_err("cannot stage", table, e))?;
         }
         let stmt = format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", table.columns().join(", "));
         let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(|e| pg_err("COPY failed for", table, e))?;
@@ -179,10 +182,14 @@ impl PostgresSink {
     /// Refuses a database whose master data came from another plant than `plant`.
     pub fn new(url: &str, pool_size: usize, window: (i64, i64), plant: &PlantIdentity) -> Result<PostgresSink> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        let pg: tokio_postgres::Config = url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
+        let pg: tokio_postgres::Config =
+            url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
         let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let sensor_streams = pool_size.saturating_sub(2).max(1);
-        let pool = Pool::builder(mgr).max_size(sensor_streams + Table::ALL.len() - 1).build().context("cannot build the connection pool")?;
+        let pool = Pool::builder(mgr)
+            .max_size(sensor_streams + Table::ALL.len() - 1)
+            .build()
+            .context("cannot build the connection pool")?;
         rt.block_on(async {
             let client = db::connect(url).await?;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
@@ -194,24 +201,40 @@ impl PostgresSink {
                 let mut day = window.0 - window.0.rem_euclid(DAY);
                 while day < window.1 {
                     for t in schema::TIMESERIES_TABLES {
-                        client.batch_execute(&partition_sql(t, day)).await.map_err(|e| anyhow!("cannot create partition of {t}: {}", db::cause(&e)))?;
+                        client
+                            .batch_execute(&partition_sql(t, day))
+                            .await
+                            .map_err(|e| anyhow!("cannot create partition of {t}: {}", db::cause(&e)))?;
                     }
                     day += DAY;
                 }
             }
             Ok::<_, anyhow::Error>(())
         })?;
-        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams, next_sensor: 0, held: BTreeMap::new(), live: None })
+        Ok(PostgresSink {
+            rt,
+            pool,
+            streams: BTreeMap::new(),
+            sensor_streams,
+            next_sensor: 0,
+            held: BTreeMap::new(),
+            live: None,
+        })
     }
 
     /// A sink for the stream: checks the server and schema (one clear error when either is
     /// missing), then writes each committed batch in one transaction.
     pub fn live(url: &str, plant: &PlantIdentity) -> Result<PostgresSink> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let mut pg: tokio_postgres::Config = url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
+        let mut pg: tokio_postgres::Config =
+            url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
         pg.connect_timeout(Duration::from_secs(5));
         let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(mgr).max_size(1).runtime(deadpool_postgres::Runtime::Tokio1).build().context("cannot build the connection pool")?;
+        let pool = Pool::builder(mgr)
+            .max_size(1)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .context("cannot build the connection pool")?;
         let partitioned = rt.block_on(async {
             let client = tokio::time::timeout(Duration::from_secs(10), db::connect(url))
                 .await
@@ -223,7 +246,15 @@ impl PostgresSink {
             Ok::<_, anyhow::Error>(schema::current_partition(&client).await? == Some(Partition::Daily))
         })?;
         let live = Live { batch: BTreeMap::new(), first_day: None, days: BTreeSet::new(), partitioned };
-        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams: 1, next_sensor: 0, held: BTreeMap::new(), live: Some(live) })
+        Ok(PostgresSink {
+            rt,
+            pool,
+            streams: BTreeMap::new(),
+            sensor_streams: 1,
+            next_sensor: 0,
+            held: BTreeMap::new(),
+            live: Some(live),
+        })
     }
 
     /// Writes the live batch and the progress row in one transaction.
@@ -244,7 +275,10 @@ impl PostgresSink {
             let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
             for &day in &new_days {
                 for t in schema::TIMESERIES_TABLES {
-                    client.batch_execute(&partition_sql(t, day)).await.map_err(|e| classify(&format!("cannot create a partition of {t}"), e))?;
+                    client
+                        .batch_execute(&partition_sql(t, day))
+                        .await
+                        .map_err(|e| classify(&format!("cannot create a partition of {t}"), e))?;
                 }
             }
             let tx = client.transaction().await.map_err(|e| classify("cannot start a transaction", e))?;
@@ -295,14 +329,18 @@ impl PostgresSink {
         self.rt.block_on(async move {
             let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
             let saved = client
-                .query_opt("SELECT extract(epoch FROM through)::bigint FROM genims_stream_progress WHERE stream = $1", &[&stream])
+                .query_opt(
+                    "SELECT extract(epoch FROM through)::bigint FROM genims_stream_progress WHERE stream = $1",
+                    &[&stream],
+                )
                 .await
                 .map_err(|e| classify("cannot read the stream's progress", e))?;
             if let Some(row) = saved {
                 return Ok(Some(Progress { stream, through: row.get(0), counters: None }));
             }
             // No stream ran yet: continue after the newest record of a backfill.
-            let (table, step) = if stream.starts_with("iot") { ("sensor_data", 10) } else { ("scada_machine_data", 60) };
+            let (table, step) =
+                if stream.starts_with("iot") { ("sensor_data", 10) } else { ("scada_machine_data", 60) };
             let row = client
                 .query_one(&format!("SELECT extract(epoch FROM max(timestamp))::bigint FROM {table}"), &[])
                 .await
@@ -475,7 +513,10 @@ impl PostgresSink {
                         t.name(),
                         col
                     );
-                    client.batch_execute(&sql).await.map_err(|e| anyhow!("cannot advance the id sequence of {}: {}", t.name(), db::cause(&e)))?;
+                    client
+                        .batch_execute(&sql)
+                        .await
+                        .map_err(|e| anyhow!("cannot advance the id sequence of {}: {}", t.name(), db::cause(&e)))?;
                 }
             }
             Ok(())

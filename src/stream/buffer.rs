@@ -116,10 +116,12 @@ impl Buffer {
     /// regenerates whatever was not delivered.
     pub fn new(limit: usize, spool_limit: usize, dir: &Path) -> Result<Buffer> {
         if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear the spool directory {}", dir.display()))?;
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot clear the spool directory {}", dir.display()))?;
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create the spool directory {}", dir.display()))?;
-        let state = State { mem: VecDeque::new(), spool: VecDeque::new(), next_seq: 0, depth: Depth::default(), closed: false };
+        let state =
+            State { mem: VecDeque::new(), spool: VecDeque::new(), next_seq: 0, depth: Depth::default(), closed: false };
         Ok(Buffer {
             state: Mutex::new(state),
             ready: Condvar::new(),
@@ -346,7 +348,10 @@ mod tests {
         Batch {
             first: k * 10,
             through: k * 10 + 10,
-            tables: vec![(Table::SensorData, vec![Bytes::from(vec![k as u8; size])], 3), (Table::FaultLabels, vec![Bytes::from_static(b"x")], 1)],
+            tables: vec![
+                (Table::SensorData, vec![Bytes::from(vec![k as u8; size])], 3),
+                (Table::FaultLabels, vec![Bytes::from_static(b"x")], 1),
+            ],
             counters: (k % 2 == 0).then(|| (k * 10, Arc::new(counters))),
         }
     }
@@ -381,7 +386,11 @@ mod tests {
         }
         assert_eq!(got, (0..=10).collect::<Vec<_>>(), "batches come out in arrival order");
         assert_eq!(buf.depth(), Depth::default());
-        assert_eq!(std::fs::read_dir(dir.path().join("spool")).unwrap().count(), 0, "delivered spool files are removed");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("spool")).unwrap().count(),
+            0,
+            "delivered spool files are removed"
+        );
     }
 
     /// A healthy sink's full queue hands batches back (the generator waits): nothing spools.
@@ -392,17 +401,24 @@ mod tests {
         let buf = Buffer::new(2_500, 2_100, &dir.path().join("spool")).unwrap();
         push(&buf, batch(0, 1_000));
         push(&buf, batch(1, 1_000));
-        let Offer::Full(back) = buf.offer(batch(2, 1_000)).unwrap() else { panic!("a healthy sink's full queue must not spool") };
+        let Offer::Full(back) = buf.offer(batch(2, 1_000)).unwrap() else {
+            panic!("a healthy sink's full queue must not spool")
+        };
         assert_eq!(buf.depth().spooled_batches, 0);
         buf.set_outage(true);
         push(&buf, back);
         push(&buf, batch(3, 1_000));
-        let Offer::Full(back) = buf.offer(batch(4, 1_000)).unwrap() else { panic!("the spool holds at most 2,100 bytes") };
+        let Offer::Full(back) = buf.offer(batch(4, 1_000)).unwrap() else {
+            panic!("the spool holds at most 2,100 bytes")
+        };
         assert_eq!(buf.depth().spooled_batches, 2);
         // Once something is spooled, room in memory does not let a batch overtake it.
         buf.set_outage(false);
         assert_eq!(buf.pop(Duration::ZERO).unwrap().unwrap().first, 0);
-        assert!(matches!(buf.offer(back).unwrap(), Offer::Full(_)), "the spool is still full and older batches wait there");
+        assert!(
+            matches!(buf.offer(back).unwrap(), Offer::Full(_)),
+            "the spool is still full and older batches wait there"
+        );
         let order: Vec<i64> = std::iter::from_fn(|| buf.pop(Duration::ZERO).unwrap()).map(|b| b.first / 10).collect();
         assert_eq!(order, [1, 2, 3]);
     }
@@ -415,7 +431,10 @@ mod tests {
         buf.set_outage(true);
         push(&buf, batch(0, 100));
         std::fs::remove_dir_all(&spool).unwrap(); // the spool cannot be written now
-        assert!(matches!(buf.offer(batch(1, 100)).unwrap(), Offer::Full(_)), "an unwritable spool makes generation wait");
+        assert!(
+            matches!(buf.offer(batch(1, 100)).unwrap(), Offer::Full(_)),
+            "an unwritable spool makes generation wait"
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::buffer::{Batch, Buffer};
-use crate::sink::{retryable, Progress, Sink};
 use crate::sim::clock::DAY;
+use crate::sink::{retryable, Progress, Sink};
 
 /// The first wait after a failure; doubled per failure up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(250);
@@ -99,7 +99,14 @@ pub struct Flush {
 }
 
 /// Runs one sink until its queue is closed and drained, or the stream gives up.
-pub fn run(mut sink: Box<dyn Sink>, queue: Arc<Buffer>, stream: String, flush: Flush, stats: Arc<SinkStats>, ctl: Arc<Control>) {
+pub fn run(
+    mut sink: Box<dyn Sink>,
+    queue: Arc<Buffer>,
+    stream: String,
+    flush: Flush,
+    stats: Arc<SinkStats>,
+    ctl: Arc<Control>,
+) {
     let name = sink.name();
     let result = (|| -> Result<()> {
         loop {
@@ -133,7 +140,14 @@ pub fn run(mut sink: Box<dyn Sink>, queue: Arc<Buffer>, stream: String, flush: F
 
 /// Writes and commits one batch, retrying while the failure may pass. Returns false when
 /// the stream gave up on it (its progress stays unrecorded, so a restart regenerates it).
-fn deliver(sink: &mut dyn Sink, batch: &Batch, stream: &str, queue: &Buffer, stats: &SinkStats, ctl: &Control) -> Result<bool> {
+fn deliver(
+    sink: &mut dyn Sink,
+    batch: &Batch,
+    stream: &str,
+    queue: &Buffer,
+    stats: &SinkStats,
+    ctl: &Control,
+) -> Result<bool> {
     let progress = Progress { stream: stream.to_owned(), through: batch.through, counters: batch.counters.clone() };
     let day = batch.first - batch.first.rem_euclid(DAY);
     let mut backoff = BACKOFF_START;
@@ -164,7 +178,12 @@ fn deliver(sink: &mut dyn Sink, batch: &Batch, stream: &str, queue: &Buffer, sta
                 stats.retrying.store(true, Ordering::Relaxed);
                 queue.set_outage(true);
                 if failures == 1 || failures.is_power_of_two() {
-                    tracing::warn!(sink = sink.name(), failures, retry_in_ms = backoff.as_millis() as u64, "delivery failed, will retry: {e:#}");
+                    tracing::warn!(
+                        sink = sink.name(),
+                        failures,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "delivery failed, will retry: {e:#}"
+                    );
                 }
                 ctl.sleep(backoff);
                 if ctl.past_deadline() {

@@ -72,8 +72,13 @@ impl<'e> Generator<'e> {
         let b = (a + SCADA_STEP).min(self.plan.window.1);
         self.next = b;
         let snapshot = self.plan.counters.then(|| {
-            let map: BTreeMap<String, Counters> =
-                self.plan.machines.iter().zip(&self.counters).map(|(&m, &c)| (self.engine.plant.machines[m].id.clone(), c)).collect();
+            let map: BTreeMap<String, Counters> = self
+                .plan
+                .machines
+                .iter()
+                .zip(&self.counters)
+                .map(|(&m, &c)| (self.engine.plant.machines[m].id.clone(), c))
+                .collect();
             (a, Arc::new(map))
         });
         let units = self.generate(a, b);
@@ -106,7 +111,11 @@ impl<'e> Generator<'e> {
                             .map(|(&m, c)| {
                                 let tl = engine.unit_timeline(m, day);
                                 let spec = UnitSpec::new(m, day, plan.window).slice(a, b);
-                                let rows = plan.formats.iter().map(|&f| engine.generate_unit_into(spec, *c, f, &tl, UnitRows::marked())).collect();
+                                let rows = plan
+                                    .formats
+                                    .iter()
+                                    .map(|&f| engine.generate_unit_into(spec, *c, f, &tl, UnitRows::marked()))
+                                    .collect();
                                 *c = Engine::advance(&tl, a, b, *c);
                                 rows
                             })

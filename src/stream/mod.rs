@@ -126,12 +126,20 @@ fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs, engine: &Engine) -
     let mut failed = Vec::new();
     for name in &req.sinks {
         let sink: Result<Box<dyn Sink>> = match name.as_str() {
-            "postgres" => cfg.postgres_url().and_then(|url| Ok(Box::new(crate::sink::postgres::PostgresSink::live(url, &plant)?) as Box<dyn Sink>)),
+            "postgres" => cfg
+                .postgres_url()
+                .and_then(|url| Ok(Box::new(crate::sink::postgres::PostgresSink::live(url, &plant)?) as Box<dyn Sink>)),
             "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
                 .and_then(|()| {
                     let k = &cfg.kafka;
-                    Ok(Box::new(crate::sink::kafka::KafkaSink::live(&k.brokers, &k.topic_prefix, k.partitions, state_dir, &req.name)?) as Box<dyn Sink>)
+                    Ok(Box::new(crate::sink::kafka::KafkaSink::live(
+                        &k.brokers,
+                        &k.topic_prefix,
+                        k.partitions,
+                        state_dir,
+                        &req.name,
+                    )?) as Box<dyn Sink>)
                 }),
             _ => Ok(Box::new(crate::sink::stdout::StdoutSink::new())),
         };
@@ -146,7 +154,11 @@ fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs, engine: &Engine) -
                 tracing::warn!("starting without {f}");
             }
         } else {
-            let hint = if open.is_empty() || args.allow_degraded { "" } else { "\n(--allow-degraded starts with the sinks that work)" };
+            let hint = if open.is_empty() || args.allow_degraded {
+                ""
+            } else {
+                "\n(--allow-degraded starts with the sinks that work)"
+            };
             bail!("{}{hint}", failed.join("\n"));
         }
     }
@@ -159,7 +171,8 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     let mut engine = crate::backfill::engine(cfg, req.fault_rate)?;
     engine.restrict_patterns(&args.patterns)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine)?;
-    let machines: Vec<usize> = (0..engine.plant.machines.len()).filter(|m| m % req.shard.1 == req.shard.0 - 1).collect();
+    let machines: Vec<usize> =
+        (0..engine.plant.machines.len()).filter(|m| m % req.shard.1 == req.shard.0 - 1).collect();
     let (start, skip, resume) = where_to_start(&req, &mut sinks)?;
     let g0 = start - start.rem_euclid(SCADA_STEP);
     let end = req.end.unwrap_or(i64::MAX / 4);
@@ -172,7 +185,14 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     let mut formats: Vec<Format> = sinks.iter().map(|s| s.format()).collect();
     formats.sort_by_key(|f| *f as u8);
     formats.dedup();
-    let plan = Plan { tables: req.tables(), step: req.step(), formats: formats.clone(), machines: machines.clone(), window: (g0, end), counters: req.kind != StreamKind::Iot };
+    let plan = Plan {
+        tables: req.tables(),
+        step: req.step(),
+        formats: formats.clone(),
+        machines: machines.clone(),
+        window: (g0, end),
+        counters: req.kind != StreamKind::Iot,
+    };
 
     let ctl = Arc::new(Control::default());
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
@@ -194,11 +214,15 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     // Statistics go on through the final drain, until every worker has ended.
     let finished = Arc::new(AtomicBool::new(false));
     let stats_thread = {
-        let (ctl, generated, pace, finished) = (Arc::clone(&ctl), Arc::clone(&generated), Arc::clone(&pace), Arc::clone(&finished));
-        let lanes: Vec<(&'static str, Arc<Buffer>, Arc<SinkStats>)> = lanes.iter().map(|l| (l.name, Arc::clone(&l.queue), Arc::clone(&l.stats))).collect();
+        let (ctl, generated, pace, finished) =
+            (Arc::clone(&ctl), Arc::clone(&generated), Arc::clone(&pace), Arc::clone(&finished));
+        let lanes: Vec<(&'static str, Arc<Buffer>, Arc<SinkStats>)> =
+            lanes.iter().map(|l| (l.name, Arc::clone(&l.queue), Arc::clone(&l.stats))).collect();
         let every = Duration::from_secs(cfg.stream.stats_interval_s);
         let name = req.name.clone();
-        std::thread::Builder::new().name("stats".into()).spawn(move || stats_loop(&name, &ctl, &pace, &generated, &lanes, every, &finished))?
+        std::thread::Builder::new()
+            .name("stats".into())
+            .spawn(move || stats_loop(&name, &ctl, &pace, &generated, &lanes, every, &finished))?
     };
     let released = release(&engine, plan, counters, worker_threads(), &pace, &lanes, &ctl, &generated);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
@@ -271,7 +295,8 @@ fn start_workers(
         let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, cfg.stream.spool_max_mb << 20, &spool)?);
         let stats = Arc::new(SinkStats::default());
         stats.through.store(skip, Ordering::Relaxed);
-        let (q, st, c, stream, done) = (Arc::clone(&queue), Arc::clone(&stats), Arc::clone(ctl), req.name.clone(), done_tx.clone());
+        let (q, st, c, stream, done) =
+            (Arc::clone(&queue), Arc::clone(&stats), Arc::clone(ctl), req.name.clone(), done_tx.clone());
         std::thread::Builder::new().name(format!("sink-{name}")).spawn(move || {
             deliver::run(sink, q, stream, flush, st, c);
             let _ = done.send(());
@@ -295,7 +320,11 @@ fn shut_down(lanes: &[Lane], ctl: &Control, grace: Duration, done: &mpsc::Receiv
     ctl.stop(if ctl.stopping() { Some(grace) } else { None });
     let waited = Instant::now();
     for _ in lanes {
-        let left = if ctl.stopping_with_deadline() { (grace + Duration::from_secs(1)).saturating_sub(waited.elapsed()) } else { Duration::MAX };
+        let left = if ctl.stopping_with_deadline() {
+            (grace + Duration::from_secs(1)).saturating_sub(waited.elapsed())
+        } else {
+            Duration::MAX
+        };
         if done.recv_timeout(left).is_err() {
             tracing::warn!("a sink did not finish within the grace period");
             break;
@@ -330,7 +359,13 @@ struct Lane {
 
 /// Counters of each machine at `g0`: continued from what a sink holds (PostgreSQL's SCADA
 /// rows, Kafka's progress file), else estimated.
-fn starting_counters(engine: &Engine, machines: &[usize], g0: i64, sinks: &mut [Box<dyn Sink>], resume: &[Option<Progress>]) -> Result<Vec<Counters>> {
+fn starting_counters(
+    engine: &Engine,
+    machines: &[usize],
+    g0: i64,
+    sinks: &mut [Box<dyn Sink>],
+    resume: &[Option<Progress>],
+) -> Result<Vec<Counters>> {
     let mut known: BTreeMap<String, (i64, Counters)> = BTreeMap::new();
     for p in resume.iter().flatten() {
         if let Some((at, map)) = &p.counters {
@@ -414,7 +449,9 @@ fn release(
                     if tick.through > l.skip {
                         // Back-pressure: a full queue makes generation wait for its sink.
                         let mut batch = tick.batches[l.fmt].clone();
-                        while let Offer::Full(back) = l.queue.offer(batch).map_err(|e| anyhow!("sink {}: {e:#}", l.name))? {
+                        while let Offer::Full(back) =
+                            l.queue.offer(batch).map_err(|e| anyhow!("sink {}: {e:#}", l.name))?
+                        {
                             if ctl.stopping() {
                                 return Ok(());
                             }

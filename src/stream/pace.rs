@@ -51,7 +51,11 @@ mod tests {
     #[test]
     fn real_time_follows_the_wall_clock_grid() {
         let p = Pace::new(Some(1.0), 1_000, 5_000.0);
-        assert_eq!(p.wait_at(1_010, 1_005.5), Some(Duration::from_secs_f64(4.5)), "a future tick waits for its instant");
+        assert_eq!(
+            p.wait_at(1_010, 1_005.5),
+            Some(Duration::from_secs_f64(4.5)),
+            "a future tick waits for its instant"
+        );
         assert_eq!(p.wait_at(990, 1_005.5), None, "a tick in the past goes at once (catching up)");
     }
 

@@ -84,13 +84,23 @@ impl Drop for TestDb {
 
 /// [`TestDb::digest`] of a table in any database.
 pub fn digest_at(url: &str, table: &str) -> String {
-    let sql = format!("SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {table} x");
+    let sql = format!(
+        "SELECT count(*) || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM {table} x"
+    );
     let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| panic!("{url}: {e}"));
     c.query_one(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
 
 /// The seven operational tables genims writes.
-pub const TABLES: [&str; 7] = ["scada_machine_data", "sensor_data", "sensor_health", "machine_faults", "maintenance_events", "production_runs", "fault_labels"];
+pub const TABLES: [&str; 7] = [
+    "scada_machine_data",
+    "sensor_data",
+    "sensor_health",
+    "machine_faults",
+    "maintenance_events",
+    "production_runs",
+    "fault_labels",
+];
 
 /// Sends a signal (TERM, INT, KILL) to a process.
 pub fn signal(pid: u32, sig: &str) {
@@ -144,7 +154,19 @@ impl Cluster {
         let dir = tempfile::Builder::new().prefix("genims-pg").tempdir_in("/tmp").unwrap();
         let _ = Command::new("chown").args(["-R", "postgres:postgres", dir.path().to_str().unwrap()]).status();
         let data = dir.path().join("data");
-        let st = Self::as_owner(&[&Self::bin("initdb"), "-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]).status().unwrap();
+        let st = Self::as_owner(&[
+            &Self::bin("initdb"),
+            "-D",
+            data.to_str().unwrap(),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ])
+        .status()
+        .unwrap();
         assert!(st.success(), "initdb failed");
         let c = Cluster { dir, port: free_port() };
         c.start();
@@ -157,15 +179,30 @@ impl Cluster {
 
     pub fn start(&self) {
         let data = self.dir.path().join("data");
-        let opts = format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
+        let opts =
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", self.port, self.dir.path().display());
         let log = self.dir.path().join("log");
-        let st = Self::as_owner(&[&Self::bin("pg_ctl"), "-D", data.to_str().unwrap(), "-l", log.to_str().unwrap(), "-o", &opts, "-w", "start"]).status().unwrap();
+        let st = Self::as_owner(&[
+            &Self::bin("pg_ctl"),
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            log.to_str().unwrap(),
+            "-o",
+            &opts,
+            "-w",
+            "start",
+        ])
+        .status()
+        .unwrap();
         assert!(st.success(), "pg_ctl start failed; see {}", log.display());
     }
 
     pub fn stop(&self) {
         let data = self.dir.path().join("data");
-        let st = Self::as_owner(&[&Self::bin("pg_ctl"), "-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"]).status().unwrap();
+        let st = Self::as_owner(&[&Self::bin("pg_ctl"), "-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"])
+            .status()
+            .unwrap();
         assert!(st.success(), "pg_ctl stop failed");
     }
 }
@@ -173,7 +210,8 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.dir.path().join("data");
-        let _ = Self::as_owner(&[&Self::bin("pg_ctl"), "-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]).status();
+        let _ = Self::as_owner(&[&Self::bin("pg_ctl"), "-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"])
+            .status();
     }
 }
 
