@@ -350,7 +350,7 @@ fn validate(p: &Pattern, problems: &mut Vec<String>) {
             Some(d) => {
                 range_ok(problems, src, "drift.offset_pct_per_month", d.offset_pct_per_month, 0.0);
                 range_ok(problems, src, "drift.packet_loss_pct", d.packet_loss_pct, 0.0);
-                if !(d.acceleration > 0.0) {
+                if d.acceleration.is_nan() || d.acceleration <= 0.0 {
                     problems.push(format!("{src}: drift.acceleration: must be > 0"));
                 }
                 for (f, v) in [("stuck_share", d.stuck_share), ("erratic_share", d.erratic_share)] {

@@ -394,8 +394,11 @@ pub fn encode<R: Row>(fmt: Format, row: &R, out: &mut Vec<u8>) {
     }
 }
 
+/// A decoded Kafka frame and the bytes after it: (key, timestamp ms, JSON value, rest).
+pub type Frame<'a> = (&'a [u8], i64, &'a [u8], &'a [u8]);
+
 /// One Kafka frame decoded: (key, timestamp ms, JSON value).
-pub fn next_frame(buf: &[u8]) -> Option<(&[u8], i64, &[u8], &[u8])> {
+pub fn next_frame(buf: &[u8]) -> Option<Frame<'_>> {
     let u32_at = |o: usize| buf.get(o..o + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize);
     let klen = u32_at(0)?;
     let key = buf.get(4..4 + klen)?;
@@ -780,7 +783,7 @@ pub fn write_pg_numeric(out: &mut Vec<u8>, scaled: i64, scale: u8) {
     let neg = scaled < 0;
     let mut abs = u128::from(scaled.unsigned_abs());
     // Align the fraction to whole base-10000 groups.
-    let frac_groups = (u32::from(scale) + 3) / 4;
+    let frac_groups = u32::from(scale).div_ceil(4);
     abs *= 10u128.pow(frac_groups * 4 - u32::from(scale));
     let mut digits: Vec<i16> = Vec::with_capacity(8);
     while abs > 0 {

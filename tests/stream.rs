@@ -248,6 +248,9 @@ fn postgres_outage_is_buffered_spooled_and_delivered_once() {
     }
 }
 
+/// Records per table: (key, timestamp ms, JSON text).
+type Records = BTreeMap<String, Vec<(String, i64, String)>>;
+
 /// The stream's topic of a table.
 fn topic_of(table: &str) -> &'static str {
     match table {
@@ -264,7 +267,7 @@ fn topic_of(table: &str) -> &'static str {
 /// Every record of the stream's topics (table → (key, timestamp ms, JSON text) multiset),
 /// read from every partition the topic has until a fetch comes back empty (tansu's end
 /// offsets can undercount), and each topic's partition count.
-fn consume_all(addr: &str) -> (BTreeMap<String, Vec<(String, i64, String)>>, BTreeMap<String, usize>) {
+fn consume_all(addr: &str) -> (Records, BTreeMap<String, usize>) {
     use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {

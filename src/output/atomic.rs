@@ -37,10 +37,10 @@ enum Kind {
 fn kind_of(target: &Path) -> Result<Kind> {
     // `/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`: an open descriptor, even when it leads
     // to a regular file (replacing that file would cut the shell's redirection).
-    if target.starts_with("/dev") || target.starts_with("/proc") {
-        if std::fs::metadata(target).is_ok_and(|m| !m.is_dir()) {
-            return Ok(Kind::Special);
-        }
+    if (target.starts_with("/dev") || target.starts_with("/proc"))
+        && std::fs::metadata(target).is_ok_and(|m| !m.is_dir())
+    {
+        return Ok(Kind::Special);
     }
     let Ok(meta) = std::fs::symlink_metadata(target) else { return Ok(Kind::Regular(target.to_owned())) };
     if meta.file_type().is_symlink() {

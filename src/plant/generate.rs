@@ -53,8 +53,11 @@ const EMPLOYEES_PER_FACTORY: (usize, usize) = (2000, 4000);
 const PRODUCTS_PER_LINE: (usize, usize) = (1, 3);
 const PRODUCTS_PER_CUSTOMER: (usize, usize) = (3, 8);
 
+/// A shift: name, code, start and end (hour, minute), hours, break minutes, days.
+type ShiftSpec = (&'static str, &'static str, (u8, u8), (u8, u8), f64, i64, &'static str);
+
 /// The six shifts of every factory, in factory-local time.
-const SHIFTS: &[(&str, &str, (u8, u8), (u8, u8), f64, i64, &str)] = &[
+const SHIFTS: &[ShiftSpec] = &[
     ("Shift A", "shift_a", (6, 0), (14, 0), 8.0, 30, "mon,tue,wed,thu,fri"),
     ("Shift B", "shift_b", (14, 0), (22, 0), 8.0, 30, "mon,tue,wed,thu,fri"),
     ("Shift C", "shift_c", (22, 0), (6, 0), 8.0, 30, "mon,tue,wed,thu,fri"),
@@ -549,7 +552,7 @@ fn customers(rng: &mut Rng, sizes: &Sizes) -> Vec<Customer> {
                     _ => "passenger vehicles",
                 },
                 annual_volume: round_to(rng.random_range(100_000.0..2_000_000.0), 1000.0) as i64,
-                quality_rating: *["A+", "A", "A", "B"].choose(rng).unwrap(),
+                quality_rating: ["A+", "A", "A", "B"].choose(rng).unwrap(),
                 payment_terms_days: *[30, 45, 60, 90].choose(rng).unwrap(),
                 sla_on_time_pct: f64::from(rng.random_range(950..=995u32)) / 10.0,
                 sla_quality_ppm: *[50, 100, 200, 300, 500].choose(rng).unwrap(),

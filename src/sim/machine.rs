@@ -170,8 +170,8 @@ impl Engine {
                 work += SCADA_STEP as f64 / actual_cycle;
                 parts = (work.floor() - before) as u32;
                 let reject_rate = (100.0 - lpm.yield_pct) / 200.0 + ep.map_or(0.0, |e| e.reject_pct * progress / 100.0);
-                for p in 0..parts.min(3) as usize {
-                    if unit(w[p]) < reject_rate {
+                for &word in w.iter().take(parts.min(3) as usize) {
+                    if unit(word) < reject_rate {
                         rejects += 1;
                     }
                 }

@@ -1095,9 +1095,9 @@ mod tests {
                 a = b;
                 k += 1;
             }
-            for t in 0..7 {
+            for (t, part) in parts.iter().enumerate() {
                 assert!(
-                    parts[t] == whole.bufs[t],
+                    *part == whole.bufs[t],
                     "machine {m}, table {}: slices differ from the whole day ({} vs {} bytes)",
                     crate::rows::Table::ALL[t].name(),
                     parts[t].len(),

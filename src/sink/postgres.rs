@@ -33,9 +33,13 @@ use crate::sim::unit::Counters;
 /// Buffers queued per COPY stream before the producer waits.
 const QUEUE: usize = 4;
 
+/// A finished COPY: its row count, the sender of the commit decision, and the receiver of
+/// the commit's result.
+type CopyDone = Result<(u64, oneshot::Sender<bool>, oneshot::Receiver<Result<()>>)>;
+
 struct Stream {
     tx: mpsc::Sender<Bytes>,
-    done: tokio::task::JoinHandle<Result<(u64, oneshot::Sender<bool>, oneshot::Receiver<Result<()>>)>>,
+    done: tokio::task::JoinHandle<CopyDone>,
 }
 
 pub struct PostgresSink {
@@ -159,11 +163,7 @@ async fn copy_and_hold(
     }
 }
 
-async fn copy_stream(
-    pool: Pool,
-    table: Table,
-    rx: mpsc::Receiver<Bytes>,
-) -> Result<(u64, oneshot::Sender<bool>, oneshot::Receiver<Result<()>>)> {
+async fn copy_stream(pool: Pool, table: Table, rx: mpsc::Receiver<Bytes>) -> CopyDone {
     let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
     let (decide_tx, decide_rx) = oneshot::channel::<bool>();
     let (result_tx, result_rx) = oneshot::channel::<Result<()>>();

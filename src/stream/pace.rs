@@ -23,7 +23,7 @@ impl Pace {
     pub fn due(&self, t: i64) -> f64 {
         match self.speed {
             None => f64::NEG_INFINITY,
-            Some(s) if s == 1.0 => t as f64,
+            Some(1.0) => t as f64,
             Some(s) => self.wall0 + (t - self.sim0) as f64 / s,
         }
     }
