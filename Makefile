@@ -1,7 +1,7 @@
 # genims — the two commands a newcomer needs:
 #   make run    generate the master data and operational history as files (no server)
 #   make test   install/start what the tests need, then run every test
-.PHONY: run test services build release bench stream clean
+.PHONY: run test lint services build release bench stream clean
 
 CARGO ?= cargo
 GENIMS := target/release/genims
@@ -34,8 +34,13 @@ services:
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-tansu.sh >/dev/null
 
-test: services
+test: lint services
 	GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" $(CARGO) test --locked --all-targets
+
+# Formatting and lints, checked before the tests (rustfmt.toml sets the width).
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 # Throughput and memory on this machine; paste the table into BENCHMARKS.md.
 bench: services

@@ -87,7 +87,7 @@ fn evaluate_scores_every_pattern_against_the_labels() {
 /// evaluation time) each detector keeps recall >= 0.8 and precision >= 0.9; a machine that
 /// never had an episode is HEALTHY on the dashboard at every evaluation time.
 fn detectors_catch_every_pattern_and_spare_healthy_machines(db: &TestDb, url: &str, dir: &std::path::Path) {
-    let window = ["--start", "2026-03-01T06:00:00Z", "--end", "2026-03-03T23:30:00Z", "--every", "30m"];
+    let window = ["--start", "2026-03-01T06:00:00Z", "--end", "2026-03-03T23:00:00Z", "--every", "1h"];
     let out = ok(genims(dir).args(["--postgres-url", url, "evaluate", "--format", "json"]).args(window));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for p in report["patterns"].as_array().unwrap() {
@@ -103,7 +103,7 @@ fn detectors_catch_every_pattern_and_spare_healthy_machines(db: &TestDb, url: &s
         .client()
         .query(
             "SELECT t::text || ' ' || h.machine_id || ' ' || h.health_status || ' ' || coalesce(h.detections, '')
-               FROM generate_series('2026-03-01 06:00'::timestamp, '2026-03-03 23:30', '30 minutes') t,
+               FROM generate_series('2026-03-01 06:00'::timestamp, '2026-03-03 23:00', '1 hour') t,
                     LATERAL genims_machine_health(t) h
               WHERE h.health_status IN ('WARNING', 'CRITICAL')
                 AND NOT EXISTS (SELECT 1 FROM fault_labels l WHERE l.machine_id = h.machine_id)",
