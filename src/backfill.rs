@@ -51,7 +51,7 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
 
 /// The window from the flags: `--end` defaults to now (whole minute), `--start` to `--end`
 /// minus `--days`. Both are floored to whole minutes.
-pub fn window(days: u32, start: Option<&str>, end: Option<&str>, now: i64) -> Result<(i64, i64)> {
+pub fn window(days: i64, start: Option<&str>, end: Option<&str>, now: i64) -> Result<(i64, i64)> {
     let floor = |t: i64| t - t.rem_euclid(SCADA_STEP);
     let b = floor(match end {
         Some(e) => parse_instant(e).map_err(|err| anyhow!("--end: {err}"))?,
@@ -60,10 +60,16 @@ pub fn window(days: u32, start: Option<&str>, end: Option<&str>, now: i64) -> Re
     let a = match start {
         Some(s) => floor(parse_instant(s).map_err(|err| anyhow!("--start: {err}"))?),
         None => {
-            if days == 0 {
-                bail!("--days 0: the window must hold at least one day (or give --start)");
+            if days < 1 {
+                bail!("--days {days}: the window must hold at least one day (or give --start)");
             }
-            b - i64::from(days) * DAY
+            if days > i64::from(crate::cli::MAX_DAYS) {
+                bail!(
+                    "--days {days}: one run covers at most {} days (ten years): load a longer history as consecutive windows, which continue each other exactly",
+                    crate::cli::MAX_DAYS
+                );
+            }
+            b - days * DAY
         }
     };
     if a >= b {
@@ -82,6 +88,7 @@ pub fn window(days: u32, start: Option<&str>, end: Option<&str>, now: i64) -> Re
 
 impl Request {
     pub fn from_args(cfg: &Config, args: &BackfillArgs) -> Result<Request> {
+        crate::cli::check_fault_rate(args.fault_rate)?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
         let window = window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
         let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));

@@ -64,7 +64,7 @@ fn run(cli: Cli) -> Result<()> {
         config: cli.config.clone(),
         postgres_url: cli.postgres_url.clone(),
         kafka_brokers: cli.kafka_brokers.clone(),
-        seed: cli.seed,
+        seed: cli.seed.as_deref().map(cli::parse_seed).transpose()?,
     };
     let cfg = Config::load(&overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -77,7 +77,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut client = db::connect(cfg.postgres_url()?).await?;
             let used = schema::apply(&mut client, partition, cfg.postgres.partition).await?;
             eprintln!(
-                "genims: schema applied (16 tables, fault_labels, genims_stream_progress, detection views; time series {})",
+                "genims: schema applied (16 tables, fault_labels, genims_stream_progress, genims_plant, detection views; time series {})",
                 if used == config::Partition::Daily { "partitioned by day" } else { "unpartitioned" }
             );
             Ok(())

@@ -141,14 +141,15 @@ fn bad_topic_prefixes_and_negative_numbers_get_their_rule() {
     }
     for (args, rule) in [
         (vec!["backfill", "--fault-rate", "-0.5"], "must lie between 0 and 1"),
-        (vec!["backfill", "--days", "-1"], "from 1 to 3660"),
-        (vec!["backfill", "--days", "100000"], "from 1 to 3660"),
+        (vec!["backfill", "--days", "-1"], "--days -1: the window must hold at least one day"),
+        (vec!["backfill", "--days", "100000"], "--days 100000: one run covers at most 3660 days"),
         (vec!["--seed", "-1", "seed"], "must be an integer from 0"),
         (vec!["stream", "all", "--speed", "-5"], "--speed -5: expected a positive number"),
     ] {
         let (out, err) = run(genims(dir.path()).args(&args));
         assert!(!out.status.success(), "{args:?} must fail");
         assert!(err.contains(rule) && !err.contains("unexpected argument"), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
     }
 }
 

@@ -87,8 +87,7 @@ impl Request {
                 bail!("the window is empty: --start must lie before --end");
             }
         }
-        // Both sources are checked where they are read (clap's parser, the config file).
-        let fault_rate = args.fault_rate.unwrap_or(cfg.stream.fault_rate);
+        let fault_rate = crate::cli::check_fault_rate(args.fault_rate.unwrap_or(cfg.stream.fault_rate))?;
         let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
         let kind_name = match args.kind {
             StreamKind::Iot => "iot",
