@@ -296,6 +296,9 @@ pub fn drive(
                         w = written.1.wait(w).expect("no poisoned lock");
                     }
                 }
+                if abort.load(Ordering::Relaxed) {
+                    break;
+                }
                 let (d, k) = units[i];
                 let m = machines[k];
                 let spec = UnitSpec::new(m, days[d], window);
@@ -307,6 +310,9 @@ pub fn drive(
             });
         }
         drop(tx);
+        // The receiver ends with this closure, before the scope joins the workers: after a
+        // sink error, a worker blocked on the full channel wakes up (its send fails) and ends.
+        let rx = rx;
         let mut pending: BTreeMap<usize, UnitRows> = BTreeMap::new();
         let mut want = 0usize;
         let mut total_rows = 0u64;

@@ -82,9 +82,10 @@ fn backfill_publishes_every_row_keyed_by_machine() {
 fn unreachable_broker_is_one_clear_error() {
     let dir = tempdir();
     std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
-    let port = common::free_port();
+    // Port 1: nothing listens there (a random free port could be taken meanwhile by a
+    // server another test starts).
     let (out, err) = run(genims(dir.path())
-        .env("GENIMS_KAFKA_BROKERS", format!("127.0.0.1:{port}"))
+        .env("GENIMS_KAFKA_BROKERS", "127.0.0.1:1")
         .args(["backfill", "--out", "kafka", "--days", "1"]));
     assert!(!out.status.success());
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -92,4 +93,32 @@ fn unreachable_broker_is_one_clear_error() {
     let (out, err) = run(genims(dir.path()).args(["backfill", "--out", "kafka", "--days", "1"]));
     assert!(!out.status.success());
     assert!(err.contains("no Kafka brokers configured"), "{err}");
+}
+
+/// Regression: a broker killed in the middle of a backfill left the run hanging for good
+/// (rskafka's nested retries, then workers blocked on the unit channel after the error).
+/// Now the run ends with one line once the broker has failed a request for the deadline.
+#[test]
+fn a_broker_dying_mid_backfill_ends_the_run_with_one_line() {
+    let mut broker = Broker::start();
+    let dir = tempdir();
+    std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
+    let mut child = genims(dir.path())
+        .env("GENIMS_KAFKA_BROKERS", &broker.addr)
+        .args(["backfill", "--out", "kafka", "--start", "2026-03-01", "--end", "2026-03-03"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    broker.kill();
+    let status = common::wait_for(&mut child, std::time::Duration::from_secs(150));
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let status = status.unwrap_or_else(|| panic!("the backfill still runs 150 s after its broker died: {err}"));
+    assert!(!status.success(), "a backfill whose broker died must fail: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("Kafka"), "{err}");
 }

@@ -421,8 +421,10 @@ fn kafka_broker_restarts_recreate_topics_and_deliver_what_they_missed() {
 #[test]
 fn unreachable_sinks_fail_at_start_unless_degraded() {
     let dir = plant_dir();
-    let dead_pg = format!("postgresql://postgres@127.0.0.1:{}/x", common::free_port());
-    let dead_kafka = format!("127.0.0.1:{}", common::free_port());
+    // Port 1: nothing listens there (a random free port could be taken meanwhile by a
+    // server another test starts).
+    let dead_pg = "postgresql://postgres@127.0.0.1:1/x".to_owned();
+    let dead_kafka = "127.0.0.1:1".to_owned();
     let (out, err) = run(genims(dir.path()).args([
         "--postgres-url",
         &dead_pg,

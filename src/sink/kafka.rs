@@ -4,7 +4,8 @@
 //!
 //! Records are batched per partition and several produce calls are kept in flight, bounded
 //! by a semaphore (rskafka's producer applies no back-pressure itself). Retries use
-//! rskafka's backoff with a deadline, after which the run fails with the broker's error.
+//! rskafka's backoff with a deadline, and every request is bounded by a timeout of its own
+//! (rskafka's retry loops nest); after that the run fails with the broker's error.
 //!
 //! As a stream's sink it also keeps the stream's progress in a small file beside its spool
 //! (Kafka has no transaction to hold it), written only after every record before it was
@@ -155,6 +156,28 @@ async fn open(
     Ok(topics)
 }
 
+/// How long one request (a produce, opening the topics) may take in all. rskafka's backoff
+/// deadline applies per retry loop, and its loops nest (a produce retries a connection that
+/// retries on its own), so a broker that died mid-run could keep a request waiting for
+/// minutes; this bounds it.
+fn request_limit(deadline: Duration) -> Duration {
+    deadline + CONNECT_TIMEOUT
+}
+
+/// [`open`], bounded by [`request_limit`].
+async fn open_within(
+    brokers: &[String],
+    prefix: &str,
+    partitions: i32,
+    deadline: Duration,
+    warned: &mut BTreeSet<String>,
+) -> Result<Topics> {
+    let limit = request_limit(deadline);
+    tokio::time::timeout(limit, open(brokers, prefix, partitions, deadline, warned))
+        .await
+        .map_err(|_| anyhow!("Kafka at {} did not open the topics within {} s", brokers.join(","), limit.as_secs()))?
+}
+
 /// The topics that exist and their partition counts. (A metadata request for all topics:
 /// unlike a lookup by name, it never makes the broker create one.)
 async fn list(client: &Client) -> Result<BTreeMap<String, i32>> {
@@ -192,7 +215,7 @@ impl KafkaSink {
         }
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let mut warned = BTreeSet::new();
-        let topics = rt.block_on(open(brokers, prefix, partitions, deadline, &mut warned))?;
+        let topics = rt.block_on(open_within(brokers, prefix, partitions, deadline, &mut warned))?;
         Ok(KafkaSink {
             rt,
             brokers: brokers.to_vec(),
@@ -260,13 +283,18 @@ impl KafkaSink {
         let permits = Arc::clone(&self.permits);
         let permit = self.rt.block_on(permits.acquire_owned()).expect("semaphore never closes");
         let _guard = self.rt.enter();
+        let limit = request_limit(self.deadline);
         self.inflight.spawn(async move {
             let _permit = permit;
-            client
-                .produce(records, Compression::NoCompression)
-                .await
-                .map(|_| ())
-                .map_err(|e| anyhow!("cannot produce to Kafka topic {}: {e}", client.topic()))
+            match tokio::time::timeout(limit, client.produce(records, Compression::NoCompression)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(anyhow!("cannot produce to Kafka topic {}: {e}", client.topic())),
+                Err(_) => Err(anyhow!(
+                    "Kafka did not acknowledge records for topic {} within {} s",
+                    client.topic(),
+                    limit.as_secs()
+                )),
+            }
         });
         while let Some(done) = self.inflight.try_join_next() {
             let failed = done.map_err(|e| anyhow!("a Kafka produce task failed: {e}")).and_then(|r| r);
@@ -345,8 +373,13 @@ impl Sink for KafkaSink {
         self.inflight.abort_all();
         let mut inflight = std::mem::take(&mut self.inflight);
         self.rt.block_on(async { while inflight.join_next().await.is_some() {} });
-        self.topics =
-            self.rt.block_on(open(&self.brokers, &self.prefix, self.partitions, self.deadline, &mut self.warned))?;
+        self.topics = self.rt.block_on(open_within(
+            &self.brokers,
+            &self.prefix,
+            self.partitions,
+            self.deadline,
+            &mut self.warned,
+        ))?;
         Ok(())
     }
 }
