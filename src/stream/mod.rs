@@ -120,14 +120,15 @@ impl Request {
 /// stream runs with the sinks that work (but never with none).
 fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs, engine: &Engine) -> Result<Vec<Box<dyn Sink>>> {
     let state_dir = &req.state_dir;
-    let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
     let mut open = Vec::new();
     let mut failed = Vec::new();
     for name in &req.sinks {
         let sink: Result<Box<dyn Sink>> = match name.as_str() {
-            "postgres" => cfg
-                .postgres_url()
-                .and_then(|url| Ok(Box::new(crate::sink::postgres::PostgresSink::live(url, &plant)?) as Box<dyn Sink>)),
+            "postgres" => cfg.postgres_url().and_then(|url| {
+                // Only the database holds master data to check the plant against.
+                let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
+                Ok(Box::new(crate::sink::postgres::PostgresSink::live(url, &plant)?) as Box<dyn Sink>)
+            }),
             "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
                 .and_then(|()| {
