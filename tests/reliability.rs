@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{genims, ok, run, tempdir, wait_for, TestDb, TABLES};
+use common::{backfill_db, genims, ok, run, tempdir, wait_for, TestDb, TABLES};
 
 const SMALL_PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -199,19 +199,7 @@ fn a_stream_restarted_with_the_same_start_finishes_its_window() {
     assert!(err.contains("resuming where it stopped"), "the log says it resumed: {err}");
     let (out, err) = run(genims(dir.path()).args(args));
     assert!(out.status.success() && err.contains("nothing to do"), "a finished window is not an error: {err}");
-    ok(genims(dir.path()).args([
-        "--postgres-url",
-        &whole.url,
-        "backfill",
-        "--out",
-        "db",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        c,
-    ]));
+    backfill_db(dir.path(), &whole.url, a, c);
     for table in TABLES {
         assert_eq!(
             streamed.digest(table),
@@ -286,19 +274,7 @@ fn back_pressure_at_max_speed_needs_no_spool() {
     };
     assert!(most("buffered ") > 4_000, "the memory queue filled (the sink was the slow side): {err}");
     assert_eq!(most("spooled "), 0, "nothing spools while PostgreSQL is healthy: {err}");
-    ok(genims(dir.path()).args([
-        "--postgres-url",
-        &whole.url,
-        "backfill",
-        "--out",
-        "db",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        c,
-    ]));
+    backfill_db(dir.path(), &whole.url, a, c);
     for table in ["sensor_data", "scada_machine_data"] {
         assert_eq!(streamed.digest(table), whole.digest(table), "{table}: every record once");
     }

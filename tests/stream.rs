@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{digest_at, genims, ok, run, signal, tempdir, wait_for, Broker, Cluster, TestDb, TABLES};
+use common::{backfill_db, digest_at, genims, ok, run, signal, tempdir, wait_for, Broker, Cluster, TestDb, TABLES};
 
 const SMALL_PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -96,19 +96,7 @@ fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
         prepared(dir.path(), &db.url);
     }
     let (a, b, c) = ("2026-03-04T22:00:00Z", "2026-03-04T23:30:00Z", "2026-03-05T01:00:00Z");
-    ok(genims(dir.path()).args([
-        "--postgres-url",
-        &streamed.url,
-        "backfill",
-        "--out",
-        "db",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        b,
-    ]));
+    backfill_db(dir.path(), &streamed.url, a, b);
     // The stream picks up where the backfill ended; stopped by SIGTERM part way.
     let args = [
         "--postgres-url",
@@ -157,19 +145,7 @@ fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
         "state",
     ];
     ok(genims(dir.path()).args(args));
-    ok(genims(dir.path()).args([
-        "--postgres-url",
-        &whole.url,
-        "backfill",
-        "--out",
-        "db",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        c,
-    ]));
+    backfill_db(dir.path(), &whole.url, a, c);
     for table in TABLES {
         assert_eq!(
             streamed.digest(table),
@@ -230,19 +206,7 @@ fn postgres_outage_is_buffered_spooled_and_delivered_once() {
     assert!(spooled > 0, "the memory bound was reached and rows spooled to disk: {text}");
     let whole = TestDb::new("outage");
     prepared(dir.path(), &whole.url);
-    ok(genims(dir.path()).args([
-        "--postgres-url",
-        &whole.url,
-        "backfill",
-        "--out",
-        "db",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        c,
-    ]));
+    backfill_db(dir.path(), &whole.url, a, c);
     for table in TABLES {
         assert_eq!(digest_at(&url, table), whole.digest(table), "{table}: every record exactly once after the outage");
     }

@@ -38,6 +38,24 @@ pub fn ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// Loads a backfill of `[start, end)` at fault rate 1 into the database at `url`: the
+/// reference the stream tests compare with, table by table.
+pub fn backfill_db(dir: &Path, url: &str, start: &str, end: &str) {
+    ok(genims(dir).args([
+        "--postgres-url",
+        url,
+        "backfill",
+        "--out",
+        "db",
+        "--fault-rate",
+        "1",
+        "--start",
+        start,
+        "--end",
+        end,
+    ]));
+}
+
 /// A database created for one test and dropped when the test ends.
 pub struct TestDb {
     pub name: String,
