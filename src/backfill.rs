@@ -141,6 +141,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
             &cfg.kafka.brokers,
             &cfg.kafka.topic_prefix,
             cfg.kafka.partitions,
+            std::time::Duration::from_millis(cfg.kafka.message_timeout_ms),
         )?),
         BackfillOut::Null => Box::new(crate::sink::Discard),
     };

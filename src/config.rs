@@ -33,6 +33,9 @@ pub struct KafkaConfig {
     pub brokers: Vec<String>,
     pub partitions: i32,
     pub topic_prefix: String,
+    /// How long a backfill keeps retrying one produce request before it fails (librdkafka's
+    /// `message.timeout.ms`, shorter by default).
+    pub message_timeout_ms: u64,
 }
 
 /// Settings of the stream daemon.
@@ -108,7 +111,12 @@ impl Default for Config {
             reference_date: time::macros::date!(2025 - 12 - 19),
             sizes: Sizes::default(),
             postgres: PostgresConfig { url: None, pool_size: 4, partition: Partition::None },
-            kafka: KafkaConfig { brokers: Vec::new(), partitions: 6, topic_prefix: "genims".to_owned() },
+            kafka: KafkaConfig {
+                brokers: Vec::new(),
+                partitions: 6,
+                topic_prefix: "genims".to_owned(),
+                message_timeout_ms: 60_000,
+            },
             output_dir: PathBuf::from("./genims-data"),
             faults_dir: None,
             stream: StreamConfig::default(),
@@ -148,6 +156,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("kafka", "brokers", Kind::StrList),
     ("kafka", "partitions", Kind::Int(1, 1000)),
     ("kafka", "topic_prefix", Kind::Str),
+    ("kafka", "message_timeout_ms", Kind::Int(1_000, 3_600_000)),
     ("output", "dir", Kind::Str),
     ("faults", "dir", Kind::Str),
     ("stream", "sinks", Kind::StrList),
@@ -274,6 +283,7 @@ impl Config {
             }
             ("kafka", "brokers") => self.kafka.brokers = str_list(v)?,
             ("kafka", "partitions") => self.kafka.partitions = int()? as i32,
+            ("kafka", "message_timeout_ms") => self.kafka.message_timeout_ms = int()? as u64,
             ("kafka", "topic_prefix") => {
                 let prefix = string()?;
                 check_topic_prefix(&prefix)?;

@@ -97,12 +97,13 @@ fn unreachable_broker_is_one_clear_error() {
 
 /// Regression: a broker killed in the middle of a backfill left the run hanging for good
 /// (rskafka's nested retries, then workers blocked on the unit channel after the error).
-/// Now the run ends with one line once the broker has failed a request for the deadline.
+/// Now the run ends with one line once the broker has failed a request for
+/// `[kafka] message_timeout_ms` (5 s here) and the connect timeout.
 #[test]
 fn a_broker_dying_mid_backfill_ends_the_run_with_one_line() {
     let mut broker = Broker::start();
     let dir = tempdir();
-    std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
+    std::fs::write(dir.path().join("config.toml"), format!("{SMALL_PLANT}message_timeout_ms = 5000\n")).unwrap();
     let mut child = genims(dir.path())
         .env("GENIMS_KAFKA_BROKERS", &broker.addr)
         .args(["backfill", "--out", "kafka", "--start", "2026-03-01", "--end", "2026-03-03"])

@@ -41,10 +41,8 @@ use crate::sim::unit::Counters;
 const BATCH_RECORDS: usize = 2_000;
 /// Produce requests in flight at once.
 const IN_FLIGHT: usize = 16;
-/// How long a request may be retried before the run fails.
-const RETRY_DEADLINE: Duration = Duration::from_secs(60);
-/// The same for a stream, which retries on its own (reconnecting, re-listing topics) after
-/// this. Short, because rskafka's own retries look topics up in ways that let a restarted
+/// How long a stream's sink retries a request (a backfill's: `[kafka] message_timeout_ms`);
+/// the stream then retries on its own, reconnecting and re-listing topics. Short, because rskafka's own retries look topics up in ways that let a restarted
 /// broker auto-create them with its default partition count.
 const LIVE_RETRY_DEADLINE: Duration = Duration::from_secs(2);
 /// How long to try reaching the brokers at start-up.
@@ -187,8 +185,9 @@ async fn list(client: &Client) -> Result<BTreeMap<String, i32>> {
 
 impl KafkaSink {
     /// Connects and creates the topics that are missing.
-    pub fn new(brokers: &[String], prefix: &str, partitions: i32) -> Result<KafkaSink> {
-        Self::build(brokers, prefix, partitions, RETRY_DEADLINE, None)
+    /// `retry_deadline` bounds how long a request may be retried before the run fails.
+    pub fn new(brokers: &[String], prefix: &str, partitions: i32, retry_deadline: Duration) -> Result<KafkaSink> {
+        Self::build(brokers, prefix, partitions, retry_deadline, None)
     }
 
     /// A stream's sink, keeping the stream's progress under `state_dir`.
