@@ -16,10 +16,11 @@ use anyhow::{anyhow, bail, Result};
 
 use crate::cli::{BackfillArgs, BackfillOut};
 use crate::config::Config;
+use crate::encode::{Encoded, Format};
 use crate::faults::Catalogue;
-use crate::rows::{Format, Table};
+use crate::rows::Table;
 use crate::sim::clock::{parse_instant, DAY, SCADA_STEP};
-use crate::sim::unit::{Counters, UnitRows, UnitSpec};
+use crate::sim::unit::{Counters, UnitSpec};
 use crate::sim::Engine;
 use crate::sink::files::FileSink;
 use crate::sink::postgres::PostgresSink;
@@ -280,7 +281,7 @@ pub fn drive(
     let abort = AtomicBool::new(false);
     let written = (Mutex::new(0usize), Condvar::new());
     let ahead = threads * AHEAD_PER_THREAD;
-    let (tx, rx) = mpsc::sync_channel::<(usize, UnitRows)>(ahead);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Encoded)>(ahead);
     let mut summary = Summary::default();
     let result: Result<()> = std::thread::scope(|s| {
         for _ in 0..threads {
@@ -303,8 +304,9 @@ pub fn drive(
                 let (d, k) = units[i];
                 let m = machines[k];
                 let spec = UnitSpec::new(m, days[d], window);
-                let tl = engine.unit_timeline(m, days[d]);
-                let rows = engine.generate_unit(spec, counters[k][d], fmt, &tl);
+                let mut rows = Encoded::new(fmt);
+                engine.generate_unit(spec, counters[k][d], &mut rows);
+                rows.finish();
                 if tx.send((i, rows)).is_err() {
                     break;
                 }
@@ -314,7 +316,7 @@ pub fn drive(
         // The receiver ends with this closure, before the scope joins the workers: after a
         // sink error, a worker blocked on the full channel wakes up (its send fails) and ends.
         let rx = rx;
-        let mut pending: BTreeMap<usize, UnitRows> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, Encoded> = BTreeMap::new();
         let mut want = 0usize;
         let mut total_rows = 0u64;
         for (i, rows) in rx.iter() {

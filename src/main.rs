@@ -8,6 +8,7 @@ mod backfill;
 mod cli;
 mod config;
 mod db;
+mod encode;
 mod evaluate;
 mod faults;
 mod output;

@@ -93,7 +93,7 @@ impl From<Date> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rows::{encode_fields, Format};
+    use crate::encode::{encode_fields, Format};
     use time::macros::{date, datetime, time};
 
     fn enc(fmt: Format, v: Value, rfc3339: bool) -> String {

@@ -2,8 +2,8 @@
 //! file, and CSV for `COPY ... FROM STDIN`. Cells are spelled by the shared encoders of
 //! `rows`.
 
+use crate::encode::{encode_fields, write_json_string, Format};
 use crate::plant::tables::TableRows;
-use crate::rows::{encode_fields, write_json_string, Format};
 
 /// Rows per INSERT statement in the SQL file.
 const INSERT_BATCH: usize = 500;

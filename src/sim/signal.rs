@@ -23,7 +23,6 @@ use crate::rng;
 /// Seconds between smooth-noise knots.
 const KNOT: i64 = 120;
 const KNOTS_PER_DAY: usize = (DAY / KNOT) as usize;
-const TICKS_PER_DAY: usize = (DAY / SENSOR_STEP) as usize;
 /// Words of the tick stream used per reading: two for white noise, one for packet loss,
 /// one for sensor faults.
 const WORDS_PER_TICK: usize = 4;
@@ -39,11 +38,83 @@ fn normal(a: u32, b: u32) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// The random material of one sensor for one UTC day.
+/// The random material of one sensor for one UTC day, drawn as it is read.
+///
+/// Knots and tick words sit at fixed positions of two ChaCha streams, so reading them in
+/// time order draws each once, and any other instant is one seek away: a day in progress
+/// costs a few hundred bytes per sensor, not the day's 140 KB.
 pub struct SensorDay {
     pub day: i64,
-    knots: Vec<f64>,
-    words: Vec<u32>,
+    /// The first knot of the next day (closes the day's last knot segment).
+    next_day_knot: f64,
+    knots: std::cell::RefCell<Cursor<(usize, f64, f64)>>,
+    ticks: std::cell::RefCell<Cursor<(usize, [u32; WORDS_PER_TICK])>>,
+}
+
+/// A stream positioned at `pos` (in words) and the last item read from it.
+struct Cursor<T> {
+    rng: rng::Rng,
+    pos: u128,
+    last: Option<T>,
+}
+
+impl<T> Cursor<T> {
+    fn new(rng: rng::Rng) -> Cursor<T> {
+        Cursor { rng, pos: 0, last: None }
+    }
+
+    /// The `N` words at `at`, seeking only when not already there.
+    fn words<const N: usize>(&mut self, at: u128) -> [u32; N] {
+        if at != self.pos {
+            self.rng.set_word_pos(at);
+        }
+        let mut w = [0u32; N];
+        for x in &mut w {
+            *x = self.rng.next_u32();
+        }
+        self.pos = at + N as u128;
+        w
+    }
+}
+
+impl SensorDay {
+    /// Knots `j` and `j + 1` of the day.
+    fn knot_pair(&self, j: usize) -> (f64, f64) {
+        let mut c = self.knots.borrow_mut();
+        if let Some((k, k0, k1)) = c.last {
+            if k == j {
+                return (k0, k1);
+            }
+        }
+        let k0 = match c.last {
+            Some((k, _, k1)) if k + 1 == j => k1,
+            _ => {
+                let [a, b] = c.words::<2>(2 * j as u128);
+                normal(a, b)
+            }
+        };
+        let k1 = if j + 1 < KNOTS_PER_DAY {
+            let [a, b] = c.words::<2>(2 * (j + 1) as u128);
+            normal(a, b)
+        } else {
+            self.next_day_knot
+        };
+        c.last = Some((j, k0, k1));
+        (k0, k1)
+    }
+
+    /// The words of tick `i` of the day.
+    fn tick_words(&self, i: usize) -> [u32; WORDS_PER_TICK] {
+        let mut c = self.ticks.borrow_mut();
+        match c.last {
+            Some((k, w)) if k == i => w,
+            _ => {
+                let w = c.words::<WORDS_PER_TICK>((i * WORDS_PER_TICK) as u128);
+                c.last = Some((i, w));
+                w
+            }
+        }
+    }
 }
 
 /// One raw reading before statistics.
@@ -146,14 +217,16 @@ fn signature_effect(
 impl Engine {
     /// The random material of sensor `s` on the UTC day starting at `day`.
     pub fn sensor_day(&self, s: usize, day: i64) -> SensorDay {
-        let mut k = rng::stream(self.seed, &[rng::label("knots"), s as u64, day as u64]);
-        let mut knots: Vec<f64> = (0..KNOTS_PER_DAY).map(|_| normal(k.next_u32(), k.next_u32())).collect();
+        let knots = rng::stream(self.seed, &[rng::label("knots"), s as u64, day as u64]);
         let mut next = rng::stream(self.seed, &[rng::label("knots"), s as u64, (day + DAY) as u64]);
-        knots.push(normal(next.next_u32(), next.next_u32()));
-        let mut w = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
-        let mut words = vec![0u32; TICKS_PER_DAY * WORDS_PER_TICK];
-        w.fill_bytes(bytemuck_words(&mut words));
-        SensorDay { day, knots, words }
+        let next_day_knot = normal(next.next_u32(), next.next_u32());
+        let ticks = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
+        SensorDay {
+            day,
+            next_day_knot,
+            knots: std::cell::RefCell::new(Cursor::new(knots)),
+            ticks: std::cell::RefCell::new(Cursor::new(ticks)),
+        }
     }
 
     /// Smooth noise and the tick's words for `t`, from `sd` when `t` is on its day, else
@@ -166,11 +239,8 @@ impl Engine {
         let smooth_f = f * f * (3.0 - 2.0 * f);
         let i = (off / SENSOR_STEP) as usize;
         if day == sd.day {
-            let k0 = sd.knots[j];
-            let k1 = sd.knots[j + 1];
-            let mut w = [0u32; WORDS_PER_TICK];
-            w.copy_from_slice(&sd.words[i * WORDS_PER_TICK..(i + 1) * WORDS_PER_TICK]);
-            return (k0 + (k1 - k0) * smooth_f, w);
+            let (k0, k1) = sd.knot_pair(j);
+            return (k0 + (k1 - k0) * smooth_f, sd.tick_words(i));
         }
         let mut k = rng::stream(self.seed, &[rng::label("knots"), s as u64, day as u64]);
         k.set_word_pos(2 * j as u128);
@@ -302,27 +372,36 @@ pub fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Views a word buffer as bytes for `fill_bytes`, keeping the word order of `next_u32`
-/// (little-endian, as rand_chacha produces words).
-fn bytemuck_words(words: &mut [u32]) -> &mut [u8] {
-    // SAFETY: u32 has no padding and any byte pattern is a valid u32; the slice covers
-    // exactly the words' memory.
-    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 4) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A day read out of order (backwards, jumping, repeating) gives the words and knots a
+    /// sequential draw of its streams gives, at their fixed positions.
     #[test]
-    fn bulk_words_equal_single_draws() {
-        let mut a = rng::stream(5, &[1]);
-        let mut b = rng::stream(5, &[1]);
-        let mut words = vec![0u32; 64];
-        a.fill_bytes(bytemuck_words(&mut words));
-        for (i, w) in words.iter().enumerate() {
-            assert_eq!(u32::from_le(*w), b.next_u32(), "word {i}: the layout must not depend on how words are drawn");
+    fn a_day_reads_alike_in_any_order() {
+        let cat = crate::faults::Catalogue::builtin();
+        let plant =
+            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+        let e = Engine::new(7, 1.0, plant, cat).unwrap();
+        let (s, day) = (3, 1_772_323_200);
+        let mut ticks = rng::stream(7, &[rng::label("ticks"), s as u64, day as u64]);
+        let words: Vec<u32> = (0..400 * WORDS_PER_TICK).map(|_| ticks.next_u32()).collect();
+        let mut knots = rng::stream(7, &[rng::label("knots"), s as u64, day as u64]);
+        let ks: Vec<f64> = (0..40).map(|_| normal(knots.next_u32(), knots.next_u32())).collect();
+        let sd = e.sensor_day(s, day);
+        let order = [0usize, 1, 2, 399, 5, 5, 4, 3, 200, 201, 17, 16, 398, 0];
+        for &i in &order {
+            assert_eq!(sd.tick_words(i)[..], words[i * WORDS_PER_TICK..(i + 1) * WORDS_PER_TICK], "tick {i}");
+            let j = i % 39;
+            assert_eq!(sd.knot_pair(j), (ks[j], ks[j + 1]), "knots {j}, {}", j + 1);
         }
+        let mut next = rng::stream(7, &[rng::label("knots"), s as u64, (day + DAY) as u64]);
+        assert_eq!(
+            sd.knot_pair(KNOTS_PER_DAY - 1).1,
+            normal(next.next_u32(), next.next_u32()),
+            "the last knot is the next day's first"
+        );
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! One unit of work: every row one machine produces on one UTC day of a window.
 //!
 //! A unit simulates its machine from 12 hours before the day (so shift counters and thermal
-//! lags are settled, identically for every window) and encodes, in order: the sensor
-//! readings (tick by tick), the SCADA records (minute by minute), the hourly sensor health,
-//! and the events that start in the unit — fault labels, machine faults with their
-//! corrective maintenance, preventive maintenance, and (for a line's last machine) the
-//! production runs that end in it.
+//! lags are settled, identically for every window) and emits, in order: the sensor readings
+//! (tick by tick), the SCADA records (minute by minute), the hourly sensor health, and the
+//! events that start in the unit — fault labels, machine faults with their corrective
+//! maintenance, preventive maintenance, and (for a line's last machine) the production runs
+//! that end in it.
+//!
+//! A [`DayRun`] holds a unit's state between steps: backfill runs it to the day's end in one
+//! step, the stream one minute at a time, and both get the same rows (the engine's state
+//! carries over, nothing is recomputed per step). Rows go to an [`Emit`] receiver with the
+//! instant each may be released; the engine knows nothing of encodings.
 
 use std::fmt::Write as _;
 
@@ -17,7 +22,7 @@ use super::records::*;
 use super::signal::{Lags, SensorDay};
 use super::Engine;
 use crate::plant::id;
-use crate::rows::{encode, Format, Row};
+use crate::rows::{Emit, Row, Table};
 
 /// Lookback before a unit's day: covers the longest shift and thermal lags.
 pub const LOOKBACK: i64 = 12 * HOUR;
@@ -29,13 +34,12 @@ const STEADY_MINUTES: i64 = 3;
 /// steps of the 0.0001 resolution.
 const FLAT_MIN_NOISE: f64 = 0.003;
 
-/// What a unit covers: the part of a window on one machine's UTC day, optionally only a
-/// slice of that day (the stream generates a day minute by minute).
+/// What a unit covers: the part of a window on one machine's UTC day.
 ///
 /// Every row is a function of (seed, machine, time) alone, except two things that belong to
 /// the window: fault labels (one per episode touching the window, in the unit holding the
 /// later of its onset and the window start) and sensor health (every hour ending inside the
-/// window, each in full). So the rows of a day's slices, concatenated, are the rows of the whole day.
+/// window, each in full).
 #[derive(Debug, Clone, Copy)]
 pub struct UnitSpec {
     pub machine: usize,
@@ -43,24 +47,17 @@ pub struct UnitSpec {
     pub day: i64,
     /// The whole window `[a, b)`.
     pub window: (i64, i64),
-    /// The slice of the day this unit generates (the whole day unless [`UnitSpec::slice`]).
-    pub part: (i64, i64),
 }
 
 impl UnitSpec {
     /// The whole day `day` of `window` for `machine`.
     pub fn new(machine: usize, day: i64, window: (i64, i64)) -> UnitSpec {
-        UnitSpec { machine, day, window, part: (day, day + DAY) }
+        UnitSpec { machine, day, window }
     }
 
-    /// Only `[a, b)` of the day.
-    pub fn slice(self, a: i64, b: i64) -> UnitSpec {
-        UnitSpec { part: (a.max(self.day), b.min(self.day + DAY)), ..self }
-    }
-
-    /// The instants this unit generates: window ∩ day ∩ part.
+    /// The instants this unit generates: window ∩ day.
     pub fn span(&self) -> (i64, i64) {
-        (self.window.0.max(self.part.0), self.window.1.min(self.part.1))
+        (self.window.0.max(self.day), self.window.1.min(self.day + DAY))
     }
 
     /// Whether the health rows of the hour starting at `hour` belong to this unit's window:
@@ -91,73 +88,23 @@ pub struct Counters {
     pub energy_kwh: f64,
 }
 
-/// A unit's encoded rows, one buffer per table.
-#[derive(Default)]
-pub struct UnitRows {
-    pub bufs: [Vec<u8>; 7],
-    pub rows: [u64; 7],
-    /// Fault labels by pattern index, for the run summary.
-    pub labels_by_pattern: Vec<(usize, u64)>,
-    /// When [`UnitRows::marked`]: per table, each row's end offset in its buffer and the
-    /// instant it happens (its time, held inside the unit's span), so a stream can release
-    /// rows as the clock passes them.
-    pub marks: Option<[Vec<(i64, usize)>; 7]>,
+/// Emits rows with release instants held inside the step being generated.
+struct Step<'o, E> {
+    out: &'o mut E,
     span: (i64, i64),
 }
 
-/// Rows per INSERT statement in SQL output.
-const SQL_BATCH: u64 = 1000;
-
-impl UnitRows {
-    /// Rows that record release marks.
-    pub fn marked() -> UnitRows {
-        UnitRows { marks: Some(Default::default()), ..UnitRows::default() }
+impl<E: Emit> Step<'_, E> {
+    #[inline]
+    fn push<R: Row>(&mut self, row: &R) {
+        self.push_at(row, row.time());
     }
 
-    fn push<R: Row>(&mut self, fmt: Format, row: &R) {
-        let t = R::TABLE.index();
-        if fmt == Format::Sql {
-            let buf = &mut self.bufs[t];
-            if self.rows[t] % SQL_BATCH == 0 {
-                if self.rows[t] > 0 {
-                    buf.extend_from_slice(b";\n");
-                }
-                buf.extend_from_slice(b"INSERT INTO ");
-                buf.extend_from_slice(R::TABLE.name().as_bytes());
-                buf.extend_from_slice(b" (");
-                buf.extend_from_slice(R::TABLE.columns().join(", ").as_bytes());
-                buf.extend_from_slice(b") VALUES\n");
-            } else {
-                buf.extend_from_slice(b",\n");
-            }
-        }
-        encode(fmt, row, &mut self.bufs[t]);
-        self.rows[t] += 1;
-        if let Some(marks) = &mut self.marks {
-            let at = row.time().clamp(self.span.0, self.span.1 - 1);
-            marks[t].push((at, self.bufs[t].len()));
-        }
-    }
-
-    /// Like `push`, for a row that becomes known at `at` rather than at its own time (an
-    /// hourly summary is known after the hour's last reading).
-    fn push_at<R: Row>(&mut self, fmt: Format, row: &R, at: i64) {
-        self.push(fmt, row);
-        if let Some(marks) = &mut self.marks {
-            let last = marks[R::TABLE.index()].last_mut().expect("just pushed");
-            last.0 = at.clamp(self.span.0, self.span.1 - 1);
-        }
-    }
-
-    /// Closes open SQL statements so each buffer is complete on its own.
-    fn finish(&mut self, fmt: Format) {
-        if fmt == Format::Sql {
-            for (buf, &n) in self.bufs.iter_mut().zip(&self.rows) {
-                if n > 0 {
-                    buf.extend_from_slice(b";\n");
-                }
-            }
-        }
+    /// A row that becomes known at `at` rather than at its own time (an hourly summary is
+    /// known after the hour's last reading).
+    #[inline]
+    fn push_at<R: Row>(&mut self, row: &R, at: i64) {
+        self.out.emit(row, at.clamp(self.span.0, self.span.1 - 1));
     }
 }
 
@@ -237,6 +184,26 @@ struct SensorState {
     hour_oor: [u32; 24],
 }
 
+impl SensorState {
+    fn new(day: SensorDay) -> SensorState {
+        SensorState {
+            day,
+            recent: Vec::with_capacity(STATS_WINDOW),
+            present: 0,
+            missing: 0,
+            out_of_range: 0,
+            stuck: false,
+            erratic: false,
+            std_sum: 0.0,
+            last_seen: None,
+            prev_missing: [0; 24],
+            prev_oor: [0; 24],
+            hour_missing: [0; 24],
+            hour_oor: [0; 24],
+        }
+    }
+}
+
 /// One present reading with its rolling statistics and classification.
 struct Reading {
     value: f64,
@@ -248,6 +215,347 @@ struct Reading {
     avg: f64,
     std: f64,
     score: f64,
+}
+
+/// One machine's day being generated, with everything carried from one step to the next:
+/// its timeline, thermal lags, each sensor's random material and rolling statistics, the
+/// shift and lifetime counters.
+pub struct DayRun<'e> {
+    engine: &'e Engine,
+    spec: UnitSpec,
+    tl: Timeline,
+    lags: Lags,
+    states: Vec<SensorState>,
+    need_health: bool,
+    cum: Counters,
+    shift: ShiftTotals,
+    cur_shift: i64,
+    fault_times: Vec<i64>,
+    /// The next instant to generate.
+    next: i64,
+}
+
+/// A shift's running totals (seconds for time).
+#[derive(Debug, Default, Clone, Copy)]
+struct ShiftTotals {
+    parts: i64,
+    rejects: i64,
+    up: i64,
+    planned: i64,
+}
+
+impl ShiftTotals {
+    fn add(&mut self, mi: &super::machine::Minute) {
+        self.parts += i64::from(mi.parts);
+        self.rejects += i64::from(mi.rejects);
+        self.up += i64::from(mi.state == State::Running) * 60;
+        self.planned += i64::from(mi.planned) * 60;
+    }
+}
+
+impl<'e> DayRun<'e> {
+    /// Sets up unit `spec` with the machine's counters `start` at the start of its span.
+    pub fn new(engine: &'e Engine, spec: UnitSpec, start: Counters) -> DayRun<'e> {
+        let (from, to) = spec.span();
+        let m = spec.machine;
+        let tl = engine.unit_timeline(m, spec.day);
+        let sensors = engine.sensors_of(m);
+        let lags = Lags::new(&tl, sensors.clone().map(|s| engine.sensors[s].behaviour));
+        let need_health = from < to && spec.emits_health();
+        let mut states: Vec<SensorState> =
+            sensors.clone().map(|s| SensorState::new(engine.sensor_day(s, spec.day))).collect();
+        let mut run = DayRun {
+            engine,
+            spec,
+            lags,
+            states: Vec::new(),
+            need_health,
+            cum: start,
+            shift: ShiftTotals::default(),
+            cur_shift: 0,
+            fault_times: engine.episodes().fault_times_before(m, to),
+            next: from,
+            tl,
+        };
+        if from >= to {
+            return run;
+        }
+        let tl = &run.tl;
+        if need_health {
+            // Previous day's losses for the 24-hour health figures.
+            for (k, s) in sensors.clone().enumerate() {
+                let prev = engine.sensor_day(s, spec.day - DAY);
+                for i in 0..(DAY / SENSOR_STEP) {
+                    let t = spec.day - DAY + i * SENSOR_STEP;
+                    let h = (i * SENSOR_STEP / HOUR) as usize;
+                    if engine.reading_missing(s, t, &tl.episodes, &prev) {
+                        states[k].prev_missing[h] += 1;
+                    }
+                    if engine.reading_out_of_range(s, t, &tl.episodes, &prev) {
+                        states[k].prev_oor[h] += 1;
+                    }
+                }
+            }
+            // Losses earlier on this day, before the span, count toward the 24-hour figures too.
+            for (k, s) in sensors.clone().enumerate() {
+                let mut t = spec.day;
+                while t < from {
+                    let h = ((t - spec.day) / HOUR) as usize;
+                    states[k].hour_missing[h] += u32::from(engine.reading_missing(s, t, &tl.episodes, &states[k].day));
+                    states[k].hour_oor[h] += u32::from(engine.reading_out_of_range(s, t, &tl.episodes, &states[k].day));
+                    t += SENSOR_STEP;
+                }
+            }
+        }
+        // A span starting inside an hour whose health row it emits first reads that hour's
+        // earlier readings silently, so the row covers the whole hour whatever the span.
+        let hour = from - from.rem_euclid(HOUR);
+        let silent_from = if spec.health_hour(hour) && hour + HOUR <= to { hour } else { from };
+        // Seed the rolling windows with the readings just before the first one read.
+        for (k, s) in sensors.clone().enumerate() {
+            for back in (1..STATS_WINDOW as i64).rev() {
+                let t = silent_from - back * SENSOR_STEP;
+                let raw = engine.raw_reading(s, t, tl, &run.lags, &states[k].day);
+                if !raw.missing {
+                    states[k].recent.push((t, raw.value));
+                }
+            }
+        }
+        let mut t = silent_from;
+        while t < from {
+            for (k, s) in sensors.clone().enumerate() {
+                engine.read_sensor(s, t, tl, &run.lags, &mut states[k]);
+            }
+            t += SENSOR_STEP;
+        }
+        // Replay the current shift up to `from` (minutes inside the lookback).
+        let first = tl.minute_index(from);
+        let cur_shift = tl.minutes[first].shift.start;
+        let mut shift = ShiftTotals::default();
+        for mi in &tl.minutes[tl.minute_index(cur_shift.max(tl.start))..first] {
+            shift.add(mi);
+        }
+        run.cur_shift = cur_shift;
+        run.shift = shift;
+        run.states = states;
+        run
+    }
+
+    /// The machine's counters at the next instant to generate.
+    pub fn counters(&self) -> Counters {
+        self.cum
+    }
+
+    /// UTC midnight of the run's day.
+    pub fn day(&self) -> i64 {
+        self.spec.day
+    }
+
+    /// Whether the whole span has been generated.
+    #[cfg(test)]
+    pub fn done(&self) -> bool {
+        self.next >= self.spec.span().1
+    }
+
+    /// Generates every row of `[next, until)` (clipped to the span) into `out`.
+    pub fn run_until<E: Emit>(&mut self, until: i64, out: &mut E) {
+        let from = self.next;
+        let to = until.min(self.spec.span().1);
+        if from >= to {
+            return;
+        }
+        let mut step = Step { out, span: (from, to) };
+        let sensors = self.engine.sensors_of(self.spec.machine).len();
+        step.out.expect(Table::SensorData, sensors * ((to - from) / SENSOR_STEP) as usize);
+        step.out.expect(Table::ScadaMachineData, ((to - from) / SCADA_STEP) as usize);
+        self.sensor_and_scada_rows(from, to, &mut step);
+        self.engine.event_rows(self.spec, (from, to), &self.tl, &mut step);
+        self.next = to;
+    }
+
+    fn sensor_and_scada_rows<E: Emit>(&mut self, from: i64, to: i64, out: &mut Step<'_, E>) {
+        let engine = self.engine;
+        let spec = self.spec;
+        let tl = &self.tl;
+        let lags = &self.lags;
+        let states = &mut self.states;
+        let m = spec.machine;
+        let plant = &engine.plant;
+        let machine = &plant.machines[m];
+        let line = &plant.lines[machine.line];
+        let factory = &plant.factories[machine.factory];
+        let sensors = engine.sensors_of(m);
+        let need_health = self.need_health;
+        let mut alarm_codes = String::new();
+        let mut warning_codes = String::new();
+        let mut alarms = 0i32;
+        let mut temp_actual: Option<f64> = None;
+        let mut pressure_actual: Option<f64> = None;
+        let n_sensors = plant.sensors.len() as i64;
+        let n_machines = plant.machines.len() as i64;
+        let machine_id = machine.id.as_str();
+        let line_id = line.id.as_str();
+        let factory_id = factory.id.as_str();
+
+        let mut t = from;
+        while t < to {
+            let on_minute = t.rem_euclid(SCADA_STEP) == 0;
+            if on_minute {
+                alarm_codes.clear();
+                warning_codes.clear();
+                alarms = 0;
+            }
+            for (k, s) in sensors.clone().enumerate() {
+                let st = &mut states[k];
+                let sensor = &plant.sensors[s];
+                let role = sensor.role;
+                let h = ((t - spec.day) / HOUR) as usize;
+                // The 24-hour out-of-range figure counts the sensor's out-of-range spikes, sent or lost.
+                st.hour_oor[h] += u32::from(engine.reading_out_of_range(s, t, &tl.episodes, &st.day));
+                let Some(r) = engine.read_sensor(s, t, tl, lags, st) else {
+                    st.hour_missing[h] += 1;
+                    continue;
+                };
+                let Reading { value: v, status, quality, flags, lo, hi, avg, std, score } = r;
+                let row = SensorRow {
+                    id: (t - ID_EPOCH) / SENSOR_STEP * n_sensors + s as i64 + 1,
+                    sensor: &sensor.id,
+                    machine: machine_id,
+                    line: line_id,
+                    factory: factory_id,
+                    ts: t,
+                    value: v,
+                    unit: role.unit,
+                    status,
+                    quality,
+                    flags,
+                    min: lo,
+                    max: hi,
+                    avg,
+                    std,
+                    anomaly: (score * 10_000.0).round() / 10_000.0,
+                    is_anomaly: score >= 0.7,
+                    protocol: sensor.protocol,
+                };
+                out.push(&row);
+                if on_minute {
+                    if status == "critical" || status == "fault" {
+                        alarms += 1;
+                        let sep = if alarm_codes.is_empty() { "" } else { "," };
+                        let _ = write!(alarm_codes, "{sep}{}-{}", role.code, if flags[3] { "HH" } else { "LL" });
+                    } else if status == "warning" {
+                        let sep = if warning_codes.is_empty() { "" } else { "," };
+                        let _ = write!(warning_codes, "{sep}{}-{}", role.code, if flags[1] { "H" } else { "L" });
+                    }
+                    if Some(s) == engine.machines[m].temp_sensor {
+                        temp_actual = Some(v);
+                    }
+                    if Some(s) == engine.machines[m].pressure_sensor {
+                        pressure_actual = Some(v);
+                    }
+                }
+            }
+            // Hourly health after the hour's last reading.
+            if need_health && (t + SENSOR_STEP).rem_euclid(HOUR) == 0 {
+                let hour = t + SENSOR_STEP - HOUR;
+                if spec.health_hour(hour) {
+                    engine.health_rows(spec, hour, tl, states, out);
+                }
+                for st in states.iter_mut() {
+                    st.present = 0;
+                    st.missing = 0;
+                    st.out_of_range = 0;
+                    st.stuck = false;
+                    st.erratic = false;
+                    st.std_sum = 0.0;
+                    st.last_seen = None;
+                }
+            }
+            if on_minute {
+                let k = tl.minute_index(t);
+                let mi = &tl.minutes[k];
+                if mi.shift.start != self.cur_shift {
+                    self.cur_shift = mi.shift.start;
+                    self.shift = ShiftTotals::default();
+                }
+                let shift = self.shift;
+                let run = &tl.runs[mi.run];
+                let lpm = &plant.line_products[run.lpm];
+                let product = &plant.products[lpm.product];
+                let ep = mi.episode.map(|i| &tl.episodes[i]);
+                let pattern = ep.map(|e| &engine.catalogue.patterns[e.pattern]);
+                let faulted = mi.state == State::Fault;
+                let params = &engine.machines[m];
+                let running = mi.state == State::Running;
+                let program = format!("PRG-{}", product.spec.code);
+                let shift_idx = machine.factory * 6 + mi.shift.code;
+                let shift_id = id("SHF", shift_idx);
+                let ops = &engine.lines[machine.line].operators[mi.shift.code];
+                let operator = (!ops.is_empty())
+                    .then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
+                let tool = params.spindle_rpm.map(|_| {
+                    let last_change = tl
+                        .episodes
+                        .iter()
+                        .filter(|e| e.ending == Ending::ToolChange && e.repair_end <= t)
+                        .map(|e| e.id)
+                        .max()
+                        .unwrap_or(0);
+                    1 + ((run.lpm as i64 * 7 + last_change * 13) % 24) as i32
+                });
+                let row = ScadaRow {
+                    id: (t - ID_EPOCH) / SCADA_STEP * n_machines + m as i64 + 1,
+                    machine: machine_id,
+                    line: line_id,
+                    factory: factory_id,
+                    ts: t,
+                    state: mi.state.name(),
+                    mode: match mi.state {
+                        State::Setup | State::Maintenance => "manual",
+                        _ => "auto",
+                    },
+                    fault_code: faulted.then(|| pattern.map(|p| p.code.as_str())).flatten(),
+                    fault_description: faulted.then(|| pattern.map(|p| p.description.as_str())).flatten(),
+                    cumulative: self.cum.parts,
+                    parts_shift: shift.parts as i32,
+                    rejected_shift: shift.rejects as i32,
+                    target_cycle: lpm.cycle_time_s as i32,
+                    actual_cycle: running.then_some(round2(mi.actual_cycle)),
+                    oee: oee(shift.up, shift.planned, shift.parts, shift.rejects, lpm.cycle_time_s as f64),
+                    spindle_rpm: params.spindle_rpm.map(|r| if running { r } else { 0 }),
+                    feed_rate: params.feed_rate.map(|f| if running { f } else { 0.0 }),
+                    tool,
+                    program: &program,
+                    power_kw: round2(mi.power_kw),
+                    energy_kwh: self.cum.energy_kwh,
+                    temperature: params
+                        .temp_sensor
+                        .zip(temp_actual)
+                        .map(|(s, v)| (round2(engine.sensors[s].setpoint), round2(v))),
+                    pressure: params
+                        .pressure_sensor
+                        .zip(pressure_actual)
+                        .map(|(s, v)| (round2(engine.sensors[s].setpoint), round2(v))),
+                    downtime_shift: (shift.planned - shift.up).max(0) as i32,
+                    last_fault: self.fault_times.iter().copied().filter(|&f| f <= t).max(),
+                    uptime_shift: shift.up as i32,
+                    active_alarms: alarms + i32::from(faulted),
+                    alarm_codes: (!alarm_codes.is_empty()).then_some(alarm_codes.as_str()),
+                    warning_codes: (!warning_codes.is_empty()).then_some(warning_codes.as_str()),
+                    shift: &shift_id,
+                    operator,
+                    quality: if mi.uncertain { "uncertain" } else { "good" },
+                };
+                out.push(&row);
+                temp_actual = None;
+                pressure_actual = None;
+                self.cum.parts += i64::from(mi.parts);
+                self.cum.energy_kwh = step_energy(self.cum.energy_kwh, mi.power_kw);
+                self.shift.add(mi);
+            }
+            t += SENSOR_STEP;
+        }
+    }
 }
 
 impl Engine {
@@ -289,303 +597,11 @@ impl Engine {
         }
     }
 
-    /// Generates one unit. `start` holds the machine's counters at the start of the unit's span.
-    pub fn generate_unit(&self, spec: UnitSpec, start: Counters, fmt: Format, tl: &Timeline) -> UnitRows {
-        self.generate_unit_into(spec, start, fmt, tl, UnitRows::default())
-    }
-
-    /// [`Engine::generate_unit`] into `out` (e.g. [`UnitRows::marked`]).
-    pub fn generate_unit_into(
-        &self,
-        spec: UnitSpec,
-        start: Counters,
-        fmt: Format,
-        tl: &Timeline,
-        mut out: UnitRows,
-    ) -> UnitRows {
-        let (from, to) = spec.span();
-        if from >= to {
-            return out;
-        }
-        out.span = (from, to);
-        let readings = self.sensors_of(spec.machine).len() * ((to - from) / SENSOR_STEP) as usize;
-        out.bufs[crate::rows::Table::SensorData.index()].reserve(readings * 190);
-        out.bufs[crate::rows::Table::ScadaMachineData.index()].reserve(((to - from) / SCADA_STEP) as usize * 260);
-        self.sensor_and_scada_rows(spec, start, fmt, tl, &mut out);
-        self.event_rows(spec, fmt, tl, &mut out);
-        out.finish(fmt);
-        out
-    }
-
-    fn sensor_and_scada_rows(&self, spec: UnitSpec, start: Counters, fmt: Format, tl: &Timeline, out: &mut UnitRows) {
-        let (from, to) = spec.span();
-        let m = spec.machine;
-        let plant = &self.plant;
-        let machine = &plant.machines[m];
-        let line = &plant.lines[machine.line];
-        let factory = &plant.factories[machine.factory];
-        let sensors = self.sensors_of(m);
-        let lags = Lags::new(tl, sensors.clone().map(|s| self.sensors[s].behaviour));
-        let need_health = spec.emits_health();
-        let mut states: Vec<SensorState> = sensors
-            .clone()
-            .map(|s| {
-                let day = self.sensor_day(s, spec.day);
-                SensorState {
-                    day,
-                    recent: Vec::with_capacity(STATS_WINDOW),
-                    present: 0,
-                    missing: 0,
-                    out_of_range: 0,
-                    stuck: false,
-                    erratic: false,
-                    std_sum: 0.0,
-                    last_seen: None,
-                    prev_missing: [0; 24],
-                    prev_oor: [0; 24],
-                    hour_missing: [0; 24],
-                    hour_oor: [0; 24],
-                }
-            })
-            .collect();
-        if need_health {
-            // Previous day's losses for the 24-hour health figures.
-            for (k, s) in sensors.clone().enumerate() {
-                let prev = self.sensor_day(s, spec.day - DAY);
-                for i in 0..(DAY / SENSOR_STEP) {
-                    let t = spec.day - DAY + i * SENSOR_STEP;
-                    let h = (i * SENSOR_STEP / HOUR) as usize;
-                    if self.reading_missing(s, t, &tl.episodes, &prev) {
-                        states[k].prev_missing[h] += 1;
-                    }
-                    if self.reading_out_of_range(s, t, &tl.episodes, &prev) {
-                        states[k].prev_oor[h] += 1;
-                    }
-                }
-            }
-            // Losses earlier on this day, before the span, count toward the 24-hour figures too.
-            for (k, s) in sensors.clone().enumerate() {
-                let mut t = spec.day;
-                while t < from {
-                    let h = ((t - spec.day) / HOUR) as usize;
-                    states[k].hour_missing[h] += u32::from(self.reading_missing(s, t, &tl.episodes, &states[k].day));
-                    states[k].hour_oor[h] += u32::from(self.reading_out_of_range(s, t, &tl.episodes, &states[k].day));
-                    t += SENSOR_STEP;
-                }
-            }
-        }
-        // A span starting inside an hour whose health row it emits first reads that hour's
-        // earlier readings silently, so the row covers the whole hour whatever the span.
-        let hour = from - from.rem_euclid(HOUR);
-        let silent_from = if spec.health_hour(hour) && hour + HOUR <= to { hour } else { from };
-        // Seed the rolling windows with the readings just before the first one read.
-        for (k, s) in sensors.clone().enumerate() {
-            for back in (1..STATS_WINDOW as i64).rev() {
-                let t = silent_from - back * SENSOR_STEP;
-                let raw = self.raw_reading(s, t, tl, &lags, &states[k].day);
-                if !raw.missing {
-                    states[k].recent.push((t, raw.value));
-                }
-            }
-        }
-        let mut t = silent_from;
-        while t < from {
-            for (k, s) in sensors.clone().enumerate() {
-                self.read_sensor(s, t, tl, &lags, &mut states[k]);
-            }
-            t += SENSOR_STEP;
-        }
-
-        // Running counters.
-        let mut cum = start;
-        let mut shift_parts = 0i64;
-        let mut shift_rejects = 0i64;
-        let mut shift_up = 0i64;
-        let mut shift_planned = 0i64;
-        let first = tl.minute_index(from);
-        let mut cur_shift = tl.minutes[first].shift.start;
-        // Replay the current shift up to `from` (minutes inside the lookback).
-        for mi in &tl.minutes[tl.minute_index(cur_shift.max(tl.start))..first] {
-            shift_parts += i64::from(mi.parts);
-            shift_rejects += i64::from(mi.rejects);
-            shift_up += i64::from(mi.state == State::Running) * 60;
-            shift_planned += i64::from(mi.planned) * 60;
-        }
-        let fault_times = self.episodes().fault_times_before(m, to);
-        let mut alarm_codes = String::new();
-        let mut warning_codes = String::new();
-        let mut alarms = 0i32;
-        let mut temp_actual: Option<f64> = None;
-        let mut pressure_actual: Option<f64> = None;
-        let n_sensors = plant.sensors.len() as i64;
-        let n_machines = plant.machines.len() as i64;
-        let machine_id = machine.id.as_str();
-        let line_id = line.id.as_str();
-        let factory_id = factory.id.as_str();
-
-        let mut t = from;
-        while t < to {
-            let on_minute = t.rem_euclid(SCADA_STEP) == 0;
-            if on_minute {
-                alarm_codes.clear();
-                warning_codes.clear();
-                alarms = 0;
-            }
-            for (k, s) in sensors.clone().enumerate() {
-                let st = &mut states[k];
-                let sensor = &plant.sensors[s];
-                let role = sensor.role;
-                let h = ((t - spec.day) / HOUR) as usize;
-                // The 24-hour out-of-range figure counts the sensor's out-of-range spikes, sent or lost.
-                st.hour_oor[h] += u32::from(self.reading_out_of_range(s, t, &tl.episodes, &st.day));
-                let Some(r) = self.read_sensor(s, t, tl, &lags, st) else {
-                    st.hour_missing[h] += 1;
-                    continue;
-                };
-                let Reading { value: v, status, quality, flags, lo, hi, avg, std, score } = r;
-                let row = SensorRow {
-                    id: (t - ID_EPOCH) / SENSOR_STEP * n_sensors + s as i64 + 1,
-                    sensor: &sensor.id,
-                    machine: machine_id,
-                    line: line_id,
-                    factory: factory_id,
-                    ts: t,
-                    value: v,
-                    unit: role.unit,
-                    status,
-                    quality,
-                    flags,
-                    min: lo,
-                    max: hi,
-                    avg,
-                    std,
-                    anomaly: (score * 10_000.0).round() / 10_000.0,
-                    is_anomaly: score >= 0.7,
-                    protocol: sensor.protocol,
-                };
-                out.push(fmt, &row);
-                if on_minute {
-                    if status == "critical" || status == "fault" {
-                        alarms += 1;
-                        let sep = if alarm_codes.is_empty() { "" } else { "," };
-                        let _ = write!(alarm_codes, "{sep}{}-{}", role.code, if flags[3] { "HH" } else { "LL" });
-                    } else if status == "warning" {
-                        let sep = if warning_codes.is_empty() { "" } else { "," };
-                        let _ = write!(warning_codes, "{sep}{}-{}", role.code, if flags[1] { "H" } else { "L" });
-                    }
-                    if Some(s) == self.machines[m].temp_sensor {
-                        temp_actual = Some(v);
-                    }
-                    if Some(s) == self.machines[m].pressure_sensor {
-                        pressure_actual = Some(v);
-                    }
-                }
-            }
-            // Hourly health after the hour's last reading.
-            if need_health && (t + SENSOR_STEP).rem_euclid(HOUR) == 0 {
-                let hour = t + SENSOR_STEP - HOUR;
-                if spec.health_hour(hour) {
-                    self.health_rows(spec, hour, fmt, tl, &mut states, out);
-                }
-                for st in &mut states {
-                    st.present = 0;
-                    st.missing = 0;
-                    st.out_of_range = 0;
-                    st.stuck = false;
-                    st.erratic = false;
-                    st.std_sum = 0.0;
-                    st.last_seen = None;
-                }
-            }
-            if on_minute {
-                let k = tl.minute_index(t);
-                let mi = &tl.minutes[k];
-                if mi.shift.start != cur_shift {
-                    cur_shift = mi.shift.start;
-                    shift_parts = 0;
-                    shift_rejects = 0;
-                    shift_up = 0;
-                    shift_planned = 0;
-                }
-                let run = &tl.runs[mi.run];
-                let lpm = &plant.line_products[run.lpm];
-                let product = &plant.products[lpm.product];
-                let ep = mi.episode.map(|i| &tl.episodes[i]);
-                let pattern = ep.map(|e| &self.catalogue.patterns[e.pattern]);
-                let faulted = mi.state == State::Fault;
-                let params = &self.machines[m];
-                let running = mi.state == State::Running;
-                let program = format!("PRG-{}", product.spec.code);
-                let shift_idx = machine.factory * 6 + mi.shift.code;
-                let shift_id = id("SHF", shift_idx);
-                let ops = &self.lines[machine.line].operators[mi.shift.code];
-                let operator = (!ops.is_empty())
-                    .then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
-                let tool = params.spindle_rpm.map(|_| {
-                    let last_change = tl
-                        .episodes
-                        .iter()
-                        .filter(|e| e.ending == Ending::ToolChange && e.repair_end <= t)
-                        .map(|e| e.id)
-                        .max()
-                        .unwrap_or(0);
-                    1 + ((run.lpm as i64 * 7 + last_change * 13) % 24) as i32
-                });
-                let row = ScadaRow {
-                    id: (t - ID_EPOCH) / SCADA_STEP * n_machines + m as i64 + 1,
-                    machine: machine_id,
-                    line: line_id,
-                    factory: factory_id,
-                    ts: t,
-                    state: mi.state.name(),
-                    mode: match mi.state {
-                        State::Setup | State::Maintenance => "manual",
-                        _ => "auto",
-                    },
-                    fault_code: faulted.then(|| pattern.map(|p| p.code.as_str())).flatten(),
-                    fault_description: faulted.then(|| pattern.map(|p| p.description.as_str())).flatten(),
-                    cumulative: cum.parts,
-                    parts_shift: shift_parts as i32,
-                    rejected_shift: shift_rejects as i32,
-                    target_cycle: lpm.cycle_time_s as i32,
-                    actual_cycle: running.then_some(round2(mi.actual_cycle)),
-                    oee: oee(shift_up, shift_planned, shift_parts, shift_rejects, lpm.cycle_time_s as f64),
-                    spindle_rpm: params.spindle_rpm.map(|r| if running { r } else { 0 }),
-                    feed_rate: params.feed_rate.map(|f| if running { f } else { 0.0 }),
-                    tool,
-                    program: &program,
-                    power_kw: round2(mi.power_kw),
-                    energy_kwh: cum.energy_kwh,
-                    temperature: params
-                        .temp_sensor
-                        .zip(temp_actual)
-                        .map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
-                    pressure: params
-                        .pressure_sensor
-                        .zip(pressure_actual)
-                        .map(|(s, v)| (round2(self.sensors[s].setpoint), round2(v))),
-                    downtime_shift: (shift_planned - shift_up).max(0) as i32,
-                    last_fault: fault_times.iter().copied().filter(|&f| f <= t).max(),
-                    uptime_shift: shift_up as i32,
-                    active_alarms: alarms + i32::from(faulted),
-                    alarm_codes: (!alarm_codes.is_empty()).then_some(alarm_codes.as_str()),
-                    warning_codes: (!warning_codes.is_empty()).then_some(warning_codes.as_str()),
-                    shift: &shift_id,
-                    operator,
-                    quality: if mi.uncertain { "uncertain" } else { "good" },
-                };
-                out.push(fmt, &row);
-                temp_actual = None;
-                pressure_actual = None;
-                cum.parts += i64::from(mi.parts);
-                cum.energy_kwh = step_energy(cum.energy_kwh, mi.power_kw);
-                shift_parts += i64::from(mi.parts);
-                shift_rejects += i64::from(mi.rejects);
-                shift_up += i64::from(running) * 60;
-                shift_planned += i64::from(mi.planned) * 60;
-            }
-            t += SENSOR_STEP;
-        }
+    /// Generates unit `spec` whole into `out`; `start` holds the machine's counters at the
+    /// start of the unit's span.
+    pub fn generate_unit<E: Emit>(&self, spec: UnitSpec, start: Counters, out: &mut E) {
+        let mut run = DayRun::new(self, spec, start);
+        run.run_until(spec.span().1, out);
     }
 
     /// Reads sensor `s` at `t`: updates its rolling window and hourly accumulators, and
@@ -647,14 +663,13 @@ impl Engine {
         (1..=DAY / SENSOR_STEP).map(|k| t - k * SENSOR_STEP).find(|&u| !self.reading_missing(s, u, &tl.episodes, sd))
     }
 
-    fn health_rows(
+    fn health_rows<E: Emit>(
         &self,
         spec: UnitSpec,
         hour: i64,
-        fmt: Format,
         tl: &Timeline,
         states: &mut [SensorState],
-        out: &mut UnitRows,
+        out: &mut Step<'_, E>,
     ) {
         let plant = &self.plant;
         let h = ((hour - spec.day) / HOUR) as usize;
@@ -731,12 +746,12 @@ impl Engine {
                 out_of_range_24h: oor as i32,
                 status,
             };
-            out.push_at(fmt, &row, hour + HOUR - SENSOR_STEP);
+            out.push_at(&row, hour + HOUR - SENSOR_STEP);
         }
     }
 
-    fn event_rows(&self, spec: UnitSpec, fmt: Format, tl: &Timeline, out: &mut UnitRows) {
-        let (from, to) = spec.span();
+    /// The events starting in `[from, to)` of unit `spec`.
+    fn event_rows<E: Emit>(&self, spec: UnitSpec, (from, to): (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
         let m = spec.machine;
         let plant = &self.plant;
         let machine = &plant.machines[m];
@@ -771,29 +786,26 @@ impl Engine {
             })
             .to_string();
             let reaches = ep.ending == Ending::Fault;
-            out.push(
-                fmt,
-                &LabelRow {
-                    id: ep.id,
-                    machine: &machine.id,
-                    line: line_id,
-                    factory: factory_id,
-                    pattern: &pattern.name,
-                    code: &pattern.code,
-                    severity: &ep.severity,
-                    variant: &ep.variant,
-                    onset: ep.onset,
-                    warning: ep.warning_at,
-                    critical: ep.critical_at,
-                    fault: ep.fault_at,
-                    fault_end: reaches.then_some(ep.fault_end),
-                    end: ep.repair_end.max(ep.fault_at),
-                    reaches_fault: reaches,
-                    sensors: &affected,
-                    parameters: &params,
-                },
-            );
-            *labels_entry(&mut out.labels_by_pattern, ep.pattern) += 1;
+            out.push(&LabelRow {
+                id: ep.id,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                pattern: &pattern.name,
+                code: &pattern.code,
+                severity: &ep.severity,
+                variant: &ep.variant,
+                onset: ep.onset,
+                warning: ep.warning_at,
+                critical: ep.critical_at,
+                fault: ep.fault_at,
+                fault_end: reaches.then_some(ep.fault_end),
+                end: ep.repair_end.max(ep.fault_at),
+                reaches_fault: reaches,
+                sensors: &affected,
+                parameters: &params,
+            });
+            out.out.labelled(ep.pattern);
         }
         // Faults that trip in this unit, each with its corrective maintenance.
         for ep in tl.episodes.iter().filter(|e| e.ending == Ending::Fault && e.fault_at >= from && e.fault_at < to) {
@@ -808,65 +820,59 @@ impl Engine {
             let parts_cost = parts_cost(ep);
             let warned = ep.fault_at - ep.warning_at;
             let predicted = warned >= HOUR;
-            out.push(
-                fmt,
-                &FaultRow {
-                    id: ep.id,
-                    machine: &machine.id,
-                    line: line_id,
-                    factory: factory_id,
-                    code: &pattern.code,
-                    category: &pattern.category,
-                    severity: &ep.severity,
-                    description: &pattern.description,
-                    start: ep.fault_at,
-                    end: ep.fault_end,
-                    loss_units: (downtime_min as f64 * 60.0 / cycle) as i32,
-                    downtime_minutes: downtime_min as i32,
-                    cost: round2(downtime_min as f64 / 60.0 * (150.0 + machine.asset_value_usd * 0.0004) + parts_cost),
-                    root_cause_category: &pattern.category,
-                    root_cause: &pattern.root_cause,
-                    sensors: &affected,
-                    resolution: &pattern.resolution,
-                    ticket: &ticket,
-                    resolved_by: technician,
-                    detection: if predicted { "sensor_threshold" } else { "automatic" },
-                    predicted,
-                    advance_hours: if predicted { round2(warned as f64 / HOUR as f64) } else { 0.0 },
-                },
-            );
+            out.push(&FaultRow {
+                id: ep.id,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                code: &pattern.code,
+                category: &pattern.category,
+                severity: &ep.severity,
+                description: &pattern.description,
+                start: ep.fault_at,
+                end: ep.fault_end,
+                loss_units: (downtime_min as f64 * 60.0 / cycle) as i32,
+                downtime_minutes: downtime_min as i32,
+                cost: round2(downtime_min as f64 / 60.0 * (150.0 + machine.asset_value_usd * 0.0004) + parts_cost),
+                root_cause_category: &pattern.category,
+                root_cause: &pattern.root_cause,
+                sensors: &affected,
+                resolution: &pattern.resolution,
+                ticket: &ticket,
+                resolved_by: technician,
+                detection: if predicted { "sensor_threshold" } else { "automatic" },
+                predicted,
+                advance_hours: if predicted { round2(warned as f64 / HOUR as f64) } else { 0.0 },
+            });
             let parts = pattern.parts.join(", ");
             let notes = format!("Root cause: {}", pattern.root_cause);
-            out.push(
-                fmt,
-                &MaintenanceRow {
-                    id: &ticket,
-                    machine: &machine.id,
-                    line: line_id,
-                    factory: factory_id,
-                    kind: if ep.severity == "critical" { "breakdown" } else { "corrective" },
-                    category: &pattern.maintenance_category,
-                    priority: match ep.severity.as_str() {
-                        "critical" => "critical",
-                        "major" => "high",
-                        "minor" => "medium",
-                        _ => "low",
-                    },
-                    scheduled: ep.fault_end,
-                    actual: Some((ep.fault_end, ep.repair_end)),
-                    description: &pattern.resolution,
-                    parts: (!parts.is_empty()).then_some(parts.as_str()),
-                    parts_cost,
-                    labor_hours: round2((ep.repair_end - ep.fault_end) as f64 / HOUR as f64 * 1.5),
-                    technician,
-                    supervisor,
-                    related_fault: Some(ep.id),
-                    status: "completed",
-                    notes: &notes,
-                    follow_up: ep.severity == "critical",
-                    next_due_day: None,
+            out.push(&MaintenanceRow {
+                id: &ticket,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                kind: if ep.severity == "critical" { "breakdown" } else { "corrective" },
+                category: &pattern.maintenance_category,
+                priority: match ep.severity.as_str() {
+                    "critical" => "critical",
+                    "major" => "high",
+                    "minor" => "medium",
+                    _ => "low",
                 },
-            );
+                scheduled: ep.fault_end,
+                actual: Some((ep.fault_end, ep.repair_end)),
+                description: &pattern.resolution,
+                parts: (!parts.is_empty()).then_some(parts.as_str()),
+                parts_cost,
+                labor_hours: round2((ep.repair_end - ep.fault_end) as f64 / HOUR as f64 * 1.5),
+                technician,
+                supervisor,
+                related_fault: Some(ep.id),
+                status: "completed",
+                notes: &notes,
+                follow_up: ep.severity == "critical",
+                next_due_day: None,
+            });
         }
         // Preventive maintenance planned in this unit.
         for pm in tl.preventive.iter().filter(|p| p.start >= from && p.start < to) {
@@ -879,46 +885,41 @@ impl Engine {
                 _ => ("mechanical", Some("filters, belts, seals, bearings"), 900.0),
             };
             let description = format!("Scheduled {schedule} preventive maintenance");
-            out.push(
-                fmt,
-                &MaintenanceRow {
-                    id: &id,
-                    machine: &machine.id,
-                    line: line_id,
-                    factory: factory_id,
-                    kind: "preventive",
-                    category,
-                    priority: if machine.criticality == "critical" { "high" } else { "medium" },
-                    scheduled: pm.start,
-                    actual: (!pm.deferred).then_some((pm.start, pm.end)),
-                    description: &description,
-                    parts,
-                    parts_cost: if pm.deferred { 0.0 } else { cost },
-                    labor_hours: if pm.deferred { 0.0 } else { round2((pm.end - pm.start) as f64 / HOUR as f64) },
-                    technician: staff(&lp.technicians, pm.start, 1),
-                    supervisor: staff(&lp.supervisors, pm.start, 1),
-                    related_fault: None,
-                    status: if pm.deferred { "deferred" } else { "completed" },
-                    notes: if pm.deferred {
-                        "Deferred: the machine was down for a fault repair"
-                    } else {
-                        "Completed as planned"
-                    },
-                    follow_up: pm.deferred,
-                    next_due_day: Some(pm.next_start.div_euclid(DAY)),
+            out.push(&MaintenanceRow {
+                id: &id,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                kind: "preventive",
+                category,
+                priority: if machine.criticality == "critical" { "high" } else { "medium" },
+                scheduled: pm.start,
+                actual: (!pm.deferred).then_some((pm.start, pm.end)),
+                description: &description,
+                parts,
+                parts_cost: if pm.deferred { 0.0 } else { cost },
+                labor_hours: if pm.deferred { 0.0 } else { round2((pm.end - pm.start) as f64 / HOUR as f64) },
+                technician: staff(&lp.technicians, pm.start, 1),
+                supervisor: staff(&lp.supervisors, pm.start, 1),
+                related_fault: None,
+                status: if pm.deferred { "deferred" } else { "completed" },
+                notes: if pm.deferred {
+                    "Deferred: the machine was down for a fault repair"
+                } else {
+                    "Completed as planned"
                 },
-            );
+                follow_up: pm.deferred,
+                next_due_day: Some(pm.next_start.div_euclid(DAY)),
+            });
         }
         if lp.output_machine == m {
-            self.run_rows(spec, fmt, tl, out);
+            self.run_rows(spec.machine, (from, to), tl, out);
         }
     }
 
     /// Production runs of the machine's line that end in this unit, counted at the line's
     /// last machine (this one).
-    fn run_rows(&self, spec: UnitSpec, fmt: Format, tl: &Timeline, out: &mut UnitRows) {
-        let (from, to) = spec.span();
-        let m = spec.machine;
+    fn run_rows<E: Emit>(&self, m: usize, (from, to): (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
         let plant = &self.plant;
         let machine = &plant.machines[m];
         let line = &plant.lines[machine.line];
@@ -951,52 +952,40 @@ impl Engine {
             let start_shift = rt.minutes.first().map_or(0, |mi| mi.shift.code);
             let shift_id = id("SHF", machine.factory * 6 + start_shift);
             let sups = &lp.supervisors[start_shift];
-            out.push(
-                fmt,
-                &RunRow {
-                    id: &run_id,
-                    line: &line.id,
-                    factory: &plant.factories[line.factory].id,
-                    product: &product.id,
-                    number: run.number as i32,
-                    batch: &batch,
-                    work_order: &work_order,
-                    customer: (!customers.is_empty()).then(|| customers[(run.number as usize) % customers.len()]),
-                    start: run.start,
-                    end: run.end,
-                    target: (planned as f64 / lpm.cycle_time_s as f64 * 0.9) as i32,
-                    actual: parts as i32,
-                    rejected: rejects as i32,
-                    scrapped: scrapped as i32,
-                    rework: (rejects - scrapped) as i32,
-                    fpy,
-                    defect_ppm: if parts > 0 { (rejects as f64 / parts as f64 * 1e6).round() as i32 } else { 0 },
-                    grade: if fpy >= 98.0 {
-                        "A"
-                    } else if fpy >= 95.0 {
-                        "B"
-                    } else {
-                        "C"
-                    },
-                    oee: factors,
-                    previous_product: run.prev_lpm.map(|p| plant.products[plant.line_products[p].product].id.as_str()),
-                    changeover_minutes: (run.setup_secs / 60) as i32,
-                    shift: &shift_id,
-                    supervisor: (!sups.is_empty())
-                        .then(|| plant.employees[sups[run.number as usize % sups.len()]].id.as_str()),
+            out.push(&RunRow {
+                id: &run_id,
+                line: &line.id,
+                factory: &plant.factories[line.factory].id,
+                product: &product.id,
+                number: run.number as i32,
+                batch: &batch,
+                work_order: &work_order,
+                customer: (!customers.is_empty()).then(|| customers[(run.number as usize) % customers.len()]),
+                start: run.start,
+                end: run.end,
+                target: (planned as f64 / lpm.cycle_time_s as f64 * 0.9) as i32,
+                actual: parts as i32,
+                rejected: rejects as i32,
+                scrapped: scrapped as i32,
+                rework: (rejects - scrapped) as i32,
+                fpy,
+                defect_ppm: if parts > 0 { (rejects as f64 / parts as f64 * 1e6).round() as i32 } else { 0 },
+                grade: if fpy >= 98.0 {
+                    "A"
+                } else if fpy >= 95.0 {
+                    "B"
+                } else {
+                    "C"
                 },
-            );
+                oee: factors,
+                previous_product: run.prev_lpm.map(|p| plant.products[plant.line_products[p].product].id.as_str()),
+                changeover_minutes: (run.setup_secs / 60) as i32,
+                shift: &shift_id,
+                supervisor: (!sups.is_empty())
+                    .then(|| plant.employees[sups[run.number as usize % sups.len()]].id.as_str()),
+            });
         }
         let _ = SHIFT_CODES;
-    }
-}
-
-fn labels_entry(v: &mut Vec<(usize, u64)>, pattern: usize) -> &mut u64 {
-    if let Some(i) = v.iter().position(|e| e.0 == pattern) {
-        &mut v[i].1
-    } else {
-        v.push((pattern, 0));
-        &mut v.last_mut().unwrap().1
     }
 }
 
@@ -1047,11 +1036,12 @@ mod tests {
         Engine::new(7, 1.0, plant, cat).unwrap()
     }
 
-    /// The stream generates a day slice by slice: the slices' rows, concatenated, must be the
+    /// The stream generates a day step by step: the steps' rows, concatenated, must be the
     /// day's rows byte for byte (health hours whole, labels once, counters continuous), and
-    /// every release mark must lie in its slice, in time order.
+    /// every release mark must lie in its step, in time order.
     #[test]
-    fn slices_of_a_day_concatenate_to_the_day() {
+    fn steps_of_a_day_concatenate_to_the_day() {
+        use crate::encode::{Encoded, Format};
         let e = engine();
         let day = 1_772_323_200; // 2026-03-01
         let window = (day + 5 * HOUR + 30 * 60, day + 2 * DAY);
@@ -1066,14 +1056,17 @@ mod tests {
             let tl = e.unit_timeline(m, day);
             let spec = UnitSpec::new(m, day, window);
             let start = e.initial_counters(m, window.0);
-            let whole = e.generate_unit(spec, start, Format::Csv, &tl);
+            let mut whole = Encoded::new(Format::Csv);
+            e.generate_unit(spec, start, &mut whole);
             let mut parts: [Vec<u8>; 7] = Default::default();
             let (mut a, lengths) = (window.0, [60, 13 * 60, 61 * 60, 7 * 60]);
             let mut k = 0;
-            while a < day + DAY {
+            let mut run = DayRun::new(&e, spec, start);
+            while !run.done() {
                 let b = (a + lengths[k % lengths.len()]).min(day + DAY);
-                let c = Engine::advance(&tl, window.0, a, start);
-                let rows = e.generate_unit_into(spec.slice(a, b), c, Format::Csv, &tl, UnitRows::marked());
+                assert_eq!(run.counters(), Engine::advance(&tl, window.0, a, start), "machine {m}: counters at {a}");
+                let mut rows = Encoded::marked(Format::Csv);
+                run.run_until(b, &mut rows);
                 let marks = rows.marks.as_ref().unwrap();
                 for (t, buf) in rows.bufs.iter().enumerate() {
                     let ms = &marks[t];
@@ -1098,8 +1091,8 @@ mod tests {
             for (t, part) in parts.iter().enumerate() {
                 assert!(
                     *part == whole.bufs[t],
-                    "machine {m}, table {}: slices differ from the whole day ({} vs {} bytes)",
-                    crate::rows::Table::ALL[t].name(),
+                    "machine {m}, table {}: steps differ from the whole day ({} vs {} bytes)",
+                    Table::ALL[t].name(),
                     parts[t].len(),
                     whole.bufs[t].len()
                 );

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 
 use super::Sink;
+use crate::encode::Format;
 use crate::output::atomic::AtomicFile;
-use crate::rows::{Format, Table};
+use crate::rows::Table;
 use crate::sim::clock::day_tag;
 
 pub struct FileSink {

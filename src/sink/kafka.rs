@@ -34,7 +34,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{Progress, Sink};
-use crate::rows::{next_frame, Format, Table};
+use crate::encode::{next_frame, Format};
+use crate::rows::Table;
 use crate::sim::unit::Counters;
 
 /// Records per produce request.

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use bytes::Bytes;
 
-use crate::rows::{Format, Table};
+use crate::encode::Format;
+use crate::rows::Table;
 use crate::sim::unit::Counters;
 
 /// Where a stream stands in one destination: every record before `through` is delivered.

@@ -1,7 +1,7 @@
 //! stdout: every record as one JSON line, for piping (`genims stream all --sink stdout | jq`).
 //!
-//! Rows arrive as Kafka frames (the same JSON values the topics carry); the sink writes each
-//! value followed by a newline. A closed pipe is fatal: nobody is listening any more.
+//! Rows arrive encoded as JSON Lines (the same JSON objects the Kafka topics carry) and are
+//! written as they are. A closed pipe is fatal: nobody is listening any more.
 
 use std::io::Write as _;
 
@@ -9,7 +9,8 @@ use anyhow::Result;
 use bytes::Bytes;
 
 use super::{Fatal, Progress, Sink};
-use crate::rows::{next_frame, Format, Table};
+use crate::encode::Format;
+use crate::rows::Table;
 
 pub struct StdoutSink {
     out: std::io::BufWriter<std::io::Stdout>,
@@ -31,17 +32,11 @@ impl Sink for StdoutSink {
     }
 
     fn format(&self) -> Format {
-        Format::Kafka
+        Format::Jsonl
     }
 
     fn write(&mut self, _day: i64, _table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
-        let mut rest = &bytes[..];
-        while let Some((_, _, value, next)) = next_frame(rest) {
-            self.out.write_all(value).map_err(Self::io)?;
-            self.out.write_all(b"\n").map_err(Self::io)?;
-            rest = next;
-        }
-        Ok(())
+        self.out.write_all(&bytes).map_err(Self::io)
     }
 
     fn finish(&mut self) -> Result<()> {

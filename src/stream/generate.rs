@@ -1,9 +1,10 @@
 //! The stream's source: the shared engine run minute by minute, cut into ticks.
 //!
-//! Each block is one simulated minute of every machine of the shard, generated as unit
-//! slices (the same `generate_unit` backfill uses, so a stream over a window emits exactly
-//! the backfill of that window) in every format the sinks need, then cut by the rows'
-//! release marks into ticks of 10 s (`iot`, `all`) or 60 s (`scada`).
+//! Each machine of the shard keeps a [`DayRun`] (the same unit generation backfill uses, so
+//! a stream over a window emits exactly the backfill of that window) that is advanced one
+//! minute per block: every minute is simulated once, whatever the number of sinks, and
+//! encoded for each format the sinks need through a [`Fanout`]; the rows are then cut by
+//! their release marks into ticks of 10 s (`iot`, `all`) or 60 s (`scada`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,9 +12,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::buffer::Batch;
-use crate::rows::{Format, Table};
+use crate::encode::{Encoded, Fanout, Format};
+use crate::rows::Table;
 use crate::sim::clock::{DAY, SCADA_STEP};
-use crate::sim::unit::{Counters, UnitRows, UnitSpec};
+use crate::sim::unit::{Counters, DayRun, UnitSpec};
 use crate::sim::Engine;
 
 /// What a stream generates.
@@ -44,7 +46,9 @@ pub struct Tick {
 pub struct Generator<'e> {
     engine: &'e Engine,
     plan: Plan,
-    counters: Vec<Counters>,
+    /// Per plan machine: its counters at `next`, and its day in progress (set up when the
+    /// machine's first minute of a day is generated).
+    machines: Vec<(Counters, Option<DayRun<'e>>)>,
     next: i64,
     threads: usize,
 }
@@ -55,7 +59,8 @@ impl<'e> Generator<'e> {
         assert_eq!(plan.window.0.rem_euclid(SCADA_STEP), 0, "a stream starts on a whole minute");
         assert_eq!(counters.len(), plan.machines.len());
         let next = plan.window.0;
-        Generator { engine, plan, counters, next, threads: threads.max(1) }
+        let machines = counters.into_iter().map(|c| (c, None)).collect();
+        Generator { engine, plan, machines, next, threads: threads.max(1) }
     }
 
     /// The start of the next block, or `None` past the window's end.
@@ -76,8 +81,8 @@ impl<'e> Generator<'e> {
                 .plan
                 .machines
                 .iter()
-                .zip(&self.counters)
-                .map(|(&m, &c)| (self.engine.plant.machines[m].id.clone(), c))
+                .zip(&self.machines)
+                .map(|(&m, (c, _))| (self.engine.plant.machines[m].id.clone(), *c))
                 .collect();
             (a, Arc::new(map))
         });
@@ -91,35 +96,34 @@ impl<'e> Generator<'e> {
         Some(ticks)
     }
 
-    /// Every machine's slice `[a, b)` in every format, in machine order; advances counters.
-    fn generate(&mut self, a: i64, b: i64) -> Vec<Vec<UnitRows>> {
+    /// Every machine's rows of `[a, b)` in every format, in machine order; advances the
+    /// machines' days and counters.
+    fn generate(&mut self, a: i64, b: i64) -> Vec<Fanout> {
         let engine = self.engine;
         let plan = &self.plan;
         let day = a - a.rem_euclid(DAY);
         let chunk = plan.machines.len().div_ceil(self.threads).max(1);
-        let mut out: Vec<Vec<UnitRows>> = Vec::with_capacity(plan.machines.len());
+        let mut out: Vec<Fanout> = Vec::with_capacity(plan.machines.len());
         std::thread::scope(|s| {
             let handles: Vec<_> = plan
                 .machines
                 .chunks(chunk)
-                .zip(self.counters.chunks_mut(chunk))
-                .map(|(machines, counters)| {
+                .zip(self.machines.chunks_mut(chunk))
+                .map(|(ids, states)| {
                     s.spawn(move || {
-                        machines
-                            .iter()
-                            .zip(counters.iter_mut())
-                            .map(|(&m, c)| {
-                                let tl = engine.unit_timeline(m, day);
-                                let spec = UnitSpec::new(m, day, plan.window).slice(a, b);
-                                let rows = plan
-                                    .formats
-                                    .iter()
-                                    .map(|&f| engine.generate_unit_into(spec, *c, f, &tl, UnitRows::marked()))
-                                    .collect();
-                                *c = Engine::advance(&tl, a, b, *c);
+                        ids.iter()
+                            .zip(states.iter_mut())
+                            .map(|(&m, (counters, run))| {
+                                if run.as_ref().is_none_or(|r| r.day() != day) {
+                                    *run = Some(DayRun::new(engine, UnitSpec::new(m, day, plan.window), *counters));
+                                }
+                                let run = run.as_mut().expect("set up above");
+                                let mut rows = Fanout(plan.formats.iter().map(|&f| Encoded::marked(f)).collect());
+                                run.run_until(b, &mut rows);
+                                *counters = run.counters();
                                 rows
                             })
-                            .collect::<Vec<Vec<UnitRows>>>()
+                            .collect::<Vec<Fanout>>()
                     })
                 })
                 .collect();
@@ -131,7 +135,7 @@ impl<'e> Generator<'e> {
     }
 
     /// Cuts the block's rows into ticks by their release marks.
-    fn cut(&self, a: i64, b: i64, units: &[Vec<UnitRows>]) -> Vec<Tick> {
+    fn cut(&self, a: i64, b: i64, units: &[Fanout]) -> Vec<Tick> {
         let step = self.plan.step;
         let n = ((b - a) + step - 1) / step;
         let mut ticks: Vec<Tick> = (0..n)
@@ -144,7 +148,7 @@ impl<'e> Generator<'e> {
         for f in 0..self.plan.formats.len() {
             let mut bufs: Vec<Vec<(Vec<u8>, u64)>> = vec![vec![(Vec::new(), 0); self.plan.tables.len()]; n as usize];
             for unit in units {
-                let rows = &unit[f];
+                let rows = &unit.0[f];
                 let marks = rows.marks.as_ref().expect("marked rows");
                 for (ti, table) in self.plan.tables.iter().enumerate() {
                     let buf = &rows.bufs[table.index()];
