@@ -89,6 +89,44 @@ pub struct Engine {
 
 const MACHINING: &[&str] = &["cnc_mill", "cnc_lathe", "drill_press", "grinding_machine", "boring_machine"];
 
+/// Each line's products, output machine, break offsets and staff by shift, gathered in one
+/// pass over each plant table (so set-up stays linear in the plant's size).
+fn line_params(seed: u64, plant: &Plant) -> Vec<LineParams> {
+    let n = plant.lines.len();
+    let mut products: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, lp) in plant.line_products.iter().enumerate() {
+        products[lp.line].push(i);
+    }
+    let mut output: Vec<usize> = vec![0; n];
+    for (m, mc) in plant.machines.iter().enumerate() {
+        output[mc.line] = output[mc.line].max(m);
+    }
+    type ByShift = [Vec<usize>; 6];
+    let mut staff: Vec<[ByShift; 3]> = (0..n).map(|_| Default::default()).collect();
+    for (i, e) in plant.employees.iter().enumerate() {
+        let (Some(l), true) = (e.line, e.status == "active") else { continue };
+        let Some(role) = ["operator", "technician", "supervisor"].iter().position(|r| *r == e.role) else { continue };
+        if let Some(k) = calendar::SHIFT_CODES.iter().position(|c| *c == e.shift) {
+            staff[l][role][k].push(i);
+        }
+    }
+    products
+        .into_iter()
+        .zip(output)
+        .zip(staff)
+        .enumerate()
+        .map(|(l, ((mut products, output_machine), [operators, technicians, supervisors]))| {
+            let mut r = rng::stream(seed, &[rng::label("line-params"), l as u64]);
+            products.sort_by_key(|&i| !plant.line_products[i].is_primary);
+            let mut break_offset_min = [0i64; 6];
+            for b in &mut break_offset_min {
+                *b = r.random_range(-2..=2) * 15;
+            }
+            LineParams { products, output_machine, break_offset_min, operators, technicians, supervisors }
+        })
+        .collect()
+}
+
 impl Engine {
     pub fn new(seed: u64, fault_rate: f64, plant: Plant, catalogue: Catalogue) -> Result<Engine> {
         let zones = plant.factories.iter().map(|f| Zone::new(f.timezone)).collect::<Result<Vec<_>>>()?;
@@ -162,39 +200,7 @@ impl Engine {
                 }
             })
             .collect();
-        let lines = (0..plant.lines.len())
-            .map(|l| {
-                let mut r = rng::stream(seed, &[rng::label("line-params"), l as u64]);
-                let mut products: Vec<usize> =
-                    (0..plant.line_products.len()).filter(|&i| plant.line_products[i].line == l).collect();
-                products.sort_by_key(|&i| !plant.line_products[i].is_primary);
-                let output_machine =
-                    (0..plant.machines.len()).filter(|&m| plant.machines[m].line == l).max().unwrap_or(0);
-                let mut break_offset_min = [0i64; 6];
-                for b in &mut break_offset_min {
-                    *b = r.random_range(-2..=2) * 15;
-                }
-                let staff = |role: &str| -> [Vec<usize>; 6] {
-                    let mut by: [Vec<usize>; 6] = Default::default();
-                    for (i, e) in plant.employees.iter().enumerate() {
-                        if e.line == Some(l) && e.role == role && e.status == "active" {
-                            if let Some(k) = calendar::SHIFT_CODES.iter().position(|c| *c == e.shift) {
-                                by[k].push(i);
-                            }
-                        }
-                    }
-                    by
-                };
-                LineParams {
-                    products,
-                    output_machine,
-                    break_offset_min,
-                    operators: staff("operator"),
-                    technicians: staff("technician"),
-                    supervisors: staff("supervisor"),
-                }
-            })
-            .collect();
+        let lines = line_params(seed, &plant);
         let enabled = vec![true; catalogue.patterns.len()];
         Ok(Engine {
             seed,
