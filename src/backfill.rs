@@ -12,15 +12,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 
 use crate::cli::{BackfillArgs, BackfillOut};
 use crate::config::Config;
 use crate::encode::{Encoded, Format};
-use crate::faults::Catalogue;
 use crate::rows::Table;
-use crate::sim::clock::{parse_instant, DAY, SCADA_STEP};
-use crate::sim::unit::{Counters, UnitSpec};
+use crate::sim::clock::DAY;
+use crate::sim::scope::{self, Shard};
+use crate::sim::unit::UnitSpec;
 use crate::sim::Engine;
 use crate::sink::files::FileSink;
 use crate::sink::postgres::PostgresSink;
@@ -34,65 +34,17 @@ const AHEAD_PER_THREAD: usize = 2;
 pub struct Request {
     pub window: (i64, i64),
     pub fault_rate: f64,
-    pub shard: (usize, usize),
+    pub shard: Shard,
     pub out: BackfillOut,
     pub dir: PathBuf,
 }
 
-/// Parses `i/n` (1-based).
-pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
-    let bad = || anyhow!("--shard {s}: expected i/n with 1 <= i <= n, e.g. 1/3");
-    let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    if n == 0 || i == 0 || i > n {
-        return Err(bad());
-    }
-    Ok((i, n))
-}
-
-/// The window from the flags: `--end` defaults to now (whole minute), `--start` to `--end`
-/// minus `--days`. Both are floored to whole minutes.
-pub fn window(days: i64, start: Option<&str>, end: Option<&str>, now: i64) -> Result<(i64, i64)> {
-    let floor = |t: i64| t - t.rem_euclid(SCADA_STEP);
-    let b = floor(match end {
-        Some(e) => parse_instant(e).map_err(|err| anyhow!("--end: {err}"))?,
-        None => now,
-    });
-    let a = match start {
-        Some(s) => floor(parse_instant(s).map_err(|err| anyhow!("--start: {err}"))?),
-        None => {
-            if days < 1 {
-                bail!("--days {days}: the window must hold at least one day (or give --start)");
-            }
-            if days > i64::from(crate::cli::MAX_DAYS) {
-                bail!(
-                    "--days {days}: one run covers at most {} days (ten years): load a longer history as consecutive windows, which continue each other exactly",
-                    crate::cli::MAX_DAYS
-                );
-            }
-            b - days * DAY
-        }
-    };
-    if a >= b {
-        bail!("the window is empty: --start must lie before --end");
-    }
-    let max = i64::from(crate::cli::MAX_DAYS) * DAY;
-    if b - a > max {
-        bail!(
-            "the window holds {:.1} days; one run covers at most {} days (ten years): load a longer history as consecutive windows, which continue each other exactly",
-            (b - a) as f64 / DAY as f64,
-            crate::cli::MAX_DAYS
-        );
-    }
-    Ok((a, b))
-}
-
 impl Request {
     pub fn from_args(cfg: &Config, args: &BackfillArgs) -> Result<Request> {
-        crate::cli::check_fault_rate(args.fault_rate)?;
+        scope::check_fault_rate(args.fault_rate)?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-        let window = window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
-        let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
+        let window = scope::window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
+        let shard = Shard::from_flag(args.shard.as_deref())?;
         let out = args.out.unwrap_or(BackfillOut::Csv);
         if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Null) && args.path.is_some() {
             bail!(
@@ -104,9 +56,9 @@ impl Request {
         Ok(Request { window, fault_rate: args.fault_rate, shard, out, dir })
     }
 
-    /// Machines of this shard: every n-th machine starting at i-1.
+    /// Machines of this shard.
     pub fn machines(&self, total: usize) -> Vec<usize> {
-        (0..total).filter(|m| m % self.shard.1 == self.shard.0 - 1).collect()
+        self.shard.machines(total)
     }
 }
 
@@ -118,18 +70,10 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-/// Builds the engine for a configuration.
-pub fn engine(cfg: &Config, fault_rate: f64) -> Result<Engine> {
-    let catalogue: Catalogue = cfg.fault_catalogue()?;
-    let plant = crate::plant::Plant::generate(cfg.seed, &cfg.sizes, cfg.reference_date, &catalogue)?;
-    Engine::new(cfg.seed, fault_rate, plant, catalogue)
-}
-
 /// Runs `genims backfill`.
 pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
-    let mut engine = engine(cfg, req.fault_rate)?;
-    engine.restrict_patterns(&args.patterns)?;
+    let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
     let mut sink: Box<dyn Sink> = match req.out {
         BackfillOut::Db => {
             let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
@@ -177,67 +121,6 @@ fn report(engine: &Engine, req: &Request, s: &Summary) {
     eprintln!("{}", lines.join("\n"));
 }
 
-/// Counters stored at `at` (the SCADA row of that minute) carried forward to `to`.
-pub fn carry(engine: &Engine, m: usize, at: i64, to: i64, counters: Counters) -> Counters {
-    let mut c = counters;
-    let mut t = at;
-    while t < to {
-        let day = t - t.rem_euclid(DAY);
-        let until = to.min(day + DAY);
-        c = Engine::advance(&engine.unit_timeline(m, day), t, until, c);
-        t = until;
-    }
-    c
-}
-
-/// The counters of each machine at the start of each day's span: [machine slot][day].
-/// `carried` holds counters a sink already has for some machines (continuing a history).
-fn starting_counters(
-    engine: &Engine,
-    window: (i64, i64),
-    machines: &[usize],
-    days: &[i64],
-    threads: usize,
-    carried: &BTreeMap<usize, (i64, Counters)>,
-) -> Vec<Vec<Counters>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Vec<Counters>>>> = Mutex::new(vec![None; machines.len()]);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= machines.len() {
-                    break;
-                }
-                let m = machines[k];
-                let mut c = match carried.get(&m) {
-                    Some(&(at, counters)) => carry(engine, m, at, window.0, counters),
-                    None => engine.initial_counters(m, window.0),
-                };
-                let mut per_day = Vec::with_capacity(days.len());
-                for &day in days {
-                    per_day.push(c);
-                    let spec = UnitSpec::new(m, day, window);
-                    let (from, to) = spec.span();
-                    let tl = engine.unit_timeline(m, day);
-                    c = Engine::advance(&tl, from, to, c);
-                }
-                results.lock().expect("no panics while holding the lock")[k] = Some(per_day);
-            });
-        }
-    });
-    results.into_inner().expect("no poisoned lock").into_iter().map(|r| r.expect("every machine computed")).collect()
-}
-
-/// Worker threads: `GENIMS_THREADS` when set, else one per core. Output does not depend on it.
-pub fn worker_threads() -> usize {
-    std::env::var("GENIMS_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-}
-
 /// Generates every unit of `window` for `machines` into `sink`, in order.
 pub fn drive(
     engine: &Engine,
@@ -247,14 +130,10 @@ pub fn drive(
     progress: bool,
 ) -> Result<Summary> {
     let started = Instant::now();
-    let threads = worker_threads();
+    let threads = scope::threads();
     let first_day = window.0 - window.0.rem_euclid(DAY);
     let days: Vec<i64> = (0..).map(|k| first_day + k * DAY).take_while(|&d| d < window.1).collect();
-    let carried: BTreeMap<usize, (i64, Counters)> = sink
-        .checkpoints(window.0)?
-        .into_iter()
-        .filter_map(|(id, v)| engine.plant.machines.iter().position(|mc| mc.id == id).map(|m| (m, v)))
-        .collect();
+    let carried = sink.checkpoints(window.0)?;
     let units: Vec<(usize, usize)> = (0..days.len()).flat_map(|d| (0..machines.len()).map(move |k| (d, k))).collect();
     let fmt = sink.format();
     // On a terminal the bar shows at once, while the counters are carried to the window's
@@ -275,7 +154,7 @@ pub fn drive(
         b.enable_steady_tick(std::time::Duration::from_millis(200));
         b
     });
-    let counters = starting_counters(engine, window, machines, &days, threads, &carried);
+    let counters = engine.day_counters(machines, window, &days, &carried);
 
     let next = AtomicUsize::new(0);
     let abort = AtomicBool::new(false);
@@ -355,30 +234,4 @@ pub fn drive(
     result?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_parse_and_validate() {
-        assert_eq!(parse_shard("2/3").unwrap(), (2, 3));
-        for bad in ["4/3", "0/3", "1/0", "x", "1-3"] {
-            assert!(parse_shard(bad).is_err(), "{bad} must be refused");
-        }
-    }
-
-    #[test]
-    fn window_defaults_and_errors() {
-        let now = 1_772_366_437; // 2026-03-01T12:00:37Z
-        let (a, b) = window(7, None, None, now).unwrap();
-        assert_eq!(b, 1_772_366_400, "end is now rounded down to the minute");
-        assert_eq!(b - a, 7 * DAY);
-        assert_eq!(window(1, Some("2026-03-01"), Some("2026-03-02"), now).unwrap(), (1_772_323_200, 1_772_409_600));
-        assert!(window(0, None, None, now).unwrap_err().to_string().contains("--days 0"));
-        assert!(window(1, Some("2026-03-02"), Some("2026-03-01"), now).is_err());
-        let err = window(1, Some("2000-01-01"), Some("2026-03-01"), now).unwrap_err().to_string();
-        assert!(err.contains("at most 3660 days"), "{err}");
-    }
 }

@@ -203,25 +203,10 @@ pub struct StreamArgs {
     pub state_dir: Option<PathBuf>,
 }
 
-/// The longest window one backfill run covers, in days (ten years). Longer histories are
-/// loaded as consecutive windows, which continue each other exactly.
-pub const MAX_DAYS: u32 = 3_660;
-
 /// `--seed`: any integer from 0 to 2^64 - 1 (a negative number reaches this rule, not
 /// clap's "unexpected argument").
 pub fn parse_seed(s: &str) -> anyhow::Result<u64> {
     s.trim().parse().map_err(|_| anyhow::anyhow!("--seed {s}: must be an integer from 0 to {}", u64::MAX))
-}
-
-/// `--fault-rate`: a share from 0 to 1.
-pub fn check_fault_rate(x: f64) -> anyhow::Result<f64> {
-    if (0.0..=1.0).contains(&x) {
-        Ok(x)
-    } else {
-        anyhow::bail!(
-            "--fault-rate {x}: must lie between 0 and 1 (the share of machines with a fault episode per week)"
-        )
-    }
 }
 
 #[cfg(test)]
@@ -241,9 +226,5 @@ mod tests {
         assert_eq!((a.speed.as_str(), a.fault_rate), ("-5", Some(-1.0)));
         let e = parse_seed("-1").unwrap_err().to_string();
         assert_eq!(e, "--seed -1: must be an integer from 0 to 18446744073709551615");
-        assert!(check_fault_rate(-0.5)
-            .unwrap_err()
-            .to_string()
-            .starts_with("--fault-rate -0.5: must lie between 0 and 1"));
     }
 }

@@ -13,6 +13,7 @@ pub mod machine;
 pub mod physics;
 pub mod plan;
 pub mod records;
+pub mod scope;
 pub mod signal;
 pub mod unit;
 

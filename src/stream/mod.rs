@@ -15,19 +15,18 @@ pub mod deliver;
 pub mod generate;
 mod pace;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::backfill::{carry, parse_shard, worker_threads};
 use crate::cli::{StreamArgs, StreamKind};
 use crate::config::{Config, SINKS};
 use crate::encode::Format;
 use crate::rows::Table;
-use crate::sim::clock::{instant_string, parse_instant, SCADA_STEP, SENSOR_STEP};
+use crate::sim::clock::{instant_string, SCADA_STEP, SENSOR_STEP};
+use crate::sim::scope::{self, Shard};
 use crate::sim::unit::Counters;
 use crate::sim::Engine;
 use crate::sink::{Progress, Sink};
@@ -48,7 +47,7 @@ struct Request {
     start: Option<i64>,
     end: Option<i64>,
     fault_rate: f64,
-    shard: (usize, usize),
+    shard: Shard,
     /// Progress files and spool directories.
     state_dir: std::path::PathBuf,
 }
@@ -77,25 +76,23 @@ impl Request {
                 sinks_unique.push(s);
             }
         }
-        let minute = |flag: &str, v: &str| -> Result<i64> {
-            let t = parse_instant(v).map_err(|e| anyhow!("{flag}: {e}"))?;
-            Ok(t - t.rem_euclid(SCADA_STEP))
-        };
-        let start = args.start.as_deref().map(|v| minute("--start", v)).transpose()?;
-        let end = args.end.as_deref().map(|v| minute("--end", v)).transpose()?;
+        let start = args.start.as_deref().map(|v| scope::instant_flag("--start", v)).transpose()?;
+        let end = args.end.as_deref().map(|v| scope::instant_flag("--end", v)).transpose()?;
         if let (Some(a), Some(b)) = (start, end) {
-            if a >= b {
-                bail!("the window is empty: --start must lie before --end");
-            }
+            scope::check_window(a, b)?;
         }
-        let fault_rate = crate::cli::check_fault_rate(args.fault_rate.unwrap_or(cfg.stream.fault_rate))?;
-        let shard = args.shard.as_deref().map(parse_shard).transpose()?.unwrap_or((1, 1));
+        let fault_rate = scope::check_fault_rate(args.fault_rate.unwrap_or(cfg.stream.fault_rate))?;
+        let shard = Shard::from_flag(args.shard.as_deref())?;
         let kind_name = match args.kind {
             StreamKind::Iot => "iot",
             StreamKind::Scada => "scada",
             StreamKind::All => "all",
         };
-        let name = if shard.1 > 1 { format!("{kind_name}-{}of{}", shard.0, shard.1) } else { kind_name.to_owned() };
+        let name = if shard.count > 1 {
+            format!("{kind_name}-{}of{}", shard.index, shard.count)
+        } else {
+            kind_name.to_owned()
+        };
         let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
         Ok(Request { kind: args.kind, name, speed, sinks: sinks_unique, start, end, fault_rate, shard, state_dir })
     }
@@ -169,11 +166,9 @@ fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs, engine: &Engine) -
 /// Runs `genims stream`.
 pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
-    let mut engine = crate::backfill::engine(cfg, req.fault_rate)?;
-    engine.restrict_patterns(&args.patterns)?;
+    let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine)?;
-    let machines: Vec<usize> =
-        (0..engine.plant.machines.len()).filter(|m| m % req.shard.1 == req.shard.0 - 1).collect();
+    let machines = req.shard.machines(engine.plant.machines.len());
     let (start, skip, resume) = where_to_start(&req, &mut sinks)?;
     let g0 = start - start.rem_euclid(SCADA_STEP);
     let end = req.end.unwrap_or(i64::MAX / 4);
@@ -225,7 +220,7 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
             .name("stats".into())
             .spawn(move || stats_loop(&name, &ctl, &pace, &generated, &lanes, every, &finished))?
     };
-    let released = release(&engine, plan, counters, worker_threads(), &pace, &lanes, &ctl, &generated);
+    let released = release(&engine, plan, counters, scope::threads(), &pace, &lanes, &ctl, &generated);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
         ctl.fail(format!("{e:#}"), grace);
@@ -367,7 +362,7 @@ fn starting_counters(
     sinks: &mut [Box<dyn Sink>],
     resume: &[Option<Progress>],
 ) -> Result<Vec<Counters>> {
-    let mut known: BTreeMap<String, (i64, Counters)> = BTreeMap::new();
+    let mut known = scope::Known::new();
     for p in resume.iter().flatten() {
         if let Some((at, map)) = &p.counters {
             if *at <= g0 {
@@ -378,13 +373,7 @@ fn starting_counters(
     for s in sinks.iter_mut() {
         known.extend(s.checkpoints(g0).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?);
     }
-    Ok(machines
-        .iter()
-        .map(|&m| match known.get(&engine.plant.machines[m].id) {
-            Some(&(at, c)) => carry(engine, m, at, g0, c),
-            None => engine.initial_counters(m, g0),
-        })
-        .collect())
+    Ok(engine.counters_of(machines, g0, &known))
 }
 
 /// Generates blocks on a thread of their own and releases their ticks as the pace allows.

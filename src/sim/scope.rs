@@ -1,0 +1,241 @@
+//! What a run covers — its window, shard and fault rate — validated once for every command,
+//! and where the machines' counters stand when it starts.
+//!
+//! Backfill and stream both build their request from these rules, so a shard, a window or a
+//! fault rate means the same thing (and is refused with the same line) in either command.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{anyhow, bail, Result};
+
+use super::clock::{parse_instant, DAY, SCADA_STEP};
+use super::unit::{Counters, UnitSpec};
+use super::Engine;
+use crate::config::Config;
+
+/// The longest window one run covers, in days (ten years). Longer histories are loaded as
+/// consecutive windows, which continue each other exactly.
+pub const MAX_DAYS: u32 = 3_660;
+
+/// One of `count` disjoint parts of the plant (1-based `index`): every `count`-th machine
+/// starting at `index - 1`. The union of all shards is the whole plant, row for row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+
+    /// Parses `i/n` (`--shard`).
+    pub fn parse(s: &str) -> Result<Shard> {
+        let bad = || anyhow!("--shard {s}: expected i/n with 1 <= i <= n, e.g. 1/3");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) =
+            (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// `--shard` if given, else the whole plant.
+    pub fn from_flag(flag: Option<&str>) -> Result<Shard> {
+        flag.map(Shard::parse).transpose().map(|s| s.unwrap_or(Shard::WHOLE))
+    }
+
+    /// The shard's machines among `total`.
+    pub fn machines(self, total: usize) -> Vec<usize> {
+        (0..total).filter(|m| m % self.count == self.index - 1).collect()
+    }
+}
+
+/// A whole minute at or before `t`.
+pub fn floor_minute(t: i64) -> i64 {
+    t - t.rem_euclid(SCADA_STEP)
+}
+
+/// An instant flag (`--start`, `--end`), floored to the minute.
+pub fn instant_flag(flag: &str, value: &str) -> Result<i64> {
+    Ok(floor_minute(parse_instant(value).map_err(|e| anyhow!("{flag}: {e}"))?))
+}
+
+/// The backfill window from the flags: `--end` defaults to now (whole minute), `--start` to
+/// `--end` minus `--days`. At most [`MAX_DAYS`] long.
+pub fn window(days: i64, start: Option<&str>, end: Option<&str>, now: i64) -> Result<(i64, i64)> {
+    let b = match end {
+        Some(e) => instant_flag("--end", e)?,
+        None => floor_minute(now),
+    };
+    let a = match start {
+        Some(s) => instant_flag("--start", s)?,
+        None => {
+            if days < 1 {
+                bail!("--days {days}: the window must hold at least one day (or give --start)");
+            }
+            if days > i64::from(MAX_DAYS) {
+                bail!(
+                    "--days {days}: one run covers at most {MAX_DAYS} days (ten years): load a longer history as consecutive windows, which continue each other exactly"
+                );
+            }
+            b - days * DAY
+        }
+    };
+    check_window(a, b)?;
+    let max = i64::from(MAX_DAYS) * DAY;
+    if b - a > max {
+        bail!(
+            "the window holds {:.1} days; one run covers at most {MAX_DAYS} days (ten years): load a longer history as consecutive windows, which continue each other exactly",
+            (b - a) as f64 / DAY as f64
+        );
+    }
+    Ok((a, b))
+}
+
+/// A window must hold at least one minute.
+pub fn check_window(a: i64, b: i64) -> Result<()> {
+    if a >= b {
+        bail!("the window is empty: --start must lie before --end");
+    }
+    Ok(())
+}
+
+/// `--fault-rate`: a share from 0 to 1.
+pub fn check_fault_rate(x: f64) -> Result<f64> {
+    if (0.0..=1.0).contains(&x) {
+        Ok(x)
+    } else {
+        bail!("--fault-rate {x}: must lie between 0 and 1 (the share of machines with a fault episode per week)")
+    }
+}
+
+/// Worker threads: `GENIMS_THREADS` when set, else one per core. Output does not depend on it.
+pub fn threads() -> usize {
+    std::env::var("GENIMS_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+/// `f` over `items` on [`threads`] threads, results in item order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads().min(items.len().max(1)) {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= items.len() {
+                    break;
+                }
+                let r = f(&items[k]);
+                out.lock().expect("no panics while holding the lock")[k] = Some(r);
+            });
+        }
+    });
+    out.into_inner().expect("no poisoned lock").into_iter().map(|r| r.expect("every item computed")).collect()
+}
+
+/// Counters a destination already holds: machine id → (instant of the stored record, its
+/// counters then).
+pub type Known = BTreeMap<String, (i64, Counters)>;
+
+impl Engine {
+    /// The engine for a configuration, with the fault rate of the run and, if given, only
+    /// the named fault patterns enabled.
+    pub fn for_config(cfg: &Config, fault_rate: f64, patterns: &[String]) -> Result<Engine> {
+        let catalogue = cfg.fault_catalogue()?;
+        let plant = crate::plant::Plant::generate(cfg.seed, &cfg.sizes, cfg.reference_date, &catalogue)?;
+        let mut engine = Engine::new(cfg.seed, fault_rate, plant, catalogue)?;
+        engine.restrict_patterns(patterns)?;
+        Ok(engine)
+    }
+
+    /// Counters stored at `at` (the SCADA row of that minute) carried forward to `to`.
+    pub fn carry(&self, m: usize, at: i64, to: i64, counters: Counters) -> Counters {
+        let mut c = counters;
+        let mut t = at;
+        while t < to {
+            let day = t - t.rem_euclid(DAY);
+            let until = to.min(day + DAY);
+            c = Engine::advance(&self.unit_timeline(m, day), t, until, c);
+            t = until;
+        }
+        c
+    }
+
+    /// Machine `m`'s counters at `t`: continued from what a destination holds (at or before
+    /// `t`), else estimated.
+    pub fn counters_at(&self, m: usize, t: i64, known: &Known) -> Counters {
+        match known.get(&self.plant.machines[m].id) {
+            Some(&(at, c)) if at <= t => self.carry(m, at, t, c),
+            _ => self.initial_counters(m, t),
+        }
+    }
+
+    /// The counters of each of `machines` at `t`, computed in parallel.
+    pub fn counters_of(&self, machines: &[usize], t: i64, known: &Known) -> Vec<Counters> {
+        par_map(machines, |&m| self.counters_at(m, t, known))
+    }
+
+    /// The counters of each of `machines` at the start of each day's span of `window`:
+    /// `[machine slot][day]`.
+    pub fn day_counters(
+        &self,
+        machines: &[usize],
+        window: (i64, i64),
+        days: &[i64],
+        known: &Known,
+    ) -> Vec<Vec<Counters>> {
+        par_map(machines, |&m| {
+            let mut c = self.counters_at(m, window.0, known);
+            days.iter()
+                .map(|&day| {
+                    let start = c;
+                    let (from, to) = UnitSpec::new(m, day, window).span();
+                    c = Engine::advance(&self.unit_timeline(m, day), from, to, c);
+                    start
+                })
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_validate() {
+        assert_eq!(Shard::parse("2/3").unwrap(), Shard { index: 2, count: 3 });
+        for bad in ["4/3", "0/3", "1/0", "x", "1-3"] {
+            assert!(Shard::parse(bad).is_err(), "{bad} must be refused");
+        }
+        let all: Vec<usize> = (1..=3).flat_map(|i| Shard { index: i, count: 3 }.machines(10)).collect();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..10).collect::<Vec<_>>(), "shards partition the machines");
+    }
+
+    #[test]
+    fn window_defaults_and_errors() {
+        let now = 1_772_366_437; // 2026-03-01T12:00:37Z
+        let (a, b) = window(7, None, None, now).unwrap();
+        assert_eq!(b, 1_772_366_400, "end is now rounded down to the minute");
+        assert_eq!(b - a, 7 * DAY);
+        assert_eq!(window(1, Some("2026-03-01"), Some("2026-03-02"), now).unwrap(), (1_772_323_200, 1_772_409_600));
+        assert!(window(0, None, None, now).unwrap_err().to_string().contains("--days 0"));
+        assert!(window(1, Some("2026-03-02"), Some("2026-03-01"), now).is_err());
+        let err = window(1, Some("2000-01-01"), Some("2026-03-01"), now).unwrap_err().to_string();
+        assert!(err.contains("at most 3660 days"), "{err}");
+        assert!(check_fault_rate(-0.5)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--fault-rate -0.5: must lie between 0 and 1"));
+        assert_eq!(check_fault_rate(0.25).unwrap(), 0.25);
+    }
+}
