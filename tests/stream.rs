@@ -88,6 +88,89 @@ fn stream_at_max_speed_emits_exactly_the_backfill() {
     );
 }
 
+/// The backfill of `[a, b)` at fault rate 1 as JSON Lines: table → sorted lines.
+fn backfill_lines(dir: &std::path::Path, a: &str, b: &str) -> BTreeMap<String, Vec<String>> {
+    ok(genims(dir).args(["backfill", "--out", "jsonl", "--path", "bf", "--fault-rate", "1", "--start", a, "--end", b]));
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in std::fs::read_dir(dir.join("bf")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let table = TABLES.iter().find(|t| name.starts_with(*t)).unwrap_or_else(|| panic!("{name}: not a table file"));
+        out.entry((*table).to_owned())
+            .or_default()
+            .extend(std::fs::read_to_string(&p).unwrap().lines().map(str::to_owned));
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+/// One stream with three sinks simulates each minute once and encodes it for each: every
+/// sink ends with exactly the backfill of the window (PostgreSQL table by table, Kafka record
+/// for record with key and timestamp, stdout line for line).
+#[test]
+fn one_stream_to_postgres_kafka_and_stdout_delivers_the_backfill_to_each() {
+    let dir = plant_dir();
+    let broker = Broker::start();
+    let (streamed, whole) = (TestDb::new("three"), TestDb::new("three_ref"));
+    for db in [&streamed, &whole] {
+        prepared(dir.path(), &db.url);
+    }
+    let (a, b) = ("2026-03-04T23:20:00Z", "2026-03-05T00:40:00Z");
+    let args = [
+        "--postgres-url",
+        &streamed.url,
+        "--kafka-brokers",
+        &broker.addr,
+        "stream",
+        "all",
+        "--sink",
+        "postgres,kafka,stdout",
+        "--speed",
+        "max",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        b,
+        "--state-dir",
+        "state",
+    ];
+    let out = ok(genims(dir.path()).args(args));
+    backfill_db(dir.path(), &whole.url, a, b);
+    for table in TABLES {
+        assert_eq!(streamed.digest(table), whole.digest(table), "postgres sink, {table}: the backfill's rows");
+    }
+    let expected = backfill_lines(dir.path(), a, b);
+    assert!(expected.values().map(Vec::len).sum::<usize>() > 50_000, "the window holds a real amount of data");
+    assert!(!expected["fault_labels"].is_empty(), "the window holds fault episodes");
+    let mut stdout: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+    stdout.sort();
+    let mut all: Vec<String> = expected.values().flatten().cloned().collect();
+    all.sort();
+    assert!(stdout == all, "stdout sink: {} lines, the backfill {}", stdout.len(), all.len());
+    let (got, _) = consume_all(&broker.addr);
+    for table in TABLES {
+        let mut values: Vec<String> = got[table].iter().map(|r| r.2.clone()).collect();
+        values.sort();
+        assert!(
+            values == expected[table],
+            "kafka sink, {table}: {} records, the backfill {}",
+            values.len(),
+            expected[table].len()
+        );
+        for (key, ts, value) in &got[table] {
+            let v: serde_json::Value = serde_json::from_str(value).unwrap();
+            if let Some(m) = v["machine_id"].as_str() {
+                assert_eq!(m, key, "{table}: keyed by machine");
+            }
+            assert!(*ts > 0, "{table}: a record timestamp");
+        }
+    }
+}
+
 #[test]
 fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
     let dir = plant_dir();
