@@ -71,18 +71,19 @@ pub struct Summary {
 }
 
 /// Runs `genims backfill`.
-pub fn run(cfg: &Config, args: &BackfillArgs) -> Result<()> {
+pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
     let mut sink: Box<dyn Sink> = match req.out {
         BackfillOut::Db => {
             let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
-            Box::new(PostgresSink::new(cfg.postgres_url()?, cfg.postgres.pool_size, req.window, &plant)?)
+            Box::new(PostgresSink::new(rt.clone(), cfg.postgres_url()?, cfg.postgres.pool_size, req.window, &plant)?)
         }
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
         BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
         BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
         BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(
+            rt.clone(),
             &cfg.kafka.brokers,
             &cfg.kafka.topic_prefix,
             cfg.kafka.partitions,

@@ -68,8 +68,10 @@ fn run(cli: Cli) -> Result<()> {
         seed: cli.seed.as_deref().map(cli::parse_seed).transpose()?,
     };
     let cfg = Config::load(&overrides)?;
+    // The command's one runtime: every sink's I/O, the signal watcher and the database
+    // commands run on it.
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match cli.command {
+    let result = match cli.command {
         Command::Schema { action: SchemaAction::Print { partition } } => {
             print!("{}", schema::script(partition));
             Ok(())
@@ -84,14 +86,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }),
         Command::Seed(a) => runtime.block_on(seed::run(&cfg, a.out, a.path, a.replace)),
-        Command::Backfill(a) => {
-            drop(runtime);
-            backfill::run(&cfg, &a)
-        }
+        Command::Backfill(a) => backfill::run(&cfg, &a, runtime.handle()),
         Command::Evaluate(a) => runtime.block_on(evaluate::run(&cfg, &a)),
-        Command::Stream(a) => {
-            drop(runtime);
-            stream::run(&cfg, &a)
-        }
-    }
+        Command::Stream(a) => stream::run(&cfg, &a, runtime.handle()),
+    };
+    // A sink call abandoned at the end of a stream's grace period must not hold up the exit.
+    runtime.shutdown_background();
+    result
 }

@@ -69,7 +69,8 @@ pub fn partition_of(key: &[u8], partitions: i32) -> i32 {
 }
 
 pub struct KafkaSink {
-    rt: tokio::runtime::Runtime,
+    /// The command's runtime.
+    rt: tokio::runtime::Handle,
     brokers: Vec<String>,
     prefix: String,
     deadline: Duration,
@@ -187,12 +188,19 @@ async fn list(client: &Client) -> Result<BTreeMap<String, i32>> {
 impl KafkaSink {
     /// Connects and creates the topics that are missing.
     /// `retry_deadline` bounds how long a request may be retried before the run fails.
-    pub fn new(brokers: &[String], prefix: &str, partitions: i32, retry_deadline: Duration) -> Result<KafkaSink> {
-        Self::build(brokers, prefix, partitions, retry_deadline, None)
+    pub fn new(
+        rt: tokio::runtime::Handle,
+        brokers: &[String],
+        prefix: &str,
+        partitions: i32,
+        retry_deadline: Duration,
+    ) -> Result<KafkaSink> {
+        Self::build(rt, brokers, prefix, partitions, retry_deadline, None)
     }
 
     /// A stream's sink, keeping the stream's progress under `state_dir`.
     pub fn live(
+        rt: tokio::runtime::Handle,
         brokers: &[String],
         prefix: &str,
         partitions: i32,
@@ -200,10 +208,11 @@ impl KafkaSink {
         stream: &str,
     ) -> Result<KafkaSink> {
         let state = state_dir.join(format!("{stream}.kafka-progress.json"));
-        Self::build(brokers, prefix, partitions, LIVE_RETRY_DEADLINE, Some(state))
+        Self::build(rt, brokers, prefix, partitions, LIVE_RETRY_DEADLINE, Some(state))
     }
 
     fn build(
+        rt: tokio::runtime::Handle,
         brokers: &[String],
         prefix: &str,
         partitions: i32,
@@ -213,7 +222,6 @@ impl KafkaSink {
         if brokers.is_empty() {
             anyhow::bail!("no Kafka brokers configured: set [kafka] brokers in config.toml, GENIMS_KAFKA_BROKERS, or --kafka-brokers");
         }
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let mut warned = BTreeSet::new();
         let topics = rt.block_on(open_within(brokers, prefix, partitions, deadline, &mut warned))?;
         Ok(KafkaSink {

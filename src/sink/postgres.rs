@@ -44,7 +44,8 @@ struct Stream {
 }
 
 pub struct PostgresSink {
-    rt: tokio::runtime::Runtime,
+    /// The command's runtime.
+    rt: tokio::runtime::Handle,
     pool: Pool,
     streams: BTreeMap<(Table, usize), Stream>,
     sensor_streams: usize,
@@ -181,8 +182,13 @@ async fn copy_stream(pool: Pool, table: Table, rx: mpsc::Receiver<Bytes>) -> Cop
 impl PostgresSink {
     /// Connects, checks the schema, and creates the daily partitions `[a, b)` needs.
     /// Refuses a database whose master data came from another plant than `plant`.
-    pub fn new(url: &str, pool_size: usize, window: (i64, i64), plant: &PlantIdentity) -> Result<PostgresSink> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    pub fn new(
+        rt: tokio::runtime::Handle,
+        url: &str,
+        pool_size: usize,
+        window: (i64, i64),
+        plant: &PlantIdentity,
+    ) -> Result<PostgresSink> {
         let pg: tokio_postgres::Config =
             url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
         let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
@@ -225,8 +231,7 @@ impl PostgresSink {
 
     /// A sink for the stream: checks the server and schema (one clear error when either is
     /// missing), then writes each committed batch in one transaction.
-    pub fn live(url: &str, plant: &PlantIdentity) -> Result<PostgresSink> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    pub fn live(rt: tokio::runtime::Handle, url: &str, plant: &PlantIdentity) -> Result<PostgresSink> {
         let mut pg: tokio_postgres::Config =
             url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
         pg.connect_timeout(Duration::from_secs(5));

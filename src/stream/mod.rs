@@ -116,7 +116,13 @@ impl Request {
 
 /// Opens every sink; one line per sink that cannot start. With `allow_degraded`, the
 /// stream runs with the sinks that work (but never with none).
-fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs, engine: &Engine) -> Result<Vec<Box<dyn Sink>>> {
+fn open_sinks(
+    cfg: &Config,
+    req: &Request,
+    args: &StreamArgs,
+    engine: &Engine,
+    rt: &tokio::runtime::Handle,
+) -> Result<Vec<Box<dyn Sink>>> {
     let state_dir = &req.state_dir;
     let mut open = Vec::new();
     let mut failed = Vec::new();
@@ -125,13 +131,14 @@ fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs, engine: &Engine) -
             "postgres" => cfg.postgres_url().and_then(|url| {
                 // Only the database holds master data to check the plant against.
                 let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
-                Ok(Box::new(crate::sink::postgres::PostgresSink::live(url, &plant)?) as Box<dyn Sink>)
+                Ok(Box::new(crate::sink::postgres::PostgresSink::live(rt.clone(), url, &plant)?) as Box<dyn Sink>)
             }),
             "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
                 .and_then(|()| {
                     let k = &cfg.kafka;
                     Ok(Box::new(crate::sink::kafka::KafkaSink::live(
+                        rt.clone(),
                         &k.brokers,
                         &k.topic_prefix,
                         k.partitions,
@@ -164,10 +171,10 @@ fn open_sinks(cfg: &Config, req: &Request, args: &StreamArgs, engine: &Engine) -
 }
 
 /// Runs `genims stream`.
-pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
+pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
-    let mut sinks = open_sinks(cfg, &req, args, &engine)?;
+    let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let machines = req.shard.machines(engine.plant.machines.len());
     let (start, skip, resume) = where_to_start(&req, &mut sinks)?;
     let g0 = start - start.rem_euclid(SCADA_STEP);
@@ -192,7 +199,7 @@ pub fn run(cfg: &Config, args: &StreamArgs) -> Result<()> {
 
     let ctl = Arc::new(Control::default());
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
-    watch_signals(Arc::clone(&ctl), grace)?;
+    watch_signals(rt, Arc::clone(&ctl), grace);
     let (lanes, done) = start_workers(cfg, &req, sinks, &skip, &formats, &ctl)?;
     tracing::info!(
         stream = %req.name,
@@ -506,10 +513,9 @@ fn stats_loop(
 }
 
 /// Stops the stream gracefully on SIGTERM or SIGINT; a second signal exits at once.
-fn watch_signals(ctl: Arc<Control>, grace: Duration) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    std::thread::Builder::new().name("signals".into()).spawn(move || {
-        rt.block_on(async move {
+fn watch_signals(rt: &tokio::runtime::Handle, ctl: Arc<Control>, grace: Duration) {
+    rt.spawn(async move {
+        {
             use tokio::signal::unix::{signal, SignalKind};
             let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
                 return;
@@ -528,9 +534,8 @@ fn watch_signals(ctl: Arc<Control>, grace: Duration) -> Result<()> {
                 tracing::info!("{which}: stopping");
                 ctl.stop(Some(grace));
             }
-        });
-    })?;
-    Ok(())
+        }
+    });
 }
 
 fn now_secs() -> f64 {
