@@ -3,13 +3,14 @@
 //! on a failure that may pass retries the same batch with exponential backoff after
 //! reconnecting. A failure that cannot pass stops the stream.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 use super::buffer::{Batch, Buffer};
+use super::metrics::SinkMetrics;
 use crate::sim::clock::DAY;
 use crate::sink::{retryable, Progress, Sink};
 
@@ -77,16 +78,6 @@ impl Control {
     }
 }
 
-/// A sink's counters for the statistics line.
-#[derive(Default)]
-pub struct SinkStats {
-    pub sent_rows: AtomicU64,
-    pub errors: AtomicU64,
-    /// `through` of the last committed batch.
-    pub through: AtomicI64,
-    pub retrying: AtomicBool,
-}
-
 /// How a worker batches.
 #[derive(Debug, Clone, Copy)]
 pub struct Flush {
@@ -104,7 +95,7 @@ pub fn run(
     queue: Arc<Buffer>,
     stream: String,
     flush: Flush,
-    stats: Arc<SinkStats>,
+    stats: SinkMetrics,
     ctl: Arc<Control>,
 ) {
     let name = sink.name();
@@ -145,7 +136,7 @@ fn deliver(
     batch: &Batch,
     stream: &str,
     queue: &Buffer,
-    stats: &SinkStats,
+    stats: &SinkMetrics,
     ctl: &Control,
 ) -> Result<bool> {
     let progress = Progress { stream: stream.to_owned(), through: batch.through, counters: batch.counters.clone() };
@@ -166,16 +157,13 @@ fn deliver(
                 if failures > 0 {
                     tracing::info!(sink = sink.name(), failures, "delivering again");
                 }
-                stats.sent_rows.fetch_add(batch.rows(), Ordering::Relaxed);
-                stats.through.store(batch.through, Ordering::Relaxed);
-                stats.retrying.store(false, Ordering::Relaxed);
+                stats.delivered(batch.tables.iter().map(|(t, _, n)| (*t, *n)), batch.through);
                 queue.set_outage(false);
                 return Ok(true);
             }
             Err(e) if retryable(&e) => {
                 failures += 1;
-                stats.errors.fetch_add(1, Ordering::Relaxed);
-                stats.retrying.store(true, Ordering::Relaxed);
+                stats.failed();
                 queue.set_outage(true);
                 if failures == 1 || failures.is_power_of_two() {
                     tracing::warn!(

@@ -13,9 +13,10 @@
 pub mod buffer;
 pub mod deliver;
 pub mod generate;
+pub mod metrics;
 mod pace;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -31,8 +32,9 @@ use crate::sim::unit::Counters;
 use crate::sim::Engine;
 use crate::sink::{Progress, Sink};
 use buffer::{Buffer, Offer};
-use deliver::{Control, Flush, SinkStats};
+use deliver::{Control, Flush};
 use generate::{Generator, Plan, Tick};
+use metrics::{Metrics, SinkMetrics};
 use pace::Pace;
 
 /// How long before its minute a block is generated at least.
@@ -200,7 +202,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let ctl = Arc::new(Control::default());
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
     watch_signals(rt, Arc::clone(&ctl), grace);
-    let (lanes, done) = start_workers(cfg, &req, sinks, &skip, &formats, &ctl)?;
+    let metrics = Arc::new(Metrics::new());
+    let (lanes, done) = start_workers(cfg, &req, sinks, &skip, &formats, &ctl, &metrics)?;
     tracing::info!(
         stream = %req.name,
         start = %instant_string(start),
@@ -212,22 +215,21 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     );
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
-    let generated = Arc::new(AtomicU64::new(0));
     let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
     // Statistics go on through the final drain, until every worker has ended.
     let finished = Arc::new(AtomicBool::new(false));
     let stats_thread = {
-        let (ctl, generated, pace, finished) =
-            (Arc::clone(&ctl), Arc::clone(&generated), Arc::clone(&pace), Arc::clone(&finished));
-        let lanes: Vec<(&'static str, Arc<Buffer>, Arc<SinkStats>)> =
-            lanes.iter().map(|l| (l.name, Arc::clone(&l.queue), Arc::clone(&l.stats))).collect();
+        let (ctl, metrics, pace, finished) =
+            (Arc::clone(&ctl), Arc::clone(&metrics), Arc::clone(&pace), Arc::clone(&finished));
+        let lanes: Vec<(&'static str, Arc<Buffer>, SinkMetrics)> =
+            lanes.iter().map(|l| (l.name, Arc::clone(&l.queue), l.stats.clone())).collect();
         let every = Duration::from_secs(cfg.stream.stats_interval_s);
         let name = req.name.clone();
         std::thread::Builder::new()
             .name("stats".into())
-            .spawn(move || stats_loop(&name, &ctl, &pace, &generated, &lanes, every, &finished))?
+            .spawn(move || stats_loop(&name, &ctl, &pace, &metrics, &lanes, every, &finished))?
     };
-    let released = release(&engine, plan, counters, scope::threads(), &pace, &lanes, &ctl, &generated);
+    let released = release(&engine, plan, counters, scope::threads(), &pace, &lanes, &ctl, &metrics);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
         ctl.fail(format!("{e:#}"), grace);
@@ -235,6 +237,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     shut_down(&lanes, &ctl, grace, &done);
     finished.store(true, Ordering::Relaxed);
     let _ = stats_thread.join();
+    tracing::debug!("final metrics:\n{}", metrics.encode());
     match ctl.failure() {
         Some(f) => bail!("{f}"),
         None => Ok(()),
@@ -283,6 +286,7 @@ fn start_workers(
     skip: &[i64],
     formats: &[Format],
     ctl: &Arc<Control>,
+    metrics: &Metrics,
 ) -> Result<(Vec<Lane>, mpsc::Receiver<()>)> {
     let flush = Flush {
         max_rows: cfg.stream.batch_rows,
@@ -296,10 +300,10 @@ fn start_workers(
         let name = sink.name();
         let spool = req.state_dir.join("spool").join(format!("{}-{name}", req.name));
         let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, cfg.stream.spool_max_mb << 20, &spool)?);
-        let stats = Arc::new(SinkStats::default());
-        stats.through.store(skip, Ordering::Relaxed);
+        let stats = metrics.sink(name);
+        stats.set_through(skip);
         let (q, st, c, stream, done) =
-            (Arc::clone(&queue), Arc::clone(&stats), Arc::clone(ctl), req.name.clone(), done_tx.clone());
+            (Arc::clone(&queue), stats.clone(), Arc::clone(ctl), req.name.clone(), done_tx.clone());
         std::thread::Builder::new().name(format!("sink-{name}")).spawn(move || {
             deliver::run(sink, q, stream, flush, st, c);
             let _ = done.send(());
@@ -341,7 +345,7 @@ fn shut_down(lanes: &[Lane], ctl: &Control, grace: Duration, done: &mpsc::Receiv
         })
         .sum();
     for l in lanes {
-        tracing::info!(sink = l.name, sent_rows = l.stats.sent_rows.load(Ordering::Relaxed), through = %instant_string(l.stats.through.load(Ordering::Relaxed)), "sink stopped");
+        tracing::info!(sink = l.name, sent_rows = l.stats.delivered_total(), through = %instant_string(l.stats.through()), "sink stopped");
     }
     if left > 0 {
         tracing::warn!(rows = left, "stopped before delivering every queued row; a restart regenerates them");
@@ -357,7 +361,7 @@ struct Lane {
     /// Ticks through this instant are already in the sink.
     skip: i64,
     queue: Arc<Buffer>,
-    stats: Arc<SinkStats>,
+    stats: SinkMetrics,
 }
 
 /// Counters of each machine at `g0`: continued from what a sink holds (PostgreSQL's SCADA
@@ -393,7 +397,7 @@ fn release(
     pace: &Pace,
     lanes: &[Lane],
     ctl: &Control,
-    generated: &AtomicU64,
+    metrics: &Metrics,
 ) -> Result<()> {
     // A rendezvous channel: at most one block waits while another is released.
     let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(0);
@@ -441,7 +445,10 @@ fn release(
                 if ctl.stopping() {
                     return Ok(());
                 }
-                generated.fetch_add(tick.batches[0].rows(), Ordering::Relaxed);
+                for (table, _, rows) in &tick.batches[0].tables {
+                    metrics.generated(*table, *rows);
+                }
+                metrics.set_simulated(tick.through);
                 for l in lanes {
                     if tick.through > l.skip {
                         // Back-pressure: a full queue makes generation wait for its sink.
@@ -472,8 +479,8 @@ fn stats_loop(
     name: &str,
     ctl: &Control,
     pace: &Pace,
-    generated: &AtomicU64,
-    lanes: &[(&'static str, Arc<Buffer>, Arc<SinkStats>)],
+    metrics: &Metrics,
+    lanes: &[(&'static str, Arc<Buffer>, SinkMetrics)],
     every: Duration,
     finished: &AtomicBool,
 ) {
@@ -492,21 +499,22 @@ fn stats_loop(
             .iter()
             .map(|(n, q, s)| {
                 let d = q.depth();
-                let through = s.through.load(Ordering::Relaxed);
+                metrics.set_depth(n, &d);
+                let through = s.through();
                 let lag = pace.lag(through, now).map_or(String::new(), |l| format!(" lag {l:.0}s"));
                 format!(
                     "{n}: sent {} buffered {} spooled {} errors {} at {}{lag}{}",
-                    s.sent_rows.load(Ordering::Relaxed),
+                    s.delivered_total(),
                     d.mem_rows,
                     d.spooled_rows,
-                    s.errors.load(Ordering::Relaxed),
+                    s.errors(),
                     instant_string(through),
-                    if s.retrying.load(Ordering::Relaxed) { " (retrying)" } else { "" }
+                    if s.retrying() { " (retrying)" } else { "" }
                 )
             })
             .collect();
         let draining = if ctl.stopping() { "draining: " } else { "" };
-        let line = format!("{draining}generated {} rows; {}", generated.load(Ordering::Relaxed), sinks.join("; "));
+        let line = format!("{draining}generated {} rows; {}", metrics.generated_total(), sinks.join("; "));
         tracing::info!(stream = name, "{line}");
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&line)]);
     }
