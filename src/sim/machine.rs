@@ -42,11 +42,11 @@ impl State {
 #[derive(Debug, Clone, Copy)]
 pub struct Minute {
     pub state: State,
-    pub shift: ShiftSpan,
+    pub shift: MinuteShift,
     /// Index into [`Timeline::runs`].
-    pub run: usize,
+    pub run: u32,
     /// Index into [`Timeline::episodes`] of the machine-level episode in effect.
-    pub episode: Option<usize>,
+    pub episode: Option<u32>,
     /// Parts finished and rejected during the minute.
     pub parts: u32,
     pub rejects: u32,
@@ -56,6 +56,15 @@ pub struct Minute {
     pub planned: bool,
     /// The PLC flagged this minute's data as uncertain.
     pub uncertain: bool,
+}
+
+/// The shift a minute belongs to (kept small: a stream holds a day of minutes per machine).
+#[derive(Debug, Clone, Copy)]
+pub struct MinuteShift {
+    /// UTC start of the shift.
+    pub start: i64,
+    /// Index into [`super::calendar::SHIFT_CODES`].
+    pub code: u8,
 }
 
 /// A stretch of one machine's minutes.
@@ -77,6 +86,15 @@ impl Timeline {
 
     pub fn minute_index(&self, t: i64) -> usize {
         ((t - self.start) / SCADA_STEP) as usize
+    }
+
+    /// Drops the minutes before `t` (a whole minute inside the timeline); returns how many.
+    pub fn forget_before(&mut self, t: i64) -> usize {
+        let n = self.minute_index(t).min(self.minutes.len());
+        self.minutes.drain(..n);
+        self.minutes.shrink_to_fit();
+        self.start += n as i64 * SCADA_STEP;
+        n
     }
 }
 
@@ -185,9 +203,9 @@ impl Engine {
             };
             minutes.push(Minute {
                 state,
-                shift,
-                run: run_i,
-                episode: ep_i,
+                shift: MinuteShift { start: shift.start, code: shift.code as u8 },
+                run: run_i as u32,
+                episode: ep_i.map(|i| i as u32),
                 parts,
                 rejects,
                 actual_cycle,

@@ -125,37 +125,64 @@ pub struct Raw {
     pub out_of_range: bool,
 }
 
-/// Lagged activity per behaviour over a timeline, one value per minute boundary.
+/// Lagged activity per behaviour over a timeline, one value per minute boundary, computed
+/// forward as far as asked ([`Lags::full`] for a whole timeline, [`Lags::extend_to`] for a
+/// day in progress, which also forgets what lies behind it).
 pub struct Lags {
-    entries: Vec<(Behaviour, Vec<f64>)>,
+    /// Per behaviour: its smoothing factor and the values from the timeline's start.
+    entries: Vec<(Behaviour, f64, Vec<f64>)>,
 }
 
 impl Lags {
+    /// The first boundary of each behaviour only.
     pub fn new(tl: &Timeline, behaviours: impl Iterator<Item = Behaviour>) -> Lags {
-        let mut entries: Vec<(Behaviour, Vec<f64>)> = Vec::new();
+        let mut entries: Vec<(Behaviour, f64, Vec<f64>)> = Vec::new();
         for b in behaviours {
-            if entries.iter().any(|(e, _)| *e == b) {
+            if entries.iter().any(|(e, _, _)| *e == b) {
                 continue;
             }
             let tau = b.tau_min();
             let alpha = if tau > 0.0 { 1.0 - (-1.0 / tau).exp() } else { 1.0 };
-            let mut v = Vec::with_capacity(tl.minutes.len() + 1);
-            let mut a = tl.minutes.first().map_or(0.0, |m| b.activity(m.state));
-            v.push(a);
-            for m in &tl.minutes {
-                a += (b.activity(m.state) - a) * alpha;
-                v.push(a);
-            }
-            entries.push((b, v));
+            entries.push((b, alpha, vec![tl.minutes.first().map_or(0.0, |m| b.activity(m.state))]));
         }
         Lags { entries }
+    }
+
+    /// Every boundary of the timeline.
+    #[cfg(test)]
+    pub fn full(tl: &Timeline, behaviours: impl Iterator<Item = Behaviour>) -> Lags {
+        let mut lags = Lags::new(tl, behaviours);
+        lags.extend_to(tl, tl.minutes.len());
+        lags
+    }
+
+    /// Computes the boundaries up to index `k` (the timeline's minutes permitting).
+    pub fn extend_to(&mut self, tl: &Timeline, k: usize) {
+        for (b, alpha, v) in &mut self.entries {
+            while v.len() <= k && v.len() <= tl.minutes.len() {
+                let a = *v.last().expect("the first boundary is always there");
+                v.push(a + (b.activity(tl.minutes[v.len() - 1].state) - a) * *alpha);
+            }
+        }
+    }
+
+    /// Drops the first `n` minute boundaries, with the timeline's first `n` minutes.
+    pub fn forget(&mut self, n: usize) {
+        for (_, _, v) in &mut self.entries {
+            v.drain(..n.min(v.len().saturating_sub(1)));
+            v.shrink_to_fit();
+        }
     }
 
     /// Activity of behaviour `b` at `t`: linear within the minute for lagged behaviours; a
     /// behaviour without lag (a held process value, a position) switches with the minute's
     /// state instead of ramping through it.
     fn at(&self, b: Behaviour, tl: &Timeline, t: i64) -> f64 {
-        let v = &self.entries.iter().find(|(e, _)| *e == b).expect("lag computed for every behaviour").1;
+        let v = &self.entries.iter().find(|(e, _, _)| *e == b).expect("lag computed for every behaviour").2;
+        debug_assert!(
+            ((t - tl.start) / SCADA_STEP) as usize + 1 < v.len() || v.len() == tl.minutes.len() + 1,
+            "lags computed up to {t}"
+        );
         let k = ((t - tl.start) / SCADA_STEP) as usize;
         let b2 = v[(k + 1).min(v.len() - 1)];
         if b.tau_min() <= 0.0 {
@@ -229,6 +256,22 @@ impl Engine {
         }
     }
 
+    /// The tick's words for `t` alone (packet loss and spikes need no smooth noise).
+    fn words_at(&self, s: usize, sd: &SensorDay, t: i64) -> [u32; WORDS_PER_TICK] {
+        let day = t - t.rem_euclid(DAY);
+        let i = ((t - day) / SENSOR_STEP) as usize;
+        if day == sd.day {
+            return sd.tick_words(i);
+        }
+        let mut r = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
+        r.set_word_pos((i * WORDS_PER_TICK) as u128);
+        let mut w = [0u32; WORDS_PER_TICK];
+        for x in &mut w {
+            *x = r.next_u32();
+        }
+        w
+    }
+
     /// Smooth noise and the tick's words for `t`, from `sd` when `t` is on its day, else
     /// recomputed by seeking the other day's streams.
     fn noise_at(&self, s: usize, sd: &SensorDay, t: i64) -> (f64, [u32; WORDS_PER_TICK]) {
@@ -251,13 +294,7 @@ impl Engine {
             let mut n = rng::stream(self.seed, &[rng::label("knots"), s as u64, (day + DAY) as u64]);
             normal(n.next_u32(), n.next_u32())
         };
-        let mut r = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
-        r.set_word_pos((i * WORDS_PER_TICK) as u128);
-        let mut w = [0u32; WORDS_PER_TICK];
-        for x in &mut w {
-            *x = r.next_u32();
-        }
-        (k0 + (k1 - k0) * smooth_f, w)
+        (k0 + (k1 - k0) * smooth_f, self.words_at(s, sd, t))
     }
 
     /// The raw reading of sensor `s` at `t` on a timeline of its machine.
@@ -285,7 +322,7 @@ impl Engine {
         let mut miss_prob = p.miss_prob;
         // Machine-level episode: move this role along its signature while the machine is
         // degrading (until the fault state ends).
-        if let Some(ep) = minute.episode.map(|i| &tl.episodes[i]) {
+        if let Some(ep) = minute.episode.map(|i| &tl.episodes[i as usize]) {
             let pattern = &self.catalogue.patterns[ep.pattern];
             let live = match ep.ending {
                 Ending::Fault => t < ep.fault_end,
@@ -346,7 +383,7 @@ impl Engine {
 
     /// Whether sensor `s` misses the reading at `t` (packet loss), without computing its value.
     pub fn reading_missing(&self, s: usize, t: i64, episodes: &[Episode], sd: &SensorDay) -> bool {
-        let (_, w) = self.noise_at(s, sd, t);
+        let w = self.words_at(s, sd, t);
         let mut p = self.sensors[s].miss_prob;
         if let Some(ep) = episodes.iter().find(|e| e.sensor == Some(s) && t >= e.onset && t < e.fault_at) {
             p = p.max(ep.packet_loss);
@@ -362,8 +399,7 @@ impl Engine {
         else {
             return false;
         };
-        let (_, w) = self.noise_at(s, sd, t);
-        unit(w[3]) < 0.01
+        unit(self.words_at(s, sd, t)[3]) < 0.01
     }
 }
 

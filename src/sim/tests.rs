@@ -39,7 +39,7 @@ fn readings(e: &Engine, ep: &Episode, sensor: usize, a: i64, b: i64, step: i64) 
     let to = b + 60 - b.rem_euclid(60);
     let eps = e.episodes().for_machine(m, from - DAY, to + DAY);
     let tl = e.timeline(m, from, to, eps);
-    let lags = Lags::new(&tl, e.sensors_of(m).map(|s| e.sensors[s].behaviour));
+    let lags = Lags::full(&tl, e.sensors_of(m).map(|s| e.sensors[s].behaviour));
     let mut day = e.sensor_day(sensor, a - a.rem_euclid(DAY));
     let mut out = Vec::new();
     let mut t = a - a.rem_euclid(10);

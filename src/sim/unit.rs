@@ -30,6 +30,9 @@ pub const LOOKBACK: i64 = 12 * HOUR;
 const STATS_WINDOW: usize = 6;
 /// Minutes a machine must have run before its signals count as steady (drive lags settle).
 const STEADY_MINUTES: i64 = 3;
+/// Minutes of the past a day in progress keeps (the steady-running check looks back
+/// [`STEADY_MINUTES`]); older minutes are dropped once an hour's worth has passed.
+const KEEP_MINUTES: i64 = STEADY_MINUTES + 2;
 /// Smallest noise (value units) at which six equal readings mean a stuck sensor: 30
 /// steps of the 0.0001 resolution.
 const FLAT_MIN_NOISE: f64 = 0.003;
@@ -260,7 +263,8 @@ impl<'e> DayRun<'e> {
         let m = spec.machine;
         let tl = engine.unit_timeline(m, spec.day);
         let sensors = engine.sensors_of(m);
-        let lags = Lags::new(&tl, sensors.clone().map(|s| engine.sensors[s].behaviour));
+        let mut lags = Lags::new(&tl, sensors.clone().map(|s| engine.sensors[s].behaviour));
+        lags.extend_to(&tl, tl.minute_index(from.max(tl.start)) + 2);
         let need_health = from < to && spec.emits_health();
         let mut states: Vec<SensorState> =
             sensors.clone().map(|s| SensorState::new(engine.sensor_day(s, spec.day))).collect();
@@ -338,7 +342,18 @@ impl<'e> DayRun<'e> {
         run.cur_shift = cur_shift;
         run.shift = shift;
         run.states = states;
+        run.forget_past();
         run
+    }
+
+    /// Drops the timeline's minutes (and lags) that no later step reads: all but the last
+    /// [`KEEP_MINUTES`] before the next instant. Keeps a stream's memory to the rest of the day.
+    fn forget_past(&mut self) {
+        let keep_from = self.next - self.next.rem_euclid(SCADA_STEP) - KEEP_MINUTES * SCADA_STEP;
+        if keep_from > self.tl.start {
+            let n = self.tl.forget_before(keep_from);
+            self.lags.forget(n);
+        }
     }
 
     /// The machine's counters at the next instant to generate.
@@ -352,7 +367,6 @@ impl<'e> DayRun<'e> {
     }
 
     /// Whether the whole span has been generated.
-    #[cfg(test)]
     pub fn done(&self) -> bool {
         self.next >= self.spec.span().1
     }
@@ -368,9 +382,13 @@ impl<'e> DayRun<'e> {
         let sensors = self.engine.sensors_of(self.spec.machine).len();
         step.out.expect(Table::SensorData, sensors * ((to - from) / SENSOR_STEP) as usize);
         step.out.expect(Table::ScadaMachineData, ((to - from) / SCADA_STEP) as usize);
+        self.lags.extend_to(&self.tl, self.tl.minute_index(to) + 1);
         self.sensor_and_scada_rows(from, to, &mut step);
         self.engine.event_rows(self.spec, (from, to), &self.tl, &mut step);
         self.next = to;
+        if !self.done() && self.next - self.tl.start > HOUR {
+            self.forget_past();
+        }
     }
 
     fn sensor_and_scada_rows<E: Emit>(&mut self, from: i64, to: i64, out: &mut Step<'_, E>) {
@@ -479,18 +497,18 @@ impl<'e> DayRun<'e> {
                     self.shift = ShiftTotals::default();
                 }
                 let shift = self.shift;
-                let run = &tl.runs[mi.run];
+                let run = &tl.runs[mi.run as usize];
                 let lpm = &plant.line_products[run.lpm];
                 let product = &plant.products[lpm.product];
-                let ep = mi.episode.map(|i| &tl.episodes[i]);
+                let ep = mi.episode.map(|i| &tl.episodes[i as usize]);
                 let pattern = ep.map(|e| &engine.catalogue.patterns[e.pattern]);
                 let faulted = mi.state == State::Fault;
                 let params = &engine.machines[m];
                 let running = mi.state == State::Running;
                 let program = format!("PRG-{}", product.spec.code);
-                let shift_idx = machine.factory * 6 + mi.shift.code;
+                let shift_idx = machine.factory * 6 + usize::from(mi.shift.code);
                 let shift_id = id("SHF", shift_idx);
-                let ops = &engine.lines[machine.line].operators[mi.shift.code];
+                let ops = &engine.lines[machine.line].operators[usize::from(mi.shift.code)];
                 let operator = (!ops.is_empty())
                     .then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
                 let tool = params.spindle_rpm.map(|_| {
@@ -759,7 +777,7 @@ impl Engine {
         let factory_id = plant.factories[machine.factory].id.as_str();
         let sensors = self.sensors_of(m);
         let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| -> Option<&str> {
-            let code = tl.at(t).map_or(0, |mi| mi.shift.code);
+            let code = tl.at(t).map_or(0, |mi| usize::from(mi.shift.code));
             let v = &list[code];
             (!v.is_empty()).then(|| plant.employees[v[(salt + m) % v.len()]].id.as_str())
         };
@@ -814,8 +832,9 @@ impl Engine {
             let ticket = format!("CM-{:010}", ep.id);
             let technician = staff(&lp.technicians, ep.fault_end, ep.id as usize);
             let supervisor = staff(&lp.supervisors, ep.fault_end, ep.id as usize);
-            let cycle =
-                tl.at(ep.fault_at).map_or(300.0, |mi| plant.line_products[tl.runs[mi.run].lpm].cycle_time_s as f64);
+            let cycle = tl
+                .at(ep.fault_at)
+                .map_or(300.0, |mi| plant.line_products[tl.runs[mi.run as usize].lpm].cycle_time_s as f64);
             let downtime_min = (ep.repair_end - ep.fault_at) / 60;
             let parts_cost = parts_cost(ep);
             let warned = ep.fault_at - ep.warning_at;
@@ -949,7 +968,7 @@ impl Engine {
                 .filter(|c| c.product == lpm.product && c.is_active)
                 .map(|c| plant.customers[c.customer].id.as_str())
                 .collect();
-            let start_shift = rt.minutes.first().map_or(0, |mi| mi.shift.code);
+            let start_shift = rt.minutes.first().map_or(0, |mi| usize::from(mi.shift.code));
             let shift_id = id("SHF", machine.factory * 6 + start_shift);
             let sups = &lp.supervisors[start_shift];
             out.push(&RunRow {
