@@ -89,7 +89,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
             cfg.kafka.partitions,
             std::time::Duration::from_millis(cfg.kafka.message_timeout_ms),
         )?),
-        BackfillOut::Null => Box::new(crate::sink::Discard),
+        BackfillOut::Null => Box::new(crate::sink::Discard(Format::Csv)),
     };
     let machines = req.machines(engine.plant.machines.len());
     let summary = drive(&engine, req.window, &machines, sink.as_mut(), std::io::stderr().is_terminal())?;

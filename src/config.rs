@@ -385,7 +385,7 @@ pub fn check_topic_prefix(prefix: &str) -> std::result::Result<(), String> {
 }
 
 /// The sinks a stream can use.
-pub const SINKS: &[&str] = &["postgres", "kafka", "stdout"];
+pub const SINKS: &[&str] = &["postgres", "kafka", "stdout", "null"];
 
 /// A string of comma-separated items or a list of strings.
 fn str_list(v: &toml::Value) -> std::result::Result<Vec<String>, String> {

@@ -84,15 +84,16 @@ pub trait Sink: Send {
     }
 }
 
-/// Generates and encodes everything, writes nothing: measures the engine alone.
-pub struct Discard;
+/// Takes rows in a format (backfill: CSV, stream: JSON Lines) and writes nothing: measures
+/// the engine and the encoder alone.
+pub struct Discard(pub Format);
 
 impl Sink for Discard {
     fn name(&self) -> &'static str {
         "null"
     }
     fn format(&self) -> Format {
-        Format::Csv
+        self.0
     }
     fn write(&mut self, _day: i64, _table: Table, _bytes: Bytes, _rows: u64) -> Result<()> {
         Ok(())

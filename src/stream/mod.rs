@@ -148,6 +148,7 @@ fn open_sinks(
                         &req.name,
                     )?) as Box<dyn Sink>)
                 }),
+            "null" => Ok(Box::new(crate::sink::Discard(Format::Jsonl))),
             _ => Ok(Box::new(crate::sink::stdout::StdoutSink::new())),
         };
         match sink {
