@@ -1,7 +1,7 @@
 # genims — the two commands a newcomer needs:
 #   make run    generate the master data and operational history as files (no server)
 #   make test   install/start what the tests need, then run every test
-.PHONY: run test lint services build release bench stream clean
+.PHONY: run test lint services build release bench bench-compare stream clean
 
 CARGO ?= cargo
 GENIMS := target/release/genims
@@ -45,6 +45,10 @@ lint:
 # Throughput and memory on this machine; paste the table into BENCHMARKS.md.
 bench: services
 	scripts/bench.sh
+
+# This tree against a baseline build (GENIMS_BASELINE=binary or GENIMS_BASELINE_REF=ref), in one run.
+bench-compare: services
+	scripts/bench-compare.sh
 
 clean:
 	$(CARGO) clean

@@ -104,6 +104,49 @@ fn pg_err(what: &str, table: Table, e: tokio_postgres::Error) -> anyhow::Error {
     anyhow!("{what} {}: {}", table.name(), db::cause(&e))
 }
 
+/// Where a COPY failed: the step, and the server's error.
+struct CopyError {
+    what: String,
+    err: tokio_postgres::Error,
+}
+
+/// The one COPY path of both modes: `table`'s rows in binary COPY format from `parts`, into
+/// the open transaction `tx`. Fault labels of an episode that spans consecutive windows
+/// arrive with each window: they are staged and merged, keeping the first copy.
+async fn copy_into(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: Table,
+    parts: impl futures_util::Stream<Item = Bytes>,
+) -> Result<u64, CopyError> {
+    let merge = table == Table::FaultLabels;
+    let fail = |what: &str| {
+        let what = format!("{what} {}", table.name());
+        move |err| CopyError { what, err }
+    };
+    if merge {
+        tx.batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS fault_labels_stage (LIKE fault_labels INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+        )
+        .await
+        .map_err(fail("cannot stage"))?;
+    }
+    let target = if merge { "fault_labels_stage" } else { table.name() };
+    let stmt = format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", table.columns().join(", "));
+    let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(fail("COPY failed for"))?;
+    futures_util::pin_mut!(sink);
+    futures_util::pin_mut!(parts);
+    sink.send(Bytes::from_static(PG_COPY_HEADER)).await.map_err(fail("COPY failed for"))?;
+    while let Some(b) = futures_util::StreamExt::next(&mut parts).await {
+        sink.send(b).await.map_err(fail("COPY failed for"))?;
+    }
+    sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(fail("COPY failed for"))?;
+    let n = sink.finish().await.map_err(fail("COPY failed for"))?;
+    if merge {
+        tx.batch_execute(MERGE_LABELS).await.map_err(fail("cannot merge"))?;
+    }
+    Ok(n)
+}
+
 /// Runs one COPY in its own transaction, reports the row count, then waits for the decision
 /// to commit or roll back.
 async fn copy_and_hold(
@@ -121,33 +164,9 @@ async fn copy_and_hold(
             return;
         }
     };
-    // Labels of an episode that spans consecutive windows arrive with each window: they are
-    // staged and merged, keeping the first copy.
-    let merge = table == Table::FaultLabels;
-    let target = if merge { "fault_labels_stage" } else { table.name() };
-    let copied = async {
-        if merge {
-            tx.batch_execute(
-                "CREATE TEMP TABLE fault_labels_stage (LIKE fault_labels INCLUDING DEFAULTS) ON COMMIT DROP",
-            )
-            .await
-            .map_err(|e| pg_err("cannot stage", table, e))?;
-        }
-        let stmt = format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", table.columns().join(", "));
-        let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(|e| pg_err("COPY failed for", table, e))?;
-        futures_util::pin_mut!(sink);
-        sink.send(Bytes::from_static(PG_COPY_HEADER)).await.map_err(|e| pg_err("COPY failed for", table, e))?;
-        while let Some(b) = rx.recv().await {
-            sink.send(b).await.map_err(|e| pg_err("COPY failed for", table, e))?;
-        }
-        sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(|e| pg_err("COPY failed for", table, e))?;
-        let n = sink.finish().await.map_err(|e| pg_err("COPY failed for", table, e))?;
-        if merge {
-            tx.batch_execute(MERGE_LABELS).await.map_err(|e| pg_err("cannot merge", table, e))?;
-        }
-        Ok(n)
-    }
-    .await;
+    let parts = futures_util::stream::poll_fn(|cx| rx.poll_recv(cx));
+    let copied =
+        copy_into(&tx, table, parts).await.map_err(|CopyError { what, err }| anyhow!("{what}: {}", db::cause(&err)));
     match copied {
         Ok(n) => {
             let _ = count_tx.send(Ok(n));
@@ -289,26 +308,9 @@ impl PostgresSink {
             }
             let tx = client.transaction().await.map_err(|e| classify("cannot start a transaction", e))?;
             for (table, parts) in batch {
-                let merge = table == Table::FaultLabels;
-                if merge {
-                    tx.batch_execute("CREATE TEMP TABLE IF NOT EXISTS fault_labels_stage (LIKE fault_labels INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-                        .await
-                        .map_err(|e| classify("cannot stage fault_labels", e))?;
-                }
-                let target = if merge { "fault_labels_stage" } else { table.name() };
-                let stmt = format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", table.columns().join(", "));
-                let what = format!("COPY into {} failed", table.name());
-                let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(|e| classify(&what, e))?;
-                futures_util::pin_mut!(sink);
-                sink.send(Bytes::from_static(PG_COPY_HEADER)).await.map_err(|e| classify(&what, e))?;
-                for b in parts {
-                    sink.send(b).await.map_err(|e| classify(&what, e))?;
-                }
-                sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(|e| classify(&what, e))?;
-                sink.finish().await.map_err(|e| classify(&what, e))?;
-                if merge {
-                    tx.batch_execute(MERGE_LABELS).await.map_err(|e| classify("cannot merge fault_labels", e))?;
-                }
+                copy_into(&tx, table, futures_util::stream::iter(parts))
+                    .await
+                    .map_err(|CopyError { what, err }| classify(&what, err))?;
             }
             tx.execute(
                 "INSERT INTO genims_stream_progress (stream, through, updated_at) VALUES ($1, to_timestamp($2::float8) AT TIME ZONE 'UTC', now())
