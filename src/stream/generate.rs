@@ -42,6 +42,9 @@ pub struct Tick {
     pub batches: Vec<Batch>,
 }
 
+/// One table's rows of one tick in one format: encoded bytes and row count.
+type Cell = (Vec<u8>, u64);
+
 /// Generates the blocks of a plan in order.
 pub struct Generator<'e> {
     engine: &'e Engine,
@@ -87,7 +90,7 @@ impl<'e> Generator<'e> {
             (a, Arc::new(map))
         });
         let units = self.generate(a, b);
-        let mut ticks = self.cut(a, b, &units);
+        let mut ticks = self.cut(a, b, units);
         if let Some(first) = ticks.first_mut() {
             for batch in &mut first.batches {
                 batch.counters = snapshot.clone();
@@ -135,39 +138,44 @@ impl<'e> Generator<'e> {
     }
 
     /// Cuts the block's rows into ticks by their release marks.
-    fn cut(&self, a: i64, b: i64, units: &[Fanout]) -> Vec<Tick> {
+    fn cut(&self, a: i64, b: i64, units: Vec<Fanout>) -> Vec<Tick> {
         let step = self.plan.step;
         let n = ((b - a) + step - 1) / step;
-        let mut ticks: Vec<Tick> = (0..n)
-            .map(|k| Tick {
-                first: a + k * step,
-                through: (a + (k + 1) * step).min(b),
-                batches: Vec::with_capacity(self.plan.formats.len()),
-            })
-            .collect();
-        for f in 0..self.plan.formats.len() {
-            let mut bufs: Vec<Vec<(Vec<u8>, u64)>> = vec![vec![(Vec::new(), 0); self.plan.tables.len()]; n as usize];
-            for unit in units {
-                let rows = &unit.0[f];
+        let formats = self.plan.formats.len();
+        let tables = self.plan.tables.len();
+        // [format][tick][table]: bytes and rows.
+        let mut bufs: Vec<Vec<Vec<Cell>>> = vec![vec![vec![(Vec::new(), 0); tables]; n as usize]; formats];
+        // Each unit is freed as soon as it is cut, so a block is held about once, not twice.
+        for unit in units {
+            for (f, rows) in unit.0.into_iter().enumerate() {
                 let marks = rows.marks.as_ref().expect("marked rows");
                 for (ti, table) in self.plan.tables.iter().enumerate() {
                     let buf = &rows.bufs[table.index()];
                     let mut start = 0;
                     for &(at, end) in &marks[table.index()] {
                         let k = ((at - a) / step) as usize;
-                        let slot = &mut bufs[k][ti];
+                        let slot = &mut bufs[f][k][ti];
                         slot.0.extend_from_slice(&buf[start..end]);
                         slot.1 += 1;
                         start = end;
                     }
                 }
             }
-            for (tick, tables) in ticks.iter_mut().zip(bufs) {
+        }
+        let mut ticks: Vec<Tick> = (0..n)
+            .map(|k| Tick {
+                first: a + k * step,
+                through: (a + (k + 1) * step).min(b),
+                batches: Vec::with_capacity(formats),
+            })
+            .collect();
+        for per_tick in bufs {
+            for (tick, cells) in ticks.iter_mut().zip(per_tick) {
                 let tables = self
                     .plan
                     .tables
                     .iter()
-                    .zip(tables)
+                    .zip(cells)
                     .filter(|(_, (_, rows))| *rows > 0)
                     .map(|(&t, (bytes, rows))| (t, vec![Bytes::from(bytes)], rows))
                     .collect();
