@@ -24,7 +24,7 @@ use crate::sim::unit::UnitSpec;
 use crate::sim::Engine;
 use crate::sink::files::FileSink;
 use crate::sink::postgres::PostgresSink;
-use crate::sink::Sink;
+use crate::sink::Bulk;
 
 /// Units computed ahead of the writer, per worker thread.
 const AHEAD_PER_THREAD: usize = 2;
@@ -74,7 +74,7 @@ pub struct Summary {
 pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
-    let mut sink: Box<dyn Sink> = match req.out {
+    let mut sink: Box<dyn Bulk> = match req.out {
         BackfillOut::Db => {
             let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
             Box::new(PostgresSink::new(rt.clone(), cfg.postgres_url()?, cfg.postgres.pool_size, req.window, &plant)?)
@@ -127,7 +127,7 @@ pub fn drive(
     engine: &Engine,
     window: (i64, i64),
     machines: &[usize],
-    sink: &mut dyn Sink,
+    sink: &mut dyn Bulk,
     progress: bool,
 ) -> Result<Summary> {
     let started = Instant::now();

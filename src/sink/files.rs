@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
-use super::Sink;
+use super::{Bulk, Sink};
 use crate::encode::Format;
 use crate::output::atomic::AtomicFile;
 use crate::rows::Table;
@@ -75,7 +75,9 @@ impl Sink for FileSink {
         let key_day = table.split_by_day().then_some(day);
         self.file(table, key_day)?.write_all(&bytes)
     }
+}
 
+impl Bulk for FileSink {
     fn finish(&mut self) -> Result<()> {
         let files = std::mem::take(&mut self.open);
         let mut ready = Vec::with_capacity(files.len());

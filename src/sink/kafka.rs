@@ -33,7 +33,7 @@ use rskafka::BackoffConfig;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{Progress, Sink};
+use super::{Bulk, Live, Progress, Sink};
 use crate::encode::{next_frame, Format};
 use crate::rows::Table;
 use crate::sim::unit::Counters;
@@ -344,7 +344,9 @@ impl Sink for KafkaSink {
         }
         Ok(())
     }
+}
 
+impl Bulk for KafkaSink {
     fn finish(&mut self) -> Result<()> {
         for ((table, p), batch) in std::mem::take(&mut self.pending) {
             if !batch.is_empty() {
@@ -366,7 +368,9 @@ impl Sink for KafkaSink {
             Ok(())
         })
     }
+}
 
+impl Live for KafkaSink {
     fn commit(&mut self, progress: &Progress) -> Result<()> {
         self.finish()?;
         self.save_progress(progress)
@@ -374,6 +378,10 @@ impl Sink for KafkaSink {
 
     fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
         self.load_progress(stream)
+    }
+
+    fn close(&mut self) -> Result<()> {
+        self.finish()
     }
 
     fn reset(&mut self) -> Result<()> {

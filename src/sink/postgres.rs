@@ -21,7 +21,7 @@ use futures_util::SinkExt as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::NoTls;
 
-use super::{Fatal, Progress, Sink};
+use super::{Bulk, Fatal, Live, Progress, Sink};
 use crate::config::Partition;
 use crate::db;
 use crate::encode::{Format, PG_COPY_HEADER, PG_COPY_TRAILER};
@@ -52,12 +52,13 @@ pub struct PostgresSink {
     next_sensor: usize,
     /// Small tables, loaded at the end.
     held: BTreeMap<Table, Vec<u8>>,
-    /// Set for a stream's sink.
-    live: Option<Live>,
 }
 
-/// A live sink's state: the batch being assembled and the partitions known to exist.
-struct Live {
+/// The stream's PostgreSQL sink: the batch being assembled and the partitions known to exist.
+pub struct PostgresLive {
+    /// The command's runtime.
+    rt: tokio::runtime::Handle,
+    pool: Pool,
     batch: BTreeMap<Table, Vec<Bytes>>,
     /// The earliest UTC day the batch touches.
     first_day: Option<i64>,
@@ -237,20 +238,14 @@ impl PostgresSink {
             }
             Ok::<_, anyhow::Error>(())
         })?;
-        Ok(PostgresSink {
-            rt,
-            pool,
-            streams: BTreeMap::new(),
-            sensor_streams,
-            next_sensor: 0,
-            held: BTreeMap::new(),
-            live: None,
-        })
+        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams, next_sensor: 0, held: BTreeMap::new() })
     }
+}
 
+impl PostgresLive {
     /// A sink for the stream: checks the server and schema (one clear error when either is
     /// missing), then writes each committed batch in one transaction.
-    pub fn live(rt: tokio::runtime::Handle, url: &str, plant: &PlantIdentity) -> Result<PostgresSink> {
+    pub fn new(rt: tokio::runtime::Handle, url: &str, plant: &PlantIdentity) -> Result<PostgresLive> {
         let mut pg: tokio_postgres::Config =
             url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
         pg.connect_timeout(Duration::from_secs(5));
@@ -270,26 +265,40 @@ impl PostgresSink {
             plant.check(&client).await?;
             Ok::<_, anyhow::Error>(schema::current_partition(&client).await? == Some(Partition::Daily))
         })?;
-        let live = Live { batch: BTreeMap::new(), first_day: None, days: BTreeSet::new(), partitioned };
-        Ok(PostgresSink {
-            rt,
-            pool,
-            streams: BTreeMap::new(),
-            sensor_streams: 1,
-            next_sensor: 0,
-            held: BTreeMap::new(),
-            live: Some(live),
-        })
+        Ok(PostgresLive { rt, pool, batch: BTreeMap::new(), first_day: None, days: BTreeSet::new(), partitioned })
+    }
+}
+
+impl Sink for PostgresLive {
+    fn name(&self) -> &'static str {
+        "postgres"
     }
 
-    /// Writes the live batch and the progress row in one transaction.
-    fn commit_live(&mut self, progress: &Progress) -> Result<()> {
-        let live = self.live.as_mut().expect("a live sink");
-        let batch = std::mem::take(&mut live.batch);
+    fn format(&self) -> Format {
+        Format::PgBinary
+    }
+
+    fn checkpoints(&mut self, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
+        stored_counters(&self.rt, &self.pool, at)
+    }
+
+    fn write(&mut self, day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
+        if !bytes.is_empty() {
+            self.batch.entry(table).or_default().push(bytes);
+            self.first_day = Some(self.first_day.map_or(day, |d| d.min(day)));
+        }
+        Ok(())
+    }
+}
+
+impl Live for PostgresLive {
+    /// Writes the batch and the progress row in one transaction.
+    fn commit(&mut self, progress: &Progress) -> Result<()> {
+        let batch = std::mem::take(&mut self.batch);
         let last = progress.through - 1 - (progress.through - 1).rem_euclid(DAY);
-        let first = live.first_day.take().unwrap_or(last).min(last);
-        let new_days: Vec<i64> = if live.partitioned {
-            (0..).map(|k| first + k * DAY).take_while(|&d| d <= last).filter(|d| !live.days.contains(d)).collect()
+        let first = self.first_day.take().unwrap_or(last).min(last);
+        let new_days: Vec<i64> = if self.partitioned {
+            (0..).map(|k| first + k * DAY).take_while(|&d| d <= last).filter(|d| !self.days.contains(d)).collect()
         } else {
             Vec::new()
         };
@@ -326,12 +335,12 @@ impl PostgresSink {
             .rt
             .block_on(async { tokio::time::timeout(LIVE_TIMEOUT, work).await })
             .map_err(|_| anyhow!("PostgreSQL did not finish a transaction within {} s", LIVE_TIMEOUT.as_secs()))??;
-        self.live.as_mut().expect("a live sink").days.extend(days);
+        self.days.extend(days);
         Ok(())
     }
 
     /// The stream's saved progress, else the end of the history the tables hold.
-    fn resume_live(&mut self, stream: &str) -> Result<Option<Progress>> {
+    fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
         let pool = self.pool.clone();
         let stream = stream.to_owned();
         self.rt.block_on(async move {
@@ -357,6 +366,18 @@ impl PostgresSink {
         })
     }
 
+    fn reset(&mut self) -> Result<()> {
+        self.batch.clear();
+        self.first_day = None;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        advance_sequences(&self.rt, &self.pool)
+    }
+}
+
+impl PostgresSink {
     fn stream(&mut self, table: Table, k: usize) -> &mut Stream {
         let pool = self.pool.clone();
         let rt = &self.rt;
@@ -392,32 +413,11 @@ impl Sink for PostgresSink {
     }
 
     fn checkpoints(&mut self, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
-        let pool = self.pool.clone();
-        self.rt.block_on(async move {
-            let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
-            let sql = format!(
-                "SELECT DISTINCT ON (machine_id) machine_id::text, extract(epoch FROM timestamp)::bigint,
-                        parts_produced_cumulative, energy_consumed_kwh::float8
-                 FROM scada_machine_data
-                 WHERE timestamp < to_timestamp({at}) AT TIME ZONE 'UTC' AND timestamp >= to_timestamp({at}) AT TIME ZONE 'UTC' - interval '1 day'
-                   AND parts_produced_cumulative IS NOT NULL AND energy_consumed_kwh IS NOT NULL
-                 ORDER BY machine_id, timestamp DESC"
-            );
-            let rows = client.query(&sql, &[]).await.map_err(|e| anyhow!("cannot read the counters already stored: {}", db::cause(&e)))?;
-            Ok(rows
-                .iter()
-                .map(|r| (r.get::<_, String>(0), (r.get::<_, i64>(1), Counters { parts: r.get(2), energy_kwh: r.get(3) })))
-                .collect())
-        })
+        stored_counters(&self.rt, &self.pool, at)
     }
 
-    fn write(&mut self, day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
+    fn write(&mut self, _day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
         if bytes.is_empty() {
-            return Ok(());
-        }
-        if let Some(live) = &mut self.live {
-            live.batch.entry(table).or_default().push(bytes);
-            live.first_day = Some(live.first_day.map_or(day, |d| d.min(day)));
             return Ok(());
         }
         let bytes: Vec<u8> = bytes.into();
@@ -434,30 +434,10 @@ impl Sink for PostgresSink {
             }
         }
     }
+}
 
-    fn commit(&mut self, progress: &Progress) -> Result<()> {
-        match self.live {
-            Some(_) => self.commit_live(progress),
-            None => self.finish(),
-        }
-    }
-
-    fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
-        self.resume_live(stream)
-    }
-
-    fn reset(&mut self) -> Result<()> {
-        if let Some(live) = &mut self.live {
-            live.batch.clear();
-            live.first_day = None;
-        }
-        Ok(())
-    }
-
+impl Bulk for PostgresSink {
     fn finish(&mut self) -> Result<()> {
-        if self.live.is_some() {
-            return self.advance_sequences();
-        }
         for (table, bytes) in std::mem::take(&mut self.held) {
             self.send(table, 0, bytes)?;
         }
@@ -488,7 +468,7 @@ impl Sink for PostgresSink {
         if let Some(e) = failure {
             return Err(e);
         }
-        self.advance_sequences()?;
+        advance_sequences(&self.rt, &self.pool)?;
         self.analyze()
     }
 }
@@ -508,26 +488,48 @@ impl PostgresSink {
                 .map_err(|e| anyhow!("cannot refresh the planner statistics: {}", db::cause(&e)))
         })
     }
+}
 
-    /// Advances the id sequences past the explicit ids genims wrote.
-    fn advance_sequences(&mut self) -> Result<()> {
-        let pool = self.pool.clone();
-        self.rt.block_on(async move {
-            let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
-            for t in Table::ALL {
-                if let Some(col) = t.serial() {
-                    let sql = format!(
-                        "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), GREATEST((SELECT max({1}) FROM {0}), 1))",
-                        t.name(),
-                        col
-                    );
-                    client
-                        .batch_execute(&sql)
-                        .await
-                        .map_err(|e| anyhow!("cannot advance the id sequence of {}: {}", t.name(), db::cause(&e)))?;
-                }
+/// Counters stored in scada_machine_data in the day before `at`, per machine: the latest
+/// record's instant and counters.
+fn stored_counters(rt: &tokio::runtime::Handle, pool: &Pool, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
+    let pool = pool.clone();
+    rt.block_on(async move {
+        let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        let sql = format!(
+            "SELECT DISTINCT ON (machine_id) machine_id::text, extract(epoch FROM timestamp)::bigint,
+                    parts_produced_cumulative, energy_consumed_kwh::float8
+             FROM scada_machine_data
+             WHERE timestamp < to_timestamp({at}) AT TIME ZONE 'UTC' AND timestamp >= to_timestamp({at}) AT TIME ZONE 'UTC' - interval '1 day'
+               AND parts_produced_cumulative IS NOT NULL AND energy_consumed_kwh IS NOT NULL
+             ORDER BY machine_id, timestamp DESC"
+        );
+        let rows = client.query(&sql, &[]).await.map_err(|e| anyhow!("cannot read the counters already stored: {}", db::cause(&e)))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, String>(0), (r.get::<_, i64>(1), Counters { parts: r.get(2), energy_kwh: r.get(3) })))
+            .collect())
+    })
+}
+
+/// Advances the id sequences past the explicit ids genims wrote.
+fn advance_sequences(rt: &tokio::runtime::Handle, pool: &Pool) -> Result<()> {
+    let pool = pool.clone();
+    rt.block_on(async move {
+        let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        for t in Table::ALL {
+            if let Some(col) = t.serial() {
+                let sql = format!(
+                    "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), GREATEST((SELECT max({1}) FROM {0}), 1))",
+                    t.name(),
+                    col
+                );
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|e| anyhow!("cannot advance the id sequence of {}: {}", t.name(), db::cause(&e)))?;
             }
-            Ok(())
-        })
-    }
+        }
+        Ok(())
+    })
 }

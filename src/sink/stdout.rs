@@ -8,7 +8,7 @@ use std::io::Write as _;
 use anyhow::Result;
 use bytes::Bytes;
 
-use super::{Fatal, Progress, Sink};
+use super::{Fatal, Live, Progress, Sink};
 use crate::encode::Format;
 use crate::rows::Table;
 
@@ -38,12 +38,14 @@ impl Sink for StdoutSink {
     fn write(&mut self, _day: i64, _table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
         self.out.write_all(&bytes).map_err(Self::io)
     }
+}
 
-    fn finish(&mut self) -> Result<()> {
+impl Live for StdoutSink {
+    fn commit(&mut self, _progress: &Progress) -> Result<()> {
         self.out.flush().map_err(Self::io)
     }
 
-    fn commit(&mut self, _progress: &Progress) -> Result<()> {
-        self.finish()
+    fn close(&mut self) -> Result<()> {
+        self.out.flush().map_err(Self::io)
     }
 }

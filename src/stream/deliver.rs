@@ -12,7 +12,7 @@ use anyhow::Result;
 use super::buffer::{Batch, Buffer};
 use super::metrics::SinkMetrics;
 use crate::sim::clock::DAY;
-use crate::sink::{retryable, Progress, Sink};
+use crate::sink::{retryable, Live, Progress};
 
 /// The first wait after a failure; doubled per failure up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(250);
@@ -91,7 +91,7 @@ pub struct Flush {
 
 /// Runs one sink until its queue is closed and drained, or the stream gives up.
 pub fn run(
-    mut sink: Box<dyn Sink>,
+    mut sink: Box<dyn Live>,
     queue: Arc<Buffer>,
     stream: String,
     flush: Flush,
@@ -123,7 +123,7 @@ pub fn run(
             }
         }
     })();
-    let result = result.and_then(|()| if ctl.past_deadline() { Ok(()) } else { sink.finish() });
+    let result = result.and_then(|()| if ctl.past_deadline() { Ok(()) } else { sink.close() });
     if let Err(e) = result {
         ctl.fail(format!("{name}: {e:#}"), flush.grace);
     }
@@ -132,7 +132,7 @@ pub fn run(
 /// Writes and commits one batch, retrying while the failure may pass. Returns false when
 /// the stream gave up on it (its progress stays unrecorded, so a restart regenerates it).
 fn deliver(
-    sink: &mut dyn Sink,
+    sink: &mut dyn Live,
     batch: &Batch,
     stream: &str,
     queue: &Buffer,

@@ -30,7 +30,7 @@ use crate::sim::clock::{instant_string, SCADA_STEP, SENSOR_STEP};
 use crate::sim::scope::{self, Shard};
 use crate::sim::unit::Counters;
 use crate::sim::Engine;
-use crate::sink::{Progress, Sink};
+use crate::sink::{Live, Progress};
 use buffer::{Buffer, Offer};
 use deliver::{Control, Flush};
 use generate::{Generator, Plan, Tick};
@@ -124,16 +124,16 @@ fn open_sinks(
     args: &StreamArgs,
     engine: &Engine,
     rt: &tokio::runtime::Handle,
-) -> Result<Vec<Box<dyn Sink>>> {
+) -> Result<Vec<Box<dyn Live>>> {
     let state_dir = &req.state_dir;
     let mut open = Vec::new();
     let mut failed = Vec::new();
     for name in &req.sinks {
-        let sink: Result<Box<dyn Sink>> = match name.as_str() {
+        let sink: Result<Box<dyn Live>> = match name.as_str() {
             "postgres" => cfg.postgres_url().and_then(|url| {
                 // Only the database holds master data to check the plant against.
                 let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
-                Ok(Box::new(crate::sink::postgres::PostgresSink::live(rt.clone(), url, &plant)?) as Box<dyn Sink>)
+                Ok(Box::new(crate::sink::postgres::PostgresLive::new(rt.clone(), url, &plant)?) as Box<dyn Live>)
             }),
             "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
@@ -146,7 +146,7 @@ fn open_sinks(
                         k.partitions,
                         state_dir,
                         &req.name,
-                    )?) as Box<dyn Sink>)
+                    )?) as Box<dyn Live>)
                 }),
             "null" => Ok(Box::new(crate::sink::Discard(Format::Jsonl))),
             _ => Ok(Box::new(crate::sink::stdout::StdoutSink::new())),
@@ -251,7 +251,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
 /// With `--start T`, a sink whose progress lies after T resumes there (a restart of the same
 /// command finishes the window instead of rewriting it); one whose progress lies before T
 /// starts at T.
-fn where_to_start(req: &Request, sinks: &mut [Box<dyn Sink>]) -> Result<(i64, Vec<i64>, Vec<Option<Progress>>)> {
+fn where_to_start(req: &Request, sinks: &mut [Box<dyn Live>]) -> Result<(i64, Vec<i64>, Vec<Option<Progress>>)> {
     let mut resume: Vec<Option<Progress>> = Vec::new();
     for s in sinks.iter_mut() {
         resume.push(s.resume(&req.name).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?);
@@ -283,7 +283,7 @@ fn where_to_start(req: &Request, sinks: &mut [Box<dyn Sink>]) -> Result<(i64, Ve
 fn start_workers(
     cfg: &Config,
     req: &Request,
-    sinks: Vec<Box<dyn Sink>>,
+    sinks: Vec<Box<dyn Live>>,
     skip: &[i64],
     formats: &[Format],
     ctl: &Arc<Control>,
@@ -371,7 +371,7 @@ fn starting_counters(
     engine: &Engine,
     machines: &[usize],
     g0: i64,
-    sinks: &mut [Box<dyn Sink>],
+    sinks: &mut [Box<dyn Live>],
     resume: &[Option<Progress>],
 ) -> Result<Vec<Counters>> {
     let mut known = scope::Known::new();
