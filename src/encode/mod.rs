@@ -1,10 +1,11 @@
 //! Encoders: the receivers that turn the engine's typed rows into bytes a sink delivers.
 //!
 //! Each sink names the [`Format`] it takes (files: CSV, JSON Lines or SQL; PostgreSQL:
-//! binary COPY; Kafka: keyed JSON records; stdout: JSON Lines) and receives [`Encoded`]
-//! buffers, one per table, produced by an [`Encoded`] receiver of the engine's rows. A stream
-//! with several sinks simulates each minute once and encodes it for each of them through
-//! [`Fanout`]. Text spellings live in [`text`], PostgreSQL's binary layout in [`pgbinary`].
+//! binary COPY; Kafka: keyed JSON records; stdout: JSON Lines). Backfill receives the
+//! engine's rows in an [`Encoded`] (one buffer per table); the stream encodes each row with
+//! [`encode`] for every format its sinks take, straight into the tick it belongs to
+//! (`stream::generate`). Text spellings live in [`text`], PostgreSQL's binary layout in
+//! [`pgbinary`].
 
 pub mod pgbinary;
 pub mod text;
@@ -139,19 +140,11 @@ pub struct Encoded {
     pub rows: [u64; 7],
     /// Fault labels by pattern index, for the run summary.
     pub labels_by_pattern: Vec<(usize, u64)>,
-    /// When [`Encoded::marked`]: per table, each row's release instant and its end offset in
-    /// the table's buffer, so a stream can release rows as the clock passes them.
-    pub marks: Option<[Vec<(i64, usize)>; 7]>,
 }
 
 impl Encoded {
     pub fn new(fmt: Format) -> Encoded {
-        Encoded { fmt, bufs: Default::default(), rows: [0; 7], labels_by_pattern: Vec::new(), marks: None }
-    }
-
-    /// A receiver that also records release marks.
-    pub fn marked(fmt: Format) -> Encoded {
-        Encoded { marks: Some(Default::default()), ..Encoded::new(fmt) }
+        Encoded { fmt, bufs: Default::default(), rows: [0; 7], labels_by_pattern: Vec::new() }
     }
 
     /// Reserves room for `rows` more rows of the two large tables (the engine announces them).
@@ -177,7 +170,7 @@ impl Encoded {
 
 impl Emit for Encoded {
     #[inline]
-    fn emit<R: Row>(&mut self, row: &R, at: i64) {
+    fn emit<R: Row>(&mut self, row: &R, _at: i64) {
         let t = R::TABLE.index();
         if self.fmt == Format::Sql {
             let buf = &mut self.bufs[t];
@@ -196,9 +189,6 @@ impl Emit for Encoded {
         }
         encode(self.fmt, row, &mut self.bufs[t]);
         self.rows[t] += 1;
-        if let Some(marks) = &mut self.marks {
-            marks[t].push((at, self.bufs[t].len()));
-        }
     }
 
     fn labelled(&mut self, pattern: usize) {
@@ -210,31 +200,6 @@ impl Emit for Encoded {
 
     fn expect(&mut self, table: Table, rows: usize) {
         self.reserve(table, rows);
-    }
-}
-
-/// The same rows encoded in several formats at once: the engine simulates once, each sink
-/// gets its encoding.
-pub struct Fanout(pub Vec<Encoded>);
-
-impl Emit for Fanout {
-    #[inline]
-    fn emit<R: Row>(&mut self, row: &R, at: i64) {
-        for e in &mut self.0 {
-            e.emit(row, at);
-        }
-    }
-
-    fn labelled(&mut self, pattern: usize) {
-        for e in &mut self.0 {
-            e.labelled(pattern);
-        }
-    }
-
-    fn expect(&mut self, table: Table, rows: usize) {
-        for e in &mut self.0 {
-            e.expect(table, rows);
-        }
     }
 }
 

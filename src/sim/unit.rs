@@ -1058,6 +1058,20 @@ mod tests {
     /// The stream generates a day step by step: the steps' rows, concatenated, must be the
     /// day's rows byte for byte (health hours whole, labels once, counters continuous), and
     /// every release mark must lie in its step, in time order.
+    /// CSV rows with each row's release instant and end offset, per table.
+    struct Marked {
+        enc: crate::encode::Encoded,
+        marks: [Vec<(i64, usize)>; 7],
+    }
+
+    impl Emit for Marked {
+        fn emit<R: Row>(&mut self, row: &R, at: i64) {
+            self.enc.emit(row, at);
+            let t = R::TABLE.index();
+            self.marks[t].push((at, self.enc.bufs[t].len()));
+        }
+    }
+
     #[test]
     fn steps_of_a_day_concatenate_to_the_day() {
         use crate::encode::{Encoded, Format};
@@ -1084,9 +1098,9 @@ mod tests {
             while !run.done() {
                 let b = (a + lengths[k % lengths.len()]).min(day + DAY);
                 assert_eq!(run.counters(), Engine::advance(&tl, window.0, a, start), "machine {m}: counters at {a}");
-                let mut rows = Encoded::marked(Format::Csv);
-                run.run_until(b, &mut rows);
-                let marks = rows.marks.as_ref().unwrap();
+                let mut marked = Marked { enc: Encoded::new(Format::Csv), marks: Default::default() };
+                run.run_until(b, &mut marked);
+                let (rows, marks) = (&marked.enc, &marked.marks);
                 for (t, buf) in rows.bufs.iter().enumerate() {
                     let ms = &marks[t];
                     assert_eq!(ms.len() as u64, rows.rows[t], "machine {m} table {t}: one mark per row");

@@ -1,10 +1,11 @@
-//! The stream's source: the shared engine run minute by minute, cut into ticks.
+//! The stream's source: the shared engine run minute by minute, delivered as ticks.
 //!
 //! Each machine of the shard keeps a [`DayRun`] (the same unit generation backfill uses, so
 //! a stream over a window emits exactly the backfill of that window) that is advanced one
-//! minute per block: every minute is simulated once, whatever the number of sinks, and
-//! encoded for each format the sinks need through a [`Fanout`]; the rows are then cut by
-//! their release marks into ticks of 10 s (`iot`, `all`) or 60 s (`scada`).
+//! minute per block: every minute is simulated once, whatever the number of sinks, and each
+//! row is encoded for every format the sinks take straight into the tick its release instant
+//! falls in — ticks of 10 s (`iot`, `all`) or 60 s (`scada`); tables the stream does not
+//! publish are not encoded.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::buffer::Batch;
-use crate::encode::{Encoded, Fanout, Format};
-use crate::rows::Table;
+use crate::encode::{encode, Format};
+use crate::rows::{Emit, Row, Table};
 use crate::sim::clock::{DAY, SCADA_STEP};
 use crate::sim::unit::{Counters, DayRun, UnitSpec};
 use crate::sim::Engine;
@@ -44,6 +45,8 @@ pub struct Tick {
 
 /// One table's rows of one tick in one format: encoded bytes and row count.
 type Cell = (Vec<u8>, u64);
+/// The same across threads: one part per thread, and the row count.
+type Parts = (Vec<Bytes>, u64);
 
 /// Generates the blocks of a plan in order.
 pub struct Generator<'e> {
@@ -89,8 +92,8 @@ impl<'e> Generator<'e> {
                 .collect();
             (a, Arc::new(map))
         });
-        let units = self.generate(a, b);
-        let mut ticks = self.cut(a, b, units);
+        let chunks = self.generate(a, b);
+        let mut ticks = self.ticks(a, b, chunks);
         if let Some(first) = ticks.first_mut() {
             for batch in &mut first.batches {
                 batch.counters = snapshot.clone();
@@ -99,14 +102,16 @@ impl<'e> Generator<'e> {
         Some(ticks)
     }
 
-    /// Every machine's rows of `[a, b)` in every format, in machine order; advances the
+    /// Every machine's rows of `[a, b)` in every format, straight into per-tick buffers:
+    /// one [`TickRows`] per thread, each holding a run of machines in order. Advances the
     /// machines' days and counters.
-    fn generate(&mut self, a: i64, b: i64) -> Vec<Fanout> {
+    fn generate(&mut self, a: i64, b: i64) -> Vec<TickRows> {
         let engine = self.engine;
         let plan = &self.plan;
         let day = a - a.rem_euclid(DAY);
         let chunk = plan.machines.len().div_ceil(self.threads).max(1);
-        let mut out: Vec<Fanout> = Vec::with_capacity(plan.machines.len());
+        let ticks = ((b - a) + plan.step - 1) / plan.step;
+        let mut out: Vec<TickRows> = Vec::with_capacity(self.threads);
         std::thread::scope(|s| {
             let handles: Vec<_> = plan
                 .machines
@@ -114,74 +119,105 @@ impl<'e> Generator<'e> {
                 .zip(self.machines.chunks_mut(chunk))
                 .map(|(ids, states)| {
                     s.spawn(move || {
-                        ids.iter()
-                            .zip(states.iter_mut())
-                            .map(|(&m, (counters, run))| {
-                                if run.as_ref().is_none_or(|r| r.day() != day) {
-                                    *run = Some(DayRun::new(engine, UnitSpec::new(m, day, plan.window), *counters));
-                                }
-                                let run = run.as_mut().expect("set up above");
-                                let mut rows = Fanout(plan.formats.iter().map(|&f| Encoded::marked(f)).collect());
-                                run.run_until(b, &mut rows);
-                                *counters = run.counters();
-                                rows
-                            })
-                            .collect::<Vec<Fanout>>()
+                        let mut rows = TickRows::new(plan, a, ticks as usize);
+                        for (&m, (counters, run)) in ids.iter().zip(states.iter_mut()) {
+                            if run.as_ref().is_none_or(|r| r.day() != day) {
+                                *run = Some(DayRun::new(engine, UnitSpec::new(m, day, plan.window), *counters));
+                            }
+                            let run = run.as_mut().expect("set up above");
+                            run.run_until(b, &mut rows);
+                            *counters = run.counters();
+                        }
+                        rows
                     })
                 })
                 .collect();
             for h in handles {
-                out.extend(h.join().expect("generation does not panic"));
+                out.push(h.join().expect("generation does not panic"));
             }
         });
         out
     }
 
-    /// Cuts the block's rows into ticks by their release marks.
-    fn cut(&self, a: i64, b: i64, units: Vec<Fanout>) -> Vec<Tick> {
+    /// The block's ticks: per format, each table's rows as one part per thread, in machine
+    /// order (no copy).
+    fn ticks(&self, a: i64, b: i64, chunks: Vec<TickRows>) -> Vec<Tick> {
         let step = self.plan.step;
         let n = ((b - a) + step - 1) / step;
-        let formats = self.plan.formats.len();
-        let tables = self.plan.tables.len();
-        // [format][tick][table]: bytes and rows.
-        let mut bufs: Vec<Vec<Vec<Cell>>> = vec![vec![vec![(Vec::new(), 0); tables]; n as usize]; formats];
-        // Each unit is freed as soon as it is cut, so a block is held about once, not twice.
-        for unit in units {
-            for (f, rows) in unit.0.into_iter().enumerate() {
-                let marks = rows.marks.as_ref().expect("marked rows");
-                for (ti, table) in self.plan.tables.iter().enumerate() {
-                    let buf = &rows.bufs[table.index()];
-                    let mut start = 0;
-                    for &(at, end) in &marks[table.index()] {
-                        let k = ((at - a) / step) as usize;
-                        let slot = &mut bufs[f][k][ti];
-                        slot.0.extend_from_slice(&buf[start..end]);
-                        slot.1 += 1;
-                        start = end;
-                    }
-                }
-            }
-        }
         let mut ticks: Vec<Tick> = (0..n)
             .map(|k| Tick {
                 first: a + k * step,
                 through: (a + (k + 1) * step).min(b),
-                batches: Vec::with_capacity(formats),
+                batches: Vec::with_capacity(self.plan.formats.len()),
             })
             .collect();
-        for per_tick in bufs {
-            for (tick, cells) in ticks.iter_mut().zip(per_tick) {
+        // [format][tick][table] → parts and rows.
+        let mut parts: Vec<Vec<Vec<Parts>>> =
+            vec![vec![vec![(Vec::new(), 0); self.plan.tables.len()]; n as usize]; self.plan.formats.len()];
+        for chunk in chunks {
+            for (f, per_tick) in chunk.cells.into_iter().enumerate() {
+                for (k, per_table) in per_tick.into_iter().enumerate() {
+                    for (ti, (bytes, rows)) in per_table.into_iter().enumerate() {
+                        if rows > 0 {
+                            let slot = &mut parts[f][k][ti];
+                            slot.0.push(Bytes::from(bytes));
+                            slot.1 += rows;
+                        }
+                    }
+                }
+            }
+        }
+        for per_tick in parts {
+            for (tick, per_table) in ticks.iter_mut().zip(per_tick) {
                 let tables = self
                     .plan
                     .tables
                     .iter()
-                    .zip(cells)
+                    .zip(per_table)
                     .filter(|(_, (_, rows))| *rows > 0)
-                    .map(|(&t, (bytes, rows))| (t, vec![Bytes::from(bytes)], rows))
+                    .map(|(&t, (bytes, rows))| (t, bytes, rows))
                     .collect();
                 tick.batches.push(Batch { first: tick.first, through: tick.through, tables, counters: None });
             }
         }
         ticks
+    }
+}
+
+/// One thread's rows of a block, encoded in every format the sinks take, straight into
+/// the buffer of the tick each row is released in; tables the stream does not publish are
+/// not encoded at all.
+struct TickRows {
+    a: i64,
+    step: i64,
+    formats: Vec<Format>,
+    /// Per table index: its slot among the plan's tables.
+    slot: [Option<usize>; 7],
+    /// [format][tick][table slot]: bytes and rows.
+    cells: Vec<Vec<Vec<Cell>>>,
+}
+
+impl TickRows {
+    fn new(plan: &Plan, a: i64, ticks: usize) -> TickRows {
+        assert!(!plan.formats.contains(&Format::Sql), "SQL statements are not streamed");
+        let mut slot = [None; 7];
+        for (i, t) in plan.tables.iter().enumerate() {
+            slot[t.index()] = Some(i);
+        }
+        let cells = vec![vec![vec![(Vec::new(), 0); plan.tables.len()]; ticks]; plan.formats.len()];
+        TickRows { a, step: plan.step, formats: plan.formats.clone(), slot, cells }
+    }
+}
+
+impl Emit for TickRows {
+    #[inline]
+    fn emit<R: Row>(&mut self, row: &R, at: i64) {
+        let Some(ti) = self.slot[R::TABLE.index()] else { return };
+        let k = ((at - self.a) / self.step) as usize;
+        for (f, &fmt) in self.formats.iter().enumerate() {
+            let cell = &mut self.cells[f][k][ti];
+            encode(fmt, row, &mut cell.0);
+            cell.1 += 1;
+        }
     }
 }
