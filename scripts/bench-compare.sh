@@ -101,15 +101,7 @@ echo "| scale | machines | sensors | set-up + first minute, s: baseline | this |
 echo "|---|---:|---:|---:|---:|---:|"
 for scale in 100 1000; do
   cfg="$work/plant-$scale.toml"
-  cat > "$cfg" <<EOF
-[plant]
-factories = $((4 * scale))
-lines = $((20 * scale))
-machines = $((228 * scale))
-sensors = $((1716 * scale))
-employees = $((11948 * scale))
-line_products = $((27 * scale))
-EOF
+  scripts/scaled-plant.sh "$scale" > "$cfg"
   one_minute=(backfill --start 2026-03-01T12:00:00Z --end 2026-03-01T12:01:00Z --out null)
   read -r s mb _ < <(GENIMS_CONFIG="$cfg" timed "$new" "${one_minute[@]}")
   base="– (beyond its size limits)"

@@ -33,20 +33,7 @@ echo "| stream all, real time, postgres + kafka | machines | sensors | rows/s de
 echo "|---|---:|---:|---:|---:|---:|---|"
 for scale in $scales; do
   cfg="$work/plant-$scale.toml"
-  if [ "$scale" = 1 ]; then
-    : > "$cfg"
-  else
-    # The default plant repeated: every count times the scale (products and customers are catalogues).
-    cat > "$cfg" <<EOF
-[plant]
-factories = $((4 * scale))
-lines = $((20 * scale))
-machines = $((228 * scale))
-sensors = $((1716 * scale))
-employees = $((11948 * scale))
-line_products = $((27 * scale))
-EOF
-  fi
+  scripts/scaled-plant.sh "$scale" > "$cfg"
   cat >> "$cfg" <<EOF
 [stream]
 stats_interval_s = 10
