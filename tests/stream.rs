@@ -295,6 +295,80 @@ fn postgres_outage_is_buffered_spooled_and_delivered_once() {
     }
 }
 
+/// SIGTERM while PostgreSQL is away: the delivery task is cancelled when the grace period
+/// runs out (it does not wait out its retries), the process exits, and a restart after the
+/// server is back delivers every record exactly once.
+#[test]
+fn a_signal_during_an_outage_gives_up_after_the_grace_period_and_a_restart_loses_nothing() {
+    let dir = plant_dir();
+    let grace = 2;
+    let config = format!("{SMALL_PLANT}shutdown_grace_s = {grace}\n");
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    let cluster = Cluster::start_new();
+    let mut admin = postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE genims").unwrap();
+    drop(admin);
+    let url = cluster.url("genims");
+    ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply"]));
+    let (a, c) = ("2026-03-04T06:00:00Z", "2026-03-04T07:00:00Z");
+    let args = [
+        "--postgres-url",
+        &url,
+        "stream",
+        "all",
+        "--sink",
+        "postgres",
+        "--speed",
+        "60",
+        "--fault-rate",
+        "1",
+        "--start",
+        a,
+        "--end",
+        c,
+        "--state-dir",
+        "state",
+    ];
+    let mut child = spawn(dir.path(), "first.log", &args);
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.stop();
+    let noticed = std::time::Instant::now();
+    while !log(dir.path(), "first.log").contains("delivery failed, will retry") {
+        assert!(noticed.elapsed() < Duration::from_secs(60), "the outage is noticed: {}", log(dir.path(), "first.log"));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let signalled = std::time::Instant::now();
+    signal(child.id(), "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(grace + 8))
+        .unwrap_or_else(|| panic!("no exit within the grace period of SIGTERM: {}", log(dir.path(), "first.log")));
+    let took = signalled.elapsed();
+    let text = log(dir.path(), "first.log");
+    assert!(status.success(), "a signal ends the stream without an error: {text}");
+    assert!(
+        took >= Duration::from_secs(grace) - Duration::from_millis(300),
+        "the grace period is used to retry ({took:?}): {text}"
+    );
+    assert!(text.contains("stopped before delivering every queued row"), "what was given up is reported: {text}");
+    assert!(!text.contains("did not finish within the grace period"), "the cancelled task ended at once: {text}");
+
+    cluster.start();
+    let mut rest = args;
+    rest[args.iter().position(|a| *a == "--speed").unwrap() + 1] = "max";
+    let mut again = spawn(dir.path(), "second.log", &rest);
+    let status = wait_for(&mut again, Duration::from_secs(120)).expect("the restarted stream finishes its window");
+    assert!(status.success(), "{}", log(dir.path(), "second.log"));
+    let whole = TestDb::new("giveup");
+    prepared(dir.path(), &whole.url);
+    backfill_db(dir.path(), &whole.url, a, c);
+    for table in TABLES {
+        assert_eq!(
+            digest_at(&url, table),
+            whole.digest(table),
+            "{table}: given up, restarted: every record exactly once"
+        );
+    }
+}
+
 /// Records per table: (key, timestamp ms, JSON text).
 type Records = BTreeMap<String, Vec<(String, i64, String)>>;
 

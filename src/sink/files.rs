@@ -67,7 +67,9 @@ impl Sink for FileSink {
     fn format(&self) -> Format {
         self.fmt
     }
+}
 
+impl Bulk for FileSink {
     fn write(&mut self, day: i64, table: Table, bytes: bytes::Bytes, _rows: u64) -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
@@ -75,9 +77,7 @@ impl Sink for FileSink {
         let key_day = table.split_by_day().then_some(day);
         self.file(table, key_day)?.write_all(&bytes)
     }
-}
 
-impl Bulk for FileSink {
     fn finish(&mut self) -> Result<()> {
         let files = std::mem::take(&mut self.open);
         let mut ready = Vec::with_capacity(files.len());

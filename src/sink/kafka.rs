@@ -286,11 +286,9 @@ impl KafkaSink {
     }
 
     /// Sends one batch, waiting for a free slot first; reports failures of finished sends.
-    fn send(&mut self, table: Table, p: i32, records: Vec<Record>) -> Result<()> {
+    async fn send(&mut self, table: Table, p: i32, records: Vec<Record>) -> Result<()> {
         let client = Arc::clone(&self.topics.clients[&(table, p)]);
-        let permits = Arc::clone(&self.permits);
-        let permit = self.rt.block_on(permits.acquire_owned()).expect("semaphore never closes");
-        let _guard = self.rt.enter();
+        let permit = Arc::clone(&self.permits).acquire_owned().await.expect("semaphore never closes");
         let limit = request_limit(self.deadline);
         self.inflight.spawn(async move {
             let _permit = permit;
@@ -313,18 +311,9 @@ impl KafkaSink {
         }
         Ok(())
     }
-}
 
-impl Sink for KafkaSink {
-    fn name(&self) -> &'static str {
-        "kafka"
-    }
-
-    fn format(&self) -> Format {
-        Format::Kafka
-    }
-
-    fn write(&mut self, _day: i64, table: Table, bytes: bytes::Bytes, _rows: u64) -> Result<()> {
+    /// Turns one write's Kafka frames into records, sending each partition's batch when full.
+    async fn push(&mut self, table: Table, bytes: bytes::Bytes) -> Result<()> {
         let mut rest = &bytes[..];
         while let Some((key, ts, value, next)) = next_frame(rest) {
             let p = partition_of(key, self.topics.partitions[&table]);
@@ -338,64 +327,82 @@ impl Sink for KafkaSink {
             batch.push(record);
             if batch.len() >= BATCH_RECORDS {
                 let full = std::mem::take(batch);
-                self.send(table, p, full)?;
+                self.send(table, p, full).await?;
             }
             rest = next;
         }
         Ok(())
     }
-}
 
-impl Bulk for KafkaSink {
-    fn finish(&mut self) -> Result<()> {
+    /// Sends what is pending and waits until the broker acknowledged every record.
+    async fn flush(&mut self) -> Result<()> {
         for ((table, p), batch) in std::mem::take(&mut self.pending) {
             if !batch.is_empty() {
-                self.send(table, p, batch)?;
+                self.send(table, p, batch).await?;
             }
         }
         let mut inflight = std::mem::take(&mut self.inflight);
-        self.rt.block_on(async {
-            while let Some(done) = inflight.join_next().await {
-                let failed = done.map_err(|e| anyhow!("a Kafka produce task failed: {e}")).and_then(|r| r);
-                if failed.is_err() {
-                    // The others' retries would only look topics up on a broker that may be
-                    // restarting; the batch is sent again whole after a reset.
-                    inflight.abort_all();
-                    while inflight.join_next().await.is_some() {}
-                    return failed;
-                }
+        while let Some(done) = inflight.join_next().await {
+            let failed = done.map_err(|e| anyhow!("a Kafka produce task failed: {e}")).and_then(|r| r);
+            if failed.is_err() {
+                // The others' retries would only look topics up on a broker that may be
+                // restarting; the batch is sent again whole after a reset.
+                inflight.abort_all();
+                while inflight.join_next().await.is_some() {}
+                return failed;
             }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 }
 
+impl Sink for KafkaSink {
+    fn name(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn format(&self) -> Format {
+        Format::Kafka
+    }
+}
+
+impl Bulk for KafkaSink {
+    fn write(&mut self, _day: i64, table: Table, bytes: bytes::Bytes, _rows: u64) -> Result<()> {
+        let rt = self.rt.clone();
+        rt.block_on(self.push(table, bytes))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let rt = self.rt.clone();
+        rt.block_on(self.flush())
+    }
+}
+
+#[async_trait::async_trait]
 impl Live for KafkaSink {
-    fn commit(&mut self, progress: &Progress) -> Result<()> {
-        self.finish()?;
+    async fn write(&mut self, _day: i64, table: Table, bytes: bytes::Bytes, _rows: u64) -> Result<()> {
+        self.push(table, bytes).await
+    }
+
+    async fn commit(&mut self, progress: &Progress) -> Result<()> {
+        self.flush().await?;
         self.save_progress(progress)
     }
 
-    fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
+    async fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
         self.load_progress(stream)
     }
 
-    fn close(&mut self) -> Result<()> {
-        self.finish()
+    async fn close(&mut self) -> Result<()> {
+        self.flush().await
     }
 
-    fn reset(&mut self) -> Result<()> {
+    async fn reset(&mut self) -> Result<()> {
         self.pending.clear();
         self.inflight.abort_all();
-        let mut inflight = std::mem::take(&mut self.inflight);
-        self.rt.block_on(async { while inflight.join_next().await.is_some() {} });
-        self.topics = self.rt.block_on(open_within(
-            &self.brokers,
-            &self.prefix,
-            self.partitions,
-            self.deadline,
-            &mut self.warned,
-        ))?;
+        while self.inflight.join_next().await.is_some() {}
+        self.topics =
+            open_within(&self.brokers, &self.prefix, self.partitions, self.deadline, &mut self.warned).await?;
         Ok(())
     }
 }

@@ -56,8 +56,6 @@ pub struct PostgresSink {
 
 /// The stream's PostgreSQL sink: the batch being assembled and the partitions known to exist.
 pub struct PostgresLive {
-    /// The command's runtime.
-    rt: tokio::runtime::Handle,
     pool: Pool,
     batch: BTreeMap<Table, Vec<Bytes>>,
     /// The earliest UTC day the batch touches.
@@ -265,7 +263,7 @@ impl PostgresLive {
             plant.check(&client).await?;
             Ok::<_, anyhow::Error>(schema::current_partition(&client).await? == Some(Partition::Daily))
         })?;
-        Ok(PostgresLive { rt, pool, batch: BTreeMap::new(), first_day: None, days: BTreeSet::new(), partitioned })
+        Ok(PostgresLive { pool, batch: BTreeMap::new(), first_day: None, days: BTreeSet::new(), partitioned })
     }
 }
 
@@ -277,23 +275,24 @@ impl Sink for PostgresLive {
     fn format(&self) -> Format {
         Format::PgBinary
     }
+}
 
-    fn checkpoints(&mut self, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
-        stored_counters(&self.rt, &self.pool, at)
+#[async_trait::async_trait]
+impl Live for PostgresLive {
+    async fn checkpoints(&mut self, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
+        stored_counters(&self.pool, at).await
     }
 
-    fn write(&mut self, day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
+    async fn write(&mut self, day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
         if !bytes.is_empty() {
             self.batch.entry(table).or_default().push(bytes);
             self.first_day = Some(self.first_day.map_or(day, |d| d.min(day)));
         }
         Ok(())
     }
-}
 
-impl Live for PostgresLive {
     /// Writes the batch and the progress row in one transaction.
-    fn commit(&mut self, progress: &Progress) -> Result<()> {
+    async fn commit(&mut self, progress: &Progress) -> Result<()> {
         let batch = std::mem::take(&mut self.batch);
         let last = progress.through - 1 - (progress.through - 1).rem_euclid(DAY);
         let first = self.first_day.take().unwrap_or(last).min(last);
@@ -331,49 +330,44 @@ impl Live for PostgresLive {
             tx.commit().await.map_err(|e| classify("cannot commit", e))?;
             Ok::<_, anyhow::Error>(new_days)
         };
-        let days = self
-            .rt
-            .block_on(async { tokio::time::timeout(LIVE_TIMEOUT, work).await })
+        let days = tokio::time::timeout(LIVE_TIMEOUT, work)
+            .await
             .map_err(|_| anyhow!("PostgreSQL did not finish a transaction within {} s", LIVE_TIMEOUT.as_secs()))??;
         self.days.extend(days);
         Ok(())
     }
 
     /// The stream's saved progress, else the end of the history the tables hold.
-    fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
-        let pool = self.pool.clone();
+    async fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
         let stream = stream.to_owned();
-        self.rt.block_on(async move {
-            let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
-            let saved = client
-                .query_opt(
-                    "SELECT extract(epoch FROM through)::bigint FROM genims_stream_progress WHERE stream = $1",
-                    &[&stream],
-                )
-                .await
-                .map_err(|e| classify("cannot read the stream's progress", e))?;
-            if let Some(row) = saved {
-                return Ok(Some(Progress { stream, through: row.get(0), counters: None }));
-            }
-            // No stream ran yet: continue after the newest record of a backfill.
-            let (table, step) =
-                if stream.starts_with("iot") { ("sensor_data", 10) } else { ("scada_machine_data", 60) };
-            let row = client
-                .query_one(&format!("SELECT extract(epoch FROM max(timestamp))::bigint FROM {table}"), &[])
-                .await
-                .map_err(|e| classify("cannot find where the stored history ends", e))?;
-            Ok(row.get::<_, Option<i64>>(0).map(|last| Progress { stream, through: last + step, counters: None }))
-        })
+        let client = self.pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        let saved = client
+            .query_opt(
+                "SELECT extract(epoch FROM through)::bigint FROM genims_stream_progress WHERE stream = $1",
+                &[&stream],
+            )
+            .await
+            .map_err(|e| classify("cannot read the stream's progress", e))?;
+        if let Some(row) = saved {
+            return Ok(Some(Progress { stream, through: row.get(0), counters: None }));
+        }
+        // No stream ran yet: continue after the newest record of a backfill.
+        let (table, step) = if stream.starts_with("iot") { ("sensor_data", 10) } else { ("scada_machine_data", 60) };
+        let row = client
+            .query_one(&format!("SELECT extract(epoch FROM max(timestamp))::bigint FROM {table}"), &[])
+            .await
+            .map_err(|e| classify("cannot find where the stored history ends", e))?;
+        Ok(row.get::<_, Option<i64>>(0).map(|last| Progress { stream, through: last + step, counters: None }))
     }
 
-    fn reset(&mut self) -> Result<()> {
+    async fn reset(&mut self) -> Result<()> {
         self.batch.clear();
         self.first_day = None;
         Ok(())
     }
 
-    fn close(&mut self) -> Result<()> {
-        advance_sequences(&self.rt, &self.pool)
+    async fn close(&mut self) -> Result<()> {
+        advance_sequences(&self.pool).await
     }
 }
 
@@ -411,9 +405,11 @@ impl Sink for PostgresSink {
     fn format(&self) -> Format {
         Format::PgBinary
     }
+}
 
+impl Bulk for PostgresSink {
     fn checkpoints(&mut self, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
-        stored_counters(&self.rt, &self.pool, at)
+        self.rt.block_on(stored_counters(&self.pool, at))
     }
 
     fn write(&mut self, _day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
@@ -434,9 +430,7 @@ impl Sink for PostgresSink {
             }
         }
     }
-}
 
-impl Bulk for PostgresSink {
     fn finish(&mut self) -> Result<()> {
         for (table, bytes) in std::mem::take(&mut self.held) {
             self.send(table, 0, bytes)?;
@@ -468,7 +462,7 @@ impl Bulk for PostgresSink {
         if let Some(e) = failure {
             return Err(e);
         }
-        advance_sequences(&self.rt, &self.pool)?;
+        self.rt.block_on(advance_sequences(&self.pool))?;
         self.analyze()
     }
 }
@@ -492,44 +486,41 @@ impl PostgresSink {
 
 /// Counters stored in scada_machine_data in the day before `at`, per machine: the latest
 /// record's instant and counters.
-fn stored_counters(rt: &tokio::runtime::Handle, pool: &Pool, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
-    let pool = pool.clone();
-    rt.block_on(async move {
-        let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
-        let sql = format!(
-            "SELECT DISTINCT ON (machine_id) machine_id::text, extract(epoch FROM timestamp)::bigint,
-                    parts_produced_cumulative, energy_consumed_kwh::float8
-             FROM scada_machine_data
-             WHERE timestamp < to_timestamp({at}) AT TIME ZONE 'UTC' AND timestamp >= to_timestamp({at}) AT TIME ZONE 'UTC' - interval '1 day'
-               AND parts_produced_cumulative IS NOT NULL AND energy_consumed_kwh IS NOT NULL
-             ORDER BY machine_id, timestamp DESC"
-        );
-        let rows = client.query(&sql, &[]).await.map_err(|e| anyhow!("cannot read the counters already stored: {}", db::cause(&e)))?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get::<_, String>(0), (r.get::<_, i64>(1), Counters { parts: r.get(2), energy_kwh: r.get(3) })))
-            .collect())
-    })
+async fn stored_counters(pool: &Pool, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
+    let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+    let sql = format!(
+        "SELECT DISTINCT ON (machine_id) machine_id::text, extract(epoch FROM timestamp)::bigint,
+                parts_produced_cumulative, energy_consumed_kwh::float8
+         FROM scada_machine_data
+         WHERE timestamp < to_timestamp({at}) AT TIME ZONE 'UTC' AND timestamp >= to_timestamp({at}) AT TIME ZONE 'UTC' - interval '1 day'
+           AND parts_produced_cumulative IS NOT NULL AND energy_consumed_kwh IS NOT NULL
+         ORDER BY machine_id, timestamp DESC"
+    );
+    let rows = client
+        .query(&sql, &[])
+        .await
+        .map_err(|e| anyhow!("cannot read the counters already stored: {}", db::cause(&e)))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, String>(0), (r.get::<_, i64>(1), Counters { parts: r.get(2), energy_kwh: r.get(3) })))
+        .collect())
 }
 
 /// Advances the id sequences past the explicit ids genims wrote.
-fn advance_sequences(rt: &tokio::runtime::Handle, pool: &Pool) -> Result<()> {
-    let pool = pool.clone();
-    rt.block_on(async move {
-        let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
-        for t in Table::ALL {
-            if let Some(col) = t.serial() {
-                let sql = format!(
-                    "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), GREATEST((SELECT max({1}) FROM {0}), 1))",
-                    t.name(),
-                    col
-                );
-                client
-                    .batch_execute(&sql)
-                    .await
-                    .map_err(|e| anyhow!("cannot advance the id sequence of {}: {}", t.name(), db::cause(&e)))?;
-            }
+async fn advance_sequences(pool: &Pool) -> Result<()> {
+    let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+    for t in Table::ALL {
+        if let Some(col) = t.serial() {
+            let sql = format!(
+                "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), GREATEST((SELECT max({1}) FROM {0}), 1))",
+                t.name(),
+                col
+            );
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| anyhow!("cannot advance the id sequence of {}: {}", t.name(), db::cause(&e)))?;
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }

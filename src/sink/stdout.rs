@@ -5,24 +5,23 @@
 
 use std::io::Write as _;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use bytes::Bytes;
 
 use super::{Fatal, Live, Progress, Sink};
 use crate::encode::Format;
 use crate::rows::Table;
 
+/// Holds a batch's parts until its commit writes them, in one blocking call off the
+/// runtime's threads (a slow reader of the pipe must not stall other tasks).
+#[derive(Default)]
 pub struct StdoutSink {
-    out: std::io::BufWriter<std::io::Stdout>,
+    pending: Vec<Bytes>,
 }
 
 impl StdoutSink {
     pub fn new() -> StdoutSink {
-        StdoutSink { out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()) }
-    }
-
-    fn io(e: std::io::Error) -> anyhow::Error {
-        Fatal(format!("cannot write to stdout: {e}")).into()
+        StdoutSink::default()
     }
 }
 
@@ -34,18 +33,30 @@ impl Sink for StdoutSink {
     fn format(&self) -> Format {
         Format::Jsonl
     }
-
-    fn write(&mut self, _day: i64, _table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
-        self.out.write_all(&bytes).map_err(Self::io)
-    }
 }
 
+#[async_trait::async_trait]
 impl Live for StdoutSink {
-    fn commit(&mut self, _progress: &Progress) -> Result<()> {
-        self.out.flush().map_err(Self::io)
+    async fn write(&mut self, _day: i64, _table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
+        if !bytes.is_empty() {
+            self.pending.push(bytes);
+        }
+        Ok(())
     }
 
-    fn close(&mut self) -> Result<()> {
-        self.out.flush().map_err(Self::io)
+    async fn commit(&mut self, _progress: &Progress) -> Result<()> {
+        let parts = std::mem::take(&mut self.pending);
+        let written = tokio::task::spawn_blocking(move || {
+            let mut out = std::io::stdout().lock();
+            parts.iter().try_for_each(|p| out.write_all(p)).and_then(|()| out.flush())
+        })
+        .await
+        .map_err(|e| anyhow!("the stdout writer failed: {e}"))?;
+        written.map_err(|e| Fatal(format!("cannot write to stdout: {e}")).into())
+    }
+
+    async fn reset(&mut self) -> Result<()> {
+        self.pending.clear();
+        Ok(())
     }
 }

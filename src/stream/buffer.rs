@@ -15,7 +15,7 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use bytes::Bytes;
@@ -97,8 +97,9 @@ struct State {
 /// One sink's queue.
 pub struct Buffer {
     state: Mutex<State>,
-    /// Signalled when a batch arrives (the consumer waits on it).
-    ready: Condvar,
+    /// Signalled when a batch arrives or the queue closes (the consumer, an async task,
+    /// waits on it; a signal without a waiter is kept for the next wait).
+    ready: tokio::sync::Notify,
     /// Signalled when a batch leaves (a producer waiting for room waits on it).
     room: Condvar,
     limit: usize,
@@ -124,7 +125,7 @@ impl Buffer {
             State { mem: VecDeque::new(), spool: VecDeque::new(), next_seq: 0, depth: Depth::default(), closed: false };
         Ok(Buffer {
             state: Mutex::new(state),
-            ready: Condvar::new(),
+            ready: tokio::sync::Notify::new(),
             room: Condvar::new(),
             limit,
             spool_limit,
@@ -157,7 +158,7 @@ impl Buffer {
             st.depth.mem_rows += batch.rows();
             st.mem.push_back(batch);
             drop(st);
-            self.ready.notify_all();
+            self.ready.notify_one();
             return Ok(Offer::Queued);
         }
         let may_spool = self.outage.load(Ordering::Relaxed) || !st.spool.is_empty();
@@ -181,7 +182,7 @@ impl Buffer {
         st.depth.spooled_batches += 1;
         st.depth.spooled_bytes += size;
         drop(st);
-        self.ready.notify_all();
+        self.ready.notify_one();
         Ok(Offer::Queued)
     }
 
@@ -194,48 +195,56 @@ impl Buffer {
     /// No more batches will come: consumers drain what is queued, then get `None`.
     pub fn close(&self) {
         self.lock().closed = true;
-        self.ready.notify_all();
+        self.ready.notify_one();
     }
 
-    /// The oldest batch, waiting at most `wait` for one; `Ok(None)` when none came in time
-    /// (or the queue is closed and empty).
-    pub fn pop(&self, wait: Duration) -> Result<Option<Batch>> {
-        let deadline = Instant::now() + wait;
-        let mut st = self.lock();
+    /// The oldest batch, waiting for one at most `wait` (`None`: until one comes);
+    /// `Ok(None)` when none came in time, or the queue is closed and empty.
+    pub async fn pop(&self, wait: Option<Duration>) -> Result<Option<Batch>> {
+        let deadline = wait.map(|w| tokio::time::Instant::now() + w);
         loop {
-            if let Some(b) = st.mem.pop_front() {
-                st.depth.mem_bytes -= b.bytes();
-                st.depth.mem_rows -= b.rows();
-                drop(st);
-                self.room.notify_all();
+            if let Some(b) = self.try_pop()? {
                 return Ok(Some(b));
             }
-            if let Some(&(seq, rows, size)) = st.spool.front() {
-                drop(st);
-                let path = self.spool_path(seq);
-                let batch = read_spool(&path)?;
-                let _ = std::fs::remove_file(&path);
-                let mut st = self.lock();
-                st.spool.pop_front();
-                st.depth.spooled_rows -= rows;
-                st.depth.spooled_batches -= 1;
-                st.depth.spooled_bytes -= size;
-                drop(st);
-                self.room.notify_all();
-                return Ok(Some(batch));
-            }
-            let now = Instant::now();
-            if st.closed || now >= deadline {
+            if self.lock().closed {
                 return Ok(None);
             }
-            st = self.ready.wait_timeout(st, deadline - now).expect("no poisoned lock").0;
+            // A batch offered since `try_pop` left a signal behind: no wake-up is lost.
+            match deadline {
+                Some(at) => {
+                    if tokio::time::timeout_at(at, self.ready.notified()).await.is_err() {
+                        return Ok(None);
+                    }
+                }
+                None => self.ready.notified().await,
+            }
         }
     }
 
-    /// Closed and empty: nothing more will come out.
-    pub fn finished(&self) -> bool {
-        let st = self.lock();
-        st.closed && st.mem.is_empty() && st.spool.is_empty()
+    /// The oldest batch, if there is one, without waiting (a spooled batch is read from
+    /// disk: a bounded read of one batch).
+    pub fn try_pop(&self) -> Result<Option<Batch>> {
+        let mut st = self.lock();
+        if let Some(b) = st.mem.pop_front() {
+            st.depth.mem_bytes -= b.bytes();
+            st.depth.mem_rows -= b.rows();
+            drop(st);
+            self.room.notify_all();
+            return Ok(Some(b));
+        }
+        let Some(&(seq, rows, size)) = st.spool.front() else { return Ok(None) };
+        drop(st);
+        let path = self.spool_path(seq);
+        let batch = read_spool(&path)?;
+        let _ = std::fs::remove_file(&path);
+        let mut st = self.lock();
+        st.spool.pop_front();
+        st.depth.spooled_rows -= rows;
+        st.depth.spooled_batches -= 1;
+        st.depth.spooled_bytes -= size;
+        drop(st);
+        self.room.notify_all();
+        Ok(Some(batch))
     }
 
     pub fn depth(&self) -> Depth {
@@ -371,12 +380,12 @@ mod tests {
         let d = buf.depth();
         assert_eq!((d.mem_rows, d.spooled_batches), (8, 8), "two batches fit in memory, eight go to disk: {d:?}");
         // Room in memory again does not let a new batch overtake spooled ones.
-        buf.pop(Duration::ZERO).unwrap().unwrap();
+        buf.try_pop().unwrap().unwrap();
         buf.set_outage(false);
         push(&buf, batch(10, 10));
         assert_eq!(buf.depth().spooled_batches, 9, "a batch after spooled ones is spooled too");
         let mut got = vec![0];
-        while let Some(b) = buf.pop(Duration::ZERO).unwrap() {
+        while let Some(b) = buf.try_pop().unwrap() {
             let k = b.first / 10;
             assert_eq!(b.rows(), 4);
             assert_eq!(b.counters.is_some(), k % 2 == 0, "counters survive the spool (batch {k})");
@@ -414,12 +423,12 @@ mod tests {
         assert_eq!(buf.depth().spooled_batches, 2);
         // Once something is spooled, room in memory does not let a batch overtake it.
         buf.set_outage(false);
-        assert_eq!(buf.pop(Duration::ZERO).unwrap().unwrap().first, 0);
+        assert_eq!(buf.try_pop().unwrap().unwrap().first, 0);
         assert!(
             matches!(buf.offer(back).unwrap(), Offer::Full(_)),
             "the spool is still full and older batches wait there"
         );
-        let order: Vec<i64> = std::iter::from_fn(|| buf.pop(Duration::ZERO).unwrap()).map(|b| b.first / 10).collect();
+        let order: Vec<i64> = std::iter::from_fn(|| buf.try_pop().unwrap()).map(|b| b.first / 10).collect();
         assert_eq!(order, [1, 2, 3]);
     }
 

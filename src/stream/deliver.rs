@@ -1,13 +1,18 @@
-//! Delivery: one worker thread per sink takes batches from the sink's queue, coalesces them
-//! up to a size (or a linger time), writes and commits them with the stream's progress, and
-//! on a failure that may pass retries the same batch with exponential backoff after
-//! reconnecting. A failure that cannot pass stops the stream.
+//! Delivery: one task per sink, on the daemon's runtime, takes batches from the sink's
+//! queue, coalesces them up to a size (or a linger time), writes and commits them with the
+//! stream's progress, and on a failure that may pass retries the same batch with
+//! exponential backoff after reconnecting. A failure that cannot pass stops the stream.
+//!
+//! Shutdown is two cancellation tokens in [`Control`]: `stop` ends generation (a signal,
+//! a fatal error, the window's end), and `give_up` — fired when a signal's grace period
+//! runs out — cancels every delivery task at its next await point: an uncommitted batch is
+//! dropped with its transaction, and the next run regenerates it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use tokio_util::sync::CancellationToken;
 
 use super::buffer::{Batch, Buffer};
 use super::metrics::SinkMetrics;
@@ -18,33 +23,51 @@ use crate::sink::{retryable, Live, Progress};
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// Shared stop signal: set on SIGTERM/SIGINT, a fatal error, or the end of the window.
-#[derive(Default)]
+/// The stream's stop signals, shared by the generator and release threads and the
+/// delivery tasks.
 pub struct Control {
-    stop: AtomicBool,
-    /// When set: give up undelivered batches at this instant (a signal's grace period).
+    /// Generation stops: on SIGTERM/SIGINT, a fatal error, or the end of the window.
+    stop: CancellationToken,
+    /// Undelivered batches are given up: the grace period after a signal or error is over.
+    give_up: CancellationToken,
+    /// When `give_up` fires, if a grace period was set.
     deadline: Mutex<Option<Instant>>,
     failure: Mutex<Option<String>>,
-    lock: Mutex<()>,
-    wake: Condvar,
+    /// The daemon's runtime, for the grace timer and for threads that wait on `stop`.
+    rt: tokio::runtime::Handle,
 }
 
 impl Control {
-    pub fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+    pub fn new(rt: tokio::runtime::Handle) -> Control {
+        Control {
+            stop: CancellationToken::new(),
+            give_up: CancellationToken::new(),
+            deadline: Mutex::new(None),
+            failure: Mutex::new(None),
+            rt,
+        }
     }
 
-    /// Stops generating; workers deliver what is queued until `grace` has passed (`None`:
-    /// until everything is delivered).
+    pub fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    /// Stops generating; delivery goes on with what is queued until `grace` has passed
+    /// (`None`: until everything is delivered). The earliest grace deadline holds.
     pub fn stop(&self, grace: Option<Duration>) {
         if let Some(g) = grace {
-            let mut d = self.deadline.lock().expect("no poisoned lock");
             let at = Instant::now() + g;
-            *d = Some(d.map_or(at, |old| old.min(at)));
+            let mut d = self.deadline.lock().expect("no poisoned lock");
+            if d.is_none_or(|old| at < old) {
+                *d = Some(at);
+                let give_up = self.give_up.clone();
+                self.rt.spawn(async move {
+                    tokio::time::sleep_until(at.into()).await;
+                    give_up.cancel();
+                });
+            }
         }
-        self.stop.store(true, Ordering::SeqCst);
-        let _guard = self.lock.lock().expect("no poisoned lock");
-        self.wake.notify_all();
+        self.stop.cancel();
     }
 
     /// Stops with an error the process exits with.
@@ -57,24 +80,25 @@ impl Control {
         self.failure.lock().expect("no poisoned lock").clone()
     }
 
-    /// Stopping on a signal or an error (with a grace deadline), not at the window's end.
-    pub fn stopping_with_deadline(&self) -> bool {
-        self.deadline.lock().expect("no poisoned lock").is_some()
+    /// When undelivered batches will be given up, if the stream stops with a grace period.
+    pub fn deadline(&self) -> Option<Instant> {
+        *self.deadline.lock().expect("no poisoned lock")
     }
 
-    pub fn past_deadline(&self) -> bool {
-        self.deadline.lock().expect("no poisoned lock").is_some_and(|d| Instant::now() >= d)
+    /// Completes when undelivered batches are given up.
+    pub async fn given_up(&self) {
+        self.give_up.cancelled().await
     }
 
-    /// Sleeps `d`, or until the grace deadline when that comes first; a call to `stop`
-    /// wakes it early.
+    /// Blocks the calling thread (never a runtime thread) for `d`, or until the stream
+    /// stops.
     pub fn sleep(&self, d: Duration) {
-        let d = match *self.deadline.lock().expect("no poisoned lock") {
-            Some(at) => d.min(at.saturating_duration_since(Instant::now())),
-            None => d,
-        };
-        let guard = self.lock.lock().expect("no poisoned lock");
-        let _ = self.wake.wait_timeout(guard, d).expect("no poisoned lock");
+        self.rt.block_on(async {
+            tokio::select! {
+                () = tokio::time::sleep(d) => {}
+                () = self.stop.cancelled() => {}
+            }
+        })
     }
 }
 
@@ -90,76 +114,66 @@ pub struct Flush {
 }
 
 /// Runs one sink until its queue is closed and drained, or the stream gives up.
-pub fn run(
+pub async fn run(
     mut sink: Box<dyn Live>,
-    queue: Arc<Buffer>,
+    queue: std::sync::Arc<Buffer>,
     stream: String,
     flush: Flush,
     stats: SinkMetrics,
-    ctl: Arc<Control>,
+    ctl: std::sync::Arc<Control>,
 ) {
     let name = sink.name();
-    let result = (|| -> Result<()> {
-        loop {
-            if ctl.past_deadline() {
-                return Ok(());
-            }
-            let Some(mut batch) = queue.pop(Duration::from_millis(200))? else {
-                if queue.finished() {
-                    return Ok(());
-                }
-                continue;
-            };
-            // Flush on size, or once the first batch has lingered long enough.
-            let until = Instant::now() + flush.linger;
-            while batch.rows() < flush.max_rows {
-                match queue.pop(until.saturating_duration_since(Instant::now()))? {
-                    Some(more) => batch.absorb(more),
-                    None => break,
-                }
-            }
-            if !deliver(sink.as_mut(), &batch, &stream, &queue, &stats, &ctl)? {
-                return Ok(());
-            }
-        }
-    })();
-    let result = result.and_then(|()| if ctl.past_deadline() { Ok(()) } else { sink.close() });
+    let drained = tokio::select! {
+        r = drain(sink.as_mut(), &queue, &stream, flush, &stats) => Some(r),
+        () = ctl.given_up() => None,
+    };
+    let result = match drained {
+        Some(Ok(())) => tokio::select! {
+            r = sink.close() => r,
+            () = ctl.given_up() => Ok(()),
+        },
+        Some(Err(e)) => Err(e),
+        None => Ok(()),
+    };
     if let Err(e) = result {
         ctl.fail(format!("{name}: {e:#}"), flush.grace);
     }
 }
 
-/// Writes and commits one batch, retrying while the failure may pass. Returns false when
-/// the stream gave up on it (its progress stays unrecorded, so a restart regenerates it).
-fn deliver(
-    sink: &mut dyn Live,
-    batch: &Batch,
-    stream: &str,
-    queue: &Buffer,
-    stats: &SinkMetrics,
-    ctl: &Control,
-) -> Result<bool> {
+/// Delivers batches until the queue is closed and empty.
+async fn drain(sink: &mut dyn Live, queue: &Buffer, stream: &str, flush: Flush, stats: &SinkMetrics) -> Result<()> {
+    while let Some(mut batch) = queue.pop(None).await? {
+        // Flush on size, or once the first batch has lingered long enough.
+        let until = Instant::now() + flush.linger;
+        while batch.rows() < flush.max_rows {
+            match queue.pop(Some(until.saturating_duration_since(Instant::now()))).await? {
+                Some(more) => batch.absorb(more),
+                None => break,
+            }
+        }
+        stats.taken(batch.rows());
+        deliver(sink, &batch, stream, queue, stats).await?;
+    }
+    Ok(())
+}
+
+/// Writes and commits one batch, retrying while the failure may pass (until the stream
+/// gives up on it by cancelling the task: its progress stays unrecorded, so a restart
+/// regenerates it).
+async fn deliver(sink: &mut dyn Live, batch: &Batch, stream: &str, queue: &Buffer, stats: &SinkMetrics) -> Result<()> {
     let progress = Progress { stream: stream.to_owned(), through: batch.through, counters: batch.counters.clone() };
     let day = batch.first - batch.first.rem_euclid(DAY);
     let mut backoff = BACKOFF_START;
     let mut failures = 0u32;
     loop {
-        let attempt = (|| -> Result<()> {
-            for (table, parts, rows) in &batch.tables {
-                for (i, p) in parts.iter().enumerate() {
-                    sink.write(day, *table, p.clone(), if i == 0 { *rows } else { 0 })?;
-                }
-            }
-            sink.commit(&progress)
-        })();
-        match attempt {
+        match write_and_commit(sink, batch, day, &progress).await {
             Ok(()) => {
                 if failures > 0 {
                     tracing::info!(sink = sink.name(), failures, "delivering again");
                 }
                 stats.delivered(batch.tables.iter().map(|(t, _, n)| (*t, *n)), batch.through);
                 queue.set_outage(false);
-                return Ok(true);
+                return Ok(());
             }
             Err(e) if retryable(&e) => {
                 failures += 1;
@@ -173,12 +187,9 @@ fn deliver(
                         "delivery failed, will retry: {e:#}"
                     );
                 }
-                ctl.sleep(backoff);
-                if ctl.past_deadline() {
-                    return Ok(false);
-                }
+                tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
-                if let Err(e) = sink.reset() {
+                if let Err(e) = sink.reset().await {
                     if !retryable(&e) {
                         return Err(e);
                     }
@@ -188,4 +199,14 @@ fn deliver(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// One attempt: every part of the batch, then the commit with its progress.
+async fn write_and_commit(sink: &mut dyn Live, batch: &Batch, day: i64, progress: &Progress) -> Result<()> {
+    for (table, parts, rows) in &batch.tables {
+        for (i, p) in parts.iter().enumerate() {
+            sink.write(day, *table, p.clone(), if i == 0 { *rows } else { 0 }).await?;
+        }
+    }
+    sink.commit(progress).await
 }

@@ -42,6 +42,7 @@ pub struct Metrics {
     errors: Family<SinkLabels, Counter>,
     retrying: Family<SinkLabels, IntGauge>,
     through: Family<SinkLabels, IntGauge>,
+    in_hand: Family<SinkLabels, IntGauge>,
     queued_rows: Family<SinkLabels, IntGauge>,
     queued_bytes: Family<SinkLabels, IntGauge>,
     spooled_rows: Family<SinkLabels, IntGauge>,
@@ -65,6 +66,7 @@ impl Metrics {
             errors: Family::default(),
             retrying: Family::default(),
             through: Family::default(),
+            in_hand: Family::default(),
             queued_rows: Family::default(),
             queued_bytes: Family::default(),
             spooled_rows: Family::default(),
@@ -80,6 +82,11 @@ impl Metrics {
             "Every record before this simulated instant (Unix time) is committed in the sink",
             Unit::Seconds,
             m.through.clone(),
+        );
+        registry.register(
+            "sink_batch_rows",
+            "Rows a sink has taken from its queue and not yet committed",
+            m.in_hand.clone(),
         );
         registry.register("queue_rows", "Rows queued in memory for a sink", m.queued_rows.clone());
         registry.register_with_unit("queue", "Memory held by a sink's queue", Unit::Bytes, m.queued_bytes.clone());
@@ -102,6 +109,7 @@ impl Metrics {
             errors: self.errors.get_or_create(&SinkLabels { sink }).clone(),
             retrying: self.retrying.get_or_create(&SinkLabels { sink }).clone(),
             through: self.through.get_or_create(&SinkLabels { sink }).clone(),
+            in_hand: self.in_hand.get_or_create(&SinkLabels { sink }).clone(),
         }
     }
 
@@ -142,9 +150,20 @@ pub struct SinkMetrics {
     errors: Counter,
     retrying: IntGauge,
     through: IntGauge,
+    in_hand: IntGauge,
 }
 
 impl SinkMetrics {
+    /// A batch of `rows` was taken from the queue for delivery.
+    pub fn taken(&self, rows: u64) {
+        self.in_hand.set(rows as i64);
+    }
+
+    /// Rows taken from the queue and not yet committed.
+    pub fn in_hand(&self) -> u64 {
+        self.in_hand.get() as u64
+    }
+
     /// A batch committed: its rows per table and the instant it covers.
     pub fn delivered(&self, tables: impl Iterator<Item = (Table, u64)>, through: i64) {
         for (t, n) in tables {
@@ -152,6 +171,7 @@ impl SinkMetrics {
         }
         self.through.set(through);
         self.retrying.set(0);
+        self.in_hand.set(0);
     }
 
     /// A delivery attempt failed and will be retried.

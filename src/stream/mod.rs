@@ -2,9 +2,14 @@
 //! wall clock, and every record goes to each sink as its tick comes.
 //!
 //! ```text
-//!  generator thread ──blocks──▶ release loop ──ticks──▶ queue ▶ worker ▶ sink   (one per sink)
-//!  (engine, 1 min ahead)        (paces to the clock)    (memory, then disk spool)
+//!  generator thread ──blocks──▶ release loop ──ticks──▶ queue ▶ delivery task ▶ sink
+//!  (engine, 1 min ahead)        (paces to the clock)    (memory,  (one per sink, async,
+//!                                                         then      on the daemon's
+//!                                                         disk)     runtime)
 //! ```
+//!
+//! Generation is CPU-bound and runs on threads of its own; delivery, signals and the
+//! statistics line are tasks on the one runtime the command owns.
 //!
 //! Each sink resumes from its own progress (PostgreSQL: a row committed with every flush;
 //! Kafka: a file written after acknowledgement), so a restart regenerates exactly what a
@@ -16,7 +21,6 @@ pub mod generate;
 pub mod metrics;
 mod pace;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,8 @@ use deliver::{Control, Flush};
 use generate::{Generator, Plan, Tick};
 use metrics::{Metrics, SinkMetrics};
 use pace::Pace;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// How long before its minute a block is generated at least.
 const GENERATION_LEAD: Duration = Duration::from_secs(5);
@@ -179,7 +185,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let machines = req.shard.machines(engine.plant.machines.len());
-    let (start, skip, resume) = where_to_start(&req, &mut sinks)?;
+    let (start, skip, resume) = rt.block_on(where_to_start(&req, &mut sinks))?;
     let g0 = start - start.rem_euclid(SCADA_STEP);
     let end = req.end.unwrap_or(i64::MAX / 4);
     if g0 >= end {
@@ -187,7 +193,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         tracing::info!(stream = %req.name, through = %instant_string(start), end = %instant_string(end), "nothing to do: every sink already holds the stream up to --end");
         return Ok(());
     }
-    let counters = starting_counters(&engine, &machines, g0, &mut sinks, &resume)?;
+    let known = rt.block_on(known_counters(g0, &mut sinks, &resume))?;
+    let counters = engine.counters_of(&machines, g0, &known);
     let mut formats: Vec<Format> = sinks.iter().map(|s| s.format()).collect();
     formats.sort_by_key(|f| *f as u8);
     formats.dedup();
@@ -200,11 +207,11 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         counters: req.kind != StreamKind::Iot,
     };
 
-    let ctl = Arc::new(Control::default());
+    let ctl = Arc::new(Control::new(rt.clone()));
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
     watch_signals(rt, Arc::clone(&ctl), grace);
     let metrics = Arc::new(Metrics::new());
-    let (lanes, done) = start_workers(cfg, &req, sinks, &skip, &formats, &ctl, &metrics)?;
+    let (lanes, workers) = start_workers(cfg, &req, sinks, &skip, &formats, &ctl, &metrics, rt)?;
     tracing::info!(
         stream = %req.name,
         start = %instant_string(start),
@@ -217,27 +224,27 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
-    // Statistics go on through the final drain, until every worker has ended.
-    let finished = Arc::new(AtomicBool::new(false));
-    let stats_thread = {
+    // Statistics go on through the final drain, until every delivery task has ended.
+    let finished = CancellationToken::new();
+    let stats_task = {
         let (ctl, metrics, pace, finished) =
-            (Arc::clone(&ctl), Arc::clone(&metrics), Arc::clone(&pace), Arc::clone(&finished));
+            (Arc::clone(&ctl), Arc::clone(&metrics), Arc::clone(&pace), finished.clone());
         let lanes: Vec<(&'static str, Arc<Buffer>, SinkMetrics)> =
             lanes.iter().map(|l| (l.name, Arc::clone(&l.queue), l.stats.clone())).collect();
         let every = Duration::from_secs(cfg.stream.stats_interval_s);
         let name = req.name.clone();
-        std::thread::Builder::new()
-            .name("stats".into())
-            .spawn(move || stats_loop(&name, &ctl, &pace, &metrics, &lanes, every, &finished))?
+        rt.spawn(async move {
+            finished.run_until_cancelled(stats_loop(&name, &ctl, &pace, &metrics, &lanes, every)).await;
+        })
     };
     let released = release(&engine, plan, counters, scope::threads(), &pace, &lanes, &ctl, &metrics);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
         ctl.fail(format!("{e:#}"), grace);
     }
-    shut_down(&lanes, &ctl, grace, &done);
-    finished.store(true, Ordering::Relaxed);
-    let _ = stats_thread.join();
+    shut_down(&lanes, &ctl, grace, workers, rt);
+    finished.cancel();
+    let _ = rt.block_on(stats_task);
     tracing::debug!("final metrics:\n{}", metrics.encode());
     match ctl.failure() {
         Some(f) => bail!("{f}"),
@@ -251,10 +258,10 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
 /// With `--start T`, a sink whose progress lies after T resumes there (a restart of the same
 /// command finishes the window instead of rewriting it); one whose progress lies before T
 /// starts at T.
-fn where_to_start(req: &Request, sinks: &mut [Box<dyn Live>]) -> Result<(i64, Vec<i64>, Vec<Option<Progress>>)> {
+async fn where_to_start(req: &Request, sinks: &mut [Box<dyn Live>]) -> Result<(i64, Vec<i64>, Vec<Option<Progress>>)> {
     let mut resume: Vec<Option<Progress>> = Vec::new();
     for s in sinks.iter_mut() {
-        resume.push(s.resume(&req.name).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?);
+        resume.push(s.resume(&req.name).await.map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?);
     }
     let skip: Vec<i64> = match req.start {
         Some(t) => {
@@ -278,7 +285,7 @@ fn where_to_start(req: &Request, sinks: &mut [Box<dyn Live>]) -> Result<(i64, Ve
     Ok((start, skip, resume))
 }
 
-/// A queue and a delivery thread per sink; each thread reports on `done` when it ends.
+/// A queue and a delivery task per sink.
 #[allow(clippy::too_many_arguments)]
 fn start_workers(
     cfg: &Config,
@@ -288,13 +295,14 @@ fn start_workers(
     formats: &[Format],
     ctl: &Arc<Control>,
     metrics: &Metrics,
-) -> Result<(Vec<Lane>, mpsc::Receiver<()>)> {
+    rt: &tokio::runtime::Handle,
+) -> Result<(Vec<Lane>, JoinSet<()>)> {
     let flush = Flush {
         max_rows: cfg.stream.batch_rows,
         linger: Duration::from_millis(cfg.stream.linger_ms),
         grace: Duration::from_secs(cfg.stream.shutdown_grace_s),
     };
-    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let mut workers = JoinSet::new();
     let mut lanes = Vec::new();
     for (sink, &skip) in sinks.into_iter().zip(skip) {
         let fmt = formats.iter().position(|f| *f == sink.format()).expect("format planned");
@@ -303,22 +311,18 @@ fn start_workers(
         let queue = Arc::new(Buffer::new(cfg.stream.buffer_mb << 20, cfg.stream.spool_max_mb << 20, &spool)?);
         let stats = metrics.sink(name);
         stats.set_through(skip);
-        let (q, st, c, stream, done) =
-            (Arc::clone(&queue), stats.clone(), Arc::clone(ctl), req.name.clone(), done_tx.clone());
-        std::thread::Builder::new().name(format!("sink-{name}")).spawn(move || {
-            deliver::run(sink, q, stream, flush, st, c);
-            let _ = done.send(());
-        })?;
+        let work = deliver::run(sink, Arc::clone(&queue), req.name.clone(), flush, stats.clone(), Arc::clone(ctl));
+        workers.spawn_on(work, rt);
         lanes.push(Lane { name, fmt, skip, queue, stats });
     }
-    Ok((lanes, done_rx))
+    Ok((lanes, workers))
 }
 
-/// Closes the queues and waits for the workers: until they have delivered everything at
-/// the window's end, at most the grace period after a signal or an error (a worker stuck
-/// in a call is left behind: its transaction dies with the process, and a restart
+/// Closes the queues and waits for the delivery tasks: until they have delivered
+/// everything at the window's end, at most the grace period after a signal or an error
+/// (then the tasks are cancelled: an uncommitted transaction is rolled back, and a restart
 /// regenerates its rows).
-fn shut_down(lanes: &[Lane], ctl: &Control, grace: Duration, done: &mpsc::Receiver<()>) {
+fn shut_down(lanes: &[Lane], ctl: &Control, grace: Duration, mut workers: JoinSet<()>, rt: &tokio::runtime::Handle) {
     for l in lanes {
         l.queue.close();
     }
@@ -327,22 +331,25 @@ fn shut_down(lanes: &[Lane], ctl: &Control, grace: Duration, done: &mpsc::Receiv
     }
     ctl.stop(if ctl.stopping() { Some(grace) } else { None });
     let waited = Instant::now();
-    for _ in lanes {
-        let left = if ctl.stopping_with_deadline() {
-            (grace + Duration::from_secs(1)).saturating_sub(waited.elapsed())
-        } else {
-            Duration::MAX
-        };
-        if done.recv_timeout(left).is_err() {
-            tracing::warn!("a sink did not finish within the grace period");
-            break;
+    rt.block_on(async {
+        // Cancelled tasks end at their next await point; a second's slack covers a call
+        // that does not yield (a spool read).
+        let all = async { while workers.join_next().await.is_some() {} };
+        match ctl.deadline() {
+            None => all.await,
+            Some(at) => {
+                if tokio::time::timeout_at((at + Duration::from_secs(1)).into(), all).await.is_err() {
+                    tracing::warn!("a sink did not finish within the grace period");
+                    workers.abort_all();
+                }
+            }
         }
-    }
+    });
     let left: u64 = lanes
         .iter()
         .map(|l| {
             let d = l.queue.depth();
-            d.mem_rows + d.spooled_rows
+            d.mem_rows + d.spooled_rows + l.stats.in_hand()
         })
         .sum();
     for l in lanes {
@@ -365,15 +372,9 @@ struct Lane {
     stats: SinkMetrics,
 }
 
-/// Counters of each machine at `g0`: continued from what a sink holds (PostgreSQL's SCADA
-/// rows, Kafka's progress file), else estimated.
-fn starting_counters(
-    engine: &Engine,
-    machines: &[usize],
-    g0: i64,
-    sinks: &mut [Box<dyn Live>],
-    resume: &[Option<Progress>],
-) -> Result<Vec<Counters>> {
+/// Counters of machines at `g0` that the sinks hold (PostgreSQL's SCADA rows, Kafka's
+/// progress file); the engine continues them (and estimates the others).
+async fn known_counters(g0: i64, sinks: &mut [Box<dyn Live>], resume: &[Option<Progress>]) -> Result<scope::Known> {
     let mut known = scope::Known::new();
     for p in resume.iter().flatten() {
         if let Some((at, map)) = &p.counters {
@@ -383,9 +384,9 @@ fn starting_counters(
         }
     }
     for s in sinks.iter_mut() {
-        known.extend(s.checkpoints(g0).map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?);
+        known.extend(s.checkpoints(g0).await.map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?);
     }
-    Ok(engine.counters_of(machines, g0, &known))
+    Ok(known)
 }
 
 /// Generates blocks on a thread of their own and releases their ticks as the pace allows.
@@ -473,28 +474,20 @@ fn release(
     })
 }
 
-/// Logs a statistics line every `every` until every worker has ended (through the final
-/// drain).
-#[allow(clippy::too_many_arguments)]
-fn stats_loop(
+/// Logs a statistics line every `every`, until cancelled when every delivery task has
+/// ended (through the final drain).
+async fn stats_loop(
     name: &str,
     ctl: &Control,
     pace: &Pace,
     metrics: &Metrics,
     lanes: &[(&'static str, Arc<Buffer>, SinkMetrics)],
     every: Duration,
-    finished: &AtomicBool,
 ) {
-    let started = Instant::now();
-    let mut next = every;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        while started.elapsed() < next {
-            if finished.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep((next - started.elapsed()).min(Duration::from_millis(200)));
-        }
-        next += every;
+        ticks.tick().await;
         let now = now_secs();
         let sinks: Vec<String> = lanes
             .iter()
