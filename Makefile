@@ -24,18 +24,20 @@ SINKS ?=
 stream: release
 	@trap 'kill -INT $$iot $$scada 2>/dev/null; wait' INT TERM; \
 	$(GENIMS) stream iot $(if $(SINKS),--sink $(SINKS)) > genims-iot.jsonl & iot=$$!; \
-	$(GENIMS) stream scada $(if $(SINKS),--sink $(SINKS)) > genims-scada.jsonl & scada=$$!; \
+	$(GENIMS) stream scada --listen 127.0.0.1:9873 $(if $(SINKS),--sink $(SINKS)) > genims-scada.jsonl & scada=$$!; \
 	echo "streaming (stdout sinks write genims-iot.jsonl, genims-scada.jsonl); Ctrl-C stops"; \
 	wait
 
-# Starts PostgreSQL if it is down and installs the tansu broker if missing (cached outside
-# the repository), then runs unit and integration tests against the real services.
+# Starts PostgreSQL if it is down, installs the tansu broker and the Python test clients if
+# missing (cached outside the repository), then runs unit and integration tests against the
+# real services.
 services:
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-tansu.sh >/dev/null
+	@scripts/ensure-pytools.sh >/dev/null
 
 test: lint services
-	GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" $(CARGO) test --locked --all-targets
+	GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" $(CARGO) test --locked --all-targets
 
 # Formatting and lints, checked before the tests (rustfmt.toml sets the width).
 lint:

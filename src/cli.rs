@@ -201,6 +201,9 @@ pub struct StreamArgs {
     /// Directory for progress files and the disk spool [default: [stream] state_dir].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Serve /metrics, /healthz and /readyz on this address, "" for none [default: [stream] listen, 127.0.0.1:9872].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 /// `--seed`: any integer from 0 to 2^64 - 1 (a negative number reaches this rule, not

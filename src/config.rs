@@ -58,6 +58,43 @@ pub struct StreamConfig {
     pub stats_interval_s: u64,
     /// Seconds a stopping daemon keeps delivering (systemd's TimeoutStopSec must be longer).
     pub shutdown_grace_s: u64,
+    /// Address of the HTTP control plane (`/metrics`, `/healthz`, `/readyz`); `None`: off.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Bearer token for changes through the control plane; required off loopback.
+    pub control_token: Option<Secret>,
+}
+
+/// The control plane's default address: loopback, a fixed port.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9872";
+
+/// A secret setting: never printed, not even by `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Parses a control-plane address: `ip:port`, or empty for off.
+pub fn parse_listen(v: &str) -> std::result::Result<Option<std::net::SocketAddr>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse().map(Some).map_err(|_| {
+        format!("`{v}` is not an address and port such as {DEFAULT_LISTEN} or [::1]:9872 (\"\" turns the endpoint off)")
+    })
+}
+
+/// Checks a control token: long enough to resist guessing.
+fn parse_token(v: &str) -> std::result::Result<Secret, String> {
+    let v = v.trim();
+    if v.chars().count() < 16 {
+        return Err("a control token needs at least 16 characters".to_owned());
+    }
+    Ok(Secret(v.to_owned()))
 }
 
 impl Default for StreamConfig {
@@ -72,6 +109,8 @@ impl Default for StreamConfig {
             linger_ms: 250,
             stats_interval_s: 60,
             shutdown_grace_s: 8,
+            listen: Some(DEFAULT_LISTEN.parse().expect("a valid address")),
+            control_token: None,
         }
     }
 }
@@ -168,6 +207,8 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("stream", "linger_ms", Kind::Int(0, 60_000)),
     ("stream", "stats_interval_s", Kind::Int(1, 86_400)),
     ("stream", "shutdown_grace_s", Kind::Int(1, 600)),
+    ("stream", "listen", Kind::Str),
+    ("stream", "control_token", Kind::Str),
 ];
 
 impl Config {
@@ -315,6 +356,8 @@ impl Config {
             ("stream", "linger_ms") => self.stream.linger_ms = int()? as u64,
             ("stream", "stats_interval_s") => self.stream.stats_interval_s = int()? as u64,
             ("stream", "shutdown_grace_s") => self.stream.shutdown_grace_s = int()? as u64,
+            ("stream", "listen") => self.stream.listen = parse_listen(&string()?)?,
+            ("stream", "control_token") => self.stream.control_token = Some(parse_token(&string()?)?),
             _ => unreachable!("every key in KEYS is handled"),
         }
         Ok(())
@@ -339,6 +382,12 @@ impl Config {
         }
         if let Some(d) = get("GENIMS_STATE_DIR").filter(|s| !s.is_empty()) {
             self.stream.state_dir = PathBuf::from(d);
+        }
+        if let Some(l) = get("GENIMS_LISTEN") {
+            self.stream.listen = parse_listen(&l).map_err(|e| anyhow!("GENIMS_LISTEN: {e}"))?;
+        }
+        if let Some(t) = get("GENIMS_CONTROL_TOKEN").filter(|s| !s.is_empty()) {
+            self.stream.control_token = Some(parse_token(&t).map_err(|e| anyhow!("GENIMS_CONTROL_TOKEN: {e}"))?);
         }
         Ok(())
     }
@@ -499,6 +548,24 @@ mod tests {
     fn syntax_errors_name_the_file_and_line() {
         let err = apply("[plant]\nseed = = 1\n").unwrap_err().to_string();
         assert!(err.starts_with("cfg.toml: TOML parse error at line 2"), "{err}");
+    }
+
+    #[test]
+    fn the_control_plane_address_and_token_are_checked_and_the_token_never_printed() {
+        let c = apply("[stream]\nlisten = \"\"\n").unwrap();
+        assert_eq!(c.stream.listen, None, "an empty address turns the endpoint off");
+        let c = apply("[stream]\nlisten = \"[::1]:9000\"\ncontrol_token = \"0123456789abcdef-x\"\n").unwrap();
+        assert_eq!(c.stream.listen, Some("[::1]:9000".parse().unwrap()));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"), "Debug output must not show the token");
+        let err = format!("{:#}", apply("[stream]\nlisten = \"localhost\"\n").unwrap_err());
+        assert!(err.contains("not an address and port"), "{err}");
+        let err = format!("{:#}", apply("[stream]\ncontrol_token = \"short\"\n").unwrap_err());
+        assert!(err.contains("at least 16 characters") && !err.contains("short\""), "{err}");
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "GENIMS_LISTEN").then(String::new)).unwrap();
+        assert_eq!(c.stream.listen, None, "GENIMS_LISTEN=\"\" turns it off");
+        let err = c.apply_env(|k| (k == "GENIMS_CONTROL_TOKEN").then(|| "tiny".to_owned())).unwrap_err().to_string();
+        assert!(err.starts_with("GENIMS_CONTROL_TOKEN:") && !err.contains("tiny"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{backfill_db, digest_at, genims, ok, run, signal, tempdir, wait_for, Broker, Cluster, TestDb, TABLES};
+use common::{
+    backfill_db, digest_at, genims, http_get, ok, python, run, signal, tempdir, wait_for, Broker, Cluster, TestDb,
+    TABLES,
+};
 
 const SMALL_PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -367,6 +370,192 @@ fn a_signal_during_an_outage_gives_up_after_the_grace_period_and_a_restart_loses
             "{table}: given up, restarted: every record exactly once"
         );
     }
+}
+
+/// The control plane's metrics, parsed by an independent OpenMetrics parser (Python's
+/// prometheus-client): (name, labels as `k=v,...` sorted) → value. Panics, showing the text,
+/// if the exposition does not parse.
+fn scrape(base: &str) -> BTreeMap<(String, String), f64> {
+    let (code, text) = http_get(&format!("{base}/metrics"));
+    assert_eq!(code, 200, "GET /metrics: {text}");
+    const PARSE: &str = r#"
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse
+for fam in parse(sys.stdin.read()):
+    for s in fam.samples:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+        print(f"{s.name}\t{labels}\t{s.value}")
+"#;
+    let mut child = std::process::Command::new(python())
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "/metrics is not valid OpenMetrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut f = l.split('\t');
+            let (name, labels, value) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+            ((name.to_owned(), labels.to_owned()), value.parse().unwrap())
+        })
+        .collect()
+}
+
+fn metric(m: &BTreeMap<(String, String), f64>, name: &str, labels: &str) -> f64 {
+    *m.get(&(name.to_owned(), labels.to_owned())).unwrap_or_else(|| panic!("no {name}{{{labels}}} in {m:?}"))
+}
+
+/// Polls `url` until it answers `code`; the body then.
+fn await_status(url: &str, code: u16, limit: Duration, what: &str) -> String {
+    let since = Instant::now();
+    loop {
+        let (got, body) = http_get(url);
+        if got == code {
+            return body;
+        }
+        assert!(since.elapsed() < limit, "{what}: {url} answered {got} {body} for {limit:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The control plane of a running stream: metrics that validate as OpenMetrics and move as
+/// rows flow, readiness that turns 503 naming PostgreSQL while its server is away and 200
+/// again after, JSON errors; a taken port and an exposed address without a token refuse to
+/// start.
+#[test]
+fn the_control_plane_serves_metrics_and_readiness_through_an_outage() {
+    let dir = plant_dir();
+    let cluster = Cluster::start_new();
+    let mut admin = postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE genims").unwrap();
+    drop(admin);
+    let url = cluster.url("genims");
+    ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply"]));
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let base = format!("http://{listen}");
+    let args = [
+        "--postgres-url",
+        &url,
+        "stream",
+        "all",
+        "--sink",
+        "postgres",
+        "--speed",
+        "60",
+        "--fault-rate",
+        "1",
+        "--start",
+        "2026-03-04T06:00:00Z",
+        "--end",
+        "2026-03-04T09:00:00Z",
+        "--state-dir",
+        "state",
+        "--listen",
+        &listen,
+    ];
+    let mut child = spawn(dir.path(), "stream.log", &args);
+    await_status(&format!("{base}/healthz"), 200, Duration::from_secs(60), "the daemon comes up");
+    await_status(&format!("{base}/readyz"), 200, Duration::from_secs(10), "every sink delivers");
+
+    let first = scrape(&base);
+    std::thread::sleep(Duration::from_secs(3));
+    let second = scrape(&base);
+    let sensor = "sink=postgres,table=sensor_data";
+    assert!(
+        metric(&second, "genims_rows_delivered_total", sensor) > metric(&first, "genims_rows_delivered_total", sensor),
+        "delivered rows grow as the stream runs"
+    );
+    let machines: f64 = ["running", "idle", "fault", "maintenance", "setup"]
+        .iter()
+        .map(|s| metric(&second, "genims_machines", &format!("state={s}")))
+        .sum();
+    assert_eq!(machines, 32.0, "every machine of the plant is in one state");
+    assert_eq!(metric(&second, "genims_build_info", &format!("version={}", env!("CARGO_PKG_VERSION"))), 1.0);
+    assert!(metric(&second, "genims_simulated_time_seconds", "") >= 1_772_604_000.0, "simulated time is in the window");
+    assert!(second.contains_key(&("genims_episodes_active".to_owned(), "pattern=bearing_failure".to_owned())));
+    assert_eq!(metric(&second, "genims_sink_retrying", "sink=postgres"), 0.0);
+
+    // /faults agrees with the ground truth the sink receives: once the stream has delivered
+    // past the minute shown, every episode begun by then has its label, field for field.
+    let (code, body) = http_get(&format!("{base}/faults"));
+    assert_eq!(code, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let episodes = doc["episodes"].as_array().unwrap();
+    assert!(!episodes.is_empty(), "at fault rate 1 some episode is in effect or near: {body}");
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let at: f64 = db
+        .query_one("SELECT extract(epoch FROM $1::text::timestamptz)::float8", &[&doc["at"].as_str().unwrap()])
+        .unwrap()
+        .get(0);
+    let since = Instant::now();
+    while metric(&scrape(&base), "genims_sink_delivered_through_seconds", "sink=postgres") <= at + 60.0 {
+        assert!(since.elapsed() < Duration::from_secs(30), "the stream delivers past the minute /faults showed");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let fmt = |c: &str| format!("to_char({c}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+    let sql = format!(
+        "SELECT machine_id, pattern, {}, {}, {}, {} FROM fault_labels WHERE episode_id = $1",
+        fmt("onset_time"),
+        fmt("warning_time"),
+        fmt("critical_time"),
+        fmt("fault_time")
+    );
+    let mut begun = 0;
+    for e in episodes {
+        let phase = e["phase"].as_str().unwrap();
+        assert!(["upcoming", "onset", "warning", "critical", "fault", "repair"].contains(&phase), "{e}");
+        assert_eq!(e["source"], "catalogue");
+        if phase == "upcoming" {
+            continue;
+        }
+        begun += 1;
+        let row = db.query_opt(&sql, &[&e["id"].as_i64().unwrap()]).unwrap();
+        let row = row.unwrap_or_else(|| panic!("episode {e} has no label in the database"));
+        let got: Vec<String> = (0..6).map(|i| row.get::<_, String>(i)).collect();
+        let want: Vec<&str> = ["machine_id", "pattern", "onset", "warning", "critical", "fault"]
+            .iter()
+            .map(|k| e[*k].as_str().unwrap())
+            .collect();
+        assert_eq!(got, want, "/faults and fault_labels agree on episode {}", e["id"]);
+    }
+    assert!(begun > 0, "some episode is in effect: {body}");
+
+    let (code, body) = http_get(&format!("{base}/nowhere"));
+    assert_eq!((code, body.contains("\"error\"")), (404, true), "an unknown path: {body}");
+    let (code, body) = common::http(&["-sS", "-X", "DELETE", &format!("{base}/metrics")]);
+    assert_eq!((code, body.contains("\"error\"")), (405, true), "a wrong method: {body}");
+
+    // A second daemon on the same address refuses to start, naming it.
+    let (out, err) = run(genims(dir.path()).args(["stream", "iot", "--sink", "null", "--listen", &listen]));
+    assert!(!out.status.success() && err.contains(&listen) && err.contains("[stream] listen"), "{err}");
+    // An address other hosts reach needs a control token.
+    let (out, err) = run(genims(dir.path()).args(["stream", "iot", "--sink", "null", "--listen", "0.0.0.0:1"]));
+    assert!(!out.status.success() && err.contains("control_token"), "{err}");
+
+    cluster.stop();
+    let body =
+        await_status(&format!("{base}/readyz"), 503, Duration::from_secs(30), "an outage makes the daemon unready");
+    assert!(body.contains("postgres"), "the failing sink is named: {body}");
+    let during = scrape(&base);
+    assert_eq!(metric(&during, "genims_sink_retrying", "sink=postgres"), 1.0);
+    assert!(metric(&during, "genims_delivery_errors_total", "sink=postgres") >= 1.0);
+    cluster.start();
+    await_status(&format!("{base}/readyz"), 200, Duration::from_secs(60), "ready again once PostgreSQL is back");
+
+    signal(child.id(), "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(20)).expect("the daemon stops on SIGTERM");
+    assert!(status.success(), "{}", log(dir.path(), "stream.log"));
 }
 
 /// Records per table: (key, timestamp ms, JSON text).

@@ -27,6 +27,9 @@ pub enum State {
 }
 
 impl State {
+    /// Every state, in the order of their indices (`state as usize`).
+    pub const ALL: [State; 5] = [State::Running, State::Idle, State::Fault, State::Maintenance, State::Setup];
+
     pub fn name(self) -> &'static str {
         match self {
             State::Running => "running",

@@ -366,6 +366,21 @@ impl<'e> DayRun<'e> {
         self.spec.day
     }
 
+    /// The machine's state in the minute holding `t`, and the catalogue index of the pattern
+    /// of each episode in effect then (from onset to the end of its repair), when `t` is a
+    /// minute the run still holds (the next one to generate always is).
+    pub fn status_at(&self, t: i64) -> Option<(State, impl Iterator<Item = usize> + '_)> {
+        let minute = self.tl.at(t)?;
+        let patterns = self.tl.episodes.iter().filter(move |e| e.onset <= t && t < e.repair_end).map(|e| e.pattern);
+        Some((minute.state, patterns))
+    }
+
+    /// The episodes in effect at `t` or starting within `horizon` seconds after it, as the
+    /// machine's timeline has them (it reaches a day past the run's day).
+    pub fn episodes_near(&self, t: i64, horizon: i64) -> impl Iterator<Item = &Episode> + '_ {
+        self.tl.episodes.iter().filter(move |e| e.onset < t + horizon && t < e.repair_end)
+    }
+
     /// Whether the whole span has been generated.
     pub fn done(&self) -> bool {
         self.next >= self.spec.span().1
@@ -1053,6 +1068,36 @@ mod tests {
         let plant =
             crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
         Engine::new(7, 1.0, plant, cat).unwrap()
+    }
+
+    /// A run reports the state of the minute it is about to generate and the patterns of
+    /// the episodes in effect then, as the labelled timeline has them.
+    #[test]
+    fn status_follows_the_timeline_and_its_episodes() {
+        let e = engine();
+        let day = 1_772_323_200; // 2026-03-01
+        let mut seen_episode = false;
+        for m in 0..e.plant.machines.len() {
+            let tl = e.unit_timeline(m, day);
+            let Some(ep) = tl.episodes.iter().find(|ep| ep.onset > day && ep.repair_end < day + DAY) else {
+                continue;
+            };
+            let mut run = DayRun::new(&e, UnitSpec::new(m, day, (day, day + DAY)), Counters::default());
+            let mut sink = crate::encode::Encoded::new(crate::encode::Format::Csv);
+            for t in [ep.onset - 60, ep.onset, ep.fault_at, ep.repair_end] {
+                let t = t - t.rem_euclid(60);
+                run.run_until(t, &mut sink);
+                let (state, patterns) = run.status_at(t).expect("the next minute is held");
+                assert_eq!(state, tl.at(t).unwrap().state, "machine {m} at {t}: the timeline's state");
+                let patterns: Vec<usize> = patterns.collect();
+                let expect = tl.episodes.iter().filter(|x| x.onset <= t && t < x.repair_end).count();
+                assert_eq!(patterns.len(), expect, "machine {m} at {t}: episodes in effect");
+                assert_eq!(patterns.contains(&ep.pattern), ep.onset <= t && t < ep.repair_end, "machine {m} at {t}");
+            }
+            seen_episode = true;
+            break;
+        }
+        assert!(seen_episode, "at fault rate 1 some machine has an episode inside the day");
     }
 
     /// The stream generates a day step by step: the steps' rows, concatenated, must be the

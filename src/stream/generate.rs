@@ -15,7 +15,8 @@ use bytes::Bytes;
 use super::buffer::Batch;
 use crate::encode::{encode, Format};
 use crate::rows::{Emit, Row, Table};
-use crate::sim::clock::{DAY, SCADA_STEP};
+use crate::sim::clock::{instant_string, DAY, HOUR, SCADA_STEP};
+use crate::sim::episodes::Episode;
 use crate::sim::unit::{Counters, DayRun, UnitSpec};
 use crate::sim::Engine;
 
@@ -41,6 +42,89 @@ pub struct Tick {
     pub first: i64,
     pub through: i64,
     pub batches: Vec<Batch>,
+    /// The plant's status at the block's minute (on a block's first tick).
+    pub status: Option<PlantStatus>,
+}
+
+/// The shard's machines per state and episodes in effect per pattern at a minute, for the
+/// daemon's metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlantStatus {
+    /// Machines per state, indexed as [`crate::sim::machine::State::ALL`].
+    pub states: [u64; 5],
+    /// Episodes in effect per pattern, indexed as the catalogue.
+    pub episodes: Vec<u64>,
+    /// Episodes in effect or starting within the next hour, by machine order.
+    pub near: Vec<EpisodeView>,
+}
+
+/// An episode as the control plane shows it (`GET /faults`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EpisodeView {
+    /// The episode's id (also its machine_faults id and fault label).
+    pub id: i64,
+    pub machine_id: String,
+    pub pattern: String,
+    /// For sensor-scoped patterns: the sensor.
+    pub sensor_id: Option<String>,
+    /// Where it stands at the minute shown: upcoming, onset, warning, critical, fault, repair.
+    pub phase: &'static str,
+    pub onset: String,
+    pub warning: String,
+    pub critical: String,
+    pub fault: String,
+    /// The end of the episode, its repair included.
+    pub end: String,
+    /// `catalogue` (drawn from the fault catalogue).
+    pub source: &'static str,
+}
+
+impl EpisodeView {
+    /// Episode `e` as seen at instant `t`.
+    pub fn of(engine: &Engine, e: &Episode, t: i64) -> EpisodeView {
+        let phase = if t < e.onset {
+            "upcoming"
+        } else if t < e.warning_at {
+            "onset"
+        } else if t < e.critical_at {
+            "warning"
+        } else if t < e.fault_at {
+            "critical"
+        } else if t < e.fault_end {
+            "fault"
+        } else {
+            "repair"
+        };
+        EpisodeView {
+            id: e.id,
+            machine_id: engine.plant.machines[e.machine].id.clone(),
+            pattern: engine.catalogue.patterns[e.pattern].name.clone(),
+            sensor_id: e.sensor.map(|s| engine.plant.sensors[s].id.clone()),
+            phase,
+            onset: instant_string(e.onset),
+            warning: instant_string(e.warning_at),
+            critical: instant_string(e.critical_at),
+            fault: instant_string(e.fault_at),
+            end: instant_string(e.repair_end),
+            source: "catalogue",
+        }
+    }
+}
+
+impl PlantStatus {
+    fn new(patterns: usize) -> PlantStatus {
+        PlantStatus { states: [0; 5], episodes: vec![0; patterns], near: Vec::new() }
+    }
+
+    fn add(&mut self, other: PlantStatus) {
+        for (a, b) in self.states.iter_mut().zip(other.states) {
+            *a += b;
+        }
+        for (a, b) in self.episodes.iter_mut().zip(&other.episodes) {
+            *a += b;
+        }
+        self.near.extend(other.near);
+    }
 }
 
 /// One table's rows of one tick in one format: encoded bytes and row count.
@@ -92,12 +176,17 @@ impl<'e> Generator<'e> {
                 .collect();
             (a, Arc::new(map))
         });
-        let chunks = self.generate(a, b);
+        let mut chunks = self.generate(a, b);
+        let mut status = PlantStatus::new(self.engine.catalogue.patterns.len());
+        for c in &mut chunks {
+            status.add(std::mem::replace(&mut c.status, PlantStatus::new(0)));
+        }
         let mut ticks = self.ticks(a, b, chunks);
         if let Some(first) = ticks.first_mut() {
             for batch in &mut first.batches {
                 batch.counters = snapshot.clone();
             }
+            first.status = Some(status);
         }
         Some(ticks)
     }
@@ -119,12 +208,19 @@ impl<'e> Generator<'e> {
                 .zip(self.machines.chunks_mut(chunk))
                 .map(|(ids, states)| {
                     s.spawn(move || {
-                        let mut rows = TickRows::new(plan, a, ticks as usize);
+                        let mut rows = TickRows::new(plan, a, ticks as usize, engine.catalogue.patterns.len());
                         for (&m, (counters, run)) in ids.iter().zip(states.iter_mut()) {
                             if run.as_ref().is_none_or(|r| r.day() != day) {
                                 *run = Some(DayRun::new(engine, UnitSpec::new(m, day, plan.window), *counters));
                             }
                             let run = run.as_mut().expect("set up above");
+                            if let Some((state, patterns)) = run.status_at(a) {
+                                rows.status.states[state as usize] += 1;
+                                for p in patterns {
+                                    rows.status.episodes[p] += 1;
+                                }
+                            }
+                            rows.status.near.extend(run.episodes_near(a, HOUR).map(|e| EpisodeView::of(engine, e, a)));
                             run.run_until(b, &mut rows);
                             *counters = run.counters();
                         }
@@ -149,6 +245,7 @@ impl<'e> Generator<'e> {
                 first: a + k * step,
                 through: (a + (k + 1) * step).min(b),
                 batches: Vec::with_capacity(self.plan.formats.len()),
+                status: None,
             })
             .collect();
         // [format][tick][table] → parts and rows.
@@ -195,17 +292,19 @@ struct TickRows {
     slot: [Option<usize>; 7],
     /// [format][tick][table slot]: bytes and rows.
     cells: Vec<Vec<Vec<Cell>>>,
+    /// The thread's machines at the block's minute.
+    status: PlantStatus,
 }
 
 impl TickRows {
-    fn new(plan: &Plan, a: i64, ticks: usize) -> TickRows {
+    fn new(plan: &Plan, a: i64, ticks: usize, patterns: usize) -> TickRows {
         assert!(!plan.formats.contains(&Format::Sql), "SQL statements are not streamed");
         let mut slot = [None; 7];
         for (i, t) in plan.tables.iter().enumerate() {
             slot[t.index()] = Some(i);
         }
         let cells = vec![vec![vec![(Vec::new(), 0); plan.tables.len()]; ticks]; plan.formats.len()];
-        TickRows { a, step: plan.step, formats: plan.formats.clone(), slot, cells }
+        TickRows { a, step: plan.step, formats: plan.formats.clone(), slot, cells, status: PlantStatus::new(patterns) }
     }
 }
 

@@ -1,9 +1,10 @@
 //! The daemon's metrics registry: what it generated and what each sink delivered, queued and
 //! spooled, in Prometheus form (`genims_` prefix, `_total` counters, seconds and bytes).
 //!
-//! The release loop and the delivery workers update it; the statistics line reads it, and
-//! [`Metrics::encode`] renders it in the Prometheus text format for a scrape endpoint. The
-//! sinks themselves never see it.
+//! The release loop and the delivery tasks update it; the statistics line and the control
+//! plane's `/metrics` read it through a [`View`], which also samples what is not counted as
+//! it happens (queue depths, lag behind the clock). [`Metrics::encode`] renders it in the
+//! OpenMetrics text format. The sinks themselves never see it.
 
 use std::sync::atomic::AtomicI64;
 
@@ -13,8 +14,15 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::buffer::Depth;
+use std::sync::Arc;
+
+use prometheus_client::metrics::info::Info;
+
+use super::buffer::{Buffer, Depth};
+use super::generate::{EpisodeView, PlantStatus};
+use super::pace::Pace;
 use crate::rows::Table;
+use crate::sim::machine::State;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TableLabels {
@@ -32,6 +40,16 @@ struct SinkTableLabels {
     table: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PatternLabels {
+    pattern: String,
+}
+
 type IntGauge = Gauge<i64, AtomicI64>;
 
 /// Every metric of one stream.
@@ -47,17 +65,17 @@ pub struct Metrics {
     queued_bytes: Family<SinkLabels, IntGauge>,
     spooled_rows: Family<SinkLabels, IntGauge>,
     spooled_bytes: Family<SinkLabels, IntGauge>,
+    lag: Family<SinkLabels, IntGauge>,
     simulated: IntGauge,
-}
-
-impl Default for Metrics {
-    fn default() -> Metrics {
-        Metrics::new()
-    }
+    machines: Family<StateLabels, IntGauge>,
+    episodes: Family<PatternLabels, IntGauge>,
+    /// Catalogue pattern names, in catalogue order.
+    patterns: Vec<String>,
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    /// A registry for a stream over a catalogue with these pattern names.
+    pub fn new(patterns: Vec<String>) -> Metrics {
         let mut registry = Registry::with_prefix("genims");
         let m = Metrics {
             registry: Registry::default(),
@@ -71,7 +89,11 @@ impl Metrics {
             queued_bytes: Family::default(),
             spooled_rows: Family::default(),
             spooled_bytes: Family::default(),
+            lag: Family::default(),
             simulated: IntGauge::default(),
+            machines: Family::default(),
+            episodes: Family::default(),
+            patterns,
         };
         registry.register("rows_generated", "Rows the engine generated and released, per table", m.generated.clone());
         registry.register("rows_delivered", "Rows a sink committed, per sink and table", m.delivered.clone());
@@ -98,7 +120,43 @@ impl Metrics {
             Unit::Seconds,
             m.simulated.clone(),
         );
+        registry.register_with_unit(
+            "sink_lag",
+            "How far a sink's delivered records trail the simulated clock's target (real-time streams)",
+            Unit::Seconds,
+            m.lag.clone(),
+        );
+        registry.register(
+            "machines",
+            "Machines of the stream's shard per state, at the last released minute",
+            m.machines.clone(),
+        );
+        registry.register(
+            "episodes_active",
+            "Fault episodes in effect (onset to end of repair) per pattern, at the last released minute",
+            m.episodes.clone(),
+        );
+        registry.register("build", "The genims build", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
+        for t in Table::ALL {
+            let _ = m.generated.get_or_create(&TableLabels { table: t.name() });
+        }
+        for st in State::ALL {
+            let _ = m.machines.get_or_create(&StateLabels { state: st.name() });
+        }
+        for p in &m.patterns {
+            let _ = m.episodes.get_or_create(&PatternLabels { pattern: p.clone() });
+        }
         Metrics { registry, ..m }
+    }
+
+    /// Records the shard's machines per state and episodes per pattern.
+    pub fn set_plant(&self, status: &PlantStatus) {
+        for (st, n) in State::ALL.iter().zip(status.states) {
+            self.machines.get_or_create(&StateLabels { state: st.name() }).set(n as i64);
+        }
+        for (p, n) in self.patterns.iter().zip(&status.episodes) {
+            self.episodes.get_or_create(&PatternLabels { pattern: p.clone() }).set(*n as i64);
+        }
     }
 
     /// The handles one sink's worker updates (no lookups on the delivery path).
@@ -140,6 +198,54 @@ impl Metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// One sink as the statistics see it.
+pub struct SinkView {
+    pub name: &'static str,
+    pub queue: Arc<Buffer>,
+    pub stats: SinkMetrics,
+}
+
+/// A running stream as the statistics line and the control plane read it.
+pub struct View {
+    pub metrics: Arc<Metrics>,
+    pub pace: Arc<Pace>,
+    pub lanes: Vec<SinkView>,
+    /// The last released minute and the episodes in effect or starting within an hour then.
+    pub faults: std::sync::Mutex<(i64, Arc<Vec<EpisodeView>>)>,
+}
+
+impl View {
+    pub fn new(metrics: Arc<Metrics>, pace: Arc<Pace>, lanes: Vec<SinkView>) -> View {
+        View { metrics, pace, lanes, faults: std::sync::Mutex::new((0, Arc::new(Vec::new()))) }
+    }
+
+    /// Records the plant's status at a released minute `at`.
+    pub fn set_plant(&self, at: i64, status: &PlantStatus) {
+        self.metrics.set_plant(status);
+        *self.faults.lock().expect("no poisoned lock") = (at, Arc::new(status.near.clone()));
+    }
+
+    /// The last released minute and its episodes.
+    pub fn faults(&self) -> (i64, Arc<Vec<EpisodeView>>) {
+        self.faults.lock().expect("no poisoned lock").clone()
+    }
+
+    /// Samples the queues and each sink's lag behind the clock into the registry.
+    pub fn refresh(&self, now: f64) {
+        for l in &self.lanes {
+            self.metrics.set_depth(l.name, &l.queue.depth());
+            if let Some(lag) = self.pace.lag(l.stats.through(), now) {
+                self.metrics.lag.get_or_create(&SinkLabels { sink: l.name }).set(lag.round() as i64);
+            }
+        }
+    }
+
+    /// Sinks in an outage (retrying a failed delivery).
+    pub fn failing(&self) -> Vec<&'static str> {
+        self.lanes.iter().filter(|l| l.stats.retrying()).map(|l| l.name).collect()
     }
 }
 
@@ -208,7 +314,7 @@ mod tests {
 
     #[test]
     fn the_registry_reads_back_and_renders_prometheus_text() {
-        let m = Metrics::new();
+        let m = Metrics::new(vec!["bearing_failure".into(), "tool_wear".into()]);
         let pg = m.sink("postgres");
         m.generated(Table::SensorData, 10);
         m.generated(Table::ScadaMachineData, 2);
@@ -219,6 +325,7 @@ mod tests {
             &Depth { mem_rows: 3, mem_bytes: 300, spooled_rows: 0, spooled_batches: 0, spooled_bytes: 0 },
         );
         m.set_simulated(1_772_323_270);
+        m.set_plant(&PlantStatus { states: [5, 2, 1, 0, 0], episodes: vec![1, 0], near: Vec::new() });
         assert_eq!(m.generated_total(), 12);
         assert_eq!((pg.delivered_total(), pg.errors(), pg.retrying(), pg.through()), (8, 1, true, 1_772_323_260));
         let text = m.encode();
@@ -229,8 +336,47 @@ mod tests {
             "genims_sink_delivered_through_seconds{sink=\"postgres\"} 1772323260",
             "genims_queue_bytes{sink=\"postgres\"} 300",
             "genims_simulated_time_seconds 1772323270",
+            "genims_machines{state=\"running\"} 5",
+            "genims_machines{state=\"setup\"} 0",
+            "genims_episodes_active{pattern=\"bearing_failure\"} 1",
+            "genims_episodes_active{pattern=\"tool_wear\"} 0",
+            format!("genims_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION")).as_str(),
         ] {
             assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
         }
+    }
+
+    /// The shipped Grafana dashboard queries only metrics the registry serves.
+    #[test]
+    fn the_dashboard_queries_metrics_that_exist() {
+        let m = Metrics::new(vec!["bearing_failure".into()]);
+        let _ = m.sink("postgres");
+        m.lag.get_or_create(&SinkLabels { sink: "postgres" }).set(0);
+        m.set_depth("postgres", &Depth::default());
+        let served: std::collections::BTreeSet<String> = m
+            .encode()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split(['{', ' ']).next().unwrap().to_owned())
+            .collect();
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../deploy/grafana-genims.json")).expect("the dashboard is JSON");
+        let mut queried = 0;
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap();
+                for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if word.starts_with("genims_") {
+                        assert!(
+                            served.contains(word),
+                            "panel `{}` queries {word}, which is not served: {served:?}",
+                            panel["title"]
+                        );
+                        queried += 1;
+                    }
+                }
+            }
+        }
+        assert!(queried >= 12, "the dashboard queries the registry ({queried} references)");
     }
 }

@@ -16,6 +16,7 @@
 //! sink lacks. The engine is deterministic: regenerating is the same as replaying.
 
 pub mod buffer;
+pub mod control;
 pub mod deliver;
 pub mod generate;
 pub mod metrics;
@@ -38,7 +39,7 @@ use crate::sink::{Live, Progress};
 use buffer::{Buffer, Offer};
 use deliver::{Control, Flush};
 use generate::{Generator, Plan, Tick};
-use metrics::{Metrics, SinkMetrics};
+use metrics::{Metrics, SinkMetrics, SinkView, View};
 use pace::Pace;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -58,6 +59,8 @@ struct Request {
     shard: Shard,
     /// Progress files and spool directories.
     state_dir: std::path::PathBuf,
+    /// The control plane's address, if served.
+    listen: Option<std::net::SocketAddr>,
 }
 
 impl Request {
@@ -102,7 +105,25 @@ impl Request {
             kind_name.to_owned()
         };
         let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
-        Ok(Request { kind: args.kind, name, speed, sinks: sinks_unique, start, end, fault_rate, shard, state_dir })
+        let listen = match &args.listen {
+            Some(l) => crate::config::parse_listen(l).map_err(|e| anyhow!("--listen: {e}"))?,
+            None => cfg.stream.listen,
+        };
+        if let Some(addr) = listen {
+            control::check_exposure(addr, cfg.stream.control_token.as_ref())?;
+        }
+        Ok(Request {
+            kind: args.kind,
+            name,
+            speed,
+            sinks: sinks_unique,
+            start,
+            end,
+            fault_rate,
+            shard,
+            state_dir,
+            listen,
+        })
     }
 
     fn tables(&self) -> Vec<Table> {
@@ -182,6 +203,7 @@ fn open_sinks(
 /// Runs `genims stream`.
 pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
+    let listener = req.listen.map(control::bind).transpose()?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let machines = req.shard.machines(engine.plant.machines.len());
@@ -210,7 +232,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let ctl = Arc::new(Control::new(rt.clone()));
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
     watch_signals(rt, Arc::clone(&ctl), grace);
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(engine.catalogue.patterns.iter().map(|p| p.name.clone()).collect()));
     let (lanes, workers) = start_workers(cfg, &req, sinks, &skip, &formats, &ctl, &metrics, rt)?;
     tracing::info!(
         stream = %req.name,
@@ -221,23 +243,30 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         machines = machines.len(),
         "stream starting"
     );
+    let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
+    let view = Arc::new(View::new(
+        Arc::clone(&metrics),
+        Arc::clone(&pace),
+        lanes.iter().map(|l| SinkView { name: l.name, queue: Arc::clone(&l.queue), stats: l.stats.clone() }).collect(),
+    ));
+    // The control plane answers through the final drain, until the process ends.
+    let server = listener.map(|l| {
+        tracing::info!(listen = %req.listen.expect("bound"), "serving /metrics, /healthz, /readyz");
+        rt.spawn(control::serve(l, Arc::clone(&view), Arc::clone(&ctl)))
+    });
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
-    let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
     // Statistics go on through the final drain, until every delivery task has ended.
     let finished = CancellationToken::new();
     let stats_task = {
-        let (ctl, metrics, pace, finished) =
-            (Arc::clone(&ctl), Arc::clone(&metrics), Arc::clone(&pace), finished.clone());
-        let lanes: Vec<(&'static str, Arc<Buffer>, SinkMetrics)> =
-            lanes.iter().map(|l| (l.name, Arc::clone(&l.queue), l.stats.clone())).collect();
+        let (ctl, view, finished) = (Arc::clone(&ctl), Arc::clone(&view), finished.clone());
         let every = Duration::from_secs(cfg.stream.stats_interval_s);
         let name = req.name.clone();
         rt.spawn(async move {
-            finished.run_until_cancelled(stats_loop(&name, &ctl, &pace, &metrics, &lanes, every)).await;
+            finished.run_until_cancelled(stats_loop(&name, &ctl, &view, every)).await;
         })
     };
-    let released = release(&engine, plan, counters, scope::threads(), &pace, &lanes, &ctl, &metrics);
+    let released = release(&engine, plan, counters, scope::threads(), &lanes, &ctl, &view);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
         ctl.fail(format!("{e:#}"), grace);
@@ -245,6 +274,9 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     shut_down(&lanes, &ctl, grace, workers, rt);
     finished.cancel();
     let _ = rt.block_on(stats_task);
+    if let Some(s) = server {
+        s.abort();
+    }
     tracing::debug!("final metrics:\n{}", metrics.encode());
     match ctl.failure() {
         Some(f) => bail!("{f}"),
@@ -396,11 +428,11 @@ fn release(
     plan: Plan,
     counters: Vec<Counters>,
     threads: usize,
-    pace: &Pace,
     lanes: &[Lane],
     ctl: &Control,
-    metrics: &Metrics,
+    view: &View,
 ) -> Result<()> {
+    let (pace, metrics) = (&view.pace, &view.metrics);
     // A rendezvous channel: at most one block waits while another is released.
     let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(0);
     std::thread::scope(|s| {
@@ -450,6 +482,9 @@ fn release(
                 for (table, _, rows) in &tick.batches[0].tables {
                     metrics.generated(*table, *rows);
                 }
+                if let Some(status) = &tick.status {
+                    view.set_plant(tick.first, status);
+                }
                 metrics.set_simulated(tick.through);
                 for l in lanes {
                     if tick.through > l.skip {
@@ -476,28 +511,23 @@ fn release(
 
 /// Logs a statistics line every `every`, until cancelled when every delivery task has
 /// ended (through the final drain).
-async fn stats_loop(
-    name: &str,
-    ctl: &Control,
-    pace: &Pace,
-    metrics: &Metrics,
-    lanes: &[(&'static str, Arc<Buffer>, SinkMetrics)],
-    every: Duration,
-) {
+async fn stats_loop(name: &str, ctl: &Control, view: &View, every: Duration) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         let now = now_secs();
-        let sinks: Vec<String> = lanes
+        view.refresh(now);
+        let sinks: Vec<String> = view
+            .lanes
             .iter()
-            .map(|(n, q, s)| {
-                let d = q.depth();
-                metrics.set_depth(n, &d);
+            .map(|l| {
+                let (d, s) = (l.queue.depth(), &l.stats);
                 let through = s.through();
-                let lag = pace.lag(through, now).map_or(String::new(), |l| format!(" lag {l:.0}s"));
+                let lag = view.pace.lag(through, now).map_or(String::new(), |l| format!(" lag {l:.0}s"));
                 format!(
-                    "{n}: sent {} buffered {} spooled {} errors {} at {}{lag}{}",
+                    "{}: sent {} buffered {} spooled {} errors {} at {}{lag}{}",
+                    l.name,
                     s.delivered_total(),
                     d.mem_rows,
                     d.spooled_rows,
@@ -508,7 +538,7 @@ async fn stats_loop(
             })
             .collect();
         let draining = if ctl.stopping() { "draining: " } else { "" };
-        let line = format!("{draining}generated {} rows; {}", metrics.generated_total(), sinks.join("; "));
+        let line = format!("{draining}generated {} rows; {}", view.metrics.generated_total(), sinks.join("; "));
         tracing::info!(stream = name, "{line}");
         let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&line)]);
     }
@@ -540,6 +570,6 @@ fn watch_signals(rt: &tokio::runtime::Handle, ctl: Arc<Control>, grace: Duration
     });
 }
 
-fn now_secs() -> f64 {
+pub(crate) fn now_secs() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }

@@ -12,7 +12,9 @@ pub fn admin_url() -> String {
     std::env::var("GENIMS_TEST_PG").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// A `genims` command with no GENIMS_* variables inherited, run in `dir`.
+/// A `genims` command with no GENIMS_* variables inherited, run in `dir`. Streams serve no
+/// control plane (tests run in parallel; its default port is fixed) unless a test passes
+/// `--listen`.
 pub fn genims(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_genims"));
     for (k, _) in std::env::vars() {
@@ -20,8 +22,37 @@ pub fn genims(dir: &Path) -> Command {
             c.env_remove(k);
         }
     }
+    c.env("GENIMS_LISTEN", "");
     c.current_dir(dir);
     c
+}
+
+/// The Python of the test clients' environment (`make test` creates it and passes its path
+/// in GENIMS_PYTHON).
+pub fn python() -> PathBuf {
+    let p = std::env::var("GENIMS_PYTHON").map(PathBuf::from).unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        PathBuf::from(home).join(".cache/genims/py/bin/python")
+    });
+    assert!(p.is_file(), "the test clients' Python not found at {}: run `make test`, which creates it", p.display());
+    p
+}
+
+/// GET `url` with curl (an independent HTTP client): status and body.
+pub fn http_get(url: &str) -> (u16, String) {
+    http(&["-sS", url])
+}
+
+/// An HTTP request with curl's arguments `args` (the URL among them): status and body.
+pub fn http(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl runs (the tests need it as an independent HTTP client)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
 }
 
 /// Runs and returns the output, with stderr as text for messages.

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Creates, once per machine, a Python virtual environment of independent clients the tests
+# check genims's output with, and prints the path of its python. Idempotent; used by
+# `make test`. Pinned versions; a change of the list rebuilds the environment.
+#   prometheus-client  its OpenMetrics parser validates what /metrics serves
+set -euo pipefail
+cache=${GENIMS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/genims}
+packages="prometheus-client==0.21.1"
+venv="$cache/py"
+python="$venv/bin/python"
+if [ -x "$python" ] && [ "$(cat "$venv/genims-packages" 2>/dev/null)" = "$packages" ]; then
+  echo "$python"
+  exit 0
+fi
+echo "ensure-pytools: creating $venv with $packages (once per machine)" >&2
+rm -rf "$venv"
+python3 -m venv "$venv" >&2
+# shellcheck disable=SC2086
+"$venv/bin/pip" install --quiet --disable-pip-version-check $packages >&2
+echo "$packages" > "$venv/genims-packages"
+echo "$python"
