@@ -26,6 +26,8 @@ pub struct PostgresConfig {
     pub url: Option<String>,
     pub pool_size: usize,
     pub partition: Partition,
+    /// TLS and password settings (the connection string's own win).
+    pub tls: crate::db::target::Settings,
 }
 
 #[derive(Debug, Clone)]
@@ -149,7 +151,7 @@ impl Default for Config {
             seed: DEFAULT_SEED,
             reference_date: time::macros::date!(2025 - 12 - 19),
             sizes: Sizes::default(),
-            postgres: PostgresConfig { url: None, pool_size: 4, partition: Partition::None },
+            postgres: PostgresConfig { url: None, pool_size: 4, partition: Partition::None, tls: Default::default() },
             kafka: KafkaConfig {
                 brokers: Vec::new(),
                 partitions: 6,
@@ -192,6 +194,11 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("postgres", "url", Kind::Str),
     ("postgres", "pool_size", Kind::Int(1, 64)),
     ("postgres", "partition", Kind::Enum(&["none", "daily"])),
+    ("postgres", "sslmode", Kind::Enum(&crate::db::target::SslMode::NAMES)),
+    ("postgres", "sslrootcert", Kind::Str),
+    ("postgres", "sslcert", Kind::Str),
+    ("postgres", "sslkey", Kind::Str),
+    ("postgres", "password_file", Kind::Str),
     ("kafka", "brokers", Kind::StrList),
     ("kafka", "partitions", Kind::Int(1, 1000)),
     ("kafka", "topic_prefix", Kind::Str),
@@ -313,6 +320,17 @@ impl Config {
             ("plant", "customer_products") => self.sizes.customer_products = usize_()?,
             ("postgres", "url") => self.postgres.url = Some(string()?).filter(|s| !s.is_empty()),
             ("postgres", "pool_size") => self.postgres.pool_size = usize_()?,
+            ("postgres", "sslmode") => {
+                let s = string()?;
+                self.postgres.tls.sslmode =
+                    Some(crate::db::target::SslMode::parse(&s).ok_or_else(|| {
+                        format!("`{s}` is not one of {}", crate::db::target::SslMode::NAMES.join(", "))
+                    })?);
+            }
+            ("postgres", "sslrootcert") => self.postgres.tls.sslrootcert = Some(string()?),
+            ("postgres", "sslcert") => self.postgres.tls.sslcert = Some(PathBuf::from(string()?)),
+            ("postgres", "sslkey") => self.postgres.tls.sslkey = Some(PathBuf::from(string()?)),
+            ("postgres", "password_file") => self.postgres.tls.password_file = Some(PathBuf::from(string()?)),
             ("postgres", "partition") => {
                 let Kind::Enum(allowed) = kind else { unreachable!() };
                 let s = string()?;
@@ -397,6 +415,11 @@ impl Config {
         self.postgres.url.as_deref().ok_or_else(|| {
             anyhow!("no PostgreSQL database configured: set [postgres] url in config.toml, GENIMS_POSTGRES_URL, or --postgres-url")
         })
+    }
+
+    /// The PostgreSQL server with its TLS and password settings applied.
+    pub fn postgres(&self) -> Result<crate::db::Target> {
+        crate::db::Target::new(self.postgres_url()?, &self.postgres.tls, |k| std::env::var(k).ok())
     }
 
     /// The fault catalogue: the user's directory when configured, else the built-in one.

@@ -101,7 +101,7 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 
 /// Runs `genims evaluate`.
 pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
-    let client = db::connect(cfg.postgres_url()?).await?;
+    let client = db::connect(&cfg.postgres()?).await?;
     db::require_tables(&client, &["machines", "scada_machine_data", "sensor_data", "fault_labels"]).await?;
     let has_views: bool = client
         .query_one("SELECT to_regprocedure('genims_machine_health(timestamp)') IS NOT NULL", &[])

@@ -77,7 +77,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Schema { action: SchemaAction::Apply { partition } } => runtime.block_on(async {
-            let mut client = db::connect(cfg.postgres_url()?).await?;
+            let mut client = db::connect(&cfg.postgres()?).await?;
             let used = schema::apply(&mut client, partition, cfg.postgres.partition).await?;
             eprintln!(
                 "genims: schema applied (16 tables, fault_labels, genims_stream_progress, genims_plant, detection views; time series {})",

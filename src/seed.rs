@@ -39,7 +39,7 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
         if path.is_some() {
             bail!("--path names a file; it cannot be used with --out db");
         }
-        cfg.postgres_url()?;
+        cfg.postgres()?;
     } else if replace {
         bail!("--replace only applies to --out db");
     }
@@ -49,7 +49,7 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
     let summary = summary(&tables);
     match out {
         SeedOut::Db => {
-            load_db(cfg.postgres_url()?, &tables, &identity, replace).await?;
+            load_db(&cfg.postgres()?, &tables, &identity, replace).await?;
             eprintln!("genims: loaded master data into PostgreSQL: {summary}");
         }
         SeedOut::Json | SeedOut::Sql => {
@@ -108,8 +108,8 @@ fn summary(tables: &[TableRows]) -> String {
 
 /// Loads every master table by COPY in one transaction. Refuses to mix with existing master
 /// rows unless `replace`, which empties the ten tables first (in the same transaction).
-async fn load_db(url: &str, tables: &[TableRows], identity: &PlantIdentity, replace: bool) -> Result<()> {
-    let mut client = db::connect(url).await?;
+async fn load_db(target: &db::Target, tables: &[TableRows], identity: &PlantIdentity, replace: bool) -> Result<()> {
+    let mut client = db::connect(target).await?;
     let mut required = MASTER_TABLES.to_vec();
     required.push("genims_plant");
     db::require_tables(&client, &required).await?;

@@ -107,7 +107,9 @@ mod tests {
         let url =
             std::env::var("GENIMS_TEST_PG").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".into());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let client = rt.block_on(crate::db::connect(&url)).expect("PostgreSQL must be up (make test starts it)");
+        let client = rt
+            .block_on(crate::db::connect(&crate::db::Target::parse(&url).unwrap()))
+            .expect("PostgreSQL must be up (make test starts it)");
         let mut runner = TestRunner::new(Config { cases: 16, ..Config::default() });
         let value = (-1e9f64..1e9, 0u8..=4, any::<bool>(), 0i64..4_000_000_000);
         runner

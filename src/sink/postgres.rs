@@ -14,12 +14,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use bytes::Bytes;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::Pool;
 use futures_util::SinkExt as _;
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::NoTls;
 
 use super::{Bulk, Fatal, Live, Progress, Sink};
 use crate::config::Partition;
@@ -202,21 +201,15 @@ impl PostgresSink {
     /// Refuses a database whose master data came from another plant than `plant`.
     pub fn new(
         rt: tokio::runtime::Handle,
-        url: &str,
+        target: &db::Target,
         pool_size: usize,
         window: (i64, i64),
         plant: &PlantIdentity,
     ) -> Result<PostgresSink> {
-        let pg: tokio_postgres::Config =
-            url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
-        let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let sensor_streams = pool_size.saturating_sub(2).max(1);
-        let pool = Pool::builder(mgr)
-            .max_size(sensor_streams + Table::ALL.len() - 1)
-            .build()
-            .context("cannot build the connection pool")?;
+        let pool = db::pool(target, sensor_streams + Table::ALL.len() - 1, Duration::from_secs(10))?;
         rt.block_on(async {
-            let client = db::connect(url).await?;
+            let client = db::connect(target).await?;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
             tables.extend(crate::plant::tables::MASTER_TABLES);
             tables.push("genims_plant");
@@ -243,20 +236,12 @@ impl PostgresSink {
 impl PostgresLive {
     /// A sink for the stream: checks the server and schema (one clear error when either is
     /// missing), then writes each committed batch in one transaction.
-    pub fn new(rt: tokio::runtime::Handle, url: &str, plant: &PlantIdentity) -> Result<PostgresLive> {
-        let mut pg: tokio_postgres::Config =
-            url.parse().map_err(|e| anyhow!("invalid PostgreSQL URL {}: {e}", db::redact(url)))?;
-        pg.connect_timeout(Duration::from_secs(5));
-        let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(mgr)
-            .max_size(1)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .context("cannot build the connection pool")?;
+    pub fn new(rt: tokio::runtime::Handle, target: &db::Target, plant: &PlantIdentity) -> Result<PostgresLive> {
+        let pool = db::pool(target, 1, Duration::from_secs(5))?;
         let partitioned = rt.block_on(async {
-            let client = tokio::time::timeout(Duration::from_secs(10), db::connect(url))
+            let client = tokio::time::timeout(Duration::from_secs(10), db::connect(target))
                 .await
-                .map_err(|_| anyhow!("cannot connect to PostgreSQL at {}: no answer within 10 s", db::redact(url)))??;
+                .map_err(|_| anyhow!("cannot connect to PostgreSQL at {}: no answer within 10 s", target.shown))??;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
             tables.extend(["genims_stream_progress", "genims_plant", "sensors"]);
             db::require_tables(&client, &tables).await?;

@@ -157,10 +157,10 @@ fn open_sinks(
     let mut failed = Vec::new();
     for name in &req.sinks {
         let sink: Result<Box<dyn Live>> = match name.as_str() {
-            "postgres" => cfg.postgres_url().and_then(|url| {
+            "postgres" => cfg.postgres().and_then(|target| {
                 // Only the database holds master data to check the plant against.
                 let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
-                Ok(Box::new(crate::sink::postgres::PostgresLive::new(rt.clone(), url, &plant)?) as Box<dyn Live>)
+                Ok(Box::new(crate::sink::postgres::PostgresLive::new(rt.clone(), &target, &plant)?) as Box<dyn Live>)
             }),
             "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))

@@ -200,6 +200,13 @@ impl Cluster {
     }
 
     pub fn start_new() -> Cluster {
+        let c = Cluster::init_new();
+        c.start();
+        c
+    }
+
+    /// A cluster initialised but not started, so that a test can configure it first.
+    pub fn init_new() -> Cluster {
         let dir = tempfile::Builder::new().prefix("genims-pg").tempdir_in("/tmp").unwrap();
         let _ = Command::new("chown").args(["-R", "postgres:postgres", dir.path().to_str().unwrap()]).status();
         let data = dir.path().join("data");
@@ -217,9 +224,28 @@ impl Cluster {
         .status()
         .unwrap();
         assert!(st.success(), "initdb failed");
-        let c = Cluster { dir, port: free_port() };
-        c.start();
-        c
+        Cluster { dir, port: free_port() }
+    }
+
+    /// Appends `conf` to postgresql.conf and replaces pg_hba.conf with `hba`; files the
+    /// server reads (certificates, keys) go under [`Cluster::dir`] through [`Cluster::own`].
+    pub fn configure(&self, conf: &str, hba: &str) {
+        use std::io::Write as _;
+        let data = self.dir.path().join("data");
+        let mut f = std::fs::OpenOptions::new().append(true).open(data.join("postgresql.conf")).unwrap();
+        f.write_all(conf.as_bytes()).unwrap();
+        std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
+        self.own(&data);
+    }
+
+    /// Gives `path` to the server's user (the tests may run as root).
+    pub fn own(&self, path: &Path) {
+        let _ = Command::new("chown").args(["-R", "postgres:postgres", path.to_str().unwrap()]).status();
+    }
+
+    /// A key=value connection string over the cluster's Unix socket, as `postgres`.
+    pub fn socket(&self, db: &str) -> String {
+        format!("host={} port={} user=postgres dbname={db}", self.dir.path().display(), self.port)
     }
 
     pub fn url(&self, db: &str) -> String {

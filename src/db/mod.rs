@@ -1,8 +1,14 @@
-//! PostgreSQL connections and the checks every database command shares: connect with an
-//! error that names the server, and verify the schema is in place before writing.
+//! PostgreSQL connections and the checks every database command shares: connect (through
+//! the one connector of [`target`]: TLS, passwords) with an error that names the server,
+//! pools, and verify the schema is in place before writing.
 
-use anyhow::{anyhow, bail, Result};
-use tokio_postgres::{Client, NoTls};
+pub mod target;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::Client;
+
+pub use target::Target;
 
 /// Connection-string keywords whose values are secrets (libpq's names).
 const SECRET_KEYS: &[&str] = &["password", "sslpassword"];
@@ -91,10 +97,12 @@ fn value_end(s: &str, j: usize, is_url: bool) -> usize {
 }
 
 /// Connects and drives the connection on the runtime. The error names the server and cause.
-pub async fn connect(url: &str) -> Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+pub async fn connect(target: &Target) -> Result<Client> {
+    let (client, connection) = target
+        .pg
+        .connect(target.tls())
         .await
-        .map_err(|e| anyhow!("cannot connect to PostgreSQL at {}: {}", redact(url), cause(&e)))?;
+        .map_err(|e| anyhow!("cannot connect to PostgreSQL at {}: {}", target.shown, cause(&e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             // The query that needed the connection reports the failure; this is detail.
@@ -102,6 +110,18 @@ pub async fn connect(url: &str) -> Result<Client> {
         }
     });
     Ok(client)
+}
+
+/// A pool of at most `size` connections to `target`, each opened within `timeout`.
+pub fn pool(target: &Target, size: usize, timeout: std::time::Duration) -> Result<Pool> {
+    let mut pg = target.pg.clone();
+    pg.connect_timeout(timeout);
+    let mgr = Manager::from_config(pg, target.tls(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(mgr)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .context("cannot build the connection pool")
 }
 
 /// The innermost message of a tokio-postgres error, on one line.

@@ -1,0 +1,466 @@
+//! Where and how to reach PostgreSQL: a connection string (URL or key=value) with libpq's
+//! TLS settings and password sources applied, turned into one connector that every
+//! command and pool uses.
+//!
+//! TLS follows libpq: `sslmode` = `disable`, `prefer` (the default: TLS when the server
+//! offers it, unverified), `require` (TLS, unverified — verified against `sslrootcert` when
+//! one is given, as libpq does), `verify-ca` (the chain against `sslrootcert`),
+//! `verify-full` (the chain and the host name). `sslrootcert` is a PEM file or `system`
+//! (the operating system's roots); without it, verification uses `~/.postgresql/root.crt`
+//! when present. `sslcert` + `sslkey` present a client certificate. The settings come from
+//! the connection string, else from `[postgres]` keys. TLS is rustls (ring), so no OpenSSL
+//! is needed at build or run time.
+//!
+//! The password comes from the connection string, else `PGPASSWORD`, else `[postgres]
+//! password_file` (a file only its owner may read). It is never printed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::redact;
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub const NAMES: [&'static str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
+
+    pub fn parse(s: &str) -> Option<SslMode> {
+        Some(match s {
+            "disable" => SslMode::Disable,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+}
+
+/// TLS and password settings from `[postgres]`; the connection string's own win.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    pub sslmode: Option<SslMode>,
+    pub sslrootcert: Option<String>,
+    pub sslcert: Option<PathBuf>,
+    pub sslkey: Option<PathBuf>,
+    pub password_file: Option<PathBuf>,
+}
+
+/// A PostgreSQL server to connect to.
+#[derive(Clone)]
+pub struct Target {
+    pub pg: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    /// The connection string with secrets masked, for messages.
+    pub shown: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Target({})", self.shown)
+    }
+}
+
+/// The TLS keywords genims handles itself (tokio-postgres knows only some of them).
+const TLS_KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+
+impl Target {
+    /// A target from a connection string and `[postgres]` settings; `password` reads an
+    /// environment variable (`PGPASSWORD`).
+    pub fn new(conn: &str, settings: &Settings, env: impl Fn(&str) -> Option<String>) -> Result<Target> {
+        let shown = redact(conn);
+        let (rest, params) = take_params(conn, &TLS_KEYS);
+        let mut pg: tokio_postgres::Config =
+            rest.parse().map_err(|e| anyhow!("invalid PostgreSQL connection string {shown}: {e}"))?;
+        let param = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let mode = match param("sslmode") {
+            Some(m) => SslMode::parse(&m)
+                .ok_or_else(|| anyhow!("sslmode={m} in {shown}: expected one of {}", SslMode::NAMES.join(", ")))?,
+            None => settings.sslmode.unwrap_or_default(),
+        };
+        let rootcert = param("sslrootcert").or_else(|| settings.sslrootcert.clone());
+        let cert = param("sslcert").map(PathBuf::from).or_else(|| settings.sslcert.clone());
+        let key = param("sslkey").map(PathBuf::from).or_else(|| settings.sslkey.clone());
+        if pg.get_password().is_none() {
+            if let Some(p) = env("PGPASSWORD").filter(|p| !p.is_empty()) {
+                pg.password(p);
+            } else if let Some(file) = &settings.password_file {
+                pg.password(read_password_file(file)?);
+            }
+        }
+        pg.ssl_mode(match mode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            _ => PgSslMode::Require,
+        });
+        let config = client_config(mode, rootcert.as_deref(), cert.as_deref(), key.as_deref(), &env)?;
+        Ok(Target { pg, tls: MakeRustlsConnect::new(config), shown })
+    }
+
+    /// A target from a bare connection string (tests).
+    #[cfg(test)]
+    pub fn parse(conn: &str) -> Result<Target> {
+        Target::new(conn, &Settings::default(), |k| std::env::var(k).ok())
+    }
+
+    /// The connector for a pool or a connection.
+    pub fn tls(&self) -> MakeRustlsConnect {
+        self.tls.clone()
+    }
+}
+
+/// Reads a password file, refusing one that others may read (as libpq does for .pgpass).
+fn read_password_file(path: &Path) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path).map_err(|e| anyhow!("cannot read password_file {}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "password_file {} may be read by other users (mode {mode:o}): chmod 600 it, as for ~/.pgpass",
+            path.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read password_file {}: {e}", path.display()))?;
+    let password = text.lines().next().unwrap_or("").to_owned();
+    if password.is_empty() {
+        bail!("password_file {} is empty", path.display());
+    }
+    Ok(password)
+}
+
+/// The rustls configuration of a mode.
+fn client_config(
+    mode: SslMode,
+    rootcert: Option<&str>,
+    cert: Option<&Path>,
+    key: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .context("the TLS provider lacks the default protocol versions")?;
+    // libpq: `require` with a root certificate given verifies the chain (verify-ca).
+    let mode = if mode == SslMode::Require && rootcert.is_some() { SslMode::VerifyCa } else { mode };
+    let verifier: Arc<dyn ServerCertVerifier> = match mode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(Unverified(provider)),
+        SslMode::VerifyCa | SslMode::VerifyFull => {
+            let roots = Arc::new(root_store(mode, rootcert, env)?);
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+                .build()
+                .map_err(|e| anyhow!("cannot use the root certificates: {e}"))?;
+            if mode == SslMode::VerifyFull {
+                webpki
+            } else {
+                Arc::new(ChainOnly(webpki))
+            }
+        }
+    };
+    let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
+    match (cert, key) {
+        (None, None) => Ok(builder.with_no_client_auth()),
+        (Some(c), Some(k)) => {
+            let certs = CertificateDer::pem_file_iter(c)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| anyhow!("cannot read sslcert {}: {e}", c.display()))?;
+            if certs.is_empty() {
+                bail!("sslcert {} holds no certificate", c.display());
+            }
+            let key =
+                PrivateKeyDer::from_pem_file(k).map_err(|e| anyhow!("cannot read sslkey {}: {e}", k.display()))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| anyhow!("sslcert {} and sslkey {} do not go together: {e}", c.display(), k.display()))
+        }
+        (Some(_), None) => bail!("sslcert is set but sslkey is not: a client certificate needs its key"),
+        (None, Some(_)) => bail!("sslkey is set but sslcert is not: a client key needs its certificate"),
+    }
+}
+
+/// The roots to verify the server against.
+fn root_store(mode: SslMode, rootcert: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<RootCertStore> {
+    let mut store = RootCertStore::empty();
+    let name = if mode == SslMode::VerifyFull { "verify-full" } else { "verify-ca" };
+    let file = match rootcert {
+        Some("system") => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = store.add_parsable_certificates(found.certs);
+            if added == 0 {
+                bail!("sslrootcert=system: no root certificates found on this system");
+            }
+            return Ok(store);
+        }
+        Some(path) => PathBuf::from(path),
+        None => {
+            let home = env("HOME").map(PathBuf::from).unwrap_or_default();
+            let default = home.join(".postgresql/root.crt");
+            if !default.is_file() {
+                bail!(
+                    "sslmode={name} needs a root certificate to verify the server: set sslrootcert=/path/to/ca.pem \
+                     (or sslrootcert=system for the operating system's roots)"
+                );
+            }
+            default
+        }
+    };
+    let certs = CertificateDer::pem_file_iter(&file)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow!("cannot read sslrootcert {}: {e}", file.display()))?;
+    let (added, _) = store.add_parsable_certificates(certs);
+    if added == 0 {
+        bail!("sslrootcert {} holds no usable certificate", file.display());
+    }
+    Ok(store)
+}
+
+/// `prefer`/`require`: encryption without verifying who the server is (libpq's meaning).
+/// Handshake signatures are still checked.
+#[derive(Debug)]
+struct Unverified(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Unverified {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to a trusted root; the host name is not checked.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// Splits the parameters named `keys` out of a connection string (URL query or key=value
+/// pairs), decoded; returns the rest and the parameters.
+fn take_params(conn: &str, keys: &[&str]) -> (String, Vec<(String, String)>) {
+    let mut taken = Vec::new();
+    if conn.starts_with("postgres://") || conn.starts_with("postgresql://") {
+        let Some((base, query)) = conn.split_once('?') else { return (conn.to_owned(), taken) };
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if keys.contains(&percent_decode(k).as_str()) {
+                taken.push((percent_decode(k), percent_decode(v)));
+            } else {
+                kept.push(pair);
+            }
+        }
+        let rest = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+        return (rest, taken);
+    }
+    let mut kept = Vec::new();
+    for (k, v, raw) in key_values(conn) {
+        if keys.contains(&k.as_str()) {
+            taken.push((k, v));
+        } else {
+            kept.push(raw);
+        }
+    }
+    (kept.join(" "), taken)
+}
+
+/// The `key=value` pairs of a libpq keyword string: key, unquoted value, and the raw text.
+fn key_values(s: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return out;
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        chars.next_if_eq(&'=');
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let (mut value, mut raw_value) = (String::new(), String::new());
+        if chars.next_if_eq(&'\'').is_some() {
+            raw_value.push('\'');
+            while let Some(c) = chars.next() {
+                raw_value.push(c);
+                match c {
+                    '\\' => {
+                        if let Some(n) = chars.next() {
+                            raw_value.push(n);
+                            value.push(n);
+                        }
+                    }
+                    '\'' => break,
+                    _ => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                value.push(c);
+                raw_value.push(c);
+            }
+        }
+        let raw = format!("{key}={raw_value}");
+        out.push((key, value, raw));
+    }
+}
+
+/// Decodes `%XX` escapes (and leaves malformed ones as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_keywords_are_taken_out_of_both_forms() {
+        let (rest, p) = take_params(
+            "postgresql://u:pw@h:5/db?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem",
+            &TLS_KEYS,
+        );
+        assert_eq!(rest, "postgresql://u:pw@h:5/db?application_name=x");
+        assert_eq!(p, [("sslmode".into(), "verify-full".into()), ("sslrootcert".into(), "/etc/ca.pem".into())]);
+        let (rest, p) = take_params("postgresql://h/db?sslmode=require", &TLS_KEYS);
+        assert_eq!((rest.as_str(), p.len()), ("postgresql://h/db", 1));
+        let (rest, p) =
+            take_params("host=h sslmode = verify-ca password='a b\\'c' sslrootcert='/x y/ca.pem' dbname=d", &TLS_KEYS);
+        assert_eq!(rest, "host=h password='a b\\'c' dbname=d");
+        assert_eq!(p, [("sslmode".into(), "verify-ca".into()), ("sslrootcert".into(), "/x y/ca.pem".into())]);
+    }
+
+    #[test]
+    fn settings_apply_unless_the_string_says_otherwise() {
+        let none = |_: &str| None;
+        let t = Target::new("postgresql://h/db", &Settings::default(), none).unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), PgSslMode::Prefer, "libpq's default");
+        let s = Settings { sslmode: Some(SslMode::Disable), ..Default::default() };
+        let t = Target::new("postgresql://h/db", &s, none).unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), PgSslMode::Disable);
+        let t = Target::new("postgresql://h/db?sslmode=require", &s, none).unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), PgSslMode::Require, "the connection string wins");
+        let e = Target::new("postgresql://h/db?sslmode=verify-full", &Settings::default(), none).unwrap_err();
+        assert!(e.to_string().contains("sslrootcert"), "{e}");
+        let e = Target::new("postgresql://u:S3cret@h/db?sslmode=always", &Settings::default(), none).unwrap_err();
+        assert!(e.to_string().contains("sslmode=always") && !e.to_string().contains("S3cret"), "{e}");
+        let e =
+            Target::new("postgresql://h/db?sslrootcert=/nonexistent/ca.pem&sslmode=verify-ca", &s, none).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn the_password_comes_from_the_string_then_pgpassword_then_a_private_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let s = Settings { password_file: Some(file.clone()), ..Default::default() };
+        let pw = |t: &Target| t.pg.get_password().map(|p| String::from_utf8(p.to_vec()).unwrap());
+        let env = |k: &str| (k == "PGPASSWORD").then(|| "from-env".to_owned());
+        assert_eq!(pw(&Target::new("postgresql://u:inline@h/db", &s, env).unwrap()).as_deref(), Some("inline"));
+        assert_eq!(pw(&Target::new("postgresql://u@h/db", &s, env).unwrap()).as_deref(), Some("from-env"));
+        assert_eq!(pw(&Target::new("postgresql://u@h/db", &s, |_| None).unwrap()).as_deref(), Some("from-file"));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Target::new("postgresql://u@h/db", &s, |_| None).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && !e.contains("from-file"), "{e}");
+    }
+}
