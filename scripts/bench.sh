@@ -61,17 +61,25 @@ ceiling=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}')
 big=$(psql -X -At -d "$url" -c "SELECT (SELECT count(*) FROM sensor_data) + (SELECT count(*) FROM scada_machine_data) + (SELECT count(*) FROM sensor_health)")
 echo "| server-side COPY FROM file (binary), same rows, same indexed tables | $big | $ceiling | $(awk -v n="$big" -v s="$ceiling" 'BEGIN{printf "%.0f", n/s}') | – |"
 
-# 4. Kafka: a 3-hour window into a private tansu broker (memory storage) on a free port.
+# 4. Kafka: a 3-hour window into a private tansu broker (memory storage) on a free port,
+# once per compression codec; bytes sent are the loopback interface's during the run.
 tansu=$(scripts/ensure-tansu.sh)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
-  --storage-engine memory://tansu/ >/dev/null 2>&1 &
-broker=$!
-sleep 1
-read -r s mb < <(GENIMS_KAFKA_BROKERS="127.0.0.1:$port" timed "$bin" backfill --start 2026-03-01T00:00:00Z --end 2026-03-01T03:00:00Z --out kafka)
-kill "$broker"
-total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
-echo "| --out kafka (tansu, memory storage), 3 hours, all tables | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+for codec in none lz4 zstd; do
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --storage-engine memory://tansu/ >/dev/null 2>&1 &
+  broker=$!
+  sleep 1
+  mkdir -p "$work/kafka-$codec"
+  printf '[kafka]\ncompression = "%s"\n' "$codec" > "$work/kafka-$codec/config.toml"
+  tx0=$(cat /sys/class/net/lo/statistics/tx_bytes)
+  read -r s mb < <(GENIMS_KAFKA_BROKERS="127.0.0.1:$port" timed "$bin" --config "$work/kafka-$codec/config.toml" \
+    backfill --start 2026-03-01T00:00:00Z --end 2026-03-01T03:00:00Z --out kafka)
+  tx1=$(cat /sys/class/net/lo/statistics/tx_bytes)
+  kill "$broker"
+  total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
+  echo "| --out kafka, compression $codec (tansu, memory storage), 3 hours, all tables, $(( (tx1 - tx0) >> 20 )) MiB sent | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+done
 echo
 echo "ratio genims --out db / server-side COPY ceiling (time of the same load): $(awk -v g="$genims_secs" -v c="$ceiling" 'BEGIN{printf "%.2f", c/g}')"
 

@@ -82,13 +82,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
         BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
         BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
-        BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(
-            rt.clone(),
-            &cfg.kafka.brokers,
-            &cfg.kafka.topic_prefix,
-            cfg.kafka.partitions,
-            std::time::Duration::from_millis(cfg.kafka.message_timeout_ms),
-        )?),
+        BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(rt.clone(), &cfg.kafka)?),
         BackfillOut::Null => Box::new(crate::sink::Discard(Format::Csv)),
     };
     let machines = req.machines(engine.plant.machines.len());

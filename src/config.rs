@@ -38,6 +38,33 @@ pub struct KafkaConfig {
     /// How long a backfill keeps retrying one produce request before it fails (librdkafka's
     /// `message.timeout.ms`, shorter by default).
     pub message_timeout_ms: u64,
+    /// How record batches are compressed on the wire and in the broker.
+    pub compression: KafkaCompression,
+}
+
+/// Kafka record-batch compression (librdkafka's `compression.type` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaCompression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl KafkaCompression {
+    pub const NAMES: [&'static str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
+    const ALL: [KafkaCompression; 5] = [
+        KafkaCompression::None,
+        KafkaCompression::Gzip,
+        KafkaCompression::Snappy,
+        KafkaCompression::Lz4,
+        KafkaCompression::Zstd,
+    ];
+
+    pub fn parse(s: &str) -> Option<KafkaCompression> {
+        Self::NAMES.iter().position(|n| *n == s).map(|i| Self::ALL[i])
+    }
 }
 
 /// Settings of the stream daemon.
@@ -157,6 +184,7 @@ impl Default for Config {
                 partitions: 6,
                 topic_prefix: "genims".to_owned(),
                 message_timeout_ms: 60_000,
+                compression: KafkaCompression::Zstd,
             },
             output_dir: PathBuf::from("./genims-data"),
             faults_dir: None,
@@ -203,6 +231,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("kafka", "partitions", Kind::Int(1, 1000)),
     ("kafka", "topic_prefix", Kind::Str),
     ("kafka", "message_timeout_ms", Kind::Int(1_000, 3_600_000)),
+    ("kafka", "compression", Kind::Enum(&KafkaCompression::NAMES)),
     ("output", "dir", Kind::Str),
     ("faults", "dir", Kind::Str),
     ("stream", "sinks", Kind::StrList),
@@ -343,6 +372,11 @@ impl Config {
             ("kafka", "brokers") => self.kafka.brokers = str_list(v)?,
             ("kafka", "partitions") => self.kafka.partitions = int()? as i32,
             ("kafka", "message_timeout_ms") => self.kafka.message_timeout_ms = int()? as u64,
+            ("kafka", "compression") => {
+                let s = string()?;
+                self.kafka.compression = KafkaCompression::parse(&s)
+                    .ok_or_else(|| format!("`{s}` is not one of {}", KafkaCompression::NAMES.join(", ")))?;
+            }
             ("kafka", "topic_prefix") => {
                 let prefix = string()?;
                 check_topic_prefix(&prefix)?;

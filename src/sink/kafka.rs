@@ -34,6 +34,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{Bulk, Live, Progress, Sink};
+use crate::config::{KafkaCompression, KafkaConfig};
 use crate::encode::{next_frame, Format};
 use crate::rows::Table;
 use crate::sim::unit::Counters;
@@ -48,6 +49,17 @@ const IN_FLIGHT: usize = 16;
 const LIVE_RETRY_DEADLINE: Duration = Duration::from_secs(2);
 /// How long to try reaching the brokers at start-up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// rskafka's codec for a configured compression.
+fn compression(c: KafkaCompression) -> Compression {
+    match c {
+        KafkaCompression::None => Compression::NoCompression,
+        KafkaCompression::Gzip => Compression::Gzip,
+        KafkaCompression::Snappy => Compression::Snappy,
+        KafkaCompression::Lz4 => Compression::Lz4,
+        KafkaCompression::Zstd => Compression::Zstd,
+    }
+}
 
 /// The topic of a table: `<prefix>.sensor.data`, `<prefix>.scada.data`, ...
 pub fn topic(prefix: &str, table: Table) -> String {
@@ -78,6 +90,8 @@ pub struct KafkaSink {
     state: Option<PathBuf>,
     /// `[kafka] partitions`: the count topics are created with.
     partitions: i32,
+    /// `[kafka] compression`.
+    compression: Compression,
     /// Topics open now: each table's partition count and clients.
     topics: Topics,
     pending: BTreeMap<(Table, i32), Vec<Record>>,
@@ -186,39 +200,30 @@ async fn list(client: &Client) -> Result<BTreeMap<String, i32>> {
 }
 
 impl KafkaSink {
-    /// Connects and creates the topics that are missing.
-    /// `retry_deadline` bounds how long a request may be retried before the run fails.
-    pub fn new(
-        rt: tokio::runtime::Handle,
-        brokers: &[String],
-        prefix: &str,
-        partitions: i32,
-        retry_deadline: Duration,
-    ) -> Result<KafkaSink> {
-        Self::build(rt, brokers, prefix, partitions, retry_deadline, None)
+    /// Connects and creates the topics that are missing (a backfill's sink: a request is
+    /// retried for `[kafka] message_timeout_ms`).
+    pub fn new(rt: tokio::runtime::Handle, cfg: &KafkaConfig) -> Result<KafkaSink> {
+        Self::build(rt, cfg, Duration::from_millis(cfg.message_timeout_ms), None)
     }
 
     /// A stream's sink, keeping the stream's progress under `state_dir`.
     pub fn live(
         rt: tokio::runtime::Handle,
-        brokers: &[String],
-        prefix: &str,
-        partitions: i32,
+        cfg: &KafkaConfig,
         state_dir: &std::path::Path,
         stream: &str,
     ) -> Result<KafkaSink> {
         let state = state_dir.join(format!("{stream}.kafka-progress.json"));
-        Self::build(rt, brokers, prefix, partitions, LIVE_RETRY_DEADLINE, Some(state))
+        Self::build(rt, cfg, LIVE_RETRY_DEADLINE, Some(state))
     }
 
     fn build(
         rt: tokio::runtime::Handle,
-        brokers: &[String],
-        prefix: &str,
-        partitions: i32,
+        cfg: &KafkaConfig,
         deadline: Duration,
         state: Option<PathBuf>,
     ) -> Result<KafkaSink> {
+        let (brokers, prefix, partitions) = (&cfg.brokers, &cfg.topic_prefix, cfg.partitions);
         if brokers.is_empty() {
             anyhow::bail!("no Kafka brokers configured: set [kafka] brokers in config.toml, GENIMS_KAFKA_BROKERS, or --kafka-brokers");
         }
@@ -231,6 +236,7 @@ impl KafkaSink {
             deadline,
             state,
             partitions,
+            compression: compression(cfg.compression),
             topics,
             warned,
             pending: BTreeMap::new(),
@@ -290,9 +296,10 @@ impl KafkaSink {
         let client = Arc::clone(&self.topics.clients[&(table, p)]);
         let permit = Arc::clone(&self.permits).acquire_owned().await.expect("semaphore never closes");
         let limit = request_limit(self.deadline);
+        let compression = self.compression;
         self.inflight.spawn(async move {
             let _permit = permit;
-            match tokio::time::timeout(limit, client.produce(records, Compression::NoCompression)).await {
+            match tokio::time::timeout(limit, client.produce(records, compression)).await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(anyhow!("cannot produce to Kafka topic {}: {e}", client.topic())),
                 Err(_) => Err(anyhow!(

@@ -165,15 +165,8 @@ fn open_sinks(
             "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
                 .and_then(|()| {
-                    let k = &cfg.kafka;
-                    Ok(Box::new(crate::sink::kafka::KafkaSink::live(
-                        rt.clone(),
-                        &k.brokers,
-                        &k.topic_prefix,
-                        k.partitions,
-                        state_dir,
-                        &req.name,
-                    )?) as Box<dyn Live>)
+                    let sink = crate::sink::kafka::KafkaSink::live(rt.clone(), &cfg.kafka, state_dir, &req.name)?;
+                    Ok(Box::new(sink) as Box<dyn Live>)
                 }),
             "null" => Ok(Box::new(crate::sink::Discard(Format::Jsonl))),
             _ => Ok(Box::new(crate::sink::stdout::StdoutSink::new())),
