@@ -37,7 +37,8 @@ services:
 	@scripts/ensure-pytools.sh >/dev/null
 
 test: lint services
-	GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" $(CARGO) test --locked --all-targets
+	$(CARGO) test --locked --all-targets --no-run
+	GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" CARGO=$(CARGO) scripts/run-tests.sh
 
 # Formatting and lints, checked before the tests (rustfmt.toml sets the width).
 lint:
