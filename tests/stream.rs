@@ -23,6 +23,17 @@ fn plant_dir() -> tempfile::TempDir {
     dir
 }
 
+/// A private cluster (one the test may stop and start) with a `genims` database holding the
+/// schema (`schema apply` with `extra` flags); its URL.
+fn cluster_with_schema(dir: &std::path::Path, extra: &[&str]) -> (Cluster, String) {
+    let cluster = Cluster::start_new();
+    let mut admin = postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE DATABASE genims").unwrap();
+    let url = cluster.url("genims");
+    ok(genims(dir).args(["--postgres-url", &url, "schema", "apply"]).args(extra));
+    (cluster, url)
+}
+
 /// A child process killed when dropped, so a failing test leaves no daemon behind.
 struct Running(Child);
 
@@ -244,12 +255,8 @@ fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
 #[test]
 fn postgres_outage_is_buffered_spooled_and_delivered_once() {
     let dir = plant_dir();
-    let cluster = Cluster::start_new();
-    let mut admin = postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls).unwrap();
-    admin.batch_execute("CREATE DATABASE genims").unwrap();
-    let url = cluster.url("genims");
     // Daily partitions: the stream creates the next day's as it crosses midnight.
-    ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply", "--partition", "daily"]));
+    let (cluster, url) = cluster_with_schema(dir.path(), &["--partition", "daily"]);
     let (a, c) = ("2026-03-04T23:30:00Z", "2026-03-05T01:00:00Z");
     let args = [
         "--postgres-url",
@@ -307,12 +314,7 @@ fn a_signal_during_an_outage_gives_up_after_the_grace_period_and_a_restart_loses
     let grace = 2;
     let config = format!("{SMALL_PLANT}shutdown_grace_s = {grace}\n");
     std::fs::write(dir.path().join("config.toml"), config).unwrap();
-    let cluster = Cluster::start_new();
-    let mut admin = postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls).unwrap();
-    admin.batch_execute("CREATE DATABASE genims").unwrap();
-    drop(admin);
-    let url = cluster.url("genims");
-    ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply"]));
+    let (cluster, url) = cluster_with_schema(dir.path(), &[]);
     let (a, c) = ("2026-03-04T06:00:00Z", "2026-03-04T07:00:00Z");
     let args = [
         "--postgres-url",
@@ -435,12 +437,7 @@ fn await_status(url: &str, code: u16, limit: Duration, what: &str) -> String {
 #[test]
 fn the_control_plane_serves_metrics_and_readiness_through_an_outage() {
     let dir = plant_dir();
-    let cluster = Cluster::start_new();
-    let mut admin = postgres::Client::connect(&cluster.url("postgres"), postgres::NoTls).unwrap();
-    admin.batch_execute("CREATE DATABASE genims").unwrap();
-    drop(admin);
-    let url = cluster.url("genims");
-    ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply"]));
+    let (cluster, url) = cluster_with_schema(dir.path(), &[]);
     let port = common::free_port();
     let listen = format!("127.0.0.1:{port}");
     let base = format!("http://{listen}");
