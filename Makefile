@@ -28,11 +28,12 @@ stream: release
 	echo "streaming (stdout sinks write genims-iot.jsonl, genims-scada.jsonl); Ctrl-C stops"; \
 	wait
 
-# Starts PostgreSQL if it is down, installs the tansu broker and the Python test clients if
-# missing (cached outside the repository), then runs unit and integration tests against the
+# Starts PostgreSQL if it is down, installs socat/openssl, the tansu broker and the Python
+# test clients if missing (cached outside the repository), then runs unit and integration tests against the
 # real services.
 services:
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-tools.sh
 	@scripts/ensure-tansu.sh >/dev/null
 	@scripts/ensure-pytools.sh >/dev/null
 

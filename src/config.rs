@@ -40,6 +40,83 @@ pub struct KafkaConfig {
     pub message_timeout_ms: u64,
     /// How record batches are compressed on the wire and in the broker.
     pub compression: KafkaCompression,
+    /// The client id the brokers see (librdkafka's `client.id`).
+    pub client_id: String,
+    /// TLS and SASL (librdkafka's names).
+    pub security: KafkaSecurity,
+}
+
+/// How genims authenticates to Kafka and protects the connection, with librdkafka's names
+/// (`security.protocol`, `sasl.mechanism`, ... written with underscores).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KafkaSecurity {
+    pub protocol: SecurityProtocol,
+    pub sasl_mechanism: Option<SaslMechanism>,
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<Secret>,
+    /// Read when connecting, unless `sasl_password` (or `GENIMS_KAFKA_SASL_PASSWORD`) is set.
+    pub sasl_password_file: Option<PathBuf>,
+    /// A PEM file of the roots to trust, or `system`; unset: the operating system's roots.
+    pub ssl_ca_location: Option<String>,
+    pub ssl_certificate_location: Option<PathBuf>,
+    pub ssl_key_location: Option<PathBuf>,
+    /// `ssl_endpoint_identification_algorithm = https` (the default): the broker's host name
+    /// must match its certificate; `none`: only the chain is verified.
+    pub verify_hostname: bool,
+}
+
+/// librdkafka's `security.protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecurityProtocol {
+    #[default]
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    pub const NAMES: [&'static str; 4] = ["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"];
+    const ALL: [SecurityProtocol; 4] = [
+        SecurityProtocol::Plaintext,
+        SecurityProtocol::Ssl,
+        SecurityProtocol::SaslPlaintext,
+        SecurityProtocol::SaslSsl,
+    ];
+
+    /// Case-insensitive, as librdkafka.
+    pub fn parse(s: &str) -> Option<SecurityProtocol> {
+        Self::NAMES.iter().position(|n| n.eq_ignore_ascii_case(s)).map(|i| Self::ALL[i])
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[Self::ALL.iter().position(|p| *p == self).expect("every protocol is listed")]
+    }
+
+    pub fn tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    pub fn sasl(self) -> bool {
+        matches!(self, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl)
+    }
+}
+
+/// librdkafka's `sasl.mechanism` values genims speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaslMechanism {
+    Plain,
+    ScramSha256,
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    pub const NAMES: [&'static str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+    const ALL: [SaslMechanism; 3] = [SaslMechanism::Plain, SaslMechanism::ScramSha256, SaslMechanism::ScramSha512];
+
+    pub fn parse(s: &str) -> Option<SaslMechanism> {
+        Self::NAMES.iter().position(|n| n.eq_ignore_ascii_case(s)).map(|i| Self::ALL[i])
+    }
 }
 
 /// Kafka record-batch compression (librdkafka's `compression.type` values).
@@ -104,6 +181,26 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
+}
+
+/// Reads a secret from the first line of a file that only its owner may read (as libpq
+/// insists for `~/.pgpass`); `setting` names the key that pointed at it.
+pub fn read_secret_file(path: &Path, setting: &str) -> Result<Secret> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path).map_err(|e| anyhow!("cannot read {setting} {}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "{setting} {} may be read by other users (mode {mode:o}): chmod 600 it, as for ~/.pgpass",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {setting} {}: {e}", path.display()))?;
+    let secret = text.lines().next().unwrap_or("").to_owned();
+    if secret.is_empty() {
+        bail!("{setting} {} is empty", path.display());
+    }
+    Ok(Secret(secret))
 }
 
 /// Parses a control-plane address: `ip:port`, or empty for off.
@@ -185,6 +282,8 @@ impl Default for Config {
                 topic_prefix: "genims".to_owned(),
                 message_timeout_ms: 60_000,
                 compression: KafkaCompression::Zstd,
+                client_id: "genims".to_owned(),
+                security: KafkaSecurity { verify_hostname: true, ..KafkaSecurity::default() },
             },
             output_dir: PathBuf::from("./genims-data"),
             faults_dir: None,
@@ -232,6 +331,16 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("kafka", "topic_prefix", Kind::Str),
     ("kafka", "message_timeout_ms", Kind::Int(1_000, 3_600_000)),
     ("kafka", "compression", Kind::Enum(&KafkaCompression::NAMES)),
+    ("kafka", "client_id", Kind::Str),
+    ("kafka", "security_protocol", Kind::Enum(&SecurityProtocol::NAMES)),
+    ("kafka", "sasl_mechanism", Kind::Enum(&SaslMechanism::NAMES)),
+    ("kafka", "sasl_username", Kind::Str),
+    ("kafka", "sasl_password", Kind::Str),
+    ("kafka", "sasl_password_file", Kind::Str),
+    ("kafka", "ssl_ca_location", Kind::Str),
+    ("kafka", "ssl_certificate_location", Kind::Str),
+    ("kafka", "ssl_key_location", Kind::Str),
+    ("kafka", "ssl_endpoint_identification_algorithm", Kind::Enum(&["https", "none"])),
     ("output", "dir", Kind::Str),
     ("faults", "dir", Kind::Str),
     ("stream", "sinks", Kind::StrList),
@@ -377,6 +486,47 @@ impl Config {
                 self.kafka.compression = KafkaCompression::parse(&s)
                     .ok_or_else(|| format!("`{s}` is not one of {}", KafkaCompression::NAMES.join(", ")))?;
             }
+            ("kafka", "client_id") => {
+                let id = string()?;
+                if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+                    return Err(format!("`{id}` is not a client id: use letters, digits, `.`, `_` and `-`"));
+                }
+                self.kafka.client_id = id;
+            }
+            ("kafka", "security_protocol") => {
+                let s = string()?;
+                self.kafka.security.protocol = SecurityProtocol::parse(&s)
+                    .ok_or_else(|| format!("`{s}` is not one of {}", SecurityProtocol::NAMES.join(", ")))?;
+            }
+            ("kafka", "sasl_mechanism") => {
+                let s = string()?;
+                let m = SaslMechanism::parse(&s).ok_or_else(|| {
+                    format!(
+                        "`{s}` is not one of {} (GSSAPI and OAUTHBEARER are not supported)",
+                        SaslMechanism::NAMES.join(", ")
+                    )
+                })?;
+                self.kafka.security.sasl_mechanism = Some(m);
+            }
+            ("kafka", "sasl_username") => self.kafka.security.sasl_username = Some(string()?).filter(|s| !s.is_empty()),
+            ("kafka", "sasl_password") => {
+                self.kafka.security.sasl_password = Some(Secret(string()?)).filter(|s| !s.0.is_empty())
+            }
+            ("kafka", "sasl_password_file") => self.kafka.security.sasl_password_file = Some(PathBuf::from(string()?)),
+            ("kafka", "ssl_ca_location") => {
+                self.kafka.security.ssl_ca_location = Some(string()?).filter(|s| !s.is_empty())
+            }
+            ("kafka", "ssl_certificate_location") => {
+                self.kafka.security.ssl_certificate_location = Some(PathBuf::from(string()?))
+            }
+            ("kafka", "ssl_key_location") => self.kafka.security.ssl_key_location = Some(PathBuf::from(string()?)),
+            ("kafka", "ssl_endpoint_identification_algorithm") => {
+                self.kafka.security.verify_hostname = match string()?.to_ascii_lowercase().as_str() {
+                    "https" => true,
+                    "none" => false,
+                    other => return Err(format!("`{other}` is not one of https, none")),
+                };
+            }
             ("kafka", "topic_prefix") => {
                 let prefix = string()?;
                 check_topic_prefix(&prefix)?;
@@ -437,6 +587,12 @@ impl Config {
         }
         if let Some(l) = get("GENIMS_LISTEN") {
             self.stream.listen = parse_listen(&l).map_err(|e| anyhow!("GENIMS_LISTEN: {e}"))?;
+        }
+        if let Some(u) = get("GENIMS_KAFKA_SASL_USERNAME").filter(|s| !s.is_empty()) {
+            self.kafka.security.sasl_username = Some(u);
+        }
+        if let Some(p) = get("GENIMS_KAFKA_SASL_PASSWORD").filter(|s| !s.is_empty()) {
+            self.kafka.security.sasl_password = Some(Secret(p));
         }
         if let Some(t) = get("GENIMS_CONTROL_TOKEN").filter(|s| !s.is_empty()) {
             self.stream.control_token = Some(parse_token(&t).map_err(|e| anyhow!("GENIMS_CONTROL_TOKEN: {e}"))?);
@@ -589,6 +745,34 @@ mod tests {
         assert_eq!(c.seed, d.seed);
         assert_eq!(c.reference_date, d.reference_date);
         assert!(c.postgres.url.is_none(), "the shipped config must run without a server");
+    }
+
+    #[test]
+    fn kafka_security_takes_librdkafkas_names_and_values() {
+        let c = apply(
+            "[kafka]\nsecurity_protocol = \"SASL_SSL\"\nsasl_mechanism = \"scram-sha-512\"\nsasl_username = \"u\"\n\
+             ssl_ca_location = \"/ca.pem\"\nssl_endpoint_identification_algorithm = \"none\"\nclient_id = \"plant-7\"\n",
+        )
+        .unwrap();
+        let s = &c.kafka.security;
+        assert_eq!((s.protocol, s.sasl_mechanism), (SecurityProtocol::SaslSsl, Some(SaslMechanism::ScramSha512)));
+        assert!(
+            !s.verify_hostname && s.ssl_ca_location.as_deref() == Some("/ca.pem") && c.kafka.client_id == "plant-7"
+        );
+        assert!(Config::default().kafka.security.verify_hostname, "host names are verified by default");
+        let err = apply("[kafka]\nsasl_mechanism = \"GSSAPI\"\nsecurity_protocol = \"tls\"\n").unwrap_err().to_string();
+        assert!(
+            err.contains("kafka.sasl_mechanism: `GSSAPI` is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
+            "{err}"
+        );
+        assert!(
+            err.contains("kafka.security_protocol: `tls` is not one of plaintext, ssl, sasl_plaintext, sasl_ssl"),
+            "{err}"
+        );
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "GENIMS_KAFKA_SASL_PASSWORD").then(|| "pw-from-env".to_owned())).unwrap();
+        assert_eq!(c.kafka.security.sasl_password, Some(Secret("pw-from-env".into())));
+        assert!(!format!("{c:?}").contains("pw-from-env"), "Debug never shows the password");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod seed;
 mod sim;
 mod sink;
 mod stream;
+mod tls;
 mod value;
 
 use std::process::ExitCode;

@@ -6,83 +6,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::certs::{ca, signed};
 use common::{genims, ok, run, tempdir, Cluster};
 
 const SMALL_PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n";
 const PASSWORD: &str = "S3cret-pw";
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A CA (`<name>-ca.crt`) and a certificate it signs for `cn` with the DNS name `san`.
-fn ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name} test CA"),
-            "-keyout",
-            &format!("{name}-ca.key"),
-            "-out",
-            &format!("{name}-ca.crt"),
-        ],
-    );
-}
-
-fn signed(dir: &Path, ca: &str, name: &str, cn: &str, san: Option<&str>) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &format!("/CN={cn}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
-    let ext = dir.join(format!("{name}.ext"));
-    // Extensions make an X.509 v3 certificate (rustls accepts no other): a server's name, or a
-    // client's purpose.
-    let ext_text = san.map_or("extendedKeyUsage=clientAuth\n".to_owned(), |s| format!("subjectAltName=DNS:{s}\n"));
-    std::fs::write(&ext, ext_text).unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}-ca.crt"),
-            "-CAkey",
-            &format!("{ca}-ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            &format!("{name}.crt"),
-            "-extfile",
-            ext.to_str().unwrap(),
-        ],
-    );
-}
 
 /// The TLS cluster and the files a client needs.
 struct Tls {

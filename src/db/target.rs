@@ -8,25 +8,20 @@
 //! `verify-full` (the chain and the host name). `sslrootcert` is a PEM file or `system`
 //! (the operating system's roots); without it, verification uses `~/.postgresql/root.crt`
 //! when present. `sslcert` + `sslkey` present a client certificate. The settings come from
-//! the connection string, else from `[postgres]` keys. TLS is rustls (ring), so no OpenSSL
-//! is needed at build or run time.
+//! the connection string, else from `[postgres]` keys. TLS is [`crate::tls`]: rustls, so no
+//! OpenSSL is needed at build or run time.
 //!
 //! The password comes from the connection string, else `PGPASSWORD`, else `[postgres]
 //! password_file` (a file only its owner may read). It is never printed.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context as _, Result};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use anyhow::{anyhow, bail, Result};
 use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::redact;
+use crate::tls::{self, Roots, Verify};
 
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -103,7 +98,7 @@ impl Target {
             if let Some(p) = env("PGPASSWORD").filter(|p| !p.is_empty()) {
                 pg.password(p);
             } else if let Some(file) = &settings.password_file {
-                pg.password(read_password_file(file)?);
+                pg.password(crate::config::read_secret_file(file, "password_file")?.0);
             }
         }
         pg.ssl_mode(match mode {
@@ -127,26 +122,6 @@ impl Target {
     }
 }
 
-/// Reads a password file, refusing one that others may read (as libpq does for .pgpass).
-fn read_password_file(path: &Path) -> Result<String> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let meta = std::fs::metadata(path).map_err(|e| anyhow!("cannot read password_file {}: {e}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "password_file {} may be read by other users (mode {mode:o}): chmod 600 it, as for ~/.pgpass",
-            path.display()
-        );
-    }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read password_file {}: {e}", path.display()))?;
-    let password = text.lines().next().unwrap_or("").to_owned();
-    if password.is_empty() {
-        bail!("password_file {} is empty", path.display());
-    }
-    Ok(password)
-}
-
 /// The rustls configuration of a mode.
 fn client_config(
     mode: SslMode,
@@ -155,61 +130,27 @@ fn client_config(
     key: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .context("the TLS provider lacks the default protocol versions")?;
     // libpq: `require` with a root certificate given verifies the chain (verify-ca).
     let mode = if mode == SslMode::Require && rootcert.is_some() { SslMode::VerifyCa } else { mode };
-    let verifier: Arc<dyn ServerCertVerifier> = match mode {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(Unverified(provider)),
-        SslMode::VerifyCa | SslMode::VerifyFull => {
-            let roots = Arc::new(root_store(mode, rootcert, env)?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
-                .build()
-                .map_err(|e| anyhow!("cannot use the root certificates: {e}"))?;
-            if mode == SslMode::VerifyFull {
-                webpki
-            } else {
-                Arc::new(ChainOnly(webpki))
-            }
-        }
+    let verify = match mode {
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => Verify::Nothing,
+        SslMode::VerifyCa => Verify::Chain,
+        SslMode::VerifyFull => Verify::ChainAndName,
     };
-    let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
-    match (cert, key) {
-        (None, None) => Ok(builder.with_no_client_auth()),
-        (Some(c), Some(k)) => {
-            let certs = CertificateDer::pem_file_iter(c)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| anyhow!("cannot read sslcert {}: {e}", c.display()))?;
-            if certs.is_empty() {
-                bail!("sslcert {} holds no certificate", c.display());
-            }
-            let key =
-                PrivateKeyDer::from_pem_file(k).map_err(|e| anyhow!("cannot read sslkey {}: {e}", k.display()))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|e| anyhow!("sslcert {} and sslkey {} do not go together: {e}", c.display(), k.display()))
-        }
-        (Some(_), None) => bail!("sslcert is set but sslkey is not: a client certificate needs its key"),
-        (None, Some(_)) => bail!("sslkey is set but sslcert is not: a client key needs its certificate"),
-    }
+    let roots = if verify == Verify::Nothing { None } else { Some(roots(mode, rootcert, env)?) };
+    tls::client_config(&tls::Client { verify, roots, cert, key, names: NAMES })
 }
 
-/// The roots to verify the server against.
-fn root_store(mode: SslMode, rootcert: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<RootCertStore> {
-    let mut store = RootCertStore::empty();
+/// The settings behind PostgreSQL's TLS, for messages.
+const NAMES: tls::Names = tls::Names { roots: "sslrootcert", cert: "sslcert", key: "sslkey" };
+
+/// The roots to verify the server against: `sslrootcert` (a file or `system`), else
+/// `~/.postgresql/root.crt` as libpq.
+fn roots(mode: SslMode, rootcert: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Roots> {
     let name = if mode == SslMode::VerifyFull { "verify-full" } else { "verify-ca" };
-    let file = match rootcert {
-        Some("system") => {
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _) = store.add_parsable_certificates(found.certs);
-            if added == 0 {
-                bail!("sslrootcert=system: no root certificates found on this system");
-            }
-            return Ok(store);
-        }
-        Some(path) => PathBuf::from(path),
+    Ok(match rootcert {
+        Some("system") => Roots::System,
+        Some(path) => Roots::File(PathBuf::from(path)),
         None => {
             let home = env("HOME").map(PathBuf::from).unwrap_or_default();
             let default = home.join(".postgresql/root.crt");
@@ -219,101 +160,9 @@ fn root_store(mode: SslMode, rootcert: Option<&str>, env: &dyn Fn(&str) -> Optio
                      (or sslrootcert=system for the operating system's roots)"
                 );
             }
-            default
+            Roots::File(default)
         }
-    };
-    let certs = CertificateDer::pem_file_iter(&file)
-        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| anyhow!("cannot read sslrootcert {}: {e}", file.display()))?;
-    let (added, _) = store.add_parsable_certificates(certs);
-    if added == 0 {
-        bail!("sslrootcert {} holds no usable certificate", file.display());
-    }
-    Ok(store)
-}
-
-/// `prefer`/`require`: encryption without verifying who the server is (libpq's meaning).
-/// Handshake signatures are still checked.
-#[derive(Debug)]
-struct Unverified(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted root; the host name is not checked.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
+    })
 }
 
 /// Splits the parameters named `keys` out of a connection string (URL query or key=value

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -326,16 +328,29 @@ impl Broker {
     /// A broker on a given port (a restart after [`Broker::kill`]: topics start empty).
     pub fn start_on(port: u16) -> Broker {
         let addr = format!("127.0.0.1:{port}");
+        Broker::start_advertised(port, &addr)
+    }
+
+    /// A broker on `port` that tells clients to reach it at `advertised` (`host:port`: a
+    /// TLS terminator in front of it, say).
+    pub fn start_advertised(port: u16, advertised: &str) -> Broker {
+        Broker::start_with(port, advertised, &[])
+    }
+
+    /// [`Broker::start_advertised`] with more of tansu's flags (`--authentication`).
+    pub fn start_with(port: u16, advertised: &str, flags: &[&str]) -> Broker {
+        let addr = format!("127.0.0.1:{port}");
         let child = Command::new(tansu_path())
             .args([
                 "broker",
                 "--listener-url",
                 &format!("tcp://{addr}"),
                 "--advertised-listener-url",
-                &format!("tcp://{addr}"),
+                &format!("tcp://{advertised}"),
                 "--storage-engine",
                 "memory://tansu/",
             ])
+            .args(flags)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

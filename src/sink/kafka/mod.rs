@@ -1,4 +1,5 @@
-//! Kafka output (rskafka): one topic per table, created when missing; key = machine_id
+//! Kafka output (rskafka, reached through [`access`]: TLS and SASL with librdkafka's
+//! setting names): one topic per table, created when missing; key = machine_id
 //! (line_id for production runs), value = the row as a JSON object with the table's column
 //! names, record timestamp = the row's time.
 //!
@@ -27,11 +28,14 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _, Result};
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
-use rskafka::client::{Client, ClientBuilder};
+use rskafka::client::Client;
 use rskafka::record::Record;
-use rskafka::BackoffConfig;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+mod access;
+
+use access::{Access, CONNECT_TIMEOUT};
 
 use super::{Bulk, Live, Progress, Sink};
 use crate::config::{KafkaCompression, KafkaConfig};
@@ -39,16 +43,18 @@ use crate::encode::{next_frame, Format};
 use crate::rows::Table;
 use crate::sim::unit::Counters;
 
-/// Records per produce request.
+/// Records per produce request at most.
 const BATCH_RECORDS: usize = 2_000;
+/// Uncompressed key and value bytes per produce request at most: librdkafka's default
+/// `batch.size`. Consumers decompress a batch whole, and some (kafka-python) refuse a zstd
+/// batch that inflates beyond 1 MiB.
+const BATCH_BYTES: usize = 1_000_000;
 /// Produce requests in flight at once.
 const IN_FLIGHT: usize = 16;
 /// How long a stream's sink retries a request (a backfill's: `[kafka] message_timeout_ms`);
 /// the stream then retries on its own, reconnecting and re-listing topics. Short, because rskafka's own retries look topics up in ways that let a restarted
 /// broker auto-create them with its default partition count.
 const LIVE_RETRY_DEADLINE: Duration = Duration::from_secs(2);
-/// How long to try reaching the brokers at start-up.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// rskafka's codec for a configured compression.
 fn compression(c: KafkaCompression) -> Compression {
@@ -83,7 +89,8 @@ pub fn partition_of(key: &[u8], partitions: i32) -> i32 {
 pub struct KafkaSink {
     /// The command's runtime.
     rt: tokio::runtime::Handle,
-    brokers: Vec<String>,
+    /// Brokers, TLS and SASL.
+    access: Access,
     prefix: String,
     deadline: Duration,
     /// A stream's progress file.
@@ -94,19 +101,18 @@ pub struct KafkaSink {
     compression: Compression,
     /// Topics open now: each table's partition count and clients.
     topics: Topics,
-    pending: BTreeMap<(Table, i32), Vec<Record>>,
+    pending: BTreeMap<(Table, i32), Batch>,
     inflight: JoinSet<Result<()>>,
     permits: Arc<Semaphore>,
     /// Topics already reported with another partition count.
     warned: BTreeSet<String>,
 }
 
-async fn connect(brokers: &[String], deadline: Duration) -> Result<Client> {
-    let backoff = BackoffConfig { deadline: Some(deadline), ..BackoffConfig::default() };
-    tokio::time::timeout(CONNECT_TIMEOUT, ClientBuilder::new(brokers.to_vec()).backoff_config(backoff).build())
-        .await
-        .map_err(|_| anyhow!("cannot reach Kafka at {} within {} s", brokers.join(","), CONNECT_TIMEOUT.as_secs()))?
-        .map_err(|e| anyhow!("cannot connect to Kafka at {}: {e}", brokers.join(",")))
+/// Records waiting for one partition, and their key and value bytes.
+#[derive(Default)]
+struct Batch {
+    records: Vec<Record>,
+    bytes: usize,
 }
 
 /// Every table's topic: its partition count and a client per partition.
@@ -119,13 +125,13 @@ struct Topics {
 /// Connects and opens every partition of every topic, creating the topics that are missing
 /// with `partitions`. `warned` holds the topics already reported with another count.
 async fn open(
-    brokers: &[String],
+    access: &Access,
     prefix: &str,
     partitions: i32,
     deadline: Duration,
     warned: &mut BTreeSet<String>,
 ) -> Result<Topics> {
-    let client = connect(brokers, deadline).await?;
+    let client = access.connect(deadline).await?;
     let mut existing = list(&client).await?;
     let controller = client.controller_client().context("no Kafka controller")?;
     for table in Table::ALL {
@@ -180,16 +186,16 @@ fn request_limit(deadline: Duration) -> Duration {
 
 /// [`open`], bounded by [`request_limit`].
 async fn open_within(
-    brokers: &[String],
+    access: &Access,
     prefix: &str,
     partitions: i32,
     deadline: Duration,
     warned: &mut BTreeSet<String>,
 ) -> Result<Topics> {
     let limit = request_limit(deadline);
-    tokio::time::timeout(limit, open(brokers, prefix, partitions, deadline, warned))
+    tokio::time::timeout(limit, open(access, prefix, partitions, deadline, warned))
         .await
-        .map_err(|_| anyhow!("Kafka at {} did not open the topics within {} s", brokers.join(","), limit.as_secs()))?
+        .map_err(|_| anyhow!("Kafka at {} did not open the topics within {} s", access.shown(), limit.as_secs()))?
 }
 
 /// The topics that exist and their partition counts. (A metadata request for all topics:
@@ -223,15 +229,13 @@ impl KafkaSink {
         deadline: Duration,
         state: Option<PathBuf>,
     ) -> Result<KafkaSink> {
-        let (brokers, prefix, partitions) = (&cfg.brokers, &cfg.topic_prefix, cfg.partitions);
-        if brokers.is_empty() {
-            anyhow::bail!("no Kafka brokers configured: set [kafka] brokers in config.toml, GENIMS_KAFKA_BROKERS, or --kafka-brokers");
-        }
+        let (prefix, partitions) = (&cfg.topic_prefix, cfg.partitions);
+        let access = Access::new(cfg)?;
         let mut warned = BTreeSet::new();
-        let topics = rt.block_on(open_within(brokers, prefix, partitions, deadline, &mut warned))?;
+        let topics = rt.block_on(open_within(&access, prefix, partitions, deadline, &mut warned))?;
         Ok(KafkaSink {
             rt,
-            brokers: brokers.to_vec(),
+            access,
             prefix: prefix.to_owned(),
             deadline,
             state,
@@ -330,11 +334,18 @@ impl KafkaSink {
                 headers: BTreeMap::new(),
                 timestamp: chrono::DateTime::from_timestamp_millis(ts).unwrap_or_default(),
             };
+            let size = key.len() + value.len();
             let batch = self.pending.entry((table, p)).or_default();
-            batch.push(record);
-            if batch.len() >= BATCH_RECORDS {
+            if batch.bytes + size > BATCH_BYTES && !batch.records.is_empty() {
                 let full = std::mem::take(batch);
-                self.send(table, p, full).await?;
+                self.send(table, p, full.records).await?;
+            }
+            let batch = self.pending.entry((table, p)).or_default();
+            batch.records.push(record);
+            batch.bytes += size;
+            if batch.records.len() >= BATCH_RECORDS {
+                let full = std::mem::take(batch);
+                self.send(table, p, full.records).await?;
             }
             rest = next;
         }
@@ -344,8 +355,8 @@ impl KafkaSink {
     /// Sends what is pending and waits until the broker acknowledged every record.
     async fn flush(&mut self) -> Result<()> {
         for ((table, p), batch) in std::mem::take(&mut self.pending) {
-            if !batch.is_empty() {
-                self.send(table, p, batch).await?;
+            if !batch.records.is_empty() {
+                self.send(table, p, batch.records).await?;
             }
         }
         let mut inflight = std::mem::take(&mut self.inflight);
@@ -408,8 +419,7 @@ impl Live for KafkaSink {
         self.pending.clear();
         self.inflight.abort_all();
         while self.inflight.join_next().await.is_some() {}
-        self.topics =
-            open_within(&self.brokers, &self.prefix, self.partitions, self.deadline, &mut self.warned).await?;
+        self.topics = open_within(&self.access, &self.prefix, self.partitions, self.deadline, &mut self.warned).await?;
         Ok(())
     }
 }

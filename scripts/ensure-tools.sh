@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs, once per machine, the Debian packages the tests drive as real peers: socat (the
+# TLS terminator in front of the Kafka broker in tests/kafka_tls.rs) and openssl (test
+# certificates). Idempotent; used by `make test`.
+set -euo pipefail
+missing=()
+command -v socat >/dev/null || missing+=(socat)
+command -v openssl >/dev/null || missing+=(openssl)
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "ensure-tools: installing ${missing[*]} (once per machine)" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2

@@ -1,0 +1,256 @@
+//! How genims reaches Kafka: the brokers, TLS, SASL and client id of `[kafka]` (librdkafka's
+//! names) turned into an rskafka client, and a failed connection turned into one line that
+//! names the brokers and the cause.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
+use rskafka::BackoffConfig;
+
+use crate::config::{KafkaConfig, KafkaSecurity, SaslMechanism, SecurityProtocol};
+use crate::tls::{self, Roots, Verify};
+
+/// How long to try reaching the brokers at start-up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The settings behind Kafka's TLS, for messages.
+const NAMES: tls::Names =
+    tls::Names { roots: "ssl_ca_location", cert: "ssl_certificate_location", key: "ssl_key_location" };
+
+/// Everything needed to open a connection; secrets never shown.
+#[derive(Clone)]
+pub struct Access {
+    brokers: Vec<String>,
+    protocol: SecurityProtocol,
+    client_id: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    sasl: Option<SaslConfig>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Access({})", self.shown())
+    }
+}
+
+impl Access {
+    /// Checks the settings and reads the files they name (CA, client certificate and key,
+    /// password file).
+    pub fn new(cfg: &KafkaConfig) -> Result<Access> {
+        if cfg.brokers.is_empty() {
+            bail!("no Kafka brokers configured: set [kafka] brokers in config.toml, GENIMS_KAFKA_BROKERS, or --kafka-brokers");
+        }
+        let sec = &cfg.security;
+        check_combination(sec)?;
+        let tls = if sec.protocol.tls() { Some(Arc::new(tls_config(sec)?)) } else { None };
+        let sasl = if sec.protocol.sasl() { Some(sasl_config(sec)?) } else { None };
+        Ok(Access { brokers: cfg.brokers.clone(), protocol: sec.protocol, client_id: cfg.client_id.clone(), tls, sasl })
+    }
+
+    /// The brokers and protocol, for messages: `b1:9093,b2:9093 (sasl_ssl)`.
+    pub fn shown(&self) -> String {
+        format!("{} ({})", self.brokers.join(","), self.protocol.name())
+    }
+
+    fn builder(&self, deadline: Duration) -> ClientBuilder {
+        let backoff = BackoffConfig { deadline: Some(deadline), ..BackoffConfig::default() };
+        let mut b = ClientBuilder::new(self.brokers.clone()).client_id(self.client_id.as_str()).backoff_config(backoff);
+        if let Some(t) = &self.tls {
+            b = b.tls_config(Arc::clone(t));
+        }
+        if let Some(s) = &self.sasl {
+            b = b.sasl_config(s.clone());
+        }
+        b
+    }
+
+    /// A client whose requests retry for `deadline`. A connection that cannot be made
+    /// fails within [`CONNECT_TIMEOUT`] with the last cause the brokers gave.
+    pub async fn connect(&self, deadline: Duration) -> Result<Client> {
+        // rskafka retries a failed connection until its deadline and only then says why; a
+        // first attempt with a deadline inside the connect timeout keeps that reason.
+        let probe = CONNECT_TIMEOUT - Duration::from_secs(1);
+        if deadline <= probe {
+            return self.build(deadline).await;
+        }
+        self.build(probe).await?;
+        self.build(deadline).await
+    }
+
+    async fn build(&self, deadline: Duration) -> Result<Client> {
+        match tokio::time::timeout(CONNECT_TIMEOUT, self.builder(deadline).build()).await {
+            Err(_) => bail!(
+                "cannot reach Kafka at {} within {} s{}",
+                self.shown(),
+                CONNECT_TIMEOUT.as_secs(),
+                self.silence().await
+            ),
+            Ok(Err(e)) => {
+                bail!("cannot connect to Kafka at {}: {}{}", self.shown(), cause(&e), self.hint(&e.to_string()))
+            }
+            Ok(Ok(c)) => Ok(c),
+        }
+    }
+
+    /// What a connection cut at once may mean: a plaintext request sent to a TLS port is
+    /// answered by closing the connection.
+    fn hint(&self, error: &str) -> &'static str {
+        let cut = ["early eof", "Connection reset", "connection reset"].iter().any(|s| error.contains(s));
+        if cut && !self.protocol.tls() {
+            " (the broker closed the connection: a TLS port? then security_protocol = ssl or sasl_ssl)"
+        } else {
+            ""
+        }
+    }
+
+    /// Why a broker may have stayed silent: a TLS handshake sent to a plaintext port is
+    /// read by the broker as the start of a huge request, and never answered.
+    async fn silence(&self) -> &'static str {
+        if !self.protocol.tls() {
+            return "";
+        }
+        let probe = Duration::from_secs(1);
+        for b in &self.brokers {
+            if let Ok(Ok(_)) = tokio::time::timeout(probe, tokio::net::TcpStream::connect(b.as_str())).await {
+                return ": the broker accepted the connection but never answered the TLS handshake \
+                        (a plaintext port? then security_protocol = plaintext or sasl_plaintext)";
+            }
+        }
+        ""
+    }
+}
+
+/// Settings that contradict the protocol: said once, clearly, rather than ignored.
+fn check_combination(sec: &KafkaSecurity) -> Result<()> {
+    let p = sec.protocol.name();
+    if !sec.protocol.sasl() {
+        let set = [
+            ("sasl_mechanism", sec.sasl_mechanism.is_some()),
+            ("sasl_username", sec.sasl_username.is_some()),
+            ("sasl_password", sec.sasl_password.is_some() || sec.sasl_password_file.is_some()),
+        ];
+        if let Some((k, _)) = set.iter().find(|s| s.1) {
+            bail!("[kafka] {k} is set but security_protocol = {p} does not use SASL: use sasl_plaintext or sasl_ssl");
+        }
+    }
+    if !sec.protocol.tls() {
+        let set = [
+            ("ssl_ca_location", sec.ssl_ca_location.is_some()),
+            ("ssl_certificate_location", sec.ssl_certificate_location.is_some()),
+            ("ssl_key_location", sec.ssl_key_location.is_some()),
+        ];
+        if let Some((k, _)) = set.iter().find(|s| s.1) {
+            bail!("[kafka] {k} is set but security_protocol = {p} does not use TLS: use ssl or sasl_ssl");
+        }
+    }
+    Ok(())
+}
+
+fn tls_config(sec: &KafkaSecurity) -> Result<rustls::ClientConfig> {
+    let roots = match sec.ssl_ca_location.as_deref() {
+        None | Some("system") | Some("probe") => Roots::System,
+        Some(path) => Roots::File(path.into()),
+    };
+    let verify = if sec.verify_hostname { Verify::ChainAndName } else { Verify::Chain };
+    let client = tls::Client {
+        verify,
+        roots: Some(roots),
+        cert: sec.ssl_certificate_location.as_deref(),
+        key: sec.ssl_key_location.as_deref(),
+        names: NAMES,
+    };
+    tls::client_config(&client).map_err(|e| anyhow!("[kafka] {e}"))
+}
+
+fn sasl_config(sec: &KafkaSecurity) -> Result<SaslConfig> {
+    let p = sec.protocol.name();
+    let mechanism = sec.sasl_mechanism.ok_or_else(|| {
+        anyhow!("security_protocol = {p} needs [kafka] sasl_mechanism: one of {}", SaslMechanism::NAMES.join(", "))
+    })?;
+    let username = sec.sasl_username.clone().ok_or_else(|| {
+        anyhow!("security_protocol = {p} needs [kafka] sasl_username (or GENIMS_KAFKA_SASL_USERNAME)")
+    })?;
+    let password = match (&sec.sasl_password, &sec.sasl_password_file) {
+        (Some(p), _) => p.0.clone(),
+        (None, Some(file)) => crate::config::read_secret_file(Path::new(file), "[kafka] sasl_password_file")?.0,
+        (None, None) => bail!(
+            "security_protocol = {p} needs a password: GENIMS_KAFKA_SASL_PASSWORD, [kafka] sasl_password_file or sasl_password"
+        ),
+    };
+    let credentials = Credentials::new(username, password);
+    Ok(match mechanism {
+        SaslMechanism::Plain => SaslConfig::Plain(credentials),
+        SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
+        SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
+    })
+}
+
+/// The reason of an rskafka error without its retry wrappers ("all retries failed: Retry
+/// exceeded deadline. Source: …"), which tell the user nothing.
+fn cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    let text = last.to_string();
+    let text = if text.is_empty() { e.to_string() } else { text };
+    match text.rsplit_once("Source: ") {
+        Some((_, reason)) if !reason.is_empty() => reason.to_owned(),
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Secret};
+
+    fn kafka(f: impl FnOnce(&mut KafkaSecurity)) -> KafkaConfig {
+        let mut k = Config::default().kafka;
+        k.brokers = vec!["b1:9093".into()];
+        f(&mut k.security);
+        k
+    }
+
+    #[test]
+    fn contradictions_and_missing_settings_are_named() {
+        let e = Access::new(&kafka(|s| s.sasl_username = Some("u".into()))).unwrap_err().to_string();
+        assert!(e.contains("sasl_username is set but security_protocol = plaintext"), "{e}");
+        let e = Access::new(&kafka(|s| s.ssl_ca_location = Some("/ca.pem".into()))).unwrap_err().to_string();
+        assert!(e.contains("ssl_ca_location is set but security_protocol = plaintext"), "{e}");
+        let e = Access::new(&kafka(|s| s.protocol = SecurityProtocol::SaslSsl)).unwrap_err().to_string();
+        assert!(e.contains("needs [kafka] sasl_mechanism"), "{e}");
+        let e = Access::new(&kafka(|s| {
+            s.protocol = SecurityProtocol::SaslPlaintext;
+            s.sasl_mechanism = Some(SaslMechanism::ScramSha512);
+            s.sasl_username = Some("u".into());
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("needs a password"), "{e}");
+        let e = Access::new(&kafka(|s| {
+            s.protocol = SecurityProtocol::Ssl;
+            s.ssl_ca_location = Some("/nonexistent/ca.pem".into());
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot read ssl_ca_location /nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let a = Access::new(&kafka(|s| {
+            s.protocol = SecurityProtocol::SaslPlaintext;
+            s.sasl_mechanism = Some(SaslMechanism::Plain);
+            s.sasl_username = Some("u".into());
+            s.sasl_password = Some(Secret("Hunter2-very-secret".into()));
+        }))
+        .unwrap();
+        let shown = format!("{a:?} {}", a.shown());
+        assert!(!shown.contains("Hunter2"), "{shown}");
+        assert_eq!(a.shown(), "b1:9093 (sasl_plaintext)");
+    }
+}
