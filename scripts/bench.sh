@@ -61,6 +61,14 @@ ceiling=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", b-a}')
 big=$(psql -X -At -d "$url" -c "SELECT (SELECT count(*) FROM sensor_data) + (SELECT count(*) FROM scada_machine_data) + (SELECT count(*) FROM sensor_health)")
 echo "| server-side COPY FROM file (binary), same rows, same indexed tables | $big | $ceiling | $(awk -v n="$big" -v s="$ceiling" 'BEGIN{printf "%.0f", n/s}') | – |"
 
+# 3b. The same load over TLS against plaintext (the local server has ssl = on), same run.
+for mode in disable require; do
+  psql -X -q -d "$url" -c "TRUNCATE sensor_data, scada_machine_data, sensor_health, machine_faults, maintenance_events, production_runs, fault_labels"
+  read -r s mb < <(timed "$bin" --postgres-url "$url?sslmode=$mode" backfill --start 2026-03-01T00:00:00Z --end 2026-03-01T03:00:00Z --out db)
+  eval "pg_$mode=$s"
+  echo "| --out db, 3 hours, sslmode=$mode | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+done
+
 # 4. Kafka: a 3-hour window into a private tansu broker (memory storage) on a free port,
 # once per compression codec; bytes sent are the loopback interface's during the run.
 tansu=$(scripts/ensure-tansu.sh)
@@ -82,6 +90,7 @@ for codec in none lz4 zstd; do
 done
 echo
 echo "ratio genims --out db / server-side COPY ceiling (time of the same load): $(awk -v g="$genims_secs" -v c="$ceiling" 'BEGIN{printf "%.2f", c/g}')"
+echo "ratio --out db over TLS / plaintext (speed): $(awk -v t="$pg_require" -v p="$pg_disable" 'BEGIN{printf "%.2f", p/t}')"
 
 # 5. The live daemon: real time to PostgreSQL and Kafka, default size and scaled up.
 echo
