@@ -74,6 +74,13 @@ pub struct Summary {
 pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
+    if let Some(file) = &args.injections {
+        let entries = crate::sim::inject::read_journal(file)?;
+        if entries.is_empty() {
+            anyhow::bail!("--injections {}: no injections in it (is it the right file?)", file.display());
+        }
+        engine.apply_injections(&entries).map_err(|e| anyhow::anyhow!("--injections {}: {e}", file.display()))?;
+    }
     let mut sink: Box<dyn Bulk> = match req.out {
         BackfillOut::Db => {
             let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);

@@ -60,6 +60,52 @@ pub enum Command {
     Stream(StreamArgs),
     /// Score the detection views against the fault labels of a backfilled database.
     Evaluate(EvaluateArgs),
+    /// List, inject and clear fault episodes of a running `genims stream` (its control plane).
+    Fault(FaultArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    #[command(subcommand)]
+    pub action: FaultAction,
+    /// The stream's control plane [default: http://<[stream] listen>].
+    #[arg(long, global = true, value_name = "URL")]
+    pub control: Option<String>,
+    /// Output: human-readable, or the control plane's JSON for scripts.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    pub format: EvaluateFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FaultAction {
+    /// The episodes in effect and those starting within the hour.
+    List,
+    /// Start an episode now (or at a simulated time ahead).
+    Inject {
+        /// The machine, e.g. MCH-000017.
+        #[arg(long, value_name = "ID")]
+        machine: String,
+        /// The fault pattern (name or code), e.g. bearing_failure.
+        #[arg(long, value_name = "NAME")]
+        pattern: String,
+        /// The onset (RFC 3339, simulated time) [default: the stream's next minute].
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// The degradation's length, within the pattern's range: 6h, 90m, 1h30m [default: drawn].
+        #[arg(long, value_name = "DURATION")]
+        duration: Option<String>,
+        /// The severity, one the pattern has [default: drawn].
+        #[arg(long)]
+        severity: Option<String>,
+        /// End the machine's injected episode, if any, to make room.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// End an injected episode now: the machine is repaired.
+    Clear {
+        /// The episode's id (as `genims fault list` shows it).
+        id: i64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -157,6 +203,11 @@ pub struct BackfillArgs {
     /// Inject only these fault patterns (names or codes, comma-separated) [default: all].
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub patterns: Vec<String>,
+
+    /// Replay a stream's injection journal (`<state-dir>/<stream>.injections.jsonl`): the
+    /// episodes injected live, so the stream is reproduced as history.
+    #[arg(long, value_name = "FILE")]
+    pub injections: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

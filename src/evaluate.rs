@@ -28,23 +28,12 @@ fn target(pattern: &str) -> (f64, f64) {
     }
 }
 
-/// Parses `90s`, `15m`, `1h`, `1d`.
+/// Parses `90s`, `15m`, `1h`, `1d`: at least a minute.
 pub fn parse_every(s: &str) -> Result<i64> {
-    let bad = || anyhow!("--every {s}: expected a duration like 15m, 1h or 1d");
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
-    let n: i64 = num.parse().map_err(|_| bad())?;
-    let secs = n * match unit {
-        "s" => 1,
-        "m" | "min" => 60,
-        "h" => HOUR,
-        "d" => DAY,
-        _ => return Err(bad()),
-    };
-    if secs < 60 {
-        return Err(bad());
+    match crate::sim::clock::parse_duration(s) {
+        Ok(secs) if secs >= 60 => Ok(secs),
+        _ => Err(anyhow!("--every {s}: expected a duration like 15m, 1h or 1d")),
     }
-    Ok(secs)
 }
 
 struct Label {

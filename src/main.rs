@@ -10,6 +10,7 @@ mod config;
 mod db;
 mod encode;
 mod evaluate;
+mod fault;
 mod faults;
 mod output;
 mod plant;
@@ -90,6 +91,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Backfill(a) => backfill::run(&cfg, &a, runtime.handle()),
         Command::Evaluate(a) => runtime.block_on(evaluate::run(&cfg, &a)),
         Command::Stream(a) => stream::run(&cfg, &a, runtime.handle()),
+        Command::Fault(a) => runtime.block_on(fault::run(&cfg, &a)),
     };
     // A sink call abandoned at the end of a stream's grace period must not hold up the exit.
     runtime.shutdown_background();

@@ -144,9 +144,62 @@ impl Zone {
     }
 }
 
+/// Parses a duration as people write one: `90s`, `15m` (or `15min`), `6h`, `2d`, or a sum
+/// such as `1h30m`. A unit is required.
+pub fn parse_duration(text: &str) -> std::result::Result<i64, String> {
+    let bad = || format!("`{text}` is not a duration such as 15m, 6h, 1h30m or 2d");
+    let mut rest = text.trim();
+    let mut total = 0i64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        let tail = &rest[digits..];
+        let (unit, len) = [("min", 60), ("d", DAY), ("h", HOUR), ("m", 60), ("s", 1)]
+            .iter()
+            .find(|(u, _)| tail.starts_with(u))
+            .map(|(u, secs)| (*secs, u.len()))
+            .ok_or_else(bad)?;
+        total += n * unit;
+        rest = &tail[len..];
+    }
+    Ok(total)
+}
+
+/// A duration as [`parse_duration`] reads it: `1h30m`, `45s`.
+pub fn duration_text(secs: i64) -> String {
+    let (h, m, s) = (secs / HOUR, secs % HOUR / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out += &format!("{h}h");
+    }
+    if m > 0 {
+        out += &format!("{m}m");
+    }
+    if s > 0 || out.is_empty() {
+        out += &format!("{s}s");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("6h"), Ok(6 * 3600));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert_eq!(parse_duration("90min"), Ok(5400));
+        assert_eq!(parse_duration("2d"), Ok(2 * 86_400));
+        for bad in ["6 hours", "h", "10", "1w", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad} must be refused");
+        }
+        assert_eq!(duration_text(5400), "1h30m");
+        assert_eq!(duration_text(45), "45s");
+    }
 
     #[test]
     fn civil_round_trip() {

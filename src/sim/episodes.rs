@@ -63,8 +63,11 @@ pub struct Episode {
     pub onset: i64,
     pub warning_at: i64,
     pub critical_at: i64,
-    /// The trip (or the end of degradation).
+    /// The trip (or the end of degradation); earlier than `planned_fault` when an injected
+    /// episode was cleared.
     pub fault_at: i64,
+    /// Where the degradation was heading: the end of its progression.
+    pub planned_fault: i64,
     /// End of the fault state (== fault_at when there is none).
     pub fault_end: i64,
     /// End of the corrective maintenance or tool change (== fault_end when none).
@@ -83,6 +86,10 @@ pub struct Episode {
     /// Planned stops inside `[onset, fault_at)` during which the degradation does not
     /// advance, in time order (machine-level episodes only).
     pub pauses: Vec<(i64, i64)>,
+    /// Injected through the control plane (or `backfill --injections`), not drawn.
+    pub injected: bool,
+    /// When an injected episode was cleared (`DELETE /faults/{id}`).
+    pub cleared_at: Option<i64>,
 }
 
 /// Planned stops of machines (preventive maintenance windows).
@@ -101,6 +108,15 @@ impl Episode {
     /// 1/3 when the signal enters its warning band, 2/3 when it enters the critical band.
     /// It stands still during a pause.
     pub fn progress(&self, t: i64) -> f64 {
+        // A cleared episode's degradation stops where it stood.
+        if self.fault_at < self.planned_fault && t >= self.fault_at {
+            return self.planned_progress(self.fault_at);
+        }
+        self.planned_progress(t)
+    }
+
+    /// Progress along the planned degradation, up to `planned_fault`.
+    fn planned_progress(&self, t: i64) -> f64 {
         let seg = |t0: i64, t1: i64, p0: f64| {
             let (o0, o1) = (self.operating(t0), self.operating(t1));
             let span = (o1 - o0).max(1) as f64;
@@ -112,8 +128,8 @@ impl Episode {
             seg(self.onset, self.warning_at, 0.0)
         } else if t < self.critical_at {
             seg(self.warning_at, self.critical_at, 1.0 / 3.0)
-        } else if t < self.fault_at {
-            seg(self.critical_at, self.fault_at, 2.0 / 3.0)
+        } else if t < self.planned_fault {
+            seg(self.critical_at, self.planned_fault, 2.0 / 3.0)
         } else {
             1.0
         }
@@ -137,6 +153,7 @@ impl Episode {
                 &mut self.warning_at,
                 &mut self.critical_at,
                 &mut self.fault_at,
+                &mut self.planned_fault,
                 &mut self.fault_end,
                 &mut self.repair_end,
             ] {
@@ -146,6 +163,36 @@ impl Episode {
             }
             self.pauses.push((from, e));
         }
+    }
+
+    /// Ends an injected episode at `c` (a whole minute): from then on the machine is
+    /// repaired — a corrective maintenance of `repair` seconds for a pattern that ends in a
+    /// fault, a tool change for one that ends in one — and its signals return to normal. What
+    /// came before `c` stays as it was. Returns false when the episode had not begun (it
+    /// then never happens) .
+    pub fn clear(&mut self, c: i64, repair: i64) -> bool {
+        if c <= self.onset {
+            return false;
+        }
+        if c >= self.end() {
+            return true;
+        }
+        self.cleared_at = Some(c);
+        if c < self.fault_at {
+            self.fault_at = c;
+            self.fault_end = c;
+            self.repair_end = match self.ending {
+                Ending::Fault => c + repair,
+                Ending::ToolChange => c + repair.min(15 * 60),
+                Ending::None => c,
+            };
+            self.pauses.retain(|&(a, _)| a < c);
+        } else {
+            // Tripped already: the repair ends now (the fault state first, if still on).
+            self.fault_end = self.fault_end.min(c);
+            self.repair_end = c;
+        }
+        true
     }
 
     /// Total time the degradation stood still.
@@ -178,6 +225,9 @@ pub struct EpisodeSource<'a> {
     enabled: &'a [bool],
     /// Planned stops that pause machine-level degradation (none: never paused).
     stops: Option<&'a dyn PlannedStops>,
+    /// Injected episodes (all machines), which displace the catalogue's that would start
+    /// during them.
+    injected: std::sync::Arc<Vec<Episode>>,
 }
 
 fn range(rng: &mut Rng, r: [f64; 2]) -> f64 {
@@ -199,7 +249,73 @@ impl<'a> EpisodeSource<'a> {
             reach: (longest * HOUR as f64) as i64 + 2 * DAY,
             enabled: &[],
             stops: None,
+            injected: Default::default(),
         }
+    }
+
+    /// Adds injected episodes.
+    pub fn with_injected(mut self, injected: std::sync::Arc<Vec<Episode>>) -> Self {
+        self.injected = injected;
+        self
+    }
+
+    /// The injected episodes of machine `m`.
+    fn injected_of(&self, m: usize) -> impl Iterator<Item = &Episode> {
+        self.injected.iter().filter(move |i| i.machine == m)
+    }
+
+    /// Whether a catalogue episode gives way to an injected one: it would start during the
+    /// injected episode or within the hour after it. One that began before an injection
+    /// ([`Self::catalogue_conflict`]) is not displaced: what it already did stays.
+    fn displaced(&self, ep: &Episode) -> bool {
+        self.injected_of(ep.machine).any(|i| ep.onset >= i.onset && ep.onset < i.end() + HOUR)
+    }
+
+    /// The catalogue episode of machine `m` that began before `t` and is still in effect
+    /// then, or ended less than an hour before: an injection starting at `t` would collide
+    /// with it.
+    pub fn catalogue_conflict(&self, m: usize, t: i64) -> Option<Episode> {
+        let first = Self::epoch_of(t - self.reach);
+        let last = Self::epoch_of(t);
+        (first..=last).filter_map(|e| self.episode(m, e)).find(|ep| ep.onset < t && ep.end() + HOUR > t)
+    }
+
+    /// An injected episode: pattern `pi` on machine `m` from `onset`, its parameters drawn
+    /// from (seed, "injection", id) as a catalogue episode's are, with the degradation's
+    /// length and the severity fixed when given.
+    pub fn injected_episode(
+        &self,
+        id: i64,
+        m: usize,
+        pi: usize,
+        onset: i64,
+        duration: Option<i64>,
+        severity: Option<&str>,
+    ) -> Episode {
+        let p = &self.catalogue.patterns[pi];
+        let mut r = rng::stream(self.seed, &[rng::label("injection"), id as u64]);
+        let mut ep = self.unfold_for(&mut r, m, 0, pi, p, onset, duration);
+        let shift = onset - ep.onset;
+        for x in [
+            &mut ep.onset,
+            &mut ep.warning_at,
+            &mut ep.critical_at,
+            &mut ep.fault_at,
+            &mut ep.planned_fault,
+            &mut ep.fault_end,
+            &mut ep.repair_end,
+        ] {
+            *x += shift;
+        }
+        if let Some(s) = severity {
+            s.clone_into(&mut ep.severity);
+        }
+        ep.id = id;
+        ep.injected = true;
+        if let Some(stops) = self.stops.filter(|_| !p.is_sensor_scoped()) {
+            ep.pause_for(&stops.stops(m, ep.onset - DAY, ep.fault_at + 2 * DAY));
+        }
+        ep
     }
 
     /// Restricts the patterns that may strike.
@@ -256,6 +372,21 @@ impl<'a> EpisodeSource<'a> {
 
     /// Draws the episode's timing and parameters.
     fn unfold(&self, r: &mut Rng, m: usize, e: i64, pi: usize, p: &Pattern, fault_at: i64) -> Episode {
+        self.unfold_for(r, m, e, pi, p, fault_at, None)
+    }
+
+    /// [`Self::unfold`], with the degradation's length fixed to `duration` when given.
+    #[allow(clippy::too_many_arguments)]
+    fn unfold_for(
+        &self,
+        r: &mut Rng,
+        m: usize,
+        e: i64,
+        pi: usize,
+        p: &Pattern,
+        fault_at: i64,
+        duration: Option<i64>,
+    ) -> Episode {
         let g = &p.progression;
         let (variant, hours) = match g.shape.as_str() {
             "sudden_or_gradual" => {
@@ -281,7 +412,7 @@ impl<'a> EpisodeSource<'a> {
             }
         }
         // Whole minutes, so episode phases line up with the SCADA grid.
-        let d = ((duration_h * 60.0).round() as i64).max(1) * 60;
+        let d = duration.map_or(((duration_h * 60.0).round() as i64).max(1) * 60, |d| (d / 60).max(1) * 60);
         let onset = fault_at - d;
         let (w, c) = match variant {
             "slow_then_rapid" => {
@@ -348,6 +479,7 @@ impl<'a> EpisodeSource<'a> {
             warning_at: w,
             critical_at: c,
             fault_at,
+            planned_fault: fault_at,
             fault_end,
             repair_end,
             ending,
@@ -361,6 +493,8 @@ impl<'a> EpisodeSource<'a> {
             drift_pct_per_day,
             packet_loss,
             pauses: Vec::new(),
+            injected: false,
+            cleared_at: None,
         }
     }
 
@@ -392,17 +526,34 @@ impl<'a> EpisodeSource<'a> {
     pub fn for_machine(&self, m: usize, a: i64, b: i64) -> Vec<Episode> {
         let first = Self::epoch_of(a - self.reach);
         let last = Self::epoch_of(b + self.reach);
-        (first..=last).filter_map(|e| self.episode(m, e)).filter(|ep| ep.overlaps(a, b)).collect()
+        let mut eps: Vec<Episode> = (first..=last)
+            .filter_map(|e| self.episode(m, e))
+            .filter(|ep| ep.overlaps(a, b) && !self.displaced(ep))
+            .collect();
+        if self.injected.is_empty() {
+            return eps;
+        }
+        eps.extend(self.injected_of(m).filter(|ep| ep.overlaps(a, b)).cloned());
+        eps.sort_by_key(|ep| ep.onset);
+        eps
     }
 
     /// Trip instants of machine `m` before `t`, looking back eight epochs, ascending.
     pub fn fault_times_before(&self, m: usize, t: i64) -> Vec<i64> {
         let e = Self::epoch_of(t);
-        ((e - 8)..=e)
+        let mut times: Vec<i64> = ((e - 8)..=e)
             .filter_map(|e| self.episode(m, e))
-            .filter(|ep| ep.ending == Ending::Fault && ep.fault_at < t)
+            .filter(|ep| ep.ending == Ending::Fault && ep.fault_at < t && !self.displaced(ep))
             .map(|ep| ep.fault_at)
-            .collect()
+            .collect();
+        let from = ID_EPOCH + (e - 8) * EPOCH;
+        times.extend(
+            self.injected_of(m)
+                .filter(|ep| ep.ending == Ending::Fault && ep.fault_at < t && ep.fault_at >= from)
+                .map(|ep| ep.fault_at),
+        );
+        times.sort_unstable();
+        times
     }
 }
 

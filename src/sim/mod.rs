@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod clock;
 pub mod episodes;
+pub mod inject;
 pub mod machine;
 pub mod physics;
 pub mod plan;
@@ -86,6 +87,8 @@ pub struct Engine {
     pub sensor_start: Vec<usize>,
     /// Which catalogue patterns may strike (all by default).
     pub enabled: Vec<bool>,
+    /// Episodes injected live or from a journal ([`inject`]).
+    injected: std::sync::RwLock<std::sync::Arc<Vec<episodes::Episode>>>,
 }
 
 const MACHINING: &[&str] = &["cnc_mill", "cnc_lathe", "drill_press", "grinding_machine", "boring_machine"];
@@ -215,6 +218,7 @@ impl Engine {
             lines,
             sensor_start,
             enabled,
+            injected: Default::default(),
         })
     }
 
@@ -224,11 +228,12 @@ impl Engine {
     }
 
     /// The fault episodes of this engine's seed and rate, for the enabled patterns, paused by
-    /// the machines' planned maintenance.
+    /// the machines' planned maintenance, with the injected ones.
     pub fn episodes(&self) -> episodes::EpisodeSource<'_> {
         episodes::EpisodeSource::new(self.seed, self.fault_rate, &self.plant, &self.catalogue)
             .only(&self.enabled)
             .paused_by(self)
+            .with_injected(self.injected())
     }
 
     /// Limits fault injection to the named patterns (names or codes); an unknown name is an error.

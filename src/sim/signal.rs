@@ -354,8 +354,8 @@ impl Engine {
             let offset = reference * ep.drift_pct_per_day / 100.0 * days;
             miss_prob = miss_prob.max(ep.packet_loss);
             match ep.drift_mode {
-                DriftMode::Stuck if t >= ep.onset + (ep.fault_at - ep.onset) * 2 / 5 => {
-                    let frozen_days = (ep.fault_at - ep.onset) as f64 * 0.4 / DAY as f64;
+                DriftMode::Stuck if t >= ep.onset + (ep.planned_fault - ep.onset) * 2 / 5 => {
+                    let frozen_days = (ep.planned_fault - ep.onset) as f64 * 0.4 / DAY as f64;
                     value = round4(p.setpoint + reference * ep.drift_pct_per_day / 100.0 * frozen_days);
                 }
                 DriftMode::Erratic => {

@@ -798,9 +798,14 @@ impl Engine {
         };
         let lp = &self.lines[machine.line];
         // Ground-truth labels: every episode touching the window, once, in the unit holding
-        // the later of its onset and the window start.
+        // the later of its onset and the window start — an injected episode's at its end
+        // (it may be cleared early), or the window's last minute.
         for ep in &tl.episodes {
-            let anchor = ep.onset.max(spec.window.0);
+            let anchor = if ep.injected {
+                (ep.end() - 60).min(spec.window.1 - 60).max(spec.window.0)
+            } else {
+                ep.onset.max(spec.window.0)
+            };
             if !(anchor >= from && anchor < to && ep.overlaps(spec.window.0, spec.window.1)) {
                 continue;
             }
@@ -816,10 +821,12 @@ impl Engine {
                 "drift_pct_per_day": ep.sensor.map(|_| (ep.drift_pct_per_day * 10_000.0).round() / 10_000.0),
                 "packet_loss_pct": ep.sensor.map(|_| round2(ep.packet_loss * 100.0)),
                 "paused_minutes": ep.paused_secs() / 60,
+                "source": if ep.injected { "injected" } else { "catalogue" },
+                "cleared_at": ep.cleared_at.map(crate::sim::clock::instant_string),
             })
             .to_string();
             let reaches = ep.ending == Ending::Fault;
-            out.push(&LabelRow {
+            let row = LabelRow {
                 id: ep.id,
                 machine: &machine.id,
                 line: line_id,
@@ -829,15 +836,20 @@ impl Engine {
                 severity: &ep.severity,
                 variant: &ep.variant,
                 onset: ep.onset,
-                warning: ep.warning_at,
-                critical: ep.critical_at,
+                warning: ep.warning_at.min(ep.fault_at),
+                critical: ep.critical_at.min(ep.fault_at),
                 fault: ep.fault_at,
                 fault_end: reaches.then_some(ep.fault_end),
                 end: ep.repair_end.max(ep.fault_at),
                 reaches_fault: reaches,
                 sensors: &affected,
                 parameters: &params,
-            });
+            };
+            if ep.injected {
+                out.push_at(&row, anchor);
+            } else {
+                out.push(&row);
+            }
             out.out.labelled(ep.pattern);
         }
         // Faults that trip in this unit, each with its corrective maintenance.

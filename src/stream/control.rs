@@ -1,6 +1,8 @@
 //! The daemon's HTTP control plane on `[stream] listen`: `/metrics` (OpenMetrics text),
-//! `/healthz` (the process is alive), `/readyz` (every sink delivers) and `/faults` (the
-//! episodes in effect and those starting within the hour).
+//! `/healthz` (the process is alive), `/readyz` (every sink delivers), `GET /faults` (the
+//! episodes in effect and those starting within the hour), `POST /faults` (inject an
+//! episode) and `DELETE /faults/{id}` (end an injected one). With `[stream] control_token`
+//! set, the two that change anything need `Authorization: Bearer <token>`.
 //!
 //! It runs on the daemon's runtime, apart from generation and release, which never wait on
 //! it. hyper serves the connections and axum routes the requests. A slow or abusive client
@@ -14,18 +16,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 
 use super::deliver::Control;
+use super::inject::{Command, InjectRequest, Reply};
 use super::metrics::View;
 use crate::config::Secret;
+use crate::sim::clock::parse_duration;
+use crate::sim::inject::Refusal;
+
+/// How long a change waits for the generator to apply it.
+const APPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 32;
@@ -40,6 +48,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 struct Plane {
     view: Arc<View>,
     ctl: Arc<Control>,
+    /// To the generator thread.
+    commands: std::sync::Mutex<std::sync::mpsc::Sender<Command>>,
+    token: Option<Secret>,
 }
 
 /// Refuses to expose the control plane beyond this host without a token: one line saying
@@ -67,16 +78,137 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
 }
 
 /// The routes.
-fn router(view: Arc<View>, ctl: Arc<Control>) -> Router {
+fn router(
+    view: Arc<View>,
+    ctl: Arc<Control>,
+    commands: std::sync::mpsc::Sender<Command>,
+    token: Option<Secret>,
+) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/faults", get(faults))
+        .route("/faults", get(faults).post(inject))
+        .route("/faults/{id}", delete(clear))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Arc::new(Plane { view, ctl }))
+        .with_state(Arc::new(Plane { view, ctl, commands: std::sync::Mutex::new(commands), token }))
+}
+
+/// A JSON error body naming the cause.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Equal secrets, compared in time that does not depend on where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `None` when the request may change things; else the 401 to send.
+fn unauthorized(p: &Plane, headers: &HeaderMap) -> Option<Response> {
+    let token = p.token.as_ref()?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if same_secret(g.as_bytes(), token.0.as_bytes()) => None,
+        Some(_) => Some(error(StatusCode::UNAUTHORIZED, "the bearer token is not this daemon's control token")),
+        None => Some(error(
+            StatusCode::UNAUTHORIZED,
+            "changes need `Authorization: Bearer <token>` with [stream] control_token",
+        )),
+    }
+}
+
+/// Sends a command to the generator and waits for its answer.
+async fn apply(p: &Plane, make: impl FnOnce(tokio::sync::oneshot::Sender<Reply>) -> Command) -> Response {
+    if p.ctl.stopping() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the stream is stopping");
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if p.commands.lock().expect("never poisoned").send(make(tx)).is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the stream is no longer generating");
+    }
+    match tokio::time::timeout(APPLY_TIMEOUT, rx).await {
+        Ok(Ok(Ok(v))) => (StatusCode::OK, Json(v)).into_response(),
+        Ok(Ok(Err(r))) => {
+            let status = match r {
+                Refusal::NotFound(_) => StatusCode::NOT_FOUND,
+                Refusal::Invalid(_) => StatusCode::BAD_REQUEST,
+                Refusal::Conflict(_) => StatusCode::CONFLICT,
+                Refusal::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, r.to_string())
+        }
+        Ok(Err(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "the stream stopped before applying the change"),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the stream did not apply the change in time (is it waiting on a sink?)",
+        ),
+    }
+}
+
+/// `POST /faults`: starts an episode now or at a simulated time ahead; 201 with the episode.
+async fn inject(State(p): State<Arc<Plane>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Some(r) = unauthorized(&p, &headers) {
+        return r;
+    }
+    let req = match parse_inject(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let mut resp = apply(&p, |tx| Command::Inject(req, tx)).await;
+    if resp.status() == StatusCode::OK {
+        *resp.status_mut() = StatusCode::CREATED;
+    }
+    resp
+}
+
+/// `DELETE /faults/{id}`: ends an injected episode now; the machine is repaired.
+async fn clear(State(p): State<Arc<Plane>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Some(r) = unauthorized(&p, &headers) {
+        return r;
+    }
+    let Ok(id) = id.parse::<i64>() else {
+        return error(StatusCode::BAD_REQUEST, format!("`{id}` is not an episode id (a number, as GET /faults shows)"));
+    };
+    apply(&p, |tx| Command::Clear(id, tx)).await
+}
+
+/// The body of `POST /faults`, every problem named.
+fn parse_inject(body: &[u8]) -> Result<InjectRequest, String> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
+    let obj = v.as_object().ok_or("the body must be a JSON object")?;
+    const KEYS: [&str; 6] = ["machine_id", "pattern", "at", "duration", "severity", "replace"];
+    if let Some(k) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(format!("unknown field `{k}`; the fields are {}", KEYS.join(", ")));
+    }
+    let text = |k: &str| -> Result<Option<String>, String> {
+        match obj.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!("`{k}` must be a string, not {other}")),
+        }
+    };
+    let machine_id = text("machine_id")?.ok_or("`machine_id` is required, e.g. \"MCH-000017\"")?;
+    let pattern = text("pattern")?.ok_or("`pattern` is required, e.g. \"bearing_failure\"")?;
+    let at = text("at")?.map(|t| crate::sim::clock::parse_instant(&t).map_err(|e| format!("`at`: {e}"))).transpose()?;
+    let duration_s = match obj.get("duration") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(parse_duration(s).map_err(|e| format!("`duration`: {e}"))?),
+        Some(serde_json::Value::Number(n)) => Some(n.as_i64().ok_or("`duration` in seconds must be a whole number")?),
+        Some(other) => return Err(format!("`duration` must be like \"6h\" or a number of seconds, not {other}")),
+    };
+    let replace = match obj.get("replace") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(other) => return Err(format!("`replace` must be true or false, not {other}")),
+    };
+    Ok(InjectRequest { machine_id, pattern, at, duration_s, severity: text("severity")?, replace })
 }
 
 async fn metrics(State(p): State<Arc<Plane>>) -> Response {
@@ -121,7 +253,7 @@ async fn faults(State(p): State<Arc<Plane>>) -> Response {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    let error = format!("no such endpoint: {}; try /metrics, /healthz, /readyz or /faults", uri.path());
+    let error = format!("no such endpoint: {}; try /metrics, /healthz, /readyz, /faults or /faults/{{id}}", uri.path());
     (StatusCode::NOT_FOUND, Json(json!({ "error": error }))).into_response()
 }
 
@@ -131,7 +263,13 @@ async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Response {
 }
 
 /// Serves the control plane on `listener` until the task is aborted.
-pub async fn serve(listener: std::net::TcpListener, view: Arc<View>, ctl: Arc<Control>) {
+pub async fn serve(
+    listener: std::net::TcpListener,
+    view: Arc<View>,
+    ctl: Arc<Control>,
+    commands: std::sync::mpsc::Sender<Command>,
+    token: Option<Secret>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -139,7 +277,7 @@ pub async fn serve(listener: std::net::TcpListener, view: Arc<View>, ctl: Arc<Co
             return;
         }
     };
-    let app = router(view, ctl);
+    let app = router(view, ctl, commands, token);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = Arc::clone(&slots).acquire_owned().await.expect("the semaphore is never closed");

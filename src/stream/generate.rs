@@ -75,7 +75,7 @@ pub struct EpisodeView {
     pub fault: String,
     /// The end of the episode, its repair included.
     pub end: String,
-    /// `catalogue` (drawn from the fault catalogue).
+    /// `catalogue` (drawn from the fault catalogue) or `injected`.
     pub source: &'static str,
 }
 
@@ -84,16 +84,18 @@ impl EpisodeView {
     pub fn of(engine: &Engine, e: &Episode, t: i64) -> EpisodeView {
         let phase = if t < e.onset {
             "upcoming"
+        } else if t >= e.fault_at {
+            if t < e.fault_end {
+                "fault"
+            } else {
+                "repair"
+            }
         } else if t < e.warning_at {
             "onset"
         } else if t < e.critical_at {
             "warning"
-        } else if t < e.fault_at {
-            "critical"
-        } else if t < e.fault_end {
-            "fault"
         } else {
-            "repair"
+            "critical"
         };
         EpisodeView {
             id: e.id,
@@ -102,11 +104,11 @@ impl EpisodeView {
             sensor_id: e.sensor.map(|s| engine.plant.sensors[s].id.clone()),
             phase,
             onset: instant_string(e.onset),
-            warning: instant_string(e.warning_at),
-            critical: instant_string(e.critical_at),
+            warning: instant_string(e.warning_at.min(e.fault_at)),
+            critical: instant_string(e.critical_at.min(e.fault_at)),
             fault: instant_string(e.fault_at),
-            end: instant_string(e.repair_end),
-            source: "catalogue",
+            end: instant_string(e.end()),
+            source: if e.injected { "injected" } else { "catalogue" },
         }
     }
 }
@@ -139,6 +141,9 @@ pub struct Generator<'e> {
     /// Per plan machine: its counters at `next`, and its day in progress (set up when the
     /// machine's first minute of a day is generated).
     machines: Vec<(Counters, Option<DayRun<'e>>)>,
+    /// Per plan machine: its counters at the start of its day in progress (to set the day up
+    /// again after an injection).
+    day_starts: Vec<Counters>,
     next: i64,
     threads: usize,
 }
@@ -149,8 +154,27 @@ impl<'e> Generator<'e> {
         assert_eq!(plan.window.0.rem_euclid(SCADA_STEP), 0, "a stream starts on a whole minute");
         assert_eq!(counters.len(), plan.machines.len());
         let next = plan.window.0;
+        let day_starts = counters.clone();
         let machines = counters.into_iter().map(|c| (c, None)).collect();
-        Generator { engine, plan, machines, next, threads: threads.max(1) }
+        Generator { engine, plan, machines, day_starts, next, threads: threads.max(1) }
+    }
+
+    /// Whether machine `m` is one this stream generates.
+    pub fn holds(&self, m: usize) -> bool {
+        self.plan.machines.contains(&m)
+    }
+
+    /// Sets machine `m`'s day in progress up again from the engine as it is now (after an
+    /// injection), generating its minutes before the next one into nothing: they are the
+    /// same as before, since an injection changes nothing before its onset.
+    pub fn rebuild(&mut self, m: usize) {
+        let Some(k) = self.plan.machines.iter().position(|&x| x == m) else { return };
+        let (counters, run) = &mut self.machines[k];
+        let Some(old) = run.as_ref() else { return };
+        let mut fresh = DayRun::new(self.engine, UnitSpec::new(m, old.day(), self.plan.window), self.day_starts[k]);
+        fresh.run_until(self.next, &mut Discard);
+        debug_assert_eq!(fresh.counters(), *counters, "the minutes before an injection do not change");
+        *run = Some(fresh);
     }
 
     /// The start of the next block, or `None` past the window's end.
@@ -206,11 +230,13 @@ impl<'e> Generator<'e> {
                 .machines
                 .chunks(chunk)
                 .zip(self.machines.chunks_mut(chunk))
-                .map(|(ids, states)| {
+                .zip(self.day_starts.chunks_mut(chunk))
+                .map(|((ids, states), starts)| {
                     s.spawn(move || {
                         let mut rows = TickRows::new(plan, a, ticks as usize, engine.catalogue.patterns.len());
-                        for (&m, (counters, run)) in ids.iter().zip(states.iter_mut()) {
+                        for ((&m, (counters, run)), start) in ids.iter().zip(states.iter_mut()).zip(starts.iter_mut()) {
                             if run.as_ref().is_none_or(|r| r.day() != day) {
+                                *start = *counters;
                                 *run = Some(DayRun::new(engine, UnitSpec::new(m, day, plan.window), *counters));
                             }
                             let run = run.as_mut().expect("set up above");
@@ -279,6 +305,13 @@ impl<'e> Generator<'e> {
         }
         ticks
     }
+}
+
+/// Rows nobody takes: a day set up again is run up to its next minute into this.
+struct Discard;
+
+impl Emit for Discard {
+    fn emit<R: Row>(&mut self, _row: &R, _at: i64) {}
 }
 
 /// One thread's rows of a block, encoded in every format the sinks take, straight into

@@ -19,6 +19,7 @@ pub mod buffer;
 pub mod control;
 pub mod deliver;
 pub mod generate;
+pub mod inject;
 pub mod metrics;
 mod pace;
 
@@ -198,6 +199,14 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
+    // Injections journaled by an earlier run hold before anything is generated or counted.
+    let journal = crate::sim::inject::Journal::open(&req.state_dir, &req.name)?;
+    engine
+        .apply_injections(&journal.entries)
+        .map_err(|e| anyhow!("injection journal {}: {e}", journal.path().display()))?;
+    if !journal.entries.is_empty() {
+        tracing::info!(journal = %journal.path().display(), entries = journal.entries.len(), "injections re-applied");
+    }
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let machines = req.shard.machines(engine.plant.machines.len());
     let (start, skip, resume) = rt.block_on(where_to_start(&req, &mut sinks))?;
@@ -242,10 +251,18 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         Arc::clone(&pace),
         lanes.iter().map(|l| SinkView { name: l.name, queue: Arc::clone(&l.queue), stats: l.stats.clone() }).collect(),
     ));
+    // Injections travel from the control plane to the generator thread.
+    let (commands_tx, commands) = mpsc::channel::<inject::Command>();
     // The control plane answers through the final drain, until the process ends.
     let server = listener.map(|l| {
         tracing::info!(listen = %req.listen.expect("bound"), "serving /metrics, /healthz, /readyz");
-        rt.spawn(control::serve(l, Arc::clone(&view), Arc::clone(&ctl)))
+        rt.spawn(control::serve(
+            l,
+            Arc::clone(&view),
+            Arc::clone(&ctl),
+            commands_tx.clone(),
+            cfg.stream.control_token.clone(),
+        ))
     });
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
@@ -259,7 +276,9 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
             finished.run_until_cancelled(stats_loop(&name, &ctl, &view, every)).await;
         })
     };
-    let released = release(&engine, plan, counters, scope::threads(), &lanes, &ctl, &view);
+    drop(commands_tx);
+    let steering = Steering { commands, journal };
+    let released = release(&engine, plan, counters, scope::threads(), &lanes, &ctl, &view, steering);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
         ctl.fail(format!("{e:#}"), grace);
@@ -414,6 +433,31 @@ async fn known_counters(g0: i64, sinks: &mut [Box<dyn Live>], resume: &[Option<P
     Ok(known)
 }
 
+/// What the generator thread steers by: the control plane's commands, and the journal
+/// they are written to.
+struct Steering {
+    commands: mpsc::Receiver<inject::Command>,
+    journal: crate::sim::inject::Journal,
+}
+
+impl Steering {
+    /// Waits up to `d` for a command and applies it (or sleeps when nobody can send one).
+    fn wait(&mut self, d: Duration, ctl: &Control, engine: &Engine, gen: &mut Generator<'_>) {
+        match self.commands.recv_timeout(d) {
+            Ok(cmd) => inject::handle(cmd, engine, gen, &mut self.journal),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => ctl.sleep(d),
+        }
+    }
+
+    /// Applies the commands waiting now.
+    fn drain(&mut self, engine: &Engine, gen: &mut Generator<'_>) {
+        while let Ok(cmd) = self.commands.try_recv() {
+            inject::handle(cmd, engine, gen, &mut self.journal);
+        }
+    }
+}
+
 /// Generates blocks on a thread of their own and releases their ticks as the pace allows.
 #[allow(clippy::too_many_arguments)]
 fn release(
@@ -424,6 +468,7 @@ fn release(
     lanes: &[Lane],
     ctl: &Control,
     view: &View,
+    mut steering: Steering,
 ) -> Result<()> {
     let (pace, metrics) = (&view.pace, &view.metrics);
     // A rendezvous channel: at most one block waits while another is released.
@@ -440,8 +485,9 @@ fn release(
                     if ctl.stopping() {
                         return;
                     }
-                    ctl.sleep((wait - lead).min(Duration::from_secs(1)));
+                    steering.wait((wait - lead).min(Duration::from_secs(1)), ctl, engine, &mut gen);
                 }
+                steering.drain(engine, &mut gen);
                 let started = Instant::now();
                 let Some(block) = gen.next_block() else { break };
                 took = started.elapsed();
