@@ -37,6 +37,18 @@ CREATE TABLE IF NOT EXISTS genims_stream_progress (
 
 COMMENT ON TABLE genims_stream_progress IS 'Progress of each genims stream daemon (iot, scada, all): every record before "through" is stored.';
 
+-- Faults injected into a running stream (POST /faults), in order: the stream writes its
+-- journal here in the same transactions as its records, so a daemon that lost its state
+-- directory re-applies them, and `genims backfill --injections` can replay them.
+CREATE TABLE IF NOT EXISTS genims_injections (
+    stream VARCHAR(50) NOT NULL,
+    seq    INTEGER NOT NULL,
+    entry  TEXT NOT NULL,
+    PRIMARY KEY (stream, seq)
+);
+
+COMMENT ON TABLE genims_injections IS 'Injection journal of each genims stream: one JSON entry (inject or clear) per seq.';
+
 -- The plant that made the master data: `genims seed --out db` (and the SQL file of `seed
 -- --out sql`) write this one row with the master tables. Loads and streams into PostgreSQL
 -- compare it with their own seed and plant settings and refuse a mismatch, since their rows

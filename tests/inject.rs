@@ -151,6 +151,15 @@ fn injections_survive_kill_9_and_a_backfill_of_the_journal_reproduces_the_stream
         assert_eq!(streamed.digest(table), replayed.digest(table), "{table}: the stream equals backfill --injections");
     }
 
+    // PostgreSQL kept the journal with the records: a daemon that lost its state directory
+    // restores it from there (here a rerun of the finished window, which has nothing to do).
+    let kept: i64 = streamed.scalar("SELECT count(*) FROM genims_injections WHERE stream = 'all'");
+    assert_eq!(kept, 3, "the journal is in genims_injections");
+    std::fs::remove_dir_all(d.join("state")).unwrap();
+    ok(genims(d).args(args));
+    let restored = std::fs::read_to_string(d.join("state/all.injections.jsonl")).unwrap();
+    assert_eq!(restored, journal, "the journal file restored from PostgreSQL");
+
     // The labels: both injected, the first cleared; a fault and its corrective maintenance.
     let labels: i64 = streamed.scalar(
         "SELECT count(*) FROM fault_labels WHERE parameters::jsonb->>'source' = 'injected' AND machine_id IN ('MCH-000002','MCH-000005')",

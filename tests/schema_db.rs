@@ -45,7 +45,10 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
     let tables: i64 = db.scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     );
-    assert_eq!(tables, 19, "16 tables of the spec, fault_labels, genims_stream_progress and genims_plant");
+    assert_eq!(
+        tables, 20,
+        "16 tables of the spec, fault_labels, genims_stream_progress, genims_injections and genims_plant"
+    );
     let views: String = db.scalar("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.views WHERE table_schema = 'public'");
     assert_eq!(
         views,
@@ -201,5 +204,8 @@ fn sql_files_load_with_psql_directly() {
     let tables: i64 = db.scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     );
-    assert_eq!(tables, 19, "16 tables of the spec, fault_labels, genims_stream_progress and genims_plant");
+    assert_eq!(
+        tables, 20,
+        "16 tables of the spec, fault_labels, genims_stream_progress, genims_injections and genims_plant"
+    );
 }

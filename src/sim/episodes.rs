@@ -636,6 +636,34 @@ mod tests {
     }
 
     #[test]
+    fn a_cleared_episode_keeps_its_past_and_ends_in_a_repair() {
+        let (p, c) = (plant(), Catalogue::builtin());
+        let src = EpisodeSource::new(9, 1.0, &p, &c);
+        let mut checked = 0;
+        for m in 0..p.machines.len() {
+            let Some(orig) = src.episode(m, 300) else { continue };
+            for cut in [orig.onset + 60, orig.warning_at + 120, orig.critical_at + 60, orig.fault_at + 60] {
+                let cut = cut - cut.rem_euclid(60);
+                let mut ep = orig.clone();
+                assert!(ep.clear(cut, 1800), "begun before {cut}: it stays");
+                for k in 0..40 {
+                    let t = orig.onset + (cut - orig.onset) * k / 40;
+                    assert_eq!(ep.progress(t), orig.progress(t), "progress before the clear at {t}");
+                }
+                assert!(ep.end() <= cut.max(orig.fault_end) + 1800, "the repair follows the clear: {ep:?}");
+                assert!(!ep.active(ep.end()), "the signals are normal after the repair");
+                if cut < orig.fault_at {
+                    assert_eq!((ep.fault_at, ep.planned_fault), (cut, orig.fault_at));
+                }
+                checked += 1;
+            }
+            let mut ep = orig.clone();
+            assert!(!ep.clear(orig.onset, 1800), "cleared before its onset, it never happens");
+        }
+        assert!(checked > 100);
+    }
+
+    #[test]
     fn episodes_do_not_overlap_on_a_machine() {
         let (p, c) = (plant(), Catalogue::builtin());
         let src = EpisodeSource::new(4, 0.8, &p, &c);

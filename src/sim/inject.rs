@@ -214,11 +214,15 @@ pub fn read_journal(path: &Path) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// A journal's entries as the sinks see them (PostgreSQL keeps a copy with its commits).
+pub type SharedEntries = Arc<std::sync::RwLock<Vec<Entry>>>;
+
 /// The stream's journal file, appended to and flushed to disk before an injection is
 /// acknowledged.
 pub struct Journal {
     path: PathBuf,
     pub entries: Vec<Entry>,
+    shared: SharedEntries,
 }
 
 impl Journal {
@@ -226,7 +230,33 @@ impl Journal {
     pub fn open(state_dir: &Path, name: &str) -> Result<Journal> {
         let path = state_dir.join(format!("{name}.injections.jsonl"));
         let entries = read_journal(&path)?;
-        Ok(Journal { path, entries })
+        let shared = Arc::new(std::sync::RwLock::new(entries.clone()));
+        Ok(Journal { path, entries, shared })
+    }
+
+    /// The entries, kept current, for the sinks.
+    pub fn shared(&self) -> SharedEntries {
+        Arc::clone(&self.shared)
+    }
+
+    /// Takes in the entries a destination kept (PostgreSQL) when they extend this journal
+    /// (its file was lost or is behind); refuses two histories that disagree.
+    pub fn adopt(&mut self, kept: &[Entry], source: &str) -> Result<usize> {
+        let n = self.entries.len().min(kept.len());
+        if self.entries[..n] != kept[..n] {
+            anyhow::bail!(
+                "the injection journal {} and the one {source} keeps disagree (entry {} differs): \
+                 remove the one that belongs to another run",
+                self.path.display(),
+                (0..n).find(|&i| self.entries[i] != kept[i]).map_or(n, |i| i + 1)
+            );
+        }
+        if kept.len() <= self.entries.len() {
+            return Ok(0);
+        }
+        let missing = kept[self.entries.len()..].to_vec();
+        self.append(&missing)?;
+        Ok(missing.len())
     }
 
     pub fn path(&self) -> &Path {
@@ -259,6 +289,7 @@ impl Journal {
             .and_then(|_| f.sync_all())
             .with_context(|| format!("cannot write {}", self.path.display()))?;
         self.entries.extend_from_slice(new);
+        self.shared.write().expect("never poisoned").extend_from_slice(new);
         Ok(())
     }
 }

@@ -102,6 +102,13 @@ pub trait Live: Sink {
     async fn close(&mut self) -> Result<()> {
         Ok(())
     }
+    /// The injection journal this destination keeps for `stream` (PostgreSQL: a table
+    /// written in each commit's transaction), to restore a lost journal file.
+    async fn injections(&mut self, _stream: &str) -> Result<Vec<crate::sim::inject::Entry>> {
+        Ok(Vec::new())
+    }
+    /// Keeps `stream`'s injection journal from now on, with each commit.
+    fn keep_injections(&mut self, _stream: &str, _journal: crate::sim::inject::SharedEntries) {}
 }
 
 /// Takes rows in a format (backfill: CSV, stream: JSON Lines) and writes nothing: measures

@@ -28,6 +28,7 @@ use crate::plant::PlantIdentity;
 use crate::rows::Table;
 use crate::schema;
 use crate::sim::clock::{date_string, day_tag, DAY};
+use crate::sim::inject::SharedEntries;
 use crate::sim::unit::Counters;
 
 /// Buffers queued per COPY stream before the producer waits.
@@ -61,6 +62,9 @@ pub struct PostgresLive {
     first_day: Option<i64>,
     days: BTreeSet<i64>,
     partitioned: bool,
+    /// The stream's injection journal, and how many of its entries the table holds.
+    journal: Option<(String, SharedEntries)>,
+    stored_injections: usize,
 }
 
 /// The longest one live transaction may take before it counts as failed.
@@ -243,12 +247,20 @@ impl PostgresLive {
                 .await
                 .map_err(|_| anyhow!("cannot connect to PostgreSQL at {}: no answer within 10 s", target.shown))??;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
-            tables.extend(["genims_stream_progress", "genims_plant", "sensors"]);
+            tables.extend(["genims_stream_progress", "genims_injections", "genims_plant", "sensors"]);
             db::require_tables(&client, &tables).await?;
             plant.check(&client).await?;
             Ok::<_, anyhow::Error>(schema::current_partition(&client).await? == Some(Partition::Daily))
         })?;
-        Ok(PostgresLive { pool, batch: BTreeMap::new(), first_day: None, days: BTreeSet::new(), partitioned })
+        Ok(PostgresLive {
+            pool,
+            batch: BTreeMap::new(),
+            first_day: None,
+            days: BTreeSet::new(),
+            partitioned,
+            journal: None,
+            stored_injections: 0,
+        })
     }
 }
 
@@ -289,6 +301,19 @@ impl Live for PostgresLive {
         let pool = self.pool.clone();
         let stream = progress.stream.clone();
         let through = progress.through;
+        // Journal entries the table lacks, written with this batch.
+        let injections: Vec<(i32, String)> = match &self.journal {
+            Some((_, j)) => j.read().expect("never poisoned")[self.stored_injections..]
+                .iter()
+                .enumerate()
+                .map(|(k, e)| {
+                    ((self.stored_injections + k) as i32, serde_json::to_string(e).expect("entries serialize"))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let journal_stream = self.journal.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
+        let injected = injections.len();
         let work = async move {
             let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
             for &day in &new_days {
@@ -312,6 +337,14 @@ impl Live for PostgresLive {
             )
             .await
             .map_err(|e| classify("cannot record the stream's progress", e))?;
+            for (seq, entry) in &injections {
+                tx.execute(
+                    "INSERT INTO genims_injections (stream, seq, entry) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[&journal_stream, seq, entry],
+                )
+                .await
+                .map_err(|e| classify("cannot record the injection journal", e))?;
+            }
             tx.commit().await.map_err(|e| classify("cannot commit", e))?;
             Ok::<_, anyhow::Error>(new_days)
         };
@@ -319,7 +352,32 @@ impl Live for PostgresLive {
             .await
             .map_err(|_| anyhow!("PostgreSQL did not finish a transaction within {} s", LIVE_TIMEOUT.as_secs()))??;
         self.days.extend(days);
+        self.stored_injections += injected;
         Ok(())
+    }
+
+    async fn injections(&mut self, stream: &str) -> Result<Vec<crate::sim::inject::Entry>> {
+        let client = self.pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        let rows = client
+            .query("SELECT seq, entry FROM genims_injections WHERE stream = $1 ORDER BY seq", &[&stream])
+            .await
+            .map_err(|e| classify("cannot read the injection journal", e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (k, row) in rows.iter().enumerate() {
+            let (seq, text): (i32, String) = (row.get(0), row.get(1));
+            if seq as usize != k {
+                anyhow::bail!("genims_injections of stream {stream} lacks entry {k}");
+            }
+            out.push(
+                serde_json::from_str(&text).map_err(|e| anyhow!("genims_injections entry {seq} of {stream}: {e}"))?,
+            );
+        }
+        self.stored_injections = out.len();
+        Ok(out)
+    }
+
+    fn keep_injections(&mut self, stream: &str, journal: SharedEntries) {
+        self.journal = Some((stream.to_owned(), journal));
     }
 
     /// The stream's saved progress, else the end of the history the tables hold.

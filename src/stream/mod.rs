@@ -199,15 +199,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
-    // Injections journaled by an earlier run hold before anything is generated or counted.
-    let journal = crate::sim::inject::Journal::open(&req.state_dir, &req.name)?;
-    engine
-        .apply_injections(&journal.entries)
-        .map_err(|e| anyhow!("injection journal {}: {e}", journal.path().display()))?;
-    if !journal.entries.is_empty() {
-        tracing::info!(journal = %journal.path().display(), entries = journal.entries.len(), "injections re-applied");
-    }
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
+    let journal = rt.block_on(injection_journal(&req, &engine, &mut sinks))?;
     let machines = req.shard.machines(engine.plant.machines.len());
     let (start, skip, resume) = rt.block_on(where_to_start(&req, &mut sinks))?;
     let g0 = start - start.rem_euclid(SCADA_STEP);
@@ -294,6 +287,34 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         Some(f) => bail!("{f}"),
         None => Ok(()),
     }
+}
+
+/// The stream's injection journal — its file, extended by what a sink kept when the file
+/// was lost or is behind — applied to the engine before anything is generated or counted,
+/// and handed to the sinks that keep a copy with their commits.
+async fn injection_journal(
+    req: &Request,
+    engine: &Engine,
+    sinks: &mut [Box<dyn Live>],
+) -> Result<crate::sim::inject::Journal> {
+    let mut journal = crate::sim::inject::Journal::open(&req.state_dir, &req.name)?;
+    for s in sinks.iter_mut() {
+        let kept = s.injections(&req.name).await.map_err(|e| anyhow!("sink {}: {e:#}", s.name()))?;
+        let restored = journal.adopt(&kept, s.name())?;
+        if restored > 0 {
+            tracing::info!(sink = s.name(), entries = restored, journal = %journal.path().display(), "injection journal restored from the sink");
+        }
+    }
+    engine
+        .apply_injections(&journal.entries)
+        .map_err(|e| anyhow!("injection journal {}: {e}", journal.path().display()))?;
+    if !journal.entries.is_empty() {
+        tracing::info!(journal = %journal.path().display(), entries = journal.entries.len(), "injections re-applied");
+    }
+    for s in sinks.iter_mut() {
+        s.keep_injections(&req.name, journal.shared());
+    }
+    Ok(journal)
 }
 
 /// Each sink's saved progress, the instant the stream starts at, and per sink the instant
