@@ -44,7 +44,7 @@ impl Request {
         scope::check_fault_rate(args.fault_rate)?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
         let window = scope::window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
-        let shard = Shard::from_flag(args.shard.as_deref())?;
+        let shard = Shard::select(args.shard.as_deref(), |k| std::env::var(k).ok())?;
         let out = args.out.unwrap_or(BackfillOut::Csv);
         if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Null) && args.path.is_some() {
             bail!(
@@ -72,6 +72,11 @@ pub struct Summary {
 
 /// Runs `genims backfill`.
 pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Result<()> {
+    if args.finalize {
+        crate::sink::postgres::finalize(rt, &cfg.postgres()?)?;
+        eprintln!("genims: finalized {}: id sequences advanced, planner statistics refreshed", cfg.postgres()?.shown);
+        return Ok(());
+    }
     let req = Request::from_args(cfg, args)?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
     if let Some(file) = &args.injections {
@@ -101,8 +106,10 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
 
 fn report(engine: &Engine, req: &Request, s: &Summary) {
     let total: u64 = s.rows.iter().sum();
+    let shard =
+        if req.shard.count > 1 { format!("shard {}/{}: ", req.shard.index, req.shard.count) } else { String::new() };
     let mut lines = vec![format!(
-        "genims: backfill {} .. {} ({} of {} machines) in {:.1} s, {} rows ({:.0} rows/s)",
+        "genims: backfill {} .. {} ({shard}{} of {} machines) in {:.1} s, {} rows ({:.0} rows/s)",
         crate::sim::clock::date_string(req.window.0),
         crate::sim::clock::date_string(req.window.1),
         req.machines(engine.plant.machines.len()).len(),

@@ -204,6 +204,10 @@ pub struct BackfillArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub patterns: Vec<String>,
 
+    /// Only the once-only database steps after shards loaded separately (id sequences,
+    /// planner statistics), then exit; shards running at once need no finalize.
+    #[arg(long)]
+    pub finalize: bool,
     /// Replay a stream's injection journal (`<state-dir>/<stream>.injections.jsonl`): the
     /// episodes injected live, so the stream is reproduced as history.
     #[arg(long, value_name = "FILE")]

@@ -30,10 +30,10 @@ pub struct Shard {
 impl Shard {
     pub const WHOLE: Shard = Shard { index: 1, count: 1 };
 
-    /// Parses `i/n` (`--shard`).
+    /// Parses `i/n` or `i-of-n` (a systemd instance name, `genims@2-of-4`).
     pub fn parse(s: &str) -> Result<Shard> {
-        let bad = || anyhow!("--shard {s}: expected i/n with 1 <= i <= n, e.g. 1/3");
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let bad = || anyhow!("--shard {s}: expected i/n (or i-of-n) with 1 <= i <= n, e.g. 1/3");
+        let (i, n) = s.split_once('/').or_else(|| s.split_once("-of-")).ok_or_else(bad)?;
         let (index, count): (usize, usize) =
             (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
         if count == 0 || index == 0 || index > count {
@@ -42,9 +42,52 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// `--shard` if given, else the whole plant.
-    pub fn from_flag(flag: Option<&str>) -> Result<Shard> {
-        flag.map(Shard::parse).transpose().map(|s| s.unwrap_or(Shard::WHOLE))
+    /// The shard a process runs, from its flag and its environment — a pure function of
+    /// both, so that orchestrators pick shards without a coordinator:
+    ///
+    /// 1. `--shard i/n`;
+    /// 2. `GENIMS_SHARD=i/n` (a systemd template unit passes its instance, `2-of-4`);
+    /// 3. `GENIMS_SHARD_COUNT=n` with a 0-based index from `JOB_COMPLETION_INDEX` (a
+    ///    Kubernetes Indexed Job), else `GENIMS_SHARD_INDEX` (a StatefulSet's
+    ///    `apps.kubernetes.io/pod-index` label through the downward API), else the ordinal
+    ///    that ends the pod's `HOSTNAME` (`genims-stream-3`);
+    /// 4. the whole plant.
+    pub fn select(flag: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Shard> {
+        if let Some(f) = flag {
+            return Shard::parse(f);
+        }
+        let get = |k: &str| env(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        if let Some(s) = get("GENIMS_SHARD") {
+            return Shard::parse(&s)
+                .map_err(|_| anyhow!("GENIMS_SHARD={s}: expected i/n (or i-of-n) with 1 <= i <= n"));
+        }
+        let Some(count) = get("GENIMS_SHARD_COUNT") else { return Ok(Shard::WHOLE) };
+        let count: usize = count
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| anyhow!("GENIMS_SHARD_COUNT={count}: expected a positive number of shards"))?;
+        let (source, index) = if let Some(i) = get("JOB_COMPLETION_INDEX") {
+            ("JOB_COMPLETION_INDEX", i)
+        } else if let Some(i) = get("GENIMS_SHARD_INDEX") {
+            ("GENIMS_SHARD_INDEX", i)
+        } else if let Some(h) = get("HOSTNAME") {
+            let ordinal = h.rsplit('-').next().filter(|o| o.chars().all(|c| c.is_ascii_digit()) && !o.is_empty());
+            let o = ordinal.ok_or_else(|| {
+                anyhow!(
+                    "GENIMS_SHARD_COUNT={count} but no shard index: set JOB_COMPLETION_INDEX (Indexed Job), GENIMS_SHARD_INDEX, \
+                     or run as a StatefulSet pod (HOSTNAME {h} has no ordinal)"
+                )
+            })?;
+            ("the HOSTNAME ordinal", o.to_owned())
+        } else {
+            bail!("GENIMS_SHARD_COUNT={count} but no shard index: set JOB_COMPLETION_INDEX, GENIMS_SHARD_INDEX or GENIMS_SHARD");
+        };
+        let i: usize = index.parse().map_err(|_| anyhow!("{source} = {index}: expected a 0-based shard index"))?;
+        if i >= count {
+            bail!("{source} = {i} but GENIMS_SHARD_COUNT = {count}: the index must be below the count (0-based)");
+        }
+        Ok(Shard { index: i + 1, count })
     }
 
     /// The shard's machines among `total`.

@@ -70,6 +70,27 @@ pub struct PostgresLive {
 /// The longest one live transaction may take before it counts as failed.
 const LIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Advisory lock keys ("genims" and a step) that serialize the once-only steps between
+/// processes loading the same database at once — shards above all: creating partitions
+/// (concurrent `CREATE TABLE IF NOT EXISTS … PARTITION OF` can fail on each other), advancing
+/// id sequences, refreshing statistics.
+const LOCK_PARTITIONS: i64 = 0x67_656e_696d_7301;
+const LOCK_SEQUENCES: i64 = 0x67_656e_696d_7302;
+const LOCK_ANALYZE: i64 = 0x67_656e_696d_7303;
+
+/// SQL creating the daily partitions of `days`, in one implicit transaction that holds the
+/// partition lock: concurrent shards take turns, and a failure leaves nothing half made.
+fn partitions_sql(days: &[i64]) -> String {
+    let mut sql = format!("SELECT pg_advisory_xact_lock({LOCK_PARTITIONS});");
+    for &day in days {
+        for t in schema::TIMESERIES_TABLES {
+            sql += &partition_sql(t, day);
+            sql.push(';');
+        }
+    }
+    sql
+}
+
 /// The daily partition of time-series table `t` for the UTC day starting at `day`.
 fn partition_sql(t: &str, day: i64) -> String {
     format!(
@@ -220,16 +241,12 @@ impl PostgresSink {
             db::require_tables(&client, &tables).await?;
             plant.check(&client).await?;
             if schema::current_partition(&client).await? == Some(Partition::Daily) {
-                let mut day = window.0 - window.0.rem_euclid(DAY);
-                while day < window.1 {
-                    for t in schema::TIMESERIES_TABLES {
-                        client
-                            .batch_execute(&partition_sql(t, day))
-                            .await
-                            .map_err(|e| anyhow!("cannot create partition of {t}: {}", db::cause(&e)))?;
-                    }
-                    day += DAY;
-                }
+                let first = window.0 - window.0.rem_euclid(DAY);
+                let days: Vec<i64> = (0..).map(|k| first + k * DAY).take_while(|&d| d < window.1).collect();
+                client
+                    .batch_execute(&partitions_sql(&days))
+                    .await
+                    .map_err(|e| anyhow!("cannot create the daily partitions: {}", db::cause(&e)))?;
             }
             Ok::<_, anyhow::Error>(())
         })?;
@@ -316,13 +333,11 @@ impl Live for PostgresLive {
         let injected = injections.len();
         let work = async move {
             let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
-            for &day in &new_days {
-                for t in schema::TIMESERIES_TABLES {
-                    client
-                        .batch_execute(&partition_sql(t, day))
-                        .await
-                        .map_err(|e| classify(&format!("cannot create a partition of {t}"), e))?;
-                }
+            if !new_days.is_empty() {
+                client
+                    .batch_execute(&partitions_sql(&new_days))
+                    .await
+                    .map_err(|e| classify("cannot create the daily partitions", e))?;
             }
             let tx = client.transaction().await.map_err(|e| classify("cannot start a transaction", e))?;
             for (table, parts) in batch {
@@ -450,6 +465,17 @@ impl Sink for PostgresSink {
     }
 }
 
+/// `genims backfill --finalize`: the once-only steps after shards loaded separately — id
+/// sequences past every stored id, fresh planner statistics.
+pub fn finalize(rt: &tokio::runtime::Handle, target: &db::Target) -> Result<()> {
+    let pool = db::pool(target, 1, Duration::from_secs(10))?;
+    rt.block_on(async {
+        advance_sequences(&pool).await?;
+        let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        refresh_statistics(&mut client, true).await
+    })
+}
+
 impl Bulk for PostgresSink {
     fn checkpoints(&mut self, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
         self.rt.block_on(stored_counters(&self.pool, at))
@@ -517,14 +543,29 @@ impl PostgresSink {
     fn analyze(&mut self) -> Result<()> {
         let pool = self.pool.clone();
         self.rt.block_on(async move {
-            let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
-            let names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
-            client
-                .batch_execute(&format!("ANALYZE {}", names.join(", ")))
-                .await
-                .map_err(|e| anyhow!("cannot refresh the planner statistics: {}", db::cause(&e)))
+            let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+            refresh_statistics(&mut client, false).await
         })
     }
+}
+
+/// Refreshes the planner statistics of the operational tables — unless, when not asked to
+/// `wait`, another process (a shard finishing at the same time) is doing it right now: no
+/// shard waits for another.
+pub async fn refresh_statistics(client: &mut deadpool_postgres::Object, wait: bool) -> Result<()> {
+    let fail = |e: tokio_postgres::Error| anyhow!("cannot refresh the planner statistics: {}", db::cause(&e));
+    let tx = client.transaction().await.map_err(fail)?;
+    let mine: bool = if wait {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_ANALYZE]).await.map_err(fail)?;
+        true
+    } else {
+        tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&LOCK_ANALYZE]).await.map_err(fail)?.get(0)
+    };
+    if mine {
+        let names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+        tx.batch_execute(&format!("ANALYZE {}", names.join(", "))).await.map_err(fail)?;
+    }
+    tx.commit().await.map_err(fail)
 }
 
 /// Counters stored in scada_machine_data in the day before `at`, per machine: the latest
@@ -552,18 +593,18 @@ async fn stored_counters(pool: &Pool, at: i64) -> Result<BTreeMap<String, (i64, 
 /// Advances the id sequences past the explicit ids genims wrote.
 async fn advance_sequences(pool: &Pool) -> Result<()> {
     let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+    // One implicit transaction under the sequence lock; a sequence only ever moves up, so
+    // shards finishing in any order leave it past every id any of them stored.
+    let mut sql = format!("SELECT pg_advisory_xact_lock({LOCK_SEQUENCES});");
     for t in Table::ALL {
         if let Some(col) = t.serial() {
-            let sql = format!(
-                "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), GREATEST((SELECT max({1}) FROM {0}), 1))",
+            sql += &format!(
+                "SELECT setval(pg_get_serial_sequence('{0}', '{1}'), GREATEST((SELECT max({1}) FROM {0}), \
+                 pg_sequence_last_value(pg_get_serial_sequence('{0}', '{1}')::regclass), 1));",
                 t.name(),
                 col
             );
-            client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| anyhow!("cannot advance the id sequence of {}: {}", t.name(), db::cause(&e)))?;
         }
     }
-    Ok(())
+    client.batch_execute(&sql).await.map_err(|e| anyhow!("cannot advance the id sequences: {}", db::cause(&e)))
 }

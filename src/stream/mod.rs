@@ -94,7 +94,7 @@ impl Request {
             scope::check_window(a, b)?;
         }
         let fault_rate = scope::check_fault_rate(args.fault_rate.unwrap_or(cfg.stream.fault_rate))?;
-        let shard = Shard::from_flag(args.shard.as_deref())?;
+        let shard = Shard::select(args.shard.as_deref(), |k| std::env::var(k).ok())?;
         let kind_name = match args.kind {
             StreamKind::Iot => "iot",
             StreamKind::Scada => "scada",
