@@ -338,3 +338,82 @@ fn consecutive_windows_continue_exactly_like_one_window() {
         );
     }
 }
+
+/// Every index and key definition of the two big tables, in order.
+fn index_defs(db: &TestDb) -> String {
+    db.scalar(
+        "SELECT string_agg(d, E'\\n' ORDER BY d) FROM (
+           SELECT indexdef AS d FROM pg_indexes WHERE tablename IN ('sensor_data', 'scada_machine_data')
+           UNION ALL
+           SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+           WHERE conrelid IN ('sensor_data'::regclass, 'scada_machine_data'::regclass)) x",
+    )
+}
+
+/// Into empty tables the load goes in unindexed and indexes afterwards, inside its own
+/// transaction: the same indexes and keys come back (a user's own index too), and a load
+/// killed midway (-9) leaves the tables as they were — empty, every index in place. A load
+/// into tables that hold rows keeps them indexed as it goes, and the result is the same.
+#[test]
+fn empty_tables_are_loaded_then_indexed_and_a_killed_load_leaves_them_as_they_were() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("config.toml"), SMALL_PLANT).unwrap();
+    let (fresh, killed, refilled) = (TestDb::new("lti_fresh"), TestDb::new("lti_killed"), TestDb::new("lti_refilled"));
+    for db in [&fresh, &killed, &refilled] {
+        ok(genims(d).args(["--postgres-url", &db.url, "schema", "apply"]));
+        ok(genims(d).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
+        db.client()
+            .batch_execute("CREATE INDEX users_own_idx ON sensor_data (measurement_value) WHERE is_anomaly")
+            .unwrap();
+    }
+    let before = index_defs(&fresh);
+    assert!(before.contains("users_own_idx") && before.contains("sensor_data_pkey"), "{before}");
+
+    let window = ["--fault-rate", "1", "--start", START, "--end", END];
+    ok(genims(d).args(["--postgres-url", &fresh.url, "backfill", "--out", "db"]).args(window));
+    assert_eq!(index_defs(&fresh), before, "the same indexes and keys after a load into empty tables");
+    let rows: i64 = fresh.scalar("SELECT count(*) FROM sensor_data");
+    assert!(rows > 100_000, "{rows} rows");
+
+    // Killed midway: rolled back whole, indexes and keys in place.
+    let mut child = genims(d)
+        .args([
+            "--postgres-url",
+            &killed.url,
+            "backfill",
+            "--out",
+            "db",
+            "--start",
+            "2026-03-01",
+            "--end",
+            "2026-03-05",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(child.try_wait().unwrap().is_none(), "the load was still running when killed");
+    common::signal(child.id(), "KILL");
+    let _ = child.wait();
+    // The server notices the dropped connection and rolls back.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let left: i64 = killed.scalar("SELECT count(*) FROM sensor_data");
+    assert_eq!(left, 0, "nothing of the killed load stays");
+    assert_eq!(index_defs(&killed), before, "every index and key is still there");
+
+    // Into tables that already hold rows: the indexed path, the same result.
+    ok(genims(d).args(["--postgres-url", &refilled.url, "backfill", "--out", "db", "--fault-rate", "1"]).args([
+        "--start",
+        "2026-03-04T17:00:00Z",
+        "--end",
+        START,
+    ]));
+    ok(genims(d).args(["--postgres-url", &refilled.url, "backfill", "--out", "db"]).args(window));
+    assert_eq!(index_defs(&refilled), before);
+    for table in ["sensor_data", "scada_machine_data"] {
+        let q = format!("SELECT count(*) FROM {table} WHERE \"timestamp\" >= '{START}'");
+        let (a, b): (i64, i64) = (fresh.scalar(&q), refilled.scalar(&q));
+        assert_eq!(a, b, "{table}: the same rows either way");
+    }
+}
