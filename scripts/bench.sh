@@ -92,6 +92,10 @@ echo
 echo "ratio genims --out db / server-side COPY ceiling (time of the same load): $(awk -v g="$genims_secs" -v c="$ceiling" 'BEGIN{printf "%.2f", c/g}')"
 echo "ratio --out db over TLS / plaintext (speed): $(awk -v t="$pg_require" -v p="$pg_disable" 'BEGIN{printf "%.2f", p/t}')"
 
+# 4b. PostgreSQL bulk loads against the load-then-index ceiling, both layouts.
+echo
+GENIMS_BIN="$bin" scripts/bench-db.sh
+
 # 5. The live daemon: real time to PostgreSQL and Kafka, default size and scaled up.
 echo
 scripts/bench-stream.sh

@@ -89,15 +89,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
     let mut sink: Box<dyn Bulk> = match req.out {
         BackfillOut::Db => {
             let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
-            let exclusive = req.shard.count == 1;
-            Box::new(PostgresSink::new(
-                rt.clone(),
-                &cfg.postgres()?,
-                cfg.postgres.pool_size,
-                req.window,
-                &plant,
-                exclusive,
-            )?)
+            Box::new(PostgresSink::new(rt.clone(), &cfg.postgres()?, cfg.postgres.pool_size, req.window, &plant)?)
         }
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
         BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),

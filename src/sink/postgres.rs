@@ -52,8 +52,6 @@ pub struct PostgresSink {
     next_sensor: usize,
     /// Small tables, loaded at the end.
     held: BTreeMap<Table, Vec<u8>>,
-    /// Empty tables loaded unindexed, then indexed (one stream each).
-    rebuild: BTreeMap<Table, Rebuild>,
 }
 
 /// The stream's PostgreSQL sink: the batch being assembled and the partitions known to exist.
@@ -172,66 +170,11 @@ async fn copy_into(
     Ok(n)
 }
 
-/// How to load an empty table unindexed and index it afterwards (load-then-index, several
-/// times faster than keeping seven indexes up to date row by row): the statements that take
-/// its keys and indexes off, and those that put the same ones back. Both run inside the
-/// load's own transaction, so a failed or killed load leaves the table as it was, indexes
-/// and keys included (PostgreSQL's DDL is transactional).
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Rebuild {
-    drop: Vec<String>,
-    create: Vec<String>,
-}
-
-/// The [`Rebuild`] of `table` when it holds no rows; `None` when it does (a load into rows
-/// keeps them indexed as it goes, and never touches a user's index).
-async fn rebuild_plan(client: &tokio_postgres::Client, table: &str) -> Result<Option<Rebuild>> {
-    let fail = |e: tokio_postgres::Error| anyhow!("cannot inspect {table}: {}", db::cause(&e));
-    let empty: bool =
-        client.query_one(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), &[]).await.map_err(fail)?.get(0);
-    if !empty {
-        return Ok(None);
-    }
-    let mut plan = Rebuild::default();
-    let keys = client
-        .query(
-            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint
-             WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname",
-            &[&table],
-        )
-        .await
-        .map_err(fail)?;
-    for k in keys {
-        let (name, def): (String, String) = (k.get(0), k.get(1));
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        plan.drop.push(format!("ALTER TABLE {table} DROP CONSTRAINT {quoted}"));
-        plan.create.push(format!("ALTER TABLE {table} ADD CONSTRAINT {quoted} {def}"));
-    }
-    let indexes = client
-        .query(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
-             WHERE i.indrelid = $1::text::regclass
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-             ORDER BY 1",
-            &[&table],
-        )
-        .await
-        .map_err(fail)?;
-    for i in indexes {
-        let (name, def): (String, String) = (i.get(0), i.get(1));
-        plan.drop.push(format!("DROP INDEX {name}"));
-        plan.create.push(def);
-    }
-    Ok(Some(plan))
-}
-
-/// Runs one COPY in its own transaction (into the unindexed table, then indexing it, when
-/// `rebuild` says so), reports the row count, then waits for the decision to commit or roll
-/// back.
+/// Runs one COPY in its own transaction, reports the row count, then waits for the decision
+/// to commit or roll back.
 async fn copy_and_hold(
     client: &mut tokio_postgres::Client,
     table: Table,
-    rebuild: Option<Rebuild>,
     mut rx: mpsc::Receiver<Bytes>,
     count_tx: oneshot::Sender<Result<u64>>,
     decide_rx: oneshot::Receiver<bool>,
@@ -244,21 +187,9 @@ async fn copy_and_hold(
             return;
         }
     };
-    if let Some(r) = &rebuild {
-        let off = format!("SET LOCAL maintenance_work_mem = '512MB'; {}", r.drop.join("; "));
-        if let Err(e) = tx.batch_execute(&off).await {
-            let _ = count_tx.send(Err(pg_err("cannot take the indexes off", table, e)));
-            return;
-        }
-    }
     let parts = futures_util::stream::poll_fn(|cx| rx.poll_recv(cx));
-    let mut copied =
+    let copied =
         copy_into(&tx, table, parts).await.map_err(|CopyError { what, err }| anyhow!("{what}: {}", db::cause(&err)));
-    if let (Ok(_), Some(r)) = (&copied, &rebuild) {
-        if let Err(e) = tx.batch_execute(&r.create.join("; ")).await {
-            copied = Err(pg_err("cannot build the indexes of", table, e));
-        }
-    }
     match copied {
         Ok(n) => {
             let _ = count_tx.send(Ok(n));
@@ -276,7 +207,7 @@ async fn copy_and_hold(
     }
 }
 
-async fn copy_stream(pool: Pool, table: Table, rebuild: Option<Rebuild>, rx: mpsc::Receiver<Bytes>) -> CopyDone {
+async fn copy_stream(pool: Pool, table: Table, rx: mpsc::Receiver<Bytes>) -> CopyDone {
     let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
     let (decide_tx, decide_rx) = oneshot::channel::<bool>();
     let (result_tx, result_rx) = oneshot::channel::<Result<()>>();
@@ -284,7 +215,7 @@ async fn copy_stream(pool: Pool, table: Table, rebuild: Option<Rebuild>, rx: mps
     // A dedicated task owns the connection and its transaction until told to commit or abort.
     tokio::spawn(async move {
         let mut client = client;
-        copy_and_hold(&mut client, table, rebuild, rx, count_tx, decide_rx, result_tx).await;
+        copy_and_hold(&mut client, table, rx, count_tx, decide_rx, result_tx).await;
     });
     let n = count_rx.await.map_err(|_| anyhow!("the COPY task for {} stopped", table.name()))??;
     Ok((n, decide_tx, result_rx))
@@ -299,7 +230,6 @@ impl PostgresSink {
         pool_size: usize,
         window: (i64, i64),
         plant: &PlantIdentity,
-        exclusive: bool,
     ) -> Result<PostgresSink> {
         let sensor_streams = pool_size.saturating_sub(2).max(1);
         let pool = db::pool(target, sensor_streams + Table::ALL.len() - 1, Duration::from_secs(10))?;
@@ -310,17 +240,7 @@ impl PostgresSink {
             tables.push("genims_plant");
             db::require_tables(&client, &tables).await?;
             plant.check(&client).await?;
-            let partitioned = schema::current_partition(&client).await? == Some(Partition::Daily);
-            // Load-then-index: the big tables, when empty and this load their only writer.
-            let mut rebuild = BTreeMap::new();
-            if exclusive && !partitioned {
-                for t in [Table::SensorData, Table::ScadaMachineData] {
-                    if let Some(plan) = rebuild_plan(&client, t.name()).await? {
-                        rebuild.insert(t, plan);
-                    }
-                }
-            }
-            if partitioned {
+            if schema::current_partition(&client).await? == Some(Partition::Daily) {
                 let first = window.0 - window.0.rem_euclid(DAY);
                 let days: Vec<i64> = (0..).map(|k| first + k * DAY).take_while(|&d| d < window.1).collect();
                 client
@@ -328,17 +248,9 @@ impl PostgresSink {
                     .await
                     .map_err(|e| anyhow!("cannot create the daily partitions: {}", db::cause(&e)))?;
             }
-            Ok::<_, anyhow::Error>(rebuild)
-        })
-        .map(|rebuild| PostgresSink {
-            rt,
-            pool,
-            streams: BTreeMap::new(),
-            sensor_streams,
-            next_sensor: 0,
-            held: BTreeMap::new(),
-            rebuild,
-        })
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams, next_sensor: 0, held: BTreeMap::new() })
     }
 }
 
@@ -521,10 +433,9 @@ impl PostgresSink {
     fn stream(&mut self, table: Table, k: usize) -> &mut Stream {
         let pool = self.pool.clone();
         let rt = &self.rt;
-        let rebuild = self.rebuild.get(&table).cloned();
         self.streams.entry((table, k)).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            let done = rt.spawn(copy_stream(pool, table, rebuild, rx));
+            let done = rt.spawn(copy_stream(pool, table, rx));
             Stream { tx, done }
         })
     }
@@ -576,8 +487,6 @@ impl Bulk for PostgresSink {
         }
         let bytes: Vec<u8> = bytes.into();
         match table {
-            // One transaction takes the indexes off, loads and indexes: one stream.
-            Table::SensorData if self.rebuild.contains_key(&table) => self.send(table, 0, bytes),
             Table::SensorData => {
                 let k = self.next_sensor;
                 self.next_sensor = (k + 1) % self.sensor_streams;
