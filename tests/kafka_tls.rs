@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::certs::{ca, expired, signed};
-use common::{free_port, genims, ok, python, run, tempdir, wait_for, Broker, TABLES};
+use common::{free_port, genims, ok, python, run, tempdir, topic_of, wait_for, Broker, TABLES};
 
 const PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -149,33 +149,13 @@ fn backfill_lines(dir: &Path, a: &str, b: &str, out: &mut BTreeMap<String, BTree
         "--end",
         b,
     ]));
-    for e in std::fs::read_dir(dir.join(&path)).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let table = TABLES.iter().find(|t| name.starts_with(*t)).unwrap();
-        out.entry((*table).to_owned())
-            .or_default()
-            .extend(std::fs::read_to_string(&p).unwrap().lines().map(str::to_owned));
-    }
-}
-
-fn topic_of(table: &str) -> String {
-    let suffix = match table {
-        "scada_machine_data" => "scada.data",
-        "sensor_data" => "sensor.data",
-        "sensor_health" => "sensor.health",
-        "machine_faults" => "machine.faults",
-        "maintenance_events" => "maintenance.events",
-        "production_runs" => "production.runs",
-        _ => "fault.labels",
-    };
-    format!("genims.{suffix}")
+    common::jsonl_values(&dir.join(&path), out);
 }
 
 /// Every record of the tables' topics, read by kafka-python over TLS: topic → (key, value).
 fn read_back(site: &Site) -> BTreeMap<String, Vec<(String, serde_json::Value)>> {
     let tool = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/kafka_read.py");
-    let topics: Vec<String> = TABLES.iter().map(|t| topic_of(t)).collect();
+    let topics: Vec<&str> = TABLES.iter().map(|t| topic_of(t)).collect();
     let out = Command::new(python())
         .arg(tool)
         .arg(site.bootstrap())
@@ -244,7 +224,7 @@ fn backfill_and_stream_deliver_over_tls_and_an_independent_client_reads_them_bac
     backfill_lines(d, b, c, &mut expected);
     let got = read_back(&site);
     for table in TABLES {
-        let records = got.get(&topic_of(table)).cloned().unwrap_or_default();
+        let records = got.get(topic_of(table)).cloned().unwrap_or_default();
         let mut seen = BTreeSet::new();
         for (key, value) in &records {
             if let Some(m) = value["machine_id"].as_str() {
@@ -252,12 +232,7 @@ fn backfill_and_stream_deliver_over_tls_and_an_independent_client_reads_them_bac
             }
             seen.insert(value.to_string());
         }
-        let want: BTreeSet<String> = expected
-            .get(table)
-            .into_iter()
-            .flatten()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap().to_string())
-            .collect();
+        let want: BTreeSet<String> = expected.get(table).cloned().unwrap_or_default();
         let missing = want.difference(&seen).count();
         let foreign = seen.difference(&want).count();
         assert!(

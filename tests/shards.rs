@@ -10,26 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{backfill_db, genims, ok, python, signal, tempdir, wait_for, Broker, TestDb, TABLES};
+use common::{backfill_db, genims, ok, python, signal, tempdir, topic_of, wait_for, Broker, TestDb, TABLES};
 
 const PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
                      [kafka]\npartitions = 3\n\n[stream]\nstats_interval_s = 1\nlinger_ms = 50\n";
 const A: &str = "2026-03-04T23:00:00Z";
 const C: &str = "2026-03-05T01:00:00Z";
-
-fn topic_of(table: &str) -> String {
-    let suffix = match table {
-        "scada_machine_data" => "scada.data",
-        "sensor_data" => "sensor.data",
-        "sensor_health" => "sensor.health",
-        "machine_faults" => "machine.faults",
-        "maintenance_events" => "maintenance.events",
-        "production_runs" => "production.runs",
-        _ => "fault.labels",
-    };
-    format!("genims.{suffix}")
-}
 
 #[test]
 fn four_shards_at_once_one_killed_and_restarted_equal_one_backfill() {
@@ -75,17 +62,11 @@ fn four_shards_at_once_one_killed_and_restarted_equal_one_backfill() {
 
     // Kafka: every record of the window, by key and content, nothing else.
     ok(genims(d).args(["backfill", "--out", "jsonl", "--path", "bf", "--fault-rate", "1", "--start", A, "--end", C]));
-    let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for e in std::fs::read_dir(d.join("bf")).unwrap() {
-        let p = e.unwrap().path();
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let table = TABLES.iter().find(|t| name.starts_with(*t)).unwrap();
-        let set = expected.entry(topic_of(table)).or_default();
-        for l in std::fs::read_to_string(&p).unwrap().lines() {
-            set.insert(serde_json::from_str::<serde_json::Value>(l).unwrap().to_string());
-        }
-    }
-    let topics: Vec<String> = TABLES.iter().map(|t| topic_of(t)).collect();
+    let mut by_table = BTreeMap::new();
+    common::jsonl_values(&d.join("bf"), &mut by_table);
+    let expected: BTreeMap<String, BTreeSet<String>> =
+        by_table.into_iter().map(|(t, v)| (topic_of(&t).to_owned(), v)).collect();
+    let topics: Vec<String> = TABLES.iter().map(|t| topic_of(t).to_owned()).collect();
     let out = std::process::Command::new(python())
         .arg(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/kafka_read.py"))
         .arg(&broker.addr)

@@ -9,8 +9,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    backfill_db, digest_at, genims, http_get, ok, python, run, signal, tempdir, wait_for, Broker, Cluster, TestDb,
-    TABLES,
+    backfill_db, digest_at, genims, http_get, ok, python, run, signal, tempdir, topic_of, wait_for, Broker, Cluster,
+    TestDb, TABLES,
 };
 
 const SMALL_PLANT: &str =
@@ -557,19 +557,6 @@ fn the_control_plane_serves_metrics_and_readiness_through_an_outage() {
 
 /// Records per table: (key, timestamp ms, JSON text).
 type Records = BTreeMap<String, Vec<(String, i64, String)>>;
-
-/// The stream's topic of a table.
-fn topic_of(table: &str) -> &'static str {
-    match table {
-        "scada_machine_data" => "genims.scada.data",
-        "sensor_data" => "genims.sensor.data",
-        "sensor_health" => "genims.sensor.health",
-        "machine_faults" => "genims.machine.faults",
-        "maintenance_events" => "genims.maintenance.events",
-        "production_runs" => "genims.production.runs",
-        _ => "genims.fault.labels",
-    }
-}
 
 /// Every record of the stream's topics (table → (key, timestamp ms, JSON text) multiset),
 /// read from every partition the topic has until a fetch comes back empty (tansu's end

@@ -153,6 +153,33 @@ pub const TABLES: [&str; 7] = [
     "fault_labels",
 ];
 
+/// The topic genims publishes a table to (default prefix).
+pub fn topic_of(table: &str) -> &'static str {
+    match table {
+        "scada_machine_data" => "genims.scada.data",
+        "sensor_data" => "genims.sensor.data",
+        "sensor_health" => "genims.sensor.health",
+        "machine_faults" => "genims.machine.faults",
+        "maintenance_events" => "genims.maintenance.events",
+        "production_runs" => "genims.production.runs",
+        _ => "genims.fault.labels",
+    }
+}
+
+/// The JSON Lines files of a backfill under `dir`, added to `out`: table → each line
+/// normalised (parsed and printed again), so that another client's JSON compares equal.
+pub fn jsonl_values(dir: &Path, out: &mut std::collections::BTreeMap<String, std::collections::BTreeSet<String>>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let table = TABLES.iter().find(|t| name.starts_with(*t)).unwrap_or_else(|| panic!("{name}: not a table file"));
+        let set = out.entry((*table).to_owned()).or_default();
+        for l in std::fs::read_to_string(&p).unwrap().lines() {
+            set.insert(serde_json::from_str::<serde_json::Value>(l).unwrap().to_string());
+        }
+    }
+}
+
 /// Sends a signal (TERM, INT, KILL) to a process.
 pub fn signal(pid: u32, sig: &str) {
     let st = Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().unwrap();
