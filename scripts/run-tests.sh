@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
 # Runs every test target of the (already built) crate. Most integration suites spend their
-# time waiting on real servers and real-time streams, so the longest one (evaluate) runs
-# beside the others instead of after them; its output is printed when it ends. Exits
-# non-zero when any test fails. Used by `make test` after `cargo test --no-run`.
+# time waiting on real servers and real-time streams, not on the CPU, so they run in three
+# lanes at once: the evaluate suite (the longest) alone, the long database and injection
+# suites, and everything else (unit tests included). Each lane's output is printed when all
+# have ended. Every suite runs even after one fails, so a failure never hides another;
+# exits non-zero when any test fails. Used by `make test` after `cargo test --no-run`.
 set -uo pipefail
 cargo=${CARGO:-cargo}
-slow=evaluate
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-"$cargo" test --locked --test "$slow" >"$log" 2>&1 &
-slow_pid=$!
-others=(--bins)
+lane_a=(evaluate)
+lane_b=(backfill_db inject shards)
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+others=()
 for f in tests/*.rs; do
   name=$(basename "$f" .rs)
-  [ "$name" = "$slow" ] || others+=(--test "$name")
+  [[ " ${lane_a[*]} ${lane_b[*]} " == *" $name "* ]] || others+=("$name")
 done
-"$cargo" test --locked "${others[@]}"
-rc=$?
-wait "$slow_pid"
-slow_rc=$?
-echo "---- tests/$slow.rs (ran beside the others) ----"
-cat "$log"
-[ "$rc" -eq 0 ] && [ "$slow_rc" -eq 0 ]
+run_lane() {
+  local name=$1
+  shift
+  local args=()
+  for t in "$@"; do
+    if [ "$t" = "--bins" ]; then args+=(--bins); else args+=(--test "$t"); fi
+  done
+  "$cargo" test --locked --no-fail-fast "${args[@]}" >"$dir/$name.log" 2>&1
+  echo $? >"$dir/$name.rc"
+}
+run_lane a "${lane_a[@]}" &
+run_lane b "${lane_b[@]}" &
+run_lane c --bins "${others[@]}" &
+wait
+rc=0
+for lane in c b a; do
+  echo "---- lane $lane ----"
+  cat "$dir/$lane.log"
+  [ "$(cat "$dir/$lane.rc")" = 0 ] || rc=1
+done
+exit $rc

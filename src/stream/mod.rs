@@ -248,7 +248,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let (commands_tx, commands) = mpsc::channel::<inject::Command>();
     // The control plane answers through the final drain, until the process ends.
     let server = listener.map(|l| {
-        tracing::info!(listen = %req.listen.expect("bound"), "serving /metrics, /healthz, /readyz");
+        tracing::info!(listen = %req.listen.expect("bound"), "serving /metrics, /healthz, /readyz, /faults");
         rt.spawn(control::serve(
             l,
             Arc::clone(&view),
