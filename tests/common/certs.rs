@@ -31,22 +31,15 @@ pub fn ca(dir: &Path, name: &str) {
     );
 }
 
+/// A new key (`<name>.key`) and a certificate request for it (`<name>.csr`) with CN `cn`.
+fn key_and_request(dir: &Path, name: &str, cn: &str) {
+    let subject = format!("/CN={cn}");
+    let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-subj", &subject, "-keyout", &key, "-out", &csr]);
+}
+
 pub fn signed(dir: &Path, ca: &str, name: &str, cn: &str, san: Option<&str>) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &format!("/CN={cn}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
+    key_and_request(dir, name, cn);
     let ext = dir.join(format!("{name}.ext"));
     // Extensions make an X.509 v3 certificate (rustls accepts no other): a server's name, or a
     // client's purpose.
@@ -77,21 +70,7 @@ pub fn signed(dir: &Path, ca: &str, name: &str, cn: &str, san: Option<&str>) {
 /// A server certificate for `san` signed by `<ca>-ca`, valid only in 2020 (expired), as
 /// `<name>.crt` / `<name>.key`; `openssl ca` is the command that sets explicit dates.
 pub fn expired(dir: &Path, ca: &str, name: &str, san: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            &format!("/CN={san}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-        ],
-    );
+    key_and_request(dir, name, san);
     let db = dir.join(format!("{name}-db"));
     std::fs::create_dir_all(&db).unwrap();
     std::fs::write(db.join("index.txt"), "").unwrap();
