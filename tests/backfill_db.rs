@@ -417,3 +417,142 @@ fn a_load_keeps_every_index_and_a_killed_load_leaves_the_tables_as_they_were() {
         assert_eq!(a, b, "{table}: the same rows either way");
     }
 }
+
+/// The daily partitions of the two big tables as the catalogue describes them: bounds,
+/// indexes (names included), constraints, and whether every index is attached and valid.
+fn partition_layout(db: &TestDb) -> String {
+    db.scalar(
+        "SELECT string_agg(d, E'\\n' ORDER BY d) FROM (
+           SELECT c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid) AS d
+             FROM pg_class c WHERE c.relispartition AND c.relkind = 'r'
+           UNION ALL
+           SELECT indexdef || ' parent=' || coalesce((SELECT inhparent::regclass::text FROM pg_inherits
+                                                       WHERE inhrelid = (schemaname || '.' || indexname)::regclass), '-')
+             FROM pg_indexes WHERE tablename ~ '_p[0-9]{8}$'
+           UNION ALL
+           SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE conrelid::regclass::text ~ '_p[0-9]{8}$'
+           UNION ALL
+           SELECT 'INVALID ' || indexrelid::regclass FROM pg_index WHERE NOT indisvalid) x",
+    )
+}
+
+/// Staging tables genims left in a database.
+fn staging_tables(db: &TestDb) -> i64 {
+    db.scalar("SELECT count(*) FROM pg_class WHERE relname LIKE 'genims\\_load\\_%' AND relkind = 'r'")
+}
+
+fn daily_db(tag: &str, d: &std::path::Path) -> TestDb {
+    let db = TestDb::new(tag);
+    ok(genims(d).args(["--postgres-url", &db.url, "schema", "apply", "--partition", "daily"]));
+    ok(genims(d).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
+    db.client()
+        .batch_execute(
+            "CREATE INDEX users_own_idx ON sensor_data (measurement_value) WHERE is_anomaly;
+             ALTER TABLE sensor_data ADD CONSTRAINT users_own_check CHECK (sensor_data_id > 0)",
+        )
+        .unwrap();
+    db
+}
+
+/// New days of a partitioned schema are loaded into standalone tables, indexed, and
+/// attached: the result is exactly what a load into partitions made by `CREATE TABLE …
+/// PARTITION OF` gives — the same rows, partitions, index names, keys and a user's own index
+/// and constraint — with nothing left over. Two shards loading the same new days at once
+/// (one attaches, the other moves its rows in) give the same database again.
+#[test]
+fn new_daily_partitions_are_loaded_unindexed_then_attached_as_if_created() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("config.toml"), SMALL_PLANT).unwrap();
+    let (staged, created, sharded) =
+        (daily_db("att_staged", d), daily_db("att_created", d), daily_db("att_sharded", d));
+    for day in ["2026-03-04", "2026-03-05"] {
+        let next = if day == "2026-03-04" { "2026-03-05" } else { "2026-03-06" };
+        for t in ["sensor_data", "scada_machine_data"] {
+            let tag = day.replace('-', "");
+            created
+                .client()
+                .batch_execute(&format!(
+                    "CREATE TABLE {t}_p{tag} PARTITION OF {t} FOR VALUES FROM ('{day}') TO ('{next}')"
+                ))
+                .unwrap();
+        }
+    }
+    let window = ["--fault-rate", "1", "--start", START, "--end", END];
+    for db in [&staged, &created] {
+        ok(genims(d).args(["--postgres-url", &db.url, "backfill", "--out", "db"]).args(window));
+    }
+    let shards: Vec<_> = ["1/2", "2/2"]
+        .iter()
+        .map(|s| {
+            genims(d)
+                .args(["--postgres-url", &sharded.url, "backfill", "--out", "db", "--shard", s])
+                .args(window)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in shards {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "a shard failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    let layout = partition_layout(&created);
+    assert!(layout.contains("sensor_data_p20260304_pkey") && layout.contains("users_own_check"), "{layout}");
+    assert!(!layout.contains("INVALID") && !layout.contains("parent=-"), "an index is not attached:\n{layout}");
+    assert_eq!(partition_layout(&staged), layout, "staged partitions differ from created ones");
+    assert_eq!(partition_layout(&sharded), layout, "partitions loaded by two shards at once differ");
+    for table in common::TABLES {
+        let want = created.digest(table);
+        assert_eq!(staged.digest(table), want, "{table}: staged rows differ from the indexed load's");
+        assert_eq!(sharded.digest(table), want, "{table}: two shards' rows differ from one load's");
+    }
+    for db in [&staged, &sharded] {
+        assert_eq!(staging_tables(db), 0, "staging tables left behind");
+    }
+}
+
+/// A partitioned load killed midway (-9) attaches nothing, and the next load drops what it
+/// left; a load the server refuses (a user's constraint its rows break) fails with the
+/// server's reason and leaves nothing either.
+#[test]
+fn a_killed_or_failed_partitioned_load_leaves_no_partition_and_no_table_behind() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("config.toml"), SMALL_PLANT).unwrap();
+    let db = daily_db("att_killed", d);
+    let mut child = genims(d)
+        .args(["--postgres-url", &db.url, "backfill", "--out", "db", "--start", "2026-03-01", "--end", "2026-03-05"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Until the first staging table has rows, then a little longer.
+    let started = std::time::Instant::now();
+    while staging_tables(&db) == 0 && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "the load was still running when killed");
+    common::signal(child.id(), "KILL");
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let partitions = "SELECT count(*) FROM pg_class WHERE relispartition AND relkind = 'r'";
+    assert_eq!(db.scalar::<i64>(partitions), 0, "a killed load attached a partition");
+    assert_eq!(db.scalar::<i64>("SELECT count(*) FROM sensor_data"), 0, "a killed load left rows");
+    assert!(staging_tables(&db) > 0, "the killed load's tables are there to be dropped");
+
+    db.client().batch_execute("ALTER TABLE sensor_data ADD CONSTRAINT no_rows CHECK (sensor_data_id < 0)").unwrap();
+    let window = ["--start", START, "--end", END];
+    let (out, err) = run(genims(d).args(["--postgres-url", &db.url, "backfill", "--out", "db"]).args(window));
+    assert!(!out.status.success(), "a load the server refuses must fail");
+    assert!(err.contains("no_rows") && err.trim().lines().count() == 1, "one line naming the cause:\n{err}");
+    assert_eq!(db.scalar::<i64>(partitions), 0, "a failed load attached a partition");
+    assert_eq!(staging_tables(&db), 0, "the failed load dropped its tables, and the killed load's");
+
+    db.client().batch_execute("ALTER TABLE sensor_data DROP CONSTRAINT no_rows").unwrap();
+    ok(genims(d).args(["--postgres-url", &db.url, "backfill", "--out", "db"]).args(window));
+    assert_eq!(db.scalar::<i64>(partitions), 4, "two days of two tables attached");
+    assert_eq!(staging_tables(&db), 0);
+}

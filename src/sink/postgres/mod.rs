@@ -5,7 +5,8 @@
 //! through one more at the end. Every COPY runs inside its own transaction; all are
 //! committed together only after every one succeeded, so a failed load leaves no rows.
 //! Rows carry explicit ids; the id sequences are advanced past them afterwards. With a
-//! daily-partitioned schema the partitions the window needs are created first.
+//! daily-partitioned schema, days that have no partition yet are loaded unindexed, indexed,
+//! and attached as partitions in the final transaction ([`staging`]).
 //!
 //! A live sink (the stream) instead holds each batch and writes it in one transaction on
 //! one connection, with the stream's progress row, so the database holds every record
@@ -31,6 +32,9 @@ use crate::sim::clock::{date_string, day_tag, DAY};
 use crate::sim::inject::SharedEntries;
 use crate::sim::unit::Counters;
 
+mod staging;
+use staging::Staging;
+
 /// Buffers queued per COPY stream before the producer waits.
 const QUEUE: usize = 4;
 
@@ -43,15 +47,22 @@ struct Stream {
     done: tokio::task::JoinHandle<CopyDone>,
 }
 
+/// Where a bulk COPY stream goes: a table (`None`), or the staging table of a new day.
+type Route = (Table, Option<i64>, usize);
+
 pub struct PostgresSink {
     /// The command's runtime.
     rt: tokio::runtime::Handle,
     pool: Pool,
-    streams: BTreeMap<(Table, usize), Stream>,
+    streams: BTreeMap<Route, Stream>,
     sensor_streams: usize,
     next_sensor: usize,
     /// Small tables, loaded at the end.
     held: BTreeMap<Table, Vec<u8>>,
+    /// New daily partitions being loaded (daily-partitioned schema only).
+    staging: Option<Staging>,
+    /// The staged day each partitioned table is loading now.
+    open_day: BTreeMap<Table, i64>,
 }
 
 /// The stream's PostgreSQL sink: the batch being assembled and the partitions known to exist.
@@ -139,6 +150,7 @@ struct CopyError {
 async fn copy_into(
     tx: &tokio_postgres::Transaction<'_>,
     table: Table,
+    into: &str,
     parts: impl futures_util::Stream<Item = Bytes>,
 ) -> Result<u64, CopyError> {
     let merge = table == Table::FaultLabels;
@@ -153,7 +165,7 @@ async fn copy_into(
         .await
         .map_err(fail("cannot stage"))?;
     }
-    let target = if merge { "fault_labels_stage" } else { table.name() };
+    let target = if merge { "fault_labels_stage" } else { into };
     let stmt = format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", table.columns().join(", "));
     let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(fail("COPY failed for"))?;
     futures_util::pin_mut!(sink);
@@ -175,6 +187,7 @@ async fn copy_into(
 async fn copy_and_hold(
     client: &mut tokio_postgres::Client,
     table: Table,
+    into: &str,
     mut rx: mpsc::Receiver<Bytes>,
     count_tx: oneshot::Sender<Result<u64>>,
     decide_rx: oneshot::Receiver<bool>,
@@ -188,8 +201,9 @@ async fn copy_and_hold(
         }
     };
     let parts = futures_util::stream::poll_fn(|cx| rx.poll_recv(cx));
-    let copied =
-        copy_into(&tx, table, parts).await.map_err(|CopyError { what, err }| anyhow!("{what}: {}", db::cause(&err)));
+    let copied = copy_into(&tx, table, into, parts)
+        .await
+        .map_err(|CopyError { what, err }| anyhow!("{what}: {}", db::cause(&err)));
     match copied {
         Ok(n) => {
             let _ = count_tx.send(Ok(n));
@@ -207,7 +221,7 @@ async fn copy_and_hold(
     }
 }
 
-async fn copy_stream(pool: Pool, table: Table, rx: mpsc::Receiver<Bytes>) -> CopyDone {
+async fn copy_stream(pool: Pool, table: Table, into: String, rx: mpsc::Receiver<Bytes>) -> CopyDone {
     let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
     let (decide_tx, decide_rx) = oneshot::channel::<bool>();
     let (result_tx, result_rx) = oneshot::channel::<Result<()>>();
@@ -215,15 +229,16 @@ async fn copy_stream(pool: Pool, table: Table, rx: mpsc::Receiver<Bytes>) -> Cop
     // A dedicated task owns the connection and its transaction until told to commit or abort.
     tokio::spawn(async move {
         let mut client = client;
-        copy_and_hold(&mut client, table, rx, count_tx, decide_rx, result_tx).await;
+        copy_and_hold(&mut client, table, &into, rx, count_tx, decide_rx, result_tx).await;
     });
     let n = count_rx.await.map_err(|_| anyhow!("the COPY task for {} stopped", table.name()))??;
     Ok((n, decide_tx, result_rx))
 }
 
 impl PostgresSink {
-    /// Connects, checks the schema, and creates the daily partitions `[a, b)` needs.
-    /// Refuses a database whose master data came from another plant than `plant`.
+    /// Connects and checks the schema; with daily partitions, prepares a staging table for
+    /// each day of `window` that has no partition yet. Refuses a database whose master data
+    /// came from another plant than `plant`.
     pub fn new(
         rt: tokio::runtime::Handle,
         target: &db::Target,
@@ -232,25 +247,32 @@ impl PostgresSink {
         plant: &PlantIdentity,
     ) -> Result<PostgresSink> {
         let sensor_streams = pool_size.saturating_sub(2).max(1);
-        let pool = db::pool(target, sensor_streams + Table::ALL.len() - 1, Duration::from_secs(10))?;
-        rt.block_on(async {
+        // Streams into existing tables and into one staged day at a time, two index builds.
+        let pool = db::pool(target, 2 * sensor_streams + Table::ALL.len() + 2, Duration::from_secs(10))?;
+        let staging = rt.block_on(async {
             let client = db::connect(target).await?;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
             tables.extend(crate::plant::tables::MASTER_TABLES);
             tables.push("genims_plant");
             db::require_tables(&client, &tables).await?;
             plant.check(&client).await?;
-            if schema::current_partition(&client).await? == Some(Partition::Daily) {
-                let first = window.0 - window.0.rem_euclid(DAY);
-                let days: Vec<i64> = (0..).map(|k| first + k * DAY).take_while(|&d| d < window.1).collect();
-                client
-                    .batch_execute(&partitions_sql(&days))
-                    .await
-                    .map_err(|e| anyhow!("cannot create the daily partitions: {}", db::cause(&e)))?;
+            if schema::current_partition(&client).await? != Some(Partition::Daily) {
+                return Ok(None);
             }
-            Ok::<_, anyhow::Error>(())
+            let first = window.0 - window.0.rem_euclid(DAY);
+            let days: Vec<i64> = (0..).map(|k| first + k * DAY).take_while(|&d| d < window.1).collect();
+            Ok::<_, anyhow::Error>(Some(Staging::begin(target, &days).await?))
         })?;
-        Ok(PostgresSink { rt, pool, streams: BTreeMap::new(), sensor_streams, next_sensor: 0, held: BTreeMap::new() })
+        Ok(PostgresSink {
+            rt,
+            pool,
+            streams: BTreeMap::new(),
+            sensor_streams,
+            next_sensor: 0,
+            held: BTreeMap::new(),
+            staging,
+            open_day: BTreeMap::new(),
+        })
     }
 }
 
@@ -341,7 +363,7 @@ impl Live for PostgresLive {
             }
             let tx = client.transaction().await.map_err(|e| classify("cannot start a transaction", e))?;
             for (table, parts) in batch {
-                copy_into(&tx, table, futures_util::stream::iter(parts))
+                copy_into(&tx, table, table.name(), futures_util::stream::iter(parts))
                     .await
                     .map_err(|CopyError { what, err }| classify(&what, err))?;
             }
@@ -430,26 +452,63 @@ impl Live for PostgresLive {
 }
 
 impl PostgresSink {
-    fn stream(&mut self, table: Table, k: usize) -> &mut Stream {
+    fn stream(&mut self, route: Route) -> &mut Stream {
         let pool = self.pool.clone();
         let rt = &self.rt;
-        self.streams.entry((table, k)).or_insert_with(|| {
+        let (table, day, _) = route;
+        let into = match (day, &self.staging) {
+            (Some(day), Some(staging)) => staging.table(table, day).expect("a staged day").to_owned(),
+            _ => table.name().to_owned(),
+        };
+        self.streams.entry(route).or_insert_with(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            let done = rt.spawn(copy_stream(pool, table, rx));
+            let done = rt.spawn(copy_stream(pool, table, into, rx));
             Stream { tx, done }
         })
     }
 
-    fn send(&mut self, table: Table, k: usize, bytes: Vec<u8>) -> Result<()> {
-        let tx = self.stream(table, k).tx.clone();
+    fn send(&mut self, route: Route, bytes: Vec<u8>) -> Result<()> {
+        let tx = self.stream(route).tx.clone();
         if tx.blocking_send(Bytes::from(bytes)).is_err() {
             // The stream ended early: its error says why.
-            let s = self.streams.remove(&(table, k)).expect("stream exists");
+            let s = self.streams.remove(&route).expect("stream exists");
             return match self.rt.block_on(s.done) {
                 Ok(Err(e)) => Err(e),
-                Ok(Ok(_)) => bail!("COPY into {} ended early", table.name()),
-                Err(e) => bail!("COPY into {} failed: {e}", table.name()),
+                Ok(Ok(_)) => bail!("COPY into {} ended early", route.0.name()),
+                Err(e) => bail!("COPY into {} failed: {e}", route.0.name()),
             };
+        }
+        Ok(())
+    }
+
+    /// The route of `table`'s rows of `day`: its staging table when the day is staged (the
+    /// previous staged day of the table is then complete, and is closed), else the table.
+    fn route(&mut self, table: Table, day: i64, k: usize) -> Result<Route> {
+        if self.staging.as_ref().and_then(|s| s.table(table, day)).is_none() {
+            return Ok((table, None, k));
+        }
+        if let Some(prev) = self.open_day.insert(table, day).filter(|&p| p != day) {
+            self.close_day(table, prev)?;
+        }
+        Ok((table, Some(day), k))
+    }
+
+    /// Commits the COPY streams of `table`'s staged `day`, then starts building its indexes.
+    fn close_day(&mut self, table: Table, day: i64) -> Result<()> {
+        let routes: Vec<Route> =
+            self.streams.keys().filter(|(t, d, _)| *t == table && *d == Some(day)).copied().collect();
+        for route in routes {
+            let s = self.streams.remove(&route).expect("stream exists");
+            drop(s.tx);
+            let (_, decide, result) = self
+                .rt
+                .block_on(s.done)
+                .map_err(|e| anyhow!("COPY into the new partition of {} failed: {e}", table.name()))??;
+            let _ = decide.send(true);
+            self.rt.block_on(result).map_err(|_| anyhow!("the transaction of {} was lost", table.name()))??;
+        }
+        if let Some(staging) = &mut self.staging {
+            staging.index(&self.rt, &self.pool, table, day);
         }
         Ok(())
     }
@@ -466,12 +525,14 @@ impl Sink for PostgresSink {
 }
 
 /// `genims backfill --finalize`: the once-only steps after shards loaded separately — id
-/// sequences past every stored id, fresh planner statistics.
+/// sequences past every stored id, fresh planner statistics — and the staging tables of
+/// interrupted loads dropped.
 pub fn finalize(rt: &tokio::runtime::Handle, target: &db::Target) -> Result<()> {
     let pool = db::pool(target, 1, Duration::from_secs(10))?;
     rt.block_on(async {
         advance_sequences(&pool).await?;
         let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        staging::sweep(&client, None).await?;
         refresh_statistics(&mut client, true).await
     })
 }
@@ -481,7 +542,7 @@ impl Bulk for PostgresSink {
         self.rt.block_on(stored_counters(&self.pool, at))
     }
 
-    fn write(&mut self, _day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
+    fn write(&mut self, day: i64, table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
         if bytes.is_empty() {
             return Ok(());
         }
@@ -490,9 +551,13 @@ impl Bulk for PostgresSink {
             Table::SensorData => {
                 let k = self.next_sensor;
                 self.next_sensor = (k + 1) % self.sensor_streams;
-                self.send(table, k, bytes)
+                let route = self.route(table, day, k)?;
+                self.send(route, bytes)
             }
-            Table::ScadaMachineData | Table::SensorHealth => self.send(table, 0, bytes),
+            Table::ScadaMachineData | Table::SensorHealth => {
+                let route = self.route(table, day, 0)?;
+                self.send(route, bytes)
+            }
             _ => {
                 self.held.entry(table).or_default().extend_from_slice(&bytes);
                 Ok(())
@@ -502,12 +567,19 @@ impl Bulk for PostgresSink {
 
     fn finish(&mut self) -> Result<()> {
         for (table, bytes) in std::mem::take(&mut self.held) {
-            self.send(table, 0, bytes)?;
+            self.send((table, None, 0), bytes)?;
+        }
+        // The staged days still loading are complete now.
+        for (table, day) in std::mem::take(&mut self.open_day) {
+            self.close_day(table, day)?;
+        }
+        if let Some(staging) = &mut self.staging {
+            staging.index_rest(&self.rt, &self.pool);
         }
         let streams = std::mem::take(&mut self.streams);
         let mut pending = Vec::new();
         let mut failure: Option<anyhow::Error> = None;
-        for ((table, _), s) in streams {
+        for ((table, _, _), s) in streams {
             drop(s.tx);
             match self.rt.block_on(s.done) {
                 Ok(Ok((_, decide, result))) => pending.push((table, decide, result)),
@@ -515,25 +587,73 @@ impl Bulk for PostgresSink {
                 Err(e) => failure = failure.or(Some(anyhow!("COPY into {} failed: {e}", table.name()))),
             }
         }
-        let commit = failure.is_none();
-        let mut results = Vec::new();
-        for (table, decide, result) in pending {
-            let _ = decide.send(commit);
-            results.push((table, result));
-        }
-        for (table, result) in results {
-            match self.rt.block_on(result) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failure = failure.or(Some(e)),
-                Err(_) => failure = failure.or(Some(anyhow!("the transaction of {} was lost", table.name()))),
-            }
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        let mut staging = self.staging.take();
+        self.rt.block_on(settle(pending, failure, staging.as_mut()))?;
         self.rt.block_on(advance_sequences(&self.pool))?;
         self.analyze()
     }
+}
+
+impl Drop for PostgresSink {
+    /// A load that ends without finishing (an error on the way) drops its staging tables;
+    /// its open COPY transactions roll back as their connections go.
+    fn drop(&mut self) {
+        if let Some(mut staging) = self.staging.take() {
+            self.streams.clear();
+            let _ = self.rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), staging.abandon()).await });
+        }
+    }
+}
+
+/// A COPY transaction waiting for the decision: its table, the decision's sender, and the
+/// receiver of the commit's result.
+type Pending = (Table, oneshot::Sender<bool>, oneshot::Receiver<Result<()>>);
+
+/// Ends a bulk load. Without new partitions: commits every COPY transaction, or, after a
+/// `failure`, rolls them all back. With them: waits for their indexes, attaches them in the
+/// final transaction, commits the COPY transactions and then the final one — and after any
+/// failure rolls back everything and drops the staging tables.
+async fn settle(pending: Vec<Pending>, failure: Option<anyhow::Error>, staging: Option<&mut Staging>) -> Result<()> {
+    let Some(staging) = staging else {
+        return decide_all(pending, failure).await;
+    };
+    let failure = match failure {
+        Some(e) => e,
+        None => match staging.indexed().await {
+            Err(e) => e,
+            Ok(()) => {
+                // Without the attachments the COPY transactions are never told to commit:
+                // they roll back as their decisions are dropped.
+                let result = staging.attach(decide_all(pending, None)).await;
+                if result.is_err() {
+                    staging.abandon().await;
+                }
+                return result;
+            }
+        },
+    };
+    let result = decide_all(pending, Some(failure)).await;
+    staging.abandon().await;
+    result
+}
+
+/// Sends every pending transaction the same decision — commit unless there was a `failure`
+/// — and collects the outcomes; the first error is the result.
+async fn decide_all(pending: Vec<Pending>, mut failure: Option<anyhow::Error>) -> Result<()> {
+    let commit = failure.is_none();
+    let mut results = Vec::new();
+    for (table, decide, result) in pending {
+        let _ = decide.send(commit);
+        results.push((table, result));
+    }
+    for (table, result) in results {
+        match result.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(_) => failure = failure.or(Some(anyhow!("the transaction of {} was lost", table.name()))),
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 impl PostgresSink {
