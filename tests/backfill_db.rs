@@ -350,17 +350,20 @@ fn index_defs(db: &TestDb) -> String {
     )
 }
 
-/// A load keeps every index and key of the tables (a user's own too) and builds the same
-/// rows into empty tables as into tables that already hold rows; a load killed midway (-9)
-/// leaves the tables as they were — empty, every index in place. (The guard for a future
-/// load-then-index path, which takes indexes off during a load: BENCHMARKS.md, session 10.)
+/// An empty table is loaded unindexed and replaced whole (load-then-index): it keeps every
+/// index and key (a user's own too, under their names) and its id sequence, and holds the
+/// same rows as tables loaded through their indexes — tables that already hold rows, or that
+/// carry what genims would not rebuild (a grant, a user's view), or two shards loading the
+/// same empty table at once. A load killed midway (-9) leaves the tables as they were —
+/// empty, every index in place — and its staging tables for the next load to drop.
 #[test]
 fn a_load_keeps_every_index_and_a_killed_load_leaves_the_tables_as_they_were() {
     let dir = tempdir();
     let d = dir.path();
     std::fs::write(d.join("config.toml"), SMALL_PLANT).unwrap();
     let (fresh, killed, refilled) = (TestDb::new("lti_fresh"), TestDb::new("lti_killed"), TestDb::new("lti_refilled"));
-    for db in [&fresh, &killed, &refilled] {
+    let (granted, sharded) = (TestDb::new("lti_granted"), TestDb::new("lti_sharded"));
+    for db in [&fresh, &killed, &refilled, &granted, &sharded] {
         ok(genims(d).args(["--postgres-url", &db.url, "schema", "apply"]));
         ok(genims(d).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
         db.client()
@@ -375,6 +378,49 @@ fn a_load_keeps_every_index_and_a_killed_load_leaves_the_tables_as_they_were() {
     assert_eq!(index_defs(&fresh), before, "the same indexes and keys after a load");
     let rows: i64 = fresh.scalar("SELECT count(*) FROM sensor_data");
     assert!(rows > 100_000, "{rows} rows");
+    assert_eq!(staging_tables(&fresh), 0, "staging tables left behind");
+    let owned: String = fresh.scalar("SELECT pg_get_serial_sequence('sensor_data', 'sensor_data_id')");
+    let next: i64 = fresh.scalar(&format!("SELECT nextval('{owned}')"));
+    let max: i64 = fresh.scalar("SELECT max(sensor_data_id) FROM sensor_data");
+    assert!(next > max, "the id sequence is the table's and past its ids ({next} <= {max})");
+
+    // What genims would not rebuild keeps the table: loaded through its indexes, the grant
+    // and the view still there.
+    granted
+        .client()
+        .batch_execute(
+            "GRANT SELECT ON sensor_data TO PUBLIC;
+             CREATE VIEW users_view AS SELECT sensor_id, measurement_value FROM scada_machine_data m
+               JOIN sensor_data s USING (machine_id, timestamp)",
+        )
+        .unwrap();
+    ok(genims(d).args(["--postgres-url", &granted.url, "backfill", "--out", "db"]).args(window));
+    let kept: bool = granted.scalar(
+        "SELECT has_table_privilege('public', 'sensor_data', 'SELECT') AND to_regclass('users_view') IS NOT NULL",
+    );
+    assert!(kept, "a grant or a user's view was lost");
+    let shards: Vec<_> = ["1/2", "2/2"]
+        .iter()
+        .map(|s| {
+            genims(d)
+                .args(["--postgres-url", &sharded.url, "backfill", "--out", "db", "--shard", s])
+                .args(window)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in shards {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "a shard failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    for db in [&granted, &sharded] {
+        assert_eq!(index_defs(db), before, "the same indexes and keys");
+        assert_eq!(staging_tables(db), 0, "staging tables left behind");
+        for table in common::TABLES {
+            assert_eq!(db.digest(table), fresh.digest(table), "{table}: rows differ from the load-then-index's");
+        }
+    }
 
     // Killed midway: rolled back whole, indexes and keys in place.
     let mut child = genims(d)
@@ -401,6 +447,8 @@ fn a_load_keeps_every_index_and_a_killed_load_leaves_the_tables_as_they_were() {
     let left: i64 = killed.scalar("SELECT count(*) FROM sensor_data");
     assert_eq!(left, 0, "nothing of the killed load stays");
     assert_eq!(index_defs(&killed), before, "every index and key is still there");
+    ok(genims(d).args(["--postgres-url", &killed.url, "backfill", "--finalize"]));
+    assert_eq!(staging_tables(&killed), 0, "--finalize drops the killed load's staging tables");
 
     // Into tables that already hold rows: the indexed path, the same result.
     ok(genims(d).args(["--postgres-url", &refilled.url, "backfill", "--out", "db", "--fault-rate", "1"]).args([

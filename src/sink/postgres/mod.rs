@@ -4,9 +4,9 @@
 //! scada_machine_data and sensor_health through one each, and the small event tables
 //! through one more at the end. Every COPY runs inside its own transaction; all are
 //! committed together only after every one succeeded, so a failed load leaves no rows.
-//! Rows carry explicit ids; the id sequences are advanced past them afterwards. With a
-//! daily-partitioned schema, days that have no partition yet are loaded unindexed, indexed,
-//! and attached as partitions in the final transaction ([`staging`]).
+//! Rows carry explicit ids; the id sequences are advanced past them afterwards. The big
+//! tables' new daily partitions, or the tables themselves when empty, are loaded unindexed,
+//! indexed, and put in place in the final transaction ([`staging`]).
 //!
 //! A live sink (the stream) instead holds each batch and writes it in one transaction on
 //! one connection, with the stream's progress row, so the database holds every record
@@ -33,7 +33,7 @@ use crate::sim::inject::SharedEntries;
 use crate::sim::unit::Counters;
 
 mod staging;
-use staging::Staging;
+use staging::{Part, Staging};
 
 /// Buffers queued per COPY stream before the producer waits.
 const QUEUE: usize = 4;
@@ -47,8 +47,8 @@ struct Stream {
     done: tokio::task::JoinHandle<CopyDone>,
 }
 
-/// Where a bulk COPY stream goes: a table (`None`), or the staging table of a new day.
-type Route = (Table, Option<i64>, usize);
+/// Where a bulk COPY stream goes: a table (`None`), or one of its staging tables.
+type Route = (Table, Option<Part>, usize);
 
 pub struct PostgresSink {
     /// The command's runtime.
@@ -59,7 +59,7 @@ pub struct PostgresSink {
     next_sensor: usize,
     /// Small tables, loaded at the end.
     held: BTreeMap<Table, Vec<u8>>,
-    /// New daily partitions being loaded (daily-partitioned schema only).
+    /// The staging tables of the big tables (new daily partitions, or empty tables).
     staging: Option<Staging>,
     /// The staged day each partitioned table is loading now.
     open_day: BTreeMap<Table, i64>,
@@ -236,8 +236,9 @@ async fn copy_stream(pool: Pool, table: Table, into: String, rx: mpsc::Receiver<
 }
 
 impl PostgresSink {
-    /// Connects and checks the schema; with daily partitions, prepares a staging table for
-    /// each day of `window` that has no partition yet. Refuses a database whose master data
+    /// Connects and checks the schema, and prepares the staging tables ([`staging`]): with
+    /// daily partitions one for each day of `window` that has no partition yet, else one for
+    /// each big table that is empty. Refuses a database whose master data
     /// came from another plant than `plant`.
     pub fn new(
         rt: tokio::runtime::Handle,
@@ -256,12 +257,10 @@ impl PostgresSink {
             tables.push("genims_plant");
             db::require_tables(&client, &tables).await?;
             plant.check(&client).await?;
-            if schema::current_partition(&client).await? != Some(Partition::Daily) {
-                return Ok(None);
-            }
+            let partitioned = schema::current_partition(&client).await? == Some(Partition::Daily);
             let first = window.0 - window.0.rem_euclid(DAY);
             let days: Vec<i64> = (0..).map(|k| first + k * DAY).take_while(|&d| d < window.1).collect();
-            Ok::<_, anyhow::Error>(Some(Staging::begin(target, &days).await?))
+            Ok::<_, anyhow::Error>(Some(Staging::begin(target, &days, partitioned).await?))
         })?;
         Ok(PostgresSink {
             rt,
@@ -455,9 +454,9 @@ impl PostgresSink {
     fn stream(&mut self, route: Route) -> &mut Stream {
         let pool = self.pool.clone();
         let rt = &self.rt;
-        let (table, day, _) = route;
-        let into = match (day, &self.staging) {
-            (Some(day), Some(staging)) => staging.table(table, day).expect("a staged day").to_owned(),
+        let (table, part, _) = route;
+        let into = match (part, &self.staging) {
+            (Some(part), Some(staging)) => staging.table(table, part).expect("a staged part").to_owned(),
             _ => table.name().to_owned(),
         };
         self.streams.entry(route).or_insert_with(|| {
@@ -481,34 +480,35 @@ impl PostgresSink {
         Ok(())
     }
 
-    /// The route of `table`'s rows of `day`: its staging table when the day is staged (the
-    /// previous staged day of the table is then complete, and is closed), else the table.
+    /// The route of `table`'s rows of `day`: a staging table when the table or day is staged
+    /// (a new day means the table's previous staged day is complete: it is closed), else the
+    /// table.
     fn route(&mut self, table: Table, day: i64, k: usize) -> Result<Route> {
-        if self.staging.as_ref().and_then(|s| s.table(table, day)).is_none() {
-            return Ok((table, None, k));
+        let part = self.staging.as_ref().and_then(|s| s.part(table, day));
+        if part == Some(Part::Day(day)) {
+            if let Some(prev) = self.open_day.insert(table, day).filter(|&p| p != day) {
+                self.close(table, Part::Day(prev))?;
+            }
         }
-        if let Some(prev) = self.open_day.insert(table, day).filter(|&p| p != day) {
-            self.close_day(table, prev)?;
-        }
-        Ok((table, Some(day), k))
+        Ok((table, part, k))
     }
 
-    /// Commits the COPY streams of `table`'s staged `day`, then starts building its indexes.
-    fn close_day(&mut self, table: Table, day: i64) -> Result<()> {
+    /// Commits the COPY streams of `table`'s staged `part`, then starts building its indexes.
+    fn close(&mut self, table: Table, part: Part) -> Result<()> {
         let routes: Vec<Route> =
-            self.streams.keys().filter(|(t, d, _)| *t == table && *d == Some(day)).copied().collect();
+            self.streams.keys().filter(|(t, p, _)| *t == table && *p == Some(part)).copied().collect();
         for route in routes {
             let s = self.streams.remove(&route).expect("stream exists");
             drop(s.tx);
             let (_, decide, result) = self
                 .rt
                 .block_on(s.done)
-                .map_err(|e| anyhow!("COPY into the new partition of {} failed: {e}", table.name()))??;
+                .map_err(|e| anyhow!("COPY of the new rows of {} failed: {e}", table.name()))??;
             let _ = decide.send(true);
             self.rt.block_on(result).map_err(|_| anyhow!("the transaction of {} was lost", table.name()))??;
         }
         if let Some(staging) = &mut self.staging {
-            staging.index(&self.rt, &self.pool, table, day);
+            staging.index(&self.rt, &self.pool, table, part);
         }
         Ok(())
     }
@@ -569,9 +569,12 @@ impl Bulk for PostgresSink {
         for (table, bytes) in std::mem::take(&mut self.held) {
             self.send((table, None, 0), bytes)?;
         }
-        // The staged days still loading are complete now.
+        // The staged parts still loading are complete now.
         for (table, day) in std::mem::take(&mut self.open_day) {
-            self.close_day(table, day)?;
+            self.close(table, Part::Day(day))?;
+        }
+        for table in self.staging.as_ref().map(Staging::wholes).unwrap_or_default() {
+            self.close(table, Part::Whole)?;
         }
         if let Some(staging) = &mut self.staging {
             staging.index_rest(&self.rt, &self.pool);
@@ -609,10 +612,10 @@ impl Drop for PostgresSink {
 /// receiver of the commit's result.
 type Pending = (Table, oneshot::Sender<bool>, oneshot::Receiver<Result<()>>);
 
-/// Ends a bulk load. Without new partitions: commits every COPY transaction, or, after a
-/// `failure`, rolls them all back. With them: waits for their indexes, attaches them in the
-/// final transaction, commits the COPY transactions and then the final one — and after any
-/// failure rolls back everything and drops the staging tables.
+/// Ends a bulk load. Without staging tables: commits every COPY transaction, or, after a
+/// `failure`, rolls them all back. With them: waits for their indexes, puts them in place in
+/// the final transaction, commits the COPY transactions and then the final one — and after
+/// any failure rolls back everything and drops the staging tables.
 async fn settle(pending: Vec<Pending>, failure: Option<anyhow::Error>, staging: Option<&mut Staging>) -> Result<()> {
     let Some(staging) = staging else {
         return decide_all(pending, failure).await;
@@ -622,9 +625,10 @@ async fn settle(pending: Vec<Pending>, failure: Option<anyhow::Error>, staging: 
         None => match staging.indexed().await {
             Err(e) => e,
             Ok(()) => {
-                // Without the attachments the COPY transactions are never told to commit:
+                // Unless the staged rows are in place the COPY transactions are never told to
+                // commit:
                 // they roll back as their decisions are dropped.
-                let result = staging.attach(decide_all(pending, None)).await;
+                let result = staging.install(decide_all(pending, None)).await;
                 if result.is_err() {
                     staging.abandon().await;
                 }

@@ -1,25 +1,35 @@
-//! New daily partitions, loaded the way PostgreSQL loads fastest: load, then index, then
-//! attach.
+//! Load, then index, then put in place: how PostgreSQL loads fastest, kept all or nothing.
 //!
-//! With a daily-partitioned schema, every day of the window whose partition does not exist
-//! yet is loaded into a standalone table with no index (`genims_load_<token>_<n>`, with a
-//! CHECK constraint on the day's bounds). When the day is complete its keys and indexes are
-//! built — the parent's own definitions, read from the catalogue, so a user's index is built
-//! too — while the next day loads. The load's final transaction attaches each table as the
-//! day's partition: the CHECK constraint spares ATTACH its validation scan, and the indexes
-//! built beforehand become the partition's (nothing is built twice). The tables and their
-//! indexes are then named as `CREATE TABLE … PARTITION OF` would have named them.
+//! The big time-series tables are loaded into standalone tables with no index
+//! (`genims_load_<token>_<n>`), through several COPY streams at once; their keys and indexes
+//! — the target's own definitions, read from the catalogue, a user's index included — are
+//! built once their rows are all there, and the load's final transaction puts them in place:
 //!
-//! All or nothing: until that transaction commits the partitioned tables are untouched. A
-//! load that fails drops its tables; one that is killed leaves them behind, and the next
-//! load (or `backfill --finalize`) drops them — never another live load's: each load holds a
-//! session advisory lock on its token while its tables exist.
+//! - **daily partitions** ([`Part::Day`]): each day of the window that has no partition yet
+//!   has its own table, with a CHECK constraint on the day's bounds; it is indexed while the
+//!   next day loads, and attached as the day's partition. The CHECK constraint spares ATTACH
+//!   its validation scan; the indexes built beforehand become the partition's.
+//! - **an empty unpartitioned table** ([`Part::Whole`]) that holds nothing genims cannot
+//!   rebuild exactly (no grants, comments, triggers, policies, rules, dependent views or
+//!   foreign keys, other constraints, inheritance, publications, storage options or extended
+//!   statistics, and owned by the loading role) is replaced: the staging table, indexed
+//!   under temporary names, takes its name, its keys' and indexes' names and its id
+//!   sequence. Any other table is loaded through its indexes, as before.
+//!
+//! Tables, partitions and indexes end up named exactly as `schema apply` and `CREATE TABLE …
+//! PARTITION OF` name them. Until the final transaction commits the target tables are
+//! untouched. A load that fails drops its staging tables; one that is killed leaves them,
+//! and the next load (or `backfill --finalize`) drops them — never another live load's: each
+//! load holds a session advisory lock on its token while its tables exist. When the target
+//! changed under the load (a concurrent shard put its day or table in place first, or a
+//! stream wrote rows), the staged rows are moved in with `INSERT … SELECT` instead.
 
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, Result};
 use deadpool_postgres::Pool;
 use tokio::task::JoinHandle;
+use tokio_postgres::GenericClient;
 
 use super::LOCK_PARTITIONS;
 use crate::db;
@@ -34,21 +44,76 @@ const PREFIX: &str = "genims_load_";
 const BOUNDS: &str = "genims_load_bounds";
 /// What an index build may use, as for the ceiling it is measured against (raised only).
 const INDEX_MEMORY: &str = "512MB";
-/// How long the final transaction waits for a lock before it gives up (never forever).
-const ATTACH_LOCK_TIMEOUT: &str = "60s";
+/// How long the final transaction waits for a table lock before it gives up.
+const FINAL_LOCK_TIMEOUT: &str = "60s";
 
-/// The time-series tables that are partitioned by day.
-pub const PARTITIONED: [Table; 2] = [Table::ScadaMachineData, Table::SensorData];
+/// The big time-series tables, loaded through staging tables.
+pub const STAGED: [Table; 2] = [Table::ScadaMachineData, Table::SensorData];
+
+/// What a staging table becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// The daily partition of the UTC day starting at this instant.
+    Day(i64),
+    /// The whole (empty, unpartitioned) table.
+    Whole,
+}
+
+/// One key or index of a target table: its name, and how to build it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    name: String,
+    /// A constraint (`PRIMARY KEY (…)`, `UNIQUE (…)`), else an index.
+    constraint: bool,
+    unique: bool,
+    /// The constraint's definition, or the index's ` USING …` clause.
+    def: String,
+}
+
+/// The keys and indexes of `$1`, by name.
+const KEYS: &str = "
+    SELECT conname::text, true, false, pg_get_constraintdef(oid)
+      FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u')
+    UNION ALL
+    SELECT c.relname::text, false, i.indisunique, substring(pg_get_indexdef(i.indexrelid) FROM ' USING .*$')
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     WHERE i.indrelid = $1::text::regclass
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+    ORDER BY 1";
+
+/// Whether `$1` is an empty plain table holding nothing but what [`Part::Whole`] rebuilds.
+const REPLACEABLE: &str = "
+    SELECT c.relkind = 'r' AND c.relpersistence = 'p' AND NOT c.relispartition
+       AND c.relacl IS NULL AND c.reloptions IS NULL AND NOT c.relrowsecurity
+       AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+       AND obj_description(c.oid, 'pg_class') IS NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+                        AND (a.attacl IS NOT NULL OR a.attstattarget >= 0
+                             OR EXISTS (SELECT 1 FROM unnest(a.attoptions) o WHERE starts_with(o, 'n_distinct'))
+                             OR col_description(c.oid, a.attnum) IS NOT NULL))
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass
+                        AND d.refobjid = c.oid AND d.deptype = 'n')
+       AND NOT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid OR inhparent = c.oid)
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = c.oid)
+       AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = c.oid)
+       AND NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = c.oid)
+       AND NOT EXISTS (SELECT 1 FROM pg_publication_rel WHERE prrelid = c.oid)
+       AND NOT EXISTS (SELECT 1 FROM pg_statistic_ext WHERE stxrelid = c.oid)
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+                        WHERE (k.conrelid = c.oid AND k.contype NOT IN ('p', 'u')) OR k.confrelid = c.oid)
+    FROM pg_class c WHERE c.oid = $1::text::regclass";
 
 /// One load's staging tables.
 pub struct Staging {
     /// The session that holds the load's advisory lock, and runs its final transaction.
     holder: tokio_postgres::Client,
-    tables: BTreeMap<(Table, i64), Staged>,
+    tables: BTreeMap<(Table, Part), Staged>,
 }
 
 struct Staged {
     name: String,
+    /// The target's keys and indexes when the load began.
+    keys: Vec<Key>,
     indexing: Option<JoinHandle<Result<()>>>,
 }
 
@@ -57,24 +122,58 @@ fn partition_name(table: Table, day: i64) -> String {
     format!("{}_p{}", table.name(), day_tag(day))
 }
 
-/// Catalogue query: the statements that give staging table `$2` the keys and indexes of
-/// partitioned table `$1` (constraints from their definitions, other indexes from theirs).
-const INDEX_DEFINITIONS: &str = "
-    SELECT 'ALTER TABLE ' || quote_ident($2) || ' ADD ' || pg_get_constraintdef(oid)
-      FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype IN ('p', 'u')
-    UNION ALL
-    SELECT 'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ON ' || quote_ident($2)
-           || substring(pg_get_indexdef(i.indexrelid) FROM ' USING .*$')
-      FROM pg_index i
-     WHERE i.indrelid = $1::text::regclass
-       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)";
+/// `s` as an SQL identifier.
+fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The statements that build `keys` on staging table `name`: under the names PostgreSQL
+/// chooses (a partition's, renamed after the attach), or under temporary names `<name>_k<i>`
+/// (a whole table's, renamed to the originals after the swap).
+fn key_statements(name: &str, keys: &[Key], part: Part) -> Vec<String> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let named = match part {
+                Part::Day(_) => String::new(),
+                Part::Whole => format!("{name}_k{i} "),
+            };
+            match (k.constraint, k.unique) {
+                (true, _) if named.is_empty() => format!("ALTER TABLE {name} ADD {}", k.def),
+                (true, _) => format!("ALTER TABLE {name} ADD CONSTRAINT {named}{}", k.def),
+                (false, unique) => {
+                    format!("CREATE {}INDEX {named}ON {name}{}", if unique { "UNIQUE " } else { "" }, k.def)
+                }
+            }
+        })
+        .collect()
+}
+
+async fn keys_of(client: &impl GenericClient, table: &str) -> Result<Vec<Key>, tokio_postgres::Error> {
+    Ok(client
+        .query(KEYS, &[&table])
+        .await?
+        .iter()
+        .map(|r| Key { name: r.get(0), constraint: r.get(1), unique: r.get(2), def: r.get(3) })
+        .collect())
+}
+
+async fn replaceable(client: &impl GenericClient, table: &str) -> Result<bool, tokio_postgres::Error> {
+    let plain: bool = client.query_one(REPLACEABLE, &[&table]).await?.get(0);
+    if !plain {
+        return Ok(false);
+    }
+    let empty: bool = client.query_one(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), &[]).await?.get(0);
+    Ok(empty)
+}
 
 impl Staging {
-    /// Takes a token, drops what killed loads left behind, and creates a staging table for
-    /// each of `days` (UTC midnights) whose partition does not exist yet.
-    pub async fn begin(target: &db::Target, days: &[i64]) -> Result<Staging> {
+    /// Takes a token, drops what killed loads left behind, and creates the staging tables:
+    /// with daily partitions one for each of `days` (UTC midnights) whose partition does not
+    /// exist yet, else one for each big table that can be replaced whole.
+    pub async fn begin(target: &db::Target, days: &[i64], partitioned: bool) -> Result<Staging> {
         let holder = db::connect(target).await?;
-        let fail = |e: tokio_postgres::Error| anyhow!("cannot prepare the new daily partitions: {}", db::cause(&e));
+        let fail = |e: tokio_postgres::Error| anyhow!("cannot prepare the load's staging tables: {}", db::cause(&e));
         let mut token = std::process::id();
         while !holder
             .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOAD_LOCK, &(token as i32)])
@@ -85,59 +184,85 @@ impl Staging {
             token = token.wrapping_add(0x9e37_79b9);
         }
         sweep(&holder, Some(token)).await?;
-        let wanted: Vec<String> =
-            days.iter().flat_map(|&d| PARTITIONED.iter().map(move |&t| partition_name(t, d))).collect();
-        let missing: Vec<String> = holder
-            .query_one(
-                "SELECT coalesce(array_agg(p), '{}') FROM unnest($1::text[]) AS p WHERE to_regclass(p) IS NULL",
-                &[&wanted],
-            )
-            .await
-            .map_err(fail)?
-            .get(0);
+        let mut parts = Vec::new();
+        if partitioned {
+            let wanted: Vec<String> =
+                days.iter().flat_map(|&d| STAGED.iter().map(move |&t| partition_name(t, d))).collect();
+            let missing: Vec<String> = holder
+                .query_one(
+                    "SELECT coalesce(array_agg(p), '{}') FROM unnest($1::text[]) AS p WHERE to_regclass(p) IS NULL",
+                    &[&wanted],
+                )
+                .await
+                .map_err(fail)?
+                .get(0);
+            for &day in days {
+                parts.extend(
+                    STAGED.iter().filter(|t| missing.contains(&partition_name(**t, day))).map(|&t| (t, Part::Day(day))),
+                );
+            }
+        } else {
+            for t in STAGED {
+                if replaceable(&holder, t.name()).await.map_err(fail)? {
+                    parts.push((t, Part::Whole));
+                }
+            }
+        }
         let mut tables = BTreeMap::new();
         let mut sql = String::new();
-        for &day in days {
-            for table in PARTITIONED {
-                if !missing.contains(&partition_name(table, day)) {
-                    continue;
-                }
-                let name = format!("{PREFIX}{token:08x}_{}", tables.len());
-                sql += &format!(
+        for (table, part) in parts {
+            let name = format!("{PREFIX}{token:08x}_{}", tables.len());
+            let t = table.name();
+            sql += &match part {
+                Part::Day(day) => format!(
                     "CREATE TABLE {name} (LIKE {t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS, \
-                     CONSTRAINT {BOUNDS} CHECK (\"timestamp\" >= '{from}' AND \"timestamp\" < '{to}'));",
-                    t = table.name(),
-                    from = date_string(day),
-                    to = date_string(day + DAY),
-                );
-                tables.insert((table, day), Staged { name, indexing: None });
-            }
+                     CONSTRAINT {BOUNDS} CHECK (\"timestamp\" >= '{}' AND \"timestamp\" < '{}'));",
+                    date_string(day),
+                    date_string(day + DAY),
+                ),
+                Part::Whole => format!(
+                    "CREATE TABLE {name} (LIKE {t} INCLUDING DEFAULTS INCLUDING STORAGE INCLUDING COMPRESSION);"
+                ),
+            };
+            let keys = keys_of(&holder, t).await.map_err(fail)?;
+            tables.insert((table, part), Staged { name, keys, indexing: None });
         }
         // One implicit transaction: all the tables, or none.
         holder.batch_execute(&sql).await.map_err(fail)?;
         Ok(Staging { holder, tables })
     }
 
-    /// The staging table that takes `table`'s rows of `day`, if that day is staged.
-    pub fn table(&self, table: Table, day: i64) -> Option<&str> {
-        self.tables.get(&(table, day)).map(|s| s.name.as_str())
+    /// Where `table`'s rows of `day` go, if not into the table itself.
+    pub fn part(&self, table: Table, day: i64) -> Option<Part> {
+        [Part::Whole, Part::Day(day)].into_iter().find(|p| self.tables.contains_key(&(table, *p)))
     }
 
-    /// Starts building the keys and indexes of `table`'s staged `day`, whose rows are all
+    /// The staging table of `table`'s `part`.
+    pub fn table(&self, table: Table, part: Part) -> Option<&str> {
+        self.tables.get(&(table, part)).map(|s| s.name.as_str())
+    }
+
+    /// The staged parts that take a whole table.
+    pub fn wholes(&self) -> Vec<Table> {
+        self.tables.keys().filter(|(_, p)| *p == Part::Whole).map(|(t, _)| *t).collect()
+    }
+
+    /// Starts building the keys and indexes of `table`'s staged `part`, whose rows are all
     /// committed; the build runs while the load goes on.
-    pub fn index(&mut self, rt: &tokio::runtime::Handle, pool: &Pool, table: Table, day: i64) {
-        if let Some(s) = self.tables.get_mut(&(table, day)) {
+    pub fn index(&mut self, rt: &tokio::runtime::Handle, pool: &Pool, table: Table, part: Part) {
+        if let Some(s) = self.tables.get_mut(&(table, part)) {
             if s.indexing.is_none() {
-                s.indexing = Some(rt.spawn(build_indexes(pool.clone(), table, s.name.clone())));
+                let statements = key_statements(&s.name, &s.keys, part);
+                s.indexing = Some(rt.spawn(build_keys(pool.clone(), table, statements)));
             }
         }
     }
 
-    /// Starts the builds not started yet (days that received no rows).
+    /// Starts the builds not started yet (parts that received no rows).
     pub fn index_rest(&mut self, rt: &tokio::runtime::Handle, pool: &Pool) {
-        let keys: Vec<(Table, i64)> = self.tables.keys().copied().collect();
-        for (table, day) in keys {
-            self.index(rt, pool, table, day);
+        let keys: Vec<(Table, Part)> = self.tables.keys().copied().collect();
+        for (table, part) in keys {
+            self.index(rt, pool, table, part);
         }
     }
 
@@ -146,66 +271,41 @@ impl Staging {
         let mut first = None;
         for ((table, _), s) in &mut self.tables {
             if let Some(h) = s.indexing.take() {
-                let r = h
-                    .await
-                    .unwrap_or_else(|e| Err(anyhow!("indexing the new partition of {} failed: {e}", table.name())));
+                let r =
+                    h.await.unwrap_or_else(|e| Err(anyhow!("indexing the new rows of {} failed: {e}", table.name())));
                 first = first.or(r.err());
             }
         }
         first.map_or(Ok(()), Err)
     }
 
-    /// The load's final transaction, on the holder's session: attaches every staged day as
-    /// its partition (or, when a concurrent load attached that day first, moves its rows
-    /// in), then runs `commit_others` (the load's other transactions) and commits last. If
-    /// anything fails, nothing is attached and `commit_others` does not run.
-    pub async fn attach(&mut self, commit_others: impl std::future::Future<Output = Result<()>>) -> Result<()> {
-        let fail = |e: tokio_postgres::Error| anyhow!("cannot attach the new daily partitions: {}", db::cause(&e));
+    /// The load's final transaction, on the holder's session: puts every staging table in
+    /// place (or, when its target changed meanwhile, moves its rows in), then runs
+    /// `commit_others` (the load's other transactions) and commits last. If anything fails,
+    /// nothing is put in place and `commit_others` does not run.
+    pub async fn install(&mut self, commit_others: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+        let fail = |e: tokio_postgres::Error| anyhow!("cannot put the loaded rows in place: {}", db::cause(&e));
         let tx = self.holder.transaction().await.map_err(fail)?;
         // Concurrent loads (shards) take turns; each turn is short, so the wait is not timed.
         tx.batch_execute(&format!(
-            "SELECT pg_advisory_xact_lock({LOCK_PARTITIONS}); SET LOCAL lock_timeout = '{ATTACH_LOCK_TIMEOUT}'"
+            "SELECT pg_advisory_xact_lock({LOCK_PARTITIONS}); SET LOCAL lock_timeout = '{FINAL_LOCK_TIMEOUT}'"
         ))
         .await
         .map_err(fail)?;
-        for ((table, day), s) in &self.tables {
-            let (t, name, partition) = (table.name(), &s.name, partition_name(*table, *day));
-            let exists: bool =
-                tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&partition]).await.map_err(fail)?.get(0);
-            if exists {
+        for ((table, part), s) in &self.tables {
+            let done = match part {
+                Part::Day(day) => attach(&tx, *table, *day, s).await,
+                Part::Whole => replace(&tx, *table, s).await,
+            };
+            if !done.map_err(fail)? {
+                let (t, name) = (table.name(), &s.name);
                 tx.batch_execute(&format!("INSERT INTO {t} SELECT * FROM {name}; DROP TABLE {name}"))
                     .await
                     .map_err(fail)?;
-                continue;
             }
-            tx.batch_execute(&format!(
-                "ALTER TABLE {t} ATTACH PARTITION {name} FOR VALUES FROM ('{}') TO ('{}');
-                 ALTER TABLE {name} DROP CONSTRAINT {BOUNDS};
-                 ALTER TABLE {name} RENAME TO {partition}",
-                date_string(*day),
-                date_string(day + DAY)
-            ))
-            .await
-            .map_err(fail)?;
-            let indexes = tx
-                .query(
-                    "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                      WHERE i.indrelid = $1::text::regclass",
-                    &[&partition],
-                )
-                .await
-                .map_err(fail)?;
-            let mut renames = String::new();
-            for r in indexes {
-                let index: String = r.get(0);
-                if let Some(rest) = index.strip_prefix(name.as_str()) {
-                    renames += &format!("ALTER INDEX {index} RENAME TO {partition}{rest};");
-                }
-            }
-            tx.batch_execute(&renames).await.map_err(fail)?;
         }
         commit_others.await?;
-        tx.commit().await.map_err(|e| anyhow!("cannot commit the new daily partitions: {}", db::cause(&e)))
+        tx.commit().await.map_err(|e| anyhow!("cannot commit the loaded rows: {}", db::cause(&e)))
     }
 
     /// Drops the staging tables after a failed load (best effort: what remains, the next
@@ -227,11 +327,88 @@ impl Staging {
     }
 }
 
-/// Builds, in one transaction, the keys and indexes of `table`'s partitioned parent on
-/// staging table `name`.
-async fn build_indexes(pool: Pool, table: Table, name: String) -> Result<()> {
+/// Attaches staging table `s` as `table`'s partition of `day`, named as `CREATE TABLE …
+/// PARTITION OF` names it; `false` if that partition exists by now.
+async fn attach(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: Table,
+    day: i64,
+    s: &Staged,
+) -> Result<bool, tokio_postgres::Error> {
+    let (t, name, partition) = (table.name(), &s.name, partition_name(table, day));
+    if tx.query_one("SELECT to_regclass($1) IS NOT NULL", &[&partition]).await?.get::<_, bool>(0) {
+        return Ok(false);
+    }
+    tx.batch_execute(&format!(
+        "ALTER TABLE {t} ATTACH PARTITION {name} FOR VALUES FROM ('{}') TO ('{}');
+         ALTER TABLE {name} DROP CONSTRAINT {BOUNDS};
+         ALTER TABLE {name} RENAME TO {partition}",
+        date_string(day),
+        date_string(day + DAY)
+    ))
+    .await?;
+    let indexes = tx
+        .query(
+            "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE i.indrelid = $1::text::regclass",
+            &[&partition],
+        )
+        .await?;
+    let mut renames = String::new();
+    for r in indexes {
+        let index: String = r.get(0);
+        if let Some(rest) = index.strip_prefix(name.as_str()) {
+            renames += &format!("ALTER INDEX {index} RENAME TO {partition}{rest};");
+        }
+    }
+    tx.batch_execute(&renames).await?;
+    Ok(true)
+}
+
+/// Replaces the empty `table` by staging table `s`, with the table's key, index and id
+/// sequence names; `false` if the table no longer qualifies (rows arrived, its keys changed).
+async fn replace(
+    tx: &tokio_postgres::Transaction<'_>,
+    table: Table,
+    s: &Staged,
+) -> Result<bool, tokio_postgres::Error> {
+    let (t, name) = (table.name(), &s.name);
+    tx.batch_execute(&format!("LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE")).await?;
+    if !replaceable(tx, t).await? || keys_of(tx, t).await? != s.keys {
+        return Ok(false);
+    }
+    let serials = tx
+        .query(
+            "SELECT a.attname::text, pg_get_serial_sequence($1, a.attname)::text FROM pg_attribute a
+              WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
+            &[&t],
+        )
+        .await?;
+    let mut sql = String::new();
+    for r in &serials {
+        sql += &format!("ALTER SEQUENCE {} OWNED BY NONE;", r.get::<_, &str>(1));
+    }
+    sql += &format!("DROP TABLE {t}; ALTER TABLE {name} RENAME TO {t};");
+    for (i, k) in s.keys.iter().enumerate() {
+        sql += &if k.constraint {
+            format!("ALTER TABLE {t} RENAME CONSTRAINT {name}_k{i} TO {};", ident(&k.name))
+        } else {
+            format!("ALTER INDEX {name}_k{i} RENAME TO {};", ident(&k.name))
+        };
+    }
+    for r in &serials {
+        sql += &format!("ALTER SEQUENCE {} OWNED BY {t}.{};", r.get::<_, &str>(1), ident(r.get(0)));
+    }
+    tx.batch_execute(&sql).await?;
+    Ok(true)
+}
+
+/// Runs `statements` (the keys and indexes of one staging table of `table`) in one
+/// transaction.
+async fn build_keys(pool: Pool, table: Table, statements: Vec<String>) -> Result<()> {
     let t = table.name();
-    let fail = |e: tokio_postgres::Error| anyhow!("cannot index the new partition of {t}: {}", db::cause(&e));
+    let fail = |e: tokio_postgres::Error| anyhow!("cannot index the new rows of {t}: {}", db::cause(&e));
     let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
     let tx = client.transaction().await.map_err(fail)?;
     tx.batch_execute(&format!(
@@ -240,8 +417,8 @@ async fn build_indexes(pool: Pool, table: Table, name: String) -> Result<()> {
     ))
     .await
     .map_err(fail)?;
-    for r in tx.query(INDEX_DEFINITIONS, &[&t, &name]).await.map_err(fail)? {
-        tx.batch_execute(r.get::<_, &str>(0)).await.map_err(fail)?;
+    for statement in statements {
+        tx.batch_execute(&statement).await.map_err(fail)?;
     }
     tx.commit().await.map_err(fail)
 }
@@ -285,4 +462,45 @@ pub async fn sweep(client: &tokio_postgres::Client, own: Option<u32>) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Vec<Key> {
+        vec![
+            Key {
+                name: "t_pkey".into(),
+                constraint: true,
+                unique: true,
+                def: "PRIMARY KEY (id, \"timestamp\")".into(),
+            },
+            Key { name: "Users Idx".into(), constraint: false, unique: false, def: " USING btree (v) WHERE a".into() },
+            Key { name: "u".into(), constraint: false, unique: true, def: " USING btree (w)".into() },
+        ]
+    }
+
+    /// A partition's keys take PostgreSQL's names (renamed after the attach); a whole
+    /// table's take temporary names that the swap renames to the originals.
+    #[test]
+    fn keys_are_built_under_the_names_the_swap_expects() {
+        assert_eq!(
+            key_statements("s", &keys(), Part::Day(0)),
+            [
+                "ALTER TABLE s ADD PRIMARY KEY (id, \"timestamp\")",
+                "CREATE INDEX ON s USING btree (v) WHERE a",
+                "CREATE UNIQUE INDEX ON s USING btree (w)",
+            ]
+        );
+        assert_eq!(
+            key_statements("s", &keys(), Part::Whole),
+            [
+                "ALTER TABLE s ADD CONSTRAINT s_k0 PRIMARY KEY (id, \"timestamp\")",
+                "CREATE INDEX s_k1 ON s USING btree (v) WHERE a",
+                "CREATE UNIQUE INDEX s_k2 ON s USING btree (w)",
+            ]
+        );
+        assert_eq!(ident("Users \"Idx\""), "\"Users \"\"Idx\"\"\"");
+    }
 }
