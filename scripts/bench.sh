@@ -39,14 +39,22 @@ bytes=$(du -sb "$work/csv" | cut -f1)
 echo "| --out csv, 7 days, all tables ($((bytes / 1000000000)) GB) | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
 rm -rf "$work/csv"
 
-# 3. PostgreSQL: genims binary COPY of a 3-hour window vs server-side COPY of the same rows.
+# 2b. Parquet files for the same 7-day window, beside the CSV figures.
+read -r s mb < <(timed "$bin" backfill --start 2026-03-01 --end 2026-03-08 --out parquet --path "$work/parquet")
+total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
+bytes=$(du -sb "$work/parquet" | cut -f1)
+echo "| --out parquet, 7 days, all tables ($((bytes / 1000000)) MB) | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+rm -rf "$work/parquet"
+
+# 3. PostgreSQL: genims binary COPY of a 3-hour window (into empty tables: load-then-index,
+# see 4b) vs server-side COPY of the same rows into the indexed tables.
 psql -X -q -d "$pg/postgres" -c "CREATE DATABASE $db" >/dev/null
 url="$pg/$db"
 "$bin" --postgres-url "$url" schema apply 2>/dev/null
 "$bin" --postgres-url "$url" seed --out db 2>/dev/null
 read -r s mb < <(timed "$bin" --postgres-url "$url" backfill --start 2026-03-01T00:00:00Z --end 2026-03-01T03:00:00Z --out db)
 total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
-echo "| --out db, 3 hours, all tables, indexed | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+echo "| --out db, 3 hours, all tables, into empty tables | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
 genims_secs=$s
 for t in sensor_data scada_machine_data sensor_health; do
   psql -X -q -d "$url" -c "COPY $t TO '/tmp/$db-$t.bin' (FORMAT binary)"

@@ -6,9 +6,10 @@
 #   kafka-python       an independent Kafka client reads back what genims wrote over TLS
 #   zstandard          its zstd codec (genims compresses with zstd by default)
 #   PyYAML             parses the Kubernetes manifests the deployment tests check
+#   pyarrow            reads back the Parquet files genims writes
 set -euo pipefail
 cache=${GENIMS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/genims}
-packages="prometheus-client==0.21.1 kafka-python==2.2.15 zstandard==0.23.0 PyYAML==6.0.2"
+packages="prometheus-client==0.21.1 kafka-python==2.2.15 zstandard==0.23.0 PyYAML==6.0.2 pyarrow==21.0.0"
 venv="$cache/py"
 python="$venv/bin/python"
 if [ -x "$python" ] && [ "$(cat "$venv/genims-packages" 2>/dev/null)" = "$packages" ]; then

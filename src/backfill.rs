@@ -94,6 +94,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
         BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
         BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
+        BackfillOut::Parquet => Box::new(crate::sink::parquet::ParquetSink::new(req.dir.clone())?),
         BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(rt.clone(), &cfg.kafka)?),
         BackfillOut::Null => Box::new(crate::sink::Discard(Format::Csv)),
     };
@@ -124,7 +125,7 @@ fn report(engine: &Engine, req: &Request, s: &Summary) {
     let episodes: Vec<String> =
         s.labels.iter().map(|(p, n)| format!("{} {}", engine.catalogue.patterns[*p].name, n)).collect();
     lines.push(format!("  episodes: {}", if episodes.is_empty() { "none".to_owned() } else { episodes.join(", ") }));
-    if matches!(req.out, BackfillOut::Csv | BackfillOut::Jsonl | BackfillOut::Sql) {
+    if matches!(req.out, BackfillOut::Csv | BackfillOut::Jsonl | BackfillOut::Sql | BackfillOut::Parquet) {
         lines.push(format!("  written under {}", req.dir.display()));
     }
     eprintln!("{}", lines.join("\n"));

@@ -171,6 +171,8 @@ pub enum BackfillOut {
     Jsonl,
     /// psql-loadable INSERT scripts.
     Sql,
+    /// Parquet files (zstd, typed columns), for pandas, polars, DuckDB and Spark.
+    Parquet,
     /// Kafka topics.
     Kafka,
     /// Generate and encode, write nothing (to measure the engine).

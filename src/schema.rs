@@ -95,6 +95,35 @@ pub async fn apply(client: &mut Client, requested: Option<Partition>, default: P
     Ok(partition)
 }
 
+/// The columns of `table` as its DDL declares them, in order: (name, SQL type as written,
+/// e.g. `VARCHAR(50)`, `DECIMAL(15,4)`, `BIGSERIAL`). Outputs that need column types
+/// (Parquet) read them here, so the DDL stays their one definition.
+pub fn declared_columns(table: &str) -> Vec<(String, String)> {
+    let sql = script(Partition::None);
+    let head = format!("CREATE TABLE IF NOT EXISTS {table} (");
+    let Some(start) = sql.find(&head) else { return Vec::new() };
+    let body = &sql[start + head.len()..];
+    let body = &body[..body.find("\n)").unwrap_or(body.len())];
+    let clauses = ["--", "PRIMARY KEY", "UNIQUE", "CONSTRAINT", "CHECK", "FOREIGN KEY"];
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !clauses.iter().any(|c| l.starts_with(c)))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(char::is_whitespace)?;
+            let mut depth = 0;
+            let end = rest
+                .trim_start()
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += i32::from(c == '(') - i32::from(c == ')');
+                    depth == 0 && (c == ',' || c.is_whitespace())
+                })
+                .map_or(rest.trim_start().len(), |(i, _)| i);
+            Some((name.to_owned(), rest.trim_start()[..end].to_owned()))
+        })
+        .collect()
+}
+
 /// Columns of every genims table: (table, column) → type as `format_type` prints it.
 async fn columns_in(
     tx: &tokio_postgres::Transaction<'_>,
@@ -158,6 +187,18 @@ mod tests {
                 format!("{name} {ty}")
             })
             .collect()
+    }
+
+    /// The DDL declares exactly the columns genims writes, in the same order.
+    #[test]
+    fn declared_columns_are_the_columns_genims_writes() {
+        for t in crate::rows::Table::ALL {
+            let declared: Vec<String> = declared_columns(t.name()).into_iter().map(|(n, _)| n).collect();
+            assert_eq!(declared, t.columns(), "{}", t.name());
+        }
+        let types: Vec<(String, String)> = declared_columns("sensor_data");
+        assert_eq!(types[0], ("sensor_data_id".to_owned(), "BIGSERIAL".to_owned()));
+        assert!(types.iter().any(|(n, t)| n == "measurement_value" && t == "DECIMAL(15,4)"), "{types:?}");
     }
 
     #[test]

@@ -123,6 +123,18 @@ impl AtomicFile {
     }
 }
 
+/// For writers that take a [`Write`] (the Parquet file writer): bytes go where
+/// [`AtomicFile::write_all`] puts them.
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.as_mut().expect("not yet committed").write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.as_mut().expect("not yet committed").flush()
+    }
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.writer.take().is_some() {

@@ -6,6 +6,7 @@
 
 pub mod files;
 pub mod kafka;
+pub mod parquet;
 pub mod postgres;
 pub mod stdout;
 

@@ -1,0 +1,70 @@
+"""Reads every Parquet file genims wrote in one directory with pyarrow (an independent
+reader) and compares it, row for row and value for value, with the CSV file of the same
+window in another directory. Prints one JSON object: per file its row count, row-group
+sizes, column-chunk codecs and Arrow schema, and the first mismatches (none when equal).
+Usage: parquet_check.py PARQUET_DIR CSV_DIR"""
+
+import csv
+import datetime
+import json
+import math
+import os
+import sys
+
+import pyarrow.parquet as pq
+
+pdir, cdir = sys.argv[1], sys.argv[2]
+csv.field_size_limit(1 << 30)
+
+
+def spelled(v):
+    """A Parquet value as CSV spells it (floats are compared as numbers)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, datetime.datetime):
+        assert v.tzinfo is not None, "timestamps must be UTC-adjusted"
+        return v.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, datetime.time):
+        return v.strftime("%H:%M:%S")
+    return str(v)
+
+
+def same(p, c):
+    if isinstance(p, float):
+        return c != "" and math.isclose(p, float(c), rel_tol=1e-12, abs_tol=1e-9)
+    return spelled(p) == c
+
+
+report = {"files": {}, "mismatches": []}
+for name in sorted(os.listdir(pdir)):
+    if not name.endswith(".parquet"):
+        continue
+    path = os.path.join(pdir, name)
+    meta = pq.ParquetFile(path).metadata
+    table = pq.read_table(path)
+    with open(os.path.join(cdir, name[: -len(".parquet")] + ".csv"), newline="") as f:
+        rows = list(csv.reader(f))
+    header, rows = rows[0], rows[1:]
+    codecs = sorted({meta.row_group(g).column(c).compression for g in range(meta.num_row_groups) for c in range(meta.num_columns)})
+    report["files"][name] = {
+        "rows": table.num_rows,
+        "csv_rows": len(rows),
+        "row_groups": [meta.row_group(g).num_rows for g in range(meta.num_row_groups)],
+        "codecs": codecs,
+        "columns": table.column_names,
+        "csv_columns": header,
+        "schema": {f.name: str(f.type) for f in table.schema},
+    }
+    if table.column_names != header or table.num_rows != len(rows):
+        continue
+    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+    for r, row in enumerate(rows):
+        for i, c in enumerate(row):
+            p = columns[i][r]
+            if not same(p, c) and len(report["mismatches"]) < 10:
+                report["mismatches"].append({"file": name, "row": r, "column": header[i], "parquet": spelled(p), "csv": c})
+json.dump(report, sys.stdout)
