@@ -1,8 +1,10 @@
 """Reads every Parquet file genims wrote in one directory with pyarrow (an independent
-reader) and compares it, row for row and value for value, with the CSV file of the same
-window in another directory. Prints one JSON object: per file its row count, row-group
-sizes, column-chunk codecs and Arrow schema, and the first mismatches (none when equal).
-Usage: parquet_check.py PARQUET_DIR CSV_DIR"""
+reader) and compares it with the CSV file of the same window in another directory: row
+counts and columns always, and every value of a sample of rows (all rows of small files;
+the first and last 1,000 and every 97th row of large ones — the whole of a day's
+sensor_data takes minutes in Python). Prints one JSON object: per file its row count,
+rows compared, row-group sizes, column-chunk codecs and Arrow schema, and the first
+mismatches (none when equal). Usage: parquet_check.py PARQUET_DIR CSV_DIR"""
 
 import csv
 import datetime
@@ -61,10 +63,13 @@ for name in sorted(os.listdir(pdir)):
     }
     if table.column_names != header or table.num_rows != len(rows):
         continue
-    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    for r, row in enumerate(rows):
-        for i, c in enumerate(row):
-            p = columns[i][r]
+    n = len(rows)
+    sample = [r for r in range(n) if n <= 20000 or r < 1000 or r >= n - 1000 or r % 97 == 0]
+    report["files"][name]["compared"] = len(sample)
+    picked = table.take(sample).to_pylist()
+    for r, p_row in zip(sample, picked):
+        for i, c in enumerate(rows[r]):
+            p = p_row[header[i]]
             if not same(p, c) and len(report["mismatches"]) < 10:
                 report["mismatches"].append({"file": name, "row": r, "column": header[i], "parquet": spelled(p), "csv": c})
 json.dump(report, sys.stdout)
