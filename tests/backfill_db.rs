@@ -339,6 +339,25 @@ fn consecutive_windows_continue_exactly_like_one_window() {
     }
 }
 
+/// Backfills `window` into `db` as shards 1/2 and 2/2 running at the same time.
+fn two_shards_at_once(d: &std::path::Path, db: &TestDb, window: &[&str]) {
+    let shards: Vec<_> = ["1/2", "2/2"]
+        .iter()
+        .map(|s| {
+            genims(d)
+                .args(["--postgres-url", &db.url, "backfill", "--out", "db", "--shard", s])
+                .args(window)
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in shards {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "a shard failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 /// Every index and key definition of the two big tables, in order.
 fn index_defs(db: &TestDb) -> String {
     db.scalar(
@@ -399,21 +418,7 @@ fn a_load_keeps_every_index_and_a_killed_load_leaves_the_tables_as_they_were() {
         "SELECT has_table_privilege('public', 'sensor_data', 'SELECT') AND to_regclass('users_view') IS NOT NULL",
     );
     assert!(kept, "a grant or a user's view was lost");
-    let shards: Vec<_> = ["1/2", "2/2"]
-        .iter()
-        .map(|s| {
-            genims(d)
-                .args(["--postgres-url", &sharded.url, "backfill", "--out", "db", "--shard", s])
-                .args(window)
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in shards {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "a shard failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    two_shards_at_once(d, &sharded, &window);
     for db in [&granted, &sharded] {
         assert_eq!(index_defs(db), before, "the same indexes and keys");
         assert_eq!(staging_tables(db), 0, "staging tables left behind");
@@ -531,21 +536,7 @@ fn new_daily_partitions_are_loaded_unindexed_then_attached_as_if_created() {
     for db in [&staged, &created] {
         ok(genims(d).args(["--postgres-url", &db.url, "backfill", "--out", "db"]).args(window));
     }
-    let shards: Vec<_> = ["1/2", "2/2"]
-        .iter()
-        .map(|s| {
-            genims(d)
-                .args(["--postgres-url", &sharded.url, "backfill", "--out", "db", "--shard", s])
-                .args(window)
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for child in shards {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "a shard failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    two_shards_at_once(d, &sharded, &window);
 
     let layout = partition_layout(&created);
     assert!(layout.contains("sensor_data_p20260304_pkey") && layout.contains("users_own_check"), "{layout}");
