@@ -23,6 +23,7 @@ use crate::sim::scope::{self, Shard};
 use crate::sim::unit::UnitSpec;
 use crate::sim::Engine;
 use crate::sink::files::FileSink;
+use crate::sink::mqtt::{MqttSink, Scope as MqttScope};
 use crate::sink::postgres::PostgresSink;
 use crate::sink::Bulk;
 
@@ -46,7 +47,9 @@ impl Request {
         let window = scope::window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
         let shard = Shard::select(args.shard.as_deref(), |k| std::env::var(k).ok())?;
         let out = args.out.unwrap_or(BackfillOut::Csv);
-        if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Null) && args.path.is_some() {
+        if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Mqtt | BackfillOut::Null)
+            && args.path.is_some()
+        {
             bail!(
                 "--path names a directory for file outputs; it cannot be used with --out {}",
                 format!("{out:?}").to_lowercase()
@@ -96,6 +99,15 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
         BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
         BackfillOut::Parquet => Box::new(crate::sink::parquet::ParquetSink::new(req.dir.clone())?),
         BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(rt.clone(), &cfg.kafka)?),
+        BackfillOut::Mqtt => {
+            let machines = req.machines(engine.plant.machines.len());
+            let run = match req.shard.count {
+                1 => "backfill".to_owned(),
+                n => format!("backfill-{}of{n}", req.shard.index),
+            };
+            let scope = MqttScope { plant: &engine.plant, machines: &machines, run: &run, historical: true };
+            Box::new(MqttSink::new(rt.clone(), &cfg.mqtt, &scope)?)
+        }
         BackfillOut::Null => Box::new(crate::sink::Discard(Format::Csv)),
     };
     let machines = req.machines(engine.plant.machines.len());

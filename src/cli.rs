@@ -175,6 +175,8 @@ pub enum BackfillOut {
     Parquet,
     /// Kafka topics.
     Kafka,
+    /// An MQTT broker: a Unified Namespace with JSON payloads, or Sparkplug B ([mqtt] mode).
+    Mqtt,
     /// Generate and encode, write nothing (to measure the engine).
     Null,
 }
@@ -234,7 +236,7 @@ pub struct StreamArgs {
     /// Simulated seconds per wall-clock second (1 = real time on the wall-clock grid), or "max".
     #[arg(long, default_value = "1", allow_negative_numbers = true)]
     pub speed: String,
-    /// Comma-separated sinks: postgres, kafka, stdout, null (encodes and discards) [default: [stream] sinks].
+    /// Comma-separated sinks: postgres, kafka, mqtt, stdout, null (encodes and discards) [default: [stream] sinks].
     #[arg(long, value_delimiter = ',', value_name = "SINK,...")]
     pub sink: Vec<String>,
     /// Start here instead of where the stream (or a backfill) stopped (RFC 3339 or YYYY-MM-DD).

@@ -144,6 +144,62 @@ impl KafkaCompression {
     }
 }
 
+/// How rows travel as MQTT messages (`[mqtt] mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MqttMode {
+    /// A Unified Namespace topic tree with JSON payloads.
+    Uns,
+    /// Sparkplug B 3.0: protobuf payloads, an edge node per line, a device per machine.
+    Sparkplug,
+}
+
+/// The MQTT sink's settings.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    /// `mqtt://host[:1883]` or `mqtts://host[:8883]` (TLS). Unset: no broker.
+    pub url: Option<String>,
+    pub mode: MqttMode,
+    /// The root of the Unified Namespace topic tree.
+    pub topic_prefix: String,
+    /// 0 (at most once) or 1 (at least once: every message acknowledged by the broker).
+    pub qos: u8,
+    /// The MQTT client id's stem (a suffix tells connections apart).
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Read when connecting, unless `password` (or `GENIMS_MQTT_PASSWORD`) is set.
+    pub password_file: Option<PathBuf>,
+    /// A PEM file of the roots to trust, or `system`; unset: the operating system's roots.
+    pub ca_file: Option<String>,
+    /// A client certificate and its key (PEM), for mutual TLS.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// Whether the broker's host name must be in its certificate.
+    pub verify_hostname: bool,
+    /// Messages a connection keeps unacknowledged at once (QoS 1).
+    pub inflight: u16,
+}
+
+impl Default for MqttConfig {
+    fn default() -> MqttConfig {
+        MqttConfig {
+            url: None,
+            mode: MqttMode::Uns,
+            topic_prefix: "genims".to_owned(),
+            qos: 1,
+            client_id: "genims".to_owned(),
+            username: None,
+            password: None,
+            password_file: None,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            verify_hostname: true,
+            inflight: 1000,
+        }
+    }
+}
+
 /// Settings of the stream daemon.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
@@ -251,6 +307,7 @@ pub struct Config {
     pub sizes: Sizes,
     pub postgres: PostgresConfig,
     pub kafka: KafkaConfig,
+    pub mqtt: MqttConfig,
     pub output_dir: PathBuf,
     pub faults_dir: Option<PathBuf>,
     pub stream: StreamConfig,
@@ -285,6 +342,7 @@ impl Default for Config {
                 client_id: "genims".to_owned(),
                 security: KafkaSecurity { verify_hostname: true, ..KafkaSecurity::default() },
             },
+            mqtt: MqttConfig::default(),
             output_dir: PathBuf::from("./genims-data"),
             faults_dir: None,
             stream: StreamConfig::default(),
@@ -303,6 +361,7 @@ enum Kind {
     StrList,
     /// A number between 0 and 1.
     Fraction,
+    Bool,
 }
 
 /// Every key the file may hold: (section, key, kind).
@@ -341,6 +400,19 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("kafka", "ssl_certificate_location", Kind::Str),
     ("kafka", "ssl_key_location", Kind::Str),
     ("kafka", "ssl_endpoint_identification_algorithm", Kind::Enum(&["https", "none"])),
+    ("mqtt", "url", Kind::Str),
+    ("mqtt", "mode", Kind::Enum(&["uns", "sparkplug"])),
+    ("mqtt", "topic_prefix", Kind::Str),
+    ("mqtt", "qos", Kind::Int(0, 1)),
+    ("mqtt", "client_id", Kind::Str),
+    ("mqtt", "username", Kind::Str),
+    ("mqtt", "password", Kind::Str),
+    ("mqtt", "password_file", Kind::Str),
+    ("mqtt", "ca_file", Kind::Str),
+    ("mqtt", "cert_file", Kind::Str),
+    ("mqtt", "key_file", Kind::Str),
+    ("mqtt", "verify_hostname", Kind::Bool),
+    ("mqtt", "inflight", Kind::Int(1, 65_535)),
     ("output", "dir", Kind::Str),
     ("faults", "dir", Kind::Str),
     ("stream", "sinks", Kind::StrList),
@@ -394,7 +466,7 @@ impl Config {
         let at = |section: &str, key: Option<&str>| format!("{}:{}", path.display(), line(section, key));
         for (section, value) in &doc {
             let Some(table) = value.as_table() else {
-                problems.push((line("", Some(section)), format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, output, faults, stream", at("", Some(section)))));
+                problems.push((line("", Some(section)), format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, mqtt, output, faults, stream", at("", Some(section)))));
                 continue;
             };
             if !KEYS.iter().any(|k| k.0 == section) {
@@ -532,6 +604,44 @@ impl Config {
                 check_topic_prefix(&prefix)?;
                 self.kafka.topic_prefix = prefix;
             }
+            ("mqtt", "url") => {
+                let url = string()?;
+                if !url.is_empty() {
+                    parse_mqtt_url(&url)?;
+                }
+                self.mqtt.url = Some(url).filter(|s| !s.is_empty());
+            }
+            ("mqtt", "mode") => {
+                self.mqtt.mode = match string()?.to_ascii_lowercase().as_str() {
+                    "uns" => MqttMode::Uns,
+                    "sparkplug" => MqttMode::Sparkplug,
+                    other => return Err(format!("`{other}` is not one of uns, sparkplug")),
+                }
+            }
+            ("mqtt", "topic_prefix") => {
+                let prefix = string()?;
+                check_mqtt_prefix(&prefix)?;
+                self.mqtt.topic_prefix = prefix;
+            }
+            ("mqtt", "qos") => self.mqtt.qos = int()? as u8,
+            ("mqtt", "client_id") => {
+                let id = string()?;
+                if id.is_empty() {
+                    return Err("must not be empty".to_owned());
+                }
+                self.mqtt.client_id = id;
+            }
+            ("mqtt", "username") => self.mqtt.username = Some(string()?).filter(|s| !s.is_empty()),
+            ("mqtt", "password") => self.mqtt.password = Some(Secret(string()?)).filter(|s| !s.0.is_empty()),
+            ("mqtt", "password_file") => self.mqtt.password_file = Some(PathBuf::from(string()?)),
+            ("mqtt", "ca_file") => self.mqtt.ca_file = Some(string()?).filter(|s| !s.is_empty()),
+            ("mqtt", "cert_file") => self.mqtt.cert_file = Some(PathBuf::from(string()?)),
+            ("mqtt", "key_file") => self.mqtt.key_file = Some(PathBuf::from(string()?)),
+            ("mqtt", "verify_hostname") => {
+                self.mqtt.verify_hostname =
+                    v.as_bool().ok_or_else(|| format!("expected true or false, found {}", v.type_str()))?
+            }
+            ("mqtt", "inflight") => self.mqtt.inflight = int()? as u16,
             ("output", "dir") => self.output_dir = PathBuf::from(string()?),
             ("faults", "dir") => self.faults_dir = Some(PathBuf::from(string()?)),
             ("stream", "sinks") => {
@@ -594,6 +704,16 @@ impl Config {
         if let Some(p) = get("GENIMS_KAFKA_SASL_PASSWORD").filter(|s| !s.is_empty()) {
             self.kafka.security.sasl_password = Some(Secret(p));
         }
+        if let Some(u) = get("GENIMS_MQTT_URL").filter(|s| !s.is_empty()) {
+            parse_mqtt_url(&u).map_err(|e| anyhow!("GENIMS_MQTT_URL: {e}"))?;
+            self.mqtt.url = Some(u);
+        }
+        if let Some(u) = get("GENIMS_MQTT_USERNAME").filter(|s| !s.is_empty()) {
+            self.mqtt.username = Some(u);
+        }
+        if let Some(p) = get("GENIMS_MQTT_PASSWORD").filter(|s| !s.is_empty()) {
+            self.mqtt.password = Some(Secret(p));
+        }
         if let Some(t) = get("GENIMS_CONTROL_TOKEN").filter(|s| !s.is_empty()) {
             self.stream.control_token = Some(parse_token(&t).map_err(|e| anyhow!("GENIMS_CONTROL_TOKEN: {e}"))?);
         }
@@ -647,7 +767,53 @@ pub fn check_topic_prefix(prefix: &str) -> std::result::Result<(), String> {
 }
 
 /// The sinks a stream can use.
-pub const SINKS: &[&str] = &["postgres", "kafka", "stdout", "null"];
+pub const SINKS: &[&str] = &["postgres", "kafka", "mqtt", "stdout", "null"];
+
+/// An MQTT broker's address: (TLS?, host, port) of `mqtt://host[:port]` (1883) or
+/// `mqtts://host[:port]` (8883).
+pub fn parse_mqtt_url(url: &str) -> std::result::Result<(bool, String, u16), String> {
+    let bad = || format!("`{url}` is not a broker address such as mqtt://127.0.0.1:1883 or mqtts://broker:8883");
+    let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")) {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("mqtts://").or_else(|| url.strip_prefix("ssl://")) {
+        (true, r)
+    } else {
+        return Err(bad());
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.contains(['/', '@', '?']) {
+        return Err(format!("{}: give only the host and port (credentials go in [mqtt] username/password)", bad()));
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            (h, p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(bad)?)
+        }
+        _ => (rest, if tls { 8883 } else { 1883 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((tls, host.to_owned(), port))
+}
+
+/// MQTT's rules for the topic root genims publishes under: not empty, no wildcards
+/// (`+`, `#`), no leading `$` (reserved for brokers), no empty level.
+pub fn check_mqtt_prefix(prefix: &str) -> std::result::Result<(), String> {
+    if prefix.is_empty() {
+        return Err("must not be empty (topics are <prefix>/<factory>/<line>/<machine>/...)".to_owned());
+    }
+    if prefix.contains(['+', '#', '\0']) {
+        return Err(format!("`{prefix}`: MQTT topic names may not contain + or # (they are wildcards)"));
+    }
+    if prefix.starts_with('$') {
+        return Err(format!("`{prefix}`: topics starting with $ are reserved for the broker"));
+    }
+    if prefix.split('/').any(str::is_empty) {
+        return Err(format!("`{prefix}`: no empty topic levels (a leading, trailing or double /)"));
+    }
+    Ok(())
+}
 
 /// A string of comma-separated items or a list of strings.
 fn str_list(v: &toml::Value) -> std::result::Result<Vec<String>, String> {
@@ -734,6 +900,37 @@ mod tests {
         let mut c = Config::default();
         c.apply_file(Path::new("cfg.toml"), text)?;
         Ok(c)
+    }
+
+    #[test]
+    fn mqtt_settings_are_checked_and_the_password_is_never_shown() {
+        let c = apply(
+            "[mqtt]\nurl = \"mqtts://broker.plant:8883\"\nmode = \"Sparkplug\"\nqos = 0\ntopic_prefix = \"acme/uns\"\n\
+             username = \"genims\"\npassword = \"s3cret-pw\"\nverify_hostname = false\n",
+        )
+        .unwrap();
+        let m = &c.mqtt;
+        assert_eq!(
+            (m.mode, m.qos, m.topic_prefix.as_str(), m.verify_hostname),
+            (MqttMode::Sparkplug, 0, "acme/uns", false)
+        );
+        assert!(!format!("{m:?}").contains("s3cret-pw"), "Debug must redact the password");
+        assert_eq!(parse_mqtt_url("mqtts://broker.plant"), Ok((true, "broker.plant".to_owned(), 8883)));
+        assert_eq!(parse_mqtt_url("mqtt://[::1]:1884"), Ok((false, "::1".to_owned(), 1884)));
+        let err = apply("[mqtt]\nmode = \"opcua\"\nqos = 2\ntopic_prefix = \"a/#\"\nurl = \"broker:1883\"\n")
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "cfg.toml:2: mqtt.mode: `opcua` is not one of uns, sparkplug",
+            "cfg.toml:3: mqtt.qos: 2 is out of range 0..=1",
+            "cfg.toml:4: mqtt.topic_prefix: `a/#`: MQTT topic names may not contain + or #",
+            "cfg.toml:5: mqtt.url: `broker:1883` is not a broker address",
+        ] {
+            assert!(err.contains(want), "{want}\n in: {err}");
+        }
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "GENIMS_MQTT_PASSWORD").then(|| "from-env".to_owned())).unwrap();
+        assert_eq!(c.mqtt.password, Some(Secret("from-env".into())));
     }
 
     #[test]

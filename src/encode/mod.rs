@@ -1,8 +1,8 @@
 //! Encoders: the receivers that turn the engine's typed rows into bytes a sink delivers.
 //!
 //! Each sink names the [`Format`] it takes (files: CSV, JSON Lines or SQL; PostgreSQL:
-//! binary COPY; Kafka: keyed JSON records; stdout: JSON Lines; Parquet: typed cells it turns
-//! into column chunks). Backfill receives the
+//! binary COPY; Kafka: keyed JSON records; stdout: JSON Lines; Parquet and MQTT: typed cells
+//! they turn into column chunks and messages). Backfill receives the
 //! engine's rows in an [`Encoded`] (one buffer per table); the stream encodes each row with
 //! [`encode`] for every format its sinks take, straight into the tick it belongs to
 //! (`stream::generate`). Text spellings live in [`text`], PostgreSQL's binary layout in
@@ -28,8 +28,9 @@ pub enum Format {
     /// Kafka frames: per row `u32` key length, key, `i64` timestamp (ms), `u32` value length,
     /// and the row as a JSON object.
     Kafka,
-    /// Typed cells ([`cells`]), which the Parquet sink turns into column chunks.
-    Parquet,
+    /// Typed cells ([`cells`]), which the Parquet and MQTT sinks turn into their own
+    /// encodings (column chunks; JSON and Sparkplug B payloads).
+    Cells,
 }
 
 impl Format {
@@ -40,7 +41,7 @@ impl Format {
             Format::Sql => "sql",
             Format::PgBinary => "bin",
             Format::Kafka => "kafka",
-            Format::Parquet => "parquet",
+            Format::Cells => "cells",
         }
     }
 }
@@ -83,7 +84,7 @@ pub fn encode<R: Row>(fmt: Format, row: &R, out: &mut Vec<u8>) {
             let len = (out.len() - len_at - 4) as u32;
             out[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
         }
-        Format::Parquet => row.visit(&mut cells::Tagged { out }),
+        Format::Cells => row.visit(&mut cells::Tagged { out }),
     }
 }
 
@@ -133,7 +134,7 @@ pub fn encode_fields(
             visit(&mut Bin { out });
         }
         Format::Kafka => unreachable!("master data is not published to Kafka"),
-        Format::Parquet => visit(&mut cells::Tagged { out }),
+        Format::Cells => visit(&mut cells::Tagged { out }),
     }
 }
 

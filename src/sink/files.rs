@@ -32,17 +32,17 @@ impl FileSink {
     }
 
     /// The path a table's file gets.
-    pub fn path_of(dir: &std::path::Path, fmt: Format, table: Table, day: Option<i64>) -> PathBuf {
+    pub fn path_of(dir: &std::path::Path, extension: &str, table: Table, day: Option<i64>) -> PathBuf {
         match day {
-            Some(d) => dir.join(format!("{}_{}.{}", table.name(), day_tag(d), fmt.extension())),
-            None => dir.join(format!("{}.{}", table.name(), fmt.extension())),
+            Some(d) => dir.join(format!("{}_{}.{extension}", table.name(), day_tag(d))),
+            None => dir.join(format!("{}.{extension}", table.name())),
         }
     }
 
     fn file(&mut self, table: Table, day: Option<i64>) -> Result<&mut AtomicFile> {
         let key = (table, day);
         if !self.open.contains_key(&key) {
-            let mut f = AtomicFile::create(&Self::path_of(&self.dir, self.fmt, table, day))?;
+            let mut f = AtomicFile::create(&Self::path_of(&self.dir, self.fmt.extension(), table, day))?;
             match self.fmt {
                 Format::Csv => {
                     f.write_all(table.columns().join(",").as_bytes())?;

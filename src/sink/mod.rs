@@ -1,4 +1,4 @@
-//! Sinks: where generated rows go. Every output (files, PostgreSQL, Kafka, stdout, null)
+//! Sinks: where generated rows go. Every output (files, Parquet, PostgreSQL, Kafka, MQTT, stdout, null)
 //! implements [`Sink`] and one or both delivery interfaces: [`Bulk`] for backfill (write
 //! everything, finish once; synchronous, on the backfill's worker threads) and [`Live`] for
 //! the stream (commit batches with progress, resume, retry; async, one task per sink on
@@ -6,8 +6,10 @@
 
 pub mod files;
 pub mod kafka;
+pub mod mqtt;
 pub mod parquet;
 pub mod postgres;
+pub mod progress;
 pub mod stdout;
 
 use std::collections::BTreeMap;

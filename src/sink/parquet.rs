@@ -296,7 +296,7 @@ impl Sink for ParquetSink {
     }
 
     fn format(&self) -> Format {
-        Format::Parquet
+        Format::Cells
     }
 }
 
@@ -310,7 +310,7 @@ impl Bulk for ParquetSink {
                 let file = self.open.remove(&k).expect("open");
                 self.closed.push(file.close()?);
             }
-            let path = FileSink::path_of(&self.dir, Format::Parquet, table, key.1);
+            let path = FileSink::path_of(&self.dir, "parquet", table, key.1);
             self.open.insert(key, TableFile::create(path, table, &self.props)?);
         }
         self.open.get_mut(&key).expect("open").append(&bytes)
@@ -320,7 +320,7 @@ impl Bulk for ParquetSink {
         // Every table gets its file, rows or not.
         for table in Table::ALL.into_iter().filter(|t| !t.split_by_day()) {
             if !self.open.contains_key(&(table, None)) {
-                let path = FileSink::path_of(&self.dir, Format::Parquet, table, None);
+                let path = FileSink::path_of(&self.dir, "parquet", table, None);
                 self.open.insert((table, None), TableFile::create(path, table, &self.props)?);
             }
         }

@@ -75,7 +75,7 @@ impl Request {
         };
         let sinks = if args.sink.is_empty() { cfg.stream.sinks.clone() } else { args.sink.clone() };
         if sinks.is_empty() {
-            bail!("no sinks: give --sink postgres,kafka,stdout or set [stream] sinks");
+            bail!("no sinks: give --sink postgres,kafka,mqtt,stdout or set [stream] sinks");
         }
         for s in &sinks {
             if !SINKS.contains(&s.as_str()) {
@@ -167,6 +167,19 @@ fn open_sinks(
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
                 .and_then(|()| {
                     let sink = crate::sink::kafka::KafkaSink::live(rt.clone(), &cfg.kafka, state_dir, &req.name)?;
+                    Ok(Box::new(sink) as Box<dyn Live>)
+                }),
+            "mqtt" => std::fs::create_dir_all(state_dir)
+                .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
+                .and_then(|()| {
+                    let machines = req.shard.machines(engine.plant.machines.len());
+                    let scope = crate::sink::mqtt::Scope {
+                        plant: &engine.plant,
+                        machines: &machines,
+                        run: &req.name,
+                        historical: false,
+                    };
+                    let sink = crate::sink::mqtt::MqttSink::live(rt.clone(), &cfg.mqtt, &scope, state_dir)?;
                     Ok(Box::new(sink) as Box<dyn Live>)
                 }),
             "null" => Ok(Box::new(crate::sink::Discard(Format::Jsonl))),

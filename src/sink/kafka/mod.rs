@@ -41,7 +41,6 @@ use super::{Bulk, Live, Progress, Sink};
 use crate::config::{KafkaCompression, KafkaConfig};
 use crate::encode::{next_frame, Format};
 use crate::rows::Table;
-use crate::sim::unit::Counters;
 
 /// Records per produce request at most.
 const BATCH_RECORDS: usize = 2_000;
@@ -251,48 +250,18 @@ impl KafkaSink {
 
     /// Writes the progress file (atomically) after everything before it was acknowledged.
     fn save_progress(&self, progress: &Progress) -> Result<()> {
-        let Some(path) = &self.state else { return Ok(()) };
-        let counters = progress.counters.as_ref().map(|(at, map)| {
-            let m: serde_json::Map<String, serde_json::Value> =
-                map.iter().map(|(id, c)| (id.clone(), serde_json::json!([c.parts, c.energy_kwh]))).collect();
-            serde_json::json!({ "at": at, "machines": m })
-        });
-        let doc = serde_json::json!({
-            "stream": progress.stream,
-            "through": progress.through,
-            "through_utc": crate::sim::clock::instant_string(progress.through),
-            "counters": counters,
-        });
-        let mut f = crate::output::atomic::AtomicFile::create(path)?;
-        f.write_all(doc.to_string().as_bytes())?;
-        f.commit()
+        match &self.state {
+            Some(path) => super::progress::save(path, progress),
+            None => Ok(()),
+        }
     }
 
     /// Reads the progress file, if any.
     fn load_progress(&self, stream: &str) -> Result<Option<Progress>> {
-        let Some(path) = &self.state else { return Ok(None) };
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(anyhow!("cannot read {}: {e}", path.display())),
-        };
-        let bad = || anyhow!("{} is damaged; delete it to start the Kafka stream afresh", path.display());
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|_| bad())?;
-        let through = doc["through"].as_i64().ok_or_else(bad)?;
-        let counters = match doc["counters"].as_object() {
-            Some(c) => {
-                let at = c.get("at").and_then(|v| v.as_i64()).ok_or_else(bad)?;
-                let mut map = BTreeMap::new();
-                for (id, v) in c.get("machines").and_then(|v| v.as_object()).ok_or_else(bad)? {
-                    let parts = v[0].as_i64().ok_or_else(bad)?;
-                    let energy_kwh = v[1].as_f64().ok_or_else(bad)?;
-                    map.insert(id.clone(), Counters { parts, energy_kwh });
-                }
-                Some((at, Arc::new(map)))
-            }
-            None => None,
-        };
-        Ok(Some(Progress { stream: stream.to_owned(), through, counters }))
+        match &self.state {
+            Some(path) => super::progress::load(path, stream, "Kafka"),
+            None => Ok(None),
+        }
     }
 
     /// Sends one batch, waiting for a free slot first; reports failures of finished sends.

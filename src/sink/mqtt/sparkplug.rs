@@ -1,0 +1,629 @@
+//! The Sparkplug B 3.0 mode (`[mqtt] mode = "sparkplug"`): protobuf payloads
+//! (`proto/sparkplug_b.proto`, the specification's), the plant mapped as
+//!
+//! - group = factory id, edge node = line id, device = machine id (a run of one table or a
+//!   shard is an edge node of its own, `<line>-<run>`, so runs never share a node's state);
+//! - one MQTT connection per edge node, its will an `NDEATH` carrying the connection's
+//!   `bdSeq`; `NBIRTH` (`bdSeq`, `Node Control/Rebirth`, the line's events) and a `DBIRTH`
+//!   per machine, naming every metric with its alias and datatype, before any data;
+//! - device metrics `Sensors/<sensor>/<column>` (every sensor_data column but ids and
+//!   time), `State/<column>` (scada_machine_data likewise) and `Events/<table>` (the row
+//!   as JSON); `DDATA` carries one machine's readings of one instant by alias, each metric
+//!   stamped with the reading's time (`is_historical` in a backfill);
+//! - `seq` 0–255 per edge node over every message but `NDEATH`, `NBIRTH` at 0;
+//! - an `NCMD` with `Node Control/Rebirth` = true re-sends the births; a new connection
+//!   (after a broker restart) increments `bdSeq` and sends them too.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Result};
+use prost::Message as _;
+use rumqttc::{LastWill, QoS};
+use tokio::sync::{mpsc, Mutex};
+
+use super::conn::Conn;
+use super::sparkplug_b::payload::{metric, Metric};
+use super::sparkplug_b::Payload;
+use super::{Access, Layout, Scope};
+use crate::encode::cells::{replay, Cell, Reader};
+use crate::encode::{encode_fields, Format};
+use crate::rows::Table;
+use crate::sink::parquet::{columns as typed_columns, Kind};
+
+/// The topic namespace of Sparkplug B.
+pub const NAMESPACE: &str = "spBv1.0";
+/// The node control metric a host application sets to ask for births.
+pub const REBIRTH: &str = "Node Control/Rebirth";
+
+/// Sparkplug B datatypes genims uses.
+pub mod datatype {
+    pub const INT32: u32 = 3;
+    pub const INT64: u32 = 4;
+    pub const UINT64: u32 = 8;
+    pub const DOUBLE: u32 = 10;
+    pub const BOOLEAN: u32 = 11;
+    pub const STRING: u32 = 12;
+    pub const DATETIME: u32 = 13;
+}
+
+/// The Sparkplug datatype of a column kind (dates and times of day as strings).
+fn datatype_of(kind: Kind) -> u32 {
+    match kind {
+        Kind::Text | Kind::Date | Kind::Time => datatype::STRING,
+        Kind::Int32 => datatype::INT32,
+        Kind::Int64 => datatype::INT64,
+        Kind::Double => datatype::DOUBLE,
+        Kind::Bool => datatype::BOOLEAN,
+        Kind::Timestamp => datatype::DATETIME,
+    }
+}
+
+/// A metric as births declare it.
+#[derive(Debug, Clone)]
+struct MetricDef {
+    name: String,
+    alias: u64,
+    datatype: u32,
+}
+
+/// The columns of `table` that become metrics (not ids, not the row's time) and their
+/// datatypes: (column position, column name, datatype).
+fn metric_columns(table: Table) -> Vec<(usize, String, u32)> {
+    let l = Layout::of(table);
+    let skip = |i: usize, name: &str| {
+        Some(i) == l.machine
+            || Some(i) == l.line
+            || Some(i) == l.sensor
+            || i == l.time
+            || Some(name) == table.serial()
+            || matches!(name, "factory_id" | "created_at" | "updated_at")
+    };
+    typed_columns(table)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (name, _))| !skip(*i, name))
+        .map(|(i, (name, kind))| (i, name, datatype_of(kind)))
+        .collect()
+}
+
+/// One machine: its metrics and where each row's cells go.
+struct Device {
+    id: String,
+    metrics: Vec<MetricDef>,
+    /// Sensor id → alias of its first metric (the others follow in column order).
+    sensors: HashMap<String, u64>,
+    /// Alias of the first State metric.
+    state: u64,
+    /// Alias of `Events/<table>` by table index.
+    events: [Option<u64>; 7],
+}
+
+/// One edge node's fixed definition: what its births declare.
+struct NodeDef {
+    group: String,
+    id: String,
+    /// Metrics of NBIRTH after bdSeq.
+    metrics: Vec<MetricDef>,
+    /// Alias of `Events/production_runs`.
+    runs: u64,
+    devices: Vec<Device>,
+}
+
+impl NodeDef {
+    fn topic(&self, kind: &str, device: Option<&str>) -> String {
+        match device {
+            Some(d) => format!("{NAMESPACE}/{}/{kind}/{}/{d}", self.group, self.id),
+            None => format!("{NAMESPACE}/{}/{kind}/{}", self.group, self.id),
+        }
+    }
+}
+
+/// One edge node's live state: its connection, `seq` and `bdSeq`.
+struct Link {
+    conn: Option<Conn>,
+    seq: u8,
+    bd_seq: u8,
+}
+
+impl Link {
+    fn conn(&mut self) -> Result<&mut Conn> {
+        self.conn.as_mut().ok_or_else(|| anyhow!("the MQTT connection is closed"))
+    }
+
+    /// Publishes `payload` with the node's next `seq`.
+    async fn send(&mut self, topic: String, mut payload: Payload) -> Result<()> {
+        payload.seq = Some(u64::from(self.seq));
+        self.seq = self.seq.wrapping_add(1);
+        self.conn()?.publish(topic, false, payload.encode_to_vec()).await
+    }
+
+    /// NBIRTH (seq 0), then a DBIRTH per device.
+    async fn births(&mut self, def: &NodeDef) -> Result<()> {
+        let now = wall_millis();
+        self.seq = 0;
+        let mut metrics = vec![bd_seq_metric(self.bd_seq, now)];
+        metrics.extend(def.metrics.iter().map(|m| birth_metric(m, now)));
+        if let Some(rebirth) = metrics.iter_mut().find(|m| m.name.as_deref() == Some(REBIRTH)) {
+            rebirth.is_null = None;
+            rebirth.value = Some(metric::Value::BooleanValue(false));
+        }
+        self.send(def.topic("NBIRTH", None), Payload { timestamp: Some(now), metrics, ..Payload::default() }).await?;
+        for d in &def.devices {
+            let metrics = d.metrics.iter().map(|m| birth_metric(m, now)).collect();
+            self.send(
+                def.topic("DBIRTH", Some(&d.id)),
+                Payload { timestamp: Some(now), metrics, ..Payload::default() },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn wall_millis() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn bd_seq_metric(bd_seq: u8, now: u64) -> Metric {
+    Metric {
+        name: Some("bdSeq".to_owned()),
+        timestamp: Some(now),
+        datatype: Some(datatype::UINT64),
+        value: Some(metric::Value::LongValue(u64::from(bd_seq))),
+        ..Metric::default()
+    }
+}
+
+fn birth_metric(m: &MetricDef, now: u64) -> Metric {
+    Metric {
+        name: Some(m.name.clone()),
+        alias: Some(m.alias),
+        timestamp: Some(now),
+        datatype: Some(m.datatype),
+        is_null: Some(true),
+        ..Metric::default()
+    }
+}
+
+/// The death certificate of a connection with `bd_seq`.
+fn death(bd_seq: u8) -> Vec<u8> {
+    Payload {
+        timestamp: Some(wall_millis()),
+        metrics: vec![bd_seq_metric(bd_seq, wall_millis())],
+        ..Payload::default()
+    }
+    .encode_to_vec()
+}
+
+/// An edge node: its definition and its live state, shared with the task that answers
+/// rebirth requests.
+struct Node {
+    def: Arc<NodeDef>,
+    link: Arc<Mutex<Link>>,
+}
+
+/// A DDATA (or NDATA) being filled: node, device (None: the node), instant (ms), metrics.
+struct Pending {
+    node: usize,
+    device: Option<usize>,
+    at: i64,
+    metrics: Vec<Metric>,
+}
+
+pub struct Sparkplug {
+    access: Access,
+    run: String,
+    historical: bool,
+    nodes: Vec<Node>,
+    /// Machine id → (node, device).
+    machines: HashMap<String, (usize, usize)>,
+    /// Line id → node.
+    lines: HashMap<String, usize>,
+    layouts: Vec<Layout>,
+    scales: Vec<Vec<u8>>,
+    /// Metric columns of sensor_data and scada_machine_data.
+    sensor_columns: Vec<(usize, String, u32)>,
+    state_columns: Vec<(usize, String, u32)>,
+    pending: Option<Pending>,
+    json: Vec<u8>,
+}
+
+/// The edge nodes of a run, and which node (and device) each line and machine is.
+struct Nodes {
+    defs: Vec<NodeDef>,
+    /// Machine id → (node, device).
+    machines: HashMap<String, (usize, usize)>,
+    /// Line id → node.
+    lines: HashMap<String, usize>,
+}
+
+/// The edge nodes of `scope`: the lines of its machines, each with those machines.
+fn define(scope: &Scope) -> Nodes {
+    let plant = scope.plant;
+    let suffix = match scope.run {
+        "all" | "backfill" => String::new(),
+        run => format!("-{run}"),
+    };
+    let sensor_columns = metric_columns(Table::SensorData);
+    let state_columns = metric_columns(Table::ScadaMachineData);
+    let device_events = [Table::MachineFaults, Table::MaintenanceEvents, Table::SensorHealth, Table::FaultLabels];
+    let mut nodes: Vec<NodeDef> = Vec::new();
+    let mut by_line: HashMap<usize, usize> = HashMap::new();
+    let mut machines = HashMap::new();
+    for &m in scope.machines {
+        let machine = &plant.machines[m];
+        let n = *by_line.entry(machine.line).or_insert_with(|| {
+            let line = &plant.lines[machine.line];
+            let metrics = vec![
+                MetricDef { name: REBIRTH.to_owned(), alias: 0, datatype: datatype::BOOLEAN },
+                MetricDef { name: "Events/production_runs".to_owned(), alias: 1, datatype: datatype::STRING },
+            ];
+            nodes.push(NodeDef {
+                group: plant.factories[line.factory].id.clone(),
+                id: format!("{}{suffix}", line.id),
+                metrics,
+                runs: 1,
+                devices: Vec::new(),
+            });
+            nodes.len() - 1
+        });
+        let node = &mut nodes[n];
+        let mut next =
+            node.metrics.len() as u64 + node.devices.iter().map(|d: &Device| d.metrics.len() as u64).sum::<u64>();
+        let mut alias = || {
+            next += 1;
+            next - 1
+        };
+        let mut device = Device {
+            id: machine.id.clone(),
+            metrics: Vec::new(),
+            sensors: HashMap::new(),
+            state: 0,
+            events: [None; 7],
+        };
+        for s in plant.sensors.iter().filter(|s| s.machine == m) {
+            for (k, (_, column, datatype)) in sensor_columns.iter().enumerate() {
+                let a = alias();
+                if k == 0 {
+                    device.sensors.insert(s.id.clone(), a);
+                }
+                device.metrics.push(MetricDef {
+                    name: format!("Sensors/{}/{column}", s.id),
+                    alias: a,
+                    datatype: *datatype,
+                });
+            }
+        }
+        for (k, (_, column, datatype)) in state_columns.iter().enumerate() {
+            let a = alias();
+            if k == 0 {
+                device.state = a;
+            }
+            device.metrics.push(MetricDef { name: format!("State/{column}"), alias: a, datatype: *datatype });
+        }
+        for t in device_events {
+            let a = alias();
+            device.events[t.index()] = Some(a);
+            device.metrics.push(MetricDef {
+                name: format!("Events/{}", t.name()),
+                alias: a,
+                datatype: datatype::STRING,
+            });
+        }
+        machines.insert(machine.id.clone(), (n, node.devices.len()));
+        node.devices.push(device);
+    }
+    let lines = by_line.into_iter().map(|(l, n)| (plant.lines[l].id.clone(), n)).collect();
+    Nodes { defs: nodes, machines, lines }
+}
+
+/// A metric's value from a cell; None for a null.
+fn value_of(cell: &Cell) -> Option<metric::Value> {
+    use metric::Value;
+    Some(match *cell {
+        Cell::Null => return None,
+        Cell::Text(b) => Value::StringValue(String::from_utf8_lossy(b).into_owned()),
+        Cell::Int4(v) => Value::IntValue(v as u32),
+        Cell::Int8(v) => Value::LongValue(v as u64),
+        Cell::Dec(v) => Value::DoubleValue(v),
+        Cell::Bool(b) => Value::BooleanValue(b),
+        Cell::Ts(t) => Value::LongValue((t * 1000) as u64),
+        Cell::Date(d) => {
+            let (y, m, d) = crate::sim::clock::civil_from_days(d);
+            Value::StringValue(format!("{y:04}-{m:02}-{d:02}"))
+        }
+        Cell::Time(s) => Value::StringValue(format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)),
+    })
+}
+
+/// A data metric: by alias, stamped with the row's time.
+fn data_metric(alias: u64, at: i64, cell: &Cell, historical: bool) -> Metric {
+    let value = value_of(cell);
+    Metric {
+        alias: Some(alias),
+        timestamp: Some(at as u64),
+        is_historical: historical.then_some(true),
+        is_null: value.is_none().then_some(true),
+        value,
+        ..Metric::default()
+    }
+}
+
+/// The data metrics of one row: its metric `columns` by alias from `first` on.
+fn data_metrics(columns: &[(usize, String, u32)], first: u64, at: i64, row: &[Cell], historical: bool) -> Vec<Metric> {
+    columns.iter().enumerate().map(|(k, (i, _, _))| data_metric(first + k as u64, at, &row[*i], historical)).collect()
+}
+
+/// Opens one edge node's connection (its will the NDEATH of `bd_seq`), subscribes to its
+/// NCMD topic, sends its births, and starts the task that answers rebirth requests.
+async fn connect(access: &Access, run: &str, def: &Arc<NodeDef>, link: &Arc<Mutex<Link>>) -> Result<()> {
+    let mut guard = link.lock().await;
+    guard.conn = None;
+    let bd_seq = guard.bd_seq;
+    let mut opts = access.options(&format!("{run}-{}", def.id));
+    opts.set_last_will(LastWill::new(def.topic("NDEATH", None), death(bd_seq), QoS::AtLeastOnce, false));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let conn = Conn::open(opts, access.qos, Arc::clone(&access.shown), Some(tx)).await?;
+    conn.subscribe(def.topic("NCMD", None)).await?;
+    guard.conn = Some(conn);
+    guard.births(def).await?;
+    drop(guard);
+    tokio::spawn(answer_rebirths(rx, Arc::clone(def), Arc::clone(link)));
+    Ok(())
+}
+
+/// Whether an NCMD payload asks for a rebirth.
+pub fn asks_rebirth(payload: &[u8]) -> bool {
+    let Ok(p) = Payload::decode(payload) else { return false };
+    p.metrics.iter().any(|m| {
+        (m.name.as_deref() == Some(REBIRTH) || (m.name.is_none() && m.alias == Some(0)))
+            && m.value == Some(metric::Value::BooleanValue(true))
+    })
+}
+
+/// Re-sends the births on every rebirth request, until the connection is gone.
+async fn answer_rebirths(mut rx: mpsc::UnboundedReceiver<rumqttc::Publish>, def: Arc<NodeDef>, link: Arc<Mutex<Link>>) {
+    while let Some(p) = rx.recv().await {
+        if asks_rebirth(&p.payload) {
+            tracing::info!(group = %def.group, node = %def.id, "Sparkplug rebirth requested: sending NBIRTH and DBIRTHs");
+            // A failure shows on the connection; the stream's reset sends births anew.
+            let _ = link.lock().await.births(&def).await;
+        }
+    }
+}
+
+impl Sparkplug {
+    pub async fn open(access: Access, scope: &Scope<'_>) -> Result<Sparkplug> {
+        let Nodes { defs, machines, lines } = define(scope);
+        let mut nodes = Vec::new();
+        for def in defs {
+            let node = Node { def: Arc::new(def), link: Arc::new(Mutex::new(Link { conn: None, seq: 0, bd_seq: 0 })) };
+            connect(&access, scope.run, &node.def, &node.link).await?;
+            nodes.push(node);
+        }
+        Ok(Sparkplug {
+            access,
+            run: scope.run.to_owned(),
+            historical: scope.historical,
+            nodes,
+            machines,
+            lines,
+            layouts: Table::ALL.iter().map(|t| Layout::of(*t)).collect(),
+            scales: Table::ALL.iter().map(|t| super::uns::scales(*t)).collect(),
+            sensor_columns: metric_columns(Table::SensorData),
+            state_columns: metric_columns(Table::ScadaMachineData),
+            pending: None,
+            json: Vec::new(),
+        })
+    }
+
+    /// Publishes the message being filled, if any.
+    async fn flush(&mut self) -> Result<()> {
+        let Some(p) = self.pending.take() else { return Ok(()) };
+        let node = &self.nodes[p.node];
+        let (topic, payload) = match p.device {
+            Some(d) => (node.def.topic("DDATA", Some(&node.def.devices[d].id)), p.metrics),
+            None => (node.def.topic("NDATA", None), p.metrics),
+        };
+        let payload = Payload { timestamp: Some(p.at as u64), metrics: payload, ..Payload::default() };
+        node.link.lock().await.send(topic, payload).await
+    }
+
+    /// The message a row's metrics go into: the one being filled when it is for the same
+    /// node, device and instant, else a new one (after publishing the other).
+    async fn target(&mut self, node: usize, device: Option<usize>, at: i64) -> Result<&mut Vec<Metric>> {
+        let same = self.pending.as_ref().is_some_and(|p| p.node == node && p.device == device && p.at == at);
+        if !same {
+            self.flush().await?;
+            self.pending = Some(Pending { node, device, at, metrics: Vec::new() });
+        }
+        Ok(&mut self.pending.as_mut().expect("just set").metrics)
+    }
+
+    /// Publishes every row of `bytes` (tagged cells of `table`).
+    pub async fn push(&mut self, table: Table, bytes: &[u8]) -> Result<()> {
+        let l = self.layouts[table.index()];
+        let mut cells = Reader::new(bytes);
+        let mut row: Vec<Cell> = Vec::with_capacity(l.columns);
+        let historical = self.historical;
+        loop {
+            row.clear();
+            row.extend(cells.by_ref().take(l.columns));
+            if row.is_empty() {
+                break;
+            }
+            let at = super::millis(&row[l.time]);
+            let machine = l.machine.map(|i| super::text(&row[i]));
+            let (node, device) = match machine {
+                Some(m) => {
+                    let (n, d) = *self
+                        .machines
+                        .get(m)
+                        .ok_or_else(|| anyhow!("{}: machine {m} is not streamed here", table.name()))?;
+                    (n, Some(d))
+                }
+                None => {
+                    let line = l.line.map_or("", |i| super::text(&row[i]));
+                    (
+                        *self
+                            .lines
+                            .get(line)
+                            .ok_or_else(|| anyhow!("{}: line {line} is not streamed here", table.name()))?,
+                        None,
+                    )
+                }
+            };
+            match table {
+                Table::SensorData => {
+                    let sensor = l.sensor.map_or("", |i| super::text(&row[i]));
+                    let dev = &self.nodes[node].def.devices[device.expect("a machine's row")];
+                    let first = *dev
+                        .sensors
+                        .get(sensor)
+                        .ok_or_else(|| anyhow!("sensor {sensor} is not on machine {}", dev.id))?;
+                    let metrics = data_metrics(&self.sensor_columns, first, at, &row, historical);
+                    self.target(node, device, at).await?.extend(metrics);
+                }
+                Table::ScadaMachineData => {
+                    let first = self.nodes[node].def.devices[device.expect("a machine's row")].state;
+                    let metrics = data_metrics(&self.state_columns, first, at, &row, historical);
+                    self.target(node, device, at).await?.extend(metrics);
+                }
+                _ => {
+                    let def = &self.nodes[node].def;
+                    let alias = match device {
+                        Some(d) => def.devices[d].events[table.index()],
+                        None => Some(def.runs),
+                    }
+                    .ok_or_else(|| anyhow!("{} has no Sparkplug metric", table.name()))?;
+                    let mut json = std::mem::take(&mut self.json);
+                    json.clear();
+                    let scales = &self.scales[table.index()];
+                    encode_fields(Format::Jsonl, table.columns(), true, &mut json, |c| replay(&row, scales, c));
+                    let cell = Cell::Text(&json);
+                    let metric = data_metric(alias, at, &cell, historical);
+                    self.json = json;
+                    self.target(node, device, at).await?.push(metric);
+                }
+            }
+        }
+        self.flush().await
+    }
+
+    /// Waits until the broker has every message published so far.
+    pub async fn settle(&mut self) -> Result<()> {
+        self.flush().await?;
+        for node in &self.nodes {
+            let link = node.link.lock().await;
+            if let Some(conn) = &link.conn {
+                conn.settle().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// New connections in place of failed ones: a new `bdSeq` and births on each.
+    pub async fn reconnect(&mut self) -> Result<()> {
+        self.pending = None;
+        for node in &self.nodes {
+            {
+                let mut link = node.link.lock().await;
+                link.conn = None;
+                link.bd_seq = link.bd_seq.wrapping_add(1);
+            }
+            connect(&self.access, &self.run, &node.def, &node.link).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends each node's death certificate and disconnects (a clean disconnect does not
+    /// fire the will).
+    pub async fn close(&mut self) -> Result<()> {
+        self.flush().await?;
+        for node in &self.nodes {
+            let mut link = node.link.lock().await;
+            let bd_seq = link.bd_seq;
+            if let Some(mut conn) = link.conn.take() {
+                conn.publish_with(node.def.topic("NDEATH", None), QoS::AtLeastOnce, false, death(bd_seq)).await?;
+                conn.close().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_columns_leave_out_ids_and_time() {
+        let names: Vec<String> = metric_columns(Table::SensorData).into_iter().map(|c| c.1).collect();
+        assert!(names.contains(&"measurement_value".to_owned()) && names.contains(&"status".to_owned()), "{names:?}");
+        for id in ["sensor_data_id", "sensor_id", "machine_id", "line_id", "factory_id", "timestamp", "created_at"] {
+            assert!(!names.contains(&id.to_owned()), "{id} is carried by the topic or the metric's timestamp");
+        }
+        let state: Vec<(usize, String, u32)> = metric_columns(Table::ScadaMachineData);
+        let find = |n: &str| state.iter().find(|c| c.1 == n).map(|c| c.2);
+        assert_eq!(find("machine_state"), Some(datatype::STRING));
+        assert!(matches!(find("parts_produced_cumulative"), Some(datatype::INT32 | datatype::INT64)), "{state:?}");
+    }
+
+    #[test]
+    fn aliases_are_unique_per_edge_node_and_births_name_every_sensor() {
+        let cat = crate::faults::Catalogue::builtin();
+        let plant =
+            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+        let machines: Vec<usize> = (0..plant.machines.len()).collect();
+        let scope = Scope { plant: &plant, machines: &machines, run: "all", historical: false };
+        let Nodes { defs: nodes, machines: by_machine, lines } = define(&scope);
+        assert_eq!(nodes.len(), plant.lines.len(), "one edge node per line");
+        assert_eq!(by_machine.len(), plant.machines.len(), "one device per machine");
+        assert_eq!(lines.len(), plant.lines.len());
+        let per_sensor = metric_columns(Table::SensorData).len();
+        for n in &nodes {
+            let mut aliases: Vec<u64> = n.metrics.iter().map(|m| m.alias).collect();
+            aliases.extend(n.devices.iter().flat_map(|d| d.metrics.iter().map(|m| m.alias)));
+            let count = aliases.len();
+            aliases.sort_unstable();
+            aliases.dedup();
+            assert_eq!(aliases.len(), count, "node {}: aliases must be unique", n.id);
+            assert_eq!(aliases, (0..count as u64).collect::<Vec<_>>(), "node {}: aliases are dense", n.id);
+            for d in &n.devices {
+                assert_eq!(
+                    d.sensors.len() * per_sensor + metric_columns(Table::ScadaMachineData).len() + 4,
+                    d.metrics.len()
+                );
+                for (sensor, first) in &d.sensors {
+                    let m = d.metrics.iter().find(|m| m.alias == *first).unwrap();
+                    assert_eq!(m.name, format!("Sensors/{sensor}/{}", metric_columns(Table::SensorData)[0].1));
+                }
+            }
+        }
+        let shard = Scope { run: "iot-2of4", machines: &machines[..3], ..scope };
+        let nodes = define(&shard).defs;
+        assert!(nodes.iter().all(|n| n.id.ends_with("-iot-2of4")), "a partial run is an edge node of its own");
+    }
+
+    #[test]
+    fn a_rebirth_request_is_recognised_by_name_or_alias() {
+        let ask = |name: Option<&str>, alias: Option<u64>, v: bool| {
+            Payload {
+                metrics: vec![Metric {
+                    name: name.map(str::to_owned),
+                    alias,
+                    value: Some(metric::Value::BooleanValue(v)),
+                    ..Metric::default()
+                }],
+                ..Payload::default()
+            }
+            .encode_to_vec()
+        };
+        assert!(asks_rebirth(&ask(Some(REBIRTH), None, true)));
+        assert!(asks_rebirth(&ask(None, Some(0), true)));
+        assert!(!asks_rebirth(&ask(Some(REBIRTH), None, false)));
+        assert!(!asks_rebirth(&ask(Some("Node Control/Reboot"), None, true)));
+        assert!(!asks_rebirth(b"not protobuf \xff\xff"));
+    }
+}

@@ -1,0 +1,500 @@
+//! The MQTT sink against a real Mosquitto (a private one per test, on a free port), read by
+//! an independent client: paho-mqtt, Sparkplug B payloads decoded with the module protoc
+//! generates from the specification's `proto/sparkplug_b.proto` (tests/tools/mqtt_sub.py).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::BufRead as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// A private Mosquitto on a free loopback port, its sessions persisted in its directory
+/// (so a restart keeps a subscriber's queued QoS 1 messages), queues unbounded.
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    conf: PathBuf,
+}
+
+fn mosquitto_bin() -> &'static str {
+    if Path::new("/usr/sbin/mosquitto").is_file() {
+        "/usr/sbin/mosquitto"
+    } else {
+        "mosquitto"
+    }
+}
+
+impl Mosquitto {
+    fn start(dir: &Path) -> Mosquitto {
+        let port = free_port();
+        let conf = dir.join("mosquitto.conf");
+        let data = dir.join("mosquitto-data");
+        std::fs::create_dir_all(&data).unwrap();
+        // Run as root, Mosquitto would switch to its own user, which cannot write here.
+        let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
+                 max_queued_messages 0\nmax_inflight_messages 0\nuser {}\n",
+                data.display(),
+                user.trim()
+            ),
+        )
+        .unwrap();
+        let child = Mosquitto::spawn(&conf, port);
+        Mosquitto { child, port, conf }
+    }
+
+    fn spawn(conf: &Path, port: u16) -> Child {
+        let child = Command::new(mosquitto_bin())
+            .arg("-c")
+            .arg(conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto starts (make test installs it)");
+        let until = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < until, "mosquitto did not listen on {port} within 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    }
+
+    /// Stops the broker (SIGTERM: it saves its sessions), and starts it again after `down`.
+    fn restart(&mut self, down: Duration) {
+        signal(self.child.id(), "TERM");
+        assert!(wait_for(&mut self.child, Duration::from_secs(10)).is_some(), "mosquitto did not stop");
+        std::thread::sleep(down);
+        self.child = Mosquitto::spawn(&self.conf, self.port);
+    }
+
+    fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The independent subscriber, running until [`Subscriber::finish`].
+struct Subscriber {
+    child: Child,
+    out: PathBuf,
+    stop: PathBuf,
+}
+
+/// Subscribes to `filter` at QoS 1 and waits until the subscription holds. With a client id
+/// the session is persistent (a broker restart loses nothing queued for it).
+fn subscribe(dir: &Path, port: u16, filter: &str, sparkplug: bool, client_id: Option<&str>) -> Subscriber {
+    let n = std::fs::read_dir(dir).unwrap().count();
+    let out = dir.join(format!("received-{n}.jsonl"));
+    let stop = dir.join(format!("stop-{n}"));
+    let mut cmd = Command::new(python());
+    cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/mqtt_sub.py"))
+        .args(["sub", "127.0.0.1", &port.to_string(), filter])
+        .arg(&out)
+        .arg("--stop-file")
+        .arg(&stop);
+    if sparkplug {
+        cmd.arg("--sparkplug");
+    }
+    if let Some(id) = client_id {
+        cmd.args(["--client-id", id]);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "ready", "the subscriber did not subscribe");
+    Subscriber { child, out, stop }
+}
+
+impl Subscriber {
+    /// Every message received, in order, once nothing more arrives.
+    fn finish(mut self) -> Vec<Value> {
+        std::fs::write(&self.stop, "").unwrap();
+        let st = wait_for(&mut self.child, Duration::from_secs(60)).expect("the subscriber stops");
+        assert!(st.success(), "the subscriber failed: {st}");
+        std::fs::read_to_string(&self.out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+fn config(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("genims.toml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// The JSON Lines backfill of the window: table → rows (normalised JSON).
+fn reference(dir: &Path, start: &str, end: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let files = dir.join("reference");
+    ok(genims(dir).args(["backfill", "--start", start, "--end", end, "--out", "jsonl", "--path"]).arg(&files));
+    let mut rows = BTreeMap::new();
+    jsonl_values(&files, &mut rows);
+    rows
+}
+
+/// The table of a Unified Namespace topic, checked against the row it carries.
+fn uns_table(topic: &str, row: &Value) -> String {
+    let s = |k: &str| row[k].as_str().unwrap_or("").to_owned();
+    let parts: Vec<&str> = topic.split('/').collect();
+    let (machine, factory, line) = (s("machine_id"), s("factory_id"), s("line_id"));
+    let expect_head = |n: usize| {
+        if !factory.is_empty() {
+            assert_eq!(parts[1], factory, "{topic}: factory level");
+            assert_eq!(parts[2], line, "{topic}: line level");
+        }
+        if n > 3 {
+            assert_eq!(parts[3], machine, "{topic}: machine level");
+        }
+    };
+    assert_eq!(parts[0], "plant", "{topic}: the configured prefix");
+    if parts[parts.len() - 2] == "events" {
+        if parts.len() == 6 {
+            expect_head(4);
+        } else {
+            assert_eq!(parts.len(), 5, "{topic}");
+            expect_head(3);
+        }
+        return parts[parts.len() - 1].to_owned();
+    }
+    if parts.len() == 5 && parts[4] == "state" {
+        expect_head(4);
+        return "scada_machine_data".into();
+    }
+    if parts.len() == 5 {
+        expect_head(4);
+        assert_eq!(parts[4], s("sensor_id"), "{topic}: sensor level");
+        return "sensor_data".into();
+    }
+    panic!("{topic}: not a topic of the Unified Namespace")
+}
+
+#[test]
+fn uns_delivers_every_row_under_the_plant_topics_and_retains_each_machines_last_state() {
+    let dir = tempdir();
+    let broker = Mosquitto::start(dir.path());
+    let cfg = config(dir.path(), &format!("[mqtt]\nurl = \"{}\"\ntopic_prefix = \"plant\"\n", broker.url()));
+    let sub = subscribe(dir.path(), broker.port, "plant/#", false, None);
+    let (start, end) = ("2026-03-01T06:00:00Z", "2026-03-01T06:10:00Z");
+    ok(genims(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["backfill", "--start", start, "--end", end, "--out", "mqtt"]));
+    let got = sub.finish();
+
+    let mut by_table: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &got {
+        let table = uns_table(m["topic"].as_str().unwrap(), &m["payload"]);
+        *count.entry(table.clone()).or_default() += 1;
+        by_table.entry(table).or_default().insert(m["payload"].to_string());
+    }
+    let want = reference(dir.path(), start, end);
+    for (table, rows) in &want {
+        let have = by_table.remove(table).unwrap_or_default();
+        assert_eq!(count.get(table).copied().unwrap_or(0), rows.len(), "{table}: one message per row");
+        let missing = rows.difference(&have).count();
+        let extra = have.difference(rows).count();
+        assert!(missing == 0 && extra == 0, "{table}: {missing} rows missing, {extra} not in the backfill");
+    }
+    assert!(by_table.is_empty(), "topics of no table: {:?}", by_table.keys());
+    assert!(want["sensor_data"].len() > 100_000, "a real window: {} readings", want["sensor_data"].len());
+
+    // A subscriber that comes later learns every machine's last state from retained messages.
+    let late = subscribe(dir.path(), broker.port, "plant/+/+/+/state", false, None);
+    let retained = late.finish();
+    let mut last: HashMap<String, Value> = HashMap::new();
+    for row in &want["scada_machine_data"] {
+        let row: Value = serde_json::from_str(row).unwrap();
+        let m = row["machine_id"].as_str().unwrap().to_owned();
+        if last.get(&m).is_none_or(|r| r["timestamp"].as_str() < row["timestamp"].as_str()) {
+            last.insert(m, row);
+        }
+    }
+    assert_eq!(retained.len(), last.len(), "one retained state per machine");
+    for m in &retained {
+        assert_eq!(m["retain"], true, "{}: a retained message", m["topic"]);
+        let row = &m["payload"];
+        assert_eq!(row, &last[row["machine_id"].as_str().unwrap()], "{}: the machine's last state", m["topic"]);
+    }
+}
+
+/// What a Sparkplug subscriber saw, checked message by message as the specification asks.
+#[derive(Default)]
+struct Sparkplug {
+    /// (sensor, time ms) → measurement_value, from DDATA by alias.
+    readings: HashMap<(String, u64), f64>,
+    /// Edge node → bdSeq of each NBIRTH, in order.
+    births: BTreeMap<String, Vec<u64>>,
+    /// Whether some node's seq went from 255 to 0 within one birth.
+    wrapped: bool,
+    messages: usize,
+}
+
+fn check_sparkplug(messages: &[Value]) -> Sparkplug {
+    let mut seen = Sparkplug { messages: messages.len(), ..Sparkplug::default() };
+    // Per edge node: last seq; per device: alias → metric name since its DBIRTH.
+    let mut seq: HashMap<String, u64> = HashMap::new();
+    let mut devices: HashMap<String, HashMap<u64, String>> = HashMap::new();
+    let mut node_born: BTreeSet<String> = BTreeSet::new();
+    // A QoS 1 message the broker delivers again (its acknowledgement lost in the restart).
+    let mut delivered: BTreeSet<u64> = BTreeSet::new();
+    for m in messages {
+        let topic = m["topic"].as_str().unwrap();
+        let p = &m["payload"];
+        let digest = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (topic, p.to_string()).hash(&mut h);
+            h.finish()
+        };
+        if !delivered.insert(digest) {
+            continue;
+        }
+        let parts: Vec<&str> = topic.split('/').collect();
+        assert_eq!(parts[0], "spBv1.0", "{topic}");
+        let node = format!("{}/{}", parts[1], parts[3]);
+        let kind = parts[2];
+        if kind == "NCMD" {
+            continue; // the test's own rebirth request
+        }
+        if kind == "NDEATH" {
+            assert!(p["seq"].is_null(), "{topic}: NDEATH carries no seq");
+            node_born.remove(&node);
+            continue;
+        }
+        let s = p["seq"].as_u64().unwrap_or_else(|| panic!("{topic}: no seq"));
+        assert!(s <= 255, "{topic}: seq {s} beyond 255");
+        if kind == "NBIRTH" {
+            assert_eq!(s, 0, "{topic}: NBIRTH has seq 0");
+            let metrics = p["metrics"].as_array().unwrap();
+            let bd =
+                metrics.iter().find(|x| x["name"] == "bdSeq").expect("NBIRTH has bdSeq")["value"].as_u64().unwrap();
+            assert!(metrics.iter().any(|x| x["name"] == "Node Control/Rebirth"), "{topic}: NBIRTH offers rebirth");
+            seen.births.entry(node.clone()).or_default().push(bd);
+            node_born.insert(node.clone());
+            devices.retain(|d, _| !d.starts_with(&format!("{node}/")));
+        } else {
+            assert!(node_born.contains(&node), "{topic}: {kind} before the node's NBIRTH");
+            let prev = seq[&node];
+            assert_eq!(s, (prev + 1) % 256, "{topic}: seq follows {prev}");
+            if prev == 255 {
+                seen.wrapped = true;
+            }
+        }
+        seq.insert(node.clone(), s);
+        if kind == "DBIRTH" {
+            let names = p["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| {
+                    assert!(x["datatype"].is_u64(), "{topic}: a birth gives every datatype");
+                    (x["alias"].as_u64().expect("a birth gives every alias"), x["name"].as_str().unwrap().to_owned())
+                })
+                .collect();
+            devices.insert(format!("{node}/{}", parts[4]), names);
+        }
+        if kind == "DDATA" {
+            assert!(!p["metrics"].as_array().unwrap().is_empty(), "{topic}: DDATA without metrics");
+            let names = devices
+                .get(&format!("{node}/{}", parts[4]))
+                .unwrap_or_else(|| panic!("{topic}: DDATA before its DBIRTH"));
+            for x in p["metrics"].as_array().unwrap() {
+                assert!(x["name"].is_null(), "{topic}: data metrics go by alias");
+                let name = &names[&x["alias"].as_u64().unwrap()];
+                if let Some(sensor) = name.strip_prefix("Sensors/").and_then(|n| n.strip_suffix("/measurement_value")) {
+                    let key = (sensor.to_owned(), x["timestamp"].as_u64().unwrap());
+                    let v = x["value"].as_f64().unwrap();
+                    if let Some(old) = seen.readings.insert(key.clone(), v) {
+                        assert_eq!(old, v, "{key:?}: a repeated reading has the same value");
+                    }
+                }
+            }
+        }
+    }
+    seen
+}
+
+/// The sensor readings of a JSON Lines backfill: (sensor, time ms) → value.
+fn readings(rows: &BTreeSet<String>) -> HashMap<(String, u64), f64> {
+    rows.iter()
+        .map(|r| {
+            let r: Value = serde_json::from_str(r).unwrap();
+            let ts = r["timestamp"].as_str().unwrap();
+            let ms = (time_of(ts) * 1000) as u64;
+            ((r["sensor_id"].as_str().unwrap().to_owned(), ms), r["measurement_value"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+/// Unix seconds of an RFC 3339 UTC time (`2026-03-01T06:00:10Z`).
+fn time_of(ts: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| ts[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+}
+
+#[test]
+fn sparkplug_stream_births_before_data_seq_wraps_rebirths_on_request_and_after_a_broker_restart_loses_nothing() {
+    let dir = tempdir();
+    let mut broker = Mosquitto::start(dir.path());
+    let cfg = config(dir.path(), &format!("[mqtt]\nurl = \"{}\"\nmode = \"sparkplug\"\n", broker.url()));
+    let sub = subscribe(dir.path(), broker.port, "spBv1.0/#", true, Some("genims-test-host"));
+    let (start, end) = ("2026-03-01T06:00:00Z", "2026-03-01T06:20:00Z");
+    let mut stream = genims(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["stream", "all", "--sink", "mqtt", "--start", start, "--end", end, "--speed", "80"])
+        .env("GENIMS_STATE_DIR", dir.path().join("state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let asked = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/mqtt_sub.py"))
+        .args(["rebirth", "127.0.0.1", &broker.port.to_string(), "FAC-000001", "LINE-000001"])
+        .status()
+        .unwrap();
+    assert!(asked.success(), "the rebirth request was not published");
+    std::thread::sleep(Duration::from_secs(3));
+    broker.restart(Duration::from_secs(2));
+    let st = wait_for(&mut stream, Duration::from_secs(90)).expect("the stream ends at --end");
+    let mut log = String::new();
+    std::io::Read::read_to_string(stream.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(st.success(), "the stream failed: {log}");
+    assert!(log.contains("mqtt"), "{log}");
+    let got = sub.finish();
+
+    let seen = check_sparkplug(&got);
+    assert!(seen.wrapped, "seq wraps from 255 to 0 in a 20-minute window ({} messages)", seen.messages);
+    let first = &seen.births["FAC-000001/LINE-000001"];
+    assert!(first.windows(2).any(|w| w[0] == w[1]), "a rebirth request re-sends NBIRTH with the same bdSeq: {first:?}");
+    for (node, bd) in &seen.births {
+        assert!(bd.iter().any(|b| *b >= 1), "{node}: a new connection (bdSeq ≥ 1) after the broker restart: {bd:?}");
+    }
+    let want = readings(&reference(dir.path(), start, end)["sensor_data"]);
+    let missing: Vec<_> = want.keys().filter(|k| !seen.readings.contains_key(*k)).collect();
+    let span = (missing.iter().map(|k| k.1).min(), missing.iter().map(|k| k.1).max());
+    assert!(
+        missing.is_empty(),
+        "{} readings never received (of {}), times (ms) {span:?}: {:?}",
+        missing.len(),
+        want.len(),
+        &missing[..missing.len().min(5)]
+    );
+    for (k, v) in &seen.readings {
+        assert_eq!(want.get(k), Some(v), "{k:?}: a reading the backfill of the window has not");
+    }
+}
+
+#[test]
+fn a_broker_that_cannot_be_reached_or_refuses_fails_with_one_line() {
+    let dir = tempdir();
+    let port = free_port();
+    let cfg = config(dir.path(), &format!("[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\n"));
+    let t = Instant::now();
+    let (out, err) =
+        run(genims(dir.path()).arg("--config").arg(&cfg).args(["backfill", "--days", "1", "--out", "mqtt"]));
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("cannot reach the MQTT broker at mqtt://127.0.0.1:{port}")), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(t.elapsed() < Duration::from_secs(30));
+
+    // A broker that insists on a password refuses genims's wrong one, without showing it.
+    let broker_dir = dir.path().join("auth");
+    std::fs::create_dir_all(&broker_dir).unwrap();
+    let passwd = broker_dir.join("passwd");
+    let st = Command::new("mosquitto_passwd").arg("-b").arg("-c").arg(&passwd).args(["plant", "right-secret"]).status();
+    if !st.is_ok_and(|s| s.success()) {
+        panic!("mosquitto_passwd is needed (package mosquitto)");
+    }
+    let port = free_port();
+    let conf = broker_dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n", passwd.display()),
+    )
+    .unwrap();
+    let mut auth = Mosquitto { child: Mosquitto::spawn(&conf, port), port, conf };
+    let cfg = config(
+        dir.path(),
+        &format!("[mqtt]\nurl = \"{}\"\nusername = \"plant\"\npassword = \"wrong-secret-xyz\"\n", auth.url()),
+    );
+    let (out, err) =
+        run(genims(dir.path()).arg("--config").arg(&cfg).args(["backfill", "--days", "1", "--out", "mqtt"]));
+    assert!(!out.status.success());
+    assert!(
+        err.contains("refused the connection: bad user name or password") || err.contains("not authorized"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-secret-xyz"), "the password must never be shown: {err}");
+    let cfg = config(dir.path(), &format!("[mqtt]\nurl = \"{}\"\nusername = \"plant\"\nqos = 0\n", auth.url()));
+    let mut cmd = genims(dir.path());
+    cmd.env("GENIMS_MQTT_PASSWORD", "right-secret").arg("--config").arg(&cfg);
+    ok(cmd.args(["backfill", "--start", "2026-03-01T00:00:00Z", "--end", "2026-03-01T00:01:00Z", "--out", "mqtt"]));
+    auth.child.kill().ok();
+}
+
+#[test]
+fn tls_to_the_broker_is_verified_and_delivers() {
+    let dir = tempdir();
+    let d = dir.path();
+    certs::ca(d, "mq");
+    certs::signed(d, "mq", "broker", "localhost", Some("localhost"));
+    certs::ca(d, "other");
+    let (plain, secure) = (free_port(), free_port());
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let conf = d.join("tls.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user {}\nallow_anonymous true\nmax_queued_messages 0\nlistener {plain} 127.0.0.1\nlistener {secure}\n\
+             cafile {dir}/mq-ca.crt\ncertfile {dir}/broker.crt\nkeyfile {dir}/broker.key\n",
+            user.trim(),
+            dir = d.display()
+        ),
+    )
+    .unwrap();
+    let broker = Mosquitto { child: Mosquitto::spawn(&conf, secure), port: plain, conf };
+    let sub = subscribe(d, broker.port, "genims/#", false, None);
+    let tls = |ca: &str| {
+        config(d, &format!("[mqtt]\nurl = \"mqtts://localhost:{secure}\"\nca_file = \"{}/{ca}-ca.crt\"\n", d.display()))
+    };
+    let window = ["--start", "2026-03-01T00:00:00Z", "--end", "2026-03-01T00:01:00Z"];
+    let out = ok(genims(d).arg("--config").arg(tls("mq")).arg("backfill").args(window).args(["--out", "mqtt"]));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let rows: usize = err
+        .lines()
+        .filter_map(|l| l.split_whitespace().collect::<Vec<_>>().get(1).and_then(|n| n.parse::<usize>().ok()))
+        .sum();
+    let got = sub.finish();
+    assert!(rows > 10_000, "a minute of the plant: {err}");
+    assert_eq!(got.len(), rows, "every row over TLS reaches a subscriber: {err}");
+
+    let (out, err) =
+        run(genims(d).arg("--config").arg(tls("other")).arg("backfill").args(window).args(["--out", "mqtt"]));
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("TLS with the MQTT broker at mqtts://localhost:{secure} failed")), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    drop(broker);
+}

@@ -1,0 +1,138 @@
+"""An independent MQTT client for the tests (paho-mqtt; Sparkplug B payloads decoded with
+the module protoc generates from proto/sparkplug_b.proto).
+
+  mqtt_sub.py sub HOST PORT FILTER OUT [--sparkplug] [--client-id ID] [--stop-file F]
+      subscribes at QoS 1 (a persistent session when --client-id is given, so a broker
+      restart loses nothing), prints "ready" once subscribed, and writes every message as a
+      JSON line {"topic", "retain", "payload"} to OUT: the payload's JSON object (UNS), or
+      the decoded Sparkplug payload. Exits when F exists and nothing arrived for 2 s.
+  mqtt_sub.py rebirth HOST PORT GROUP NODE
+      publishes an NCMD asking edge node GROUP/NODE for a rebirth.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import paho.mqtt.client as mqtt
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO = os.path.join(HERE, "..", "..", "proto", "sparkplug_b.proto")
+
+
+def sparkplug_module():
+    """Compiles the specification's .proto with grpcio-tools' protoc and imports it."""
+    proto_dir = os.path.dirname(os.path.abspath(PROTO))
+    with tempfile.TemporaryDirectory(prefix="sparkplug-py-") as out:
+        subprocess.run(
+            [sys.executable, "-m", "grpc_tools.protoc", f"-I{proto_dir}", f"--python_out={out}", "sparkplug_b.proto"],
+            check=True,
+        )
+        sys.path.insert(0, out)
+        import sparkplug_b_pb2  # noqa: E402
+
+        sys.path.remove(out)
+    return sparkplug_b_pb2
+
+
+def metric_json(m):
+    d = {"alias": m.alias if m.HasField("alias") else None}
+    for f in ("name", "timestamp", "datatype", "is_historical", "is_null"):
+        if m.HasField(f):
+            d[f] = getattr(m, f)
+    kind = m.WhichOneof("value")
+    d["value"] = getattr(m, kind) if kind else None
+    return d
+
+
+def decode(pb, payload):
+    p = pb.Payload()
+    p.ParseFromString(payload)
+    return {
+        "timestamp": p.timestamp if p.HasField("timestamp") else None,
+        "seq": p.seq if p.HasField("seq") else None,
+        "metrics": [metric_json(m) for m in p.metrics],
+    }
+
+
+def client(client_id):
+    c = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id or "",
+        clean_session=client_id is None,
+        protocol=mqtt.MQTTv311,
+    )
+    c.max_queued_messages_set(0)
+    c.reconnect_delay_set(min_delay=0.2, max_delay=1)
+    return c
+
+
+def sub(host, port, filt, out_path, sparkplug, client_id, stop_file):
+    pb = sparkplug_module() if sparkplug else None
+    out = open(out_path, "w")
+    state = {"last": time.time(), "n": 0, "ready": False}
+
+    def on_connect(c, _u, _f, rc, _p):
+        if rc == 0:
+            c.subscribe(filt, qos=1)
+
+    def on_subscribe(_c, _u, _mid, _rc, _p):
+        if not state["ready"]:
+            state["ready"] = True
+            print("ready", flush=True)
+
+    def on_message(_c, _u, msg):
+        payload = decode(pb, msg.payload) if pb else json.loads(msg.payload)
+        out.write(json.dumps({"topic": msg.topic, "retain": bool(msg.retain), "payload": payload}) + "\n")
+        state["last"] = time.time()
+        state["n"] += 1
+
+    c = client(client_id)
+    c.on_connect = on_connect
+    c.on_subscribe = on_subscribe
+    c.on_message = on_message
+    c.connect(host, port, keepalive=10)
+    c.loop_start()
+    while True:
+        time.sleep(0.2)
+        if stop_file and os.path.exists(stop_file) and time.time() - state["last"] > 2:
+            break
+        if not stop_file and state["n"] and time.time() - state["last"] > 2:
+            break
+    c.loop_stop()
+    out.flush()
+    out.close()
+    print(f"received {state['n']}", flush=True)
+
+
+def rebirth(host, port, group, node):
+    pb = sparkplug_module()
+    p = pb.Payload()
+    p.timestamp = int(time.time() * 1000)
+    m = p.metrics.add()
+    m.name = "Node Control/Rebirth"
+    m.datatype = 11
+    m.boolean_value = True
+    c = client(None)
+    c.connect(host, port)
+    c.loop_start()
+    info = c.publish(f"spBv1.0/{group}/NCMD/{node}", p.SerializeToString(), qos=1)
+    info.wait_for_publish(10)
+    c.loop_stop()
+    c.disconnect()
+
+
+def main(argv):
+    if argv[1] == "rebirth":
+        rebirth(argv[2], int(argv[3]), argv[4], argv[5])
+        return
+    host, port, filt, out_path = argv[2], int(argv[3]), argv[4], argv[5]
+    rest = argv[6:]
+    opt = lambda name: rest[rest.index(name) + 1] if name in rest else None  # noqa: E731
+    sub(host, port, filt, out_path, "--sparkplug" in rest, opt("--client-id"), opt("--stop-file"))
+
+
+if __name__ == "__main__":
+    main(sys.argv)
