@@ -96,6 +96,30 @@ for codec in none lz4 zstd; do
   total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
   echo "| --out kafka, compression $codec (tansu, memory storage), 3 hours, all tables, $(( (tx1 - tx0) >> 20 )) MiB sent | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
 done
+
+# 4c. MQTT: a 1-hour window into a private Mosquitto (no persistence, no subscriber) on a free
+# port, per payload mode and QoS; bytes are the broker's count ($SYS), and so are messages in
+# Sparkplug mode (UNS: one message per row; Mosquitto's count leaves retained ones out).
+for mode in uns sparkplug; do
+  for qos in 0 1; do
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    mkdir -p "$work/mqtt-$mode-$qos"
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\nsys_interval 1\nuser %s\n' "$port" "$(id -un)" > "$work/mqtt-$mode-$qos/mosquitto.conf"
+    mosquitto -c "$work/mqtt-$mode-$qos/mosquitto.conf" >/dev/null 2>&1 &
+    broker=$!
+    sleep 0.5
+    printf '[mqtt]\nurl = "mqtt://127.0.0.1:%s"\nmode = "%s"\nqos = %s\n' "$port" "$mode" "$qos" > "$work/mqtt-$mode-$qos/config.toml"
+    read -r s mb < <(timed "$bin" --config "$work/mqtt-$mode-$qos/config.toml" \
+      backfill --start 2026-03-01T00:00:00Z --end 2026-03-01T01:00:00Z --out mqtt)
+    sleep 2
+    msgs=$(mosquitto_sub -p "$port" -t '$SYS/broker/publish/messages/received' -C 1 -W 5)
+    bytes=$(mosquitto_sub -p "$port" -t '$SYS/broker/bytes/received' -C 1 -W 5)
+    kill "$broker"
+    total=$(grep -oE '[0-9]+ rows \(' "$work/stderr" | grep -oE '^[0-9]+')
+    [ "$mode" = uns ] && msgs=$total
+    echo "| --out mqtt, $mode, QoS $qos (Mosquitto), 1 hour, all tables: $msgs messages ($(awk -v m="$msgs" -v s="$s" 'BEGIN{printf "%.0f", m/s}') msgs/s), $((bytes >> 20)) MiB | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
+  done
+done
 echo
 echo "ratio genims --out db / server-side COPY ceiling (time of the same load): $(awk -v g="$genims_secs" -v c="$ceiling" 'BEGIN{printf "%.2f", c/g}')"
 echo "ratio --out db over TLS / plaintext (speed): $(awk -v t="$pg_require" -v p="$pg_disable" 'BEGIN{printf "%.2f", p/t}')"

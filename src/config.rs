@@ -203,7 +203,7 @@ impl Default for MqttConfig {
 /// Settings of the stream daemon.
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
-    /// Sinks when `--sink` is not given: postgres, kafka, stdout.
+    /// Sinks when `--sink` is not given: postgres, kafka, mqtt, stdout, null.
     pub sinks: Vec<String>,
     pub fault_rate: f64,
     /// Progress files (Kafka) and spool directories.

@@ -40,7 +40,6 @@ pub const REBIRTH: &str = "Node Control/Rebirth";
 pub mod datatype {
     pub const INT32: u32 = 3;
     pub const INT64: u32 = 4;
-    pub const UINT64: u32 = 8;
     pub const DOUBLE: u32 = 10;
     pub const BOOLEAN: u32 = 11;
     pub const STRING: u32 = 12;
@@ -169,7 +168,7 @@ fn bd_seq_metric(bd_seq: u8, now: u64) -> Metric {
     Metric {
         name: Some("bdSeq".to_owned()),
         timestamp: Some(now),
-        datatype: Some(datatype::UINT64),
+        datatype: Some(datatype::INT64),
         value: Some(metric::Value::LongValue(u64::from(bd_seq))),
         ..Metric::default()
     }
