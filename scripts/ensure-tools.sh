@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs, once per machine, the Debian packages the tests drive as real peers: socat (the
 # TLS terminator in front of the Kafka broker in tests/kafka_tls.rs), openssl (test
-# certificates) and mosquitto (the MQTT broker tests/mqtt.rs starts privately). Idempotent; used by `make test`.
+# certificates), mosquitto and mosquitto-clients (the MQTT broker tests/mqtt.rs starts
+# privately, and its command-line clients). Idempotent; used by `make test`.
 set -euo pipefail
 missing=()
 command -v socat >/dev/null || missing+=(socat)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "ensure-tools: installing ${missing[*]} (once per machine)" >&2
 sudo=""

@@ -91,21 +91,22 @@ impl Drop for Mosquitto {
 struct Subscriber {
     child: Child,
     out: PathBuf,
-    stop: PathBuf,
+    port: u16,
+    /// A topic its filter matches: a message there ends it.
+    end: String,
 }
 
-/// Subscribes to `filter` at QoS 1 and waits until the subscription holds. With a client id
-/// the session is persistent (a broker restart loses nothing queued for it).
-fn subscribe(dir: &Path, port: u16, filter: &str, sparkplug: bool, client_id: Option<&str>) -> Subscriber {
+/// Subscribes to `filter` at QoS 1 and waits until the subscription holds; `end` is a topic
+/// the filter matches, where [`Subscriber::finish`] publishes the message that ends it. With
+/// a client id the session is persistent (a broker restart loses nothing queued for it).
+fn subscribe(dir: &Path, port: u16, filter: &str, end: &str, sparkplug: bool, client_id: Option<&str>) -> Subscriber {
     let n = std::fs::read_dir(dir).unwrap().count();
     let out = dir.join(format!("received-{n}.jsonl"));
-    let stop = dir.join(format!("stop-{n}"));
     let mut cmd = Command::new(python());
     cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/mqtt_sub.py"))
         .args(["sub", "127.0.0.1", &port.to_string(), filter])
         .arg(&out)
-        .arg("--stop-file")
-        .arg(&stop);
+        .args(["--end-topic", end]);
     if sparkplug {
         cmd.arg("--sparkplug");
     }
@@ -116,14 +117,36 @@ fn subscribe(dir: &Path, port: u16, filter: &str, sparkplug: bool, client_id: Op
     let mut first = String::new();
     std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
     assert_eq!(first.trim(), "ready", "the subscriber did not subscribe");
-    Subscriber { child, out, stop }
+    Subscriber { child, out, port, end: end.to_owned() }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Subscriber {
-    /// Every message received, in order, once nothing more arrives.
+    /// Every message received, in order. Call it once the broker acknowledged everything
+    /// the test waits for: the end message queues behind those, so it arrives last.
     fn finish(mut self) -> Vec<Value> {
-        std::fs::write(&self.stop, "").unwrap();
-        let st = wait_for(&mut self.child, Duration::from_secs(60)).expect("the subscriber stops");
+        let sent = Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1", "-t", &self.end, "-m", "end"])
+            .status()
+            .expect("mosquitto_pub runs (package mosquitto-clients)");
+        assert!(sent.success(), "could not publish the end message");
+        // A subscriber working through a backlog (a loaded machine) keeps writing: wait while
+        // it makes progress.
+        let mut size = 0;
+        let st = loop {
+            if let Some(st) = wait_for(&mut self.child, Duration::from_secs(60)) {
+                break st;
+            }
+            let now = std::fs::metadata(&self.out).map_or(0, |m| m.len());
+            assert!(now > size, "the subscriber made no progress for 60 s");
+            size = now;
+        };
         assert!(st.success(), "the subscriber failed: {st}");
         std::fs::read_to_string(&self.out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
@@ -185,7 +208,7 @@ fn uns_delivers_every_row_under_the_plant_topics_and_retains_each_machines_last_
     let dir = tempdir();
     let broker = Mosquitto::start(dir.path());
     let cfg = config(dir.path(), &format!("[mqtt]\nurl = \"{}\"\ntopic_prefix = \"plant\"\n", broker.url()));
-    let sub = subscribe(dir.path(), broker.port, "plant/#", false, None);
+    let sub = subscribe(dir.path(), broker.port, "plant/#", "plant/test-end", false, None);
     let (start, end) = ("2026-03-01T06:00:00Z", "2026-03-01T06:10:00Z");
     ok(genims(dir.path())
         .arg("--config")
@@ -212,7 +235,7 @@ fn uns_delivers_every_row_under_the_plant_topics_and_retains_each_machines_last_
     assert!(want["sensor_data"].len() > 100_000, "a real window: {} readings", want["sensor_data"].len());
 
     // A subscriber that comes later learns every machine's last state from retained messages.
-    let late = subscribe(dir.path(), broker.port, "plant/+/+/+/state", false, None);
+    let late = subscribe(dir.path(), broker.port, "plant/+/+/+/state", "plant/test/end/x/state", false, None);
     let retained = late.finish();
     let mut last: HashMap<String, Value> = HashMap::new();
     for row in &want["scada_machine_data"] {
@@ -358,7 +381,7 @@ fn sparkplug_stream_births_before_data_seq_wraps_rebirths_on_request_and_after_a
     let dir = tempdir();
     let mut broker = Mosquitto::start(dir.path());
     let cfg = config(dir.path(), &format!("[mqtt]\nurl = \"{}\"\nmode = \"sparkplug\"\n", broker.url()));
-    let sub = subscribe(dir.path(), broker.port, "spBv1.0/#", true, Some("genims-test-host"));
+    let sub = subscribe(dir.path(), broker.port, "spBv1.0/#", "spBv1.0/test-end", true, Some("genims-test-host"));
     let (start, end) = ("2026-03-01T06:00:00Z", "2026-03-01T06:20:00Z");
     let mut stream = genims(dir.path())
         .arg("--config")
@@ -476,7 +499,7 @@ fn tls_to_the_broker_is_verified_and_delivers() {
     )
     .unwrap();
     let broker = Mosquitto { child: Mosquitto::spawn(&conf, secure), port: plain, conf };
-    let sub = subscribe(d, broker.port, "genims/#", false, None);
+    let sub = subscribe(d, broker.port, "genims/#", "genims/test-end", false, None);
     let tls = |ca: &str| {
         config(d, &format!("[mqtt]\nurl = \"mqtts://localhost:{secure}\"\nca_file = \"{}/{ca}-ca.crt\"\n", d.display()))
     };

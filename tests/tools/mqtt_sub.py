@@ -1,11 +1,12 @@
 """An independent MQTT client for the tests (paho-mqtt; Sparkplug B payloads decoded with
 the module protoc generates from proto/sparkplug_b.proto).
 
-  mqtt_sub.py sub HOST PORT FILTER OUT [--sparkplug] [--client-id ID] [--stop-file F]
-      subscribes at QoS 1 (a persistent session when --client-id is given, so a broker
-      restart loses nothing), prints "ready" once subscribed, and writes every message as a
+  mqtt_sub.py sub HOST PORT FILTER OUT --end-topic T [--sparkplug] [--client-id ID]
+      subscribes at QoS 1 in a persistent session (id --client-id, or one of its own), so a
+      reconnection loses nothing, prints "ready" once subscribed, and writes every message as a
       JSON line {"topic", "retain", "payload"} to OUT: the payload's JSON object (UNS), or
-      the decoded Sparkplug payload. Exits when F exists and nothing arrived for 2 s.
+      the decoded Sparkplug payload. Exits when a message on T arrives: the test publishes
+      it once everything it waits for was acknowledged, so the broker delivers it last.
   mqtt_sub.py rebirth HOST PORT GROUP NODE
       publishes an NCMD asking edge node GROUP/NODE for a rebirth.
 """
@@ -58,6 +59,8 @@ def decode(pb, payload):
 
 
 def client(client_id):
+    """A client; with an id, its session persists, so a reconnection (a broker restart, a
+    keep-alive missed on a loaded machine) loses nothing the broker queued for it."""
     c = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id or "",
@@ -69,10 +72,10 @@ def client(client_id):
     return c
 
 
-def sub(host, port, filt, out_path, sparkplug, client_id, stop_file):
+def sub(host, port, filt, out_path, sparkplug, client_id, end_topic):
     pb = sparkplug_module() if sparkplug else None
     out = open(out_path, "w")
-    state = {"last": time.time(), "n": 0, "ready": False}
+    state = {"n": 0, "ready": False, "end": False}
 
     def on_connect(c, _u, _f, rc, _p):
         if rc == 0:
@@ -84,23 +87,25 @@ def sub(host, port, filt, out_path, sparkplug, client_id, stop_file):
             print("ready", flush=True)
 
     def on_message(_c, _u, msg):
+        if msg.topic == end_topic:
+            state["end"] = True
+            return
         payload = decode(pb, msg.payload) if pb else json.loads(msg.payload)
         out.write(json.dumps({"topic": msg.topic, "retain": bool(msg.retain), "payload": payload}) + "\n")
-        state["last"] = time.time()
         state["n"] += 1
 
-    c = client(client_id)
+    def on_disconnect(_c, _u, _f, rc, _p):
+        print(f"disconnected ({rc}); reconnecting", file=sys.stderr, flush=True)
+
+    c = client(client_id or f"genims-test-{os.getpid()}")
+    c.on_disconnect = on_disconnect
     c.on_connect = on_connect
     c.on_subscribe = on_subscribe
     c.on_message = on_message
-    c.connect(host, port, keepalive=10)
+    c.connect(host, port, keepalive=60)
     c.loop_start()
-    while True:
-        time.sleep(0.2)
-        if stop_file and os.path.exists(stop_file) and time.time() - state["last"] > 2:
-            break
-        if not stop_file and state["n"] and time.time() - state["last"] > 2:
-            break
+    while not state["end"]:
+        time.sleep(0.1)
     c.loop_stop()
     out.flush()
     out.close()
@@ -131,7 +136,7 @@ def main(argv):
     host, port, filt, out_path = argv[2], int(argv[3]), argv[4], argv[5]
     rest = argv[6:]
     opt = lambda name: rest[rest.index(name) + 1] if name in rest else None  # noqa: E731
-    sub(host, port, filt, out_path, "--sparkplug" in rest, opt("--client-id"), opt("--stop-file"))
+    sub(host, port, filt, out_path, "--sparkplug" in rest, opt("--client-id"), opt("--end-topic"))
 
 
 if __name__ == "__main__":
