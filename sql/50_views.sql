@@ -220,6 +220,29 @@ BEGIN
 END
 $$;
 
+-- The static-threshold baseline `genims evaluate` scores beside genims_detect: the rule a
+-- dashboard applies with no context, "the sensor's last operating value beyond its warning
+-- limit". Machines whose sensor named p_sensor (every sensor when NULL) last read while its
+-- machine ran (looking back 8 hours from p_at, as the detectors do, so a machine that tripped
+-- shows what it read before it stopped) above its upper warning limit (p_direction 'up'),
+-- below its lower one ('down'), or either ('either'). It reads the raw value, whatever its
+-- quality, as a threshold alarm does.
+CREATE OR REPLACE FUNCTION genims_threshold(p_sensor text, p_direction text, p_at timestamp)
+RETURNS TABLE (machine_id varchar) LANGUAGE sql STABLE AS $$
+    SELECT DISTINCT s.machine_id FROM sensors s
+    CROSS JOIN LATERAL (
+        SELECT d.measurement_value AS v FROM sensor_data d
+        JOIN scada_machine_data m ON m.machine_id = s.machine_id AND m.timestamp = date_trunc('minute', d.timestamp)
+        WHERE d.sensor_id = s.sensor_id AND d.timestamp <= p_at AND d.timestamp > p_at - interval '8 hours'
+          AND m.timestamp <= p_at AND m.timestamp > p_at - interval '8 hours 1 minute' AND m.machine_state = 'running'
+        ORDER BY d.timestamp DESC LIMIT 1
+    ) r
+    WHERE (p_sensor IS NULL OR s.sensor_name = p_sensor)
+      AND CASE p_direction WHEN 'up' THEN r.v > s.warning_threshold_max
+                           WHEN 'down' THEN r.v < s.warning_threshold_min
+                           ELSE r.v > s.warning_threshold_max OR r.v < s.warning_threshold_min END
+$$;
+
 -- One live view per pattern.
 CREATE OR REPLACE VIEW bearing_failure_detection AS SELECT * FROM genims_detect('bearing_failure', (now() AT TIME ZONE 'UTC')::timestamp);
 CREATE OR REPLACE VIEW motor_overheating_detection AS SELECT * FROM genims_detect('motor_overheating', (now() AT TIME ZONE 'UTC')::timestamp);

@@ -68,6 +68,28 @@ fn evaluate_scores_every_pattern_against_the_labels() {
                 "{name}: precision = tp / (tp + fp)"
             );
         }
+        // The two baselines are scored the same way as the reference detector.
+        for d in [&p["static_threshold"], &p["random"], p] {
+            let (tp, fp, fn_) = (d["tp"].as_f64().unwrap(), d["fp"].as_f64().unwrap(), d["fn_"].as_f64().unwrap());
+            if tp + fp + fn_ > 0.0 {
+                let f1 = d["f1"].as_f64().unwrap();
+                assert!((f1 - 2.0 * tp / (2.0 * tp + fp + fn_)).abs() < 1e-9, "{name}: F1 of {d}");
+            }
+            assert!(d["episodes_caught"].as_i64().unwrap() <= want, "{name}: caught <= episodes: {d}");
+        }
+        // The random baseline flags at the labels' positive rate among the machines the
+        // pattern applies to, counted here from the labels and the catalogue's machine types.
+        let types = pattern_machine_types(name);
+        let applicable: i64 = db.scalar(&format!("SELECT count(*) FROM machines WHERE {types}"));
+        let positives: i64 = db.scalar(&format!(
+            "SELECT count(*) FROM fault_labels l, ({times}) x WHERE l.pattern = '{name}' AND x.t >= l.warning_time AND x.t < l.end_time"
+        ));
+        let want_rate = if applicable == 0 { 0.0 } else { positives as f64 / (8 * applicable) as f64 };
+        assert!(
+            (p["random_rate"].as_f64().unwrap() - want_rate).abs() < 1e-9,
+            "{name}: random rate, want {want_rate}: {p}"
+        );
+        assert!(p["static_rule"].as_str().unwrap().contains("warning limit"), "{name}: {p}");
     }
     let total: i64 = patterns.iter().map(|p| p["episodes"].as_i64().unwrap()).sum();
     assert!(total > 0, "a fault rate of 1 gives episodes to score");
@@ -81,6 +103,20 @@ fn evaluate_scores_every_pattern_against_the_labels() {
     let out = ok(genims(dir.path()).args(["--postgres-url", &url, "evaluate"]).args(window));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("| bearing_failure |") && text.contains("healthy machines flagged"), "{text}");
+    assert!(text.contains("| bearing_failure | high |") && text.contains("static threshold rules: "), "{text}");
+}
+
+/// A SQL condition on `machines` selecting those a builtin pattern applies to, from its file.
+fn pattern_machine_types(name: &str) -> String {
+    let path = format!("{}/faults/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    let file: toml::Value = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    match &file["machine_types"] {
+        toml::Value::Array(list) => {
+            let names: Vec<String> = list.iter().map(|v| format!("'{}'", v.as_str().unwrap())).collect();
+            format!("machine_type IN ({})", names.join(", "))
+        }
+        _ => "true".to_owned(),
+    }
 }
 
 /// Every pattern has an episode in the window and every episode is caught; per (machine,

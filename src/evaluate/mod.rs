@@ -1,14 +1,17 @@
 //! `genims evaluate`: scores the detection views against the ground truth in a backfilled
-//! database.
+//! database, beside two baselines.
 //!
-//! At each evaluation time it runs `genims_machine_health(at)` — every pattern's detector
-//! (`genims_detect`) and the dashboard status — and compares the machines each detector
-//! flags with `fault_labels`. A machine is *positive* for a pattern from its episode's
+//! At each evaluation time it runs `genims_machine_health(at)` — every pattern's reference
+//! detector (`genims_detect`) and the dashboard status — and each pattern's static-threshold
+//! baseline (`genims_threshold`, see [`baseline`]), draws the random baseline, and compares
+//! the machines each detector flags with `fault_labels`. A machine is *positive* for a pattern from its episode's
 //! warning time until the episode ends; between onset and warning a detection is early, not
 //! false. Scores are reported per (machine, evaluation time) and per episode (caught at any
 //! time before the episode ends), with the lead time before the labelled fault, beside the
 //! plant's state shares and the band shares of affected sensors, during their episodes and over
 //! the whole window.
+
+pub mod baseline;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,10 +49,10 @@ struct Label {
     reaches_fault: bool,
 }
 
-#[derive(Debug, Default, Serialize)]
-pub struct PatternScore {
-    pub pattern: String,
-    pub episodes: usize,
+/// One detector's score for one pattern: per (machine, evaluation time) without point
+/// adjustment, and per episode.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DetectorScore {
     pub episodes_caught: usize,
     pub tp: u64,
     pub fp: u64,
@@ -57,11 +60,32 @@ pub struct PatternScore {
     pub early: u64,
     pub precision: Option<f64>,
     pub recall: Option<f64>,
+    pub f1: Option<f64>,
     pub episode_recall: Option<f64>,
     pub median_lead_hours: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct PatternScore {
+    pub pattern: String,
+    /// The catalogue's detectability: high, medium or low.
+    pub detectability: String,
+    pub episodes: usize,
+    /// The reference detector (`genims_detect`), its fields at the top level.
+    #[serde(flatten)]
+    pub reference: DetectorScore,
+    /// The static-threshold baseline and its rule in words.
+    pub static_rule: String,
+    pub static_threshold: DetectorScore,
+    /// The random baseline and the rate it flags at (the labels' positive rate among the
+    /// machines the pattern applies to).
+    pub random_rate: f64,
+    pub random: DetectorScore,
     pub target_recall: f64,
     pub target_precision: f64,
     pub meets_target: Option<bool>,
+    /// The detectability tier's targets (see [`tier_targets_met`]).
+    pub meets_tier_targets: Option<bool>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -121,7 +145,15 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         bail!("the evaluation window is empty: --start must not lie after --end");
     }
     let times: Vec<i64> = (0..).map(|k| start + k * every).take_while(|&t| t <= end).collect();
-    let patterns: Vec<String> = cfg.fault_catalogue()?.patterns.iter().map(|p| p.name.clone()).collect();
+    let catalogue = cfg.fault_catalogue()?;
+    let rules: Vec<baseline::StaticRule> = catalogue.patterns.iter().map(baseline::StaticRule::of).collect();
+    let machine_types: BTreeMap<String, String> = client
+        .query("SELECT machine_id::text, coalesce(machine_type, '')::text FROM machines", &[])
+        .await
+        .map_err(|e| anyhow!("cannot read machines: {}", db::cause(&e)))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     let labels: Vec<Label> = client
         .query(
             "SELECT machine_id::text, pattern::text, extract(epoch FROM onset_time)::bigint, extract(epoch FROM warning_time)::bigint,
@@ -139,7 +171,12 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         .prepare("SELECT machine_id::text, coalesce(detections, ''), health_status FROM genims_machine_health(to_timestamp($1::float8) AT TIME ZONE 'UTC')")
         .await
         .map_err(|e| anyhow!("cannot prepare the health query: {}", db::cause(&e)))?;
-    let mut fired: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
+    let threshold = client
+        .prepare("SELECT machine_id::text FROM genims_threshold($1, $2, to_timestamp($3::float8) AT TIME ZONE 'UTC')")
+        .await
+        .map_err(|e| anyhow!("cannot prepare the static-threshold query: {}", db::cause(&e)))?;
+    let mut fired = Fired::new();
+    let mut fired_static = Fired::new();
     let mut machines: BTreeSet<String> = BTreeSet::new();
     let (mut flagged_max, mut flagged_sum) = (0.0f64, 0.0f64);
     let bar =
@@ -164,6 +201,28 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
             }
             machines.insert(m);
         }
+        // The static rules of every pattern at this time, pipelined on the connection.
+        let queries = catalogue.patterns.iter().zip(&rules).map(|(p, rule)| {
+            let (threshold, client) = (&threshold, &client);
+            async move {
+                let rows =
+                    client.query(threshold, &[&rule.sensor, &rule.direction, &(t as f64)]).await.map_err(|e| {
+                        anyhow!(
+                            "cannot evaluate the static threshold of {} at {}: {}",
+                            p.name,
+                            instant_string(t),
+                            db::cause(&e)
+                        )
+                    })?;
+                Ok::<_, anyhow::Error>((
+                    p.name.clone(),
+                    rows.iter().map(|r| r.get::<_, String>(0)).collect::<BTreeSet<_>>(),
+                ))
+            }
+        });
+        for (name, hits) in futures_util::future::try_join_all(queries).await? {
+            fired_static.insert((t, name), hits);
+        }
         let share = ratio(flagged, healthy).unwrap_or(0.0);
         flagged_max = flagged_max.max(share);
         flagged_sum += share;
@@ -185,8 +244,36 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         healthy_flagged_mean: flagged_sum / times.len().max(1) as f64,
         ..Report::default()
     };
-    for p in &patterns {
-        report.patterns.push(score(p, &labels, &times, &machines, &fired));
+    for (p, rule) in catalogue.patterns.iter().zip(&rules) {
+        let mine: Vec<&Label> = labels.iter().filter(|l| l.pattern == p.name).collect();
+        let applicable: BTreeSet<String> =
+            machines.iter().filter(|m| machine_types.get(*m).is_some_and(|ty| p.applies_to(ty))).cloned().collect();
+        let rate = positive_rate(&mine, &times, applicable.len());
+        let mut fired_random = Fired::new();
+        for &t in &times {
+            let hits = applicable.iter().filter(|m| baseline::random_flag(&p.name, m, t, rate)).cloned().collect();
+            fired_random.insert((t, p.name.clone()), hits);
+        }
+        let mut s = PatternScore {
+            pattern: p.name.clone(),
+            detectability: p.detectability.clone(),
+            episodes: scored_episodes(&mine, &times),
+            reference: score(&p.name, &mine, &times, &machines, &fired),
+            static_rule: rule.describe(),
+            static_threshold: score(&p.name, &mine, &times, &machines, &fired_static),
+            random_rate: rate,
+            random: score(&p.name, &mine, &times, &machines, &fired_random),
+            ..PatternScore::default()
+        };
+        (s.target_recall, s.target_precision) = target(&p.name);
+        s.meets_target = match (s.reference.recall, s.reference.precision, s.reference.episode_recall) {
+            (Some(r), Some(pr), Some(er)) => {
+                Some(r >= s.target_recall && er >= s.target_recall && pr >= s.target_precision)
+            }
+            _ => None,
+        };
+        s.meets_tier_targets = tier_targets_met(&s);
+        report.patterns.push(s);
     }
     report.state_shares = shares(
         &client,
@@ -225,18 +312,24 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Scores one pattern's detector.
-fn score(
-    p: &str,
-    labels: &[Label],
-    times: &[i64],
-    machines: &BTreeSet<String>,
-    fired: &BTreeMap<(i64, String), BTreeSet<String>>,
-) -> PatternScore {
-    let mine: Vec<&Label> = labels.iter().filter(|l| l.pattern == p).collect();
+/// Machines each detector flagged, by (evaluation time, pattern).
+type Fired = BTreeMap<(i64, String), BTreeSet<String>>;
+
+/// The episodes that count: those whose positive stretch `[warning, end)` holds an evaluation time.
+fn scored_episodes(mine: &[&Label], times: &[i64]) -> usize {
+    mine.iter().filter(|l| times.iter().any(|&t| t >= l.warning && t < l.end)).count()
+}
+
+/// The share of (applicable machine, evaluation time) pairs that are positive.
+fn positive_rate(mine: &[&Label], times: &[i64], applicable: usize) -> f64 {
+    let positives: usize = times.iter().map(|&t| mine.iter().filter(|l| t >= l.warning && t < l.end).count()).sum();
+    ratio(positives as u64, (times.len() * applicable) as u64).unwrap_or(0.0).min(1.0)
+}
+
+/// Scores one detector of pattern `p` (whose labels are `mine`) from what it flagged.
+fn score(p: &str, mine: &[&Label], times: &[i64], machines: &BTreeSet<String>, fired: &Fired) -> DetectorScore {
     let empty = BTreeSet::new();
-    let mut s = PatternScore { pattern: p.to_owned(), ..PatternScore::default() };
-    (s.target_recall, s.target_precision) = target(p);
+    let mut s = DetectorScore::default();
     for &t in times {
         let hits = fired.get(&(t, p.to_owned())).unwrap_or(&empty);
         for m in machines {
@@ -252,12 +345,13 @@ fn score(
         }
     }
     let mut leads = Vec::new();
-    for l in &mine {
+    let mut episodes = 0u64;
+    for l in mine {
         // An episode counts when an evaluation time falls in its positive stretch.
         if !times.iter().any(|&t| t >= l.warning && t < l.end) {
             continue;
         }
-        s.episodes += 1;
+        episodes += 1;
         let first = times
             .iter()
             .copied()
@@ -274,14 +368,28 @@ fn score(
     s.median_lead_hours = (!leads.is_empty()).then(|| leads[leads.len() / 2]);
     s.precision = ratio(s.tp, s.tp + s.fp);
     s.recall = ratio(s.tp, s.tp + s.fn_);
-    s.episode_recall = ratio(s.episodes_caught as u64, s.episodes as u64);
-    s.meets_target = match (s.recall, s.precision, s.episode_recall) {
-        (Some(r), Some(pr), Some(er)) => {
-            Some(r >= s.target_recall && er >= s.target_recall && pr >= s.target_precision)
-        }
-        _ => None,
-    };
+    // F1 = 2TP / (2TP + FP + FN): defined (0) when a detector flags nothing right.
+    s.f1 = ratio(2 * s.tp, 2 * s.tp + s.fp + s.fn_);
+    s.episode_recall = ratio(s.episodes_caught as u64, episodes);
     s
+}
+
+/// The targets of the pattern's detectability tier (issue 19), on the default configuration:
+/// a *high* pattern's static threshold keeps recall and precision >= 0.9 (dashboards keep
+/// working); a *medium* or *low* pattern needs context: its static threshold reaches at most
+/// F1 0.6 while the reference detector reaches F1 >= 0.85 and episode recall >= 0.9; both
+/// detectors beat the random baseline's F1. `None` without positives to score.
+pub fn tier_targets_met(s: &PatternScore) -> Option<bool> {
+    let (r, st, rnd) = (&s.reference, &s.static_threshold, &s.random);
+    let (ref_f1, st_f1, rnd_f1) = (r.f1?, st.f1?, rnd.f1.unwrap_or(0.0));
+    (r.tp + r.fn_ > 0).then_some(())?;
+    let beats_random = ref_f1 > rnd_f1 && st_f1 > rnd_f1;
+    let tier = if s.detectability == "high" {
+        st.recall? >= 0.9 && st.precision.unwrap_or(0.0) >= 0.9
+    } else {
+        st_f1 <= 0.6 && ref_f1 >= 0.85 && r.episode_recall? >= 0.9
+    };
+    Some(beats_random && tier)
 }
 
 async fn shares(client: &tokio_postgres::Client, sql: &str, a: i64, b: i64) -> Result<BTreeMap<String, f64>> {
@@ -291,6 +399,14 @@ async fn shares(client: &tokio_postgres::Client, sql: &str, a: i64, b: i64) -> R
         .map_err(|e| anyhow!("cannot compute shares: {}", db::cause(&e)))?;
     let total: i64 = rows.iter().map(|r| r.get::<_, i64>(1)).sum();
     Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as f64 / total.max(1) as f64)).collect())
+}
+
+fn yes_no(x: Option<bool>) -> &'static str {
+    match x {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "–",
+    }
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -310,21 +426,44 @@ pub fn table(r: &Report) -> String {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0}/{:.0} | {} |\n",
             p.pattern,
             p.episodes,
-            p.episodes_caught,
-            pct(p.episode_recall),
-            pct(p.recall),
-            pct(p.precision),
-            p.early,
-            p.median_lead_hours.map_or("–".to_owned(), |h| format!("{h:.1}")),
+            p.reference.episodes_caught,
+            pct(p.reference.episode_recall),
+            pct(p.reference.recall),
+            pct(p.reference.precision),
+            p.reference.early,
+            p.reference.median_lead_hours.map_or("–".to_owned(), |h| format!("{h:.1}")),
             p.target_recall * 100.0,
             p.target_precision * 100.0,
-            match p.meets_target {
-                Some(true) => "yes",
-                Some(false) => "no",
-                None => "–",
-            }
+            yes_no(p.meets_target)
         ));
     }
+    out.push_str(
+        "\nDetectors side by side, per (machine, evaluation time) without point adjustment: precision / recall / F1 %, episode recall %\n\n",
+    );
+    out.push_str("| pattern | detectability | random (rate %) | static threshold | reference | tier targets |\n");
+    out.push_str("|---|---|---|---|---|---|\n");
+    let prf = |d: &DetectorScore| {
+        format!("{} / {} / {}, ep {}", pct(d.precision), pct(d.recall), pct(d.f1), pct(d.episode_recall))
+    };
+    for p in &r.patterns {
+        out.push_str(&format!(
+            "| {} | {} | {} ({:.2}) | {} | {} | {} |\n",
+            p.pattern,
+            p.detectability,
+            prf(&p.random),
+            p.random_rate * 100.0,
+            prf(&p.static_threshold),
+            prf(&p.reference),
+            yes_no(p.meets_tier_targets)
+        ));
+    }
+    out.push_str("\nstatic threshold rules: ");
+    out.push_str(
+        &r.patterns.iter().map(|p| format!("{}: {}", p.pattern, p.static_rule)).collect::<Vec<_>>().join("; "),
+    );
+    out.push_str(
+        "\ntier targets: high — static recall and precision >= 90 %; medium/low — static F1 <= 60 %, reference F1 >= 85 % and episode recall >= 90 %; both beat random\n",
+    );
     out.push_str(&format!(
         "\nhealthy machines flagged WARNING/CRITICAL by machine_health_dashboard: worst {:.2} %, mean {:.2} % (target ≤ 2 %)\n",
         r.healthy_flagged_max * 100.0,
@@ -373,7 +512,7 @@ mod tests {
 
     #[test]
     fn scoring_counts_each_case_once() {
-        let labels = vec![label("M1", 0)];
+        let labels = [label("M1", 0)];
         let machines: BTreeSet<String> = ["M1".to_owned(), "M2".to_owned()].into();
         let times = vec![5, 15, 25, 35];
         let mut fired: BTreeMap<(i64, String), BTreeSet<String>> = BTreeMap::new();
@@ -382,11 +521,57 @@ mod tests {
         fire(5, "M1"); // early: before warning
         fire(15, "M1"); // true positive
         fire(35, "M2"); // false positive
-        let s = score("bearing_failure", &labels, &times, &machines, &fired);
+        let mine: Vec<&Label> = labels.iter().collect();
+        let s = score("bearing_failure", &mine, &times, &machines, &fired);
         assert_eq!((s.tp, s.fp, s.fn_, s.early), (1, 1, 1, 1), "{s:?}");
-        assert_eq!((s.episodes, s.episodes_caught), (1, 1));
+        assert_eq!((scored_episodes(&mine, &times), s.episodes_caught), (1, 1));
+        assert_eq!(s.f1, Some(0.5), "F1 = 2TP / (2TP + FP + FN)");
+        // Positive at 15 and 25 of four times on one applicable machine.
+        assert_eq!(positive_rate(&mine, &times, 1), 0.5);
+        assert_eq!(positive_rate(&mine, &times, 2), 0.25);
         assert_eq!(s.median_lead_hours, Some(15.0 / 3600.0), "lead from the first (early) detection to the fault");
         assert_eq!(s.precision, Some(0.5));
         assert_eq!(s.recall, Some(0.5));
+    }
+
+    fn detector(tp: u64, fp: u64, fn_: u64, caught: usize, episodes: u64) -> DetectorScore {
+        DetectorScore {
+            tp,
+            fp,
+            fn_,
+            episodes_caught: caught,
+            precision: ratio(tp, tp + fp),
+            recall: ratio(tp, tp + fn_),
+            f1: ratio(2 * tp, 2 * tp + fp + fn_),
+            episode_recall: ratio(caught as u64, episodes),
+            ..DetectorScore::default()
+        }
+    }
+
+    #[test]
+    fn tier_targets_ask_context_of_medium_patterns_only() {
+        let pattern = |detectability: &str, st: DetectorScore, reference: DetectorScore| PatternScore {
+            detectability: detectability.into(),
+            reference,
+            static_threshold: st,
+            random: detector(1, 99, 99, 1, 2),
+            ..PatternScore::default()
+        };
+        // A threshold that works: right for a high pattern, too easy for a medium one.
+        let easy = || detector(95, 5, 5, 2, 2);
+        assert_eq!(tier_targets_met(&pattern("high", easy(), easy())), Some(true));
+        assert_eq!(tier_targets_met(&pattern("medium", easy(), easy())), Some(false), "a threshold solves it");
+        // A threshold that fails where the reference detector succeeds: right for medium.
+        let weak = || detector(40, 60, 60, 1, 2);
+        assert_eq!(tier_targets_met(&pattern("medium", weak(), easy())), Some(true));
+        assert_eq!(tier_targets_met(&pattern("high", weak(), easy())), Some(false), "dashboards must keep working");
+        // The reference detector must catch nine episodes in ten.
+        assert_eq!(tier_targets_met(&pattern("medium", weak(), detector(95, 5, 5, 1, 2))), Some(false));
+        // Both must beat random.
+        let mut p = pattern("medium", detector(1, 99, 99, 1, 2), easy());
+        p.random = detector(2, 98, 98, 1, 2);
+        assert_eq!(tier_targets_met(&p), Some(false), "a static rule below random fails");
+        // Nothing positive to score: no verdict.
+        assert_eq!(tier_targets_met(&pattern("medium", detector(0, 3, 0, 0, 0), detector(0, 0, 0, 0, 0))), None);
     }
 }
