@@ -310,6 +310,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     pub output_dir: PathBuf,
     pub faults_dir: Option<PathBuf>,
+    /// How hard the plant is on detectors (`[faults] difficulty`).
+    pub difficulty: crate::sim::realism::Difficulty,
     pub stream: StreamConfig,
 }
 
@@ -345,6 +347,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             output_dir: PathBuf::from("./genims-data"),
             faults_dir: None,
+            difficulty: Default::default(),
             stream: StreamConfig::default(),
         }
     }
@@ -415,6 +418,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("mqtt", "inflight", Kind::Int(1, 65_535)),
     ("output", "dir", Kind::Str),
     ("faults", "dir", Kind::Str),
+    ("faults", "difficulty", Kind::Enum(&["easy", "realistic"])),
     ("stream", "sinks", Kind::StrList),
     ("stream", "fault_rate", Kind::Fraction),
     ("stream", "state_dir", Kind::Str),
@@ -644,6 +648,11 @@ impl Config {
             ("mqtt", "inflight") => self.mqtt.inflight = int()? as u16,
             ("output", "dir") => self.output_dir = PathBuf::from(string()?),
             ("faults", "dir") => self.faults_dir = Some(PathBuf::from(string()?)),
+            ("faults", "difficulty") => {
+                let name = string()?;
+                self.difficulty = crate::sim::realism::Difficulty::parse(&name)
+                    .ok_or_else(|| format!("`{name}` is not one of easy, realistic"))?;
+            }
             ("stream", "sinks") => {
                 let sinks = str_list(v)?;
                 if let Some(bad) = sinks.iter().find(|s| !SINKS.contains(&s.as_str())) {
@@ -900,6 +909,15 @@ mod tests {
         let mut c = Config::default();
         c.apply_file(Path::new("cfg.toml"), text)?;
         Ok(c)
+    }
+
+    #[test]
+    fn difficulty_is_easy_unless_set() {
+        use crate::sim::realism::Difficulty;
+        assert_eq!(Config::default().difficulty, Difficulty::Easy);
+        assert_eq!(apply("[faults]\ndifficulty = \"realistic\"\n").unwrap().difficulty, Difficulty::Realistic);
+        let err = apply("[faults]\ndifficulty = \"hard\"\n").unwrap_err().to_string();
+        assert!(err.contains("cfg.toml:2: faults.difficulty: `hard` is not one of easy, realistic"), "{err}");
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub struct Timeline {
     pub episodes: Vec<Episode>,
     pub runs: Vec<Run>,
     pub preventive: Vec<Preventive>,
+    /// Ends of the machine's planned preventive windows from 100 days before the timeline,
+    /// in order: its service history, for ageing (realistic plants only, else empty).
+    pub services: Vec<i64>,
 }
 
 impl Timeline {
@@ -217,6 +220,7 @@ impl Engine {
                 uncertain: unit(w[2]) < 0.002,
             });
         }
-        Timeline { start: from, minutes, episodes, runs, preventive }
+        let services = if self.realism.is_some() { self.services(m, from - 100 * 86_400, to) } else { Vec::new() };
+        Timeline { start: from, minutes, episodes, runs, preventive, services }
     }
 }

@@ -13,6 +13,7 @@ pub mod inject;
 pub mod machine;
 pub mod physics;
 pub mod plan;
+pub mod realism;
 pub mod records;
 pub mod scope;
 pub mod signal;
@@ -89,6 +90,8 @@ pub struct Engine {
     pub enabled: Vec<bool>,
     /// Episodes injected live or from a journal ([`inject`]).
     injected: std::sync::RwLock<std::sync::Arc<Vec<episodes::Episode>>>,
+    /// The realistic plant's traits; `None` on an easy plant (see [`realism`]).
+    pub realism: Option<realism::Realism>,
 }
 
 const MACHINING: &[&str] = &["cnc_mill", "cnc_lathe", "drill_press", "grinding_machine", "boring_machine"];
@@ -219,7 +222,16 @@ impl Engine {
             sensor_start,
             enabled,
             injected: Default::default(),
+            realism: None,
         })
+    }
+
+    /// Makes the plant as hard on detectors as `difficulty` says.
+    pub fn set_difficulty(&mut self, difficulty: realism::Difficulty) {
+        self.realism = match difficulty {
+            realism::Difficulty::Easy => None,
+            realism::Difficulty::Realistic => Some(realism::Realism::new(self.seed, &self.plant)),
+        };
     }
 
     /// Sensor indices of machine `m`.

@@ -135,6 +135,12 @@ impl Engine {
         Some((start, start + minutes * 60))
     }
 
+    /// Ends of machine `m`'s planned preventive windows starting in `[a, b)`, in order: a pure
+    /// function of the calendar (deferred windows too), so any timeline agrees on them.
+    pub fn services(&self, m: usize, a: i64, b: i64) -> Vec<i64> {
+        self.stops(m, a, b).into_iter().map(|(_, end)| end).collect()
+    }
+
     /// Preventive maintenance windows of machine `m` starting in `[a, b)`; `faults` are the
     /// machine's episodes, which defer a window they overlap.
     pub fn preventive(&self, m: usize, a: i64, b: i64, faults: &[Episode]) -> Vec<Preventive> {

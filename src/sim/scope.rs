@@ -194,6 +194,7 @@ impl Engine {
         let catalogue = cfg.fault_catalogue()?;
         let plant = crate::plant::Plant::generate(cfg.seed, &cfg.sizes, cfg.reference_date, &catalogue)?;
         let mut engine = Engine::new(cfg.seed, fault_rate, plant, catalogue)?;
+        engine.set_difficulty(cfg.difficulty);
         engine.restrict_patterns(patterns)?;
         Ok(engine)
     }

@@ -7,7 +7,10 @@
 //! readings follow each other; white noise and packet loss come from a per-(sensor, day)
 //! ChaCha stream at a fixed position per reading, so any reading can be recomputed alone.
 //! Fault episodes move the affected roles along the catalogue signature: through the warning
-//! band at progress 1/3, the critical band at 2/3, to the failure value at 1.
+//! band at progress 1/3, the critical band at 2/3, to the failure value at 1. On a realistic
+//! plant ([`super::realism`]) the level also carries the sensor's individuality, the product's
+//! load, ageing, start-up surges and the hall's temperature, and a pattern's detectability
+//! scales its signature.
 
 use rand::RngCore as _;
 
@@ -306,17 +309,20 @@ impl Engine {
         let (smooth, w) = self.noise_at(s, sd, t);
         let white = normal(w[0], w[1]);
         let a = lags.at(p.behaviour, tl, t);
-        let ambient = self.ambient[sensor.factory];
+        let ctx = self.context(s, t, tl, minute.run);
+        let ambient = self.ambient[sensor.factory] + ctx.ambient;
+        let setpoint = p.setpoint + ctx.shift;
         let (base, noise_scale) = match p.behaviour {
             Behaviour::Drive { off, .. } => {
-                let level = off + (p.setpoint - off) * a;
+                let level = off + (setpoint - off) * a + (setpoint - off) * ctx.surge;
                 (level, (level.abs() / p.setpoint.abs().max(1e-9)).clamp(0.01, 1.0))
             }
-            Behaviour::Thermal { .. } => (ambient + (p.setpoint - ambient) * a, 0.3 + 0.7 * a),
-            Behaviour::Pump | Behaviour::Hold => (p.setpoint * a, a.max(0.01)),
-            Behaviour::Position => (p.setpoint, 0.1 + 0.9 * a),
-            Behaviour::Supply | Behaviour::Static => (p.setpoint, 1.0),
+            Behaviour::Thermal { .. } => (ambient + (setpoint - ambient) * a, 0.3 + 0.7 * a),
+            Behaviour::Pump | Behaviour::Hold => (setpoint * a, a.max(0.01)),
+            Behaviour::Position => (setpoint, 0.1 + 0.9 * a),
+            Behaviour::Supply | Behaviour::Static => (setpoint, 1.0),
         };
+        let noise_scale = noise_scale * ctx.noise;
         let mut value = base + smooth * p.smooth_amp * noise_scale;
         let mut scatter = 0.0;
         let mut miss_prob = p.miss_prob;
@@ -337,6 +343,10 @@ impl Engine {
                     let gain = match p.behaviour {
                         Behaviour::Supply | Behaviour::Static => 1.0,
                         _ => a,
+                    };
+                    let gain = match self.realism {
+                        Some(_) => gain * super::realism::tier_gain(&pattern.detectability, prog),
+                        None => gain,
                     };
                     value += offset * gain;
                     scatter += extra * gain;

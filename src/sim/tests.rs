@@ -266,3 +266,130 @@ fn planned_maintenance_pauses_a_degradation_and_the_machine_stands_still() {
     }
     assert!(checked >= 10, "found only {checked} paused episodes");
 }
+
+/// Running readings of `sensor` (machine `m`) every `step` in `[a, b)` with the load of the
+/// run each falls in (as a realistic plant of the seed has it, whatever `e`'s difficulty):
+/// (load, value).
+fn loaded_readings(e: &Engine, m: usize, sensor: usize, a: i64, b: i64, step: i64) -> Vec<(f64, f64)> {
+    let load = super::realism::Realism::new(e.seed, &e.plant).load;
+    let eps = e.episodes().for_machine(m, a - 12 * HOUR - DAY, b + DAY);
+    let tl = e.timeline(m, a - 12 * HOUR, b, eps);
+    let lags = Lags::full(&tl, e.sensors_of(m).map(|s| e.sensors[s].behaviour));
+    let mut day = e.sensor_day(sensor, a - a.rem_euclid(DAY));
+    let mut out = Vec::new();
+    let mut t = a;
+    while t < b {
+        if t - t.rem_euclid(DAY) != day.day {
+            day = e.sensor_day(sensor, t - t.rem_euclid(DAY));
+        }
+        let mi = tl.at(t).expect("inside the timeline");
+        // Skip the minutes after a stop (start-up surges) to see the steady level.
+        let steady = (1..=3).all(|k| tl.at(t - k * 60).is_some_and(|x| x.state == State::Running));
+        if mi.state == State::Running && steady {
+            out.push((load[tl.runs[mi.run as usize].lpm], e.raw_reading(sensor, t, &tl, &lags, &day).value));
+        }
+        t += step;
+    }
+    out
+}
+
+/// Least-squares slope of value on load, pooled over machines after removing each machine's mean.
+fn load_slope(e: &Engine, role: &str, machines: usize) -> (f64, usize) {
+    let a = EPOCH + 400 * 7 * DAY;
+    let (mut sxy, mut sxx, mut n) = (0.0, 0.0, 0);
+    let with_role =
+        (0..e.plant.machines.len()).filter(|&m| e.sensors_of(m).any(|s| e.plant.sensors[s].role.name == role));
+    for m in with_role.take(machines) {
+        let s = sensor_with_role(e, m, role);
+        let r = loaded_readings(e, m, s, a, a + 7 * DAY, 300);
+        let (ml, mv) = r.iter().fold((0.0, 0.0), |(l, v), x| (l + x.0, v + x.1));
+        let (ml, mv) = (ml / r.len() as f64, mv / r.len() as f64);
+        for (l, v) in &r {
+            sxy += (l - ml) * (v - mv);
+            sxx += (l - ml) * (l - ml);
+            n += 1;
+        }
+    }
+    assert!(n > 1000 && sxx > 1.0, "{role}: too little load variation to measure ({n} readings, sxx {sxx:.1})");
+    (sxy / sxx, n)
+}
+
+fn healthy_engine(difficulty: super::realism::Difficulty) -> Engine {
+    let cat = Catalogue::builtin();
+    let plant = Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+    let mut e = Engine::new(7, 0.0, plant, cat).unwrap();
+    e.set_difficulty(difficulty);
+    e
+}
+
+/// On a realistic plant a healthy machine's cutting vibration follows the product's load
+/// (0.9 half-widths, 1.8 mm/s per unit of load); on an easy plant it does not.
+#[test]
+fn realistic_levels_follow_the_products_load() {
+    use super::realism::Difficulty;
+    let (slope, n) = load_slope(&healthy_engine(Difficulty::Realistic), "tool_vibration", 12);
+    assert!((1.3..2.3).contains(&slope), "realistic: {slope:.2} mm/s per unit of load over {n} readings, want ≈ 1.8");
+    let (slope, n) = load_slope(&healthy_engine(Difficulty::Easy), "tool_vibration", 12);
+    assert!(slope.abs() < 0.2, "easy: {slope:.2} mm/s per unit of load over {n} readings, want ≈ 0");
+}
+
+/// Healthy machines of one kind differ more from each other on a realistic plant: their own
+/// offsets, noise and ageing spread their levels beyond the easy plant's.
+#[test]
+fn realistic_machines_differ_from_each_other() {
+    use super::realism::Difficulty;
+    let a = EPOCH + 400 * 7 * DAY;
+    let spread = |e: &Engine| {
+        let stats: Vec<(f64, f64)> = (0..e.plant.machines.len())
+            .filter(|&m| e.sensors_of(m).any(|s| e.plant.sensors[s].role.name == "spindle_bearing_vibration"))
+            .take(16)
+            .map(|m| {
+                let s = sensor_with_role(e, m, "spindle_bearing_vibration");
+                let r = loaded_readings(e, m, s, a, a + DAY, 60);
+                let mean = r.iter().map(|x| x.1).sum::<f64>() / r.len() as f64;
+                let sd = (r.iter().map(|x| (x.1 - mean).powi(2)).sum::<f64>() / r.len() as f64).sqrt();
+                (mean, sd)
+            })
+            .collect();
+        let sds: Vec<f64> = stats.iter().map(|x| x.1).collect();
+        let lo = sds.iter().copied().fold(f64::MAX, f64::min);
+        let hi = sds.iter().copied().fold(f64::MIN, f64::max);
+        hi / lo
+    };
+    let (easy, realistic) = (spread(&healthy_engine(Difficulty::Easy)), spread(&healthy_engine(Difficulty::Realistic)));
+    assert!(realistic > 1.5 * easy, "noise spread between machines: easy {easy:.2}x, realistic {realistic:.2}x");
+}
+
+/// A medium pattern (tool wear) shows a fraction of its signature through the warning phase on
+/// a realistic plant; a high one (bearing failure) all of it. Each rise is measured against
+/// the same machine at the same instants without the episode (a plant with no faults).
+#[test]
+fn detectability_scales_the_warning_phase() {
+    use super::realism::{Difficulty, MEDIUM_GAIN};
+    let faulty = |d: Difficulty| {
+        let mut e = engine();
+        e.set_difficulty(d);
+        e
+    };
+    let (easy, real) = (faulty(Difficulty::Easy), faulty(Difficulty::Realistic));
+    let (easy0, real0) = (healthy_engine(Difficulty::Easy), healthy_engine(Difficulty::Realistic));
+    let rise = |e: &Engine, healthy: &Engine, ep: &Episode, role: &str, at: i64| {
+        let s = sensor_with_role(e, ep.machine, role);
+        let mean = |e: &Engine| {
+            let r = readings(e, ep, s, at - 20 * 60, at, 10);
+            assert!(r.len() > 30, "{role}: the machine runs before {at}");
+            r.iter().map(|x| x.1).sum::<f64>() / r.len() as f64
+        };
+        mean(e) - mean(healthy)
+    };
+    for (pattern, role, want) in
+        [("tool_wear", "tool_vibration", MEDIUM_GAIN), ("bearing_failure", "spindle_bearing_vibration", 1.0)]
+    {
+        let ep = find(&easy, pattern, None);
+        let at = ep.warning_at + (ep.critical_at - ep.warning_at) * 9 / 10;
+        let e = rise(&easy, &easy0, &ep, role, at);
+        let r = rise(&real, &real0, &ep, role, at);
+        assert!(e > 1.0, "{pattern}: easy raises {role} by {e:.2} late in its warning phase");
+        assert!((r / e - want).abs() < 0.1, "{pattern}: realistic shows {r:.2} of easy's {e:.2}, want {want} of it");
+    }
+}

@@ -513,6 +513,7 @@ impl<'e> DayRun<'e> {
                 }
                 let shift = self.shift;
                 let run = &tl.runs[mi.run as usize];
+                let load = engine.load(tl, mi.run);
                 let lpm = &plant.line_products[run.lpm];
                 let product = &plant.products[lpm.product];
                 let ep = mi.episode.map(|i| &tl.episodes[i as usize]);
@@ -555,8 +556,15 @@ impl<'e> DayRun<'e> {
                     target_cycle: lpm.cycle_time_s as i32,
                     actual_cycle: running.then_some(round2(mi.actual_cycle)),
                     oee: oee(shift.up, shift.planned, shift.parts, shift.rejects, lpm.cycle_time_s as f64),
-                    spindle_rpm: params.spindle_rpm.map(|r| if running { r } else { 0 }),
-                    feed_rate: params.feed_rate.map(|f| if running { f } else { 0.0 }),
+                    // Heavier work turns slower and feeds harder (on a realistic plant; load 0 otherwise).
+                    spindle_rpm: params.spindle_rpm.map(|r| {
+                        if running {
+                            (f64::from(r) * (1.0 - 0.15 * load)).round() as i32
+                        } else {
+                            0
+                        }
+                    }),
+                    feed_rate: params.feed_rate.map(|f| if running { f * (1.0 + 0.2 * load) } else { 0.0 }),
                     tool,
                     program: &program,
                     power_kw: round2(mi.power_kw),
