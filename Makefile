@@ -48,7 +48,7 @@ test: services
 	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" GENIMS_LINT_TARGET_DIR="$(GENIMS_TARGET_DIR)-lint" \
 	  GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" CARGO=$(CARGO) scripts/run-tests.sh
 
-# Formatting and lints, checked before the tests (rustfmt.toml sets the width).
+# Formatting and lints alone (rustfmt.toml sets the width); `make test` runs both too.
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
