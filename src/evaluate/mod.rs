@@ -115,6 +115,13 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 /// Runs `genims evaluate`.
 pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     let client = db::connect(&cfg.postgres()?).await?;
+    // The detectors are SQL functions called through prepared statements: a generic plan
+    // cannot see which sensor or instant it reads (a full scan where a custom plan probes an
+    // index), so every execution is planned for its parameters.
+    client
+        .batch_execute("SET plan_cache_mode = force_custom_plan")
+        .await
+        .map_err(|e| anyhow!("cannot configure the session: {}", db::cause(&e)))?;
     db::require_tables(&client, &["machines", "scada_machine_data", "sensor_data", "fault_labels"]).await?;
     let has_views: bool = client
         .query_one("SELECT to_regprocedure('genims_machine_health(timestamp)') IS NOT NULL", &[])
