@@ -3,13 +3,15 @@ the module protoc generates from proto/sparkplug_b.proto).
 
   mqtt_sub.py sub HOST PORT FILTER OUT --end-topic T [--sparkplug] [--client-id ID]
       subscribes at QoS 1 in a persistent session (id --client-id, or one of its own), so a
-      reconnection loses nothing, prints "ready" once subscribed, and writes every message as a
+      reconnection loses nothing (and a redelivery the broker marks DUP of a message already
+      received is dropped), prints "ready" once subscribed, and writes every message as a
       JSON line {"topic", "retain", "payload"} to OUT: the payload's JSON object (UNS), or
       the decoded Sparkplug payload. Exits when a message on T arrives: the test publishes
       it once everything it waits for was acknowledged, so the broker delivers it last.
   mqtt_sub.py rebirth HOST PORT GROUP NODE
       publishes an NCMD asking edge node GROUP/NODE for a rebirth.
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -86,10 +88,19 @@ def sub(host, port, filt, out_path, sparkplug, client_id, end_topic):
             state["ready"] = True
             print("ready", flush=True)
 
+    seen = set()
+
     def on_message(_c, _u, msg):
         if msg.topic == end_topic:
             state["end"] = True
             return
+        # A message the broker resends (DUP set) after this client lost its connection before
+        # acknowledging it is QoS 1 between broker and subscriber, not a message genims sent
+        # twice (genims's own resends reach us as new messages, without DUP): count it once.
+        key = hashlib.sha1(msg.topic.encode() + b"\0" + msg.payload).digest()
+        if msg.dup and key in seen:
+            return
+        seen.add(key)
         payload = decode(pb, msg.payload) if pb else json.loads(msg.payload)
         out.write(json.dumps({"topic": msg.topic, "retain": bool(msg.retain), "payload": payload}) + "\n")
         state["n"] += 1
