@@ -2,11 +2,9 @@
 # Runs every test target of the (already built) crate. Most integration suites spend their
 # time waiting on real servers and real-time streams, not on the CPU, so they run in three
 # lanes at once: the evaluate suite (the longest) alone, the long database and injection
-# suites, and everything else (unit tests included); beside them clippy checks every target
-# (-D warnings) in its own target directory (GENIMS_LINT_TARGET_DIR, default target/lint),
-# so it never waits on the tests' build lock. Each lane's output is printed when all have
-# ended. Every suite runs even after one fails, so a failure never hides another; exits
-# non-zero when any test or lint fails. Used by `make test` after `cargo test --no-run`.
+# suites, and everything else (unit tests included). Each lane's output is printed when all
+# have ended. Every suite runs even after one fails, so a failure never hides another;
+# exits non-zero when any test fails. Used by `make test` after `cargo test --no-run`.
 set -uo pipefail
 cargo=${CARGO:-cargo}
 lane_a=(evaluate)
@@ -28,18 +26,12 @@ run_lane() {
   "$cargo" test --locked --no-fail-fast "${args[@]}" >"$dir/$name.log" 2>&1
   echo $? >"$dir/$name.rc"
 }
-lint() {
-  CARGO_TARGET_DIR="${GENIMS_LINT_TARGET_DIR:-target/lint}" "$cargo" clippy --locked --all-targets -- -D warnings \
-    >"$dir/lint.log" 2>&1
-  echo $? >"$dir/lint.rc"
-}
 run_lane a "${lane_a[@]}" &
 run_lane b "${lane_b[@]}" &
 run_lane c --bins "${others[@]}" &
-lint &
 wait
 rc=0
-for lane in lint c b a; do
+for lane in c b a; do
   echo "---- lane $lane ----"
   cat "$dir/$lane.log"
   [ "$(cat "$dir/$lane.rc")" = 0 ] || rc=1
