@@ -418,7 +418,7 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("mqtt", "inflight", Kind::Int(1, 65_535)),
     ("output", "dir", Kind::Str),
     ("faults", "dir", Kind::Str),
-    ("faults", "difficulty", Kind::Enum(&["easy", "realistic"])),
+    ("faults", "difficulty", Kind::Enum(&crate::sim::realism::Difficulty::NAMES)),
     ("stream", "sinks", Kind::StrList),
     ("stream", "fault_rate", Kind::Fraction),
     ("stream", "state_dir", Kind::Str),
@@ -650,8 +650,9 @@ impl Config {
             ("faults", "dir") => self.faults_dir = Some(PathBuf::from(string()?)),
             ("faults", "difficulty") => {
                 let name = string()?;
-                self.difficulty = crate::sim::realism::Difficulty::parse(&name)
-                    .ok_or_else(|| format!("`{name}` is not one of easy, realistic"))?;
+                self.difficulty = crate::sim::realism::Difficulty::parse(&name).ok_or_else(|| {
+                    format!("`{name}` is not one of {}", crate::sim::realism::Difficulty::NAMES.join(", "))
+                })?;
             }
             ("stream", "sinks") => {
                 let sinks = str_list(v)?;

@@ -322,9 +322,14 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
 /// Machines each detector flagged, by (evaluation time, pattern).
 type Fired = BTreeMap<(i64, String), BTreeSet<String>>;
 
-/// The episodes that count: those whose positive stretch `[warning, end)` holds an evaluation time.
+/// Whether an episode counts: an evaluation time falls in its positive stretch `[warning, end)`.
+fn scored(l: &Label, times: &[i64]) -> bool {
+    times.iter().any(|&t| t >= l.warning && t < l.end)
+}
+
+/// The episodes that count (see [`scored`]).
 fn scored_episodes(mine: &[&Label], times: &[i64]) -> usize {
-    mine.iter().filter(|l| times.iter().any(|&t| t >= l.warning && t < l.end)).count()
+    mine.iter().filter(|l| scored(l, times)).count()
 }
 
 /// The share of (applicable machine, evaluation time) pairs that are positive.
@@ -353,11 +358,7 @@ fn score(p: &str, mine: &[&Label], times: &[i64], machines: &BTreeSet<String>, f
     }
     let mut leads = Vec::new();
     let mut episodes = 0u64;
-    for l in mine {
-        // An episode counts when an evaluation time falls in its positive stretch.
-        if !times.iter().any(|&t| t >= l.warning && t < l.end) {
-            continue;
-        }
+    for l in mine.iter().filter(|l| scored(l, times)) {
         episodes += 1;
         let first = times
             .iter()

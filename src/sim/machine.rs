@@ -10,7 +10,7 @@
 use rand::RngCore as _;
 
 use super::calendar::{shift_at, ShiftSpan};
-use super::clock::{HOUR, SCADA_STEP};
+use super::clock::{DAY, HOUR, SCADA_STEP};
 use super::episodes::{Ending, Episode};
 use super::plan::{Preventive, Run};
 use super::Engine;
@@ -220,7 +220,7 @@ impl Engine {
                 uncertain: unit(w[2]) < 0.002,
             });
         }
-        let services = if self.realism.is_some() { self.services(m, from - 100 * 86_400, to) } else { Vec::new() };
+        let services = if self.realism.is_some() { self.services(m, from - 100 * DAY, to) } else { Vec::new() };
         Timeline { start: from, minutes, episodes, runs, preventive, services }
     }
 }

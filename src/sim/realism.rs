@@ -41,6 +41,9 @@ pub enum Difficulty {
 }
 
 impl Difficulty {
+    /// The setting's values, as written in the configuration.
+    pub const NAMES: [&'static str; 2] = ["easy", "realistic"];
+
     pub fn parse(s: &str) -> Option<Difficulty> {
         match s {
             "easy" => Some(Difficulty::Easy),
@@ -228,7 +231,13 @@ impl Engine {
         let sensor = &self.plant.sensors[s];
         let traits = &r.sensors[s];
         let load = r.load[tl.runs[run as usize].lpm];
-        let ambient = r.ambient_offset(sensor.factory, &self.zones[sensor.factory], t);
+        // The hall's temperature reaches only temperatures: skip the zone lookup elsewhere.
+        let thermal = matches!(self.sensors[s].behaviour, super::physics::Behaviour::Thermal { .. });
+        let ambient = if thermal || traits.ambient_share > 0.0 {
+            r.ambient_offset(sensor.factory, &self.zones[sensor.factory], t)
+        } else {
+            0.0
+        };
         let level_hw = traits.offset_hw + traits.load_hw * load + ageing_hw(traits, since_service(tl, t));
         let surge = match sensor.role.sensor_type {
             "current" | "vibration" => start_surge(tl, t),
@@ -270,12 +279,17 @@ mod tests {
         assert_eq!(Difficulty::parse("hard"), None);
     }
 
+    /// The default plant of seed 7 and its realistic traits.
+    fn plant() -> (Plant, Realism) {
+        let cat = crate::faults::Catalogue::builtin();
+        let plant = Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+        let r = Realism::new(7, &plant);
+        (plant, r)
+    }
+
     #[test]
     fn heavier_products_load_the_machines_more() {
-        let cat = crate::faults::Catalogue::builtin();
-        let plant =
-            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-        let r = Realism::new(7, &plant);
+        let (plant, r) = plant();
         let weight = |i: usize| plant.products[plant.line_products[i].product].spec.weight_kg;
         let (light, heavy): (Vec<usize>, Vec<usize>) = (0..plant.line_products.len())
             .filter(|&i| weight(i) < 1.6 || weight(i) > 8.0)
@@ -292,10 +306,7 @@ mod tests {
 
     #[test]
     fn the_hall_is_warm_in_the_afternoon_and_in_summer() {
-        let cat = crate::faults::Catalogue::builtin();
-        let plant =
-            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-        let r = Realism::new(7, &plant);
+        let (plant, r) = plant();
         let f = plant.factories.iter().position(|f| f.city == "Stuttgart").expect("a German factory");
         let zone = Zone::new(plant.factories[f].timezone).unwrap();
         // 2026-07-24 15:00 (UTC+2) and 2026-01-22 15:00 (UTC+1) in Stuttgart.

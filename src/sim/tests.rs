@@ -11,9 +11,16 @@ use crate::faults::Catalogue;
 use crate::plant::Plant;
 
 fn engine() -> Engine {
+    engine_with(1.0, super::realism::Difficulty::Easy)
+}
+
+/// The default plant of seed 7 at fault rate `rate`, as hard as `difficulty`.
+fn engine_with(rate: f64, difficulty: super::realism::Difficulty) -> Engine {
     let cat = Catalogue::builtin();
     let plant = Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-    Engine::new(7, 1.0, plant, cat).unwrap()
+    let mut e = Engine::new(7, rate, plant, cat).unwrap();
+    e.set_difficulty(difficulty);
+    e
 }
 
 /// The first episode of `pattern` (scanning machines and epochs), with the variant wanted.
@@ -315,11 +322,7 @@ fn load_slope(e: &Engine, role: &str, machines: usize) -> (f64, usize) {
 }
 
 fn healthy_engine(difficulty: super::realism::Difficulty) -> Engine {
-    let cat = Catalogue::builtin();
-    let plant = Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-    let mut e = Engine::new(7, 0.0, plant, cat).unwrap();
-    e.set_difficulty(difficulty);
-    e
+    engine_with(0.0, difficulty)
 }
 
 /// On a realistic plant a healthy machine's cutting vibration follows the product's load
@@ -366,12 +369,7 @@ fn realistic_machines_differ_from_each_other() {
 #[test]
 fn detectability_scales_the_warning_phase() {
     use super::realism::{Difficulty, MEDIUM_GAIN};
-    let faulty = |d: Difficulty| {
-        let mut e = engine();
-        e.set_difficulty(d);
-        e
-    };
-    let (easy, real) = (faulty(Difficulty::Easy), faulty(Difficulty::Realistic));
+    let (easy, real) = (engine_with(1.0, Difficulty::Easy), engine_with(1.0, Difficulty::Realistic));
     let (easy0, real0) = (healthy_engine(Difficulty::Easy), healthy_engine(Difficulty::Realistic));
     let rise = |e: &Engine, healthy: &Engine, ep: &Episode, role: &str, at: i64| {
         let s = sensor_with_role(e, ep.machine, role);
