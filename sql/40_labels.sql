@@ -26,6 +26,31 @@ COMMENT ON TABLE fault_labels IS 'Ground truth of injected fault episodes: onset
 CREATE INDEX IF NOT EXISTS idx_labels_machine_onset ON fault_labels (machine_id, onset_time);
 CREATE INDEX IF NOT EXISTS idx_labels_pattern_fault ON fault_labels (pattern, fault_time);
 
+-- Ground truth of data-quality defects (`[quality]`): one row per defect the delivered
+-- sensor_data carries — a gateway gap (readings lost), a clock skew (timestamps shifted), a
+-- stale record repeated, a duplicate, a late arrival, a spike, an invalid value.
+CREATE TABLE IF NOT EXISTS data_quality_labels (
+    defect_id   BIGINT PRIMARY KEY,
+    defect      VARCHAR(20) NOT NULL,
+    machine_id  VARCHAR(50) NOT NULL,
+    line_id     VARCHAR(50) NOT NULL,
+    factory_id  VARCHAR(50) NOT NULL,
+    sensor_id   VARCHAR(50),
+    start_time  TIMESTAMP NOT NULL,
+    end_time    TIMESTAMP NOT NULL,
+    records     INTEGER NOT NULL,
+    record_id   BIGINT,
+    detail      VARCHAR(200)
+);
+
+COMMENT ON TABLE data_quality_labels IS 'Ground truth of data-quality defects in sensor_data: kind, machine (and sensor), affected stretch of event time, readings affected, the affected reading''s id and a detail.';
+COMMENT ON COLUMN data_quality_labels.defect IS 'gap, clock_skew, stale, duplicate, late, spike or invalid';
+COMMENT ON COLUMN data_quality_labels.sensor_id IS 'NULL for gap and clock_skew: the whole machine''s gateway';
+COMMENT ON COLUMN data_quality_labels.records IS 'Readings lost (gap), shifted (clock_skew), repeated (stale); 1 for the single-reading defects';
+COMMENT ON COLUMN data_quality_labels.record_id IS 'sensor_data_id of the affected reading (of the copy for a duplicate); NULL for the stretches';
+
+CREATE INDEX IF NOT EXISTS idx_quality_labels_machine_start ON data_quality_labels (machine_id, start_time);
+
 -- Where each `genims stream` stands: every record before `through` is in the tables. Each
 -- flush writes its records and this row in one transaction, so a restarted stream resumes
 -- exactly where the last committed flush ended.

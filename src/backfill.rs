@@ -68,7 +68,7 @@ impl Request {
 /// What a run produced.
 #[derive(Debug, Default)]
 pub struct Summary {
-    pub rows: [u64; 7],
+    pub rows: [u64; Table::COUNT],
     pub labels: BTreeMap<usize, u64>,
     pub seconds: f64,
 }

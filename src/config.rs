@@ -312,6 +312,10 @@ pub struct Config {
     pub faults_dir: Option<PathBuf>,
     /// How hard the plant is on detectors (`[faults] difficulty`).
     pub difficulty: crate::sim::realism::Difficulty,
+    /// Data-quality defects (`[quality]`): the rates, and whether they are on (`None`: on
+    /// for a realistic plant, off for an easy one).
+    pub quality: crate::sim::quality::Quality,
+    pub quality_enabled: Option<bool>,
     pub stream: StreamConfig,
 }
 
@@ -348,6 +352,8 @@ impl Default for Config {
             output_dir: PathBuf::from("./genims-data"),
             faults_dir: None,
             difficulty: Default::default(),
+            quality: Default::default(),
+            quality_enabled: None,
             stream: StreamConfig::default(),
         }
     }
@@ -419,6 +425,18 @@ const KEYS: &[(&str, &str, Kind)] = &[
     ("output", "dir", Kind::Str),
     ("faults", "dir", Kind::Str),
     ("faults", "difficulty", Kind::Enum(&crate::sim::realism::Difficulty::NAMES)),
+    ("quality", "enabled", Kind::Bool),
+    ("quality", "gaps_per_machine_day", Kind::Fraction),
+    ("quality", "gap_minutes_max", Kind::Int(1, 600)),
+    ("quality", "clock_skews_per_machine_day", Kind::Fraction),
+    ("quality", "clock_skew_max_s", Kind::Int(1, 3600)),
+    ("quality", "stale_per_sensor_day", Kind::Fraction),
+    ("quality", "stale_minutes_max", Kind::Int(1, 600)),
+    ("quality", "duplicate_rate", Kind::Fraction),
+    ("quality", "late_rate", Kind::Fraction),
+    ("quality", "max_lateness_s", Kind::Int(10, 50)),
+    ("quality", "spike_rate", Kind::Fraction),
+    ("quality", "invalid_rate", Kind::Fraction),
     ("stream", "sinks", Kind::StrList),
     ("stream", "fault_rate", Kind::Fraction),
     ("stream", "state_dir", Kind::Str),
@@ -470,7 +488,7 @@ impl Config {
         let at = |section: &str, key: Option<&str>| format!("{}:{}", path.display(), line(section, key));
         for (section, value) in &doc {
             let Some(table) = value.as_table() else {
-                problems.push((line("", Some(section)), format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, mqtt, output, faults, stream", at("", Some(section)))));
+                problems.push((line("", Some(section)), format!("{}: `{section}` must be a [section]; known sections: plant, postgres, kafka, mqtt, output, faults, quality, stream", at("", Some(section)))));
                 continue;
             };
             if !KEYS.iter().any(|k| k.0 == section) {
@@ -517,6 +535,16 @@ impl Config {
         let string =
             || v.as_str().map(str::to_owned).ok_or_else(|| format!("expected a string, found {}", v.type_str()));
         let usize_ = || int().map(|i| i as usize);
+        let fraction = || -> std::result::Result<f64, String> {
+            let x = v
+                .as_float()
+                .or_else(|| v.as_integer().map(|i| i as f64))
+                .ok_or_else(|| format!("expected a number, found {}", v.type_str()))?;
+            if !(0.0..=1.0).contains(&x) {
+                return Err(format!("{x} must lie between 0 and 1"));
+            }
+            Ok(x)
+        };
         match (section, key) {
             ("plant", "seed") => self.seed = int()? as u64,
             ("plant", "reference_date") => {
@@ -654,6 +682,21 @@ impl Config {
                     format!("`{name}` is not one of {}", crate::sim::realism::Difficulty::NAMES.join(", "))
                 })?;
             }
+            ("quality", "enabled") => {
+                self.quality_enabled =
+                    Some(v.as_bool().ok_or_else(|| format!("expected true or false, found {}", v.type_str()))?)
+            }
+            ("quality", "gaps_per_machine_day") => self.quality.gaps_per_machine_day = fraction()?,
+            ("quality", "gap_minutes_max") => self.quality.gap_minutes_max = int()?,
+            ("quality", "clock_skews_per_machine_day") => self.quality.clock_skews_per_machine_day = fraction()?,
+            ("quality", "clock_skew_max_s") => self.quality.clock_skew_max_s = int()?,
+            ("quality", "stale_per_sensor_day") => self.quality.stale_per_sensor_day = fraction()?,
+            ("quality", "stale_minutes_max") => self.quality.stale_minutes_max = int()?,
+            ("quality", "duplicate_rate") => self.quality.duplicate_rate = fraction()?,
+            ("quality", "late_rate") => self.quality.late_rate = fraction()?,
+            ("quality", "max_lateness_s") => self.quality.max_lateness_s = int()?,
+            ("quality", "spike_rate") => self.quality.spike_rate = fraction()?,
+            ("quality", "invalid_rate") => self.quality.invalid_rate = fraction()?,
             ("stream", "sinks") => {
                 let sinks = str_list(v)?;
                 if let Some(bad) = sinks.iter().find(|s| !SINKS.contains(&s.as_str())) {
@@ -661,16 +704,7 @@ impl Config {
                 }
                 self.stream.sinks = sinks;
             }
-            ("stream", "fault_rate") => {
-                let x = v
-                    .as_float()
-                    .or_else(|| v.as_integer().map(|i| i as f64))
-                    .ok_or_else(|| format!("expected a number, found {}", v.type_str()))?;
-                if !(0.0..=1.0).contains(&x) {
-                    return Err(format!("{x} must lie between 0 and 1"));
-                }
-                self.stream.fault_rate = x;
-            }
+            ("stream", "fault_rate") => self.stream.fault_rate = fraction()?,
             ("stream", "state_dir") => self.stream.state_dir = PathBuf::from(string()?),
             ("stream", "buffer_mb") => self.stream.buffer_mb = usize_()?,
             ("stream", "spool_max_mb") => self.stream.spool_max_mb = usize_()?,
@@ -683,6 +717,13 @@ impl Config {
             _ => unreachable!("every key in KEYS is handled"),
         }
         Ok(())
+    }
+
+    /// The data-quality defects delivered readings carry, or `None` when `[quality]` is off
+    /// (by default, on for a realistic plant and off for an easy one).
+    pub fn quality_defects(&self) -> Option<crate::sim::quality::Quality> {
+        let on = self.quality_enabled.unwrap_or(self.difficulty == crate::sim::realism::Difficulty::Realistic);
+        on.then(|| self.quality.clone())
     }
 
     /// Applies `GENIMS_*` environment variables.
@@ -910,6 +951,22 @@ mod tests {
         let mut c = Config::default();
         c.apply_file(Path::new("cfg.toml"), text)?;
         Ok(c)
+    }
+
+    #[test]
+    fn quality_defects_follow_the_difficulty_unless_set() {
+        use crate::sim::quality::Quality;
+        assert_eq!(Config::default().quality_defects(), None, "an easy plant delivers clean data");
+        let real = apply("[faults]\ndifficulty = \"realistic\"\n").unwrap();
+        assert_eq!(real.quality_defects(), Some(Quality::default()));
+        let off = apply("[faults]\ndifficulty = \"realistic\"\n[quality]\nenabled = false\n").unwrap();
+        assert_eq!(off.quality_defects(), None, "the off switch");
+        let on = apply("[quality]\nenabled = true\nlate_rate = 0.01\nmax_lateness_s = 30\n").unwrap();
+        let q = on.quality_defects().expect("switched on for an easy plant");
+        assert_eq!((q.late_rate, q.max_lateness_s), (0.01, 30));
+        let err = apply("[quality]\nspike_rate = 2\nmax_lateness_s = 90\n").unwrap_err().to_string();
+        assert!(err.contains("cfg.toml:2: quality.spike_rate: 2 must lie between 0 and 1"), "{err}");
+        assert!(err.contains("cfg.toml:3: quality.max_lateness_s: 90 is out of range 10..=50"), "{err}");
     }
 
     #[test]

@@ -82,7 +82,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut client = db::connect(&cfg.postgres()?).await?;
             let used = schema::apply(&mut client, partition, cfg.postgres.partition).await?;
             eprintln!(
-                "genims: schema applied (16 tables, fault_labels, genims_stream_progress, genims_injections, genims_plant, detection views; time series {})",
+                "genims: schema applied (16 tables, fault_labels, data_quality_labels, genims_stream_progress, genims_injections, genims_plant, detection views; time series {})",
                 if used == config::Partition::Daily { "partitioned by day" } else { "unpartitioned" }
             );
             Ok(())

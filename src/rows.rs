@@ -18,10 +18,13 @@ pub enum Table {
     ProductionRuns,
     SensorHealth,
     FaultLabels,
+    QualityLabels,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    /// How many tables there are.
+    pub const COUNT: usize = 8;
+    pub const ALL: [Table; Table::COUNT] = [
         Table::SensorData,
         Table::ScadaMachineData,
         Table::MachineFaults,
@@ -29,6 +32,7 @@ impl Table {
         Table::ProductionRuns,
         Table::SensorHealth,
         Table::FaultLabels,
+        Table::QualityLabels,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Table {
             Table::ProductionRuns => "production_runs",
             Table::SensorHealth => "sensor_health",
             Table::FaultLabels => "fault_labels",
+            Table::QualityLabels => "data_quality_labels",
         }
     }
 
@@ -64,6 +69,7 @@ impl Table {
             Table::ProductionRuns => RUNS,
             Table::SensorHealth => HEALTH,
             Table::FaultLabels => LABELS,
+            Table::QualityLabels => QUALITY_LABELS,
         }
     }
 
@@ -256,6 +262,19 @@ pub const HEALTH: &[&str] = &[
     "out_of_range_readings_24h",
     "overall_status",
     "created_at",
+];
+pub const QUALITY_LABELS: &[&str] = &[
+    "defect_id",
+    "defect",
+    "machine_id",
+    "line_id",
+    "factory_id",
+    "sensor_id",
+    "start_time",
+    "end_time",
+    "records",
+    "record_id",
+    "detail",
 ];
 pub const LABELS: &[&str] = &[
     "episode_id",

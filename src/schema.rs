@@ -211,7 +211,8 @@ mod tests {
     #[test]
     fn script_covers_the_sixteen_tables_the_labels_and_stream_progress() {
         let s = script(Partition::None);
-        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 20);
+        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 21);
+        assert!(s.contains("CREATE TABLE IF NOT EXISTS data_quality_labels"));
         assert!(s.contains("CREATE TABLE IF NOT EXISTS genims_injections"));
         assert!(s.contains("CREATE TABLE IF NOT EXISTS genims_plant"));
         assert!(s.contains("CREATE TABLE IF NOT EXISTS fault_labels"));

@@ -47,6 +47,7 @@ fn same_seed_gives_identical_files_whatever_the_thread_count() {
     assert_eq!(
         names,
         [
+            "data_quality_labels.csv",
             "fault_labels.csv",
             "machine_faults.csv",
             "maintenance_events.csv",

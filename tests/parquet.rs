@@ -36,7 +36,8 @@ fn root() -> PathBuf {
 fn parquet_files_equal_the_csv_with_pinned_types() {
     let dir = tempdir();
     let d = dir.path();
-    std::fs::write(d.join("config.toml"), SMALL_PLANT).unwrap();
+    // With data-quality defects, so data_quality_labels has rows (NULL sensors and record ids).
+    std::fs::write(d.join("config.toml"), format!("{SMALL_PLANT}[quality]\nenabled = true\n")).unwrap();
     let (csv, parquet, again) = (d.join("csv"), d.join("parquet"), d.join("again"));
     backfill(d, "csv", &csv);
     backfill(d, "parquet", &parquet);
@@ -44,7 +45,7 @@ fn parquet_files_equal_the_csv_with_pinned_types() {
 
     let files = names(&parquet, ".parquet");
     assert_eq!(files, names(&csv, ".csv"), "one Parquet file for each CSV file");
-    assert!(files.contains(&"sensor_data_20260305".to_owned()) && files.len() == 9, "{files:?}");
+    assert!(files.contains(&"sensor_data_20260305".to_owned()) && files.len() == 10, "{files:?}");
     for f in &files {
         let name = format!("{f}.parquet");
         let (a, b) = (std::fs::read(parquet.join(&name)).unwrap(), std::fs::read(again.join(&name)).unwrap());
@@ -61,7 +62,7 @@ fn parquet_files_equal_the_csv_with_pinned_types() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["mismatches"], serde_json::json!([]), "values differ from the CSV");
     let files = report["files"].as_object().unwrap();
-    assert_eq!(files.len(), 9);
+    assert_eq!(files.len(), 10);
     for (name, f) in files {
         assert_eq!(f["rows"], f["csv_rows"], "{name}: row count");
         assert!(
@@ -88,6 +89,10 @@ fn parquet_files_equal_the_csv_with_pinned_types() {
     let scada = &files["scada_machine_data_20260304.parquet"]["schema"];
     assert_eq!(scada["parts_produced_shift"], "int32", "{scada}");
     assert_eq!(scada["parts_produced_cumulative"], "int64", "{scada}");
+    let labels = &files["data_quality_labels.parquet"];
+    assert!(labels["rows"].as_u64().unwrap() > 100, "{labels}");
+    assert_eq!(labels["schema"]["records"], "int32", "{labels}");
+    assert_eq!(labels["schema"]["record_id"], "int64", "{labels}");
     let maintenance = &files["maintenance_events.parquet"]["schema"];
     assert_eq!(maintenance["next_maintenance_due"], "date32[day]", "{maintenance}");
 }

@@ -46,8 +46,8 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     );
     assert_eq!(
-        tables, 20,
-        "16 tables of the spec, fault_labels, genims_stream_progress, genims_injections and genims_plant"
+        tables, 21,
+        "16 tables of the spec, fault_labels, data_quality_labels, genims_stream_progress, genims_injections and genims_plant"
     );
     let views: String = db.scalar("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.views WHERE table_schema = 'public'");
     assert_eq!(
@@ -205,7 +205,7 @@ fn sql_files_load_with_psql_directly() {
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     );
     assert_eq!(
-        tables, 20,
-        "16 tables of the spec, fault_labels, genims_stream_progress, genims_injections and genims_plant"
+        tables, 21,
+        "16 tables of the spec, fault_labels, data_quality_labels, genims_stream_progress, genims_injections and genims_plant"
     );
 }

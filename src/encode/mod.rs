@@ -144,15 +144,15 @@ const SQL_BATCH: u64 = 1000;
 /// Rows encoded in one format, one buffer per table: what a sink writes.
 pub struct Encoded {
     pub fmt: Format,
-    pub bufs: [Vec<u8>; 7],
-    pub rows: [u64; 7],
+    pub bufs: [Vec<u8>; Table::COUNT],
+    pub rows: [u64; Table::COUNT],
     /// Fault labels by pattern index, for the run summary.
     pub labels_by_pattern: Vec<(usize, u64)>,
 }
 
 impl Encoded {
     pub fn new(fmt: Format) -> Encoded {
-        Encoded { fmt, bufs: Default::default(), rows: [0; 7], labels_by_pattern: Vec::new() }
+        Encoded { fmt, bufs: Default::default(), rows: [0; Table::COUNT], labels_by_pattern: Vec::new() }
     }
 
     /// Reserves room for `rows` more rows of the two large tables (the engine announces them).

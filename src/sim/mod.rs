@@ -13,6 +13,7 @@ pub mod inject;
 pub mod machine;
 pub mod physics;
 pub mod plan;
+pub mod quality;
 pub mod realism;
 pub mod records;
 pub mod scope;
@@ -92,6 +93,8 @@ pub struct Engine {
     injected: std::sync::RwLock<std::sync::Arc<Vec<episodes::Episode>>>,
     /// The realistic plant's traits; `None` on an easy plant (see [`realism`]).
     pub realism: Option<realism::Realism>,
+    /// The data-quality defects of delivered readings; `None` when `[quality]` is off.
+    pub quality: Option<quality::Quality>,
 }
 
 const MACHINING: &[&str] = &["cnc_mill", "cnc_lathe", "drill_press", "grinding_machine", "boring_machine"];
@@ -223,6 +226,7 @@ impl Engine {
             enabled,
             injected: Default::default(),
             realism: None,
+            quality: None,
         })
     }
 
@@ -266,5 +270,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod quality_tests;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 
 use crate::rows::{Cells, Row, Table};
 
+#[derive(Clone, Copy)]
 pub struct SensorRow<'a> {
     pub id: i64,
     pub sensor: &'a str,
@@ -457,5 +458,46 @@ impl Row for LabelRow<'_> {
         c.boolean(self.reaches_fault);
         c.text(self.sensors);
         c.text(self.parameters);
+    }
+}
+
+/// One data-quality defect of the delivered readings (see `sim::quality`).
+pub struct QualityLabelRow<'a> {
+    pub id: i64,
+    pub defect: &'static str,
+    pub machine: &'a str,
+    pub line: &'a str,
+    pub factory: &'a str,
+    pub sensor: Option<&'a str>,
+    pub start: i64,
+    pub end: i64,
+    pub records: i32,
+    pub record_id: Option<i64>,
+    pub detail: &'a str,
+}
+
+impl Row for QualityLabelRow<'_> {
+    const TABLE: Table = Table::QualityLabels;
+    fn key(&self) -> &str {
+        self.machine
+    }
+    fn time(&self) -> i64 {
+        self.start
+    }
+    fn visit<C: Cells + ?Sized>(&self, c: &mut C) {
+        c.int8(self.id);
+        c.text(self.defect);
+        c.text(self.machine);
+        c.text(self.line);
+        c.text(self.factory);
+        c.opt_text(self.sensor);
+        c.ts(self.start);
+        c.ts(self.end);
+        c.int4(self.records);
+        match self.record_id {
+            Some(id) => c.int8(id),
+            None => c.null(),
+        }
+        c.text(self.detail);
     }
 }

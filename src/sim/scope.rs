@@ -195,6 +195,7 @@ impl Engine {
         let plant = crate::plant::Plant::generate(cfg.seed, &cfg.sizes, cfg.reference_date, &catalogue)?;
         let mut engine = Engine::new(cfg.seed, fault_rate, plant, catalogue)?;
         engine.set_difficulty(cfg.difficulty);
+        engine.quality = cfg.quality_defects();
         engine.restrict_patterns(patterns)?;
         Ok(engine)
     }

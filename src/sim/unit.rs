@@ -18,6 +18,7 @@ use super::calendar::SHIFT_CODES;
 use super::clock::{day_tag, DAY, HOUR, ID_EPOCH, SCADA_STEP, SENSOR_STEP};
 use super::episodes::{Ending, Episode};
 use super::machine::{State, Timeline};
+use super::quality::{Defect, MachineDefects, SensorDefects, DUPLICATE_ID_OFFSET, INVALID_VALUE};
 use super::records::*;
 use super::signal::{Lags, SensorDay};
 use super::Engine;
@@ -185,6 +186,10 @@ struct SensorState {
     prev_oor: [u32; 24],
     hour_missing: [u32; 24],
     hour_oor: [u32; 24],
+    /// The sensor's data-quality defects on the day (`None` when `[quality]` is off).
+    dq: Option<SensorDefects>,
+    /// In a stale stretch: the record the gateway repeats.
+    frozen: Option<Reading>,
 }
 
 impl SensorState {
@@ -203,11 +208,14 @@ impl SensorState {
             prev_oor: [0; 24],
             hour_missing: [0; 24],
             hour_oor: [0; 24],
+            dq: None,
+            frozen: None,
         }
     }
 }
 
 /// One present reading with its rolling statistics and classification.
+#[derive(Debug, Clone, Copy)]
 struct Reading {
     value: f64,
     status: &'static str,
@@ -234,6 +242,11 @@ pub struct DayRun<'e> {
     shift: ShiftTotals,
     cur_shift: i64,
     fault_times: Vec<i64>,
+    /// The machine gateway's data-quality defects on the day (`None` when `[quality]` is off).
+    dq: Option<MachineDefects>,
+    /// Readings held back to be published late (or a second time), with the instant they
+    /// are released at: always inside their minute, so never across a step.
+    held: Vec<(i64, SensorRow<'e>)>,
     /// The next instant to generate.
     next: i64,
 }
@@ -266,8 +279,13 @@ impl<'e> DayRun<'e> {
         let mut lags = Lags::new(&tl, sensors.clone().map(|s| engine.sensors[s].behaviour));
         lags.extend_to(&tl, tl.minute_index(from.max(tl.start)) + 2);
         let need_health = from < to && spec.emits_health();
-        let mut states: Vec<SensorState> =
-            sensors.clone().map(|s| SensorState::new(engine.sensor_day(s, spec.day))).collect();
+        let mut states: Vec<SensorState> = sensors
+            .clone()
+            .map(|s| SensorState {
+                dq: engine.sensor_defects(s, spec.day),
+                ..SensorState::new(engine.sensor_day(s, spec.day))
+            })
+            .collect();
         let mut run = DayRun {
             engine,
             spec,
@@ -278,6 +296,8 @@ impl<'e> DayRun<'e> {
             shift: ShiftTotals::default(),
             cur_shift: 0,
             fault_times: engine.episodes().fault_times_before(m, to),
+            dq: engine.machine_defects(m, spec.day),
+            held: Vec::new(),
             next: from,
             tl,
         };
@@ -332,6 +352,13 @@ impl<'e> DayRun<'e> {
             }
             t += SENSOR_STEP;
         }
+        // A span starting inside a stale stretch repeats the record from before the stretch.
+        for (k, s) in sensors.clone().enumerate() {
+            let stale = states[k].dq.as_ref().and_then(|d| d.stale_at(from)).map(|w| w.from);
+            if let Some(w0) = stale.filter(|&w0| w0 < from) {
+                states[k].frozen = engine.record_before(s, w0, tl, &run.lags);
+            }
+        }
         // Replay the current shift up to `from` (minutes inside the lookback).
         let first = tl.minute_index(from);
         let cur_shift = tl.minutes[first].shift.start;
@@ -379,6 +406,12 @@ impl<'e> DayRun<'e> {
     /// machine's timeline has them (it reaches a day past the run's day).
     pub fn episodes_near(&self, t: i64, horizon: i64) -> impl Iterator<Item = &Episode> + '_ {
         self.tl.episodes.iter().filter(move |e| e.onset < t + horizon && t < e.repair_end)
+    }
+
+    /// The next instant to generate.
+    #[cfg(test)]
+    pub fn next_instant(&self) -> i64 {
+        self.next
     }
 
     /// Whether the whole span has been generated.
@@ -430,9 +463,15 @@ impl<'e> DayRun<'e> {
         let line_id = line.id.as_str();
         let factory_id = factory.id.as_str();
 
+        let mdq = self.dq.as_ref();
         let mut t = from;
         while t < to {
             let on_minute = t.rem_euclid(SCADA_STEP) == 0;
+            if let Some(md) = mdq {
+                let place = (machine_id, line_id, factory_id);
+                let first = t == spec.span().0;
+                engine.stretch_labels(m, t, first, md, states, (tl, lags), place, out);
+            }
             if on_minute {
                 alarm_codes.clear();
                 warning_codes.clear();
@@ -451,7 +490,7 @@ impl<'e> DayRun<'e> {
                 };
                 let Reading { value: v, status, quality, flags, lo, hi, avg, std, score } = r;
                 let row = SensorRow {
-                    id: (t - ID_EPOCH) / SENSOR_STEP * n_sensors + s as i64 + 1,
+                    id: reading_id(t, s, n_sensors),
                     sensor: &sensor.id,
                     machine: machine_id,
                     line: line_id,
@@ -470,7 +509,10 @@ impl<'e> DayRun<'e> {
                     is_anomaly: score >= 0.7,
                     protocol: sensor.protocol,
                 };
-                out.push(&row);
+                match mdq {
+                    Some(md) => deliver(engine, s, st, row, md, &mut self.held, out),
+                    None => out.push(&row),
+                }
                 if on_minute {
                     if status == "critical" || status == "fault" {
                         alarms += 1;
@@ -487,6 +529,13 @@ impl<'e> DayRun<'e> {
                         pressure_actual = Some(v);
                     }
                 }
+            }
+            // Readings held back until now follow the tick's own.
+            if !self.held.is_empty() {
+                for (at, row) in self.held.iter().filter(|h| h.0 <= t) {
+                    out.push_at(row, *at);
+                }
+                self.held.retain(|h| h.0 > t);
             }
             // Hourly health after the hour's last reading.
             if need_health && (t + SENSOR_STEP).rem_euclid(HOUR) == 0 {
@@ -599,7 +648,178 @@ impl<'e> DayRun<'e> {
     }
 }
 
+/// The id of sensor `s`'s reading at `t` (of `n_sensors` in the plant).
+fn reading_id(t: i64, s: usize, n_sensors: i64) -> i64 {
+    (t - ID_EPOCH) / SENSOR_STEP * n_sensors + s as i64 + 1
+}
+
+/// Delivers reading `row` of sensor `s` (taken at `row.ts`) through its machine's gateway,
+/// with the data-quality defects of the gateway (`md`) and of the sensor (`st.dq`), and
+/// labels each single-reading defect. A reading in a gateway gap is lost (the gap's label
+/// counts it); one in a stale stretch is the gateway's cached record. A late reading, and a
+/// duplicate, go to `held` with their release instant: they follow that tick's readings.
+fn deliver<'e, E: Emit>(
+    engine: &Engine,
+    s: usize,
+    st: &SensorState,
+    mut row: SensorRow<'e>,
+    md: &MachineDefects,
+    held: &mut Vec<(i64, SensorRow<'e>)>,
+    out: &mut Step<'_, E>,
+) {
+    let t = row.ts;
+    if md.silent(t) {
+        return;
+    }
+    let Some(dq) = st.dq.as_ref() else { return out.push(&row) };
+    let frozen = st.frozen.filter(|_| dq.stale_at(t).is_some());
+    if let Some(f) = frozen {
+        row.value = f.value;
+        row.status = f.status;
+        row.quality = f.quality;
+        row.flags = f.flags;
+        (row.min, row.max, row.avg, row.std) = (f.lo, f.hi, f.avg, f.std);
+        row.anomaly = (f.score * 10_000.0).round() / 10_000.0;
+        row.is_anomaly = f.score >= 0.7;
+    }
+    let points = dq.points_at(t);
+    let point = |kind: Defect| points.iter().find(|p| p.kind == kind);
+    let label = |kind: Defect, record_id: i64, detail: &str, out: &mut Step<'_, E>| {
+        let l = QualityLabelRow {
+            id: kind.label_id(reading_id(t, s, engine.plant.sensors.len() as i64)),
+            defect: kind.name(),
+            machine: row.machine,
+            line: row.line,
+            factory: row.factory,
+            sensor: Some(row.sensor),
+            start: t,
+            end: t + SENSOR_STEP,
+            records: 1,
+            record_id: Some(record_id),
+            detail,
+        };
+        out.push_at(&l, t);
+    };
+    let role = engine.plant.sensors[s].role;
+    if frozen.is_none() {
+        let altered = if point(Defect::Invalid).is_some() {
+            Some((
+                INVALID_VALUE,
+                Defect::Invalid,
+                format!("the gateway's error value {INVALID_VALUE} instead of {}", row.value),
+            ))
+        } else {
+            point(Defect::Spike).map(|p| {
+                let v = super::signal::round4(row.value + p.x * engine.sensors[s].half_width);
+                (v, Defect::Spike, format!("spike of {:+.1} half-widths: {} instead of {}", p.x, v, row.value))
+            })
+        };
+        if let Some((v, kind, detail)) = altered {
+            row.value = v;
+            (row.status, row.flags) = classify(v, role);
+            if v < role.range.0 || v > role.range.1 {
+                (row.status, row.quality) = ("fault", "out_of_range");
+            }
+            label(kind, row.id, &detail, out);
+        }
+    }
+    row.ts = t + md.skew(t);
+    match point(Defect::Late) {
+        Some(p) => {
+            held.push((t + p.x as i64, row));
+            label(Defect::Late, row.id, &format!("published {} s after its event time", p.x), out);
+        }
+        None => out.push_at(&row, t),
+    }
+    if let Some(p) = point(Defect::Duplicate) {
+        let copy = SensorRow { id: row.id + DUPLICATE_ID_OFFSET, ..row };
+        match p.x as i64 {
+            0 => out.push_at(&copy, t),
+            delay => held.push((t + delay, copy)),
+        }
+        label(Defect::Duplicate, copy.id, &format!("a copy of reading {}, stored {} s later", row.id, p.x), out);
+    }
+}
+
 impl Engine {
+    /// Labels the gateway gaps and clock skews of machine `m`, and the stale stretches of
+    /// its sensors, that start at `t` — or, at the `first` instant of a unit's span, that are
+    /// under way then (as fault labels, one per stretch touching the window). A stale stretch
+    /// takes the record it repeats when it starts.
+    #[allow(clippy::too_many_arguments)]
+    fn stretch_labels<E: Emit>(
+        &self,
+        m: usize,
+        t: i64,
+        first: bool,
+        md: &MachineDefects,
+        states: &mut [SensorState],
+        (tl, lags): (&Timeline, &Lags),
+        (machine, line, factory): (&str, &str, &str),
+        out: &mut Step<'_, E>,
+    ) {
+        let n = self.plant.sensors.len() as i64;
+        let sensors = self.sensors_of(m);
+        // Readings of sensor `s` taken in `w` (those lost in a gap left out when `skip_gaps`).
+        let delivered = |sd: &SensorDay, s: usize, w: &super::quality::Window, skip_gaps: bool| -> i32 {
+            (w.from..w.to)
+                .step_by(SENSOR_STEP as usize)
+                .filter(|&u| !((skip_gaps && md.silent(u)) || self.reading_missing(s, u, &tl.episodes, sd)))
+                .count() as i32
+        };
+        let starts = |w: &super::quality::Window| w.from == t || (first && w.holds(t));
+        let stretch = |kind: Defect, sensor: Option<usize>, w: &super::quality::Window, records: i32| QualityLabelRow {
+            id: kind.label_id(reading_id(w.from, sensor.unwrap_or(sensors.start), n)),
+            defect: kind.name(),
+            machine,
+            line,
+            factory,
+            sensor: sensor.map(|s| self.plant.sensors[s].id.as_str()),
+            start: w.from,
+            end: w.to,
+            records,
+            record_id: None,
+            detail: "",
+        };
+        for w in md.gaps.iter().filter(|w| starts(w)) {
+            let lost: i32 = sensors.clone().enumerate().map(|(k, s)| delivered(&states[k].day, s, w, false)).sum();
+            let detail = format!("the gateway sent nothing for {} min", (w.to - w.from) / SCADA_STEP);
+            out.push_at(&QualityLabelRow { detail: &detail, ..stretch(Defect::Gap, None, w, lost) }, t);
+        }
+        for w in md.skews.iter().filter(|w| starts(w)) {
+            let shifted: i32 = sensors.clone().enumerate().map(|(k, s)| delivered(&states[k].day, s, w, true)).sum();
+            let detail = format!("the gateway clock ran {:+} s off", w.skew);
+            out.push_at(&QualityLabelRow { detail: &detail, ..stretch(Defect::ClockSkew, None, w, shifted) }, t);
+        }
+        for (k, s) in sensors.clone().enumerate() {
+            let Some(w) = states[k].dq.as_ref().and_then(|d| d.stale.iter().find(|w| starts(w))).copied() else {
+                continue;
+            };
+            // Set up when the span starts inside the stretch (`DayRun::new`).
+            let frozen = if w.from == t { self.record_before(s, t, tl, lags) } else { states[k].frozen };
+            if let Some(f) = frozen {
+                let detail = format!("the gateway repeated its cached record (value {})", f.value);
+                let records = delivered(&states[k].day, s, &w, true);
+                out.push_at(&QualityLabelRow { detail: &detail, ..stretch(Defect::Stale, Some(s), &w, records) }, t);
+            }
+            states[k].frozen = frozen;
+        }
+    }
+
+    /// Sensor `s`'s last reading before `t` (looking back a minute), with the rolling
+    /// statistics and classification it was delivered with.
+    fn record_before(&self, s: usize, t: i64, tl: &Timeline, lags: &Lags) -> Option<Reading> {
+        let day = t - t.rem_euclid(DAY);
+        let mut scratch = SensorState::new(self.sensor_day(s, day));
+        (1..=2 * STATS_WINDOW as i64 - 1)
+            .rev()
+            .map(|k| t - k * SENSOR_STEP)
+            .filter_map(|u| self.read_sensor(s, u, tl, lags, &mut scratch).map(|r| (u, r)))
+            .last()
+            .filter(|(u, _)| *u >= t - STATS_WINDOW as i64 * SENSOR_STEP)
+            .map(|(_, r)| r)
+    }
+
     /// The timeline a unit uses: from 12 hours before its day to the day's end.
     pub fn unit_timeline(&self, m: usize, day: i64) -> Timeline {
         let from = day - LOOKBACK;
@@ -1126,7 +1346,7 @@ mod tests {
     /// CSV rows with each row's release instant and end offset, per table.
     struct Marked {
         enc: crate::encode::Encoded,
-        marks: [Vec<(i64, usize)>; 7],
+        marks: [Vec<(i64, usize)>; Table::COUNT],
     }
 
     impl Emit for Marked {
@@ -1139,8 +1359,27 @@ mod tests {
 
     #[test]
     fn steps_of_a_day_concatenate_to_the_day() {
+        steps_concatenate(&engine());
+    }
+
+    /// With data-quality defects too: late readings and duplicates stay inside their minute.
+    #[test]
+    fn steps_of_a_day_with_defects_concatenate_to_the_day() {
+        let mut e = engine();
+        e.quality = Some(crate::sim::quality::Quality {
+            gaps_per_machine_day: 1.0,
+            clock_skews_per_machine_day: 1.0,
+            stale_per_sensor_day: 0.5,
+            duplicate_rate: 0.01,
+            late_rate: 0.01,
+            ..Default::default()
+        });
+        steps_concatenate(&e);
+    }
+
+    fn steps_concatenate(e: &Engine) {
         use crate::encode::{Encoded, Format};
-        let e = engine();
+        let ordered = e.quality.is_none();
         let day = 1_772_323_200; // 2026-03-01
         let window = (day + 5 * HOUR + 30 * 60, day + 2 * DAY);
         // Machines with a fault episode on the day, plus one without.
@@ -1156,10 +1395,10 @@ mod tests {
             let start = e.initial_counters(m, window.0);
             let mut whole = Encoded::new(Format::Csv);
             e.generate_unit(spec, start, &mut whole);
-            let mut parts: [Vec<u8>; 7] = Default::default();
+            let mut parts: [Vec<u8>; Table::COUNT] = Default::default();
             let (mut a, lengths) = (window.0, [60, 13 * 60, 61 * 60, 7 * 60]);
             let mut k = 0;
-            let mut run = DayRun::new(&e, spec, start);
+            let mut run = DayRun::new(e, spec, start);
             while !run.done() {
                 let b = (a + lengths[k % lengths.len()]).min(day + DAY);
                 assert_eq!(run.counters(), Engine::advance(&tl, window.0, a, start), "machine {m}: counters at {a}");
@@ -1178,7 +1417,7 @@ mod tests {
                         buf.len(),
                         "machine {m} table {t}: last mark ends the buffer"
                     );
-                    if t <= 1 {
+                    if t == 1 || (t == 0 && ordered) {
                         assert!(ms.windows(2).all(|w| w[0].0 <= w[1].0), "machine {m} table {t}: marks in time order");
                     }
                     parts[t].extend_from_slice(buf);

@@ -322,7 +322,7 @@ struct TickRows {
     step: i64,
     formats: Vec<Format>,
     /// Per table index: its slot among the plan's tables.
-    slot: [Option<usize>; 7],
+    slot: [Option<usize>; Table::COUNT],
     /// [format][tick][table slot]: bytes and rows.
     cells: Vec<Vec<Vec<Cell>>>,
     /// The thread's machines at the block's minute.
@@ -332,7 +332,7 @@ struct TickRows {
 impl TickRows {
     fn new(plan: &Plan, a: i64, ticks: usize, patterns: usize) -> TickRows {
         assert!(!plan.formats.contains(&Format::Sql), "SQL statements are not streamed");
-        let mut slot = [None; 7];
+        let mut slot = [None; Table::COUNT];
         for (i, t) in plan.tables.iter().enumerate() {
             slot[t.index()] = Some(i);
         }

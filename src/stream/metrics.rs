@@ -252,7 +252,7 @@ impl View {
 /// One sink's delivery metrics.
 #[derive(Clone)]
 pub struct SinkMetrics {
-    delivered: [Counter; 7],
+    delivered: [Counter; Table::COUNT],
     errors: Counter,
     retrying: IntGauge,
     through: IntGauge,

@@ -129,7 +129,8 @@ impl Request {
 
     fn tables(&self) -> Vec<Table> {
         match self.kind {
-            StreamKind::Iot => vec![Table::SensorData],
+            // The readings and the ground truth of their data-quality defects.
+            StreamKind::Iot => vec![Table::SensorData, Table::QualityLabels],
             StreamKind::Scada => vec![Table::ScadaMachineData],
             StreamKind::All => Table::ALL.to_vec(),
         }

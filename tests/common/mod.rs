@@ -142,8 +142,8 @@ pub fn digest_at(url: &str, table: &str) -> String {
     c.query_one(&sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
 
-/// The seven operational tables genims writes.
-pub const TABLES: [&str; 7] = [
+/// The eight operational tables genims writes.
+pub const TABLES: [&str; 8] = [
     "scada_machine_data",
     "sensor_data",
     "sensor_health",
@@ -151,6 +151,7 @@ pub const TABLES: [&str; 7] = [
     "maintenance_events",
     "production_runs",
     "fault_labels",
+    "data_quality_labels",
 ];
 
 /// The topic genims publishes a table to (default prefix).
@@ -162,6 +163,7 @@ pub fn topic_of(table: &str) -> &'static str {
         "machine_faults" => "genims.machine.faults",
         "maintenance_events" => "genims.maintenance.events",
         "production_runs" => "genims.production.runs",
+        "data_quality_labels" => "genims.quality.labels",
         _ => "genims.fault.labels",
     }
 }

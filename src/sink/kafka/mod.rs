@@ -76,6 +76,7 @@ pub fn topic(prefix: &str, table: Table) -> String {
         Table::ProductionRuns => "production.runs",
         Table::SensorHealth => "sensor.health",
         Table::FaultLabels => "fault.labels",
+        Table::QualityLabels => "quality.labels",
     };
     format!("{prefix}.{suffix}")
 }

@@ -146,7 +146,7 @@ impl Places {
 
 /// The column holding a row's time (what `Row::time` returns): the instant of a reading,
 /// the start of a fault, the scheduled start of maintenance, the end of a production run,
-/// the onset of a labelled episode.
+/// the onset of a labelled episode, the start of a data-quality defect.
 pub fn time_column(table: Table) -> &'static str {
     match table {
         Table::SensorData | Table::ScadaMachineData | Table::SensorHealth => "timestamp",
@@ -154,6 +154,7 @@ pub fn time_column(table: Table) -> &'static str {
         Table::MaintenanceEvents => "scheduled_start",
         Table::ProductionRuns => "run_end_time",
         Table::FaultLabels => "onset_time",
+        Table::QualityLabels => "start_time",
     }
 }
 

@@ -95,7 +95,7 @@ struct Device {
     /// Alias of the first State metric.
     state: u64,
     /// Alias of `Events/<table>` by table index.
-    events: [Option<u64>; 7],
+    events: [Option<u64>; Table::COUNT],
 }
 
 /// One edge node's fixed definition: what its births declare.
@@ -246,7 +246,8 @@ fn define(scope: &Scope) -> Nodes {
     };
     let sensor_columns = metric_columns(Table::SensorData);
     let state_columns = metric_columns(Table::ScadaMachineData);
-    let device_events = [Table::MachineFaults, Table::MaintenanceEvents, Table::SensorHealth, Table::FaultLabels];
+    let device_events =
+        [Table::MachineFaults, Table::MaintenanceEvents, Table::SensorHealth, Table::FaultLabels, Table::QualityLabels];
     let mut nodes: Vec<NodeDef> = Vec::new();
     let mut by_line: HashMap<usize, usize> = HashMap::new();
     let mut machines = HashMap::new();
@@ -279,7 +280,7 @@ fn define(scope: &Scope) -> Nodes {
             metrics: Vec::new(),
             sensors: HashMap::new(),
             state: 0,
-            events: [None; 7],
+            events: [None; Table::COUNT],
         };
         for s in plant.sensors.iter().filter(|s| s.machine == m) {
             for (k, (_, column, datatype)) in sensor_columns.iter().enumerate() {
@@ -591,7 +592,7 @@ mod tests {
             assert_eq!(aliases, (0..count as u64).collect::<Vec<_>>(), "node {}: aliases are dense", n.id);
             for d in &n.devices {
                 assert_eq!(
-                    d.sensors.len() * per_sensor + metric_columns(Table::ScadaMachineData).len() + 4,
+                    d.sensors.len() * per_sensor + metric_columns(Table::ScadaMachineData).len() + 5,
                     d.metrics.len()
                 );
                 for (sensor, first) in &d.sensors {

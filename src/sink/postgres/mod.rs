@@ -112,10 +112,11 @@ fn partition_sql(t: &str, day: i64) -> String {
     )
 }
 
-/// Labels of an episode that spans consecutive windows arrive with each window: they are
-/// staged, then merged keeping the first copy.
-const MERGE_LABELS: &str =
-    "INSERT INTO fault_labels SELECT * FROM fault_labels_stage ON CONFLICT (episode_id) DO NOTHING";
+/// Labels of an episode (or a data-quality stretch) that spans consecutive windows arrive
+/// with each window: they are staged, then merged keeping the first copy.
+fn merges(table: Table) -> bool {
+    matches!(table, Table::FaultLabels | Table::QualityLabels)
+}
 
 /// Classifies a PostgreSQL error: lost connections, shutdowns, overload and serialisation
 /// failures may pass; anything else the server refused (a missing table, a duplicate key)
@@ -153,19 +154,20 @@ async fn copy_into(
     into: &str,
     parts: impl futures_util::Stream<Item = Bytes>,
 ) -> Result<u64, CopyError> {
-    let merge = table == Table::FaultLabels;
+    let merge = merges(table);
+    let stage = format!("{}_stage", table.name());
     let fail = |what: &str| {
         let what = format!("{what} {}", table.name());
         move |err| CopyError { what, err }
     };
     if merge {
-        tx.batch_execute(
-            "CREATE TEMP TABLE IF NOT EXISTS fault_labels_stage (LIKE fault_labels INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-        )
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {into} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        ))
         .await
         .map_err(fail("cannot stage"))?;
     }
-    let target = if merge { "fault_labels_stage" } else { into };
+    let target = if merge { stage.as_str() } else { into };
     let stmt = format!("COPY {target} ({}) FROM STDIN (FORMAT binary)", table.columns().join(", "));
     let sink = tx.copy_in::<_, Bytes>(&stmt).await.map_err(fail("COPY failed for"))?;
     futures_util::pin_mut!(sink);
@@ -177,7 +179,10 @@ async fn copy_into(
     sink.send(Bytes::from_static(PG_COPY_TRAILER)).await.map_err(fail("COPY failed for"))?;
     let n = sink.finish().await.map_err(fail("COPY failed for"))?;
     if merge {
-        tx.batch_execute(MERGE_LABELS).await.map_err(fail("cannot merge"))?;
+        let key = table.columns()[0];
+        tx.batch_execute(&format!("INSERT INTO {into} SELECT * FROM {stage} ON CONFLICT ({key}) DO NOTHING"))
+            .await
+            .map_err(fail("cannot merge"))?;
     }
     Ok(n)
 }
