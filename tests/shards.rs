@@ -94,3 +94,32 @@ fn four_shards_at_once_one_killed_and_restarted_equal_one_backfill() {
         );
     }
 }
+
+/// A shard that starts after another has stored its records, and has no progress of its
+/// own yet, starts at `--start`: where the stored history ends is where its own machines'
+/// ends, not the other shard's (a shard killed before its first commit and restarted once
+/// skipped the minutes the others had stored by then).
+#[test]
+fn a_shard_starting_after_another_starts_at_its_start() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("config.toml"), PLANT).unwrap();
+    let (sharded, whole) = (TestDb::new("shard_late"), TestDb::new("shard_late_ref"));
+    for db in [&sharded, &whole] {
+        ok(genims(d).args(["--postgres-url", &db.url, "schema", "apply"]));
+    }
+    let end = "2026-03-04T23:20:00Z";
+    for shard in ["1/2", "2/2"] {
+        ok(genims(d)
+            .args(["--postgres-url", &sharded.url, "stream", "all", "--sink", "postgres", "--speed", "max"])
+            .args(["--fault-rate", "1", "--start", A, "--end", end, "--shard", shard]));
+    }
+    backfill_db(d, &whole.url, A, end);
+    for table in TABLES {
+        assert_eq!(
+            sharded.digest(table),
+            whole.digest(table),
+            "{table}: two shards one after the other equal one backfill"
+        );
+    }
+}

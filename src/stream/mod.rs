@@ -162,7 +162,12 @@ fn open_sinks(
             "postgres" => cfg.postgres().and_then(|target| {
                 // Only the database holds master data to check the plant against.
                 let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
-                Ok(Box::new(crate::sink::postgres::PostgresLive::new(rt.clone(), &target, &plant)?) as Box<dyn Live>)
+                let ids = (req.shard.count > 1).then(|| {
+                    let all = &engine.plant.machines;
+                    req.shard.machines(all.len()).into_iter().map(|m| all[m].id.clone()).collect()
+                });
+                Ok(Box::new(crate::sink::postgres::PostgresLive::new(rt.clone(), &target, &plant, ids)?)
+                    as Box<dyn Live>)
             }),
             "kafka" => std::fs::create_dir_all(state_dir)
                 .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))

@@ -76,6 +76,9 @@ pub struct PostgresLive {
     /// The stream's injection journal, and how many of its entries the table holds.
     journal: Option<(String, SharedEntries)>,
     stored_injections: usize,
+    /// A shard's machine ids: where its stored history ends is where its own machines' ends
+    /// (`None`: the whole plant).
+    machines: Option<Vec<String>>,
 }
 
 /// The longest one live transaction may take before it counts as failed.
@@ -283,7 +286,13 @@ impl PostgresSink {
 impl PostgresLive {
     /// A sink for the stream: checks the server and schema (one clear error when either is
     /// missing), then writes each committed batch in one transaction.
-    pub fn new(rt: tokio::runtime::Handle, target: &db::Target, plant: &PlantIdentity) -> Result<PostgresLive> {
+    /// `machines`: a shard's machine ids (`None` for the whole plant).
+    pub fn new(
+        rt: tokio::runtime::Handle,
+        target: &db::Target,
+        plant: &PlantIdentity,
+        machines: Option<Vec<String>>,
+    ) -> Result<PostgresLive> {
         let pool = db::pool(target, 1, Duration::from_secs(5))?;
         let partitioned = rt.block_on(async {
             let client = tokio::time::timeout(Duration::from_secs(10), db::connect(target))
@@ -303,6 +312,7 @@ impl PostgresLive {
             partitioned,
             journal: None,
             stored_injections: 0,
+            machines,
         })
     }
 }
@@ -435,12 +445,23 @@ impl Live for PostgresLive {
         if let Some(row) = saved {
             return Ok(Some(Progress { stream, through: row.get(0), counters: None }));
         }
-        // No stream ran yet: continue after the newest record of a backfill.
+        // No stream ran yet: continue after the newest record of a backfill — of this shard's
+        // machines (another shard's records, stored before this one started, say nothing
+        // of where this one stands).
         let (table, step) = if stream.starts_with("iot") { ("sensor_data", 10) } else { ("scada_machine_data", 60) };
-        let row = client
-            .query_one(&format!("SELECT extract(epoch FROM max(timestamp))::bigint FROM {table}"), &[])
-            .await
-            .map_err(|e| classify("cannot find where the stored history ends", e))?;
+        let row = match &self.machines {
+            None => {
+                client.query_one(&format!("SELECT extract(epoch FROM max(timestamp))::bigint FROM {table}"), &[]).await
+            }
+            Some(ids) => {
+                let sql = format!(
+                    "SELECT extract(epoch FROM max(last))::bigint FROM unnest($1::text[]) AS m(id),
+                     LATERAL (SELECT max(timestamp) AS last FROM {table} WHERE machine_id = m.id) x"
+                );
+                client.query_one(&sql, &[ids]).await
+            }
+        }
+        .map_err(|e| classify("cannot find where the stored history ends", e))?;
         Ok(row.get::<_, Option<i64>>(0).map(|last| Progress { stream, through: last + step, counters: None }))
     }
 
