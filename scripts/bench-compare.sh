@@ -74,7 +74,7 @@ for d in a b; do
   "$new" --postgres-url "$pg/${db}_$d" schema apply 2>/dev/null
   "$new" --postgres-url "$pg/${db}_$d" seed --out db 2>/dev/null
 done
-truncate_db="psql -X -q -d $pg/${db}_a -c 'TRUNCATE sensor_data, scada_machine_data, sensor_health, machine_faults, maintenance_events, production_runs, fault_labels' >/dev/null"
+truncate_db="psql -X -q -d $pg/${db}_a -c 'TRUNCATE sensor_data, scada_machine_data, sensor_health, machine_faults, maintenance_events, production_runs, fault_labels, data_quality_labels' >/dev/null"
 compare "backfill --out db, 3 hours, indexed" "$truncate_db" --postgres-url "$pg/${db}_a" backfill --start 2026-03-01T00:00:00Z --end 2026-03-01T03:00:00Z --out db
 compare "stream all --sink stdout --speed max, 2 hours" "rm -rf $work/state" stream all --sink stdout --speed max --start 2026-03-01T23:00:00Z --end 2026-03-02T01:00:00Z --state-dir "$work/state"
 

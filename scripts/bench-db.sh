@@ -20,7 +20,7 @@ trap 'rm -rf "$work"; psql -X -q -d "$pg/postgres" -c "DROP DATABASE IF EXISTS $
 : > "$work/empty.toml"
 export GENIMS_CONFIG="$work/empty.toml"
 big="sensor_data scada_machine_data"
-all="sensor_data scada_machine_data sensor_health machine_faults maintenance_events production_runs fault_labels"
+all="sensor_data scada_machine_data sensor_health machine_faults maintenance_events production_runs fault_labels data_quality_labels"
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$pg/$db" -c "$1"; }
 seconds() { date +%s.%N; }
 

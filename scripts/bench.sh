@@ -71,7 +71,7 @@ echo "| server-side COPY FROM file (binary), same rows, same indexed tables | $b
 
 # 3b. The same load over TLS against plaintext (the local server has ssl = on), same run.
 for mode in disable require; do
-  psql -X -q -d "$url" -c "TRUNCATE sensor_data, scada_machine_data, sensor_health, machine_faults, maintenance_events, production_runs, fault_labels"
+  psql -X -q -d "$url" -c "TRUNCATE sensor_data, scada_machine_data, sensor_health, machine_faults, maintenance_events, production_runs, fault_labels, data_quality_labels"
   read -r s mb < <(timed "$bin" --postgres-url "$url?sslmode=$mode" backfill --start 2026-03-01T00:00:00Z --end 2026-03-01T03:00:00Z --out db)
   eval "pg_$mode=$s"
   echo "| --out db, 3 hours, sslmode=$mode | $total | $s | $(awk -v n="$total" -v s="$s" 'BEGIN{printf "%.0f", n/s}') | $mb |"
