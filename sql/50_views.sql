@@ -150,20 +150,45 @@ BEGIN
         FROM genims_evidence(p_at, 'Hydraulic Pressure', interval '15 minutes') w
         WHERE w.n >= 6 AND w.avg_value < w.warning_min;
     ELSIF p_pattern = 'tool_wear' THEN
-        RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
+        -- Cutting vibration over an hour of running, against the machine's line: the line's
+        -- machines cut the same product, so a heavy part raises them all, and a worn tool
+        -- stands out from the line's median by 0.7 half-widths of the normal band. A line
+        -- with fewer than three such machines falls back to the warning limit.
+        RETURN QUERY WITH w AS (
+            SELECT * FROM genims_evidence(p_at, 'Cutting Tool Vibration', interval '1 hour') e WHERE e.n >= 30
+        ), line AS (
+            SELECT w.line_id AS id, percentile_cont(0.5) WITHIN GROUP (ORDER BY w.avg_value)::numeric AS median, count(*) AS k
+            FROM w GROUP BY w.line_id
+        )
+        SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
-            format('cutting vibration %s mm/s (warning above %s)', round(w.avg_value, 2), w.warning_max), p_at
-        FROM genims_evidence(p_at, 'Cutting Tool Vibration', interval '1 hour') w
-        WHERE w.n >= 30 AND w.avg_value > w.warning_max;
+            format('cutting vibration %s mm/s, %s above the median of the %s machines of its line (warning above %s)',
+                   round(w.avg_value, 2), round(w.avg_value - l.median, 2), l.k, w.warning_max), p_at
+        FROM w JOIN line l ON l.id = w.line_id
+        WHERE CASE WHEN l.k >= 3 THEN w.avg_value - l.median > 0.7 * (w.normal_max - w.normal_min) / 2
+                   ELSE w.avg_value > w.warning_max END;
     ELSIF p_pattern = 'welding_quality' THEN
-        -- Weld current or arc voltage scattering outside their window in a tenth of the welds.
-        RETURN QUERY SELECT w.machine_id, min(w.line_id)::varchar, min(w.factory_id)::varchar, p_pattern,
-            CASE WHEN max(w.share_above_critical + w.share_below_critical) > 0.1 THEN 'CRITICAL' ELSE 'WARNING' END,
-            string_agg(format('%s out of window %s%%', lower(w.sensor_name), round(100 * (w.share_above_warning + w.share_below_warning))), '; '), p_at
-        FROM (SELECT * FROM genims_evidence(p_at, 'Weld Current', interval '1 hour')
-              UNION ALL SELECT * FROM genims_evidence(p_at, 'Arc Voltage', interval '1 hour')) w
-        WHERE w.n >= 30 AND w.share_above_warning + w.share_below_warning > 0.1
-        GROUP BY w.machine_id;
+        -- Weld current and arc voltage both scattering over an hour of running, each more than
+        -- 2.5 times the median scatter of the line's welders: the product moves their levels,
+        -- not their scatter, and a machine's own noise stays within that. A line with fewer
+        -- than three welders falls back to a tenth of the welds outside the window.
+        RETURN QUERY WITH w AS (
+            SELECT * FROM genims_evidence(p_at, 'Weld Current', interval '1 hour') e WHERE e.n >= 30
+            UNION ALL SELECT * FROM genims_evidence(p_at, 'Arc Voltage', interval '1 hour') e WHERE e.n >= 30
+        ), line AS (
+            SELECT w.line_id AS id, w.sensor_name AS sensor, percentile_cont(0.5) WITHIN GROUP (ORDER BY w.sd_value)::numeric AS median,
+                   count(*) AS k
+            FROM w GROUP BY w.line_id, w.sensor_name
+        ), r AS (
+            SELECT w.*, l.k, w.sd_value / nullif(l.median, 0) AS ratio FROM w JOIN line l ON l.id = w.line_id AND l.sensor = w.sensor_name
+        )
+        SELECT r.machine_id, min(r.line_id)::varchar, min(r.factory_id)::varchar, p_pattern,
+            CASE WHEN max(r.share_above_critical + r.share_below_critical) > 0.1 THEN 'CRITICAL' ELSE 'WARNING' END,
+            string_agg(format('%s scatter %s, %s times its line''s median, out of window %s%%', lower(r.sensor_name), round(r.sd_value, 2),
+                              round(r.ratio, 1), round(100 * (r.share_above_warning + r.share_below_warning))), '; '), p_at
+        FROM r GROUP BY r.machine_id
+        HAVING CASE WHEN min(r.k) >= 3 THEN count(*) = 2 AND min(r.ratio) > 2.5
+                    ELSE bool_or(r.share_above_warning + r.share_below_warning > 0.1) END;
     ELSIF p_pattern = 'pneumatic_leak' THEN
         -- A minute's worth of supply pressure readings below the warning limit in the last 10
         -- minutes of operation, or since the machine stopped (the supply is measured in any state).

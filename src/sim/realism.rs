@@ -132,12 +132,17 @@ impl Realism {
             .map(|(i, s)| {
                 let mut r = rng::stream(seed, &[rng::label("sensor-traits"), i as u64]);
                 let (noise, ageing) = machine_noise[s.machine];
+                let offset_hw = r.random_range(-0.2..0.2);
+                let noise = noise * r.random_range(0.85..1.15);
+                let thermal = s.role.sensor_type == "temperature";
                 SensorTraits {
-                    offset_hw: r.random_range(-0.2..0.2),
-                    noise: noise * r.random_range(0.85..1.15),
+                    offset_hw,
+                    // A temperature is smoothed by its thermal mass: a noisy machine's
+                    // temperatures are no noisier than a typical one's.
+                    noise: if thermal { noise.min(1.0) } else { noise },
                     load_hw: load_response(s.role.name),
                     ageing_hw_per_day: if ages(s.role.sensor_type) { ageing } else { 0.0 },
-                    ambient_share: if s.role.sensor_type == "temperature" { 0.3 } else { 0.0 },
+                    ambient_share: if thermal { 0.3 } else { 0.0 },
                 }
             })
             .collect();
