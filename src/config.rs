@@ -1017,6 +1017,8 @@ mod tests {
         assert_eq!(c.sizes, d.sizes);
         assert_eq!(c.seed, d.seed);
         assert_eq!(c.reference_date, d.reference_date);
+        assert_eq!(c.quality, d.quality, "config.toml's [quality] rates are the defaults");
+        assert_eq!(c.quality_defects(), None, "the shipped plant is easy and delivers clean data");
         assert!(c.postgres.url.is_none(), "the shipped config must run without a server");
     }
 
