@@ -228,6 +228,38 @@ struct Reading {
     score: f64,
 }
 
+impl Reading {
+    /// The reading as `sensor`'s `sensor_data` row `id` at `t` on its machine, line and factory.
+    fn row<'a>(
+        &self,
+        id: i64,
+        sensor: &'a crate::plant::Sensor,
+        (machine, line, factory): (&'a str, &'a str, &'a str),
+        t: i64,
+    ) -> SensorRow<'a> {
+        SensorRow {
+            id,
+            sensor: &sensor.id,
+            machine,
+            line,
+            factory,
+            ts: t,
+            value: self.value,
+            unit: sensor.role.unit,
+            status: self.status,
+            quality: self.quality,
+            flags: self.flags,
+            min: self.lo,
+            max: self.hi,
+            avg: self.avg,
+            std: self.std,
+            anomaly: (self.score * 10_000.0).round() / 10_000.0,
+            is_anomaly: self.score >= 0.7,
+            protocol: sensor.protocol,
+        }
+    }
+}
+
 /// One machine's day being generated, with everything carried from one step to the next:
 /// its timeline, thermal lags, each sensor's random material and rolling statistics, the
 /// shift and lifetime counters.
@@ -488,27 +520,8 @@ impl<'e> DayRun<'e> {
                     st.hour_missing[h] += 1;
                     continue;
                 };
-                let Reading { value: v, status, quality, flags, lo, hi, avg, std, score } = r;
-                let row = SensorRow {
-                    id: reading_id(t, s, n_sensors),
-                    sensor: &sensor.id,
-                    machine: machine_id,
-                    line: line_id,
-                    factory: factory_id,
-                    ts: t,
-                    value: v,
-                    unit: role.unit,
-                    status,
-                    quality,
-                    flags,
-                    min: lo,
-                    max: hi,
-                    avg,
-                    std,
-                    anomaly: (score * 10_000.0).round() / 10_000.0,
-                    is_anomaly: score >= 0.7,
-                    protocol: sensor.protocol,
-                };
+                let Reading { value: v, status, flags, .. } = r;
+                let row = r.row(reading_id(t, s, n_sensors), sensor, (machine_id, line_id, factory_id), t);
                 match mdq {
                     Some(md) => deliver(engine, s, st, row, md, &mut self.held, out),
                     None => out.push(&row),
@@ -659,7 +672,7 @@ fn reading_id(t: i64, s: usize, n_sensors: i64) -> i64 {
 /// counts it); one in a stale stretch is the gateway's cached record. A late reading, and a
 /// duplicate, go to `held` with their release instant: they follow that tick's readings.
 fn deliver<'e, E: Emit>(
-    engine: &Engine,
+    engine: &'e Engine,
     s: usize,
     st: &SensorState,
     mut row: SensorRow<'e>,
@@ -674,13 +687,7 @@ fn deliver<'e, E: Emit>(
     let Some(dq) = st.dq.as_ref() else { return out.push(&row) };
     let frozen = st.frozen.filter(|_| dq.stale_at(t).is_some());
     if let Some(f) = frozen {
-        row.value = f.value;
-        row.status = f.status;
-        row.quality = f.quality;
-        row.flags = f.flags;
-        (row.min, row.max, row.avg, row.std) = (f.lo, f.hi, f.avg, f.std);
-        row.anomaly = (f.score * 10_000.0).round() / 10_000.0;
-        row.is_anomaly = f.score >= 0.7;
+        row = f.row(row.id, &engine.plant.sensors[s], (row.machine, row.line, row.factory), t);
     }
     let points = dq.points_at(t);
     let point = |kind: Defect| points.iter().find(|p| p.kind == kind);
