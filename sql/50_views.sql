@@ -212,12 +212,18 @@ BEGIN
                          OR (w.sensor_name = 'Coolant Temperature' AND w.avg_value > w.warning_max))
         GROUP BY w.machine_id;
     ELSIF p_pattern = 'robot_positioning' THEN
+        -- The position error scattering over an hour of running: its standard deviation above
+        -- 0.6 half-widths of the normal band (0.03 mm on a +-0.05 mm band). A healthy robot
+        -- scatters a tenth to a half of that half-width, whatever its own noise; a degrading
+        -- one scatters several times more long before single readings leave the +-0.5 mm
+        -- warning window, which a threshold on one reading waits for.
         RETURN QUERY SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.share_above_critical + w.share_below_critical > 0.05 THEN 'CRITICAL' ELSE 'WARNING' END,
-            format('position error scatter %s mm, %s%% beyond +-%s mm', round(w.sd_value, 3),
-                   round(100 * (w.share_above_warning + w.share_below_warning)), w.warning_max), p_at
+            format('position error scatter %s mm (%s%% beyond +-%s mm); a healthy robot stays under %s', round(w.sd_value, 3),
+                   round(100 * (w.share_above_warning + w.share_below_warning)), w.warning_max,
+                   round(0.6 * (w.normal_max - w.normal_min) / 2, 3)), p_at
         FROM genims_evidence(p_at, 'Robot Position Error', interval '1 hour') w
-        WHERE w.n >= 30 AND w.share_above_warning + w.share_below_warning > 0.05;
+        WHERE w.n >= 30 AND w.sd_value > 0.6 * (w.normal_max - w.normal_min) / 2;
     ELSIF p_pattern = 'electrical_fault' THEN
         -- Supply voltage beyond its warning limits at least twice in the last 10 minutes of
         -- operation, or since the machine stopped (any state).
@@ -315,6 +321,15 @@ CREATE OR REPLACE VIEW bearing_failure_early_warning AS
 
 -- Per machine at an instant: state, OEE, alarms, sensors mostly out of band in the last hour
 -- of operation (genims_evidence), detections by any pattern, and an overall status.
+--
+-- A sensor is "out of band" when most of its hour's readings lie beyond its warning (or
+-- critical) limits and its machine stands apart from its line: the line's machines make the
+-- same product at the same time, so a heavy part that takes every cutter of a line past its
+-- vibration limit is the line's work, not one machine's health. The hour's mean must lie
+-- more than 0.7 half-widths of the normal band from the median of the line's machines with
+-- that sensor (the tool-wear margin); a line with fewer than three falls back to the limits
+-- alone. A temperature below its band within three hours of a restart (after setup,
+-- maintenance or a fault) is warming up: an oven takes two hours to reach its band.
 CREATE OR REPLACE FUNCTION genims_machine_health(p_at timestamp)
 RETURNS TABLE (machine_id varchar, machine_name varchar, machine_type varchar, line_id varchar, factory_id varchar,
                machine_state varchar, oee_percentage numeric, active_alarms integer, sensors_warning bigint, sensors_critical bigint,
@@ -324,12 +339,27 @@ LANGUAGE sql STABLE AS $$
         SELECT DISTINCT ON (s.machine_id) s.* FROM scada_machine_data s
         WHERE s.timestamp <= p_at AND s.timestamp > p_at - interval '1 hour'
         ORDER BY s.machine_id, s.timestamp DESC
+    ), ev AS (
+        -- Five minutes of running at least: start-up transients are not a state of health.
+        SELECT w.* FROM genims_evidence(p_at, NULL, interval '1 hour') w WHERE w.n >= 30
+    ), line AS (
+        SELECT e.line_id AS id, e.sensor_name AS sensor, count(*) AS k,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY e.avg_value)::numeric AS median
+        FROM ev e GROUP BY e.line_id, e.sensor_name
+    ), restarted AS (
+        SELECT mc.machine_id FROM machines mc CROSS JOIN LATERAL genims_operation(mc.machine_id, p_at) o
+        WHERE o.since > p_at - interval '3 hours'
+    ), apart AS (
+        SELECT e.* FROM ev e JOIN line l ON l.id = e.line_id AND l.sensor = e.sensor_name
+        JOIN sensors s ON s.sensor_id = e.sensor_id
+        WHERE (l.k < 3 OR abs(e.avg_value - l.median) > 0.7 * (e.normal_max - e.normal_min) / 2)
+          AND NOT (s.sensor_type = 'temperature' AND e.avg_value < e.normal_min
+                   AND e.machine_id IN (SELECT r.machine_id FROM restarted r))
     ), bands AS (
         SELECT w.machine_id,
                count(*) FILTER (WHERE w.share_above_warning + w.share_below_warning > 0.5 AND w.share_above_critical + w.share_below_critical <= 0.5) AS warning,
                count(*) FILTER (WHERE w.share_above_critical + w.share_below_critical > 0.5) AS critical
-        -- Five minutes of running at least: start-up transients are not a state of health.
-        FROM genims_evidence(p_at, NULL, interval '1 hour') w WHERE w.n >= 30 GROUP BY w.machine_id
+        FROM apart w GROUP BY w.machine_id
     ), hits AS (
         SELECT d.machine_id, string_agg(DISTINCT d.pattern || ':' || d.severity, ', ') AS detections,
                bool_or(d.severity = 'CRITICAL') AS critical

@@ -69,6 +69,9 @@ pub struct Pattern {
     pub category: String,
     pub severity: Severity,
     pub detectability: String,
+    /// On the realistic plant, the share of the signature the warning phase shows (0 < share
+    /// <= 1); unset, its detectability's (see `sim::realism::warning_share`).
+    pub warning_share: Option<f64>,
     pub description: String,
     pub machine_types: MachineTypes,
     /// "machine" (default) or "sensor": what one episode affects.
@@ -320,6 +323,11 @@ fn validate(p: &Pattern, problems: &mut Vec<String>) {
     }
     one_of(problems, src, "category", &p.category, CATEGORIES);
     one_of(problems, src, "detectability", &p.detectability, DETECTABILITY);
+    if let Some(w) = p.warning_share {
+        if !(w > 0.0 && w <= 1.0) {
+            problems.push(format!("{src}: warning_share: {w} must be above 0 and at most 1"));
+        }
+    }
     one_of(problems, src, "maintenance_category", &p.maintenance_category, MAINTENANCE_CATEGORIES);
     one_of(problems, src, "scope", &p.scope, &["machine", "sensor"]);
     let sev = p.severities();
@@ -572,6 +580,21 @@ mod tests {
         files[2].1.push_str("\nbogus_field = 1\n");
         let err = Catalogue::parse(files).unwrap_err().to_string();
         assert!(err.contains("builtin:hydraulic_leak.toml") && err.contains("bogus_field"), "{err}");
+    }
+
+    #[test]
+    fn a_warning_share_must_be_a_share() {
+        for bad in ["0.0", "1.5", "-0.2", "nan"] {
+            let mut files = builtin_files();
+            files[0].1 = files[0]
+                .1
+                .replace("detectability = \"high\"", &format!("detectability = \"high\"\nwarning_share = {bad}"));
+            let err = Catalogue::parse(files).unwrap_err().to_string();
+            assert!(
+                err.contains("bearing_failure.toml: warning_share:") && err.contains("above 0 and at most 1"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

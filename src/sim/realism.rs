@@ -17,7 +17,8 @@
 //! - **Detectability tiers**: a pattern's `detectability` in its file scales its signature
 //!   through the warning phase: *high* as written (a threshold sees it), *medium* at
 //!   [`MEDIUM_GAIN`] of it (it hides in the context above until the critical phase), *low* at
-//!   [`LOW_GAIN`]. The critical phase rises to the written failure values either way.
+//!   [`LOW_GAIN`]; a file's `warning_share` overrides the tier's share. The critical phase
+//!   rises to the written failure values either way.
 //!
 //! Every draw comes from seeded streams of its own labels, so `easy` keeps its old streams
 //! and a realistic plant is as deterministic as an easy one.
@@ -101,9 +102,14 @@ fn load_response(role: &str) -> f64 {
     }
 }
 
-/// Whether a role ages (wear raises it between maintenances).
-fn ages(sensor_type: &str) -> bool {
-    matches!(sensor_type, "vibration" | "current" | "temperature")
+/// Whether a role ages (wear raises it between maintenances): vibrations, currents and
+/// temperatures do, except the process values a controller holds at their set point
+/// whatever the wear — a welding power source's current, an oven's or a part's temperature,
+/// chilled water.
+fn ages(role: &str, sensor_type: &str) -> bool {
+    let regulated =
+        matches!(role, "weld_current" | "oven_temperature" | "part_temperature" | "cooling_water_temperature");
+    !regulated && matches!(sensor_type, "vibration" | "current" | "temperature")
 }
 
 impl Realism {
@@ -141,7 +147,7 @@ impl Realism {
                     // temperatures are no noisier than a typical one's.
                     noise: if thermal { noise.min(1.0) } else { noise },
                     load_hw: load_response(s.role.name),
-                    ageing_hw_per_day: if ages(s.role.sensor_type) { ageing } else { 0.0 },
+                    ageing_hw_per_day: if ages(s.role.name, s.role.sensor_type) { ageing } else { 0.0 },
                     ambient_share: if thermal { 0.3 } else { 0.0 },
                 }
             })
@@ -169,17 +175,23 @@ impl Realism {
     }
 }
 
-/// The share of a signature a pattern of `detectability` shows at progress `p`: all of it
-/// for *high*; for *medium* and *low* a fraction through onset and warning phase, rising to
-/// all of it across the critical phase (from progress 2/3 to 1).
-pub fn tier_gain(detectability: &str, p: f64) -> f64 {
-    let g = match detectability {
+/// The share of its signature a pattern shows through onset and warning phase: its file's
+/// `warning_share`, else its detectability's — all of it for *high*, [`MEDIUM_GAIN`] for
+/// *medium*, [`LOW_GAIN`] for *low*.
+pub fn warning_share(pattern: &crate::faults::Pattern) -> f64 {
+    pattern.warning_share.unwrap_or(match pattern.detectability.as_str() {
         "medium" => MEDIUM_GAIN,
         "low" => LOW_GAIN,
-        _ => return 1.0,
-    };
+        _ => 1.0,
+    })
+}
+
+/// The share of a signature a pattern showing `share` of it through its warning phase shows
+/// at progress `p`: `share` through onset and warning phase, rising to all of it across the
+/// critical phase (from progress 2/3 to 1).
+pub fn tier_gain(share: f64, p: f64) -> f64 {
     let critical = ((p - 2.0 / 3.0) * 3.0).clamp(0.0, 1.0);
-    g + (1.0 - g) * critical
+    share + (1.0 - share) * critical
 }
 
 /// Days since machine service at `t` as a creep in half-widths (capped).
@@ -268,13 +280,17 @@ mod tests {
 
     #[test]
     fn tiers_shrink_the_warning_phase_only() {
-        assert_eq!(tier_gain("high", 0.4), 1.0);
-        assert_eq!(tier_gain("medium", 0.0), MEDIUM_GAIN);
-        assert_eq!(tier_gain("medium", 0.5), MEDIUM_GAIN, "the warning phase shows a fraction");
-        assert!((tier_gain("medium", 1.0) - 1.0).abs() < 1e-12, "the critical phase ends at the failure value");
-        assert!(tier_gain("low", 0.5) < tier_gain("medium", 0.5));
-        let mid = tier_gain("medium", 5.0 / 6.0);
+        assert_eq!(tier_gain(1.0, 0.4), 1.0);
+        assert_eq!(tier_gain(MEDIUM_GAIN, 0.0), MEDIUM_GAIN);
+        assert_eq!(tier_gain(MEDIUM_GAIN, 0.5), MEDIUM_GAIN, "the warning phase shows a fraction");
+        assert!((tier_gain(MEDIUM_GAIN, 1.0) - 1.0).abs() < 1e-12, "the critical phase ends at the failure value");
+        let mid = tier_gain(MEDIUM_GAIN, 5.0 / 6.0);
         assert!(mid > MEDIUM_GAIN && mid < 1.0, "rises across the critical phase: {mid}");
+        let cat = crate::faults::Catalogue::builtin();
+        let share = |name: &str| warning_share(cat.patterns.iter().find(|p| p.name == name).unwrap());
+        assert_eq!(share("bearing_failure"), 1.0, "high: the whole signature");
+        assert_eq!(share("tool_wear"), MEDIUM_GAIN, "medium: the tier's share");
+        assert!(share("robot_positioning") < MEDIUM_GAIN, "robot_positioning sets a share of its own");
     }
 
     #[test]
@@ -307,6 +323,21 @@ mod tests {
         let noise: Vec<f64> = r.sensors.iter().map(|s| s.noise).collect();
         let (lo, hi) = noise.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
         assert!(lo < 0.9 && hi > 1.5, "noise factors span machines: {lo:.2} .. {hi:.2}");
+    }
+
+    #[test]
+    fn worn_parts_age_and_regulated_process_values_do_not() {
+        let (plant, r) = plant();
+        let rate = |role: &str| {
+            let i = plant.sensors.iter().position(|s| s.role.name == role).unwrap_or_else(|| panic!("a {role} sensor"));
+            r.sensors[i].ageing_hw_per_day
+        };
+        for role in ["spindle_bearing_vibration", "motor_current", "motor_temperature"] {
+            assert!(rate(role) > 0.0, "{role} creeps with wear");
+        }
+        for role in ["weld_current", "oven_temperature", "supply_voltage"] {
+            assert_eq!(rate(role), 0.0, "{role} stays at its set point");
+        }
     }
 
     #[test]

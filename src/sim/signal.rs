@@ -345,7 +345,7 @@ impl Engine {
                         _ => a,
                     };
                     let gain = match self.realism {
-                        Some(_) => gain * super::realism::tier_gain(&pattern.detectability, prog),
+                        Some(_) => gain * super::realism::tier_gain(super::realism::warning_share(pattern), prog),
                         None => gain,
                     };
                     value += offset * gain;
