@@ -76,6 +76,12 @@ fn evaluate_scores_every_pattern_against_the_labels() {
                 assert!((f1 - 2.0 * tp / (2.0 * tp + fp + fn_)).abs() < 1e-9, "{name}: F1 of {d}");
             }
             assert!(d["episodes_caught"].as_i64().unwrap() <= want, "{name}: caught <= episodes: {d}");
+            let other = d["fp_other_episode"].as_f64().unwrap();
+            assert!(other <= fp, "{name}: false positives under other episodes are false positives: {d}");
+            if tp + fp - other > 0.0 {
+                let p_ex = d["precision_other_episodes_excluded"].as_f64().unwrap();
+                assert!((p_ex - tp / (tp + fp - other)).abs() < 1e-9, "{name}: precision without other episodes: {d}");
+            }
         }
         // The random baseline flags at the labels' positive rate among the machines the
         // pattern applies to, counted here from the labels and the catalogue's machine types.
