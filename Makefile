@@ -39,15 +39,14 @@ services:
 
 # `make test` compiles into a cache every checkout on this machine shares (like the tools
 # above), so a fresh clone reuses the compiled dependencies; clippy checks in a cache of its
-# own. GENIMS_TARGET_DIR chooses the cache.
+# own, before the build. GENIMS_TARGET_DIR chooses the cache.
 GENIMS_TARGET_DIR ?= $(HOME)/.cache/genims/target
 
-# Clippy runs as a lane beside the test suites (scripts/run-tests.sh): it only checks, and
-# the suites mostly wait on servers, so on a fresh machine its dependency pass costs no wall time.
 test: services
 	$(CARGO) fmt --check
+	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)-lint" $(CARGO) clippy --locked --all-targets -- -D warnings
 	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" $(CARGO) test --locked --all-targets --no-run
-	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" GENIMS_LINT_TARGET_DIR="$(GENIMS_TARGET_DIR)-lint" \
+	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" \
 	  GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" CARGO=$(CARGO) scripts/run-tests.sh
 
 # Formatting and lints alone (rustfmt.toml sets the width); `make test` runs both first.

@@ -3,11 +3,8 @@
 # time waiting on real servers and real-time streams, not on the CPU, so they run in three
 # lanes at once: the evaluate suite (the longest) alone, the long database and injection
 # suites, and everything else (unit tests included). Each lane's output is printed when all
-# have ended. Clippy (`--all-targets -D warnings`) runs as a fourth lane when
-# GENIMS_LINT_TARGET_DIR names its target directory (`make test` sets it): it only checks
-# code, so it competes little with suites that wait. Every suite runs even after one fails,
-# so a failure never hides another; exits non-zero when any test or lint fails. Used by
-# `make test` after `cargo test --no-run`.
+# have ended. Every suite runs even after one fails, so a failure never hides another;
+# exits non-zero when any test fails. Used by `make test` after `cargo test --no-run`.
 set -uo pipefail
 cargo=${CARGO:-cargo}
 lane_a=(evaluate)
@@ -29,21 +26,12 @@ run_lane() {
   "$cargo" test --locked --no-fail-fast "${args[@]}" >"$dir/$name.log" 2>&1
   echo $? >"$dir/$name.rc"
 }
-lint_lane() {
-  CARGO_TARGET_DIR="$GENIMS_LINT_TARGET_DIR" "$cargo" clippy --locked --all-targets -- -D warnings >"$dir/lint.log" 2>&1
-  echo $? >"$dir/lint.rc"
-}
-lanes=(c b a)
-if [ -n "${GENIMS_LINT_TARGET_DIR:-}" ]; then
-  lint_lane &
-  lanes=(lint c b a)
-fi
 run_lane a "${lane_a[@]}" &
 run_lane b "${lane_b[@]}" &
 run_lane c --bins "${others[@]}" &
 wait
 rc=0
-for lane in "${lanes[@]}"; do
+for lane in c b a; do
   echo "---- lane $lane ----"
   cat "$dir/$lane.log"
   [ "$(cat "$dir/$lane.rc")" = 0 ] || rc=1
