@@ -209,3 +209,100 @@ fn sql_files_load_with_psql_directly() {
         "16 tables of the spec, fault_labels, data_quality_labels, genims_stream_progress, genims_injections and genims_plant"
     );
 }
+
+/// One line of each type, so a machining line has several cutters and a painting line an oven.
+const SMALL_PLANT: &str =
+    "[plant]\nfactories = 1\nlines = 5\nmachines = 40\nsensors = 300\nemployees = 2000\nline_products = 6\nseed = 2\n";
+
+/// The dashboard reads a machine's line: a whole line past a limit (a heavy product) is
+/// healthy, one machine apart from its line is not; a curing oven below its band in the
+/// hours after a maintenance is warming up, and after three hours of running it is not.
+#[test]
+fn the_dashboard_reads_the_machines_line_and_lets_an_oven_warm_up() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
+    let db = TestDb::new("dashboard");
+    ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
+    ok(genims(dir.path()).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
+    let line: String = db.scalar(
+        "SELECT line_id FROM sensors WHERE sensor_name = 'Cutting Tool Vibration' GROUP BY 1 HAVING count(*) >= 3 LIMIT 1",
+    );
+    let mut c = db.client();
+    // Four hours of running, 06:00 .. 10:00, for the line's cutters; readings of their
+    // cutting vibration every 10 s over the last hour, all 0.5 above the warning limit.
+    c.batch_execute(&format!(
+        "INSERT INTO scada_machine_data (machine_id, line_id, factory_id, timestamp, machine_state)
+           SELECT DISTINCT s.machine_id, s.line_id, s.factory_id, t, 'running' FROM sensors s,
+                  generate_series('2026-03-02 06:00'::timestamp, '2026-03-02 10:00', '1 minute') t
+            WHERE s.line_id = '{line}' AND s.sensor_name = 'Cutting Tool Vibration';
+         INSERT INTO sensor_data (sensor_id, machine_id, line_id, factory_id, timestamp, measurement_value, measurement_unit,
+                                  is_above_warning, is_below_warning, is_above_critical, is_below_critical)
+           SELECT s.sensor_id, s.machine_id, s.line_id, s.factory_id, t, s.warning_threshold_max + 0.5, s.measurement_unit,
+                  true, false, false, false FROM sensors s,
+                  generate_series('2026-03-02 09:00'::timestamp, '2026-03-02 10:00', '10 seconds') t
+            WHERE s.line_id = '{line}' AND s.sensor_name = 'Cutting Tool Vibration';"
+    ))
+    .unwrap();
+    let health = |c: &mut postgres::Client, m: &str| -> (i64, i64, String) {
+        let r = c
+            .query_one(
+                "SELECT sensors_warning, sensors_critical, health_status FROM genims_machine_health('2026-03-02 10:00') WHERE machine_id = $1",
+                &[&m],
+            )
+            .unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    };
+    let cutters: Vec<String> = c
+        .query(
+            "SELECT machine_id FROM sensors WHERE line_id = $1 AND sensor_name = 'Cutting Tool Vibration' ORDER BY 1",
+            &[&line],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for m in &cutters {
+        assert_eq!(
+            health(&mut c, m),
+            (0, 0, "HEALTHY".into()),
+            "{m}: its whole line {line} is past the limit together"
+        );
+    }
+    // One cutter a whole normal band above the others: it stands apart.
+    let apart = &cutters[0];
+    c.execute(
+        "UPDATE sensor_data d SET measurement_value = measurement_value + (s.normal_operating_max - s.normal_operating_min)
+           FROM sensors s WHERE s.sensor_id = d.sensor_id AND s.sensor_name = 'Cutting Tool Vibration' AND d.machine_id = $1",
+        &[apart],
+    )
+    .unwrap();
+    let (warning, _, status) = health(&mut c, apart);
+    assert!(warning == 1 && status != "HEALTHY", "{apart} stands apart from its line: {warning} sensors, {status}");
+    assert_eq!(health(&mut c, &cutters[1]), (0, 0, "HEALTHY".into()), "the rest of the line is still healthy");
+
+    // An oven: maintenance 07:30 .. 08:59, then running; its air 100 °C (below its critical
+    // band) over the last hour. One hour after the restart it is warming up.
+    let oven: String =
+        db.scalar("SELECT machine_id FROM sensors WHERE sensor_name = 'Oven Air Temperature' ORDER BY 1 LIMIT 1");
+    c.batch_execute(&format!(
+        "INSERT INTO scada_machine_data (machine_id, line_id, factory_id, timestamp, machine_state)
+           SELECT m.machine_id, m.line_id, m.factory_id, t,
+                  CASE WHEN t >= '2026-03-02 07:30' AND t < '2026-03-02 09:00' THEN 'maintenance' ELSE 'running' END
+             FROM machines m, generate_series('2026-03-02 06:00'::timestamp, '2026-03-02 10:00', '1 minute') t
+            WHERE m.machine_id = '{oven}';
+         INSERT INTO sensor_data (sensor_id, machine_id, line_id, factory_id, timestamp, measurement_value, measurement_unit,
+                                  is_above_warning, is_below_warning, is_above_critical, is_below_critical)
+           SELECT s.sensor_id, s.machine_id, s.line_id, s.factory_id, t, 100, s.measurement_unit, false, true, false, true
+             FROM sensors s, generate_series('2026-03-02 09:00'::timestamp, '2026-03-02 10:00', '10 seconds') t
+            WHERE s.machine_id = '{oven}' AND s.sensor_name = 'Oven Air Temperature';"
+    ))
+    .unwrap();
+    assert_eq!(health(&mut c, &oven), (0, 0, "HEALTHY".into()), "{oven} is warming up an hour after its maintenance");
+    // The same oven without the maintenance: four hours of running and still cold.
+    c.execute("UPDATE scada_machine_data SET machine_state = 'running' WHERE machine_id = $1", &[&oven]).unwrap();
+    let (_, critical, status) = health(&mut c, &oven);
+    assert!(
+        critical == 1 && status == "CRITICAL",
+        "{oven} running for hours below its band: {critical} sensors, {status}"
+    );
+}
