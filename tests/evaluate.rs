@@ -6,18 +6,12 @@
 
 mod common;
 
-use common::{genims, ok, run, tempdir, TestDb};
-
-/// One line of each type (assembly, machining, testing, painting, welding), so every pattern
-/// has machines it applies to. With seed 2 and a fault rate of 1, 2026-03-01 .. 03-04 holds
-/// an episode of each of the ten patterns.
-const SMALL_PLANT: &str =
-    "[plant]\nfactories = 1\nlines = 5\nmachines = 40\nsensors = 300\nemployees = 2000\nline_products = 6\nseed = 2\n";
+use common::{genims, ok, run, tempdir, TestDb, ONE_LINE_OF_EACH_TYPE};
 
 #[test]
 fn evaluate_scores_every_pattern_against_the_labels() {
     let dir = tempdir();
-    std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
+    std::fs::write(dir.path().join("config.toml"), ONE_LINE_OF_EACH_TYPE).unwrap();
     let db = TestDb::new("evaluate");
     let url = db.url.clone();
     ok(genims(dir.path()).args(["--postgres-url", &url, "schema", "apply"]));

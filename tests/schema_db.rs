@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{genims, ok, run, tempdir, TestDb};
+use common::{genims, ok, run, tempdir, TestDb, ONE_LINE_OF_EACH_TYPE};
 
 /// Every column of the public schema as "table.column type", sorted.
 fn columns(db: &TestDb) -> Vec<String> {
@@ -210,17 +210,13 @@ fn sql_files_load_with_psql_directly() {
     );
 }
 
-/// One line of each type, so a machining line has several cutters and a painting line an oven.
-const SMALL_PLANT: &str =
-    "[plant]\nfactories = 1\nlines = 5\nmachines = 40\nsensors = 300\nemployees = 2000\nline_products = 6\nseed = 2\n";
-
 /// The dashboard reads a machine's line: a whole line past a limit (a heavy product) is
 /// healthy, one machine apart from its line is not; a curing oven below its band in the
 /// hours after a maintenance is warming up, and after three hours of running it is not.
 #[test]
 fn the_dashboard_reads_the_machines_line_and_lets_an_oven_warm_up() {
     let dir = tempdir();
-    std::fs::write(dir.path().join("config.toml"), SMALL_PLANT).unwrap();
+    std::fs::write(dir.path().join("config.toml"), ONE_LINE_OF_EACH_TYPE).unwrap();
     let db = TestDb::new("dashboard");
     ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
     ok(genims(dir.path()).args(["--postgres-url", &db.url, "seed", "--out", "db"]));

@@ -9,6 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// A plant of one line of each type (assembly, machining, testing, painting, welding), so
+/// every pattern has machines it applies to: a machining line with several cutters, a
+/// painting line with a curing oven. With seed 2 and a fault rate of 1, 2026-03-01 .. 03-04
+/// holds an episode of each of the ten patterns.
+pub const ONE_LINE_OF_EACH_TYPE: &str =
+    "[plant]\nfactories = 1\nlines = 5\nmachines = 40\nsensors = 300\nemployees = 2000\nline_products = 6\nseed = 2\n";
+
 /// The server the tests use (a real PostgreSQL, started by `make test`).
 pub fn admin_url() -> String {
     std::env::var("GENIMS_TEST_PG").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".to_owned())
