@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::certs::{ca, expired, signed};
-use common::{free_port, genims, ok, python, run, tempdir, topic_of, wait_for, Broker, TABLES};
+use common::{free_port, genims, ok, python, run, slow_link, tempdir, topic_of, wait_for, Broker, TABLES};
 
 const PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -131,6 +131,35 @@ fn refused(cmd: &mut Command, broker: &str, cause: &str) -> String {
     assert!(line.to_lowercase().contains(&cause.to_lowercase()), "the cause `{cause}` is named: {line}");
     assert!(took < Duration::from_secs(30), "{cause}: failed after {took:?}, not within the connect timeout");
     line.to_owned()
+}
+
+/// A refused login over a link with a long round trip still names its cause: each SCRAM
+/// attempt takes seconds there, and the connect timeout must report the broker's refusal,
+/// not "cannot reach".
+#[test]
+fn a_login_refused_over_a_slow_link_keeps_its_cause() {
+    let port = free_port();
+    let link = slow_link(&format!("127.0.0.1:{port}"), Duration::from_millis(250));
+    let _broker = Broker::start_with(port, &link, &["--authentication"]);
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(
+        d.join("config.toml"),
+        format!(
+            "{PLANT}\n[kafka]\nbrokers = [\"{link}\"]\nsecurity_protocol = \"sasl_plaintext\"\n\
+             sasl_mechanism = \"SCRAM-SHA-512\"\nsasl_username = \"genims\"\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = genims(d);
+    cmd.env("GENIMS_KAFKA_SASL_PASSWORD", "Not-the-pw-4242").args([
+        "backfill",
+        "--out",
+        "kafka",
+        "--end",
+        "2026-03-05T00:05:00Z",
+    ]);
+    refused(&mut cmd, &link, "unknown user");
 }
 
 /// The backfill of `[a, b)` at fault rate 1 as JSON Lines, added to `out`: table → lines.

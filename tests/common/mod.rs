@@ -418,3 +418,34 @@ impl Drop for Broker {
         let _ = self.child.wait();
     }
 }
+
+/// A relay on a free loopback port that forwards each way to `upstream` after holding every
+/// chunk for `delay`: a link with a long round trip (a broker in another region), so that a
+/// login takes seconds. Its threads end with the connections; the listener lives as long
+/// as the test process.
+pub fn slow_link(upstream: &str, delay: std::time::Duration) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let upstream = upstream.to_owned();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(&upstream) else { continue };
+            for (from, to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                std::thread::spawn(move || relay(from, to, delay));
+            }
+        }
+    });
+    addr
+}
+
+fn relay(mut from: std::net::TcpStream, mut to: std::net::TcpStream, delay: std::time::Duration) {
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf) {
+        std::thread::sleep(delay);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
@@ -15,6 +15,9 @@ use crate::tls::{self, Roots, Verify};
 
 /// How long to try reaching the brokers at start-up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The pause between two attempts to reach the brokers at start-up.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 /// The settings behind Kafka's TLS, for messages.
 const NAMES: tls::Names =
@@ -70,29 +73,52 @@ impl Access {
     /// A client whose requests retry for `deadline`. A connection that cannot be made
     /// fails within [`CONNECT_TIMEOUT`] with the last cause the brokers gave.
     pub async fn connect(&self, deadline: Duration) -> Result<Client> {
-        // rskafka retries a failed connection until its deadline and only then says why; a
-        // first attempt with a deadline inside the connect timeout keeps that reason.
-        let probe = CONNECT_TIMEOUT - Duration::from_secs(1);
-        if deadline <= probe {
-            return self.build(deadline).await;
-        }
-        self.build(probe).await?;
+        self.probe().await?;
         self.build(deadline).await
+    }
+
+    /// Reaches the brokers one attempt at a time until one succeeds or [`CONNECT_TIMEOUT`]
+    /// has passed. rskafka retries a failed connection until its deadline and only then says
+    /// why, so a refusal (a wrong password, a TLS error) would be lost to the timeout
+    /// whenever its attempts take long — a SCRAM exchange on a loaded host takes seconds;
+    /// single attempts keep each cause, and the timeout reports the last one.
+    async fn probe(&self) -> Result<()> {
+        let start = Instant::now();
+        let mut last = None;
+        loop {
+            let left = CONNECT_TIMEOUT.saturating_sub(start.elapsed());
+            match tokio::time::timeout(left, self.builder(Duration::ZERO).build()).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => last = Some(self.refused(&e)),
+                Err(_) => break,
+            }
+            if start.elapsed() + RETRY_PAUSE >= CONNECT_TIMEOUT {
+                break;
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        match last {
+            Some(refused) => Err(refused),
+            None => Err(self.unreachable().await),
+        }
     }
 
     async fn build(&self, deadline: Duration) -> Result<Client> {
         match tokio::time::timeout(CONNECT_TIMEOUT, self.builder(deadline).build()).await {
-            Err(_) => bail!(
-                "cannot reach Kafka at {} within {} s{}",
-                self.shown(),
-                CONNECT_TIMEOUT.as_secs(),
-                self.silence().await
-            ),
-            Ok(Err(e)) => {
-                bail!("cannot connect to Kafka at {}: {}{}", self.shown(), cause(&e), self.hint(&e.to_string()))
-            }
+            Err(_) => Err(self.unreachable().await),
+            Ok(Err(e)) => Err(self.refused(&e)),
             Ok(Ok(c)) => Ok(c),
         }
+    }
+
+    /// The brokers answered a connection with an error.
+    fn refused(&self, e: &rskafka::client::error::Error) -> anyhow::Error {
+        anyhow!("cannot connect to Kafka at {}: {}{}", self.shown(), cause(e), self.hint(&e.to_string()))
+    }
+
+    /// No broker answered within [`CONNECT_TIMEOUT`].
+    async fn unreachable(&self) -> anyhow::Error {
+        anyhow!("cannot reach Kafka at {} within {} s{}", self.shown(), CONNECT_TIMEOUT.as_secs(), self.silence().await)
     }
 
     /// What a connection cut at once may mean: a plaintext request sent to a TLS port is
