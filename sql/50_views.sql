@@ -116,9 +116,10 @@ RETURNS TABLE (
                     OR (h.erratic_readings_detected AND h.out_of_range_readings_24h > 0)))
 $$;
 
+-- One pattern's detections at p_at. JIT is off inside it (see genims_machine_health).
 CREATE OR REPLACE FUNCTION genims_detect(p_pattern text, p_at timestamp)
 RETURNS TABLE (machine_id varchar, line_id varchar, factory_id varchar, pattern text, severity text, evidence text, detected_at timestamp)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET jit = off AS $$
 BEGIN
     IF p_pattern = 'bearing_failure' THEN
         -- Spindle bearing vibration above its warning limit, averaged over an hour of running.
@@ -132,15 +133,24 @@ BEGIN
         -- drawing overload current (four readings in five above its warning limit: a steady
         -- overload, not a scattering servo) while the supply voltage stays in band (else it is
         -- an electrical fault). Current follows the load at once; the winding lags it by half
-        -- an hour, so after a stop the current shows an overload first.
-        RETURN QUERY SELECT t.machine_id, t.line_id, t.factory_id, p_pattern,
+        -- an hour, so after a stop the current shows an overload first. Each sensor's
+        -- evidence is gathered once (MATERIALIZED): joined inline, the planner re-reads the
+        -- current and voltage windows for every winding, ten times slower.
+        RETURN QUERY WITH t AS MATERIALIZED (
+            SELECT * FROM genims_evidence(p_at, 'Motor Winding Temperature', interval '10 minutes')
+        ), c AS MATERIALIZED (
+            SELECT * FROM genims_evidence(p_at, 'Motor Current', interval '10 minutes')
+        ), v AS MATERIALIZED (
+            SELECT * FROM genims_evidence(p_at, 'Supply Voltage', interval '10 minutes')
+        )
+        SELECT t.machine_id, t.line_id, t.factory_id, p_pattern,
             CASE WHEN t.avg_value > t.critical_max OR c.share_above_critical > 0.8 THEN 'CRITICAL' ELSE 'WARNING' END,
             format('winding temperature %s degC, up to %s (warning above %s)', round(t.avg_value, 1), round(t.max_value, 1), t.warning_max)
               || CASE WHEN c.n IS NULL THEN '' ELSE format('; motor current %s A, %s%% above %s', round(c.avg_value),
                                                           round(100 * c.share_above_warning), c.warning_max) END, p_at
-        FROM genims_evidence(p_at, 'Motor Winding Temperature', interval '10 minutes') t
-        LEFT JOIN genims_evidence(p_at, 'Motor Current', interval '10 minutes') c ON c.machine_id = t.machine_id AND c.n >= 6
-        LEFT JOIN genims_evidence(p_at, 'Supply Voltage', interval '10 minutes') v ON v.machine_id = t.machine_id
+        FROM t
+        LEFT JOIN c ON c.machine_id = t.machine_id AND c.n >= 6
+        LEFT JOIN v ON v.machine_id = t.machine_id
         WHERE t.n >= 6 AND (t.avg_value > t.warning_max
                             OR (c.share_above_warning > 0.8 AND coalesce(v.beyond_warning, 0) = 0));
     ELSIF p_pattern = 'hydraulic_leak' THEN
@@ -330,11 +340,15 @@ CREATE OR REPLACE VIEW bearing_failure_early_warning AS
 -- that sensor (the tool-wear margin); a line with fewer than three falls back to the limits
 -- alone. A temperature below its band within three hours of a restart (after setup,
 -- maintenance or a fault) is warming up: an oven takes two hours to reach its band.
+--
+-- JIT compilation is off inside it and genims_detect: their queries are many and short,
+-- and their estimated costs pass jit_above_cost, so PostgreSQL compiled them on every call
+-- for longer (~130 ms) than they then ran.
 CREATE OR REPLACE FUNCTION genims_machine_health(p_at timestamp)
 RETURNS TABLE (machine_id varchar, machine_name varchar, machine_type varchar, line_id varchar, factory_id varchar,
                machine_state varchar, oee_percentage numeric, active_alarms integer, sensors_warning bigint, sensors_critical bigint,
                detections text, health_status text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET jit = off AS $$
     WITH latest AS (
         SELECT DISTINCT ON (s.machine_id) s.* FROM scada_machine_data s
         WHERE s.timestamp <= p_at AND s.timestamp > p_at - interval '1 hour'
