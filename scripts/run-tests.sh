@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test target of the (already built) crate. Most integration suites spend their
-# time waiting on real servers and real-time streams, not on the CPU, so they run in three
-# lanes at once: the evaluate suite (the longest) alone, the long database and injection
-# suites, and everything else (unit tests included). Each lane's output is printed when all
-# have ended. Every suite runs even after one fails, so a failure never hides another;
-# exits non-zero when any test fails. Used by `make test` after `cargo test --no-run`.
+# Runs every test target of the (already built) crate. Used by `make test` after
+# `cargo test --no-run`. Most integration suites spend their time waiting on real servers and
+# real-time streams, so several tests run at once.
+#
+# With cargo-nextest (installed on this project's machines; `cargo install --locked
+# cargo-nextest` elsewhere) each test runs in a process of its own, scheduled across every
+# suite as .config/nextest.toml says: four at a time, the longest first. Without it, cargo's
+# own runner goes in three lanes: the evaluate suite (the longest) alone, the long database
+# and injection suites, and everything else (unit tests included); each lane's output is
+# printed when all have ended. Either way every test runs even after one fails, so a
+# failure never hides another, and the exit status is non-zero when any test failed.
 set -uo pipefail
 cargo=${CARGO:-cargo}
+if "$cargo" nextest --version >/dev/null 2>&1; then
+  exec "$cargo" nextest run --locked --all-targets
+fi
 lane_a=(evaluate)
 lane_b=(backfill_db inject shards)
 dir=$(mktemp -d)
