@@ -41,12 +41,12 @@ fn evaluate_scores_every_pattern_against_the_labels() {
     assert_eq!(report["machines"], 40);
     let patterns = report["patterns"].as_array().unwrap();
     assert_eq!(patterns.len(), 10, "one score per pattern of the catalogue");
-    // Episodes counted = labels whose positive stretch [warning, end) holds an evaluation time.
+    // Episodes counted = labels whose positive stretch (warning, end) holds an evaluation time.
     let times = "SELECT generate_series('2026-03-02 00:00'::timestamp, '2026-03-03 23:00', '6 hours') AS t";
     for p in patterns {
         let name = p["pattern"].as_str().unwrap();
         let want: i64 = db.scalar(&format!(
-            "SELECT count(*) FROM fault_labels l WHERE pattern = '{name}' AND EXISTS (SELECT 1 FROM ({times}) x WHERE x.t >= l.warning_time AND x.t < l.end_time)"
+            "SELECT count(*) FROM fault_labels l WHERE pattern = '{name}' AND EXISTS (SELECT 1 FROM ({times}) x WHERE x.t > l.warning_time AND x.t < l.end_time)"
         ));
         assert_eq!(p["episodes"].as_i64().unwrap(), want, "{name}: episodes scored");
         assert!(p["episodes_caught"].as_i64().unwrap() <= want, "{name}: caught <= episodes");
@@ -82,7 +82,7 @@ fn evaluate_scores_every_pattern_against_the_labels() {
         let types = pattern_machine_types(name);
         let applicable: i64 = db.scalar(&format!("SELECT count(*) FROM machines WHERE {types}"));
         let positives: i64 = db.scalar(&format!(
-            "SELECT count(*) FROM fault_labels l, ({times}) x WHERE l.pattern = '{name}' AND x.t >= l.warning_time AND x.t < l.end_time"
+            "SELECT count(*) FROM fault_labels l, ({times}) x WHERE l.pattern = '{name}' AND x.t > l.warning_time AND x.t < l.end_time"
         ));
         let want_rate = if applicable == 0 { 0.0 } else { positives as f64 / (8 * applicable) as f64 };
         assert!(

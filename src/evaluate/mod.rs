@@ -4,9 +4,9 @@
 //! At each evaluation time it runs `genims_machine_health(at)` — every pattern's reference
 //! detector (`genims_detect`) and the dashboard status — and each pattern's static-threshold
 //! baseline (`genims_threshold`, see [`baseline`]), draws the random baseline, and compares
-//! the machines each detector flags with `fault_labels`. A machine is *positive* for a pattern from its episode's
-//! warning time until the episode ends; between onset and warning a detection is early, not
-//! false. Scores are reported per (machine, evaluation time) and per episode (caught at any
+//! the machines each detector flags with `fault_labels`. A machine is *positive* for a pattern after its episode's
+//! warning time (at that instant no detector can have seen any of the warning phase) until the
+//! episode ends; from onset to warning a detection is early, not false. Scores are reported per (machine, evaluation time) and per episode (caught at any
 //! time before the episode ends), with the lead time before the labelled fault, beside the
 //! plant's state shares and the band shares of affected sensors, during their episodes and over
 //! the whole window.
@@ -328,9 +328,15 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
 /// Machines each detector flagged, by (evaluation time, pattern).
 type Fired = BTreeMap<(i64, String), BTreeSet<String>>;
 
-/// Whether an episode counts: an evaluation time falls in its positive stretch `[warning, end)`.
+/// Whether a machine is positive for its episode `l` at `t`: after the warning time, before
+/// the end. At the warning time itself the warning phase has not shown yet.
+fn positive_at(l: &Label, t: i64) -> bool {
+    t > l.warning && t < l.end
+}
+
+/// Whether an episode counts: an evaluation time falls in its positive stretch (`warning`, `end`).
 fn scored(l: &Label, times: &[i64]) -> bool {
-    times.iter().any(|&t| t >= l.warning && t < l.end)
+    times.iter().any(|&t| positive_at(l, t))
 }
 
 /// The episodes that count (see [`scored`]).
@@ -340,7 +346,7 @@ fn scored_episodes(mine: &[&Label], times: &[i64]) -> usize {
 
 /// The share of (applicable machine, evaluation time) pairs that are positive.
 fn positive_rate(mine: &[&Label], times: &[i64], applicable: usize) -> f64 {
-    let positives: usize = times.iter().map(|&t| mine.iter().filter(|l| t >= l.warning && t < l.end).count()).sum();
+    let positives: usize = times.iter().map(|&t| mine.iter().filter(|l| positive_at(l, t)).count()).sum();
     ratio(positives as u64, (times.len() * applicable) as u64).unwrap_or(0.0).min(1.0)
 }
 
@@ -360,7 +366,7 @@ fn score(
         let hits = fired.get(&(t, p.to_owned())).unwrap_or(&empty);
         for m in machines {
             let active = mine.iter().find(|l| &l.machine == m && l.onset <= t && t < l.end);
-            let positive = active.is_some_and(|l| t >= l.warning);
+            let positive = active.is_some_and(|l| positive_at(l, t));
             match (hits.contains(m), positive, active.is_some()) {
                 (true, true, _) => s.tp += 1,
                 (true, false, true) => s.early += 1,
@@ -569,6 +575,15 @@ mod tests {
         let s = score("bearing_failure", &mine, &[&drift], &times, &machines, &fired);
         assert_eq!((s.fp, s.fp_other_episode), (1, 1), "still a false positive, and one under another episode");
         assert_eq!((s.precision, s.precision_other_episodes_excluded), (Some(0.5), Some(1.0)));
+        // Evaluated only at its warning time, an episode has shown nothing yet: a detection
+        // then is early, and the episode is not scored.
+        let at_warning = [10];
+        let mut fired = BTreeMap::new();
+        fired.insert((10, "bearing_failure".to_owned()), BTreeSet::from(["M1".to_owned()]));
+        let s = score("bearing_failure", &mine, &[], &at_warning, &machines, &fired);
+        assert_eq!((s.tp, s.early, s.fn_), (0, 1, 0), "{s:?}");
+        assert_eq!(scored_episodes(&mine, &at_warning), 0);
+        assert_eq!(positive_rate(&mine, &at_warning, 1), 0.0);
     }
 
     fn detector(tp: u64, fp: u64, fn_: u64, caught: usize, episodes: u64) -> DetectorScore {
