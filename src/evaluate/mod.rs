@@ -1,7 +1,7 @@
 //! `genims evaluate`: scores the detection views against the ground truth in a backfilled
 //! database, beside two baselines.
 //!
-//! At each evaluation time it runs `genims_machine_health(at)` — every pattern's reference
+//! At each evaluation time (spread over three database sessions at once) it runs `genims_machine_health(at)` — every pattern's reference
 //! detector (`genims_detect`) and the dashboard status — and each pattern's static-threshold
 //! baseline (`genims_threshold`, see [`baseline`]), draws the random baseline, and compares
 //! the machines each detector flags with `fault_labels`. A machine is *positive* for a pattern after its episode's
@@ -121,13 +121,6 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 /// Runs `genims evaluate`.
 pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     let client = db::connect(&cfg.postgres()?).await?;
-    // The detectors are SQL functions called through prepared statements: a generic plan
-    // cannot see which sensor or instant it reads (a full scan where a custom plan probes an
-    // index), so every execution is planned for its parameters.
-    client
-        .batch_execute("SET plan_cache_mode = force_custom_plan")
-        .await
-        .map_err(|e| anyhow!("cannot configure the session: {}", db::cause(&e)))?;
     db::require_tables(&client, &["machines", "scada_machine_data", "sensor_data", "fault_labels"]).await?;
     let has_views: bool = client
         .query_one("SELECT to_regprocedure('genims_machine_health(timestamp)') IS NOT NULL", &[])
@@ -179,72 +172,36 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         .map(|r| Label { machine: r.get(0), pattern: r.get(1), onset: r.get(2), warning: r.get(3), fault: r.get(4), end: r.get(5), reaches_fault: r.get(6) })
         .collect();
 
-    // Detections and dashboard status at every evaluation time.
-    let health = client
-        .prepare("SELECT machine_id::text, coalesce(detections, ''), health_status FROM genims_machine_health(to_timestamp($1::float8) AT TIME ZONE 'UTC')")
-        .await
-        .map_err(|e| anyhow!("cannot prepare the health query: {}", db::cause(&e)))?;
-    let threshold = client
-        .prepare("SELECT machine_id::text FROM genims_threshold($1, $2, to_timestamp($3::float8) AT TIME ZONE 'UTC')")
-        .await
-        .map_err(|e| anyhow!("cannot prepare the static-threshold query: {}", db::cause(&e)))?;
+    // Detections, dashboard status and static rules at every evaluation time. The times are
+    // independent, so they are spread over a few sessions: the server's cores work at once.
+    let bar =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| indicatif::ProgressBar::new(times.len() as u64));
+    let sessions = SESSIONS.min(times.len()).max(1);
+    let workers = (0..sessions).map(|i| {
+        let mine: Vec<i64> = times.iter().copied().skip(i).step_by(sessions).collect();
+        evaluate_times(cfg, &catalogue, &rules, &labels, mine, bar.as_ref())
+    });
+    let mut results: Vec<(i64, AtTime)> =
+        futures_util::future::try_join_all(workers).await?.into_iter().flatten().collect();
+    results.sort_by_key(|(t, _)| *t);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let mut fired = Fired::new();
     let mut fired_static = Fired::new();
     let mut machines: BTreeSet<String> = BTreeSet::new();
     let (mut flagged_max, mut flagged_sum) = (0.0f64, 0.0f64);
-    let bar =
-        std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| indicatif::ProgressBar::new(times.len() as u64));
-    for &t in &times {
-        let rows = client
-            .query(&health, &[&(t as f64)])
-            .await
-            .map_err(|e| anyhow!("cannot evaluate the detectors at {}: {}", instant_string(t), db::cause(&e)))?;
-        let (mut healthy, mut flagged) = (0u64, 0u64);
-        for r in &rows {
-            let m: String = r.get(0);
-            let detections: String = r.get(1);
-            let status: String = r.get(2);
-            for d in detections.split(", ").filter(|d| !d.is_empty()) {
-                let pattern = d.split(':').next().unwrap_or(d);
-                fired.entry((t, pattern.to_owned())).or_default().insert(m.clone());
-            }
-            if status != "NO DATA" && !labels.iter().any(|l| l.machine == m && l.onset <= t && t < l.end) {
-                healthy += 1;
-                flagged += u64::from(status == "WARNING" || status == "CRITICAL");
-            }
-            machines.insert(m);
+    for (t, at) in results {
+        for (pattern, m) in at.detections {
+            fired.entry((t, pattern)).or_default().insert(m);
         }
-        // The static rules of every pattern at this time, pipelined on the connection.
-        let queries = catalogue.patterns.iter().zip(&rules).map(|(p, rule)| {
-            let (threshold, client) = (&threshold, &client);
-            async move {
-                let rows =
-                    client.query(threshold, &[&rule.sensor, &rule.direction, &(t as f64)]).await.map_err(|e| {
-                        anyhow!(
-                            "cannot evaluate the static threshold of {} at {}: {}",
-                            p.name,
-                            instant_string(t),
-                            db::cause(&e)
-                        )
-                    })?;
-                Ok::<_, anyhow::Error>((
-                    p.name.clone(),
-                    rows.iter().map(|r| r.get::<_, String>(0)).collect::<BTreeSet<_>>(),
-                ))
-            }
-        });
-        for (name, hits) in futures_util::future::try_join_all(queries).await? {
+        for (name, hits) in at.statics {
             fired_static.insert((t, name), hits);
         }
-        let share = ratio(flagged, healthy).unwrap_or(0.0);
+        machines.extend(at.machines);
+        let share = ratio(at.flagged, at.healthy).unwrap_or(0.0);
         flagged_max = flagged_max.max(share);
         flagged_sum += share;
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
     }
 
     let mut report = Report {
@@ -323,6 +280,103 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         EvaluateFormat::Table => print!("{}", table(&report)),
     }
     Ok(())
+}
+
+/// How many sessions `evaluate` spreads its evaluation times over.
+const SESSIONS: usize = 3;
+
+/// What one evaluation time gave.
+struct AtTime {
+    /// Each reference detection: (pattern, machine).
+    detections: Vec<(String, String)>,
+    /// The machines the dashboard listed.
+    machines: Vec<String>,
+    /// Machines with data and no episode at the time, and how many of them the dashboard flagged.
+    healthy: u64,
+    flagged: u64,
+    /// The machines each pattern's static rule flagged.
+    statics: Vec<(String, BTreeSet<String>)>,
+}
+
+/// A session for the detectors. They are SQL functions called through prepared statements: a
+/// generic plan cannot see which sensor or instant it reads (a full scan where a custom plan
+/// probes an index), so every execution is planned for its parameters.
+async fn detector_session(cfg: &Config) -> Result<tokio_postgres::Client> {
+    let client = db::connect(&cfg.postgres()?).await?;
+    client
+        .batch_execute("SET plan_cache_mode = force_custom_plan")
+        .await
+        .map_err(|e| anyhow!("cannot configure the session: {}", db::cause(&e)))?;
+    Ok(client)
+}
+
+/// Evaluates the detectors, the dashboard and the static rules at each of `times`, in one
+/// session of its own.
+async fn evaluate_times(
+    cfg: &Config,
+    catalogue: &crate::faults::Catalogue,
+    rules: &[baseline::StaticRule],
+    labels: &[Label],
+    times: Vec<i64>,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Result<Vec<(i64, AtTime)>> {
+    let client = detector_session(cfg).await?;
+    let health = client
+        .prepare("SELECT machine_id::text, coalesce(detections, ''), health_status FROM genims_machine_health(to_timestamp($1::float8) AT TIME ZONE 'UTC')")
+        .await
+        .map_err(|e| anyhow!("cannot prepare the health query: {}", db::cause(&e)))?;
+    let threshold = client
+        .prepare("SELECT machine_id::text FROM genims_threshold($1, $2, to_timestamp($3::float8) AT TIME ZONE 'UTC')")
+        .await
+        .map_err(|e| anyhow!("cannot prepare the static-threshold query: {}", db::cause(&e)))?;
+    let mut out = Vec::with_capacity(times.len());
+    for t in times {
+        let rows = client
+            .query(&health, &[&(t as f64)])
+            .await
+            .map_err(|e| anyhow!("cannot evaluate the detectors at {}: {}", instant_string(t), db::cause(&e)))?;
+        let mut at =
+            AtTime { detections: Vec::new(), machines: Vec::new(), healthy: 0, flagged: 0, statics: Vec::new() };
+        for r in &rows {
+            let m: String = r.get(0);
+            let detections: String = r.get(1);
+            let status: String = r.get(2);
+            for d in detections.split(", ").filter(|d| !d.is_empty()) {
+                let pattern = d.split(':').next().unwrap_or(d);
+                at.detections.push((pattern.to_owned(), m.clone()));
+            }
+            if status != "NO DATA" && !labels.iter().any(|l| l.machine == m && l.onset <= t && t < l.end) {
+                at.healthy += 1;
+                at.flagged += u64::from(status == "WARNING" || status == "CRITICAL");
+            }
+            at.machines.push(m);
+        }
+        // The static rules of every pattern at this time, pipelined on the connection.
+        let queries = catalogue.patterns.iter().zip(rules).map(|(p, rule)| {
+            let (threshold, client) = (&threshold, &client);
+            async move {
+                let rows =
+                    client.query(threshold, &[&rule.sensor, &rule.direction, &(t as f64)]).await.map_err(|e| {
+                        anyhow!(
+                            "cannot evaluate the static threshold of {} at {}: {}",
+                            p.name,
+                            instant_string(t),
+                            db::cause(&e)
+                        )
+                    })?;
+                Ok::<_, anyhow::Error>((
+                    p.name.clone(),
+                    rows.iter().map(|r| r.get::<_, String>(0)).collect::<BTreeSet<_>>(),
+                ))
+            }
+        });
+        at.statics = futures_util::future::try_join_all(queries).await?;
+        if let Some(b) = bar {
+            b.inc(1);
+        }
+        out.push((t, at));
+    }
+    Ok(out)
 }
 
 /// Machines each detector flagged, by (evaluation time, pattern).
