@@ -142,24 +142,28 @@ fn a_login_refused_over_a_slow_link_keeps_its_cause() {
     let link = slow_link(&format!("127.0.0.1:{port}"), Duration::from_millis(250));
     let _broker = Broker::start_with(port, &link, &["--authentication"]);
     let dir = tempdir();
-    let d = dir.path();
+    refused(&mut sasl_backfill(dir.path(), &link, "SCRAM-SHA-512", "Not-the-pw-4242"), &link, "unknown user");
+}
+
+/// A backfill to Kafka at `broker` over SASL (plaintext) as user `genims` with `password`.
+fn sasl_backfill(d: &Path, broker: &str, mechanism: &str, password: &str) -> Command {
     std::fs::write(
         d.join("config.toml"),
         format!(
-            "{PLANT}\n[kafka]\nbrokers = [\"{link}\"]\nsecurity_protocol = \"sasl_plaintext\"\n\
-             sasl_mechanism = \"SCRAM-SHA-512\"\nsasl_username = \"genims\"\n"
+            "{PLANT}\n[kafka]\nbrokers = [\"{broker}\"]\nsecurity_protocol = \"sasl_plaintext\"\n\
+             sasl_mechanism = \"{mechanism}\"\nsasl_username = \"genims\"\n"
         ),
     )
     .unwrap();
     let mut cmd = genims(d);
-    cmd.env("GENIMS_KAFKA_SASL_PASSWORD", "Not-the-pw-4242").args([
+    cmd.env("GENIMS_KAFKA_SASL_PASSWORD", password).args([
         "backfill",
         "--out",
         "kafka",
         "--end",
         "2026-03-05T00:05:00Z",
     ]);
-    refused(&mut cmd, &link, "unknown user");
+    cmd
 }
 
 /// The backfill of `[a, b)` at fault rate 1 as JSON Lines, added to `out`: table → lines.
@@ -356,23 +360,7 @@ fn sasl_logins_the_broker_refuses_fail_clearly() {
     for (mechanism, cause) in
         [("SCRAM-SHA-512", "unknown user"), ("SCRAM-SHA-256", "unknown user"), ("PLAIN", "SASL handshake failed")]
     {
-        std::fs::write(
-            d.join("config.toml"),
-            format!(
-                "{PLANT}\n[kafka]\nbrokers = [\"{addr}\"]\nsecurity_protocol = \"sasl_plaintext\"\n\
-                 sasl_mechanism = \"{mechanism}\"\nsasl_username = \"genims\"\n"
-            ),
-        )
-        .unwrap();
-        let mut cmd = genims(d);
-        cmd.env("GENIMS_KAFKA_SASL_PASSWORD", secret).args([
-            "backfill",
-            "--out",
-            "kafka",
-            "--end",
-            "2026-03-05T00:05:00Z",
-        ]);
-        let line = refused(&mut cmd, &addr, cause);
+        let line = refused(&mut sasl_backfill(d, &addr, mechanism, secret), &addr, cause);
         assert!(!line.contains(secret), "{line}");
     }
 }
