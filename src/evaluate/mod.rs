@@ -1,15 +1,16 @@
 //! `genims evaluate`: scores the detection views against the ground truth in a backfilled
 //! database, beside two baselines.
 //!
-//! At each evaluation time (spread over three database sessions at once) it runs `genims_machine_health(at)` — every pattern's reference
-//! detector (`genims_detect`) and the dashboard status — and each pattern's static-threshold
-//! baseline (`genims_threshold`, see [`baseline`]), draws the random baseline, and compares
-//! the machines each detector flags with `fault_labels`. A machine is *positive* for a pattern after its episode's
-//! warning time (at that instant no detector can have seen any of the warning phase) until the
-//! episode ends; from onset to warning a detection is early, not false. Scores are reported per (machine, evaluation time) and per episode (caught at any
-//! time before the episode ends), with the lead time before the labelled fault, beside the
-//! plant's state shares and the band shares of affected sensors, during their episodes and over
-//! the whole window.
+//! At each evaluation time (spread over three database sessions at once) it runs
+//! `genims_machine_health(at)` — every pattern's reference detector (`genims_detect`) and the
+//! dashboard status — and each pattern's static-threshold baseline (`genims_threshold`, see
+//! [`baseline`]), draws the random baseline, and compares the machines each detector flags with
+//! `fault_labels`. A machine is *positive* for a pattern after its episode's warning time (at
+//! that instant no detector can have seen any of the warning phase) until the episode ends;
+//! from onset to warning a detection is early, not false. Scores are reported per (machine,
+//! evaluation time) and per episode (caught at any time before the episode ends), with the lead
+//! time before the labelled fault, beside the plant's state shares and the band shares of
+//! affected sensors, during their episodes and over the whole window.
 
 pub mod baseline;
 
