@@ -346,7 +346,7 @@ async fn evaluate_times(
                 let pattern = d.split(':').next().unwrap_or(d);
                 at.detections.push((pattern.to_owned(), m.clone()));
             }
-            if status != "NO DATA" && !labels.iter().any(|l| l.machine == m && l.onset <= t && t < l.end) {
+            if status != "NO DATA" && !labels.iter().any(|l| active_at(l, &m, t)) {
                 at.healthy += 1;
                 at.flagged += u64::from(status == "WARNING" || status == "CRITICAL");
             }
@@ -382,6 +382,11 @@ async fn evaluate_times(
 
 /// Machines each detector flagged, by (evaluation time, pattern).
 type Fired = BTreeMap<(i64, String), BTreeSet<String>>;
+
+/// Whether episode `l` is under way on machine `m` at `t` (from onset to end).
+fn active_at(l: &Label, m: &str, t: i64) -> bool {
+    l.machine == m && l.onset <= t && t < l.end
+}
 
 /// Whether a machine is positive for its episode `l` at `t`: after the warning time, before
 /// the end. At the warning time itself the warning phase has not shown yet.
@@ -420,15 +425,14 @@ fn score(
     for &t in times {
         let hits = fired.get(&(t, p.to_owned())).unwrap_or(&empty);
         for m in machines {
-            let active = mine.iter().find(|l| &l.machine == m && l.onset <= t && t < l.end);
+            let active = mine.iter().find(|l| active_at(l, m, t));
             let positive = active.is_some_and(|l| positive_at(l, t));
             match (hits.contains(m), positive, active.is_some()) {
                 (true, true, _) => s.tp += 1,
                 (true, false, true) => s.early += 1,
                 (true, false, false) => {
                     s.fp += 1;
-                    s.fp_other_episode +=
-                        u64::from(others.iter().any(|l| &l.machine == m && l.onset <= t && t < l.end));
+                    s.fp_other_episode += u64::from(others.iter().any(|l| active_at(l, m, t)));
                 }
                 (false, true, _) => s.fn_ += 1,
                 _ => {}
