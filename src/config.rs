@@ -956,12 +956,17 @@ mod tests {
     #[test]
     fn quality_defects_follow_the_difficulty_unless_set() {
         use crate::sim::quality::Quality;
-        assert_eq!(Config::default().quality_defects(), None, "an easy plant delivers clean data");
+        assert_eq!(Config::default().quality_defects(), Some(Quality::default()), "the realistic default");
+        let easy = apply("[faults]\ndifficulty = \"easy\"\n").unwrap();
+        assert_eq!(easy.quality_defects(), None, "an easy plant delivers clean data");
         let real = apply("[faults]\ndifficulty = \"realistic\"\n").unwrap();
         assert_eq!(real.quality_defects(), Some(Quality::default()));
         let off = apply("[faults]\ndifficulty = \"realistic\"\n[quality]\nenabled = false\n").unwrap();
         assert_eq!(off.quality_defects(), None, "the off switch");
-        let on = apply("[quality]\nenabled = true\nlate_rate = 0.01\nmax_lateness_s = 30\n").unwrap();
+        let on = apply(
+            "[faults]\ndifficulty = \"easy\"\n[quality]\nenabled = true\nlate_rate = 0.01\nmax_lateness_s = 30\n",
+        )
+        .unwrap();
         let q = on.quality_defects().expect("switched on for an easy plant");
         assert_eq!((q.late_rate, q.max_lateness_s), (0.01, 30));
         let err = apply("[quality]\nspike_rate = 2\nmax_lateness_s = 90\n").unwrap_err().to_string();
@@ -970,10 +975,10 @@ mod tests {
     }
 
     #[test]
-    fn difficulty_is_easy_unless_set() {
+    fn difficulty_is_realistic_unless_set() {
         use crate::sim::realism::Difficulty;
-        assert_eq!(Config::default().difficulty, Difficulty::Easy);
-        assert_eq!(apply("[faults]\ndifficulty = \"realistic\"\n").unwrap().difficulty, Difficulty::Realistic);
+        assert_eq!(Config::default().difficulty, Difficulty::Realistic);
+        assert_eq!(apply("[faults]\ndifficulty = \"easy\"\n").unwrap().difficulty, Difficulty::Easy);
         let err = apply("[faults]\ndifficulty = \"hard\"\n").unwrap_err().to_string();
         assert!(err.contains("cfg.toml:2: faults.difficulty: `hard` is not one of easy, realistic"), "{err}");
     }
@@ -1018,7 +1023,8 @@ mod tests {
         assert_eq!(c.seed, d.seed);
         assert_eq!(c.reference_date, d.reference_date);
         assert_eq!(c.quality, d.quality, "config.toml's [quality] rates are the defaults");
-        assert_eq!(c.quality_defects(), None, "the shipped plant is easy and delivers clean data");
+        assert_eq!(c.difficulty, d.difficulty, "config.toml's difficulty is the default");
+        assert_eq!(c.quality_defects(), d.quality_defects(), "the shipped plant delivers the default defects");
         assert!(c.postgres.url.is_none(), "the shipped config must run without a server");
     }
 

@@ -65,7 +65,7 @@ fn parse(lines: &[String]) -> Vec<Value> {
 #[test]
 fn stream_and_backfill_deliver_the_same_defects_and_the_labels_account_for_them() {
     let dirty = plant(&format!("{PLANT}\n{DENSE}"));
-    let clean = plant(PLANT);
+    let clean = plant(&format!("{PLANT}\n[quality]\nenabled = false\n"));
     // The stream: readings and labels in publish order.
     let mut args =
         vec!["stream", "iot", "--sink", "stdout", "--speed", "max", "--state-dir", "state", "--fault-rate", "0.5"];
@@ -74,7 +74,7 @@ fn stream_and_backfill_deliver_the_same_defects_and_the_labels_account_for_them(
         String::from_utf8(ok(genims(dirty.path()).args(&args)).stdout).unwrap().lines().map(str::to_owned).collect();
     let (readings, labels) = backfill(dirty.path());
     let (truth, none) = backfill(clean.path());
-    assert!(none.is_empty(), "without [quality] nothing is labelled");
+    assert!(none.is_empty(), "with [quality] off nothing is labelled");
     assert!(truth.len() > 300_000, "the window holds a real amount of data ({})", truth.len());
 
     // 1. The stream publishes exactly the backfill's readings and labels.

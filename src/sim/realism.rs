@@ -35,9 +35,9 @@ use crate::rng;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Difficulty {
     /// Fixed healthy levels and full signatures: a threshold finds every fault (demos).
-    #[default]
     Easy,
-    /// Individual machines, operating context and detectability tiers.
+    /// Individual machines, operating context and detectability tiers (the default).
+    #[default]
     Realistic,
 }
 
