@@ -15,28 +15,27 @@ cargo=${CARGO:-cargo}
 if "$cargo" nextest --version >/dev/null 2>&1; then
   exec "$cargo" nextest run --locked --all-targets
 fi
-lane_a=(evaluate)
-lane_b=(backfill_db inject shards)
+# Suites are modules of the one integration binary (tests/integration.rs); a lane picks them
+# by their module path.
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-others=()
-for f in tests/*.rs; do
-  name=$(basename "$f" .rs)
-  [[ " ${lane_a[*]} ${lane_b[*]} " == *" $name "* ]] || others+=("$name")
-done
 run_lane() {
   local name=$1
   shift
-  local args=()
-  for t in "$@"; do
-    if [ "$t" = "--bins" ]; then args+=(--bins); else args+=(--test "$t"); fi
+  : >"$dir/$name.log"
+  local rc=0
+  while [ $# -gt 0 ]; do
+    # One command per argument group, separated by `;`.
+    local cmd=()
+    while [ $# -gt 0 ] && [ "$1" != ";" ]; do cmd+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    "$cargo" test --locked --no-fail-fast "${cmd[@]}" >>"$dir/$name.log" 2>&1 || rc=1
   done
-  "$cargo" test --locked --no-fail-fast "${args[@]}" >"$dir/$name.log" 2>&1
-  echo $? >"$dir/$name.rc"
+  echo $rc >"$dir/$name.rc"
 }
-run_lane a "${lane_a[@]}" &
-run_lane b "${lane_b[@]}" &
-run_lane c --bins "${others[@]}" &
+run_lane a --test integration -- evaluate:: &
+run_lane b --test integration -- backfill_db:: inject:: shards:: &
+run_lane c --bins ";" --test integration -- --skip evaluate:: --skip backfill_db:: --skip inject:: --skip shards:: &
 wait
 rc=0
 for lane in c b a; do

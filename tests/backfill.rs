@@ -1,7 +1,7 @@
 //! `genims backfill` end to end on a small plant: deterministic files whatever the thread
 //! count, shards whose union is the whole, and one clear error for each bad input.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! OEE, energy, fault intervals, maintenance, threshold flags, rolling statistics, packet
 //! loss and exact row counts. Each check names what broke.
 
-mod common;
+use crate::common;
 
 use common::{genims, ok, run, tempdir, TestDb};
 

@@ -1,7 +1,7 @@
 //! The Kafka-compatible broker the streaming tests run against: `make test` must have
 //! installed tansu, and a private instance must answer the Kafka protocol on loopback.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 

@@ -2,7 +2,7 @@
 //! data files, and one clear error (with a non-zero exit and nothing half-written) for each
 //! kind of bad input.
 
-mod common;
+use crate::common;
 
 use common::{genims, ok, run, tempdir};
 

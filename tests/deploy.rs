@@ -3,7 +3,7 @@
 //! the names they refer to exist, the shard counts agree, the config they mount is one genims
 //! accepts, and every shard index the orchestrators hand out selects a distinct shard.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //! with an episode of every pattern, every episode is caught and no machine that never had
 //! one is flagged.
 
-mod common;
+use crate::common;
 
 use common::{genims, ok, run, tempdir, TestDb, ONE_LINE_OF_EACH_TYPE};
 

@@ -1,7 +1,7 @@
 //! A full disk is one clear error, a non-zero exit, and no half-written file. The test
 //! mounts a 2 MB tmpfs (it needs root, as CI and the developers' machines have).
 
-mod common;
+use crate::common;
 
 use common::{genims, run, tempdir};
 

@@ -5,7 +5,7 @@
 //! labels marked injected); the journal survives kill -9, and the stream equals a
 //! `backfill --injections` of its journal, table by table.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `genims backfill --out kafka` against a private tansu broker: every row arrives once, on
 //! the topic of its table, keyed by machine, with the row's time as record timestamp.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -12,7 +12,7 @@
 //! credentials, so no login can succeed against it; what can be tested against the real
 //! broker is that SCRAM and PLAIN exchanges that it refuses fail clearly.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! an independent client: paho-mqtt, Sparkplug B payloads decoded with the module protoc
 //! generates from the specification's `proto/sparkplug_b.proto` (tests/tools/mqtt_sub.py).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead as _;

@@ -3,7 +3,7 @@
 //! rows (all rows of the small files); the column types are pinned, the files are
 //! deterministic and appear only when the run succeeded.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! plaintext refused). Every command works with `sslmode=verify-full`; each bad input fails
 //! with one line naming the server and the cause, and no password ever shows.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! every duplicate; and in the stream's publish order, every reading that arrives after a
 //! later one of its sensor is a labelled late reading, a duplicate or a clock skew.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! schema changed under genims, Kafka topic names, negative numbers on flags, a stream
 //! restarted with the same `--start`, and back-pressure with a tiny state directory.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

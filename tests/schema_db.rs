@@ -1,7 +1,7 @@
 //! `genims schema apply` against a real PostgreSQL: the exact tables, columns, types and
 //! indexes of the spec, idempotence, and the daily-partitioned layout.
 
-mod common;
+use crate::common;
 
 use common::{genims, ok, run, tempdir, TestDb, ONE_LINE_OF_EACH_TYPE};
 

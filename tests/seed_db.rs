@@ -2,7 +2,7 @@
 //! every id reference resolvable, ordered thresholds, refusing to mix master data, and the
 //! SQL file loading through psql to the same content.
 
-mod common;
+use crate::common;
 
 use common::{genims, ok, run, tempdir, TestDb};
 

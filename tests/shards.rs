@@ -4,7 +4,7 @@
 //! unsharded backfill of the window — table by table in PostgreSQL, record for record by key
 //! and content in Kafka (read by kafka-python).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};

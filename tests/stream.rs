@@ -2,7 +2,7 @@
 //! private tansu brokers: it emits exactly what backfill writes, continues a backfill and
 //! itself after SIGTERM, and loses nothing while a database or broker is away.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};

@@ -1,0 +1,25 @@
+//! The integration tests, one module per suite, in one test binary (one link instead of
+//! nineteen; `scripts/run-tests.sh` runs them). Each suite runs the real `genims` binary
+//! against real servers; `common` holds what they share.
+
+mod common;
+
+mod backfill;
+mod backfill_db;
+mod broker;
+mod cli;
+mod deploy;
+mod evaluate;
+mod full_disk;
+mod inject;
+mod kafka;
+mod kafka_tls;
+mod mqtt;
+mod parquet;
+mod postgres_tls;
+mod quality;
+mod reliability;
+mod schema_db;
+mod seed_db;
+mod shards;
+mod stream;
