@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{genims, ok, run, tempdir, TestDb};
+use common::{genims, ok, run, tempdir, TestDb, DUPLICATE_ID_OFFSET};
 
 const SMALL_PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n";
@@ -55,15 +55,17 @@ fn backfilled_database_keeps_every_invariant() {
     none(
         &db,
         "sensor readings plus recorded gaps must fill every 10 s tick of every full hour",
-        "SELECT count(*) FROM sensor_health h JOIN sensors s USING (sensor_id)
+        &format!(
+            "SELECT count(*) FROM sensor_health h JOIN sensors s USING (sensor_id)
           WHERE 360 - (SELECT count(*) FROM sensor_data d WHERE d.sensor_id = h.sensor_id
                          AND d.timestamp >= h.timestamp AND d.timestamp < h.timestamp + interval '1 hour'
-                         AND d.sensor_data_id < 4503599627370496)
+                         AND d.sensor_data_id < {DUPLICATE_ID_OFFSET})
                 <> round(h.packet_loss_percentage * 3.6)
             AND NOT EXISTS (SELECT 1 FROM data_quality_labels q
                              WHERE q.machine_id = s.machine_id AND q.defect IN ('gap', 'clock_skew')
                                AND q.start_time < h.timestamp + interval '1 hour 1 minute'
-                               AND q.end_time > h.timestamp - interval '1 minute')",
+                               AND q.end_time > h.timestamp - interval '1 minute')"
+        ),
     );
     some(
         &db,
@@ -157,17 +159,17 @@ fn backfilled_database_keeps_every_invariant() {
     // Rolling statistics from the readings of the last minute (what the sensor measured: a
     // minute a labelled data-quality defect touches is left out, and so are duplicated copies).
     none(&db, "1-minute statistics differ from the sensor's previous readings",
-        "SELECT count(*) FROM (SELECT d.*, min(measurement_value) OVER w AS mn, max(measurement_value) OVER w AS mx,
+        &format!("SELECT count(*) FROM (SELECT d.*, min(measurement_value) OVER w AS mn, max(measurement_value) OVER w AS mx,
             avg(measurement_value) OVER w AS av, stddev_pop(measurement_value) OVER w AS sd
           FROM sensor_data d WHERE sensor_id IN ('SNS-000001', 'SNS-000002', 'SNS-000100', 'SNS-000200')
-            AND sensor_data_id < 4503599627370496
+            AND sensor_data_id < {DUPLICATE_ID_OFFSET}
           WINDOW w AS (PARTITION BY sensor_id ORDER BY timestamp RANGE BETWEEN interval '50 seconds' PRECEDING AND CURRENT ROW)) x
          WHERE timestamp >= TIMESTAMP '2026-03-04 18:01:00' AND (abs(min_value_1min - mn) > 0.0001 OR abs(max_value_1min - mx) > 0.0001
             OR abs(avg_value_1min - av) > 0.0001 OR abs(std_dev_1min - sd) > 0.0001)
            AND NOT EXISTS (SELECT 1 FROM data_quality_labels q
                             WHERE q.machine_id = x.machine_id AND coalesce(q.sensor_id, x.sensor_id) = x.sensor_id
                               AND q.start_time <= x.timestamp + interval '20 seconds'
-                              AND q.end_time >= x.timestamp - interval '80 seconds')");
+                              AND q.end_time >= x.timestamp - interval '80 seconds')"));
 
     // Production runs count what the line's last machine produced.
     none(&db, "run quantities differ from the line's output machine",

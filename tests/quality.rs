@@ -9,7 +9,7 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use common::{genims, ok, tempdir};
+use common::{genims, ok, tempdir, DUPLICATE_ID_OFFSET};
 use serde_json::Value;
 
 const PLANT: &str =
@@ -19,7 +19,6 @@ const DENSE: &str = "[quality]\nenabled = true\ngaps_per_machine_day = 1.0\ncloc
                      stale_per_sensor_day = 0.3\nduplicate_rate = 0.002\nlate_rate = 0.01\nspike_rate = 0.001\n\
                      invalid_rate = 0.001\n";
 const WINDOW: [&str; 4] = ["--start", "2026-03-04T08:00:00Z", "--end", "2026-03-04T12:00:00Z"];
-const DUPLICATE_ID_OFFSET: i64 = 1 << 52;
 
 fn plant(config: &str) -> tempfile::TempDir {
     let dir = tempdir();

@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const ONE_LINE_OF_EACH_TYPE: &str =
     "[plant]\nfactories = 1\nlines = 5\nmachines = 40\nsensors = 300\nemployees = 2000\nline_products = 6\nseed = 2\n";
 
+/// The id of a duplicated reading's copy: the original's plus this (`[quality]` duplicates).
+pub const DUPLICATE_ID_OFFSET: i64 = 1 << 52;
+
 /// The server the tests use (a real PostgreSQL, started by `make test`).
 pub fn admin_url() -> String {
     std::env::var("GENIMS_TEST_PG").unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/postgres".to_owned())
