@@ -234,7 +234,7 @@ impl Engine {
     pub fn set_difficulty(&mut self, difficulty: realism::Difficulty) {
         self.realism = match difficulty {
             realism::Difficulty::Easy => None,
-            realism::Difficulty::Realistic => Some(realism::Realism::new(self.seed, &self.plant)),
+            realism::Difficulty::Realistic => Some(realism::Realism::new(self.seed, &self.plant, &self.catalogue)),
         };
     }
 

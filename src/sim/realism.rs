@@ -8,6 +8,9 @@
 //! - **Machine individuality**: every sensor's healthy level sits at its own offset inside the
 //!   normal band, its noise has its own scale (a loose fixture vibrates more), and its machine
 //!   ages: levels creep up between preventive maintenances and fall back when one is done.
+//!   A supply (mains, compressed air) is the plant's, so its noise is not the machine's. The
+//!   sensors a *high* pattern's threshold watches keep their healthy level within
+//!   [`HIGH_TIER_LEVEL_HW`] of their band's centre, however the traits add up.
 //! - **Operating context**: what the line makes sets the load. A product's load follows its
 //!   weight (`products.weight_kg`, on the SCADA record as `program_number`): a heavy part is
 //!   cut, pressed and welded harder, so vibration, torque, force and weld current run higher,
@@ -28,6 +31,7 @@ use rand::Rng as _;
 use super::clock::{Zone, DAY, HOUR};
 use super::machine::{State, Timeline};
 use super::Engine;
+use crate::faults::Catalogue;
 use crate::plant::Plant;
 use crate::rng;
 
@@ -62,6 +66,12 @@ pub const LOW_GAIN: f64 = 0.3;
 /// The most a machine's healthy level creeps up between maintenances, in half-widths.
 const MAX_AGEING_HW: f64 = 0.4;
 
+/// How far from its normal band's centre, in half-widths, the healthy level of a sensor that
+/// a *high* pattern's threshold watches can sit (its set point, individuality, load and
+/// ageing together, smoothly limited): a healthy machine stays inside its normal band with
+/// room for its noise, so the dashboard's threshold keeps working for high patterns.
+pub const HIGH_TIER_LEVEL_HW: f64 = 0.5;
+
 /// Per-sensor traits of the realistic plant.
 #[derive(Debug, Clone, Copy)]
 pub struct SensorTraits {
@@ -75,6 +85,9 @@ pub struct SensorTraits {
     pub ageing_hw_per_day: f64,
     /// Share of the hall's temperature swing a running temperature follows.
     pub ambient_share: f64,
+    /// The most the healthy level strays from the normal band's centre, in half-widths:
+    /// [`HIGH_TIER_LEVEL_HW`] for a sensor a high pattern's threshold watches, else none.
+    pub level_limit_hw: Option<f64>,
 }
 
 /// Everything the realistic plant draws once from the seed.
@@ -112,8 +125,20 @@ fn ages(role: &str, sensor_type: &str) -> bool {
     !regulated && matches!(sensor_type, "vibration" | "current" | "temperature")
 }
 
+/// The roles a dashboard's threshold watches for a *high* pattern: each high pattern's primary
+/// (first) signature role, the sensor of its static rule.
+pub fn threshold_roles(catalogue: &Catalogue) -> Vec<&str> {
+    catalogue
+        .patterns
+        .iter()
+        .filter(|p| p.detectability == "high")
+        .filter_map(|p| p.signature.first().map(|s| s.role.as_str()))
+        .collect()
+}
+
 impl Realism {
-    pub fn new(seed: u64, plant: &Plant) -> Realism {
+    pub fn new(seed: u64, plant: &Plant, catalogue: &Catalogue) -> Realism {
+        let watched = threshold_roles(catalogue);
         let load = plant
             .line_products
             .iter()
@@ -139,16 +164,26 @@ impl Realism {
                 let mut r = rng::stream(seed, &[rng::label("sensor-traits"), i as u64]);
                 let (noise, ageing) = machine_noise[s.machine];
                 let offset_hw = r.random_range(-0.2..0.2);
-                let noise = noise * r.random_range(0.85..1.15);
                 let thermal = s.role.sensor_type == "temperature";
+                // A supply (mains, compressed air, a transducer's excitation) is the plant's:
+                // its noise is the feed's, not the machine's.
+                let supply = matches!(super::physics::behaviour(s.role.name), super::physics::Behaviour::Supply);
+                let jitter = r.random_range(0.85..1.15);
                 SensorTraits {
                     offset_hw,
                     // A temperature is smoothed by its thermal mass: a noisy machine's
                     // temperatures are no noisier than a typical one's.
-                    noise: if thermal { noise.min(1.0) } else { noise },
+                    noise: if supply {
+                        jitter
+                    } else if thermal {
+                        (noise * jitter).min(1.0)
+                    } else {
+                        noise * jitter
+                    },
                     load_hw: load_response(s.role.name),
                     ageing_hw_per_day: if ages(s.role.name, s.role.sensor_type) { ageing } else { 0.0 },
                     ambient_share: if thermal { 0.3 } else { 0.0 },
+                    level_limit_hw: watched.contains(&s.role.name).then_some(HIGH_TIER_LEVEL_HW),
                 }
             })
             .collect();
@@ -192,6 +227,12 @@ pub fn warning_share(pattern: &crate::faults::Pattern) -> f64 {
 pub fn tier_gain(share: f64, p: f64) -> f64 {
     let critical = ((p - 2.0 / 3.0) * 3.0).clamp(0.0, 1.0);
     share + (1.0 - share) * critical
+}
+
+/// `x` smoothly limited to `-limit..limit` (steepest, and nearly `x`, near 0): keeps the order
+/// of machines' levels while pulling the extremes in.
+pub fn limited(x: f64, limit: f64) -> f64 {
+    limit * (x / limit).tanh()
 }
 
 /// Days since machine service at `t` as a creep in half-widths (capped).
@@ -255,7 +296,12 @@ impl Engine {
         } else {
             0.0
         };
-        let level_hw = traits.offset_hw + traits.load_hw * load + ageing_hw(traits, since_service(tl, t));
+        let mut level_hw = traits.offset_hw + traits.load_hw * load + ageing_hw(traits, since_service(tl, t));
+        if let Some(limit) = traits.level_limit_hw {
+            let p = &self.sensors[s];
+            let set_hw = (p.setpoint - (sensor.role.normal.0 + sensor.role.normal.1) / 2.0) / p.half_width;
+            level_hw = limited(set_hw + level_hw, limit) - set_hw;
+        }
         let surge = match sensor.role.sensor_type {
             "current" | "vibration" => start_surge(tl, t),
             _ => 0.0,
@@ -304,7 +350,7 @@ mod tests {
     fn plant() -> (Plant, Realism) {
         let cat = crate::faults::Catalogue::builtin();
         let plant = Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-        let r = Realism::new(7, &plant);
+        let r = Realism::new(7, &plant, &cat);
         (plant, r)
     }
 

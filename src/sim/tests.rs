@@ -278,7 +278,7 @@ fn planned_maintenance_pauses_a_degradation_and_the_machine_stands_still() {
 /// run each falls in (as a realistic plant of the seed has it, whatever `e`'s difficulty):
 /// (load, value).
 fn loaded_readings(e: &Engine, m: usize, sensor: usize, a: i64, b: i64, step: i64) -> Vec<(f64, f64)> {
-    let load = super::realism::Realism::new(e.seed, &e.plant).load;
+    let load = super::realism::Realism::new(e.seed, &e.plant, &e.catalogue).load;
     let eps = e.episodes().for_machine(m, a - 12 * HOUR - DAY, b + DAY);
     let tl = e.timeline(m, a - 12 * HOUR, b, eps);
     let lags = Lags::full(&tl, e.sensors_of(m).map(|s| e.sensors[s].behaviour));
@@ -389,5 +389,42 @@ fn detectability_scales_the_warning_phase() {
         let r = rise(&real, &real0, &ep, role, at);
         assert!(e > 1.0, "{pattern}: easy raises {role} by {e:.2} late in its warning phase");
         assert!((r / e - want).abs() < 0.1, "{pattern}: realistic shows {r:.2} of easy's {e:.2}, want {want} of it");
+    }
+}
+
+/// On a realistic plant, healthy machines keep the thresholds of high patterns quiet: the
+/// sensors a high pattern's static rule watches (bearing vibration, supply voltage, ...) read
+/// beyond their warning limits on hardly any steady running reading, on every machine, for
+/// all their individuality, load and ageing — a dashboard keeps working for high patterns.
+#[test]
+fn healthy_machines_keep_high_pattern_thresholds_quiet() {
+    let e = healthy_engine(super::realism::Difficulty::Realistic);
+    let a = EPOCH + 400 * 7 * DAY;
+    for role in super::realism::threshold_roles(&e.catalogue) {
+        let (mut beyond, mut n, mut worst) = (0usize, 0usize, (0.0f64, 0usize));
+        let with_role =
+            (0..e.plant.machines.len()).filter(|&m| e.sensors_of(m).any(|s| e.plant.sensors[s].role.name == role));
+        for m in with_role {
+            let s = sensor_with_role(&e, m, role);
+            let w = e.plant.sensors[s].role.warning;
+            let r = loaded_readings(&e, m, s, a, a + 3 * DAY, 300);
+            let b = r.iter().filter(|x| x.1 < w.0 || x.1 > w.1).count();
+            let share = b as f64 / r.len().max(1) as f64;
+            if share > worst.0 {
+                worst = (share, m);
+            }
+            (beyond, n) = (beyond + b, n + r.len());
+        }
+        let share = beyond as f64 / n as f64;
+        let (pct, worst_pct) = (100.0 * share, 100.0 * worst.0);
+        eprintln!("{role}: {beyond} of {n} beyond warning ({pct:.3} %), worst machine {} at {worst_pct:.2} %", worst.1);
+        assert!(n > 5_000, "{role}: only {n} healthy readings");
+        assert!(share < 0.0005, "{role}: {:.3} % of healthy readings beyond its warning limits", 100.0 * share);
+        assert!(
+            worst.0 < 0.01,
+            "{role}: healthy machine {} reads beyond its warning limits {:.2} % of the time",
+            worst.1,
+            100.0 * worst.0
+        );
     }
 }
