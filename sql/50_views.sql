@@ -162,20 +162,35 @@ BEGIN
     ELSIF p_pattern = 'tool_wear' THEN
         -- Cutting vibration over an hour of running, against the machine's line: the line's
         -- machines cut the same product, so a heavy part raises them all, and a worn tool
-        -- stands out from the line's median by 0.7 half-widths of the normal band. A line
+        -- stands out from the line's median by 0.7 half-widths of the normal band. A tool
+        -- wears within hours to two days while a machine's own level (its offset, its
+        -- spindle's wear) stays put, so a machine above its line's median (by a quarter
+        -- half-width) whose gap has widened by half a half-width since the same hour a day
+        -- before is wearing too, before its gap reaches 0.7 (a day before is one hour of one
+        -- machine, which a product changeover may catch mid-way, hence the quarter). A line
         -- with fewer than three such machines falls back to the warning limit.
         RETURN QUERY WITH w AS (
             SELECT * FROM genims_evidence(p_at, 'Cutting Tool Vibration', interval '1 hour') e WHERE e.n >= 30
         ), line AS (
             SELECT w.line_id AS id, percentile_cont(0.5) WITHIN GROUP (ORDER BY w.avg_value)::numeric AS median, count(*) AS k
             FROM w GROUP BY w.line_id
+        ), before AS (
+            SELECT * FROM genims_evidence(p_at - interval '1 day', 'Cutting Tool Vibration', interval '1 hour') e WHERE e.n >= 30
+        ), gap_before AS (
+            SELECT b.machine_id, b.avg_value - percentile_cont(0.5) WITHIN GROUP (ORDER BY b2.avg_value)::numeric AS gap,
+                   count(*) AS k
+            FROM before b JOIN before b2 ON b2.line_id = b.line_id GROUP BY b.machine_id, b.avg_value
         )
         SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
-            format('cutting vibration %s mm/s, %s above the median of the %s machines of its line (warning above %s)',
-                   round(w.avg_value, 2), round(w.avg_value - l.median, 2), l.k, w.warning_max), p_at
+            format('cutting vibration %s mm/s, %s above the median of the %s machines of its line%s (warning above %s)',
+                   round(w.avg_value, 2), round(w.avg_value - l.median, 2), l.k,
+                   CASE WHEN g.gap IS NULL THEN '' ELSE format(', %s a day before', round(g.gap, 2)) END, w.warning_max), p_at
         FROM w JOIN line l ON l.id = w.line_id
+        LEFT JOIN gap_before g ON g.machine_id = w.machine_id AND g.k >= 3
         WHERE CASE WHEN l.k >= 3 THEN w.avg_value - l.median > 0.7 * (w.normal_max - w.normal_min) / 2
+                                      OR (w.avg_value - l.median > 0.25 * (w.normal_max - w.normal_min) / 2
+                                          AND w.avg_value - l.median - g.gap > 0.5 * (w.normal_max - w.normal_min) / 2)
                    ELSE w.avg_value > w.warning_max END;
     ELSIF p_pattern = 'welding_quality' THEN
         -- Weld current and arc voltage both scattering over an hour of running, each more than

@@ -302,3 +302,64 @@ fn the_dashboard_reads_the_machines_line_and_lets_an_oven_warm_up() {
         "{oven} running for hours below its band: {critical} sensors, {status}"
     );
 }
+
+/// tool_wear reads how a cutter's gap to its line's median has widened since a day before: a
+/// cutter 0.4 half-widths above its line's median (under the 0.7 of a worn tool) that stood
+/// 0.4 below it a day before is wearing; one that merely caught up with its line, or stands
+/// as far above it as it did a day before, is not. Without the day before, none is flagged.
+#[test]
+fn tool_wear_reads_a_gap_that_widened_since_a_day_before() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("config.toml"), ONE_LINE_OF_EACH_TYPE).unwrap();
+    let db = TestDb::new("toolwear");
+    ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
+    ok(genims(dir.path()).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
+    let line: String = db.scalar(
+        "SELECT line_id FROM sensors WHERE sensor_name = 'Cutting Tool Vibration' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
+    );
+    let mut c = db.client();
+    let cutters: Vec<String> = c
+        .query(
+            "SELECT machine_id FROM sensors WHERE line_id = $1 AND sensor_name = 'Cutting Tool Vibration' ORDER BY 1",
+            &[&line],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(cutters.len() >= 5, "line {line} has {} cutters; the test needs five", cutters.len());
+    // (machine, mm/s a day before, mm/s now) on a band of 8..12 mm/s (half-width 2); the
+    // rest of the line runs at 10.
+    let (wearing, caught_up, steady) = (&cutters[0], &cutters[1], &cutters[2]);
+    let levels = [(wearing, 9.2, 10.8), (caught_up, 8.4, 10.2), (steady, 11.2, 11.2)];
+    let value = |m: &String, now: bool| levels.iter().find(|l| l.0 == m).map_or(10.0, |l| if now { l.2 } else { l.1 });
+    for m in &cutters {
+        for (day, now) in [("2026-03-01", false), ("2026-03-02", true)] {
+            c.batch_execute(&format!(
+                "INSERT INTO scada_machine_data (machine_id, line_id, factory_id, timestamp, machine_state)
+                   SELECT m.machine_id, m.line_id, m.factory_id, t, 'running' FROM machines m,
+                          generate_series('{day} 06:00'::timestamp, '{day} 10:00', '1 minute') t WHERE m.machine_id = '{m}';
+                 INSERT INTO sensor_data (sensor_id, machine_id, line_id, factory_id, timestamp, measurement_value, measurement_unit,
+                                          is_above_warning, is_below_warning, is_above_critical, is_below_critical)
+                   SELECT s.sensor_id, s.machine_id, s.line_id, s.factory_id, t, {v}, s.measurement_unit, false, false, false, false
+                     FROM sensors s, generate_series('{day} 09:00'::timestamp, '{day} 10:00', '10 seconds') t
+                    WHERE s.machine_id = '{m}' AND s.sensor_name = 'Cutting Tool Vibration';",
+                v = value(m, now)
+            ))
+            .unwrap();
+        }
+    }
+    let flagged = |c: &mut postgres::Client| -> Vec<(String, String)> {
+        c.query("SELECT machine_id::text, evidence FROM genims_detect('tool_wear', '2026-03-02 10:00')", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    let hits = flagged(&mut c);
+    assert_eq!(hits.len(), 1, "only {wearing} is wearing: {hits:?}");
+    assert_eq!(&hits[0].0, wearing, "{hits:?}");
+    assert!(hits[0].1.contains("a day before"), "the evidence says what it compared: {}", hits[0].1);
+    c.execute("DELETE FROM sensor_data WHERE timestamp < '2026-03-02'", &[]).unwrap();
+    assert_eq!(flagged(&mut c), vec![], "without the day before, a gap under 0.7 half-widths is not wear");
+}
