@@ -210,16 +210,34 @@ fn sql_files_load_with_psql_directly() {
     );
 }
 
+/// A database with the schema and the master data of a small plant (one line of each type).
+fn seeded_small_plant(name: &str) -> (tempfile::TempDir, TestDb) {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("config.toml"), ONE_LINE_OF_EACH_TYPE).unwrap();
+    let db = TestDb::new(name);
+    ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
+    ok(genims(dir.path()).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
+    (dir, db)
+}
+
+/// The machines of `line` with a Cutting Tool Vibration sensor, in id order.
+fn cutters_of(c: &mut postgres::Client, line: &str) -> Vec<String> {
+    c.query(
+        "SELECT machine_id FROM sensors WHERE line_id = $1 AND sensor_name = 'Cutting Tool Vibration' ORDER BY 1",
+        &[&line],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
 /// The dashboard reads a machine's line: a whole line past a limit (a heavy product) is
 /// healthy, one machine apart from its line is not; a curing oven below its band in the
 /// hours after a maintenance is warming up, and after three hours of running it is not.
 #[test]
 fn the_dashboard_reads_the_machines_line_and_lets_an_oven_warm_up() {
-    let dir = tempdir();
-    std::fs::write(dir.path().join("config.toml"), ONE_LINE_OF_EACH_TYPE).unwrap();
-    let db = TestDb::new("dashboard");
-    ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
-    ok(genims(dir.path()).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
+    let (_dir, db) = seeded_small_plant("dashboard");
     let line: String = db.scalar(
         "SELECT line_id FROM sensors WHERE sensor_name = 'Cutting Tool Vibration' GROUP BY 1 HAVING count(*) >= 3 LIMIT 1",
     );
@@ -248,15 +266,7 @@ fn the_dashboard_reads_the_machines_line_and_lets_an_oven_warm_up() {
             .unwrap();
         (r.get(0), r.get(1), r.get(2))
     };
-    let cutters: Vec<String> = c
-        .query(
-            "SELECT machine_id FROM sensors WHERE line_id = $1 AND sensor_name = 'Cutting Tool Vibration' ORDER BY 1",
-            &[&line],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let cutters = cutters_of(&mut c, &line);
     for m in &cutters {
         assert_eq!(
             health(&mut c, m),
@@ -309,24 +319,12 @@ fn the_dashboard_reads_the_machines_line_and_lets_an_oven_warm_up() {
 /// as far above it as it did a day before, is not. Without the day before, none is flagged.
 #[test]
 fn tool_wear_reads_a_gap_that_widened_since_a_day_before() {
-    let dir = tempdir();
-    std::fs::write(dir.path().join("config.toml"), ONE_LINE_OF_EACH_TYPE).unwrap();
-    let db = TestDb::new("toolwear");
-    ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
-    ok(genims(dir.path()).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
+    let (_dir, db) = seeded_small_plant("toolwear");
     let line: String = db.scalar(
         "SELECT line_id FROM sensors WHERE sensor_name = 'Cutting Tool Vibration' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1",
     );
     let mut c = db.client();
-    let cutters: Vec<String> = c
-        .query(
-            "SELECT machine_id FROM sensors WHERE line_id = $1 AND sensor_name = 'Cutting Tool Vibration' ORDER BY 1",
-            &[&line],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let cutters = cutters_of(&mut c, &line);
     assert!(cutters.len() >= 5, "line {line} has {} cutters; the test needs five", cutters.len());
     // (machine, mm/s a day before, mm/s now) on a band of 8..12 mm/s (half-width 2); the
     // rest of the line runs at 10.
