@@ -340,6 +340,16 @@ mod tests {
     }
 
     #[test]
+    fn limited_levels_keep_their_order_inside_the_limit() {
+        let xs: Vec<f64> = (-40..=40).map(|i| i as f64 * 0.05).collect();
+        let ys: Vec<f64> = xs.iter().map(|&x| limited(x, HIGH_TIER_LEVEL_HW)).collect();
+        assert!(ys.windows(2).all(|w| w[0] < w[1]), "machines keep their order");
+        assert!(ys.iter().all(|y| y.abs() < HIGH_TIER_LEVEL_HW), "every level inside the limit");
+        assert!((limited(0.1, 0.5) - 0.1).abs() < 0.002, "a small level is nearly kept: {}", limited(0.1, 0.5));
+        assert!(limited(0.9, 0.5) > 0.45, "the top of the band is pulled in, not flattened to the centre");
+    }
+
+    #[test]
     fn difficulty_names_parse() {
         assert_eq!(Difficulty::parse("easy"), Some(Difficulty::Easy));
         assert_eq!(Difficulty::parse("realistic"), Some(Difficulty::Realistic));
