@@ -176,10 +176,11 @@ BEGIN
             FROM w GROUP BY w.line_id
         ), before AS (
             SELECT * FROM genims_evidence(p_at - interval '1 day', 'Cutting Tool Vibration', interval '1 hour') e WHERE e.n >= 30
+        ), line_before AS (
+            SELECT b.line_id AS id, percentile_cont(0.5) WITHIN GROUP (ORDER BY b.avg_value)::numeric AS median, count(*) AS k
+            FROM before b GROUP BY b.line_id
         ), gap_before AS (
-            SELECT b.machine_id, b.avg_value - percentile_cont(0.5) WITHIN GROUP (ORDER BY b2.avg_value)::numeric AS gap,
-                   count(*) AS k
-            FROM before b JOIN before b2 ON b2.line_id = b.line_id GROUP BY b.machine_id, b.avg_value
+            SELECT b.machine_id, b.avg_value - lb.median AS gap FROM before b JOIN line_before lb ON lb.id = b.line_id AND lb.k >= 3
         )
         SELECT w.machine_id, w.line_id, w.factory_id, p_pattern,
             CASE WHEN w.avg_value > w.critical_max THEN 'CRITICAL' ELSE 'WARNING' END,
@@ -187,7 +188,7 @@ BEGIN
                    round(w.avg_value, 2), round(w.avg_value - l.median, 2), l.k,
                    CASE WHEN g.gap IS NULL THEN '' ELSE format(', %s a day before', round(g.gap, 2)) END, w.warning_max), p_at
         FROM w JOIN line l ON l.id = w.line_id
-        LEFT JOIN gap_before g ON g.machine_id = w.machine_id AND g.k >= 3
+        LEFT JOIN gap_before g ON g.machine_id = w.machine_id
         WHERE CASE WHEN l.k >= 3 THEN w.avg_value - l.median > 0.7 * (w.normal_max - w.normal_min) / 2
                                       OR (w.avg_value - l.median > 0.25 * (w.normal_max - w.normal_min) / 2
                                           AND w.avg_value - l.median - g.gap > 0.5 * (w.normal_max - w.normal_min) / 2)
