@@ -180,6 +180,16 @@ impl fmt::Display for CatalogueError {
 impl std::error::Error for CatalogueError {}
 
 impl Pattern {
+    /// The signature a threshold on this pattern watches: its first one (the primary
+    /// sensor's); none for a pattern that strikes sensors.
+    pub fn primary_signature(&self) -> Option<&Signature> {
+        if self.scope == "sensor" {
+            None
+        } else {
+            self.signature.first()
+        }
+    }
+
     /// Whether this pattern can strike a machine of `machine_type`.
     pub fn applies_to(&self, machine_type: &str) -> bool {
         match &self.machine_types {

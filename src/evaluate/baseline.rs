@@ -26,8 +26,7 @@ pub struct StaticRule {
 impl StaticRule {
     /// The rule of pattern `p`, from its first signature.
     pub fn of(p: &Pattern) -> StaticRule {
-        let primary = if p.scope == "sensor" { None } else { p.signature.first() };
-        let Some(sig) = primary else {
+        let Some(sig) = p.primary_signature() else {
             return StaticRule { sensor: None, direction: "either" };
         };
         let direction = match sig.direction.as_str() {

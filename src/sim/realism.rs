@@ -126,13 +126,13 @@ fn ages(role: &str, sensor_type: &str) -> bool {
 }
 
 /// The roles a dashboard's threshold watches for a *high* pattern: each high pattern's primary
-/// (first) signature role, the sensor of its static rule.
+/// signature's role, the sensor of its static rule.
 pub fn threshold_roles(catalogue: &Catalogue) -> Vec<&str> {
     catalogue
         .patterns
         .iter()
         .filter(|p| p.detectability == "high")
-        .filter_map(|p| p.signature.first().map(|s| s.role.as_str()))
+        .filter_map(|p| p.primary_signature().map(|s| s.role.as_str()))
         .collect()
 }
 
