@@ -486,6 +486,17 @@ fn a_load_keeps_every_index_and_a_killed_load_leaves_the_tables_as_they_were() {
     ok(genims(d).args(["--postgres-url", &killed.url, "backfill", "--finalize"]));
     assert_eq!(staging_tables(&killed), 0, "--finalize drops the killed load's staging tables");
 
+    // A user's unique index that the new rows break, built beside the others: the load fails
+    // naming it, and leaves the tables as they were.
+    killed.client().batch_execute("CREATE UNIQUE INDEX users_unique ON sensor_data (sensor_id)").unwrap();
+    let (out, err) = run(genims(d).args(["--postgres-url", &killed.url, "backfill", "--out", "db"]).args(window));
+    assert!(!out.status.success(), "a load whose rows break a user's unique index must fail");
+    assert!(err.contains("users_unique") && err.trim().lines().count() == 1, "one line naming the index:\n{err}");
+    assert_eq!(killed.scalar::<i64>("SELECT count(*) FROM sensor_data"), 0, "the refused load left rows");
+    assert_eq!(staging_tables(&killed), 0, "the refused load dropped its staging tables");
+    killed.client().batch_execute("DROP INDEX users_unique").unwrap();
+    assert_eq!(index_defs(&killed), before, "every index and key is still there");
+
     // Into tables that already hold rows: the indexed path, the same result.
     ok(genims(d).args(["--postgres-url", &refilled.url, "backfill", "--out", "db", "--fault-rate", "1"]).args([
         "--start",

@@ -256,8 +256,10 @@ impl PostgresSink {
         plant: &PlantIdentity,
     ) -> Result<PostgresSink> {
         let sensor_streams = pool_size.saturating_sub(2).max(1);
-        // Streams into existing tables and into one staged day at a time, two index builds.
-        let pool = db::pool(target, 2 * sensor_streams + Table::ALL.len() + 2, Duration::from_secs(10))?;
+        // Streams into existing tables and into one staged day at a time, and the index
+        // builds of both staged tables, each in up to BUILD_SESSIONS sessions.
+        let builds = staging::STAGED.len() * staging::BUILD_SESSIONS;
+        let pool = db::pool(target, 2 * sensor_streams + Table::ALL.len() + builds, Duration::from_secs(10))?;
         let staging = rt.block_on(async {
             let client = db::connect(target).await?;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
