@@ -182,6 +182,17 @@ impl Layout {
     }
 }
 
+/// The decimal scale of each column of `table`, from the DDL (`DECIMAL(10,4)` → 4).
+pub fn decimal_scales(table: Table) -> Vec<u8> {
+    crate::schema::declared_columns(table.name())
+        .into_iter()
+        .map(|(_, sql)| {
+            let inner = sql.split_once('(').and_then(|(_, r)| r.strip_suffix(')'));
+            inner.and_then(|i| i.split_once(',')).and_then(|(_, s)| s.trim().parse().ok()).unwrap_or(0)
+        })
+        .collect()
+}
+
 /// The text of a cell (an id), or "" for a cell that is not text.
 pub fn text<'a>(cell: &Cell<'a>) -> &'a str {
     match cell {
@@ -260,6 +271,16 @@ impl MqttSink {
             Mode::Sparkplug(s) => s.settle().await,
         }
     }
+
+    /// Waits for every acknowledgement, then closes the mode's connections (a backfill's
+    /// end, a stream's).
+    async fn close_mode(&mut self) -> Result<()> {
+        self.settle().await?;
+        match &mut self.mode {
+            Mode::Uns(u) => u.close().await,
+            Mode::Sparkplug(s) => s.close().await,
+        }
+    }
 }
 
 impl Sink for MqttSink {
@@ -280,13 +301,7 @@ impl Bulk for MqttSink {
 
     fn finish(&mut self) -> Result<()> {
         let rt = self.rt.clone();
-        rt.block_on(async {
-            self.settle().await?;
-            match &mut self.mode {
-                Mode::Uns(u) => u.close().await,
-                Mode::Sparkplug(s) => s.close().await,
-            }
-        })
+        rt.block_on(self.close_mode())
     }
 }
 
@@ -319,17 +334,24 @@ impl Live for MqttSink {
     }
 
     async fn close(&mut self) -> Result<()> {
-        self.settle().await?;
-        match &mut self.mode {
-            Mode::Uns(u) => u.close().await,
-            Mode::Sparkplug(s) => s.close().await,
-        }
+        self.close_mode().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_scales_come_from_the_ddl() {
+        let cols = Table::SensorData.columns();
+        let s = decimal_scales(Table::SensorData);
+        let at = |c: &str| s[cols.iter().position(|x| *x == c).unwrap()];
+        assert_eq!(s.len(), cols.len());
+        assert!(at("measurement_value") > 0, "measurement_value is a decimal with a scale");
+        assert_eq!(at("sensor_id"), 0);
+        assert_eq!(at("timestamp"), 0);
+    }
 
     #[test]
     fn every_table_has_its_time_column_as_a_timestamp() {

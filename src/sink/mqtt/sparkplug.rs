@@ -410,7 +410,7 @@ impl Sparkplug {
             machines,
             lines,
             layouts: Table::ALL.iter().map(|t| Layout::of(*t)).collect(),
-            scales: Table::ALL.iter().map(|t| super::uns::scales(*t)).collect(),
+            scales: Table::ALL.iter().map(|t| super::decimal_scales(*t)).collect(),
             sensor_columns: metric_columns(Table::SensorData),
             state_columns: metric_columns(Table::ScadaMachineData),
             pending: None,

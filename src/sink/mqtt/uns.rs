@@ -35,17 +35,6 @@ pub struct Uns {
     json: Vec<u8>,
 }
 
-/// The decimal scale of each column of `table`, from the DDL (`DECIMAL(10,4)` → 4).
-pub fn scales(table: Table) -> Vec<u8> {
-    crate::schema::declared_columns(table.name())
-        .into_iter()
-        .map(|(_, sql)| {
-            let inner = sql.split_once('(').and_then(|(_, r)| r.strip_suffix(')'));
-            inner.and_then(|i| i.split_once(',')).and_then(|(_, s)| s.trim().parse().ok()).unwrap_or(0)
-        })
-        .collect()
-}
-
 impl Uns {
     pub async fn open(access: Access, prefix: &str, scope: &Scope<'_>) -> Result<Uns> {
         let run = scope.run.to_owned();
@@ -57,7 +46,7 @@ impl Uns {
             run,
             conn: Some(conn),
             layouts: Table::ALL.iter().map(|t| Layout::of(*t)).collect(),
-            scales: Table::ALL.iter().map(|t| scales(*t)).collect(),
+            scales: Table::ALL.iter().map(|t| super::decimal_scales(*t)).collect(),
             json: Vec::new(),
         })
     }
@@ -130,21 +119,5 @@ impl Uns {
             Some(conn) => conn.close().await,
             None => Ok(()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decimal_scales_come_from_the_ddl() {
-        let cols = Table::SensorData.columns();
-        let s = scales(Table::SensorData);
-        let at = |c: &str| s[cols.iter().position(|x| *x == c).unwrap()];
-        assert_eq!(s.len(), cols.len());
-        assert!(at("measurement_value") > 0, "measurement_value is a decimal with a scale");
-        assert_eq!(at("sensor_id"), 0);
-        assert_eq!(at("timestamp"), 0);
     }
 }
