@@ -149,10 +149,10 @@ struct Step {
 }
 
 /// How many sessions build a whole table's indexes at once. A build spends part of its time
-/// writing sorted runs, WAL and index pages; a second session sorts meanwhile (two default
-/// days' sensor_data on this project's 2-core machine: the seven keys 151.6 s in one session,
-/// 138.3 s in two). A daily partition's keys are built in one session while the next day
-/// loads.
+/// writing sorted runs, WAL and index pages; a second session sorts meanwhile (seven default
+/// days' sensor_data on this project's 2-core machine: the seven keys 415 s in one session,
+/// 367–404 s in two; BENCHMARKS.md, session 19). A daily partition's keys are built in one
+/// session while the next day loads.
 pub const BUILD_SESSIONS: usize = 2;
 
 /// The columns of a constraint `def` that an index built beforehand can take over (`PRIMARY
