@@ -142,7 +142,7 @@ struct Build {
 }
 
 /// One statement of a build, and the target's key or index it builds (named in errors).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 struct Step {
     key: String,
     sql: String,
@@ -171,7 +171,8 @@ fn index_backed(def: &str) -> Option<(&str, &str)> {
 /// primary key and unique constraints are built as unique indexes beside the others, and
 /// become constraints at the end (`ADD CONSTRAINT … USING INDEX`, which takes no scan).
 fn build_plan(name: &str, keys: &[Key], part: Part) -> Build {
-    let mut plan = Build { indexes: Vec::new(), constraints: Vec::new(), sessions: 1 };
+    let sessions = if part == Part::Whole { BUILD_SESSIONS } else { 1 };
+    let mut plan = Build { indexes: Vec::new(), constraints: Vec::new(), sessions };
     for (i, k) in keys.iter().enumerate() {
         let step = |sql: String| Step { key: k.name.clone(), sql };
         let unique = if k.unique { "UNIQUE " } else { "" };
@@ -179,7 +180,6 @@ fn build_plan(name: &str, keys: &[Key], part: Part) -> Build {
             Part::Day(_) if k.constraint => plan.constraints.push(step(format!("ALTER TABLE {name} ADD {}", k.def))),
             Part::Day(_) => plan.indexes.push(step(format!("CREATE {unique}INDEX ON {name}{}", k.def))),
             Part::Whole => {
-                plan.sessions = BUILD_SESSIONS;
                 let temp = format!("{name}_k{i}");
                 match (k.constraint, index_backed(&k.def)) {
                     (true, Some((kind, list))) => {
