@@ -492,6 +492,10 @@ fn a_load_keeps_every_index_and_a_killed_load_leaves_the_tables_as_they_were() {
     let (out, err) = run(genims(d).args(["--postgres-url", &killed.url, "backfill", "--out", "db"]).args(window));
     assert!(!out.status.success(), "a load whose rows break a user's unique index must fail");
     assert!(err.contains("users_unique") && err.trim().lines().count() == 1, "one line naming the index:\n{err}");
+    assert!(
+        err.contains("Key (sensor_id)=(") && err.contains("is duplicated") && !err.contains("genims_load"),
+        "the line says which value repeats, not the temporary index's name:\n{err}"
+    );
     assert_eq!(killed.scalar::<i64>("SELECT count(*) FROM sensor_data"), 0, "the refused load left rows");
     assert_eq!(staging_tables(&killed), 0, "the refused load dropped its staging tables");
     killed.client().batch_execute("DROP INDEX users_unique").unwrap();

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use deadpool_postgres::Pool;
 use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::GenericClient;
 
 use super::LOCK_PARTITIONS;
@@ -509,9 +510,20 @@ async fn run_steps(pool: &Pool, table: Table, steps: Vec<Step>, failed: &AtomicB
         }
         tx.batch_execute(&step.sql)
             .await
-            .map_err(|e| anyhow!("cannot build {} of {t} on the new rows: {}", step.key, db::cause(&e)))?;
+            .map_err(|e| anyhow!("cannot build {} of {t} on the new rows: {}", step.key, build_failure(&e)))?;
     }
     tx.commit().await.map_err(fail)
+}
+
+/// Why a build failed, in the user's terms: for a unique key the new rows break, which value
+/// repeats (the server's DETAIL, "Key (…)=(…) is duplicated"; its message names only the
+/// temporary index).
+fn build_failure(e: &tokio_postgres::Error) -> String {
+    let repeated = e.as_db_error().filter(|d| *d.code() == SqlState::UNIQUE_VIOLATION).and_then(|d| d.detail());
+    match repeated {
+        Some(detail) => detail.trim_end_matches('.').replace('\n', " "),
+        None => db::cause(e),
+    }
 }
 
 /// Drops the staging tables of loads that are gone (their token's lock is free), and those
