@@ -106,6 +106,8 @@ pub struct Report {
     /// Share of healthy machines the dashboard flags WARNING or CRITICAL: worst time, mean.
     pub healthy_flagged_max: f64,
     pub healthy_flagged_mean: f64,
+    /// Every such flag — the dashboard's false alarms, to look at — in time order.
+    pub healthy_flagged: Vec<HealthyFlag>,
     /// machine_state → share of SCADA records in the window.
     pub state_shares: BTreeMap<String, f64>,
     /// reading status → share of affected sensors' readings during episodes.
@@ -113,6 +115,17 @@ pub struct Report {
     /// reading status → share of affected sensors' readings over the whole window (the
     /// catalogue's guideline of time split on affected machines).
     pub band_shares_window: BTreeMap<String, f64>,
+}
+
+/// A machine with data and no episode at an evaluation time that the dashboard flagged.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthyFlag {
+    pub time: String,
+    pub machine: String,
+    /// WARNING or CRITICAL.
+    pub status: String,
+    /// What the dashboard said (`genims_machine_health`'s detections).
+    pub detections: String,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -191,7 +204,7 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     let mut fired = Fired::new();
     let mut fired_static = Fired::new();
     let mut machines: BTreeSet<String> = BTreeSet::new();
-    let (mut flagged_max, mut flagged_sum) = (0.0f64, 0.0f64);
+    let (mut flagged_max, mut flagged_sum, mut flagged) = (0.0f64, 0.0f64, Vec::new());
     for (t, at) in results {
         for (pattern, m) in at.detections {
             fired.entry((t, pattern)).or_default().insert(m);
@@ -200,9 +213,10 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
             fired_static.insert((t, name), hits);
         }
         machines.extend(at.machines);
-        let share = ratio(at.flagged, at.healthy).unwrap_or(0.0);
+        let share = ratio(at.flagged.len() as u64, at.healthy).unwrap_or(0.0);
         flagged_max = flagged_max.max(share);
         flagged_sum += share;
+        flagged.extend(at.flagged);
     }
 
     let mut report = Report {
@@ -213,6 +227,7 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         machines: machines.len(),
         healthy_flagged_max: flagged_max,
         healthy_flagged_mean: flagged_sum / times.len().max(1) as f64,
+        healthy_flagged: flagged,
         ..Report::default()
     };
     for (p, rule) in catalogue.patterns.iter().zip(&rules) {
@@ -292,9 +307,9 @@ struct AtTime {
     detections: Vec<(String, String)>,
     /// The machines the dashboard listed.
     machines: Vec<String>,
-    /// Machines with data and no episode at the time, and how many of them the dashboard flagged.
+    /// Machines with data and no episode at the time, and those of them the dashboard flagged.
     healthy: u64,
-    flagged: u64,
+    flagged: Vec<HealthyFlag>,
     /// The machines each pattern's static rule flagged.
     statics: Vec<(String, BTreeSet<String>)>,
 }
@@ -336,8 +351,13 @@ async fn evaluate_times(
             .query(&health, &[&(t as f64)])
             .await
             .map_err(|e| anyhow!("cannot evaluate the detectors at {}: {}", instant_string(t), db::cause(&e)))?;
-        let mut at =
-            AtTime { detections: Vec::new(), machines: Vec::new(), healthy: 0, flagged: 0, statics: Vec::new() };
+        let mut at = AtTime {
+            detections: Vec::new(),
+            machines: Vec::new(),
+            healthy: 0,
+            flagged: Vec::new(),
+            statics: Vec::new(),
+        };
         for r in &rows {
             let m: String = r.get(0);
             let detections: String = r.get(1);
@@ -348,7 +368,9 @@ async fn evaluate_times(
             }
             if status != "NO DATA" && !labels.iter().any(|l| active_at(l, &m, t)) {
                 at.healthy += 1;
-                at.flagged += u64::from(status == "WARNING" || status == "CRITICAL");
+                if status == "WARNING" || status == "CRITICAL" {
+                    at.flagged.push(HealthyFlag { time: instant_string(t), machine: m.clone(), status, detections });
+                }
             }
             at.machines.push(m);
         }
@@ -565,6 +587,7 @@ pub fn table(r: &Report) -> String {
         r.healthy_flagged_max * 100.0,
         r.healthy_flagged_mean * 100.0
     ));
+    out.push_str(&flag_lines(&r.healthy_flagged));
     let list = |m: &BTreeMap<String, f64>| {
         m.iter().map(|(k, v)| format!("{k} {:.1} %", v * 100.0)).collect::<Vec<_>>().join(", ")
     };
@@ -577,6 +600,22 @@ pub fn table(r: &Report) -> String {
         list(&r.band_shares_window)
     ));
     out.push_str(&format!("affected sensors during their episodes: {}\n", list(&r.band_shares)));
+    out
+}
+
+/// How many of the dashboard's false alarms the table lists (JSON lists them all).
+const FLAGS_LISTED: usize = 5;
+
+/// The first of the dashboard's false alarms, one line each, and how many more there are.
+fn flag_lines(flags: &[HealthyFlag]) -> String {
+    let mut out: String = flags
+        .iter()
+        .take(FLAGS_LISTED)
+        .map(|f| format!("  {} {} {}: {}\n", f.time, f.machine, f.status, f.detections))
+        .collect();
+    if flags.len() > FLAGS_LISTED {
+        out.push_str(&format!("  … and {} more (`--format json` lists every one)\n", flags.len() - FLAGS_LISTED));
+    }
     out
 }
 
@@ -604,6 +643,26 @@ mod tests {
             end: onset + 30,
             reaches_fault: true,
         }
+    }
+
+    #[test]
+    fn the_table_lists_the_first_false_alarms_and_counts_the_rest() {
+        let flag = |i: usize| HealthyFlag {
+            time: format!("2026-03-02T0{i}:00:00Z"),
+            machine: format!("MCH-00000{i}"),
+            status: "WARNING".to_owned(),
+            detections: "bearing_failure: vibration 15.2 mm/s".to_owned(),
+        };
+        assert_eq!(flag_lines(&[]), "", "no false alarm, no line");
+        let two: Vec<_> = (1..=2).map(flag).collect();
+        assert_eq!(
+            flag_lines(&two),
+            "  2026-03-02T01:00:00Z MCH-000001 WARNING: bearing_failure: vibration 15.2 mm/s\n  2026-03-02T02:00:00Z MCH-000002 WARNING: bearing_failure: vibration 15.2 mm/s\n"
+        );
+        let seven: Vec<_> = (1..=7).map(flag).collect();
+        let text = flag_lines(&seven);
+        assert_eq!(text.lines().count(), FLAGS_LISTED + 1, "{text}");
+        assert!(text.ends_with("… and 2 more (`--format json` lists every one)\n"), "{text}");
     }
 
     #[test]
