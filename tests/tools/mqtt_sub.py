@@ -79,8 +79,10 @@ def sub(host, port, filt, out_path, sparkplug, client_id, end_topic):
     out = open(out_path, "w")
     state = {"n": 0, "ready": False, "end": False}
 
-    def on_connect(c, _u, _f, rc, _p):
-        if rc == 0:
+    def on_connect(c, _u, flags, rc, _p):
+        # A reconnection that finds its session keeps its subscription: subscribing again
+        # would make the broker replay every retained message as new.
+        if rc == 0 and not flags.session_present:
             c.subscribe(filt, qos=1)
 
     def on_subscribe(_c, _u, _mid, _rc, _p):
@@ -97,8 +99,10 @@ def sub(host, port, filt, out_path, sparkplug, client_id, end_topic):
         # A message the broker resends (DUP set) after this client lost its connection before
         # acknowledging it is QoS 1 between broker and subscriber, not a message genims sent
         # twice (genims's own resends reach us as new messages, without DUP): count it once.
+        # So is a retained message replayed by a subscription made again (a reconnection
+        # whose session the broker lost): it carries the retain flag, a forwarded one not.
         key = hashlib.sha1(msg.topic.encode() + b"\0" + msg.payload).digest()
-        if msg.dup and key in seen:
+        if (msg.dup or msg.retain) and key in seen:
             return
         seen.add(key)
         payload = decode(pb, msg.payload) if pb else json.loads(msg.payload)
