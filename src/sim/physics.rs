@@ -14,7 +14,9 @@ pub enum Behaviour {
     /// setup, `off` when the machine is down (fault, maintenance).
     Drive { idle_frac: f64, off: f64 },
     /// First-order thermal lag (time constant in minutes) between ambient and the running
-    /// set point. `keeps_heat`: heaters or pumps stay on while idle.
+    /// set point. `keeps_heat`: heaters or pumps stay on while idle. A part that does not
+    /// keep heat is cooled by the air its shaft moves, so it cools [`STANDSTILL_COOLING`]
+    /// times slower than it heats.
     Thermal { tau_min: f64, keeps_heat: bool },
     /// On while the machine is powered (running, idle, setup); falls to zero when down.
     Pump,
@@ -27,6 +29,13 @@ pub enum Behaviour {
     /// Slowly varying around its set point regardless of state.
     Static,
 }
+
+/// How many times slower a self-ventilated part (a motor winding, a bearing, a gearbox) cools
+/// once its shaft slows than it heats while running: its fan and the air its rotation moves
+/// stop with it (IEC 60034-1 rates a motor's cooling at standstill separately; two to four
+/// times its heating time constant is usual). A motor with a blocked fan that idles for a
+/// quarter hour comes back still hot.
+pub const STANDSTILL_COOLING: f64 = 3.0;
 
 /// The behaviour of a role by name.
 pub fn behaviour(role: &str) -> Behaviour {
@@ -102,13 +111,22 @@ impl Behaviour {
         }
     }
 
-    /// Lag time constant in minutes applied to `activity` (0: follows within the minute).
+    /// Lag time constant in minutes applied to `activity` while it rises (0: follows within
+    /// the minute).
     pub fn tau_min(self) -> f64 {
         match self {
             Behaviour::Thermal { tau_min, .. } => tau_min,
             Behaviour::Drive { .. } => 0.5,
             Behaviour::Pump => 1.0,
             _ => 0.0,
+        }
+    }
+
+    /// Lag time constant in minutes applied to `activity` while it falls.
+    pub fn cooling_tau_min(self) -> f64 {
+        match self {
+            Behaviour::Thermal { tau_min, keeps_heat: false } => tau_min * STANDSTILL_COOLING,
+            other => other.tau_min(),
         }
     }
 }
