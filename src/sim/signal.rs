@@ -432,14 +432,19 @@ pub fn round4(x: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// The default plant of seed 7 at fault rate `rate`.
+    fn seed_7(rate: f64) -> Engine {
+        let cat = crate::faults::Catalogue::builtin();
+        let plant =
+            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+        Engine::new(7, rate, plant, cat).unwrap()
+    }
+
     /// A day read out of order (backwards, jumping, repeating) gives the words and knots a
     /// sequential draw of its streams gives, at their fixed positions.
     #[test]
     fn a_day_reads_alike_in_any_order() {
-        let cat = crate::faults::Catalogue::builtin();
-        let plant =
-            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-        let e = Engine::new(7, 1.0, plant, cat).unwrap();
+        let e = seed_7(1.0);
         let (s, day) = (3, 1_772_323_200);
         let mut ticks = rng::stream(7, &[rng::label("ticks"), s as u64, day as u64]);
         let words: Vec<u32> = (0..400 * WORDS_PER_TICK).map(|_| ticks.next_u32()).collect();
@@ -510,10 +515,7 @@ mod tests {
     #[test]
     fn a_motor_winding_cools_slower_than_it_heats() {
         use super::super::machine::State;
-        let cat = crate::faults::Catalogue::builtin();
-        let plant =
-            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-        let e = Engine::new(7, 0.0, plant, cat).unwrap();
+        let e = seed_7(0.0);
         let winding = super::super::physics::behaviour("motor_temperature");
         let idle = winding.activity(State::Idle);
         let (heat, cool) = ((-1.0f64).exp(), (-12.0 / (25.0 * super::super::physics::STANDSTILL_COOLING)).exp());
