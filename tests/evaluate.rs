@@ -159,6 +159,11 @@ fn detectors_catch_every_pattern_and_spare_healthy_machines(db: &TestDb, url: &s
     let flags = report["healthy_flagged"].as_array().expect("the report lists the dashboard's false alarms");
     for f in flags {
         assert!(["WARNING", "CRITICAL"].contains(&f["status"].as_str().unwrap()), "a flag is WARNING or CRITICAL: {f}");
+        let out_of_band = f["sensors_warning"].as_i64().unwrap() + f["sensors_critical"].as_i64().unwrap();
+        assert!(
+            !f["detections"].as_str().unwrap().is_empty() || out_of_band > 0,
+            "a flag without a detection names the sensors out of band that raised it: {f}"
+        );
     }
     let flagged: Vec<&serde_json::Value> =
         flags.iter().filter(|f| never.iter().any(|m| f["machine"] == m.as_str())).collect();

@@ -124,8 +124,12 @@ pub struct HealthyFlag {
     pub machine: String,
     /// WARNING or CRITICAL.
     pub status: String,
-    /// What the dashboard said (`genims_machine_health`'s detections).
+    /// What the dashboard said (`genims_machine_health`'s detections; empty when only sensors
+    /// out of band raised the status).
     pub detections: String,
+    /// Sensors mostly beyond their warning / critical limits, standing apart from the line.
+    pub sensors_warning: i64,
+    pub sensors_critical: i64,
 }
 
 fn ratio(a: u64, b: u64) -> Option<f64> {
@@ -338,7 +342,7 @@ async fn evaluate_times(
 ) -> Result<Vec<(i64, AtTime)>> {
     let client = detector_session(cfg).await?;
     let health = client
-        .prepare("SELECT machine_id::text, coalesce(detections, ''), health_status FROM genims_machine_health(to_timestamp($1::float8) AT TIME ZONE 'UTC')")
+        .prepare("SELECT machine_id::text, coalesce(detections, ''), health_status, sensors_warning, sensors_critical FROM genims_machine_health(to_timestamp($1::float8) AT TIME ZONE 'UTC')")
         .await
         .map_err(|e| anyhow!("cannot prepare the health query: {}", db::cause(&e)))?;
     let threshold = client
@@ -369,7 +373,14 @@ async fn evaluate_times(
             if status != "NO DATA" && !labels.iter().any(|l| active_at(l, &m, t)) {
                 at.healthy += 1;
                 if status == "WARNING" || status == "CRITICAL" {
-                    at.flagged.push(HealthyFlag { time: instant_string(t), machine: m.clone(), status, detections });
+                    at.flagged.push(HealthyFlag {
+                        time: instant_string(t),
+                        machine: m.clone(),
+                        status,
+                        detections,
+                        sensors_warning: r.get(3),
+                        sensors_critical: r.get(4),
+                    });
                 }
             }
             at.machines.push(m);
@@ -611,7 +622,13 @@ fn flag_lines(flags: &[HealthyFlag]) -> String {
     let mut out: String = flags
         .iter()
         .take(FLAGS_LISTED)
-        .map(|f| format!("  {} {} {}: {}\n", f.time, f.machine, f.status, f.detections))
+        .map(|f| {
+            let what = if f.detections.is_empty() { "no detection" } else { &f.detections };
+            format!(
+                "  {} {} {}: {what}; sensors out of band: {} warning, {} critical\n",
+                f.time, f.machine, f.status, f.sensors_warning, f.sensors_critical
+            )
+        })
         .collect();
     if flags.len() > FLAGS_LISTED {
         out.push_str(&format!("  … and {} more (`--format json` lists every one)\n", flags.len() - FLAGS_LISTED));
@@ -651,14 +668,19 @@ mod tests {
             time: format!("2026-03-02T0{i}:00:00Z"),
             machine: format!("MCH-00000{i}"),
             status: "WARNING".to_owned(),
-            detections: "bearing_failure: vibration 15.2 mm/s".to_owned(),
+            detections: "bearing_failure:WARNING".to_owned(),
+            sensors_warning: 1,
+            sensors_critical: 0,
         };
         assert_eq!(flag_lines(&[]), "", "no false alarm, no line");
         let two: Vec<_> = (1..=2).map(flag).collect();
         assert_eq!(
             flag_lines(&two),
-            "  2026-03-02T01:00:00Z MCH-000001 WARNING: bearing_failure: vibration 15.2 mm/s\n  2026-03-02T02:00:00Z MCH-000002 WARNING: bearing_failure: vibration 15.2 mm/s\n"
+            "  2026-03-02T01:00:00Z MCH-000001 WARNING: bearing_failure:WARNING; sensors out of band: 1 warning, 0 critical\n  \
+             2026-03-02T02:00:00Z MCH-000002 WARNING: bearing_failure:WARNING; sensors out of band: 1 warning, 0 critical\n"
         );
+        let quiet = HealthyFlag { detections: String::new(), ..flag(3) };
+        assert!(flag_lines(&[quiet]).contains("MCH-000003 WARNING: no detection; sensors out of band: 1 warning"));
         let seven: Vec<_> = (1..=7).map(flag).collect();
         let text = flag_lines(&seven);
         assert_eq!(text.lines().count(), FLAGS_LISTED + 1, "{text}");
