@@ -518,7 +518,8 @@ mod tests {
         let e = seed_7(0.0);
         let winding = super::super::physics::behaviour("motor_temperature");
         let idle = winding.activity(State::Idle);
-        let (heat, cool) = ((-1.0f64).exp(), (-12.0 / (25.0 * super::super::physics::STANDSTILL_COOLING)).exp());
+        let (heat, cool) = ((-1.0f64).exp(), (-12.0 / winding.cooling_tau_min()).exp());
+        assert_eq!(winding.tau_min(), 25.0, "the winding heats with the 25-minute constant the test reads over");
         let start = 1_772_323_200;
         let (mut rises, mut falls, mut kept) = (0, 0, Vec::new());
         let motors = (0..e.plant.machines.len())
