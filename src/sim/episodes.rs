@@ -10,6 +10,8 @@
 //! A machine's degradation advances with its operation: while the machine is stopped for a
 //! planned preventive maintenance the episode pauses, and every later phase comes that much
 //! later (the windows are themselves a pure function of the seed, see [`PlannedStops`]).
+//! A sensor's drift ends at the first calibration of the plant's programme after its onset
+//! (see `calibration`): the technician finds it.
 
 use rand::Rng as _;
 
@@ -92,10 +94,13 @@ pub struct Episode {
     pub cleared_at: Option<i64>,
 }
 
-/// Planned stops of machines (preventive maintenance windows).
+/// The plan an episode meets: planned stops of machines (preventive maintenance windows) and
+/// the calibrations of sensors.
 pub trait PlannedStops {
     /// Windows `(start, end)` of machine `m` starting in `[a, b)`, in time order.
     fn stops(&self, m: usize, a: i64, b: i64) -> Vec<(i64, i64)>;
+    /// When the first calibration of sensor `s` begun in `[a, b)` ends, if any.
+    fn calibrated(&self, s: usize, a: i64, b: i64) -> Option<i64>;
 }
 
 impl Episode {
@@ -193,6 +198,16 @@ impl Episode {
             self.repair_end = c;
         }
         true
+    }
+
+    /// Ends a sensor's drift at `t` (a calibration found it): from then on it reads true.
+    fn end_drift_at(&mut self, t: i64) {
+        self.warning_at = self.warning_at.min(t);
+        self.critical_at = self.critical_at.min(t);
+        self.fault_at = t;
+        self.planned_fault = t;
+        self.fault_end = t;
+        self.repair_end = t;
     }
 
     /// Total time the degradation stood still.
@@ -312,9 +327,7 @@ impl<'a> EpisodeSource<'a> {
         }
         ep.id = id;
         ep.injected = true;
-        if let Some(stops) = self.stops.filter(|_| !p.is_sensor_scoped()) {
-            ep.pause_for(&stops.stops(m, ep.onset - DAY, ep.fault_at + 2 * DAY));
-        }
+        self.meet_the_plan(&mut ep);
         ep
     }
 
@@ -363,11 +376,23 @@ impl<'a> EpisodeSource<'a> {
             .unwrap_or(applicable.last()?);
         let fault_at = ID_EPOCH + e * EPOCH + r.random_range(0..EPOCH / 60) * 60;
         let mut ep = self.unfold(&mut r, m, e, pi, p, fault_at);
-        if let Some(stops) = self.stops.filter(|_| !p.is_sensor_scoped()) {
-            // Planned stops add at most a few hours to a degradation: two days covers them.
-            ep.pause_for(&stops.stops(m, ep.onset - DAY, ep.fault_at + 2 * DAY));
-        }
+        self.meet_the_plan(&mut ep);
         Some(ep)
+    }
+
+    /// A machine's degradation pauses for its planned stops; a sensor's drift ends at its
+    /// first calibration after the onset.
+    fn meet_the_plan(&self, ep: &mut Episode) {
+        let Some(plan) = self.stops else { return };
+        match ep.sensor {
+            Some(s) => {
+                if let Some(t) = plan.calibrated(s, ep.onset, ep.fault_at) {
+                    ep.end_drift_at(t.max(ep.onset + 60).min(ep.fault_at));
+                }
+            }
+            // Planned stops add at most a few hours to a degradation: two days covers them.
+            None => ep.pause_for(&plan.stops(ep.machine, ep.onset - DAY, ep.fault_at + 2 * DAY)),
+        }
     }
 
     /// Draws the episode's timing and parameters.

@@ -7,6 +7,7 @@
 //! what makes output deterministic, shardable by machine, and resumable.
 
 pub mod calendar;
+pub mod calibration;
 pub mod clock;
 pub mod episodes;
 pub mod inject;

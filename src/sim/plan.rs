@@ -161,8 +161,13 @@ impl Engine {
     }
 }
 
-/// Planned preventive windows pause a machine's degradation (see `episodes`).
+/// Planned preventive windows pause a machine's degradation; a sensor's calibration ends its
+/// drift (see `episodes`).
 impl PlannedStops for Engine {
+    fn calibrated(&self, s: usize, a: i64, b: i64) -> Option<i64> {
+        self.calibrations(s, a, b).first().map(|c| c.done + c.labour)
+    }
+
     fn stops(&self, m: usize, a: i64, b: i64) -> Vec<(i64, i64)> {
         let zone = &self.zones[self.plant.machines[m].factory];
         (zone.local(a).day - 1..=zone.local(b).day + 1)

@@ -14,15 +14,18 @@
 
 use std::fmt::Write as _;
 
+use rand::Rng as _;
+
 use super::calendar::SHIFT_CODES;
 use super::clock::{day_tag, DAY, HOUR, ID_EPOCH, SCADA_STEP, SENSOR_STEP};
-use super::episodes::{Ending, Episode};
+use super::episodes::{DriftMode, Ending, Episode};
 use super::machine::{State, Timeline};
 use super::quality::{Defect, MachineDefects, SensorDefects, DUPLICATE_ID_OFFSET, INVALID_VALUE};
 use super::records::*;
 use super::signal::{Lags, SensorDay};
 use super::Engine;
 use crate::plant::id;
+use crate::rng;
 use crate::rows::{Emit, Row, Table};
 
 /// Lookback before a unit's day: covers the longest shift and thermal lags.
@@ -950,9 +953,9 @@ impl Engine {
             let failures: u32 =
                 st.hour_missing[..=h].iter().sum::<u32>() + st.prev_missing[h + 1..].iter().sum::<u32>();
             let oor: u32 = st.hour_oor[..=h].iter().sum::<u32>() + st.prev_oor[h + 1..].iter().sum::<u32>();
-            let cal = &sensor.calibration_date;
-            let cal_day = super::clock::days_from_civil(cal.year(), u8::from(cal.month()), cal.day());
-            let days_since = (hour.div_euclid(DAY) - cal_day) as i32;
+            // Calibrated during the hour: the hour counts it.
+            let calibrated = self.last_calibration(s, hour + HOUR - 1);
+            let days_since = (hour.div_euclid(DAY) - calibrated.done.div_euclid(DAY)) as i32;
             let drift = tl
                 .episodes
                 .iter()
@@ -1018,6 +1021,65 @@ impl Engine {
         }
     }
 
+    /// One of the staff list's people on shift at `t` (by the machine's timeline), picked by `salt`.
+    fn on_shift(&self, tl: &Timeline, list: &[Vec<usize>; 6], t: i64, salt: usize) -> Option<&str> {
+        let code = tl.at(t).map_or(0, |mi| usize::from(mi.shift.code));
+        let v = &list[code];
+        (!v.is_empty()).then(|| self.plant.employees[v[salt % v.len()]].id.as_str())
+    }
+
+    /// The work orders of the calibration programme begun in `[from, to)` on the sensors of
+    /// unit `spec`'s machine — but for one that found a drift, whose corrective work order
+    /// (above) records it.
+    fn calibration_rows<E: Emit>(&self, spec: UnitSpec, (from, to): (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
+        let plant = &self.plant;
+        let machine = &plant.machines[spec.machine];
+        let lp = &self.lines[machine.line];
+        for s in self.sensors_of(spec.machine) {
+            for c in self.calibrations(s, from, to) {
+                if tl.episodes.iter().any(|e| e.sensor == Some(s) && e.fault_at == c.done + c.labour) {
+                    continue;
+                }
+                let sensor = &plant.sensors[s];
+                let id = format!("CAL-{}-{}", sensor.id, compact_time(c.done));
+                let description = format!("Scheduled calibration of the {} sensor", sensor.role.label);
+                let notes = match c.late_days() {
+                    0 => format!(
+                        "Sensor {} ({}) as found within tolerance; adjusted and certified",
+                        sensor.id, sensor.role.label
+                    ),
+                    n => format!(
+                        "Sensor {} ({}) as found within tolerance; adjusted and certified {n} days after it fell due",
+                        sensor.id, sensor.role.label
+                    ),
+                };
+                let row = MaintenanceRow {
+                    id: &id,
+                    machine: &machine.id,
+                    line: &plant.lines[machine.line].id,
+                    factory: &plant.factories[machine.factory].id,
+                    kind: "preventive",
+                    category: "calibration",
+                    priority: "low",
+                    scheduled: c.due,
+                    actual: Some((c.done, c.done + c.labour)),
+                    description: &description,
+                    parts: None,
+                    parts_cost: 0.0,
+                    labor_hours: round2(c.labour as f64 / HOUR as f64),
+                    technician: self.on_shift(tl, &lp.technicians, c.done, s),
+                    supervisor: self.on_shift(tl, &lp.supervisors, c.done, s),
+                    related_fault: None,
+                    status: "completed",
+                    notes: &notes,
+                    follow_up: false,
+                    next_due_day: Some(self.calibration(s, c.k + 1).due_day),
+                };
+                out.push_at(&row, c.done);
+            }
+        }
+    }
+
     /// The events starting in `[from, to)` of unit `spec`.
     fn event_rows<E: Emit>(&self, spec: UnitSpec, (from, to): (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
         let m = spec.machine;
@@ -1026,11 +1088,7 @@ impl Engine {
         let line_id = plant.lines[machine.line].id.as_str();
         let factory_id = plant.factories[machine.factory].id.as_str();
         let sensors = self.sensors_of(m);
-        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| -> Option<&str> {
-            let code = tl.at(t).map_or(0, |mi| usize::from(mi.shift.code));
-            let v = &list[code];
-            (!v.is_empty()).then(|| plant.employees[v[(salt + m) % v.len()]].id.as_str())
-        };
+        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
         let lp = &self.lines[machine.line];
         // Ground-truth labels: every episode touching the window, once, in the unit holding
         // the later of its onset and the window start — an injected episode's at its end
@@ -1155,6 +1213,42 @@ impl Engine {
                 next_due_day: None,
             });
         }
+        // Sensors recalibrated in this unit: a drift episode ends with the work order that
+        // ended it, naming the sensor and what the technician found.
+        for ep in tl.episodes.iter().filter(|e| e.ending == Ending::None && e.fault_at >= from && e.fault_at < to) {
+            let (Some(s), pattern) = (ep.sensor, &self.catalogue.patterns[ep.pattern]) else { continue };
+            let sensor = &plant.sensors[s];
+            let labour = rng::stream(self.seed, &[rng::label("calibration"), ep.id as u64]).random_range(2..=6) * 600;
+            let start = ep.fault_at - labour;
+            let ticket = format!("CM-{:010}", ep.id);
+            let parts = pattern.parts.join(", ");
+            let notes = calibration_notes(ep, sensor, &pattern.root_cause);
+            let row = MaintenanceRow {
+                id: &ticket,
+                machine: &machine.id,
+                line: line_id,
+                factory: factory_id,
+                kind: "corrective",
+                category: &pattern.maintenance_category,
+                priority: if ep.severity == "minor" { "medium" } else { "high" },
+                scheduled: start,
+                actual: Some((start, ep.fault_at)),
+                description: &pattern.resolution,
+                parts: (!parts.is_empty()).then_some(parts.as_str()),
+                parts_cost: round2(40.0 * (1.0 + (ep.id % 7) as f64 / 10.0)),
+                labor_hours: round2(labour as f64 / HOUR as f64),
+                technician: staff(&lp.technicians, start, ep.id as usize),
+                supervisor: staff(&lp.supervisors, start, ep.id as usize),
+                related_fault: None,
+                status: "completed",
+                notes: &notes,
+                follow_up: false,
+                next_due_day: Some(self.calibration(s, self.last_calibration(s, ep.fault_at).k + 1).due_day),
+            };
+            // Known when the work is done.
+            out.push_at(&row, ep.fault_at);
+        }
+        self.calibration_rows(spec, (from, to), tl, out);
         // Preventive maintenance planned in this unit.
         for pm in tl.preventive.iter().filter(|p| p.start >= from && p.start < to) {
             let id = format!("PM-{}-{}", machine.id, compact_time(pm.start));
@@ -1281,6 +1375,23 @@ fn affected_sensors(engine: &Engine, ep: &Episode, sensors: std::ops::Range<usiz
         .map(|s| engine.plant.sensors[s].id.as_str())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The notes of a recalibration work order: the sensor by id and name — `SNS-… (Name)`,
+/// which the sensor_drift detector looks for — and what the technician found.
+fn calibration_notes(ep: &Episode, sensor: &crate::plant::Sensor, root_cause: &str) -> String {
+    let days = (ep.fault_at - ep.onset) as f64 / DAY as f64;
+    let found = match ep.drift_mode {
+        DriftMode::Stuck => "stuck at one value".to_owned(),
+        DriftMode::Erratic => "erratic readings".to_owned(),
+        DriftMode::Offset => format!("reading {:.1} % off", ep.drift_pct_per_day * days),
+    };
+    format!(
+        "Sensor {} ({}) found {found}, {:.0} % packet loss. Root cause: {root_cause}",
+        sensor.id,
+        sensor.role.label,
+        ep.packet_loss * 100.0
+    )
 }
 
 fn parts_cost(ep: &Episode) -> f64 {
@@ -1442,5 +1553,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A sensor_drift episode ends with one completed calibration work order on its machine,
+    /// ending when the drift ends and naming the sensor as `SNS-… (Name)` (the sensor_drift
+    /// detector reads that), in the unit where the drift ends.
+    #[test]
+    fn a_drift_ends_with_a_calibration_work_order_naming_the_sensor() {
+        use crate::encode::{Encoded, Format};
+        let e = engine();
+        let day = 1_772_323_200; // 2026-03-01
+        let mut ended = 0;
+        for m in 0..e.plant.machines.len() {
+            let tl = e.unit_timeline(m, day);
+            let drifts: Vec<&Episode> = tl
+                .episodes
+                .iter()
+                .filter(|ep| ep.sensor.is_some() && ep.fault_at >= day && ep.fault_at < day + DAY)
+                .collect();
+            // Machines whose drift ends on the day, and a few without one.
+            if drifts.is_empty() && m >= 12 {
+                continue;
+            }
+            let mut out = Encoded::new(Format::Csv);
+            e.generate_unit(UnitSpec::new(m, day, (day, day + DAY)), e.initial_counters(m, day), &mut out);
+            let csv = String::from_utf8_lossy(&out.bufs[Table::MaintenanceEvents.index()]).into_owned();
+            let orders: Vec<&str> =
+                csv.lines().filter(|l| l.contains(",\"calibration\",") || l.contains(",calibration,")).collect();
+            for ep in &drifts {
+                let sensor = &e.plant.sensors[ep.sensor.unwrap()].id;
+                let ticket = format!("CM-{:010}", ep.id);
+                let end = crate::sim::clock::instant_string(ep.fault_at).replace('T', " ").replace('Z', "");
+                let mine: Vec<&&str> = orders.iter().filter(|l| l.contains(&ticket)).collect();
+                assert_eq!(mine.len(), 1, "machine {m}: one work order {ticket} for the drift of {sensor}:\n{csv}");
+                assert!(mine[0].contains(&format!("{sensor} (")), "machine {m}: {ticket} names {sensor}: {}", mine[0]);
+                assert!(mine[0].contains(&end), "machine {m}: {ticket} ends with the drift at {end}: {}", mine[0]);
+                assert!(mine[0].contains("corrective") && mine[0].contains("completed"), "{}", mine[0]);
+                ended += 1;
+            }
+            let named = orders.iter().filter(|l| l.contains(",corrective,") && l.contains("Sensor SNS-")).count();
+            assert_eq!(
+                named,
+                drifts.len(),
+                "machine {m}: recalibration orders without a drift ending on the day:\n{csv}"
+            );
+        }
+        assert!(ended >= 3, "seed 7 at rate 1 ends several drifts on the day ({ended})");
     }
 }
