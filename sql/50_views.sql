@@ -262,14 +262,23 @@ BEGIN
     ELSIF p_pattern = 'sensor_drift' THEN
         -- What sensor_health says of the last whole hour: packet loss above 5 %, a stuck
         -- value, or calibration drift. A low health score alone is not drift: a real process
-        -- fault (a voltage sag) makes readings jump and lowers it too.
+        -- fault (a voltage sag) makes readings jump and lowers it too. A sensor recalibrated
+        -- since that hour began reads true again: its completed calibration work order names
+        -- it ('SNS-… (Name)' in the notes).
         RETURN QUERY SELECT h.machine_id, m.line_id, m.factory_id, p_pattern,
             CASE WHEN h.health_score < 50 OR h.stuck_value_detected THEN 'CRITICAL' ELSE 'WARNING' END,
             format('sensor %s: health %s, drift %s%%, packet loss %s%%%s', h.sensor_id, h.health_score, round(h.drift_percentage, 2),
                    h.packet_loss_percentage, CASE WHEN h.stuck_value_detected THEN ', stuck' ELSE '' END), p_at
         FROM sensor_health h JOIN machines m ON m.machine_id = h.machine_id
         WHERE h.timestamp = date_trunc('hour', p_at) - interval '1 hour'
-          AND (h.packet_loss_percentage > 5 OR h.stuck_value_detected OR h.calibration_drift_detected);
+          AND (h.packet_loss_percentage > 5 OR h.stuck_value_detected OR h.calibration_drift_detected)
+          AND NOT EXISTS (
+                SELECT 1 FROM maintenance_events e
+                 WHERE e.machine_id = h.machine_id AND e.maintenance_type = 'corrective'
+                   AND e.maintenance_category = 'calibration' AND e.completion_status = 'completed'
+                   AND e.scheduled_start > h.timestamp - interval '1 day' AND e.scheduled_start <= p_at
+                   AND e.actual_end > h.timestamp AND e.actual_end <= p_at
+                   AND strpos(e.notes, h.sensor_id || ' (') > 0);
     ELSE
         RAISE EXCEPTION 'genims_detect: unknown pattern %', p_pattern
             USING HINT = 'one of bearing_failure, motor_overheating, hydraulic_leak, tool_wear, welding_quality, pneumatic_leak, coolant_failure, robot_positioning, electrical_fault, sensor_drift';

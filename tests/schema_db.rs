@@ -151,6 +151,46 @@ fn evidence_modes_are_checked_and_an_older_signature_is_replaced() {
     assert!(msg.contains("unknown p_states 'idle'"), "{msg}");
 }
 
+/// sensor_drift reads the last whole hour of sensor_health, unless a completed calibration
+/// work order naming the sensor ended since that hour began (and by the time asked).
+#[test]
+fn sensor_drift_ends_with_the_work_order_that_recalibrated_the_sensor() {
+    let db = TestDb::new("recalibrated");
+    let (out, err) = apply(&db, &[]);
+    assert!(out.status.success(), "{err}");
+    db.client()
+        .batch_execute(
+            "INSERT INTO machines (machine_id, line_id, factory_id, machine_name) VALUES ('M1', 'L1', 'F1', 'm');
+             INSERT INTO sensor_health (sensor_id, machine_id, timestamp, calibration_drift_detected, packet_loss_percentage)
+                  VALUES ('SNS-000001', 'M1', '2026-03-01 09:00', true, 0);",
+        )
+        .unwrap();
+    let order = |end: &str, notes: &str| {
+        db.client()
+            .batch_execute(&format!(
+                "DELETE FROM maintenance_events;
+                 INSERT INTO maintenance_events (maintenance_id, machine_id, line_id, factory_id, maintenance_type,
+                        maintenance_category, scheduled_start, actual_start, actual_end, completion_status, notes)
+                 VALUES ('CM-1', 'M1', 'L1', 'F1', 'corrective', 'calibration', timestamp '{end}' - interval '30 minutes',
+                        timestamp '{end}' - interval '30 minutes', '{end}', 'completed', '{notes}');"
+            ))
+            .unwrap()
+    };
+    let detected = || db.scalar::<i64>("SELECT count(*) FROM genims_detect('sensor_drift', '2026-03-01 10:20')");
+    assert_eq!(detected(), 1, "a drifting sensor in the last whole hour is detected");
+    let named = "Sensor SNS-000001 (Coolant Flow) found reading 3.1 % off";
+    order("2026-03-01 09:40", named);
+    assert_eq!(detected(), 0, "recalibrated after the hour began: the sensor reads true again");
+    order("2026-03-01 10:10", named);
+    assert_eq!(detected(), 0, "recalibrated since the hour ended");
+    order("2026-03-01 10:30", named);
+    assert_eq!(detected(), 1, "a work order ending after the time asked is not known yet");
+    order("2026-03-01 08:50", named);
+    assert_eq!(detected(), 1, "a recalibration before the hour does not explain its drift");
+    order("2026-03-01 10:10", "Sensor SNS-0000012 (Coolant Flow) found stuck at one value");
+    assert_eq!(detected(), 1, "a work order naming another sensor of the machine");
+}
+
 #[test]
 fn time_series_access_paths_are_indexed() {
     let db = TestDb::new("idx");
