@@ -76,7 +76,7 @@ impl Engine {
     pub fn last_calibration(&self, s: usize, t: i64) -> Calibration {
         let (first, every) = self.programme(s);
         // Calibration k begins within a day before day first + k·every and at most
-        // MAX_LATE_DAYS + 1 after it, and an interval is longer than that: the last one
+        // MAX_LATE_DAYS + 2 days after it, and an interval is longer than that: the last one
         // begun is the k-th of t's interval, the one after, or one of the two before.
         let k0 = (t.div_euclid(DAY) - first).div_euclid(every);
         (k0 - 2..=k0 + 1)
@@ -89,18 +89,12 @@ impl Engine {
     /// The calibrations of sensor `s` begun in `[a, b)`, in time order.
     pub fn calibrations(&self, s: usize, a: i64, b: i64) -> Vec<Calibration> {
         let (first, every) = self.programme(s);
-        let mut k = (a.div_euclid(DAY) - first).div_euclid(every) - 1;
-        let mut out = Vec::new();
-        loop {
-            let c = self.calibration(s, k);
-            if c.done >= b {
-                return out;
-            }
-            if c.done >= a {
-                out.push(c);
-            }
-            k += 1;
-        }
+        // Calibration k begins between a day before day first + k·every and
+        // MAX_LATE_DAYS + 2 days after it: only those k can fall in [a, b), and a short
+        // window (a stream's step) draws none most of the time.
+        let lo = (a.div_euclid(DAY) - MAX_LATE_DAYS - 3 - first).div_euclid(every);
+        let hi = (b.div_euclid(DAY) + 1 - first).div_euclid(every);
+        (lo..=hi).map(|k| self.calibration(s, k)).filter(|c| c.done >= a && c.done < b).collect()
     }
 }
 
@@ -128,6 +122,10 @@ mod tests {
             let c = &e.plant.sensors[s].calibration_date;
             let day = crate::sim::clock::days_from_civil(c.year(), u8::from(c.month()), c.day());
             assert_eq!(e.calibration(s, 0).done, day * DAY, "sensor {s}: calibration 0 is the master data's");
+            for c in &all[1..all.len() - 1] {
+                assert_eq!(e.calibrations(s, c.done, c.done + 60), [*c], "sensor {s}: the minute it begins");
+                assert!(e.calibrations(s, c.done - 60, c.done).is_empty(), "sensor {s}: the minute before");
+            }
             let from = all[1].done;
             for t in (0..800).map(|i| from + i * 3 * DAY + i * 3_607) {
                 let walked = all.iter().rev().find(|c| c.done <= t).unwrap();
