@@ -81,6 +81,7 @@ impl Engine {
         let k0 = (t.div_euclid(DAY) - first).div_euclid(every);
         (k0 - 2..=k0 + 1)
             .rev()
+            .filter(|&k| Self::may_begin(first + k * every, i64::MIN, t + 1))
             .map(|k| self.calibration(s, k))
             .find(|c| c.done <= t)
             .expect("an interval is longer than a calibration is late")
@@ -94,7 +95,18 @@ impl Engine {
         // window (a stream's step) draws none most of the time.
         let lo = (a.div_euclid(DAY) - MAX_LATE_DAYS - 3 - first).div_euclid(every);
         let hi = (b.div_euclid(DAY) + 1 - first).div_euclid(every);
-        (lo..=hi).map(|k| self.calibration(s, k)).filter(|c| c.done >= a && c.done < b).collect()
+        (lo..=hi)
+            .filter(|&k| Self::may_begin(first + k * every, a, b))
+            .map(|k| self.calibration(s, k))
+            .filter(|c| c.done >= a && c.done < b)
+            .collect()
+    }
+
+    /// Whether a calibration falling due on `day` may begin in `[a, b)`: it begins between a
+    /// day before that day and MAX_LATE_DAYS + 2 days after it. Saves drawing it when it
+    /// cannot.
+    fn may_begin(day: i64, a: i64, b: i64) -> bool {
+        (day - 1) * DAY < b && a < (day + MAX_LATE_DAYS + 3) * DAY
     }
 }
 
