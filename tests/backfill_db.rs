@@ -138,10 +138,32 @@ fn backfilled_database_keeps_every_invariant() {
         "preventive maintenance",
         "SELECT count(*) FROM maintenance_events WHERE maintenance_type = 'preventive'",
     );
-    none(&db, "machine not in maintenance during completed preventive work",
+    none(
+        &db,
+        "machine not in maintenance during completed preventive work",
         "SELECT count(*) FROM maintenance_events m JOIN scada_machine_data s ON s.machine_id = m.machine_id
          AND s.timestamp >= m.actual_start AND s.timestamp < m.actual_end
-         WHERE m.maintenance_type = 'preventive' AND m.completion_status = 'completed' AND s.machine_state <> 'maintenance'");
+         WHERE m.maintenance_type = 'preventive' AND m.maintenance_id LIKE 'PM-%' AND m.completion_status = 'completed'
+           AND s.machine_state <> 'maintenance'",
+    );
+    // The sensors' calibration programme: an order per calibration, of a sensor of its
+    // machine, which sensor_health counts from; a drift ends with its recalibration.
+    some(&db, "scheduled calibrations", "SELECT count(*) FROM maintenance_events WHERE maintenance_id LIKE 'CAL-%'");
+    none(&db, "calibration order not of a sensor of its machine",
+        "SELECT count(*) FROM maintenance_events m WHERE m.maintenance_id LIKE 'CAL-%' AND NOT EXISTS (
+            SELECT 1 FROM sensors s WHERE s.machine_id = m.machine_id AND m.maintenance_id LIKE 'CAL-' || s.sensor_id || '-%'
+              AND m.notes LIKE 'Sensor ' || s.sensor_id || ' (%')");
+    none(
+        &db,
+        "sensor_health not counting from a calibration",
+        "SELECT count(*) FROM maintenance_events m JOIN sensor_health h ON h.machine_id = m.machine_id
+            AND m.maintenance_id LIKE 'CAL-' || h.sensor_id || '-%' AND h.timestamp = date_trunc('hour', m.actual_start)
+         WHERE h.days_since_calibration <> 0",
+    );
+    none(&db, "drift ended without a recalibration naming its sensor",
+        "SELECT count(*) FROM fault_labels l WHERE l.pattern = 'sensor_drift' AND l.end_time < (SELECT max(timestamp) FROM scada_machine_data)
+            AND NOT EXISTS (SELECT 1 FROM maintenance_events m WHERE m.machine_id = l.machine_id AND m.maintenance_type = 'corrective'
+                AND m.maintenance_category = 'calibration' AND m.actual_end = l.end_time AND m.notes LIKE 'Sensor ' || l.affected_sensors || ' (%')");
 
     // Sensor flags and statuses agree with the bands.
     none(&db, "threshold flags disagree with the sensor's bands",
