@@ -116,10 +116,7 @@ mod tests {
     use crate::sim::clock::ID_EPOCH;
 
     fn engine() -> Engine {
-        let cat = crate::faults::Catalogue::builtin();
-        let plant =
-            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-        Engine::new(7, 1.0, plant, cat).unwrap()
+        crate::sim::seed_7_engine()
     }
 
     /// The last calibration before an instant, and those begun in a window, agree with a

@@ -271,6 +271,15 @@ impl Engine {
     }
 }
 
+/// The default plant of seed 7 at fault rate 1, for tests.
+#[cfg(test)]
+pub(crate) fn seed_7_engine() -> Engine {
+    let cat = crate::faults::Catalogue::builtin();
+    let plant =
+        crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+    Engine::new(7, 1.0, plant, cat).unwrap()
+}
+
 #[cfg(test)]
 mod quality_tests;
 #[cfg(test)]

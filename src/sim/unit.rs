@@ -1422,10 +1422,7 @@ mod tests {
     }
 
     fn engine() -> Engine {
-        let cat = crate::faults::Catalogue::builtin();
-        let plant =
-            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
-        Engine::new(7, 1.0, plant, cat).unwrap()
+        crate::sim::seed_7_engine()
     }
 
     /// A run reports the state of the minute it is about to generate and the patterns of
