@@ -183,10 +183,35 @@ mod tests {
                     assert_eq!(inside.len(), 1, "machine {m} epoch {epoch}: one calibration inside the drift");
                     assert_eq!(c.done + c.labour, ep.fault_at, "machine {m} epoch {epoch}: the drift ends with it");
                     assert!(ep.warning_at <= ep.fault_at && ep.critical_at <= ep.fault_at);
+                    if ended == 0 {
+                        the_order_is_the_calibrations(&e, &ep, c);
+                    }
                     ended += 1;
                 }
             }
         }
         assert!(ended >= 3 && ended < drifts / 2, "{ended} of {drifts} drifts ended by a calibration");
+    }
+
+    /// The day of a drift found at calibration `c` holds one work order for it: the drift's
+    /// corrective order, over the calibration's time, and no scheduled order beside it.
+    fn the_order_is_the_calibrations(e: &Engine, ep: &crate::sim::episodes::Episode, c: &Calibration) {
+        use crate::encode::{Encoded, Format};
+        use crate::rows::Table;
+        use crate::sim::unit::UnitSpec;
+        let day = c.done - c.done.rem_euclid(DAY);
+        let mut out = Encoded::new(Format::Csv);
+        e.generate_unit(
+            UnitSpec::new(ep.machine, day, (day, day + DAY)),
+            e.initial_counters(ep.machine, day),
+            &mut out,
+        );
+        let csv = String::from_utf8_lossy(&out.bufs[Table::MaintenanceEvents.index()]).into_owned();
+        let sensor = &e.plant.sensors[ep.sensor.unwrap()].id;
+        let ts = |t: i64| crate::sim::clock::instant_string(t).replace('T', " ").replace('Z', "");
+        let orders: Vec<&str> = csv.lines().filter(|l| l.contains(&format!("Sensor {sensor} ("))).collect();
+        assert_eq!(orders.len(), 1, "one order for {sensor} on the day:\n{csv}");
+        let want = format!("{},{},{}", ts(c.due), ts(c.done), ts(ep.fault_at));
+        assert!(orders[0].contains(",corrective,") && orders[0].contains(&want), "{want} in {}", orders[0]);
     }
 }

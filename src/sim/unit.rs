@@ -1218,8 +1218,17 @@ impl Engine {
         for ep in tl.episodes.iter().filter(|e| e.ending == Ending::None && e.fault_at >= from && e.fault_at < to) {
             let (Some(s), pattern) = (ep.sensor, &self.catalogue.patterns[ep.pattern]) else { continue };
             let sensor = &plant.sensors[s];
-            let labour = rng::stream(self.seed, &[rng::label("calibration"), ep.id as u64]).random_range(2..=6) * 600;
-            let start = ep.fault_at - labour;
+            // Found at a scheduled calibration, the work is that calibration's; else it is
+            // called for, 20–60 minutes.
+            let (scheduled, start) = match self.calibrations(s, ep.onset, ep.fault_at).first() {
+                Some(c) if c.done + c.labour == ep.fault_at => (c.due, c.done),
+                _ => {
+                    let mut r = rng::stream(self.seed, &[rng::label("calibration"), ep.id as u64]);
+                    let start = ep.fault_at - r.random_range(2..=6) * 600;
+                    (start, start)
+                }
+            };
+            let labour = ep.fault_at - start;
             let ticket = format!("CM-{:010}", ep.id);
             let parts = pattern.parts.join(", ");
             let notes = calibration_notes(ep, sensor, &pattern.root_cause);
@@ -1231,7 +1240,7 @@ impl Engine {
                 kind: "corrective",
                 category: &pattern.maintenance_category,
                 priority: if ep.severity == "minor" { "medium" } else { "high" },
-                scheduled: start,
+                scheduled,
                 actual: Some((start, ep.fault_at)),
                 description: &pattern.resolution,
                 parts: (!parts.is_empty()).then_some(parts.as_str()),
