@@ -238,7 +238,8 @@ pub struct EpisodeSource<'a> {
     reach: i64,
     /// Patterns allowed to strike (empty: all).
     enabled: &'a [bool],
-    /// Planned stops that pause machine-level degradation (none: never paused).
+    /// The plan: planned stops that pause machine-level degradation and the calibrations that
+    /// end a drift (none: never paused, never ended early).
     stops: Option<&'a dyn PlannedStops>,
     /// Injected episodes (all machines), which displace the catalogue's that would start
     /// during them.
@@ -337,7 +338,8 @@ impl<'a> EpisodeSource<'a> {
         self
     }
 
-    /// Pauses machine-level episodes for the machines' planned stops.
+    /// Pauses machine-level episodes for the machines' planned stops, and ends drifts at the
+    /// sensors' calibrations.
     pub fn paused_by(mut self, stops: &'a dyn PlannedStops) -> Self {
         self.stops = Some(stops);
         self
