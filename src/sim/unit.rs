@@ -1043,16 +1043,14 @@ impl Engine {
                 let sensor = &plant.sensors[s];
                 let id = format!("CAL-{}-{}", sensor.id, compact_time(c.done));
                 let description = format!("Scheduled calibration of the {} sensor", sensor.role.label);
-                let notes = match c.late_days() {
-                    0 => format!(
-                        "Sensor {} ({}) as found within tolerance; adjusted and certified",
-                        sensor.id, sensor.role.label
-                    ),
-                    n => format!(
-                        "Sensor {} ({}) as found within tolerance; adjusted and certified {n} days after it fell due",
-                        sensor.id, sensor.role.label
-                    ),
+                let late = match c.late_days() {
+                    0 => String::new(),
+                    n => format!(" {n} days after it fell due"),
                 };
+                let notes = format!(
+                    "Sensor {} ({}) as found within tolerance; adjusted and certified{late}",
+                    sensor.id, sensor.role.label
+                );
                 let row = MaintenanceRow {
                     id: &id,
                     machine: &machine.id,
