@@ -130,6 +130,10 @@ pub struct EvaluateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: EvaluateFormat,
+    /// Pool the reports of earlier runs (`--format json` files: several seeds or rates) into
+    /// one, their counts summed, instead of evaluating a database.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["start", "end", "every"])]
+    pub pool: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,8 +1,8 @@
 //! `genims evaluate` against a backfilled database: the report covers every pattern of the
 //! catalogue, counts exactly the labelled episodes the evaluation times reach, keeps its
-//! figures consistent, and refuses an empty database with one clear line; on a small plant
-//! with an episode of every pattern, every episode is caught and no machine that never had
-//! one is flagged.
+//! figures consistent, pools its JSON reports (`--pool`) without a database, and refuses an
+//! empty database with one clear line; on a small plant with an episode of every pattern,
+//! every episode is caught and no machine that never had one is flagged.
 
 use crate::common;
 
@@ -108,11 +108,49 @@ fn evaluate_scores_every_pattern_against_the_labels() {
     let sum: f64 = states.values().map(|v| v.as_f64().unwrap()).sum();
     assert!((sum - 1.0).abs() < 1e-9 && states["running"].as_f64().unwrap() > 0.5, "state shares: {states:?}");
     assert!(report["healthy_flagged_max"].as_f64().unwrap() <= 1.0);
-    // The table format says the same in Markdown.
-    let out = ok(genims(dir.path()).args(["--postgres-url", &url, "evaluate"]).args(window));
+    reports_pool_without_a_database(dir.path(), &out.stdout, &report);
+}
+
+/// `--pool` reads JSON reports back: one report pooled is its own table; two copies double
+/// every count and keep every ratio; a file that is not a report, and a pool with a window,
+/// are refused with one line.
+fn reports_pool_without_a_database(dir: &std::path::Path, json: &[u8], report: &serde_json::Value) {
+    let file = dir.join("report.json");
+    std::fs::write(&file, json).unwrap();
+    let file = file.to_str().unwrap();
+    let no_db = "postgres://nobody@127.0.0.1:1/none";
+    let out = ok(genims(dir).args(["--postgres-url", no_db, "evaluate", "--pool", file]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("| bearing_failure |") && text.contains("healthy machines flagged"), "{text}");
     assert!(text.contains("| bearing_failure | high |") && text.contains("static threshold rules: "), "{text}");
+    assert!(text.contains("pooled from 1 report: "), "{text}");
+    let out = ok(genims(dir).args(["--postgres-url", no_db, "evaluate", "--format", "json", "--pool", file, file]));
+    let twice: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(twice["evaluation_times"], 16);
+    for (p, q) in report["patterns"].as_array().unwrap().iter().zip(twice["patterns"].as_array().unwrap()) {
+        assert_eq!(p["pattern"], q["pattern"]);
+        for (d, e) in [(&p["static_threshold"], &q["static_threshold"]), (&p["random"], &q["random"]), (p, q)] {
+            for k in ["tp", "fp", "fn_", "early", "episodes_caught", "fp_other_episode"] {
+                assert_eq!(2 * d[k].as_u64().unwrap(), e[k].as_u64().unwrap(), "{}: {k} doubled: {e}", p["pattern"]);
+            }
+            for k in ["precision", "recall", "f1", "episode_recall", "median_lead_hours"] {
+                assert_eq!(
+                    d[k].as_f64().map(|x| (x * 1e9).round()),
+                    e[k].as_f64().map(|x| (x * 1e9).round()),
+                    "{k} kept: {e}"
+                );
+            }
+        }
+        assert_eq!(p["meets_tier_targets"], q["meets_tier_targets"], "{q}");
+    }
+    let (out, err) = run(genims(dir).args(["evaluate", "--pool", "no-such-report.json"]));
+    assert!(!out.status.success() && err.trim().lines().count() == 1, "{err}");
+    assert!(err.contains("cannot read no-such-report.json"), "{err}");
+    let (out, err) = run(genims(dir).args(["evaluate", "--pool", file, "--start", "2026-03-02"]));
+    assert!(
+        !out.status.success() && err.contains("cannot be used with"),
+        "a pool is not evaluated over a window: {err}"
+    );
 }
 
 /// A SQL condition on `machines` selecting those a builtin pattern applies to, from its file.

@@ -13,11 +13,12 @@
 //! affected sensors, during their episodes and over the whole window.
 
 pub mod baseline;
+pub mod pool;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{anyhow, bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{EvaluateArgs, EvaluateFormat};
 use crate::config::Config;
@@ -51,8 +52,9 @@ struct Label {
 }
 
 /// One detector's score for one pattern: per (machine, evaluation time) without point
-/// adjustment, and per episode.
-#[derive(Debug, Default, Clone, Serialize)]
+/// adjustment, and per episode. The counts are what [`DetectorScore::finish`] derives the
+/// ratios from, so reports of several runs pool exactly (see [`pool`]).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct DetectorScore {
     pub episodes_caught: usize,
     pub tp: u64,
@@ -70,9 +72,26 @@ pub struct DetectorScore {
     pub f1: Option<f64>,
     pub episode_recall: Option<f64>,
     pub median_lead_hours: Option<f64>,
+    /// Each caught episode's lead time before its labelled fault, in hours, ascending.
+    #[serde(default)]
+    pub lead_hours: Vec<f64>,
 }
 
-#[derive(Debug, Default, Serialize)]
+impl DetectorScore {
+    /// Derives the ratios and the median lead time from the counts, of `episodes` scored.
+    fn finish(&mut self, episodes: u64) {
+        self.episode_recall = ratio(self.episodes_caught as u64, episodes);
+        self.lead_hours.sort_by(f64::total_cmp);
+        self.median_lead_hours = (!self.lead_hours.is_empty()).then(|| self.lead_hours[self.lead_hours.len() / 2]);
+        self.precision = ratio(self.tp, self.tp + self.fp);
+        self.precision_other_episodes_excluded = ratio(self.tp, self.tp + self.fp - self.fp_other_episode);
+        self.recall = ratio(self.tp, self.tp + self.fn_);
+        // F1 = 2TP / (2TP + FP + FN): defined (0) when a detector flags nothing right.
+        self.f1 = ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_);
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct PatternScore {
     pub pattern: String,
     /// The catalogue's detectability: high, medium or low.
@@ -95,7 +114,23 @@ pub struct PatternScore {
     pub meets_tier_targets: Option<bool>,
 }
 
-#[derive(Debug, Default, Serialize)]
+impl PatternScore {
+    /// Sets the verdicts from the scores: the reference detector against the pattern's
+    /// documented targets, and the detectability tier's targets.
+    fn judge(&mut self) {
+        (self.target_recall, self.target_precision) = target(&self.pattern);
+        let r = &self.reference;
+        self.meets_target = match (r.recall, r.precision, r.episode_recall) {
+            (Some(rc), Some(pr), Some(er)) => {
+                Some(rc >= self.target_recall && er >= self.target_recall && pr >= self.target_precision)
+            }
+            _ => None,
+        };
+        self.meets_tier_targets = tier_targets_met(self);
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Report {
     pub start: String,
     pub end: String,
@@ -115,11 +150,17 @@ pub struct Report {
     /// reading status → share of affected sensors' readings over the whole window (the
     /// catalogue's guideline of time split on affected machines).
     pub band_shares_window: BTreeMap<String, f64>,
+    /// The reports a pooled report sums (`--pool`); empty for one run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pooled_from: Vec<String>,
 }
 
 /// A machine with data and no episode at an evaluation time that the dashboard flagged.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthyFlag {
+    /// In a pooled report, the report it comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     pub time: String,
     pub machine: String,
     /// WARNING or CRITICAL.
@@ -138,6 +179,9 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 
 /// Runs `genims evaluate`.
 pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
+    if !args.pool.is_empty() {
+        return pool::run(&args.pool, args.format);
+    }
     let client = db::connect(&cfg.postgres()?).await?;
     db::require_tables(&client, &["machines", "scada_machine_data", "sensor_data", "fault_labels"]).await?;
     let has_views: bool = client
@@ -255,14 +299,7 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
             random: score(&p.name, &mine, &others, &times, &machines, &fired_random),
             ..PatternScore::default()
         };
-        (s.target_recall, s.target_precision) = target(&p.name);
-        s.meets_target = match (s.reference.recall, s.reference.precision, s.reference.episode_recall) {
-            (Some(r), Some(pr), Some(er)) => {
-                Some(r >= s.target_recall && er >= s.target_recall && pr >= s.target_precision)
-            }
-            _ => None,
-        };
-        s.meets_tier_targets = tier_targets_met(&s);
+        s.judge();
         report.patterns.push(s);
     }
     report.state_shares = shares(
@@ -374,6 +411,7 @@ async fn evaluate_times(
                 at.healthy += 1;
                 if status == "WARNING" || status == "CRITICAL" {
                     at.flagged.push(HealthyFlag {
+                        run: None,
                         time: instant_string(t),
                         machine: m.clone(),
                         status,
@@ -472,7 +510,6 @@ fn score(
             }
         }
     }
-    let mut leads = Vec::new();
     let mut episodes = 0u64;
     for l in mine.iter().filter(|l| scored(l, times)) {
         episodes += 1;
@@ -484,18 +521,11 @@ fn score(
         if let Some(f) = first {
             s.episodes_caught += 1;
             if l.reaches_fault && f <= l.fault {
-                leads.push((l.fault - f) as f64 / HOUR as f64);
+                s.lead_hours.push((l.fault - f) as f64 / HOUR as f64);
             }
         }
     }
-    leads.sort_by(f64::total_cmp);
-    s.median_lead_hours = (!leads.is_empty()).then(|| leads[leads.len() / 2]);
-    s.precision = ratio(s.tp, s.tp + s.fp);
-    s.precision_other_episodes_excluded = ratio(s.tp, s.tp + s.fp - s.fp_other_episode);
-    s.recall = ratio(s.tp, s.tp + s.fn_);
-    // F1 = 2TP / (2TP + FP + FN): defined (0) when a detector flags nothing right.
-    s.f1 = ratio(2 * s.tp, 2 * s.tp + s.fp + s.fn_);
-    s.episode_recall = ratio(s.episodes_caught as u64, episodes);
+    s.finish(episodes);
     s
 }
 
@@ -540,10 +570,23 @@ fn pct(x: Option<f64>) -> String {
 
 /// The report as a Markdown table (pasteable into FIDELITY.md).
 pub fn table(r: &Report) -> String {
+    let every = match r.every_s {
+        0 => "at the runs' intervals".to_owned(),
+        s => format!("every {s} s"),
+    };
     let mut out = format!(
-        "genims evaluate: {} .. {} every {} s ({} evaluation times, {} machines)\n\n",
-        r.start, r.end, r.every_s, r.evaluation_times, r.machines
+        "genims evaluate: {} .. {} {every} ({} evaluation times, {} machines)\n",
+        r.start, r.end, r.evaluation_times, r.machines
     );
+    if !r.pooled_from.is_empty() {
+        let n = r.pooled_from.len();
+        out.push_str(&format!(
+            "pooled from {n} report{}: {}\n",
+            if n == 1 { "" } else { "s" },
+            r.pooled_from.join(", ")
+        ));
+    }
+    out.push('\n');
     out.push_str("| pattern | episodes | caught | episode recall % | recall % | precision % | early | median lead h | target R/P % | meets |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
     for p in &r.patterns {
@@ -624,8 +667,9 @@ fn flag_lines(flags: &[HealthyFlag]) -> String {
         .take(FLAGS_LISTED)
         .map(|f| {
             let what = if f.detections.is_empty() { "no detection" } else { &f.detections };
+            let run = f.run.as_ref().map_or(String::new(), |r| format!("{r} "));
             format!(
-                "  {} {} {}: {what}; sensors out of band: {} warning, {} critical\n",
+                "  {run}{} {} {}: {what}; sensors out of band: {} warning, {} critical\n",
                 f.time, f.machine, f.status, f.sensors_warning, f.sensors_critical
             )
         })
@@ -665,6 +709,7 @@ mod tests {
     #[test]
     fn the_table_lists_the_first_false_alarms_and_counts_the_rest() {
         let flag = |i: usize| HealthyFlag {
+            run: None,
             time: format!("2026-03-02T0{i}:00:00Z"),
             machine: format!("MCH-00000{i}"),
             status: "WARNING".to_owned(),
