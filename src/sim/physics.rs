@@ -112,12 +112,14 @@ impl Behaviour {
     }
 
     /// Lag time constant in minutes applied to `activity` while it rises (0: follows within
-    /// the minute).
+    /// the minute). A pump (coolant, hydraulic power unit, exhaust fan) reaches its flow or
+    /// pressure within seconds of being switched on, so it has none: with a minute's constant
+    /// a grinder back from maintenance read half its coolant flow a minute after it started,
+    /// which a flow alarm took for a failing pump.
     pub fn tau_min(self) -> f64 {
         match self {
             Behaviour::Thermal { tau_min, .. } => tau_min,
             Behaviour::Drive { .. } => 0.5,
-            Behaviour::Pump => 1.0,
             _ => 0.0,
         }
     }

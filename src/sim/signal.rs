@@ -550,6 +550,38 @@ mod tests {
         assert!(kept.iter().all(|&a| a > 0.8), "a winding keeps its heat through 12 idle minutes: {kept:?}");
     }
 
+    /// A pump delivers from the first reading of a minute its machine is powered in, back
+    /// from maintenance or a fault: no coolant flow below its warning limit as it restarts
+    /// (with a minute's lag the first reading read nothing and the next half the flow).
+    #[test]
+    fn a_pump_delivers_from_its_first_powered_minute() {
+        use super::super::machine::State;
+        let e = seed_7(0.0);
+        let pump = super::super::physics::behaviour("coolant_flow");
+        let start = 1_772_323_200;
+        let mut restarts = 0;
+        let coolant = (0..e.plant.machines.len())
+            .filter_map(|m| e.sensors_of(m).find(|&s| e.plant.sensors[s].role.name == "coolant_flow").map(|s| (m, s)));
+        for (m, s) in coolant {
+            let tl = e.timeline(m, start, start + 4 * DAY, e.episodes().for_machine(m, start - DAY, start + 5 * DAY));
+            let lags = Lags::full(&tl, std::iter::once(pump));
+            let down = |k: usize| matches!(tl.minutes[k].state, State::Fault | State::Maintenance);
+            for k in 1..tl.minutes.len() {
+                if !down(k - 1) || down(k) {
+                    continue;
+                }
+                restarts += 1;
+                let t = tl.start + k as i64 * SCADA_STEP;
+                assert_eq!(lags.at(pump, &tl, t), 1.0, "machine {m}: the pump is on at {t}");
+                let sd = e.sensor_day(s, t - t.rem_euclid(DAY));
+                let flow = e.raw_reading(s, t, &tl, &lags, &sd).value;
+                let limit = e.plant.sensors[s].role.warning.0;
+                assert!(flow > limit, "machine {m} back at {t}: coolant flow {flow} below its warning limit {limit}");
+            }
+        }
+        assert!(restarts >= 10, "the plant's coolant pumps restart after maintenance: {restarts}");
+    }
+
     #[test]
     fn states_matter_for_drives() {
         use super::super::machine::State;
