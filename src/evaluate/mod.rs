@@ -10,7 +10,8 @@
 //! from onset to warning a detection is early, not false. Scores are reported per (machine,
 //! evaluation time) and per episode (caught at any time before the episode ends), with the lead
 //! time before the labelled fault, beside the plant's state shares and the band shares of
-//! affected sensors, during their episodes and over the whole window.
+//! affected sensors, during their episodes and over the whole window. With `--pool` it reads
+//! the JSON reports of earlier runs instead and sums them into one ([`pool`]).
 
 pub mod baseline;
 pub mod pool;
