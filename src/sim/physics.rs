@@ -124,10 +124,12 @@ impl Behaviour {
         }
     }
 
-    /// Lag time constant in minutes applied to `activity` while it falls.
+    /// Lag time constant in minutes applied to `activity` while it falls. A pump switched off
+    /// coasts down and its lines drain or bleed off over about a minute.
     pub fn cooling_tau_min(self) -> f64 {
         match self {
             Behaviour::Thermal { tau_min, keeps_heat: false } => tau_min * STANDSTILL_COOLING,
+            Behaviour::Pump => 1.0,
             other => other.tau_min(),
         }
     }

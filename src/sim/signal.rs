@@ -187,9 +187,9 @@ impl Lags {
         }
     }
 
-    /// Activity of behaviour `b` at `t`: linear within the minute for lagged behaviours; a
-    /// behaviour without lag (a held process value, a position) switches with the minute's
-    /// state instead of ramping through it.
+    /// Activity of behaviour `b` at `t`: linear within the minute while it moves with a lag;
+    /// without lag in the direction it moves (a held process value, a position, a pump
+    /// switched on) it switches with the minute's state instead of ramping through it.
     fn at(&self, b: Behaviour, tl: &Timeline, t: i64) -> f64 {
         let v = &self.entries.iter().find(|(e, _, _)| *e == b).expect("lag computed for every behaviour").2;
         debug_assert!(
@@ -197,12 +197,12 @@ impl Lags {
             "lags computed up to {t}"
         );
         let k = ((t - tl.start) / SCADA_STEP) as usize;
-        let b2 = v[(k + 1).min(v.len() - 1)];
-        if b.tau_min() <= 0.0 {
+        let (a, b2) = (v[k.min(v.len() - 1)], v[(k + 1).min(v.len() - 1)]);
+        let lag = if b2 < a { b.cooling_tau_min() } else { b.tau_min() };
+        if lag <= 0.0 {
             return b2;
         }
         let f = ((t - tl.start) % SCADA_STEP) as f64 / SCADA_STEP as f64;
-        let a = v[k.min(v.len() - 1)];
         a + (b2 - a) * f
     }
 }
@@ -553,6 +553,8 @@ mod tests {
     /// A pump delivers from the first reading of a minute its machine is powered in, back
     /// from maintenance or a fault: no coolant flow below its warning limit as it restarts
     /// (with a minute's lag the first reading read nothing and the next half the flow).
+    /// Switched off, it coasts down over the minute: the first reading of a stop still
+    /// shows it running.
     #[test]
     fn a_pump_delivers_from_its_first_powered_minute() {
         use super::super::machine::State;
@@ -567,11 +569,16 @@ mod tests {
             let lags = Lags::full(&tl, std::iter::once(pump));
             let down = |k: usize| matches!(tl.minutes[k].state, State::Fault | State::Maintenance);
             for k in 1..tl.minutes.len() {
+                let t = tl.start + k as i64 * SCADA_STEP;
+                if down(k) && !down(k - 1) {
+                    assert_eq!(lags.at(pump, &tl, t), 1.0, "machine {m}: the pump still runs as it stops at {t}");
+                    let later = lags.at(pump, &tl, t + 30);
+                    assert!(later < 1.0 && later > 0.0, "machine {m}: the pump coasts down after {t}: {later}");
+                }
                 if !down(k - 1) || down(k) {
                     continue;
                 }
                 restarts += 1;
-                let t = tl.start + k as i64 * SCADA_STEP;
                 assert_eq!(lags.at(pump, &tl, t), 1.0, "machine {m}: the pump is on at {t}");
                 let sd = e.sensor_day(s, t - t.rem_euclid(DAY));
                 let flow = e.raw_reading(s, t, &tl, &lags, &sd).value;
