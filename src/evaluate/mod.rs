@@ -92,7 +92,7 @@ impl DetectorScore {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct PatternScore {
     pub pattern: String,
     /// The catalogue's detectability: high, medium or low.

@@ -39,7 +39,7 @@ pub fn pool(reports: Vec<(String, Report)>) -> Result<Report> {
     let times = |r: &Report| r.evaluation_times as f64;
     let total_times: f64 = reports.iter().map(|(_, r)| times(r)).sum();
     let weight = |r: &Report| if total_times > 0.0 { times(r) / total_times } else { 0.0 };
-    // Random rates are summed weighted, then the patterns are judged afresh.
+    // Counts and weighted random rates are summed; the ratios and verdicts are derived after.
     let mut patterns: Vec<PatternScore> = Vec::new();
     for (name, r) in &reports {
         out.evaluation_times += r.evaluation_times;
@@ -61,7 +61,7 @@ pub fn pool(reports: Vec<(String, Report)>) -> Result<Report> {
         }
         for p in &r.patterns {
             let Some(q) = patterns.iter_mut().find(|q| q.pattern == p.pattern) else {
-                patterns.push(PatternScore { random_rate: p.random_rate * weight(r), ..copy(p) });
+                patterns.push(PatternScore { random_rate: p.random_rate * weight(r), ..p.clone() });
                 continue;
             };
             if q.detectability != p.detectability || q.static_rule != p.static_rule {
@@ -91,21 +91,6 @@ pub fn pool(reports: Vec<(String, Report)>) -> Result<Report> {
     }
     out.patterns = patterns;
     Ok(out)
-}
-
-/// A pattern's scores as counts, to sum into.
-fn copy(p: &PatternScore) -> PatternScore {
-    PatternScore {
-        pattern: p.pattern.clone(),
-        detectability: p.detectability.clone(),
-        episodes: p.episodes,
-        reference: p.reference.clone(),
-        static_rule: p.static_rule.clone(),
-        static_threshold: p.static_threshold.clone(),
-        random_rate: p.random_rate,
-        random: p.random.clone(),
-        ..PatternScore::default()
-    }
 }
 
 /// Adds `b`'s counts and lead times to `a` (the ratios are derived later).
