@@ -19,6 +19,7 @@ mod parquet;
 mod postgres_tls;
 mod quality;
 mod reliability;
+mod restarts;
 mod schema_db;
 mod seed_db;
 mod shards;

@@ -32,7 +32,8 @@ pub struct Batch {
     pub through: i64,
     /// Per table (in [`Table::ALL`] order): encoded rows and their count; empty when none.
     pub tables: Vec<(Table, Vec<Bytes>, u64)>,
-    /// Machine counters at an instant inside the batch (see [`crate::sink::Progress`]).
+    /// Machine counters at the start of the batch's last minute (see
+    /// [`crate::sink::Progress`]); every batch of a stream that publishes SCADA rows has them.
     pub counters: Option<(i64, Arc<BTreeMap<String, Counters>>)>,
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod mosquitto;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
