@@ -20,7 +20,7 @@ use anyhow::{anyhow, bail, Result};
 use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::redact;
+use crate::secrets::redact;
 use crate::tls::{self, Roots, Verify};
 
 /// libpq's `sslmode`.
@@ -81,10 +81,17 @@ impl Target {
     /// A target from a connection string and `[postgres]` settings; `password` reads an
     /// environment variable (`PGPASSWORD`).
     pub fn new(conn: &str, settings: &Settings, env: impl Fn(&str) -> Option<String>) -> Result<Target> {
+        let conn = conn.trim();
         let shown = redact(conn);
+        let is_scheme = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if let Some((scheme, _)) = conn.split_once("://").filter(|(s, _)| is_scheme(s)) {
+            if scheme != "postgresql" && scheme != "postgres" {
+                bail!("invalid PostgreSQL connection string {shown}: the scheme must be postgresql:// or postgres://, not {scheme}://");
+            }
+        }
         let (rest, params) = take_params(conn, &TLS_KEYS);
         let mut pg: tokio_postgres::Config =
-            rest.parse().map_err(|e| anyhow!("invalid PostgreSQL connection string {shown}: {e}"))?;
+            rest.parse().map_err(|e| anyhow!("invalid PostgreSQL connection string {shown}: {}", super::cause(&e)))?;
         let param = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         let mode = match param("sslmode") {
             Some(m) => SslMode::parse(&m)
@@ -98,7 +105,7 @@ impl Target {
             if let Some(p) = env("PGPASSWORD").filter(|p| !p.is_empty()) {
                 pg.password(p);
             } else if let Some(file) = &settings.password_file {
-                pg.password(crate::config::read_secret_file(file, "password_file")?.0);
+                pg.password(crate::secrets::read_secret_file(file, "password_file")?.0);
             }
         }
         pg.ssl_mode(match mode {
@@ -293,6 +300,26 @@ mod tests {
         let e =
             Target::new("postgresql://h/db?sslrootcert=/nonexistent/ca.pem&sslmode=verify-ca", &s, none).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    /// White space around a connection string is not part of it; another scheme, or an
+    /// unknown key, is named as the cause.
+    #[test]
+    fn a_string_libpq_would_refuse_names_the_cause() {
+        let none = |_: &str| None;
+        let t = Target::new(" \tpostgresql://u:S3cret@h/db\n", &Settings::default(), none).unwrap();
+        assert_eq!(t.shown, "postgresql://u:***@h/db");
+        for (given, cause) in [
+            (
+                "postgresql+psycopg2://u:S3cret@h/db",
+                "the scheme must be postgresql:// or postgres://, not postgresql+psycopg2://",
+            ),
+            ("POSTGRESQL://u:S3cret@h/db", "not POSTGRESQL://"),
+            ("postgresql://u:S3cret@h/db?bogus=1", "unknown option `bogus`"),
+        ] {
+            let e = Target::new(given, &Settings::default(), none).unwrap_err().to_string();
+            assert!(e.contains(cause) && !e.contains("S3cret"), "{given}: {e}");
+        }
     }
 
     #[test]
