@@ -289,3 +289,82 @@ fn the_control_plane_refuses_bad_injections_with_the_right_status() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Clients retry: an injection repeated with its idempotency key finds the episode it made
+/// (200, nothing journaled), the key reused for another request is a 422, and clearing an
+/// episode already cleared changes nothing (200, its end as the first clear set it). Each
+/// change is listed by `GET /faults` as soon as it is answered.
+#[test]
+fn retried_requests_change_nothing_and_a_change_is_listed_at_once() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("config.toml"), PLANT).unwrap();
+    let port = free_port();
+    let control = format!("http://127.0.0.1:{port}");
+    let mut child = genims(d)
+        .args(["stream", "all", "--sink", "null", "--speed", "60", "--start", A, "--end", C])
+        .args(["--state-dir", "state", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    await_plane(&control);
+    let journal = || std::fs::read_to_string(d.join("state/all.injections.jsonl")).unwrap_or_default();
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_else(|_| panic!("JSON: {text}"));
+    let post = |body: &str, key: &str| {
+        http(&["-sS", "-XPOST", &format!("{control}/faults"), "-H", &format!("Idempotency-Key: {key}"), "-d", body])
+    };
+    let listed = |id: i64| {
+        let (_, text) = http(&["-sS", &format!("{control}/faults")]);
+        json(&text)["episodes"].as_array().unwrap().iter().find(|e| e["id"] == id).cloned()
+    };
+    let body = format!("{{\"machine_id\":\"{LATHE}\",\"pattern\":\"coolant_failure\",\"duration\":\"1h\"}}");
+    let (code, text) = post(&body, "retry-1");
+    assert_eq!(code, 201, "{text}");
+    let first = json(&text);
+    let id = first["id"].as_i64().unwrap();
+    assert!(listed(id).is_some(), "GET /faults lists the injection at once");
+    let (code, text) = post(&body, "retry-1");
+    assert_eq!(code, 200, "a retry finds the episode: {text}");
+    assert_eq!(json(&text)["id"], id, "the same episode");
+    assert_eq!(journal().lines().count(), 1, "a retry journals nothing: {}", journal());
+    let other = format!("{{\"machine_id\":\"{DRILL}\",\"pattern\":\"electrical_fault\"}}");
+    let (code, text) = post(&other, "retry-1");
+    assert!(code == 422 && text.contains("was used for another request"), "{code} {text}");
+    // The CLI sends its key too.
+    let again = fault(
+        d,
+        &control,
+        &[
+            "inject",
+            "--machine",
+            LATHE,
+            "--pattern",
+            "coolant_failure",
+            "--duration",
+            "1h",
+            "--idempotency-key",
+            "retry-1",
+        ],
+    );
+    assert!(again.starts_with("already injected"), "{again}");
+
+    // Once it has begun, clear it, twice.
+    while listed(id).is_none_or(|e| e["phase"] == "upcoming") {
+        assert!(child.try_wait().unwrap().is_none(), "the stream ended early");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let delete = || http(&["-sS", "-XDELETE", &format!("{control}/faults/{id}")]);
+    let (code, text) = delete();
+    assert_eq!(code, 200, "{text}");
+    let end = json(&text)["end"].clone();
+    assert_eq!(listed(id).map(|e| e["end"].clone()), Some(end.clone()), "GET /faults shows the clear at once");
+    std::thread::sleep(Duration::from_secs(2));
+    let (code, text) = delete();
+    assert_eq!(code, 200, "a retried clear is answered as the episode stands: {text}");
+    assert_eq!(json(&text)["end"], end, "a retried clear does not cut the repair short");
+    let clears = journal().lines().filter(|l| l.contains("\"op\":\"clear\"")).count();
+    assert_eq!(clears, 1, "one clear journaled: {}", journal());
+    let _ = child.kill();
+    let _ = child.wait();
+}

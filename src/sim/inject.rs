@@ -39,6 +39,10 @@ pub enum Entry {
         duration_s: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         severity: Option<String>,
+        /// The client's idempotency key, if it gave one: a request repeated with it finds
+        /// this entry instead of injecting again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// Injected episode `id` ends at `at`: the machine is repaired — at once when another
     /// injection `replaced` it.
@@ -59,6 +63,8 @@ pub enum Refusal {
     Invalid(String),
     /// The machine is in another episode: 409.
     Conflict(String),
+    /// An idempotency key already used for another request: 422.
+    KeyReused(String),
     /// The journal could not be written: 500.
     Failed(String),
 }
@@ -66,7 +72,11 @@ pub enum Refusal {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::NotFound(m) | Refusal::Invalid(m) | Refusal::Conflict(m) | Refusal::Failed(m) => f.write_str(m),
+            Refusal::NotFound(m)
+            | Refusal::Invalid(m)
+            | Refusal::Conflict(m)
+            | Refusal::KeyReused(m)
+            | Refusal::Failed(m) => f.write_str(m),
         }
     }
 }
@@ -102,7 +112,7 @@ impl Engine {
 
     fn apply_one(&self, eps: &mut Vec<Episode>, entry: &Entry) -> std::result::Result<(), Refusal> {
         match entry {
-            Entry::Inject { id, machine_id, pattern, at, duration_s, severity } => {
+            Entry::Inject { id, machine_id, pattern, at, duration_s, severity, .. } => {
                 let at = parse_instant(at).map_err(|e| Refusal::Invalid(format!("at: {e}")))?;
                 let ep = self.injection(*id, machine_id, pattern, ceil_minute(at), *duration_s, severity.as_deref())?;
                 // An hour apart, as catalogue episodes are; a cleared one makes room at once.
@@ -307,6 +317,7 @@ mod tests {
             at: "2026-03-05T00:10:00Z".into(),
             duration_s: Some(7200),
             severity: None,
+            key: Some("retry-1".into()),
         };
         let line = serde_json::to_string(&e).unwrap();
         assert!(line.starts_with("{\"op\":\"inject\""), "{line}");

@@ -1,7 +1,8 @@
 //! The daemon's HTTP control plane on `[stream] listen`: `/metrics` (OpenMetrics text),
 //! `/healthz` (the process is alive), `/readyz` (every sink delivers), `GET /faults` (the
 //! episodes in effect and those starting within the hour), `POST /faults` (inject an
-//! episode) and `DELETE /faults/{id}` (end an injected one). With `[stream] control_token`
+//! episode; an `Idempotency-Key` header makes a retry find the episode it made) and `DELETE
+//! /faults/{id}` (end an injected one; again, changing nothing). With `[stream] control_token`
 //! set, the two that change anything need `Authorization: Bearer <token>`.
 //!
 //! It runs on the daemon's runtime, apart from generation and release, which never wait on
@@ -28,7 +29,7 @@ use serde_json::json;
 use super::deliver::Control;
 use super::inject::{Command, InjectRequest, Reply};
 use super::metrics::View;
-use crate::config::Secret;
+use crate::secrets::Secret;
 use crate::sim::clock::parse_duration;
 use crate::sim::inject::Refusal;
 
@@ -134,12 +135,13 @@ async fn apply(p: &Plane, make: impl FnOnce(tokio::sync::oneshot::Sender<Reply>)
         return error(StatusCode::SERVICE_UNAVAILABLE, "the stream is no longer generating");
     }
     match tokio::time::timeout(APPLY_TIMEOUT, rx).await {
-        Ok(Ok(Ok(v))) => (StatusCode::OK, Json(v)).into_response(),
+        Ok(Ok(Ok(a))) => (if a.created { StatusCode::CREATED } else { StatusCode::OK }, Json(a.body)).into_response(),
         Ok(Ok(Err(r))) => {
             let status = match r {
                 Refusal::NotFound(_) => StatusCode::NOT_FOUND,
                 Refusal::Invalid(_) => StatusCode::BAD_REQUEST,
                 Refusal::Conflict(_) => StatusCode::CONFLICT,
+                Refusal::KeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 Refusal::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             };
             error(status, r.to_string())
@@ -157,15 +159,23 @@ async fn inject(State(p): State<Arc<Plane>>, headers: HeaderMap, body: axum::bod
     if let Some(r) = unauthorized(&p, &headers) {
         return r;
     }
-    let req = match parse_inject(&body) {
+    let req = match parse_inject(&body).and_then(|r| Ok(InjectRequest { key: idempotency_key(&headers)?, ..r })) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let mut resp = apply(&p, |tx| Command::Inject(req, tx)).await;
-    if resp.status() == StatusCode::OK {
-        *resp.status_mut() = StatusCode::CREATED;
-    }
-    resp
+    apply(&p, |tx| Command::Inject(req, tx)).await
+}
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, String> {
+    let Some(v) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = v
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
+    key.map(|k| Some(k.to_owned()))
+        .ok_or_else(|| "Idempotency-Key must be 1 to 255 visible ASCII characters".to_owned())
 }
 
 /// `DELETE /faults/{id}`: ends an injected episode now; the machine is repaired.
@@ -208,7 +218,7 @@ fn parse_inject(body: &[u8]) -> Result<InjectRequest, String> {
         Some(serde_json::Value::Bool(b)) => *b,
         Some(other) => return Err(format!("`replace` must be true or false, not {other}")),
     };
-    Ok(InjectRequest { machine_id, pattern, at, duration_s, severity: text("severity")?, replace })
+    Ok(InjectRequest { machine_id, pattern, at, duration_s, severity: text("severity")?, replace, key: None })
 }
 
 async fn metrics(State(p): State<Arc<Plane>>) -> Response {

@@ -215,22 +215,49 @@ pub struct View {
     pub lanes: Vec<SinkView>,
     /// The last released minute and the episodes in effect or starting within an hour then.
     pub faults: std::sync::Mutex<(i64, Arc<Vec<EpisodeView>>)>,
+    /// Injections and clears applied since (minute applied at, episode id, its view; `None`
+    /// when it was cancelled), so `GET /faults` shows a change as soon as it is answered —
+    /// until a released minute's own list includes it.
+    changes: std::sync::Mutex<Vec<(i64, i64, Option<EpisodeView>)>>,
 }
 
 impl View {
     pub fn new(metrics: Arc<Metrics>, pace: Arc<Pace>, lanes: Vec<SinkView>) -> View {
-        View { metrics, pace, lanes, faults: std::sync::Mutex::new((0, Arc::new(Vec::new()))) }
+        View {
+            metrics,
+            pace,
+            lanes,
+            faults: std::sync::Mutex::new((0, Arc::new(Vec::new()))),
+            changes: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
-    /// Records the plant's status at a released minute `at`.
+    /// Records the plant's status at a released minute `at`: its list includes every change
+    /// applied at or before `at`.
     pub fn set_plant(&self, at: i64, status: &PlantStatus) {
         self.metrics.set_plant(status);
         *self.faults.lock().expect("no poisoned lock") = (at, Arc::new(status.near.clone()));
+        self.changes.lock().expect("no poisoned lock").retain(|c| c.0 > at);
     }
 
-    /// The last released minute and its episodes.
+    /// Records an injection or clear applied at minute `at` (not yet released).
+    pub fn note_change(&self, at: i64, id: i64, episode: Option<EpisodeView>) {
+        self.changes.lock().expect("no poisoned lock").push((at, id, episode));
+    }
+
+    /// The last released minute and its episodes, with the changes applied since.
     pub fn faults(&self) -> (i64, Arc<Vec<EpisodeView>>) {
-        self.faults.lock().expect("no poisoned lock").clone()
+        let (at, list) = self.faults.lock().expect("no poisoned lock").clone();
+        let changes = self.changes.lock().expect("no poisoned lock");
+        if changes.is_empty() {
+            return (at, list);
+        }
+        let mut list = (*list).clone();
+        for (_, id, episode) in changes.iter() {
+            list.retain(|e| e.id != *id);
+            list.extend(episode.clone());
+        }
+        (at, Arc::new(list))
     }
 
     /// Samples the queues and each sink's lag behind the clock into the registry.
