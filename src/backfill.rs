@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
+use crate::cli::usage;
 use crate::cli::{BackfillArgs, BackfillOut};
 use crate::config::Config;
 use crate::encode::{Encoded, Format};
@@ -42,18 +43,17 @@ pub struct Request {
 
 impl Request {
     pub fn from_args(cfg: &Config, args: &BackfillArgs) -> Result<Request> {
-        scope::check_fault_rate(args.fault_rate)?;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-        let window = scope::window(args.days, args.start.as_deref(), args.end.as_deref(), now)?;
-        let shard = Shard::select(args.shard.as_deref(), |k| std::env::var(k).ok())?;
+        let window = scope::window(args.days, args.start, args.end, now).map_err(usage)?;
+        let shard = Shard::select(args.shard, |k| std::env::var(k).ok())?;
         let out = args.out.unwrap_or(BackfillOut::Csv);
         if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Mqtt | BackfillOut::Null)
             && args.path.is_some()
         {
-            bail!(
+            return Err(usage(format!(
                 "--path names a directory for file outputs; it cannot be used with --out {}",
                 format!("{out:?}").to_lowercase()
-            );
+            )));
         }
         let dir = args.path.clone().unwrap_or_else(|| cfg.output_dir.clone());
         Ok(Request { window, fault_rate: args.fault_rate, shard, out, dir })
@@ -82,10 +82,17 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
     }
     let req = Request::from_args(cfg, args)?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
+    engine.check_start(req.window.0).and_then(|()| engine.check_shard(req.shard)).map_err(usage)?;
     if let Some(file) = &args.injections {
+        if !file.is_file() {
+            return Err(usage(format!(
+                "--injections {}: no such file (a stream keeps its journal as <state-dir>/<stream>.injections.jsonl)",
+                file.display()
+            )));
+        }
         let entries = crate::sim::inject::read_journal(file)?;
         if entries.is_empty() {
-            anyhow::bail!("--injections {}: no injections in it (is it the right file?)", file.display());
+            anyhow::bail!("--injections {}: the file holds no injections (is it the right file?)", file.display());
         }
         engine.apply_injections(&entries).map_err(|e| anyhow::anyhow!("--injections {}: {e}", file.display()))?;
     }

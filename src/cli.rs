@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::Partition;
+use crate::config::{Partition, SINKS};
 use crate::seed::SeedOut;
+use crate::sim::clock::{parse_duration, parse_instant};
+use crate::sim::scope::Shard;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,8 +32,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "HOST:PORT,...")]
     pub kafka_brokers: Option<String>,
     /// Seed of every random stream (overrides [plant] seed and GENIMS_SEED).
-    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true)]
-    pub seed: Option<String>,
+    #[arg(long, global = true, value_name = "N", allow_negative_numbers = true, value_parser = seed_arg)]
+    pub seed: Option<u64>,
     /// Log format on stderr: text for terminals, json (one object per line) for journald and log shippers.
     #[arg(long, global = true, value_enum, env = "GENIMS_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -100,6 +102,10 @@ pub enum FaultAction {
         /// End the machine's injected episode, if any, to make room.
         #[arg(long)]
         replace: bool,
+        /// A key of yours for this injection: the same command repeated with it (a retry)
+        /// finds the episode it made instead of injecting another.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
     },
     /// End an injected episode now: the machine is repaired.
     Clear {
@@ -119,14 +125,14 @@ pub enum EvaluateFormat {
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
     /// First evaluation time (RFC 3339 or YYYY-MM-DD) [default: a day after the data starts].
-    #[arg(long, value_name = "TIME")]
-    pub start: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub start: Option<i64>,
     /// Last evaluation time [default: the newest SCADA record].
-    #[arg(long, value_name = "TIME")]
-    pub end: Option<String>,
-    /// Time between evaluations: 15m, 1h, 1d, ...
-    #[arg(long, default_value = "1h", value_name = "DURATION")]
-    pub every: String,
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub end: Option<i64>,
+    /// Time between evaluations: 15m, 1h, 1d, ... (at least a minute).
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = every_arg)]
+    pub every: i64,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: EvaluateFormat,
@@ -188,10 +194,10 @@ pub enum BackfillOut {
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
     /// Days of history (when --start is not given), 1 to 3660.
-    #[arg(long, default_value_t = 7, allow_negative_numbers = true)]
+    #[arg(long, default_value = "7", allow_negative_numbers = true, value_parser = days_arg)]
     pub days: i64,
     /// Share of machines that suffer a fault episode in the window (0 to 1).
-    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true)]
+    #[arg(long, default_value = "0.05", allow_negative_numbers = true, value_parser = fault_rate_arg)]
     pub fault_rate: f64,
     /// Output [default: csv files under the output directory].
     #[arg(long, value_enum)]
@@ -200,14 +206,14 @@ pub struct BackfillArgs {
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
     /// Window start (RFC 3339 or YYYY-MM-DD) [default: --end minus --days].
-    #[arg(long, value_name = "TIME")]
-    pub start: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub start: Option<i64>,
     /// Window end (RFC 3339 or YYYY-MM-DD) [default: now, rounded down to the minute].
-    #[arg(long, value_name = "TIME")]
-    pub end: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub end: Option<i64>,
     /// Generate only shard i of n (machines split deterministically), e.g. 1/3.
-    #[arg(long, value_name = "i/n")]
-    pub shard: Option<String>,
+    #[arg(long, value_name = "i/n", value_parser = shard_arg)]
+    pub shard: Option<Shard>,
     /// Inject only these fault patterns (names or codes, comma-separated) [default: all].
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub patterns: Vec<String>,
@@ -237,24 +243,25 @@ pub struct StreamArgs {
     /// Which records to publish.
     #[arg(value_enum)]
     pub kind: StreamKind,
-    /// Simulated seconds per wall-clock second (1 = real time on the wall-clock grid), or "max".
-    #[arg(long, default_value = "1", allow_negative_numbers = true)]
-    pub speed: String,
+    /// Simulated seconds per wall-clock second, up to 1e6 (1 = real time on the wall-clock
+    /// grid), or "max".
+    #[arg(long, default_value = "1", allow_negative_numbers = true, value_parser = speed_arg)]
+    pub speed: Speed,
     /// Comma-separated sinks: postgres, kafka, mqtt, stdout, null (encodes and discards) [default: [stream] sinks].
-    #[arg(long, value_delimiter = ',', value_name = "SINK,...")]
+    #[arg(long, value_delimiter = ',', value_name = "SINK,...", value_parser = sink_arg)]
     pub sink: Vec<String>,
     /// Start here instead of where the stream (or a backfill) stopped (RFC 3339 or YYYY-MM-DD).
-    #[arg(long, value_name = "TIME")]
-    pub start: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub start: Option<i64>,
     /// Stop after this instant, once everything before it is delivered [default: run until stopped].
-    #[arg(long, value_name = "TIME")]
-    pub end: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub end: Option<i64>,
     /// Share of machines that start a fault episode per week, 0 to 1 [default: [stream] fault_rate].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = fault_rate_arg)]
     pub fault_rate: Option<f64>,
     /// Generate only shard i of n (machines split as in backfill), e.g. 1/3.
-    #[arg(long, value_name = "i/n")]
-    pub shard: Option<String>,
+    #[arg(long, value_name = "i/n", value_parser = shard_arg)]
+    pub shard: Option<Shard>,
     /// Inject only these fault patterns (names or codes, comma-separated) [default: all].
     #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
     pub patterns: Vec<String>,
@@ -269,28 +276,156 @@ pub struct StreamArgs {
     pub listen: Option<String>,
 }
 
+/// A flag the command cannot use, found after parsing: a combination of flags, or a value
+/// that the plant or the configuration rules out. Reported like clap's usage errors: one
+/// line, exit status 2.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Marks an error as a [`Usage`] error.
+pub fn usage(e: impl std::fmt::Display) -> anyhow::Error {
+    Usage(e.to_string()).into()
+}
+
+/// The fastest `--speed` short of `max` (11.6 simulated days a second): beyond it a pace is
+/// meaningless; `max` goes as fast as the sinks take.
+pub const MAX_SPEED: f64 = 1e6;
+
+/// `--speed`: simulated seconds per wall-clock second, `None` for `max`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Speed(pub Option<f64>);
+
+fn speed_arg(s: &str) -> Result<Speed, String> {
+    match s.trim() {
+        "max" => Ok(Speed(None)),
+        v => match v.parse::<f64>() {
+            Ok(x) if x > 0.0 && x <= MAX_SPEED => Ok(Speed(Some(x))),
+            Ok(x) if x > MAX_SPEED => Err(format!(
+                "at most {MAX_SPEED:e} simulated seconds per second; use max for as fast as the sinks take"
+            )),
+            _ => Err("expected a positive number of simulated seconds per second, or max".to_owned()),
+        },
+    }
+}
+
+/// `--start`, `--end`: RFC 3339 or a date, as seconds since the epoch (UTC).
+fn time_arg(s: &str) -> Result<i64, String> {
+    parse_instant(s).map_err(|e| e.to_string())
+}
+
+fn days_arg(s: &str) -> Result<i64, String> {
+    let max = i64::from(crate::sim::scope::MAX_DAYS);
+    match s.trim().parse::<i64>() {
+        Ok(d) if (1..=max).contains(&d) => Ok(d),
+        Ok(d) if d > max => Err(format!(
+            "one run covers at most {max} days (ten years): load a longer history as consecutive windows, which continue each other exactly"
+        )),
+        _ => Err(format!("expected a whole number of days from 1 to {max}")),
+    }
+}
+
+fn fault_rate_arg(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err("must lie between 0 and 1 (the share of machines with a fault episode per week)".to_owned()),
+    }
+}
+
+fn shard_arg(s: &str) -> Result<Shard, String> {
+    Shard::parse(s).map_err(|e| e.to_string())
+}
+
+/// `--every`: `15m`, `1h`, `1d`, … — at least a minute.
+fn every_arg(s: &str) -> Result<i64, String> {
+    match parse_duration(s) {
+        Ok(secs) if secs >= 60 => Ok(secs),
+        Ok(_) => Err("at least a minute: 15m, 1h, 1d, …".to_owned()),
+        Err(e) => Err(e),
+    }
+}
+
+fn sink_arg(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if SINKS.contains(&s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("not a sink; use {}", SINKS.join(", ")))
+    }
+}
+
 /// `--seed`: any integer from 0 to 2^64 - 1 (a negative number reaches this rule, not
 /// clap's "unexpected argument").
-pub fn parse_seed(s: &str) -> anyhow::Result<u64> {
-    s.trim().parse().map_err(|_| anyhow::anyhow!("--seed {s}: must be an integer from 0 to {}", u64::MAX))
+fn seed_arg(s: &str) -> Result<u64, String> {
+    s.trim().parse().map_err(|_| format!("must be an integer from 0 to {}", u64::MAX))
+}
+
+/// Parses the command line. A usage error is one line (`genims: error: …`, clap's tip
+/// folded in) with exit status 2; `--help` and `--version` print as usual.
+pub fn parse() -> Cli {
+    Cli::try_parse().unwrap_or_else(|e| {
+        use clap::error::ErrorKind;
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) || !e.use_stderr() {
+            e.exit()
+        }
+        eprintln!("genims: error: {}", one_line(&e.to_string()));
+        std::process::exit(2)
+    })
+}
+
+/// clap's multi-line usage error as one line: its message and tips, without the usage
+/// synopsis and the pointer to --help.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Negative numbers reach the command's own checks, not clap's "unexpected argument".
+    /// Negative and out-of-range numbers reach the flags' own rules, not clap's
+    /// "unexpected argument": each is a usage error naming the rule.
     #[test]
-    fn negative_numbers_are_values() {
-        let cli = Cli::try_parse_from(["genims", "--seed", "-1", "backfill", "--days", "-1", "--fault-rate", "-0.5"])
+    fn bad_values_are_usage_errors_naming_the_rule() {
+        let err = |args: &[&str]| {
+            let e = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}");
+            e.to_string()
+        };
+        assert!(err(&["genims", "backfill", "--days", "-1"]).contains("from 1 to 3660"));
+        assert!(err(&["genims", "backfill", "--days", "4000"]).contains("consecutive windows"));
+        assert!(err(&["genims", "backfill", "--fault-rate", "-0.5"]).contains("between 0 and 1"));
+        assert!(err(&["genims", "stream", "all", "--speed", "-5"]).contains("positive number"));
+        assert!(err(&["genims", "stream", "all", "--speed", "1e300"]).contains("use max"));
+        assert!(err(&["genims", "stream", "all", "--speed", "NaN"]).contains("positive number"));
+        assert!(err(&["genims", "stream", "all", "--shard", "0/3"]).contains("1 <= i <= n"));
+        assert!(err(&["genims", "stream", "all", "--sink", "kafka,files"]).contains("not a sink"));
+        assert!(err(&["genims", "backfill", "--start", "yesterday"]).contains("is not a time"));
+        assert!(err(&["genims", "evaluate", "--every", "30s"]).contains("at least a minute"));
+        for bad in ["h", "10", "1w", ""] {
+            assert!(err(&["genims", "evaluate", "--every", bad]).contains("not a duration"), "--every {bad}");
+        }
+        let cli = Cli::try_parse_from(["genims", "stream", "all", "--speed", "max", "--end", "9999-12-31T23:59:00Z"])
             .unwrap();
-        assert_eq!(cli.seed.as_deref(), Some("-1"));
-        let Command::Backfill(a) = cli.command else { panic!("a backfill") };
-        assert_eq!((a.days, a.fault_rate), (-1, -0.5));
-        let cli = Cli::try_parse_from(["genims", "stream", "all", "--speed", "-5", "--fault-rate", "-1"]).unwrap();
         let Command::Stream(a) = cli.command else { panic!("a stream") };
-        assert_eq!((a.speed.as_str(), a.fault_rate), ("-5", Some(-1.0)));
-        let e = parse_seed("-1").unwrap_err().to_string();
-        assert_eq!(e, "--seed -1: must be an integer from 0 to 18446744073709551615");
+        assert_eq!(a.speed, Speed(None));
+        assert_eq!(a.end, Some(253_402_300_740), "the last minute of year 9999 is a time");
+        assert!(err(&["genims", "--seed", "-1", "seed"]).contains("must be an integer from 0 to 18446744073709551615"));
+        let e = Cli::try_parse_from(["genims", "backfill", "--dyas", "3"]).unwrap_err();
+        let line = one_line(&e.to_string());
+        assert!(!line.contains('\n') && line.contains("unexpected argument '--dyas'"), "{line}");
+        assert!(line.contains("tip: a similar argument exists: '--days'"), "the tip is kept: {line}");
     }
 }

@@ -17,6 +17,7 @@ mod plant;
 mod rng;
 mod rows;
 mod schema;
+mod secrets;
 mod seed;
 mod sim;
 mod sink;
@@ -27,19 +28,23 @@ mod value;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Parser as _;
 
 use cli::{Cli, Command, SchemaAction};
 use config::{Config, Overrides};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     init_logging(&cli);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("genims: error: {e:#}");
-            ExitCode::FAILURE
+            // A flag the command cannot use exits as clap's usage errors do.
+            if e.downcast_ref::<cli::Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -67,7 +72,7 @@ fn run(cli: Cli) -> Result<()> {
         config: cli.config.clone(),
         postgres_url: cli.postgres_url.clone(),
         kafka_brokers: cli.kafka_brokers.clone(),
-        seed: cli.seed.as_deref().map(cli::parse_seed).transpose()?,
+        seed: cli.seed,
     };
     let cfg = Config::load(&overrides)?;
     // The command's one runtime: every sink's I/O, the signal watcher and the database

@@ -41,7 +41,7 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
         }
         cfg.postgres()?;
     } else if replace {
-        bail!("--replace only applies to --out db");
+        return Err(crate::cli::usage("--replace only applies to --out db"));
     }
     let plant = plant(cfg)?;
     let tables = plant.master_tables();
@@ -113,6 +113,7 @@ async fn load_db(target: &db::Target, tables: &[TableRows], identity: &PlantIden
     let mut required = MASTER_TABLES.to_vec();
     required.push("genims_plant");
     db::require_tables(&client, &required).await?;
+    crate::schema::require_columns(&mut client).await?;
     let err = |what: &str, e: tokio_postgres::Error| anyhow!("{what}: {}", db::cause(&e));
     let tx = client.transaction().await.map_err(|e| err("cannot start a transaction", e))?;
     let list = MASTER_TABLES.join(", ");

@@ -100,8 +100,8 @@ fn bad_flags_exit_non_zero_and_name_the_value() {
     let (out, err) = run(genims(dir.path()).args(["seed", "--out", "xml"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(err.contains("invalid value 'xml'") && err.contains("json"), "{err}");
-    let (out, _) = run(genims(dir.path()).args(["seed", "--replace"]));
-    assert_eq!(out.status.code(), Some(1), "--replace without --out db is refused");
+    let (out, err) = run(genims(dir.path()).args(["seed", "--replace"]));
+    assert_eq!(out.status.code(), Some(2), "--replace without --out db is a usage error: {err}");
 }
 
 #[test]

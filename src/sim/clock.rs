@@ -93,8 +93,14 @@ pub fn parse_instant(s: &str) -> Result<i64> {
     if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         return Ok(ts.as_second());
     }
+    let of = |d: jiff::civil::Date| days_from_civil(d.year() as i32, d.month() as u8, d.day() as u8) * DAY;
+    // jiff's instants end on 9999-12-30 at 22:00 UTC; a UTC time after that is still a time.
+    if let Some(dt) = s.strip_suffix(['Z', 'z']).and_then(|c| c.parse::<jiff::civil::DateTime>().ok()) {
+        let t = dt.time();
+        return Ok(of(dt.date()) + i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second()));
+    }
     if let Ok(d) = s.parse::<jiff::civil::Date>() {
-        return Ok(days_from_civil(d.year() as i32, d.month() as u8, d.day() as u8) * DAY);
+        return Ok(of(d));
     }
     Err(anyhow!("`{s}` is not a time: use RFC 3339 (2026-03-01T00:00:00Z) or a date (2026-03-01)"))
 }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use anyhow::{anyhow, bail, Result};
 
-use super::clock::{parse_instant, DAY, SCADA_STEP};
+use super::clock::{days_from_civil, DAY, SCADA_STEP};
 use super::unit::{Counters, UnitSpec};
 use super::Engine;
 use crate::config::Config;
@@ -32,7 +32,7 @@ impl Shard {
 
     /// Parses `i/n` or `i-of-n` (a systemd instance name, `genims@2-of-4`).
     pub fn parse(s: &str) -> Result<Shard> {
-        let bad = || anyhow!("--shard {s}: expected i/n (or i-of-n) with 1 <= i <= n, e.g. 1/3");
+        let bad = || anyhow!("`{s}` is not a shard: expected i/n (or i-of-n) with 1 <= i <= n, e.g. 1/3");
         let (i, n) = s.split_once('/').or_else(|| s.split_once("-of-")).ok_or_else(bad)?;
         let (index, count): (usize, usize) =
             (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
@@ -52,9 +52,9 @@ impl Shard {
     ///    `apps.kubernetes.io/pod-index` label through the downward API), else the ordinal
     ///    that ends the pod's `HOSTNAME` (`genims-stream-3`);
     /// 4. the whole plant.
-    pub fn select(flag: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Shard> {
+    pub fn select(flag: Option<Shard>, env: impl Fn(&str) -> Option<String>) -> Result<Shard> {
         if let Some(f) = flag {
-            return Shard::parse(f);
+            return Ok(f);
         }
         let get = |k: &str| env(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if let Some(s) = get("GENIMS_SHARD") {
@@ -101,32 +101,11 @@ pub fn floor_minute(t: i64) -> i64 {
     t - t.rem_euclid(SCADA_STEP)
 }
 
-/// An instant flag (`--start`, `--end`), floored to the minute.
-pub fn instant_flag(flag: &str, value: &str) -> Result<i64> {
-    Ok(floor_minute(parse_instant(value).map_err(|e| anyhow!("{flag}: {e}"))?))
-}
-
-/// The backfill window from the flags: `--end` defaults to now (whole minute), `--start` to
-/// `--end` minus `--days`. At most [`MAX_DAYS`] long.
-pub fn window(days: i64, start: Option<&str>, end: Option<&str>, now: i64) -> Result<(i64, i64)> {
-    let b = match end {
-        Some(e) => instant_flag("--end", e)?,
-        None => floor_minute(now),
-    };
-    let a = match start {
-        Some(s) => instant_flag("--start", s)?,
-        None => {
-            if days < 1 {
-                bail!("--days {days}: the window must hold at least one day (or give --start)");
-            }
-            if days > i64::from(MAX_DAYS) {
-                bail!(
-                    "--days {days}: one run covers at most {MAX_DAYS} days (ten years): load a longer history as consecutive windows, which continue each other exactly"
-                );
-            }
-            b - days * DAY
-        }
-    };
+/// The backfill window: `end` defaults to `now`, `start` to `end` minus `days`; both are
+/// floored to whole minutes. At least a minute and at most [`MAX_DAYS`] long.
+pub fn window(days: i64, start: Option<i64>, end: Option<i64>, now: i64) -> Result<(i64, i64)> {
+    let b = floor_minute(end.unwrap_or(now));
+    let a = floor_minute(start.unwrap_or(b - days * DAY));
     check_window(a, b)?;
     let max = i64::from(MAX_DAYS) * DAY;
     if b - a > max {
@@ -146,12 +125,34 @@ pub fn check_window(a: i64, b: i64) -> Result<()> {
     Ok(())
 }
 
-/// `--fault-rate`: a share from 0 to 1.
-pub fn check_fault_rate(x: f64) -> Result<f64> {
-    if (0.0..=1.0).contains(&x) {
-        Ok(x)
-    } else {
-        bail!("--fault-rate {x}: must lie between 0 and 1 (the share of machines with a fault episode per week)")
+impl Engine {
+    /// A run's window must begin once the plant exists (its first factory opened): before
+    /// that its machines have no history to simulate.
+    pub fn check_start(&self, start: i64) -> Result<()> {
+        let opened = self.plant.factories.iter().map(|f| f.operational_since).min();
+        let Some(opened) = opened else { return Ok(()) };
+        let first = days_from_civil(opened.year(), opened.month() as u8, opened.day()) * DAY;
+        if start < first {
+            bail!(
+                "--start {} lies before the plant existed: its first factory opened on {opened} \
+                 (the plant's history is placed by [plant] reference_date)",
+                super::clock::date_string(start)
+            );
+        }
+        Ok(())
+    }
+
+    /// A shard must hold a machine.
+    pub fn check_shard(&self, shard: Shard) -> Result<()> {
+        let machines = self.plant.machines.len();
+        if shard.count > machines {
+            bail!(
+                "--shard {}/{}: the plant has {machines} machines, so at most {machines} shards",
+                shard.index,
+                shard.count
+            );
+        }
+        Ok(())
     }
 }
 
@@ -272,15 +273,21 @@ mod tests {
         let (a, b) = window(7, None, None, now).unwrap();
         assert_eq!(b, 1_772_366_400, "end is now rounded down to the minute");
         assert_eq!(b - a, 7 * DAY);
-        assert_eq!(window(1, Some("2026-03-01"), Some("2026-03-02"), now).unwrap(), (1_772_323_200, 1_772_409_600));
-        assert!(window(0, None, None, now).unwrap_err().to_string().contains("--days 0"));
-        assert!(window(1, Some("2026-03-02"), Some("2026-03-01"), now).is_err());
-        let err = window(1, Some("2000-01-01"), Some("2026-03-01"), now).unwrap_err().to_string();
+        let (mar1, mar2) = (1_772_323_200, 1_772_409_600);
+        assert_eq!(window(1, Some(mar1 + 30), Some(mar2), now).unwrap(), (mar1, mar2), "floored to minutes");
+        assert!(window(1, Some(mar2), Some(mar1), now).unwrap_err().to_string().contains("the window is empty"));
+        let err = window(1, Some(946_684_800), Some(mar1), now).unwrap_err().to_string();
         assert!(err.contains("at most 3660 days"), "{err}");
-        assert!(check_fault_rate(-0.5)
-            .unwrap_err()
-            .to_string()
-            .starts_with("--fault-rate -0.5: must lie between 0 and 1"));
-        assert_eq!(check_fault_rate(0.25).unwrap(), 0.25);
+    }
+
+    #[test]
+    fn a_run_starts_once_the_plant_exists_and_a_shard_holds_a_machine() {
+        let e = super::super::seed_7_engine();
+        let err = e.check_start(-2_208_988_800).unwrap_err().to_string(); // 1900-01-01
+        assert!(err.starts_with("--start 1900-01-01 lies before the plant existed"), "{err}");
+        assert!(e.check_start(1_772_323_200).is_ok());
+        assert!(e.check_shard(Shard { index: 228, count: 228 }).is_ok());
+        let err = e.check_shard(Shard { index: 999, count: 1000 }).unwrap_err().to_string();
+        assert!(err.contains("the plant has 228 machines, so at most 228 shards"), "{err}");
     }
 }

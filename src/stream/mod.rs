@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::cli::{StreamArgs, StreamKind};
-use crate::config::{Config, SINKS};
+use crate::cli::{usage, StreamArgs, StreamKind};
+use crate::config::Config;
 use crate::encode::Format;
 use crate::rows::Table;
 use crate::sim::clock::{instant_string, SCADA_STEP, SENSOR_STEP};
@@ -66,35 +66,19 @@ struct Request {
 
 impl Request {
     fn from_args(cfg: &Config, args: &StreamArgs) -> Result<Request> {
-        let speed = match args.speed.trim() {
-            "max" => None,
-            s => match s.parse::<f64>() {
-                Ok(x) if x > 0.0 && x.is_finite() => Some(x),
-                _ => bail!("--speed {s}: expected a positive number of simulated seconds per second, or max"),
-            },
-        };
         let sinks = if args.sink.is_empty() { cfg.stream.sinks.clone() } else { args.sink.clone() };
         if sinks.is_empty() {
-            bail!("no sinks: give --sink postgres,kafka,mqtt,stdout or set [stream] sinks");
+            return Err(usage("no sinks: give --sink postgres,kafka,mqtt,stdout or set [stream] sinks"));
         }
-        for s in &sinks {
-            if !SINKS.contains(&s.as_str()) {
-                bail!("--sink {s}: not a sink; use {}", SINKS.join(", "));
-            }
+        if let Some(twice) = sinks.iter().enumerate().find_map(|(i, s)| sinks[..i].contains(s).then_some(s)) {
+            return Err(usage(format!("--sink {}: {twice} is named twice", sinks.join(","))));
         }
-        let mut sinks_unique: Vec<String> = Vec::new();
-        for s in sinks {
-            if !sinks_unique.contains(&s) {
-                sinks_unique.push(s);
-            }
-        }
-        let start = args.start.as_deref().map(|v| scope::instant_flag("--start", v)).transpose()?;
-        let end = args.end.as_deref().map(|v| scope::instant_flag("--end", v)).transpose()?;
+        let (start, end) = (args.start.map(scope::floor_minute), args.end.map(scope::floor_minute));
         if let (Some(a), Some(b)) = (start, end) {
-            scope::check_window(a, b)?;
+            scope::check_window(a, b).map_err(usage)?;
         }
-        let fault_rate = scope::check_fault_rate(args.fault_rate.unwrap_or(cfg.stream.fault_rate))?;
-        let shard = Shard::select(args.shard.as_deref(), |k| std::env::var(k).ok())?;
+        let fault_rate = args.fault_rate.unwrap_or(cfg.stream.fault_rate);
+        let shard = Shard::select(args.shard, |k| std::env::var(k).ok())?;
         let kind_name = match args.kind {
             StreamKind::Iot => "iot",
             StreamKind::Scada => "scada",
@@ -107,7 +91,7 @@ impl Request {
         };
         let state_dir = args.state_dir.clone().unwrap_or_else(|| cfg.stream.state_dir.clone());
         let listen = match &args.listen {
-            Some(l) => crate::config::parse_listen(l).map_err(|e| anyhow!("--listen: {e}"))?,
+            Some(l) => crate::config::parse_listen(l).map_err(|e| usage(format!("--listen: {e}")))?,
             None => cfg.stream.listen,
         };
         if let Some(addr) = listen {
@@ -116,8 +100,8 @@ impl Request {
         Ok(Request {
             kind: args.kind,
             name,
-            speed,
-            sinks: sinks_unique,
+            speed: args.speed.0,
+            sinks,
             start,
             end,
             fault_rate,
@@ -218,6 +202,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
     let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
+    req.start.map_or(Ok(()), |a| engine.check_start(a)).and_then(|()| engine.check_shard(req.shard)).map_err(usage)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let journal = rt.block_on(injection_journal(&req, &engine, &mut sinks))?;
     let machines = req.shard.machines(engine.plant.machines.len());
@@ -289,7 +274,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         })
     };
     drop(commands_tx);
-    let steering = Steering { commands, journal };
+    let steering = Steering { commands, journal, view: Arc::clone(&view) };
     let released = release(&engine, plan, counters, scope::threads(), &lanes, &ctl, &view, steering);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
@@ -478,13 +463,15 @@ async fn known_counters(g0: i64, sinks: &mut [Box<dyn Live>], resume: &[Option<P
 struct Steering {
     commands: mpsc::Receiver<inject::Command>,
     journal: crate::sim::inject::Journal,
+    /// Where `GET /faults` reads the changes from.
+    view: Arc<View>,
 }
 
 impl Steering {
     /// Waits up to `d` for a command and applies it (or sleeps when nobody can send one).
     fn wait(&mut self, d: Duration, ctl: &Control, engine: &Engine, gen: &mut Generator<'_>) {
         match self.commands.recv_timeout(d) {
-            Ok(cmd) => inject::handle(cmd, engine, gen, &mut self.journal),
+            Ok(cmd) => inject::handle(cmd, engine, gen, &mut self.journal, &self.view),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => ctl.sleep(d),
         }
@@ -493,7 +480,7 @@ impl Steering {
     /// Applies the commands waiting now.
     fn drain(&mut self, engine: &Engine, gen: &mut Generator<'_>) {
         while let Ok(cmd) = self.commands.try_recv() {
-            inject::handle(cmd, engine, gen, &mut self.journal);
+            inject::handle(cmd, engine, gen, &mut self.journal, &self.view);
         }
     }
 }
