@@ -11,6 +11,7 @@ use time::Date;
 
 use crate::faults::Catalogue;
 use crate::plant::Sizes;
+use crate::secrets::Secret;
 
 /// How the two time-series tables are laid out in PostgreSQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -116,6 +117,10 @@ impl SaslMechanism {
 
     pub fn parse(s: &str) -> Option<SaslMechanism> {
         Self::NAMES.iter().position(|n| n.eq_ignore_ascii_case(s)).map(|i| Self::ALL[i])
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[Self::ALL.iter().position(|m| *m == self).expect("every mechanism is listed")]
     }
 }
 
@@ -228,36 +233,6 @@ pub struct StreamConfig {
 
 /// The control plane's default address: loopback, a fixed port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9872";
-
-/// A secret setting: never printed, not even by `{:?}`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// Reads a secret from the first line of a file that only its owner may read (as libpq
-/// insists for `~/.pgpass`); `setting` names the key that pointed at it.
-pub fn read_secret_file(path: &Path, setting: &str) -> Result<Secret> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let meta = std::fs::metadata(path).map_err(|e| anyhow!("cannot read {setting} {}: {e}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        bail!(
-            "{setting} {} may be read by other users (mode {mode:o}): chmod 600 it, as for ~/.pgpass",
-            path.display()
-        );
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {setting} {}: {e}", path.display()))?;
-    let secret = text.lines().next().unwrap_or("").to_owned();
-    if secret.is_empty() {
-        bail!("{setting} {} is empty", path.display());
-    }
-    Ok(Secret(secret))
-}
 
 /// Parses a control-plane address: `ip:port`, or empty for off.
 pub fn parse_listen(v: &str) -> std::result::Result<Option<std::net::SocketAddr>, String> {
@@ -823,7 +798,10 @@ pub const SINKS: &[&str] = &["postgres", "kafka", "mqtt", "stdout", "null"];
 /// An MQTT broker's address: (TLS?, host, port) of `mqtt://host[:port]` (1883) or
 /// `mqtts://host[:port]` (8883).
 pub fn parse_mqtt_url(url: &str) -> std::result::Result<(bool, String, u16), String> {
-    let bad = || format!("`{url}` is not a broker address such as mqtt://127.0.0.1:1883 or mqtts://broker:8883");
+    let bad = || {
+        let url = crate::secrets::redact(url);
+        format!("`{url}` is not a broker address such as mqtt://127.0.0.1:1883 or mqtts://broker:8883")
+    };
     let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")) {
         (false, r)
     } else if let Some(r) = url.strip_prefix("mqtts://").or_else(|| url.strip_prefix("ssl://")) {

@@ -19,7 +19,7 @@ const TIMEOUT: Duration = Duration::from_secs(40);
 /// Runs `genims fault`.
 pub async fn run(cfg: &Config, args: &FaultArgs) -> Result<()> {
     let base = match &args.control {
-        Some(u) => u.trim_end_matches('/').to_owned(),
+        Some(u) => control_url(u)?,
         None => {
             let addr = cfg.stream.listen.ok_or_else(|| {
                 anyhow!("[stream] listen is off (\"\"): say where the stream's control plane is with --control URL")
@@ -28,9 +28,11 @@ pub async fn run(cfg: &Config, args: &FaultArgs) -> Result<()> {
         }
     };
     let token = cfg.stream.control_token.as_ref().map(|t| t.0.as_str());
+    let mut key = None;
     let (what, method, path, body) = match &args.action {
         FaultAction::List => ("list", Method::GET, "/faults".to_owned(), None),
-        FaultAction::Inject { machine, pattern, at, duration, severity, replace } => {
+        FaultAction::Inject { machine, pattern, at, duration, severity, replace, idempotency_key } => {
+            key = idempotency_key.as_deref();
             let body = json!({
                 "machine_id": machine, "pattern": pattern, "at": at, "duration": duration,
                 "severity": severity, "replace": replace,
@@ -39,7 +41,7 @@ pub async fn run(cfg: &Config, args: &FaultArgs) -> Result<()> {
         }
         FaultAction::Clear { id } => ("clear", Method::DELETE, format!("/faults/{id}"), None),
     };
-    let (status, reply) = tokio::time::timeout(TIMEOUT, request(&base, method, &path, token, body))
+    let (status, reply) = tokio::time::timeout(TIMEOUT, request(&base, method, &path, token, key, body))
         .await
         .map_err(|_| anyhow!("the control plane at {base} did not answer within {} s", TIMEOUT.as_secs()))??;
     if !(200..300).contains(&status) {
@@ -52,6 +54,9 @@ pub async fn run(cfg: &Config, args: &FaultArgs) -> Result<()> {
     }
     match &args.action {
         FaultAction::List => print_list(&reply),
+        FaultAction::Inject { .. } if status == 200 => {
+            println!("already injected (an earlier request with this key): {}", describe(&reply))
+        }
         FaultAction::Inject { .. } => println!("injected {}", describe(&reply)),
         FaultAction::Clear { id } if reply.get("cancelled").is_some() => {
             println!("cleared episode {id} before its onset: it never happens")
@@ -61,17 +66,33 @@ pub async fn run(cfg: &Config, args: &FaultArgs) -> Result<()> {
     Ok(())
 }
 
+/// The control plane's base URL from `--control`: `http://host:port[/prefix]`, with no
+/// credentials (the token comes from the configuration); a refusal shows it redacted.
+fn control_url(given: &str) -> Result<String> {
+    let url = given.trim().trim_end_matches('/');
+    let shown = crate::secrets::redact(url);
+    let Some(rest) = url.strip_prefix("http://") else {
+        bail!("--control {shown}: expected http://host:port (the stream's [stream] listen)");
+    };
+    if rest.split('/').next().is_some_and(|authority| authority.contains('@')) {
+        bail!(
+            "--control {shown}: credentials do not go in the URL; the control token comes from \
+             [stream] control_token or GENIMS_CONTROL_TOKEN"
+        );
+    }
+    Ok(url.to_owned())
+}
+
 /// One request to the control plane: status and JSON body.
 async fn request(
     base: &str,
     method: Method,
     path: &str,
     token: Option<&str>,
+    key: Option<&str>,
     body: Option<Value>,
 ) -> Result<(u16, Value)> {
-    let rest = base
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("--control {base}: expected http://host:port (the stream's [stream] listen)"))?;
+    let rest = base.strip_prefix("http://").expect("checked by control_url");
     let (authority, prefix) = rest.split_once('/').map_or((rest, String::new()), |(a, p)| (a, format!("/{p}")));
     let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(authority))
         .await
@@ -92,6 +113,9 @@ async fn request(
         .header(hyper::header::CONTENT_TYPE, "application/json");
     if let Some(t) = token {
         req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
     }
     let req = req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))?;
     let resp = sender.send_request(req).await.with_context(|| format!("request to the control plane at {base}"))?;

@@ -80,20 +80,56 @@ pub async fn apply(client: &mut Client, requested: Option<Partition>, default: P
     let tx = client.transaction().await.map_err(|e| anyhow!("cannot start a transaction: {}", db::cause(&e)))?;
     // Serialise concurrent `schema apply` runs on one database.
     tx.batch_execute("SELECT pg_advisory_xact_lock(8137201)").await.map_err(|e| anyhow!("{}", db::cause(&e)))?;
+    // Checked before anything runs, so a changed column is named (not a view or index
+    // that reads it).
+    refuse_differences(compare_columns(&tx, partition).await?, "nothing was changed")?;
     for (name, sql) in files(partition) {
         tx.batch_execute(sql).await.map_err(|e| anyhow!("{name} failed: {}", db::cause(&e)))?;
-    }
-    let differences = compare_columns(&tx, partition).await?;
-    if !differences.is_empty() {
-        bail!(
-            "the existing tables differ from genims' schema (nothing was changed):\n  {}\n\
-             restore these columns, or drop the tables and run `genims schema apply` again",
-            differences.join("\n  ")
-        );
     }
     tx.commit().await.map_err(|e| anyhow!("cannot commit the schema: {}", db::cause(&e)))?;
     Ok(partition)
 }
+
+/// Fails naming every column of the existing tables that differs from genims' schema,
+/// before a command writes anything (a load into a changed column would fail on a row, in
+/// the server's words). A role that may not create the scratch schema the check needs is
+/// not checked.
+pub async fn require_columns(client: &mut Client) -> Result<()> {
+    let partition = current_partition(client).await?.unwrap_or(Partition::None);
+    let tx = client.transaction().await.map_err(|e| anyhow!("cannot start a transaction: {}", db::cause(&e)))?;
+    let differences = match compare_columns(&tx, partition).await {
+        Ok(d) => d,
+        Err(e) if e.downcast_ref::<NotAllowed>().is_some() => {
+            tracing::debug!("the columns are not checked: {e}");
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    refuse_differences(differences, "nothing was written")
+}
+
+fn refuse_differences(differences: Vec<String>, outcome: &str) -> Result<()> {
+    if differences.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "the existing tables differ from genims' schema ({outcome}):\n  {}\n\
+         restore these columns, or drop the tables and run `genims schema apply` again",
+        differences.join("\n  ")
+    )
+}
+
+/// The role may not create the scratch schema that [`compare_columns`] needs.
+#[derive(Debug)]
+struct NotAllowed(String);
+
+impl std::fmt::Display for NotAllowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotAllowed {}
 
 /// The columns of `table` as its DDL declares them, in order: (name, SQL type as written,
 /// e.g. `VARCHAR(50)`, `DECIMAL(15,4)`, `BIGSERIAL`). Outputs that need column types
@@ -142,23 +178,27 @@ async fn columns_in(
 }
 
 /// Every way the existing tables differ from what the DDL makes: a column missing or of
-/// another type. The DDL is run in a scratch schema inside a savepoint (rolled back), so
-/// the expectation is the DDL itself, never a second list to keep in step. Columns a user
-/// added are left alone.
+/// another type (tables not there yet are not compared). The DDL is run in a scratch
+/// schema inside a savepoint (rolled back), so the expectation is the DDL itself, never a
+/// second list to keep in step. Columns a user added are left alone.
 async fn compare_columns(tx: &tokio_postgres::Transaction<'_>, partition: Partition) -> Result<Vec<String>> {
     let scratch = format!("genims_expected_{}", std::process::id());
     let fail = |e: tokio_postgres::Error| anyhow!("cannot check the schema: {}", db::cause(&e));
     tx.batch_execute(&format!("SAVEPOINT genims_expected; CREATE SCHEMA {scratch}; SET LOCAL search_path = {scratch}"))
         .await
-        .map_err(fail)?;
+        .map_err(|e| match e.code() {
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => NotAllowed(db::cause(&e)).into(),
+            _ => fail(e),
+        })?;
     for (name, sql) in files(partition).into_iter().filter(|(name, _)| *name != VIEWS.0) {
         tx.batch_execute(sql).await.map_err(|e| anyhow!("{name} failed: {}", db::cause(&e)))?;
     }
     let expected = columns_in(tx, Some(&scratch)).await?;
     tx.batch_execute("ROLLBACK TO SAVEPOINT genims_expected").await.map_err(fail)?;
     let actual = columns_in(tx, None).await?;
+    let present: std::collections::BTreeSet<&String> = actual.keys().map(|(t, _)| t).collect();
     let mut differences = Vec::new();
-    for ((table, column), want) in &expected {
+    for ((table, column), want) in expected.iter().filter(|((t, _), _)| present.contains(t)) {
         match actual.get(&(table.clone(), column.clone())) {
             None => differences.push(format!("{table} lacks column {column} ({want})")),
             Some(got) if got != want => differences.push(format!("{table}.{column} is {got}; genims writes {want}")),

@@ -37,6 +37,15 @@ fn full_disk_is_one_line_and_leaves_no_partial_files() {
     assert!(err.contains("No space left on device"), "{err}");
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "no partial files may remain: {left:?}");
+    // Parquet too, its cause said once (the writer's error wraps the I/O error).
+    let pq = mnt.join("pq");
+    let (out, err) =
+        run(genims(dir.path()).arg("backfill").args(["--days", "1", "--out", "parquet", "--path"]).arg(&pq));
+    assert!(!out.status.success(), "a full disk must fail the Parquet run");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(err.matches("No space left on device").count(), 1, "the cause once: {err}");
+    let left: Vec<_> = std::fs::read_dir(&pq).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "no partial Parquet files may remain: {left:?}");
     let (out, err) =
         run(genims(dir.path()).args(["--config", "/dev/null", "seed", "--path"]).arg(mnt.join("big.json")));
     // The master JSON (about 7 MB) cannot fit either.

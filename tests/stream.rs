@@ -822,3 +822,45 @@ fn real_time_stream_follows_the_clock_and_stops_on_sigint() {
     }
     assert!(ticks.len() >= 2, "at least two ticks in 12 s of real time: {ticks:?}");
 }
+
+/// A login the server refuses once the daemon runs (the password changed, the sessions
+/// ended) cannot be mended by retrying: the stream stops at once with one line naming the
+/// cause, as a refused Kafka or MQTT login does, instead of retrying for ever.
+#[test]
+fn a_login_refused_mid_stream_stops_the_stream_with_the_cause() {
+    let dir = plant_dir();
+    let cluster = Cluster::init_new();
+    cluster.configure("", "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n");
+    cluster.start();
+    let mut admin = postgres::Client::connect(&cluster.socket("postgres"), postgres::NoTls).unwrap();
+    admin.batch_execute("CREATE ROLE genims LOGIN SUPERUSER PASSWORD 'right-pw-1234'").unwrap();
+    admin.batch_execute("CREATE DATABASE genims OWNER genims").unwrap();
+    let url = format!("postgresql://genims@127.0.0.1:{}/genims", cluster.port);
+    ok(genims(dir.path()).env("PGPASSWORD", "right-pw-1234").args(["--postgres-url", &url, "schema", "apply"]));
+    let args = ["--postgres-url", &url, "stream", "all", "--sink", "postgres", "--speed", "60"];
+    let window = ["--start", "2026-03-01T00:00:00Z", "--end", "2026-03-01T06:00:00Z"];
+    let err = std::fs::File::create(dir.path().join("stream.log")).unwrap();
+    let mut child = Running(
+        genims(dir.path())
+            .env("PGPASSWORD", "right-pw-1234")
+            .args(args)
+            .args(window)
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    admin
+        .batch_execute(
+            "ALTER ROLE genims PASSWORD 'another-pw-5678'; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'genims'",
+        )
+        .unwrap();
+    let status = wait_for(&mut child, Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("the stream kept retrying a refused login: {}", log(dir.path(), "stream.log")));
+    let text = log(dir.path(), "stream.log");
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("password authentication failed for user \"genims\""), "the cause is named: {text}");
+    assert!(!text.contains("right-pw") && !text.contains("another-pw"), "{text}");
+}

@@ -215,8 +215,8 @@ struct TableFile {
 impl TableFile {
     fn create(path: PathBuf, table: Table, props: &WriterPropertiesPtr) -> Result<TableFile> {
         let file = AtomicFile::create(&path)?;
-        let writer = SerializedFileWriter::new(file, schema(table)?, props.clone())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let writer =
+            SerializedFileWriter::new(file, schema(table)?, props.clone()).map_err(|e| cannot_write(&path, e))?;
         let columns = columns(table).into_iter().map(|(name, kind)| Column::new(name, kind)).collect();
         Ok(TableFile { path, writer, columns, rows: 0 })
     }
@@ -226,7 +226,7 @@ impl TableFile {
         let n = self.columns.len();
         let mut i = 0;
         for cell in Reader::new(cells) {
-            self.columns[i].push(cell).with_context(|| format!("cannot write {}", self.path.display()))?;
+            self.columns[i].push(cell).map_err(|e| cannot_write(&self.path, e))?;
             i += 1;
             if i == n {
                 i = 0;
@@ -247,15 +247,18 @@ impl TableFile {
         if self.rows == 0 {
             return Ok(());
         }
-        let what = || format!("cannot write {}", self.path.display());
-        let mut group = self.writer.next_row_group().with_context(what)?;
+        let path = &self.path;
+        let fail = |e| cannot_write(path, e);
+        let mut group = self.writer.next_row_group().map_err(fail)?;
         for column in &mut self.columns {
-            let mut w =
-                group.next_column().with_context(what)?.ok_or_else(|| anyhow!("{}: too few columns", what()))?;
-            column.write(&mut w).with_context(what)?;
-            w.close().with_context(what)?;
+            let mut w = group
+                .next_column()
+                .map_err(fail)?
+                .ok_or_else(|| anyhow!("cannot write {}: too few columns", path.display()))?;
+            column.write(&mut w).map_err(|e| cannot_write(path, e))?;
+            w.close().map_err(fail)?;
         }
-        group.close().with_context(what)?;
+        group.close().map_err(fail)?;
         self.rows = 0;
         Ok(())
     }
@@ -265,8 +268,15 @@ impl TableFile {
     fn close(mut self) -> Result<AtomicFile> {
         self.flush()?;
         let path = self.path;
-        self.writer.into_inner().with_context(|| format!("cannot write {}", path.display()))
+        self.writer.into_inner().map_err(|e| cannot_write(&path, e))
     }
+}
+
+/// `cannot write <path>: <cause>` with the innermost cause alone: a Parquet error wrapping
+/// an I/O error shows both, so the cause would be said twice.
+fn cannot_write(path: &std::path::Path, e: impl Into<anyhow::Error>) -> anyhow::Error {
+    let e: anyhow::Error = e.into();
+    anyhow!("cannot write {}: {}", path.display(), e.root_cause())
 }
 
 pub struct ParquetSink {

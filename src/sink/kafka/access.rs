@@ -11,6 +11,7 @@ use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
 
 use crate::config::{KafkaConfig, KafkaSecurity, SaslMechanism, SecurityProtocol};
+use crate::sink::Fatal;
 use crate::tls::{self, Roots, Verify};
 
 /// How long to try reaching the brokers at start-up.
@@ -31,6 +32,8 @@ pub struct Access {
     client_id: String,
     tls: Option<Arc<rustls::ClientConfig>>,
     sasl: Option<SaslConfig>,
+    /// The SASL user and mechanism, for messages.
+    login: Option<(String, &'static str)>,
 }
 
 impl std::fmt::Debug for Access {
@@ -50,7 +53,15 @@ impl Access {
         check_combination(sec)?;
         let tls = if sec.protocol.tls() { Some(Arc::new(tls_config(sec)?)) } else { None };
         let sasl = if sec.protocol.sasl() { Some(sasl_config(sec)?) } else { None };
-        Ok(Access { brokers: cfg.brokers.clone(), protocol: sec.protocol, client_id: cfg.client_id.clone(), tls, sasl })
+        let login = sasl.as_ref().and_then(|_| Some((sec.sasl_username.clone()?, sec.sasl_mechanism?.name())));
+        Ok(Access {
+            brokers: cfg.brokers.clone(),
+            protocol: sec.protocol,
+            client_id: cfg.client_id.clone(),
+            tls,
+            sasl,
+            login,
+        })
     }
 
     /// The brokers and protocol, for messages: `b1:9093,b2:9093 (sasl_ssl)`.
@@ -77,11 +88,12 @@ impl Access {
         self.build(deadline).await
     }
 
-    /// Reaches the brokers one attempt at a time until one succeeds or [`CONNECT_TIMEOUT`]
-    /// has passed. rskafka retries a failed connection until its deadline and only then says
-    /// why, so a refusal (a wrong password, a TLS error) would be lost to the timeout
-    /// whenever its attempts take long — a SCRAM exchange on a loaded host takes seconds;
-    /// single attempts keep each cause, and the timeout reports the last one.
+    /// Reaches the brokers one attempt at a time until one succeeds, the brokers refuse for
+    /// good (a login, a certificate: reported at once), or [`CONNECT_TIMEOUT`] has passed.
+    /// rskafka retries a failed connection until its deadline and only then says why, so a
+    /// refusal would be lost to the timeout whenever its attempts take long — a SCRAM
+    /// exchange on a loaded host takes seconds; single attempts keep each cause, and the
+    /// timeout reports the last one.
     async fn probe(&self) -> Result<()> {
         let start = Instant::now();
         let mut last = None;
@@ -89,7 +101,13 @@ impl Access {
             let left = CONNECT_TIMEOUT.saturating_sub(start.elapsed());
             match tokio::time::timeout(left, self.builder(Duration::ZERO).build()).await {
                 Ok(Ok(_)) => return Ok(()),
-                Ok(Err(e)) => last = Some(self.refused(&e)),
+                Ok(Err(e)) => {
+                    let refused = self.refused(&e);
+                    if !crate::sink::retryable(&refused) {
+                        return Err(refused);
+                    }
+                    last = Some(refused);
+                }
                 Err(_) => break,
             }
             if start.elapsed() + RETRY_PAUSE >= CONNECT_TIMEOUT {
@@ -111,9 +129,34 @@ impl Access {
         }
     }
 
-    /// The brokers answered a connection with an error.
+    /// The brokers answered a connection with an error: [`Fatal`] when retrying cannot mend
+    /// it (a refused login, a certificate that does not verify), in plain words.
     fn refused(&self, e: &rskafka::client::error::Error) -> anyhow::Error {
-        anyhow!("cannot connect to Kafka at {}: {}{}", self.shown(), cause(e), self.hint(&e.to_string()))
+        let (chain, why) = (chain(e), cause(e));
+        let at = self.shown();
+        if let (true, Some((user, mechanism))) = (chain.contains("Sasl handshake failed"), &self.login) {
+            let lower = chain.to_lowercase();
+            // The broker's or the SASL library's own last word: `unknown user`, `invalid proof`.
+            let why = chain.rsplit(": ").next().unwrap_or(&why);
+            return Fatal(
+                if lower.contains("unsupported sasl mechanism") || lower.contains("invalid sasl mechanism") {
+                    format!(
+                    "Kafka at {at} does not offer SASL mechanism {mechanism} ({why}): set [kafka] sasl_mechanism to \
+                     one it offers, or security_protocol = plaintext or ssl if the listener takes no login"
+                )
+                } else {
+                    format!(
+                    "Kafka at {at} refused the SASL login of user `{user}` with {mechanism} ({why}): a wrong password, \
+                     an unknown user, or no {mechanism} credential for that user on the broker"
+                )
+                },
+            )
+            .into();
+        }
+        if chain.contains("invalid peer certificate") {
+            return Fatal(format!("cannot connect to Kafka at {at}: {why}")).into();
+        }
+        anyhow!("cannot connect to Kafka at {at}: {why}{}", self.hint(&chain))
     }
 
     /// No broker answered within [`CONNECT_TIMEOUT`].
@@ -125,10 +168,13 @@ impl Access {
     /// answered by closing the connection.
     fn hint(&self, error: &str) -> &'static str {
         let cut = ["early eof", "Connection reset", "connection reset"].iter().any(|s| error.contains(s));
-        if cut && !self.protocol.tls() {
-            " (the broker closed the connection: a TLS port? then security_protocol = ssl or sasl_ssl)"
-        } else {
-            ""
+        match (cut, self.protocol.tls(), self.protocol.sasl()) {
+            (true, false, false) => {
+                " (the broker closed the connection: does the listener want a SASL login — \
+                 security_protocol = sasl_plaintext — or TLS — ssl or sasl_ssl?)"
+            }
+            (true, false, true) => " (the broker closed the connection: a TLS port? then security_protocol = sasl_ssl)",
+            _ => "",
         }
     }
 
@@ -201,7 +247,7 @@ fn sasl_config(sec: &KafkaSecurity) -> Result<SaslConfig> {
     })?;
     let password = match (&sec.sasl_password, &sec.sasl_password_file) {
         (Some(p), _) => p.0.clone(),
-        (None, Some(file)) => crate::config::read_secret_file(Path::new(file), "[kafka] sasl_password_file")?.0,
+        (None, Some(file)) => crate::secrets::read_secret_file(Path::new(file), "[kafka] sasl_password_file")?.0,
         (None, None) => bail!(
             "security_protocol = {p} needs a password: GENIMS_KAFKA_SASL_PASSWORD, [kafka] sasl_password_file or sasl_password"
         ),
@@ -212,6 +258,18 @@ fn sasl_config(sec: &KafkaSecurity) -> Result<SaslConfig> {
         SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
         SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
     })
+}
+
+/// Every message of an error's chain, joined.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
 }
 
 /// The reason of an rskafka error without its retry wrappers ("all retries failed: Retry
@@ -232,7 +290,8 @@ fn cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, Secret};
+    use crate::config::Config;
+    use crate::secrets::Secret;
 
     fn kafka(f: impl FnOnce(&mut KafkaSecurity)) -> KafkaConfig {
         let mut k = Config::default().kafka;

@@ -14,6 +14,8 @@ use anyhow::{anyhow, bail, Result};
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::sink::Fatal;
+
 /// How long a new connection may take to be accepted.
 pub const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 /// How long the broker may keep a message waiting (no room in the client's queue, no
@@ -29,14 +31,18 @@ struct Shared {
     done: AtomicU64,
     failed: AtomicBool,
     failure: Mutex<Option<String>>,
+    /// The broker refused the connection for good (credentials, client id, protocol):
+    /// retrying cannot mend it.
+    refused: AtomicBool,
     changed: Notify,
 }
 
 impl Shared {
-    fn fail(&self, why: String) {
+    fn fail(&self, why: String, refused: bool) {
         let mut f = self.failure.lock().expect("not poisoned");
         if f.is_none() {
             *f = Some(why);
+            self.refused.store(refused, Ordering::Release);
         }
         self.failed.store(true, Ordering::Release);
         self.changed.notify_waiters();
@@ -77,9 +83,15 @@ impl Conn {
         let conn = Conn { client, shared, task, qos, published: 0, broker };
         match tokio::time::timeout(CONNECT_LIMIT, up).await {
             Ok(Ok(())) => Ok(conn),
-            Ok(Err(_)) => Err(anyhow!(conn
-                .failure()
-                .unwrap_or_else(|| format!("MQTT broker at {} closed the connection", conn.broker)))),
+            Ok(Err(_)) => {
+                let why =
+                    conn.failure().unwrap_or_else(|| format!("MQTT broker at {} closed the connection", conn.broker));
+                if conn.shared.refused.load(Ordering::Acquire) {
+                    Err(Fatal(why).into())
+                } else {
+                    Err(anyhow!(why))
+                }
+            }
             Err(_) => {
                 bail!("MQTT broker at {} did not accept a connection within {} s", conn.broker, CONNECT_LIMIT.as_secs())
             }
@@ -204,12 +216,14 @@ async fn drive(
                 }
             }
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
-                shared.fail(format!("disconnected from the MQTT broker at {broker}"));
+                shared.fail(format!("disconnected from the MQTT broker at {broker}"), false);
                 return;
             }
             Ok(_) => {}
             Err(e) => {
-                shared.fail(describe(&e, &broker));
+                let refused =
+                    matches!(&e, ConnectionError::ConnectionRefused(c) if *c != ConnectReturnCode::ServiceUnavailable);
+                shared.fail(describe(&e, &broker), refused);
                 return;
             }
         }

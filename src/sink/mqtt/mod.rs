@@ -27,11 +27,12 @@ use anyhow::{anyhow, bail, Result};
 use rumqttc::{MqttOptions, QoS, TlsConfiguration, Transport};
 
 use super::{Bulk, Live, Progress, Sink};
-use crate::config::{MqttConfig, MqttMode, Secret};
+use crate::config::{MqttConfig, MqttMode};
 use crate::encode::cells::Cell;
 use crate::encode::Format;
 use crate::plant::Plant;
 use crate::rows::Table;
+use crate::secrets::Secret;
 use crate::tls::{self, Roots, Verify};
 
 /// The settings behind MQTT's TLS, for messages.
@@ -83,7 +84,7 @@ impl Access {
         };
         let password = match (&cfg.password, &cfg.password_file) {
             (Some(p), _) => Some(p.clone()),
-            (None, Some(file)) => Some(crate::config::read_secret_file(file, "[mqtt] password_file")?),
+            (None, Some(file)) => Some(crate::secrets::read_secret_file(file, "[mqtt] password_file")?),
             (None, None) => None,
         };
         if password.is_some() && cfg.username.is_none() {

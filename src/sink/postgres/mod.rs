@@ -138,6 +138,20 @@ fn classify(what: &str, e: tokio_postgres::Error) -> anyhow::Error {
     }
 }
 
+/// A connection the pool could not open. A refused login (SQLSTATE class 28) or a database
+/// that does not exist (3D000) is [`Fatal`]: retrying cannot mend it, so it is said at once.
+/// A server that is away may come back.
+fn pool_error(e: deadpool_postgres::PoolError) -> anyhow::Error {
+    if let deadpool_postgres::PoolError::Backend(pg) = &e {
+        let msg = format!("cannot connect to PostgreSQL: {}", db::cause(pg));
+        return match pg.code().map(|c| c.code()) {
+            Some(c) if c.starts_with("28") || c == "3D000" => Fatal(msg).into(),
+            _ => anyhow!(msg),
+        };
+    }
+    anyhow!("cannot get a PostgreSQL connection: {e}")
+}
+
 fn pg_err(what: &str, table: Table, e: tokio_postgres::Error) -> anyhow::Error {
     anyhow!("{what} {}: {}", table.name(), db::cause(&e))
 }
@@ -164,8 +178,12 @@ async fn copy_into(
         move |err| CopyError { what, err }
     };
     if merge {
+        // Quietly: the server's notice that the table exists (every flush after the first)
+        // is not news.
         tx.batch_execute(&format!(
-            "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {into} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            "SET LOCAL client_min_messages = warning; \
+             CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {into} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS; \
+             RESET client_min_messages"
         ))
         .await
         .map_err(fail("cannot stage"))?;
@@ -230,7 +248,7 @@ async fn copy_and_hold(
 }
 
 async fn copy_stream(pool: Pool, table: Table, into: String, rx: mpsc::Receiver<Bytes>) -> CopyDone {
-    let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+    let client = pool.get().await.map_err(pool_error)?;
     let (decide_tx, decide_rx) = oneshot::channel::<bool>();
     let (result_tx, result_rx) = oneshot::channel::<Result<()>>();
     let (count_tx, count_rx) = oneshot::channel::<Result<u64>>();
@@ -261,11 +279,12 @@ impl PostgresSink {
         let builds = staging::STAGED.len() * staging::BUILD_SESSIONS;
         let pool = db::pool(target, 2 * sensor_streams + Table::ALL.len() + builds, Duration::from_secs(10))?;
         let staging = rt.block_on(async {
-            let client = db::connect(target).await?;
+            let mut client = db::connect(target).await?;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
             tables.extend(crate::plant::tables::MASTER_TABLES);
             tables.push("genims_plant");
             db::require_tables(&client, &tables).await?;
+            schema::require_columns(&mut client).await?;
             plant.check(&client).await?;
             let partitioned = schema::current_partition(&client).await? == Some(Partition::Daily);
             let first = window.0 - window.0.rem_euclid(DAY);
@@ -297,12 +316,13 @@ impl PostgresLive {
     ) -> Result<PostgresLive> {
         let pool = db::pool(target, 1, Duration::from_secs(5))?;
         let partitioned = rt.block_on(async {
-            let client = tokio::time::timeout(Duration::from_secs(10), db::connect(target))
+            let mut client = tokio::time::timeout(Duration::from_secs(10), db::connect(target))
                 .await
                 .map_err(|_| anyhow!("cannot connect to PostgreSQL at {}: no answer within 10 s", target.shown))??;
             let mut tables: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
             tables.extend(["genims_stream_progress", "genims_injections", "genims_plant", "sensors"]);
             db::require_tables(&client, &tables).await?;
+            schema::require_columns(&mut client).await?;
             plant.check(&client).await?;
             Ok::<_, anyhow::Error>(schema::current_partition(&client).await? == Some(Partition::Daily))
         })?;
@@ -370,7 +390,7 @@ impl Live for PostgresLive {
         let journal_stream = self.journal.as_ref().map(|(s, _)| s.clone()).unwrap_or_default();
         let injected = injections.len();
         let work = async move {
-            let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+            let mut client = pool.get().await.map_err(pool_error)?;
             if !new_days.is_empty() {
                 client
                     .batch_execute(&partitions_sql(&new_days))
@@ -410,7 +430,7 @@ impl Live for PostgresLive {
     }
 
     async fn injections(&mut self, stream: &str) -> Result<Vec<crate::sim::inject::Entry>> {
-        let client = self.pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        let client = self.pool.get().await.map_err(pool_error)?;
         let rows = client
             .query("SELECT seq, entry FROM genims_injections WHERE stream = $1 ORDER BY seq", &[&stream])
             .await
@@ -436,7 +456,7 @@ impl Live for PostgresLive {
     /// The stream's saved progress, else the end of the history the tables hold.
     async fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
         let stream = stream.to_owned();
-        let client = self.pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        let client = self.pool.get().await.map_err(pool_error)?;
         let saved = client
             .query_opt(
                 "SELECT extract(epoch FROM through)::bigint FROM genims_stream_progress WHERE stream = $1",
@@ -559,7 +579,7 @@ pub fn finalize(rt: &tokio::runtime::Handle, target: &db::Target) -> Result<()> 
     let pool = db::pool(target, 1, Duration::from_secs(10))?;
     rt.block_on(async {
         advance_sequences(&pool).await?;
-        let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+        let mut client = pool.get().await.map_err(pool_error)?;
         staging::sweep(&client, None).await?;
         refresh_statistics(&mut client, true).await
     })
@@ -695,7 +715,7 @@ impl PostgresSink {
     fn analyze(&mut self) -> Result<()> {
         let pool = self.pool.clone();
         self.rt.block_on(async move {
-            let mut client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+            let mut client = pool.get().await.map_err(pool_error)?;
             refresh_statistics(&mut client, false).await
         })
     }
@@ -723,7 +743,7 @@ pub async fn refresh_statistics(client: &mut deadpool_postgres::Object, wait: bo
 /// Counters stored in scada_machine_data in the day before `at`, per machine: the latest
 /// record's instant and counters.
 async fn stored_counters(pool: &Pool, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
-    let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+    let client = pool.get().await.map_err(pool_error)?;
     let sql = format!(
         "SELECT DISTINCT ON (machine_id) machine_id::text, extract(epoch FROM timestamp)::bigint,
                 parts_produced_cumulative, energy_consumed_kwh::float8
@@ -744,7 +764,7 @@ async fn stored_counters(pool: &Pool, at: i64) -> Result<BTreeMap<String, (i64, 
 
 /// Advances the id sequences past the explicit ids genims wrote.
 async fn advance_sequences(pool: &Pool) -> Result<()> {
-    let client = pool.get().await.map_err(|e| anyhow!("cannot get a PostgreSQL connection: {e}"))?;
+    let client = pool.get().await.map_err(pool_error)?;
     // One implicit transaction under the sequence lock; a sequence only ever moves up, so
     // shards finishing in any order leave it past every id any of them stored.
     let mut sql = format!("SELECT pg_advisory_xact_lock({LOCK_SEQUENCES});");
