@@ -117,13 +117,17 @@ fn one_line_error(dir: &Path, args: &[&str], expect: &str) {
 fn bad_input_gives_one_clear_error_and_writes_nothing() {
     let dir = tempdir();
     small(dir.path());
-    one_line_error(dir.path(), &["backfill", "--days", "0", "--path", "x"], "--days 0");
-    one_line_error(dir.path(), &["backfill", "--shard", "4/3", "--path", "x"], "--shard 4/3");
-    one_line_error(dir.path(), &["backfill", "--fault-rate", "2", "--path", "x"], "--fault-rate 2");
+    one_line_error(dir.path(), &["backfill", "--days", "0", "--path", "x"], "'0' for '--days <DAYS>'");
+    one_line_error(dir.path(), &["backfill", "--shard", "4/3", "--path", "x"], "'4/3' for '--shard <i/n>'");
+    one_line_error(
+        dir.path(),
+        &["backfill", "--fault-rate", "2", "--path", "x"],
+        "'2' for '--fault-rate <FAULT_RATE>'",
+    );
     one_line_error(
         dir.path(),
         &["backfill", "--start", "yesterday", "--path", "x"],
-        "--start: `yesterday` is not a time",
+        "'yesterday' for '--start <TIME>': `yesterday` is not a time",
     );
     one_line_error(dir.path(), &["backfill", "--out", "db"], "no PostgreSQL database configured");
     one_line_error(

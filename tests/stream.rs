@@ -774,8 +774,8 @@ fn unreachable_sinks_fail_at_start_unless_degraded() {
     assert_eq!(lines, 32 * 10, "every SCADA record of ten minutes reaches stdout");
     // Bad flags are one clear line each.
     for (args, want) in [
-        (vec!["stream", "iot", "--speed", "0"], "--speed 0"),
-        (vec!["stream", "iot", "--sink", "files"], "--sink files: not a sink"),
+        (vec!["stream", "iot", "--speed", "0"], "'0' for '--speed <SPEED>'"),
+        (vec!["stream", "iot", "--sink", "files"], "'files' for '--sink <SINK,...>': not a sink"),
         (vec!["stream", "iot", "--start", "2026-03-05", "--end", "2026-03-04"], "the window is empty"),
         (vec!["stream", "iot", "--sink", "postgres"], "no PostgreSQL database configured"),
     ] {
