@@ -11,6 +11,7 @@ mod cli;
 mod deploy;
 mod evaluate;
 mod full_disk;
+mod golden;
 mod inject;
 mod kafka;
 mod kafka_tls;
