@@ -16,11 +16,11 @@ use anyhow::Result;
 
 use crate::cli::usage;
 use crate::cli::{BackfillArgs, BackfillOut};
+use crate::clock::DAY;
 use crate::config::Config;
 use crate::encode::{Encoded, Format};
 use crate::rows::Table;
-use crate::sim::clock::DAY;
-use crate::sim::scope::{self, Shard};
+use crate::sim::scope::Shard;
 use crate::sim::unit::UnitSpec;
 use crate::sim::Engine;
 use crate::sink::files::FileSink;
@@ -44,8 +44,8 @@ pub struct Request {
 impl Request {
     pub fn from_args(cfg: &Config, args: &BackfillArgs) -> Result<Request> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-        let window = scope::window(args.days, args.start, args.end, now).map_err(usage)?;
-        let shard = Shard::select(args.shard, |k| std::env::var(k).ok())?;
+        let window = crate::request::window(args.days, args.start, args.end, now).map_err(usage)?;
+        let shard = crate::request::shard(args.shard, |k| std::env::var(k).ok())?;
         let out = args.out.unwrap_or(BackfillOut::Csv);
         if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Mqtt | BackfillOut::Null)
             && args.path.is_some()
@@ -81,8 +81,10 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
         return Ok(());
     }
     let req = Request::from_args(cfg, args)?;
-    let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
-    engine.check_start(req.window.0).and_then(|()| engine.check_shard(req.shard)).map_err(usage)?;
+    let engine = cfg.engine(req.fault_rate, &args.patterns)?;
+    crate::request::check_start(&engine, req.window.0)
+        .and_then(|()| crate::request::check_shard(&engine, req.shard))
+        .map_err(usage)?;
     if let Some(file) = &args.injections {
         if !file.is_file() {
             return Err(usage(format!(
@@ -98,7 +100,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
     }
     let mut sink: Box<dyn Bulk> = match req.out {
         BackfillOut::Db => {
-            let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
+            let plant = crate::sink::postgres::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
             Box::new(PostgresSink::new(rt.clone(), &cfg.postgres()?, cfg.postgres.pool_size, req.window, &plant)?)
         }
         BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
@@ -130,8 +132,8 @@ fn report(engine: &Engine, req: &Request, s: &Summary) {
         if req.shard.count > 1 { format!("shard {}/{}: ", req.shard.index, req.shard.count) } else { String::new() };
     let mut lines = vec![format!(
         "genims: backfill {} .. {} ({shard}{} of {} machines) in {:.1} s, {} rows ({:.0} rows/s)",
-        crate::sim::clock::date_string(req.window.0),
-        crate::sim::clock::date_string(req.window.1),
+        crate::clock::date_string(req.window.0),
+        crate::clock::date_string(req.window.1),
         req.machines(engine.plant.machines.len()).len(),
         engine.plant.machines.len(),
         s.seconds,
@@ -159,7 +161,7 @@ pub fn drive(
     progress: bool,
 ) -> Result<Summary> {
     let started = Instant::now();
-    let threads = scope::threads();
+    let threads = engine.threads;
     let first_day = window.0 - window.0.rem_euclid(DAY);
     let days: Vec<i64> = (0..).map(|k| first_day + k * DAY).take_while(|&d| d < window.1).collect();
     let carried = sink.checkpoints(window.0)?;

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Partition, SINKS};
+use crate::clock::{parse_duration, parse_instant};
+use crate::config::SINKS;
+use crate::db::schema::Partition;
 use crate::seed::SeedOut;
-use crate::sim::clock::{parse_duration, parse_instant};
 use crate::sim::scope::Shard;
 
 #[derive(Debug, Parser)]

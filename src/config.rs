@@ -9,18 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _, Result};
 use time::Date;
 
+use crate::db::schema::Partition;
 use crate::faults::Catalogue;
 use crate::plant::Sizes;
 use crate::secrets::Secret;
-
-/// How the two time-series tables are laid out in PostgreSQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Partition {
-    /// Plain tables.
-    None,
-    /// Range-partitioned by day on "timestamp".
-    Daily,
-}
+use crate::sim::Engine;
 
 #[derive(Debug, Clone)]
 pub struct PostgresConfig {
@@ -292,6 +285,25 @@ pub struct Config {
     pub quality: crate::sim::quality::Quality,
     pub quality_enabled: Option<bool>,
     pub stream: StreamConfig,
+    /// Worker threads (`GENIMS_THREADS`; `None`: one per core). Output does not depend on it.
+    pub threads: Option<usize>,
+}
+
+impl Config {
+    /// The engine of this configuration's plant, with the run's fault rate and, if given,
+    /// only the named fault patterns enabled.
+    pub fn engine(&self, fault_rate: f64, patterns: &[String]) -> Result<Engine> {
+        let catalogue = self.fault_catalogue()?;
+        let plant = crate::plant::Plant::generate(self.seed, &self.sizes, self.reference_date, &catalogue)?;
+        let mut engine = Engine::new(self.seed, fault_rate, plant, catalogue)?;
+        engine.set_difficulty(self.difficulty);
+        engine.quality = self.quality_defects();
+        engine.restrict_patterns(patterns)?;
+        if let Some(t) = self.threads {
+            engine.threads = t;
+        }
+        Ok(engine)
+    }
 }
 
 /// Values given on the command line; each wins over the file and the environment.
@@ -330,6 +342,7 @@ impl Default for Config {
             quality: Default::default(),
             quality_enabled: None,
             stream: StreamConfig::default(),
+            threads: None,
         }
     }
 }
@@ -714,6 +727,10 @@ impl Config {
         }
         if let Some(d) = get("GENIMS_OUTPUT_DIR").filter(|s| !s.is_empty()) {
             self.output_dir = PathBuf::from(d);
+        }
+        if let Some(t) = get("GENIMS_THREADS").filter(|s| !s.trim().is_empty()) {
+            let n = t.trim().parse::<usize>().ok().filter(|&n| n > 0);
+            self.threads = Some(n.ok_or_else(|| anyhow!("GENIMS_THREADS: `{t}` is not a positive number of threads"))?);
         }
         if let Some(d) = get("GENIMS_FAULTS_DIR").filter(|s| !s.is_empty()) {
             self.faults_dir = Some(PathBuf::from(d));

@@ -6,6 +6,7 @@
 
 mod backfill;
 mod cli;
+mod clock;
 mod config;
 mod db;
 mod encode;
@@ -14,9 +15,9 @@ mod fault;
 mod faults;
 mod output;
 mod plant;
+mod request;
 mod rng;
 mod rows;
-mod schema;
 mod secrets;
 mod seed;
 mod sim;
@@ -80,15 +81,15 @@ fn run(cli: Cli) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = match cli.command {
         Command::Schema { action: SchemaAction::Print { partition } } => {
-            print!("{}", schema::script(partition));
+            print!("{}", db::schema::script(partition));
             Ok(())
         }
         Command::Schema { action: SchemaAction::Apply { partition } } => runtime.block_on(async {
             let mut client = db::connect(&cfg.postgres()?).await?;
-            let used = schema::apply(&mut client, partition, cfg.postgres.partition).await?;
+            let used = db::schema::apply(&mut client, partition, cfg.postgres.partition).await?;
             eprintln!(
                 "genims: schema applied (16 tables, fault_labels, data_quality_labels, genims_stream_progress, genims_injections, genims_plant, detection views; time series {})",
-                if used == config::Partition::Daily { "partitioned by day" } else { "unpartitioned" }
+                if used == db::schema::Partition::Daily { "partitioned by day" } else { "unpartitioned" }
             );
             Ok(())
         }),

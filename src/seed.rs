@@ -13,7 +13,8 @@ use crate::db;
 use crate::output::atomic::AtomicFile;
 use crate::output::master;
 use crate::plant::tables::{TableRows, MASTER_TABLES};
-use crate::plant::{Plant, PlantIdentity};
+use crate::plant::Plant;
+use crate::sink::postgres::PlantIdentity;
 
 /// Where `seed` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,7 +114,7 @@ async fn load_db(target: &db::Target, tables: &[TableRows], identity: &PlantIden
     let mut required = MASTER_TABLES.to_vec();
     required.push("genims_plant");
     db::require_tables(&client, &required).await?;
-    crate::schema::require_columns(&mut client).await?;
+    crate::db::schema::require_columns(&mut client).await?;
     let err = |what: &str, e: tokio_postgres::Error| anyhow!("{what}: {}", db::cause(&e));
     let tx = client.transaction().await.map_err(|e| err("cannot start a transaction", e))?;
     let list = MASTER_TABLES.join(", ");

@@ -6,8 +6,8 @@
 
 use time::{Date, PrimitiveDateTime, Time};
 
+use crate::clock::{days_from_civil, DAY};
 use crate::rows::Cells;
-use crate::sim::clock::{days_from_civil, DAY};
 
 /// One cell.
 #[derive(Debug, Clone, PartialEq)]

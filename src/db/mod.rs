@@ -2,6 +2,7 @@
 //! the one connector of [`target`]: TLS, passwords) with an error that names the server,
 //! pools, and verify the schema is in place before writing.
 
+pub mod schema;
 pub mod target;
 
 use anyhow::{anyhow, bail, Context as _, Result};

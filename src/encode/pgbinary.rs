@@ -1,9 +1,9 @@
 //! PostgreSQL's binary COPY format: per row a field count, per field an `i32` length (-1 for
 //! NULL) and the value in network byte order; numerics in base-10000 digits.
 
+use crate::clock::DAY;
 use crate::encode::text::scaled;
 use crate::rows::Cells;
-use crate::sim::clock::DAY;
 
 /// PostgreSQL's binary COPY format: per field an i32 length (-1 for NULL) and the bytes.
 pub(crate) struct Bin<'a> {

@@ -3,8 +3,8 @@
 //! specialised; numbers, booleans and timestamps are spelled the same in all of them
 //! (SPEC §7).
 
+use crate::clock::{civil_from_days, write_sql_ts};
 use crate::rows::Cells;
-use crate::sim::clock::{civil_from_days, write_sql_ts};
 
 pub(crate) fn write_time(out: &mut Vec<u8>, secs: i64) {
     let s = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);

@@ -22,9 +22,9 @@ use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{EvaluateArgs, EvaluateFormat};
+use crate::clock::{instant_string, DAY, HOUR};
 use crate::config::Config;
 use crate::db;
-use crate::sim::clock::{instant_string, DAY, HOUR};
 
 /// Targets by documented detectability (issue 5): (recall, precision).
 fn target(pattern: &str) -> (f64, f64) {

@@ -3,20 +3,17 @@
 //! [`Plant::generate`] builds the whole plant deterministically from the seed, the sizes and
 //! the fault catalogue (which decides which sensors each machine type must carry). The
 //! entity structs here hold what the simulation engine needs; `tables` turns them into rows
-//! of the ten master tables; `identity` is what a database records of the plant its master
-//! data came from.
+//! of the ten master tables.
 
 pub mod alloc;
 pub mod catalog;
 mod generate;
-pub mod identity;
 pub mod roles;
 pub mod tables;
 
 use time::{Date, Time};
 
 pub use generate::Sizes;
-pub use identity::PlantIdentity;
 
 #[derive(Debug, Clone)]
 pub struct Factory {

@@ -6,7 +6,7 @@
 //! instant belongs to exactly one production shift. The `general` shift (09–18) is office
 //! hours and never drives machines.
 
-use super::clock::{Zone, HOUR};
+use crate::clock::{Zone, HOUR};
 
 /// Shift codes in master-data order: the shift's index within its factory's six shifts.
 pub const SHIFT_CODES: [&str; 6] = ["shift_a", "shift_b", "shift_c", "weekend_a", "weekend_b", "general"];
@@ -81,7 +81,7 @@ pub fn week_start(zone: &Zone, ts: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::clock::{parse_instant, DAY};
+    use crate::clock::{parse_instant, DAY};
 
     #[test]
     fn every_instant_has_one_shift_and_shifts_tile_the_week() {

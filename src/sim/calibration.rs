@@ -10,8 +10,8 @@
 
 use rand::Rng as _;
 
-use super::clock::{DAY, HOUR};
 use super::Engine;
+use crate::clock::{DAY, HOUR};
 use crate::rng;
 
 /// Latest a scheduled calibration is done, in days after it falls due.
@@ -46,7 +46,7 @@ impl Engine {
     /// The master data's calibration day of sensor `s` and its interval, in days.
     fn programme(&self, s: usize) -> (i64, i64) {
         let c = &self.plant.sensors[s].calibration_date;
-        let day = super::clock::days_from_civil(c.year(), u8::from(c.month()), c.day());
+        let day = crate::clock::days_from_civil(c.year(), u8::from(c.month()), c.day());
         (day, self.plant.sensors[s].calibration_frequency_days.max(1))
     }
 
@@ -113,7 +113,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::clock::ID_EPOCH;
+    use crate::clock::ID_EPOCH;
 
     fn engine() -> Engine {
         crate::sim::seed_7_engine()
@@ -129,7 +129,7 @@ mod tests {
             let all: Vec<Calibration> = (-8..60).map(|k| e.calibration(s, k)).collect();
             assert!(all.windows(2).all(|w| w[0].done + w[0].labour < w[1].done), "sensor {s}: calibrations in order");
             let c = &e.plant.sensors[s].calibration_date;
-            let day = crate::sim::clock::days_from_civil(c.year(), u8::from(c.month()), c.day());
+            let day = crate::clock::days_from_civil(c.year(), u8::from(c.month()), c.day());
             assert_eq!(e.calibration(s, 0).done, day * DAY, "sensor {s}: calibration 0 is the master data's");
             for c in &all[1..all.len() - 1] {
                 assert_eq!(e.calibrations(s, c.done, c.done + 60), [*c], "sensor {s}: the minute it begins");
@@ -208,7 +208,7 @@ mod tests {
         );
         let csv = String::from_utf8_lossy(&out.bufs[Table::MaintenanceEvents.index()]).into_owned();
         let sensor = &e.plant.sensors[ep.sensor.unwrap()].id;
-        let ts = |t: i64| crate::sim::clock::instant_string(t).replace('T', " ").replace('Z', "");
+        let ts = |t: i64| crate::clock::instant_string(t).replace('T', " ").replace('Z', "");
         let orders: Vec<&str> = csv.lines().filter(|l| l.contains(&format!("Sensor {sensor} ("))).collect();
         assert_eq!(orders.len(), 1, "one order for {sensor} on the day:\n{csv}");
         let want = format!("{},{},{}", ts(c.due), ts(c.done), ts(ep.fault_at));

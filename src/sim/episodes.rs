@@ -15,7 +15,7 @@
 
 use rand::Rng as _;
 
-use super::clock::{DAY, HOUR, ID_EPOCH};
+use crate::clock::{DAY, HOUR, ID_EPOCH};
 use crate::faults::{Catalogue, Pattern};
 use crate::plant::Plant;
 use crate::rng::{self, Rng};

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
-use super::clock::{duration_text, instant_string, parse_instant, HOUR, SCADA_STEP};
 use super::episodes::Episode;
 use super::Engine;
+use crate::clock::{duration_text, instant_string, parse_instant, HOUR, SCADA_STEP};
 
 /// Injected episode ids start here, far above the catalogue's (epoch × machines + machine).
 pub const ID_BASE: i64 = 1 << 40;

@@ -10,10 +10,10 @@
 use rand::RngCore as _;
 
 use super::calendar::{shift_at, ShiftSpan};
-use super::clock::{DAY, HOUR, SCADA_STEP};
 use super::episodes::{Ending, Episode};
 use super::plan::{Preventive, Run};
 use super::Engine;
+use crate::clock::{DAY, HOUR, SCADA_STEP};
 use crate::rng;
 
 /// A machine state (SCADA `machine_state`).

@@ -8,7 +8,6 @@
 
 pub mod calendar;
 pub mod calibration;
-pub mod clock;
 pub mod episodes;
 pub mod inject;
 pub mod machine;
@@ -24,10 +23,10 @@ pub mod unit;
 use anyhow::Result;
 use rand::Rng as _;
 
+use crate::clock::Zone;
 use crate::faults::Catalogue;
 use crate::plant::Plant;
 use crate::rng;
-use clock::Zone;
 use physics::Behaviour;
 
 /// Per-sensor constants drawn once from the seed.
@@ -96,6 +95,9 @@ pub struct Engine {
     pub realism: Option<realism::Realism>,
     /// The data-quality defects of delivered readings; `None` when `[quality]` is off.
     pub quality: Option<quality::Quality>,
+    /// Threads for the work the engine spreads over machines (one per core unless the
+    /// command says otherwise). Output does not depend on it.
+    pub threads: usize,
 }
 
 const MACHINING: &[&str] = &["cnc_mill", "cnc_lathe", "drill_press", "grinding_machine", "boring_machine"];
@@ -228,6 +230,7 @@ impl Engine {
             injected: Default::default(),
             realism: None,
             quality: None,
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         })
     }
 

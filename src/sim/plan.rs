@@ -10,9 +10,9 @@
 use rand::Rng as _;
 
 use super::calendar::{next_shift, shift_at, week_start};
-use super::clock::{Zone, DAY, HOUR};
 use super::episodes::{Ending, Episode, PlannedStops};
 use super::Engine;
+use crate::clock::{Zone, DAY, HOUR};
 use crate::rng;
 
 /// Probability of a changeover at a shift start.
@@ -121,7 +121,7 @@ impl Engine {
     fn preventive_on(&self, m: usize, zone: &Zone, day: i64) -> Option<(i64, i64)> {
         let p = &self.machines[m];
         let weekday = (day + 3).rem_euclid(7) as u8;
-        let (_, month, dom) = super::clock::civil_from_days(day);
+        let (_, month, dom) = crate::clock::civil_from_days(day);
         let minutes = match self.plant.machines[m].maintenance_schedule {
             "daily" => 20..=40,
             "weekly" if weekday == p.maintenance_weekday => 60..=120,

@@ -14,8 +14,8 @@
 
 use rand::Rng as _;
 
-use super::clock::{DAY, HOUR, SCADA_STEP, SENSOR_STEP};
 use super::Engine;
+use crate::clock::{DAY, HOUR, SCADA_STEP, SENSOR_STEP};
 use crate::rng;
 
 /// The error value a gateway stores for a reading it could not convert: a 16-bit analog

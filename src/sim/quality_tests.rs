@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::clock::{DAY, SCADA_STEP, SENSOR_STEP};
 use super::quality::{Quality, DUPLICATE_ID_OFFSET, INVALID_VALUE};
 use super::unit::{DayRun, UnitSpec};
 use super::Engine;
+use crate::clock::{DAY, SCADA_STEP, SENSOR_STEP};
 use crate::faults::Catalogue;
 use crate::plant::Plant;
 use crate::rows::{Cells, Emit, Row, Table};

@@ -28,9 +28,9 @@
 
 use rand::Rng as _;
 
-use super::clock::{Zone, DAY, HOUR};
 use super::machine::{State, Timeline};
 use super::Engine;
+use crate::clock::{Zone, DAY, HOUR};
 use crate::faults::Catalogue;
 use crate::plant::Plant;
 use crate::rng;

@@ -14,11 +14,11 @@
 
 use rand::RngCore as _;
 
-use super::clock::{DAY, SCADA_STEP, SENSOR_STEP};
 use super::episodes::{DriftMode, Ending, Episode};
 use super::machine::Timeline;
 use super::physics::Behaviour;
 use super::Engine;
+use crate::clock::{DAY, SCADA_STEP, SENSOR_STEP};
 use crate::faults::Signature;
 use crate::plant::roles::Role;
 use crate::rng;

@@ -2,11 +2,11 @@
 //! machine it applies to, shows its documented signature in the sensor data, and healthy
 //! readings stay inside their bands.
 
-use super::clock::{DAY, HOUR, ID_EPOCH};
 use super::episodes::{Ending, Episode, EPOCH};
 use super::machine::State;
 use super::signal::Lags;
 use super::Engine;
+use crate::clock::{DAY, HOUR, ID_EPOCH};
 use crate::faults::Catalogue;
 use crate::plant::Plant;
 

@@ -17,13 +17,13 @@ use std::fmt::Write as _;
 use rand::Rng as _;
 
 use super::calendar::SHIFT_CODES;
-use super::clock::{day_tag, DAY, HOUR, ID_EPOCH, SCADA_STEP, SENSOR_STEP};
 use super::episodes::{DriftMode, Ending, Episode};
 use super::machine::{State, Timeline};
 use super::quality::{Defect, MachineDefects, SensorDefects, DUPLICATE_ID_OFFSET, INVALID_VALUE};
 use super::records::*;
 use super::signal::{Lags, SensorDay};
 use super::Engine;
+use crate::clock::{day_tag, DAY, HOUR, ID_EPOCH, SCADA_STEP, SENSOR_STEP};
 use crate::plant::id;
 use crate::rng;
 use crate::rows::{Emit, Row, Table};
@@ -854,7 +854,7 @@ impl Engine {
     /// not continue an earlier one.
     pub fn initial_counters(&self, m: usize, t: i64) -> Counters {
         let mc = &self.plant.machines[m];
-        let installed = super::clock::days_from_civil(
+        let installed = crate::clock::days_from_civil(
             mc.installation_date.year(),
             u8::from(mc.installation_date.month()),
             mc.installation_date.day(),
@@ -1113,7 +1113,7 @@ impl Engine {
                 "packet_loss_pct": ep.sensor.map(|_| round2(ep.packet_loss * 100.0)),
                 "paused_minutes": ep.paused_secs() / 60,
                 "source": if ep.injected { "injected" } else { "catalogue" },
-                "cleared_at": ep.cleared_at.map(crate::sim::clock::instant_string),
+                "cleared_at": ep.cleared_at.map(crate::clock::instant_string),
             })
             .to_string();
             let reaches = ep.ending == Ending::Fault;
@@ -1587,7 +1587,7 @@ mod tests {
             for ep in &drifts {
                 let sensor = &e.plant.sensors[ep.sensor.unwrap()].id;
                 let ticket = format!("CM-{:010}", ep.id);
-                let end = crate::sim::clock::instant_string(ep.fault_at).replace('T', " ").replace('Z', "");
+                let end = crate::clock::instant_string(ep.fault_at).replace('T', " ").replace('Z', "");
                 let mine: Vec<&&str> = orders.iter().filter(|l| l.contains(&ticket)).collect();
                 assert_eq!(mine.len(), 1, "machine {m}: one work order {ticket} for the drift of {sensor}:\n{csv}");
                 assert!(mine[0].contains(&format!("{sensor} (")), "machine {m}: {ticket} names {sensor}: {}", mine[0]);

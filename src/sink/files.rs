@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 
 use super::{Bulk, Sink};
+use crate::clock::day_tag;
 use crate::encode::Format;
 use crate::output::atomic::AtomicFile;
 use crate::rows::Table;
-use crate::sim::clock::day_tag;
 
 pub struct FileSink {
     dir: PathBuf,

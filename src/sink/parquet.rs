@@ -2,7 +2,7 @@
 //! sensor_data and scada_machine_data (`sensor_data_20260301.parquet`), as CSV has.
 //!
 //! Columns and names are the PostgreSQL tables', their types read from the DDL
-//! ([`crate::schema::declared_columns`]): `VARCHAR`/`TEXT` → UTF-8 strings, `INTEGER` →
+//! ([`crate::db::schema::declared_columns`]): `VARCHAR`/`TEXT` → UTF-8 strings, `INTEGER` →
 //! INT32, `BIGINT`/`BIGSERIAL` → INT64, `DECIMAL(p,s)` → DOUBLE (the value rounded to its
 //! scale, the number CSV spells), `BOOLEAN`, `TIMESTAMP` → INT64 microseconds adjusted to
 //! UTC, `DATE`, `TIME` → microseconds. Every column is optional (nullable). Written through
@@ -89,7 +89,7 @@ impl Kind {
 
 /// The columns of `table` with their kinds, from the DDL.
 pub fn columns(table: Table) -> Vec<(String, Kind)> {
-    crate::schema::declared_columns(table.name())
+    crate::db::schema::declared_columns(table.name())
         .into_iter()
         .map(|(name, sql)| {
             let kind =

@@ -21,7 +21,7 @@ pub fn save(path: &Path, progress: &Progress) -> Result<()> {
     let doc = serde_json::json!({
         "stream": progress.stream,
         "through": progress.through,
-        "through_utc": crate::sim::clock::instant_string(progress.through),
+        "through_utc": crate::clock::instant_string(progress.through),
         "counters": counters,
     });
     let mut f = crate::output::atomic::AtomicFile::create(path)?;

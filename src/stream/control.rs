@@ -29,8 +29,8 @@ use serde_json::json;
 use super::deliver::Control;
 use super::inject::{Command, InjectRequest, Reply};
 use super::metrics::View;
+use crate::clock::parse_duration;
 use crate::secrets::Secret;
-use crate::sim::clock::parse_duration;
 use crate::sim::inject::Refusal;
 
 /// How long a change waits for the generator to apply it.
@@ -206,7 +206,7 @@ fn parse_inject(body: &[u8]) -> Result<InjectRequest, String> {
     };
     let machine_id = text("machine_id")?.ok_or("`machine_id` is required, e.g. \"MCH-000017\"")?;
     let pattern = text("pattern")?.ok_or("`pattern` is required, e.g. \"bearing_failure\"")?;
-    let at = text("at")?.map(|t| crate::sim::clock::parse_instant(&t).map_err(|e| format!("`at`: {e}"))).transpose()?;
+    let at = text("at")?.map(|t| crate::clock::parse_instant(&t).map_err(|e| format!("`at`: {e}"))).transpose()?;
     let duration_s = match obj.get("duration") {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) => Some(parse_duration(s).map_err(|e| format!("`duration`: {e}"))?),
@@ -258,7 +258,7 @@ async fn faults(State(p): State<Arc<Plane>>) -> Response {
     let (at, episodes) = p.view.faults();
     let mut list: Vec<&super::generate::EpisodeView> = episodes.iter().collect();
     list.sort_by(|a, b| (&a.onset, a.id).cmp(&(&b.onset, b.id)));
-    let at = (at > 0).then(|| crate::sim::clock::instant_string(at));
+    let at = (at > 0).then(|| crate::clock::instant_string(at));
     Json(json!({ "at": at, "episodes": list })).into_response()
 }
 

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::buffer::{Batch, Buffer};
 use super::metrics::SinkMetrics;
-use crate::sim::clock::DAY;
+use crate::clock::DAY;
 use crate::sink::{retryable, Live, Progress};
 
 /// The first wait after a failure; doubled per failure up to [`BACKOFF_MAX`].

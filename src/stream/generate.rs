@@ -13,9 +13,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::buffer::Batch;
+use crate::clock::{instant_string, DAY, HOUR, SCADA_STEP};
 use crate::encode::{encode, Format};
 use crate::rows::{Emit, Row, Table};
-use crate::sim::clock::{instant_string, DAY, HOUR, SCADA_STEP};
 use crate::sim::episodes::Episode;
 use crate::sim::unit::{Counters, DayRun, UnitSpec};
 use crate::sim::Engine;
@@ -359,7 +359,7 @@ impl Emit for TickRows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::clock::days_from_civil;
+    use crate::clock::days_from_civil;
 
     /// A SCADA stream's progress can be saved at any commit: every batch of every tick carries
     /// the machines' counters at its minute's start, and carried on to the next minute they

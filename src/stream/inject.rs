@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::generate::{EpisodeView, Generator};
 use super::metrics::View;
-use crate::sim::clock::instant_string;
+use crate::clock::instant_string;
 use crate::sim::inject::{ceil_minute, Entry, Journal, Refusal};
 use crate::sim::Engine;
 

@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 
 use crate::cli::{usage, StreamArgs, StreamKind};
+use crate::clock::{instant_string, SCADA_STEP, SENSOR_STEP};
 use crate::config::Config;
 use crate::encode::Format;
 use crate::rows::Table;
-use crate::sim::clock::{instant_string, SCADA_STEP, SENSOR_STEP};
 use crate::sim::scope::{self, Shard};
 use crate::sim::unit::Counters;
 use crate::sim::Engine;
@@ -75,10 +75,10 @@ impl Request {
         }
         let (start, end) = (args.start.map(scope::floor_minute), args.end.map(scope::floor_minute));
         if let (Some(a), Some(b)) = (start, end) {
-            scope::check_window(a, b).map_err(usage)?;
+            crate::request::check_window(a, b).map_err(usage)?;
         }
         let fault_rate = args.fault_rate.unwrap_or(cfg.stream.fault_rate);
-        let shard = Shard::select(args.shard, |k| std::env::var(k).ok())?;
+        let shard = crate::request::shard(args.shard, |k| std::env::var(k).ok())?;
         let kind_name = match args.kind {
             StreamKind::Iot => "iot",
             StreamKind::Scada => "scada",
@@ -145,7 +145,7 @@ fn open_sinks(
         let sink: Result<Box<dyn Live>> = match name.as_str() {
             "postgres" => cfg.postgres().and_then(|target| {
                 // Only the database holds master data to check the plant against.
-                let plant = crate::plant::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
+                let plant = crate::sink::postgres::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
                 let ids = (req.shard.count > 1).then(|| {
                     let all = &engine.plant.machines;
                     req.shard.machines(all.len()).into_iter().map(|m| all[m].id.clone()).collect()
@@ -201,8 +201,11 @@ fn open_sinks(
 pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
-    let engine = Engine::for_config(cfg, req.fault_rate, &args.patterns)?;
-    req.start.map_or(Ok(()), |a| engine.check_start(a)).and_then(|()| engine.check_shard(req.shard)).map_err(usage)?;
+    let engine = cfg.engine(req.fault_rate, &args.patterns)?;
+    req.start
+        .map_or(Ok(()), |a| crate::request::check_start(&engine, a))
+        .and_then(|()| crate::request::check_shard(&engine, req.shard))
+        .map_err(usage)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let journal = rt.block_on(injection_journal(&req, &engine, &mut sinks))?;
     let machines = req.shard.machines(engine.plant.machines.len());
@@ -275,7 +278,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     };
     drop(commands_tx);
     let steering = Steering { commands, journal, view: Arc::clone(&view) };
-    let released = release(&engine, plan, counters, scope::threads(), &lanes, &ctl, &view, steering);
+    let released = release(&engine, plan, counters, engine.threads, &lanes, &ctl, &view, steering);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
         ctl.fail(format!("{e:#}"), grace);

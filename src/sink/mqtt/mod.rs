@@ -185,7 +185,7 @@ impl Layout {
 
 /// The decimal scale of each column of `table`, from the DDL (`DECIMAL(10,4)` → 4).
 pub fn decimal_scales(table: Table) -> Vec<u8> {
-    crate::schema::declared_columns(table.name())
+    crate::db::schema::declared_columns(table.name())
         .into_iter()
         .map(|(_, sql)| {
             let inner = sql.split_once('(').and_then(|(_, r)| r.strip_suffix(')'));
@@ -358,7 +358,7 @@ mod tests {
     fn every_table_has_its_time_column_as_a_timestamp() {
         for t in Table::ALL {
             let l = Layout::of(t);
-            let declared = crate::schema::declared_columns(t.name());
+            let declared = crate::db::schema::declared_columns(t.name());
             assert_eq!(declared[l.time].0, time_column(t), "{}: time column position", t.name());
             assert!(declared[l.time].1.starts_with("TIMESTAMP"), "{}.{} is not a timestamp", t.name(), time_column(t));
             assert!(l.machine.is_some() || l.line.is_some(), "{}: rows must name a machine or a line", t.name());

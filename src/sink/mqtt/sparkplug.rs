@@ -330,7 +330,7 @@ fn value_of(cell: &Cell) -> Option<metric::Value> {
         Cell::Bool(b) => Value::BooleanValue(b),
         Cell::Ts(t) => Value::LongValue((t * 1000) as u64),
         Cell::Date(d) => {
-            let (y, m, d) = crate::sim::clock::civil_from_days(d);
+            let (y, m, d) = crate::clock::civil_from_days(d);
             Value::StringValue(format!("{y:04}-{m:02}-{d:02}"))
         }
         Cell::Time(s) => Value::StringValue(format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)),

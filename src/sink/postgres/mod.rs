@@ -22,17 +22,19 @@ use futures_util::SinkExt as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Bulk, Fatal, Live, Progress, Sink};
-use crate::config::Partition;
+use crate::clock::{date_string, day_tag, DAY};
 use crate::db;
+use crate::db::schema;
+use crate::db::schema::Partition;
 use crate::encode::{Format, PG_COPY_HEADER, PG_COPY_TRAILER};
-use crate::plant::PlantIdentity;
 use crate::rows::Table;
-use crate::schema;
-use crate::sim::clock::{date_string, day_tag, DAY};
 use crate::sim::inject::SharedEntries;
 use crate::sim::unit::Counters;
 
+pub mod identity;
 mod staging;
+
+pub use identity::PlantIdentity;
 use staging::{Part, Staging};
 
 /// Buffers queued per COPY stream before the producer waits.

@@ -37,9 +37,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::GenericClient;
 
 use super::LOCK_PARTITIONS;
+use crate::clock::{date_string, day_tag, DAY};
 use crate::db;
 use crate::rows::Table;
-use crate::sim::clock::{date_string, day_tag, DAY};
 
 /// First key of the two-key advisory lock a load holds on its token ("geni").
 const LOAD_LOCK: i32 = 0x6765_6e69;
@@ -152,7 +152,7 @@ struct Step {
 /// How many sessions build a whole table's indexes at once. A build spends part of its time
 /// writing sorted runs, WAL and index pages; a second session sorts meanwhile (seven default
 /// days' sensor_data on this project's 2-core machine: the seven keys 415 s in one session,
-/// 367–404 s in two; BENCHMARKS.md, session 19). A daily partition's keys are built in one
+/// 367–404 s in two; BENCHMARKS.md, 2026-12-03, e7e68ae). A daily partition's keys are built in one
 /// session while the next day loads.
 pub const BUILD_SESSIONS: usize = 2;
 

@@ -1,6 +1,7 @@
-//! Simulation time: UTC instants as Unix seconds, the 10-second sensor grid and the 60-second
-//! SCADA grid, civil dates, and each factory's local time (IANA zone, daylight saving
-//! included) for the shift calendar.
+//! Time as the data model knows it: UTC instants as Unix seconds, the 10-second sensor grid
+//! and the 60-second SCADA grid, civil dates and their text forms, durations, and each
+//! factory's local time (IANA zone, daylight saving included) for the shift calendar. A leaf:
+//! the engine, the encoders and the commands all read time here.
 
 use anyhow::{anyhow, Result};
 use jiff::tz::TimeZone;

@@ -1,20 +1,31 @@
-//! The database schema: the DDL files in `sql/` (compiled in), `schema print` and an
-//! idempotent `schema apply` that also checks every existing table has genims' columns.
+//! The database schema: the DDL files in `sql/` (compiled in) and what every part of genims
+//! reads from them (the columns a table declares, the time-series tables and their layout),
+//! the script `schema print` shows, an idempotent `schema apply`, and the check of an
+//! existing database's columns that every load makes first.
 
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Result};
 use tokio_postgres::Client;
 
-use crate::config::Partition;
 use crate::db;
 
-const MASTER: (&str, &str) = ("sql/10_master.sql", include_str!("../sql/10_master.sql"));
-const EVENTS: (&str, &str) = ("sql/20_events.sql", include_str!("../sql/20_events.sql"));
-const TIMESERIES: (&str, &str) = ("sql/30_timeseries.sql", include_str!("../sql/30_timeseries.sql"));
-const TIMESERIES_DAILY: (&str, &str) = ("sql/30_timeseries_daily.sql", include_str!("../sql/30_timeseries_daily.sql"));
-const LABELS: (&str, &str) = ("sql/40_labels.sql", include_str!("../sql/40_labels.sql"));
-const VIEWS: (&str, &str) = ("sql/50_views.sql", include_str!("../sql/50_views.sql"));
+/// How the two time-series tables are laid out in PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Partition {
+    /// Plain tables.
+    None,
+    /// Range-partitioned by day on "timestamp".
+    Daily,
+}
+
+const MASTER: (&str, &str) = ("sql/10_master.sql", include_str!("../../sql/10_master.sql"));
+const EVENTS: (&str, &str) = ("sql/20_events.sql", include_str!("../../sql/20_events.sql"));
+const TIMESERIES: (&str, &str) = ("sql/30_timeseries.sql", include_str!("../../sql/30_timeseries.sql"));
+const TIMESERIES_DAILY: (&str, &str) =
+    ("sql/30_timeseries_daily.sql", include_str!("../../sql/30_timeseries_daily.sql"));
+const LABELS: (&str, &str) = ("sql/40_labels.sql", include_str!("../../sql/40_labels.sql"));
+const VIEWS: (&str, &str) = ("sql/50_views.sql", include_str!("../../sql/50_views.sql"));
 
 /// The time-series tables whose layout `--partition` chooses.
 pub const TIMESERIES_TABLES: &[&str] = &["scada_machine_data", "sensor_data"];

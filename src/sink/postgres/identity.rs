@@ -9,9 +9,9 @@
 use anyhow::{anyhow, bail, Result};
 use time::Date;
 
-use super::tables::TableRows;
-use super::Sizes;
 use crate::db;
+use crate::plant::tables::TableRows;
+use crate::plant::{Plant, Sizes};
 
 /// What identifies a plant's master data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl PlantIdentity {
     }
 
     /// The identity of a generated plant.
-    pub fn of(seed: u64, sizes: &Sizes, plant: &super::Plant) -> PlantIdentity {
+    pub fn of(seed: u64, sizes: &Sizes, plant: &Plant) -> PlantIdentity {
         PlantIdentity::new(seed, plant.reference_date, sizes, &plant.master_tables())
     }
 
