@@ -10,7 +10,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::clock::{parse_duration, parse_instant};
 use crate::config::SINKS;
 use crate::db::schema::Partition;
-use crate::seed::SeedOut;
 use crate::sim::scope::Shard;
 
 #[derive(Debug, Parser)]
@@ -157,6 +156,17 @@ pub enum SchemaAction {
         #[arg(long, value_enum, default_value = "none")]
         partition: Partition,
     },
+}
+
+/// Where `seed` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeedOut {
+    /// One JSON document with a key per master table.
+    Json,
+    /// INSERT statements for `psql -v ON_ERROR_STOP=1 -f FILE`.
+    Sql,
+    /// Straight into the configured PostgreSQL database.
+    Db,
 }
 
 #[derive(Debug, Args)]

@@ -271,18 +271,6 @@ impl Catalogue {
             Err(CatalogueError { problems })
         }
     }
-
-    /// The roles every machine of `machine_type` must carry so that each applicable
-    /// machine-scoped pattern can show its signature, in profile order.
-    pub fn required_roles(&self, machine_type: &str) -> Vec<&'static str> {
-        let needed: BTreeSet<&str> = self
-            .patterns
-            .iter()
-            .filter(|p| !p.is_sensor_scoped() && p.applies_to(machine_type))
-            .flat_map(|p| p.required_roles())
-            .collect();
-        roles::profile(machine_type).iter().copied().filter(|r| needed.contains(r)).collect()
-    }
 }
 
 /// Squeezes toml's multi-line error (with its source excerpt) into one line.
@@ -529,9 +517,24 @@ fn check_bands(src: &str, at: &str, s: &Signature, role: &Role, w: [f64; 2], c: 
     }
 }
 
+impl crate::plant::RequiredRoles for Catalogue {
+    /// The roles every machine of `machine_type` must carry so that each applicable
+    /// machine-scoped pattern can show its signature, in profile order.
+    fn required_roles(&self, machine_type: &str) -> Vec<&'static str> {
+        let needed: BTreeSet<&str> = self
+            .patterns
+            .iter()
+            .filter(|p| !p.is_sensor_scoped() && p.applies_to(machine_type))
+            .flat_map(|p| p.required_roles())
+            .collect();
+        roles::profile(machine_type).iter().copied().filter(|r| needed.contains(r)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plant::RequiredRoles as _;
 
     fn builtin_files() -> Vec<(String, String)> {
         BUILTIN.iter().map(|(n, t)| (format!("builtin:{n}"), (*t).to_owned())).collect()

@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use bytes::Bytes;
 use futures_util::SinkExt as _;
 
+use crate::cli::SeedOut;
 use crate::config::Config;
 use crate::db;
 use crate::output::atomic::AtomicFile;
@@ -15,17 +16,6 @@ use crate::output::master;
 use crate::plant::tables::{TableRows, MASTER_TABLES};
 use crate::plant::Plant;
 use crate::sink::postgres::PlantIdentity;
-
-/// Where `seed` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SeedOut {
-    /// One JSON document with a key per master table.
-    Json,
-    /// INSERT statements for `psql -v ON_ERROR_STOP=1 -f FILE`.
-    Sql,
-    /// Straight into the configured PostgreSQL database.
-    Db,
-}
 
 /// Generates the plant described by the configuration.
 pub fn plant(cfg: &Config) -> Result<Plant> {

@@ -13,7 +13,6 @@ use super::alloc::{allocate, by_share};
 use super::catalog::{self, SITES};
 use super::roles::{self, LINE_TYPES, MAX_SENSORS_PER_MACHINE, MIN_SENSORS_PER_MACHINE};
 use super::*;
-use crate::faults::Catalogue;
 use crate::rng::{self, Rng};
 
 /// How big the plant is. Defaults reproduce the original package exactly.
@@ -114,7 +113,7 @@ fn ascii(name: &str) -> String {
 
 impl Plant {
     /// Generates the plant. Fails with a message naming the size that cannot be met.
-    pub fn generate(seed: u64, sizes: &Sizes, reference_date: Date, faults: &Catalogue) -> Result<Plant> {
+    pub fn generate(seed: u64, sizes: &Sizes, reference_date: Date, faults: &impl RequiredRoles) -> Result<Plant> {
         if sizes.factories == 0 {
             bail!("plant.factories must be at least 1");
         }
@@ -263,7 +262,7 @@ impl Plant {
         Ok(machines)
     }
 
-    fn make_sensors(&self, rng: &mut Rng, sizes: &Sizes, faults: &Catalogue) -> Result<Vec<Sensor>> {
+    fn make_sensors(&self, rng: &mut Rng, sizes: &Sizes, faults: &impl RequiredRoles) -> Result<Vec<Sensor>> {
         let required: Vec<Vec<&'static str>> =
             self.machines.iter().map(|m| faults.required_roles(m.machine_type)).collect();
         let bounds: Vec<(usize, usize)> =
@@ -564,6 +563,7 @@ fn customers(rng: &mut Rng, sizes: &Sizes) -> Vec<Customer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::faults::Catalogue;
     use time::macros::date;
 
     fn plant(seed: u64) -> Plant {

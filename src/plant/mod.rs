@@ -163,6 +163,14 @@ pub struct CustomerProduct {
     pub quality_ppm: i64,
 }
 
+/// What decides the sensors a machine must carry: the roles its type needs so that every
+/// fault pattern that applies to it can show its signature (the fault catalogue, which
+/// implements this; the plant itself knows nothing of faults).
+pub trait RequiredRoles {
+    /// The roles every machine of `machine_type` must carry, in profile order.
+    fn required_roles(&self, machine_type: &str) -> Vec<&'static str>;
+}
+
 /// The whole plant.
 #[derive(Debug, Clone)]
 pub struct Plant {

@@ -1,7 +1,7 @@
 //! What a run covers, as the engine takes it — a shard of the plant's machines, whole
 //! minutes — and where the machines' counters stand when it starts (continued from what a
 //! destination holds, or estimated). The commands turn flags and the environment into these
-//! (`crate::request`).
+//! (the `request` module).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
