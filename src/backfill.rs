@@ -15,18 +15,15 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::cli::usage;
-use crate::cli::{BackfillArgs, BackfillOut};
+use crate::cli::BackfillArgs;
 use crate::clock::DAY;
 use crate::config::Config;
-use crate::encode::{Encoded, Format};
+use crate::encode::Encoded;
 use crate::rows::Table;
 use crate::sim::scope::Shard;
 use crate::sim::unit::UnitSpec;
 use crate::sim::Engine;
-use crate::sink::files::FileSink;
-use crate::sink::mqtt::{MqttSink, Scope as MqttScope};
-use crate::sink::postgres::PostgresSink;
-use crate::sink::Bulk;
+use crate::sink::{Bulk, Run, SinkKind};
 
 /// Units computed ahead of the writer, per worker thread.
 const AHEAD_PER_THREAD: usize = 2;
@@ -37,7 +34,7 @@ pub struct Request {
     pub window: (i64, i64),
     pub fault_rate: f64,
     pub shard: Shard,
-    pub out: BackfillOut,
+    pub out: SinkKind,
     pub dir: PathBuf,
 }
 
@@ -46,13 +43,11 @@ impl Request {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
         let window = crate::request::window(args.days, args.start, args.end, now).map_err(usage)?;
         let shard = crate::request::shard(args.shard, |k| std::env::var(k).ok())?;
-        let out = args.out.unwrap_or(BackfillOut::Csv);
-        if matches!(out, BackfillOut::Db | BackfillOut::Kafka | BackfillOut::Mqtt | BackfillOut::Null)
-            && args.path.is_some()
-        {
+        let out = args.out.unwrap_or(SinkKind::Csv);
+        if !out.writes_files() && args.path.is_some() {
             return Err(usage(format!(
                 "--path names a directory for file outputs; it cannot be used with --out {}",
-                format!("{out:?}").to_lowercase()
+                out.bulk_name()
             )));
         }
         let dir = args.path.clone().unwrap_or_else(|| cfg.output_dir.clone());
@@ -98,27 +93,12 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
         }
         engine.apply_injections(&entries).map_err(|e| anyhow::anyhow!("--injections {}: {e}", file.display()))?;
     }
-    let mut sink: Box<dyn Bulk> = match req.out {
-        BackfillOut::Db => {
-            let plant = crate::sink::postgres::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
-            Box::new(PostgresSink::new(rt.clone(), &cfg.postgres()?, cfg.postgres.pool_size, req.window, &plant)?)
-        }
-        BackfillOut::Csv => Box::new(FileSink::new(req.dir.clone(), Format::Csv)?),
-        BackfillOut::Jsonl => Box::new(FileSink::new(req.dir.clone(), Format::Jsonl)?),
-        BackfillOut::Sql => Box::new(FileSink::new(req.dir.clone(), Format::Sql)?),
-        BackfillOut::Parquet => Box::new(crate::sink::parquet::ParquetSink::new(req.dir.clone())?),
-        BackfillOut::Kafka => Box::new(crate::sink::kafka::KafkaSink::new(rt.clone(), &cfg.kafka)?),
-        BackfillOut::Mqtt => {
-            let machines = req.machines(engine.plant.machines.len());
-            let run = match req.shard.count {
-                1 => "backfill".to_owned(),
-                n => format!("backfill-{}of{n}", req.shard.index),
-            };
-            let scope = MqttScope { plant: &engine.plant, machines: &machines, run: &run, historical: true };
-            Box::new(MqttSink::new(rt.clone(), &cfg.mqtt, &scope)?)
-        }
-        BackfillOut::Null => Box::new(crate::sink::Discard(Format::Csv)),
+    let run_name = match req.shard.count {
+        1 => "backfill".to_owned(),
+        n => format!("backfill-{}of{n}", req.shard.index),
     };
+    let run = Run { cfg, engine: &engine, rt, name: &run_name, shard: req.shard, window: req.window, dir: &req.dir };
+    let mut sink = req.out.open_bulk(&run)?;
     let machines = req.machines(engine.plant.machines.len());
     let summary = drive(&engine, req.window, &machines, sink.as_mut(), std::io::stderr().is_terminal())?;
     sink.finish()?;
@@ -146,7 +126,7 @@ fn report(engine: &Engine, req: &Request, s: &Summary) {
     let episodes: Vec<String> =
         s.labels.iter().map(|(p, n)| format!("{} {}", engine.catalogue.patterns[*p].name, n)).collect();
     lines.push(format!("  episodes: {}", if episodes.is_empty() { "none".to_owned() } else { episodes.join(", ") }));
-    if matches!(req.out, BackfillOut::Csv | BackfillOut::Jsonl | BackfillOut::Sql | BackfillOut::Parquet) {
+    if req.out.writes_files() {
         lines.push(format!("  written under {}", req.dir.display()));
     }
     eprintln!("{}", lines.join("\n"));

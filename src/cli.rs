@@ -5,12 +5,13 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::clock::{parse_duration, parse_instant};
-use crate::config::SINKS;
 use crate::db::schema::Partition;
 use crate::sim::scope::Shard;
+use crate::sink::SinkKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -182,26 +183,6 @@ pub struct SeedArgs {
     pub replace: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BackfillOut {
-    /// PostgreSQL, by binary COPY.
-    Db,
-    /// CSV files with a header row (COPY ... CSV HEADER).
-    Csv,
-    /// JSON Lines files.
-    Jsonl,
-    /// psql-loadable INSERT scripts.
-    Sql,
-    /// Parquet files (zstd, typed columns), for pandas, polars, DuckDB and Spark.
-    Parquet,
-    /// Kafka topics.
-    Kafka,
-    /// An MQTT broker: a Unified Namespace with JSON payloads, or Sparkplug B ([mqtt] mode).
-    Mqtt,
-    /// Generate and encode, write nothing (to measure the engine).
-    Null,
-}
-
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
     /// Days of history (when --start is not given), 1 to 3660.
@@ -211,8 +192,8 @@ pub struct BackfillArgs {
     #[arg(long, default_value = "0.05", allow_negative_numbers = true, value_parser = fault_rate_arg)]
     pub fault_rate: f64,
     /// Output [default: csv files under the output directory].
-    #[arg(long, value_enum)]
-    pub out: Option<BackfillOut>,
+    #[arg(long, value_parser = bulk_sink())]
+    pub out: Option<SinkKind>,
     /// Output directory for file outputs.
     #[arg(long, value_name = "DIR")]
     pub path: Option<PathBuf>,
@@ -259,8 +240,8 @@ pub struct StreamArgs {
     #[arg(long, default_value = "1", allow_negative_numbers = true, value_parser = speed_arg)]
     pub speed: Speed,
     /// Comma-separated sinks: postgres, kafka, mqtt, stdout, null (encodes and discards) [default: [stream] sinks].
-    #[arg(long, value_delimiter = ',', value_name = "SINK,...", value_parser = sink_arg)]
-    pub sink: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "SINK,...", value_parser = live_sink())]
+    pub sink: Vec<SinkKind>,
     /// Start here instead of where the stream (or a backfill) stopped (RFC 3339 or YYYY-MM-DD).
     #[arg(long, value_name = "TIME", value_parser = time_arg)]
     pub start: Option<i64>,
@@ -363,13 +344,16 @@ fn every_arg(s: &str) -> Result<i64, String> {
     }
 }
 
-fn sink_arg(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    if SINKS.contains(&s) {
-        Ok(s.to_owned())
-    } else {
-        Err(format!("not a sink; use {}", SINKS.join(", ")))
-    }
+/// `--out`: a kind of sink a backfill writes to (the sink registry's).
+fn bulk_sink() -> impl clap::builder::TypedValueParser<Value = SinkKind> {
+    clap::builder::PossibleValuesParser::new(SinkKind::bulk_values())
+        .map(|v| SinkKind::from_value(&v).expect("a registered sink"))
+}
+
+/// `--sink`: a kind of sink a stream delivers to (the sink registry's).
+fn live_sink() -> impl clap::builder::TypedValueParser<Value = SinkKind> {
+    clap::builder::PossibleValuesParser::new(SinkKind::live_values())
+        .map(|v| SinkKind::from_value(&v).expect("a registered sink"))
 }
 
 /// `--seed`: any integer from 0 to 2^64 - 1 (a negative number reaches this rule, not
@@ -422,7 +406,11 @@ mod tests {
         assert!(err(&["genims", "stream", "all", "--speed", "1e300"]).contains("use max"));
         assert!(err(&["genims", "stream", "all", "--speed", "NaN"]).contains("positive number"));
         assert!(err(&["genims", "stream", "all", "--shard", "0/3"]).contains("1 <= i <= n"));
-        assert!(err(&["genims", "stream", "all", "--sink", "kafka,files"]).contains("not a sink"));
+        assert!(
+            err(&["genims", "stream", "all", "--sink", "kafka,files"]).contains("invalid value 'files' for '--sink")
+        );
+        assert!(err(&["genims", "backfill", "--out", "stdout"])
+            .contains("[possible values: db, csv, jsonl, sql, parquet, kafka, mqtt, null]"));
         assert!(err(&["genims", "backfill", "--start", "yesterday"]).contains("is not a time"));
         assert!(err(&["genims", "evaluate", "--every", "30s"]).contains("at least a minute"));
         for bad in ["h", "10", "1w", ""] {

@@ -14,6 +14,7 @@ use crate::faults::Catalogue;
 use crate::plant::Sizes;
 use crate::secrets::Secret;
 use crate::sim::Engine;
+use crate::sink::SinkKind;
 
 #[derive(Debug, Clone)]
 pub struct PostgresConfig {
@@ -202,7 +203,7 @@ impl Default for MqttConfig {
 #[derive(Debug, Clone)]
 pub struct StreamConfig {
     /// Sinks when `--sink` is not given: postgres, kafka, mqtt, stdout, null.
-    pub sinks: Vec<String>,
+    pub sinks: Vec<SinkKind>,
     pub fault_rate: f64,
     /// Progress files (Kafka) and spool directories.
     pub state_dir: PathBuf,
@@ -250,7 +251,7 @@ fn parse_token(v: &str) -> std::result::Result<Secret, String> {
 impl Default for StreamConfig {
     fn default() -> StreamConfig {
         StreamConfig {
-            sinks: vec!["stdout".to_owned()],
+            sinks: vec![SinkKind::Stdout],
             fault_rate: 0.05,
             state_dir: PathBuf::from("./genims-state"),
             buffer_mb: 16,
@@ -686,11 +687,7 @@ impl Config {
             ("quality", "spike_rate") => self.quality.spike_rate = fraction()?,
             ("quality", "invalid_rate") => self.quality.invalid_rate = fraction()?,
             ("stream", "sinks") => {
-                let sinks = str_list(v)?;
-                if let Some(bad) = sinks.iter().find(|s| !SINKS.contains(&s.as_str())) {
-                    return Err(format!("`{bad}` is not a sink; use {}", SINKS.join(", ")));
-                }
-                self.stream.sinks = sinks;
+                self.stream.sinks = str_list(v)?.iter().map(|s| SinkKind::live_named(s)).collect::<Result<_, _>>()?;
             }
             ("stream", "fault_rate") => self.stream.fault_rate = fraction()?,
             ("stream", "state_dir") => self.stream.state_dir = PathBuf::from(string()?),
@@ -808,9 +805,6 @@ pub fn check_topic_prefix(prefix: &str) -> std::result::Result<(), String> {
     }
     Ok(())
 }
-
-/// The sinks a stream can use.
-pub const SINKS: &[&str] = &["postgres", "kafka", "mqtt", "stdout", "null"];
 
 /// An MQTT broker's address: (TLS?, host, port) of `mqtt://host[:port]` (1883) or
 /// `mqtts://host[:port]` (8883).
@@ -1097,7 +1091,7 @@ mod tests {
     #[test]
     fn stream_settings_are_checked() {
         let c = apply("[stream]\nsinks = \"postgres,kafka\"\nfault_rate = 0.3\nbuffer_mb = 4\n").unwrap();
-        assert_eq!(c.stream.sinks, ["postgres", "kafka"]);
+        assert_eq!(c.stream.sinks, [SinkKind::Postgres, SinkKind::Kafka]);
         assert_eq!((c.stream.fault_rate, c.stream.buffer_mb), (0.3, 4));
         let err = apply("[stream]\nsinks = [\"postgres\", \"files\"]\nfault_rate = 2\nlinger_ms = -1\n")
             .unwrap_err()

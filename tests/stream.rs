@@ -775,7 +775,7 @@ fn unreachable_sinks_fail_at_start_unless_degraded() {
     // Bad flags are one clear line each.
     for (args, want) in [
         (vec!["stream", "iot", "--speed", "0"], "'0' for '--speed <SPEED>'"),
-        (vec!["stream", "iot", "--sink", "files"], "'files' for '--sink <SINK,...>': not a sink"),
+        (vec!["stream", "iot", "--sink", "files"], "invalid value 'files' for '--sink <SINK,...>'"),
         (vec!["stream", "iot", "--start", "2026-03-05", "--end", "2026-03-04"], "the window is empty"),
         (vec!["stream", "iot", "--sink", "postgres"], "no PostgreSQL database configured"),
     ] {

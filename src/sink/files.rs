@@ -93,3 +93,8 @@ impl Bulk for FileSink {
         Ok(())
     }
 }
+
+/// Opens the files of `format` under the backfill's output directory (the registry's row).
+pub fn open(run: &super::registry::Run, format: Format) -> Result<Box<dyn Bulk>> {
+    Ok(Box::new(FileSink::new(run.dir.to_path_buf(), format)?))
+}

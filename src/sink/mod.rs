@@ -10,7 +10,10 @@ pub mod mqtt;
 pub mod parquet;
 pub mod postgres;
 pub mod progress;
+pub mod registry;
 pub mod stdout;
+
+pub use registry::{Run, SinkKind};
 
 use std::collections::BTreeMap;
 
@@ -49,6 +52,12 @@ impl std::error::Error for Fatal {}
 /// Whether an error may go away by itself (an unreachable server) rather than be [`Fatal`].
 pub fn retryable(e: &anyhow::Error) -> bool {
     e.downcast_ref::<Fatal>().is_none()
+}
+
+/// Creates a stream's state directory (progress files, spool), naming it on failure.
+pub fn create_state_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the state directory {}: {e}", dir.display()))
 }
 
 /// A destination for encoded rows: what both kinds of delivery share.
@@ -92,6 +101,11 @@ pub trait Live: Sink {
     /// progress: atomically where the destination allows (PostgreSQL), else progress only
     /// after the rows are acknowledged (Kafka).
     async fn commit(&mut self, progress: &Progress) -> Result<()>;
+    /// Whether a failure of this sink is permanent — retrying cannot mend it (a refused
+    /// login, a certificate that does not verify, a rejected row, a closed pipe) — so the
+    /// stream stops with it at once; every other failure is retried with backoff. Each
+    /// sink decides, as vector's `RetryLogic` does: there is no default.
+    fn is_permanent(&self, e: &anyhow::Error) -> bool;
     /// Where `stream` stopped in this destination, if it knows: its saved progress, else
     /// the end of the history it holds (a backfill).
     async fn resume(&mut self, _stream: &str) -> Result<Option<Progress>> {
@@ -143,5 +157,8 @@ impl Live for Discard {
     }
     async fn commit(&mut self, _progress: &Progress) -> Result<()> {
         Ok(())
+    }
+    fn is_permanent(&self, _e: &anyhow::Error) -> bool {
+        false
     }
 }

@@ -344,6 +344,11 @@ impl Bulk for ParquetSink {
     }
 }
 
+/// Opens the Parquet files under the backfill's output directory (the registry's row).
+pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn Bulk>> {
+    Ok(Box::new(ParquetSink::new(run.dir.to_path_buf())?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,11 @@ impl Live for StdoutSink {
         Ok(())
     }
 
+    /// Nobody reads a closed pipe again: every failure of standard output is final.
+    fn is_permanent(&self, _e: &anyhow::Error) -> bool {
+        true
+    }
+
     async fn commit(&mut self, _progress: &Progress) -> Result<()> {
         let parts = std::mem::take(&mut self.pending);
         let written = tokio::task::spawn_blocking(move || {

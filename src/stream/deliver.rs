@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::buffer::{Batch, Buffer};
 use super::metrics::SinkMetrics;
 use crate::clock::DAY;
-use crate::sink::{retryable, Live, Progress};
+use crate::sink::{Live, Progress};
 
 /// The first wait after a failure; doubled per failure up to [`BACKOFF_MAX`].
 const BACKOFF_START: Duration = Duration::from_millis(250);
@@ -175,7 +175,7 @@ async fn deliver(sink: &mut dyn Live, batch: &Batch, stream: &str, queue: &Buffe
                 queue.set_outage(false);
                 return Ok(());
             }
-            Err(e) if retryable(&e) => {
+            Err(e) if !sink.is_permanent(&e) => {
                 failures += 1;
                 stats.failed();
                 queue.set_outage(true);
@@ -190,7 +190,7 @@ async fn deliver(sink: &mut dyn Live, batch: &Batch, stream: &str, queue: &Buffe
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
                 if let Err(e) = sink.reset().await {
-                    if !retryable(&e) {
+                    if sink.is_permanent(&e) {
                         return Err(e);
                     }
                     tracing::debug!(sink = sink.name(), "reconnect failed: {e:#}");

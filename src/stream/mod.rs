@@ -36,7 +36,7 @@ use crate::rows::Table;
 use crate::sim::scope::{self, Shard};
 use crate::sim::unit::Counters;
 use crate::sim::Engine;
-use crate::sink::{Live, Progress};
+use crate::sink::{Live, Progress, Run, SinkKind};
 use buffer::{Buffer, Offer};
 use deliver::{Control, Flush};
 use generate::{Generator, Plan, Tick};
@@ -53,7 +53,7 @@ struct Request {
     kind: StreamKind,
     name: String,
     speed: Option<f64>,
-    sinks: Vec<String>,
+    sinks: Vec<SinkKind>,
     start: Option<i64>,
     end: Option<i64>,
     fault_rate: f64,
@@ -71,7 +71,8 @@ impl Request {
             return Err(usage("no sinks: give --sink postgres,kafka,mqtt,stdout or set [stream] sinks"));
         }
         if let Some(twice) = sinks.iter().enumerate().find_map(|(i, s)| sinks[..i].contains(s).then_some(s)) {
-            return Err(usage(format!("--sink {}: {twice} is named twice", sinks.join(","))));
+            let all: Vec<&str> = sinks.iter().map(|k| k.name()).collect();
+            return Err(usage(format!("--sink {}: {twice} is named twice", all.join(","))));
         }
         let (start, end) = (args.start.map(scope::floor_minute), args.end.map(scope::floor_minute));
         if let (Some(a), Some(b)) = (start, end) {
@@ -138,46 +139,22 @@ fn open_sinks(
     engine: &Engine,
     rt: &tokio::runtime::Handle,
 ) -> Result<Vec<Box<dyn Live>>> {
-    let state_dir = &req.state_dir;
+    let run = Run {
+        cfg,
+        engine,
+        rt,
+        name: &req.name,
+        shard: req.shard,
+        window: (req.start.unwrap_or(0), req.end.unwrap_or(i64::MAX)),
+        dir: &req.state_dir,
+    };
     let mut open = Vec::new();
     let mut failed = Vec::new();
-    for name in &req.sinks {
-        let sink: Result<Box<dyn Live>> = match name.as_str() {
-            "postgres" => cfg.postgres().and_then(|target| {
-                // Only the database holds master data to check the plant against.
-                let plant = crate::sink::postgres::PlantIdentity::of(cfg.seed, &cfg.sizes, &engine.plant);
-                let ids = (req.shard.count > 1).then(|| {
-                    let all = &engine.plant.machines;
-                    req.shard.machines(all.len()).into_iter().map(|m| all[m].id.clone()).collect()
-                });
-                Ok(Box::new(crate::sink::postgres::PostgresLive::new(rt.clone(), &target, &plant, ids)?)
-                    as Box<dyn Live>)
-            }),
-            "kafka" => std::fs::create_dir_all(state_dir)
-                .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
-                .and_then(|()| {
-                    let sink = crate::sink::kafka::KafkaSink::live(rt.clone(), &cfg.kafka, state_dir, &req.name)?;
-                    Ok(Box::new(sink) as Box<dyn Live>)
-                }),
-            "mqtt" => std::fs::create_dir_all(state_dir)
-                .map_err(|e| anyhow!("cannot create the state directory {}: {e}", state_dir.display()))
-                .and_then(|()| {
-                    let machines = req.shard.machines(engine.plant.machines.len());
-                    let scope = crate::sink::mqtt::Scope {
-                        plant: &engine.plant,
-                        machines: &machines,
-                        run: &req.name,
-                        historical: false,
-                    };
-                    let sink = crate::sink::mqtt::MqttSink::live(rt.clone(), &cfg.mqtt, &scope, state_dir)?;
-                    Ok(Box::new(sink) as Box<dyn Live>)
-                }),
-            "null" => Ok(Box::new(crate::sink::Discard(Format::Jsonl))),
-            _ => Ok(Box::new(crate::sink::stdout::StdoutSink::new())),
-        };
+    for &kind in &req.sinks {
+        let sink = kind.open_live(&run);
         match sink {
             Ok(s) => open.push(s),
-            Err(e) => failed.push(format!("sink {name}: {e:#}")),
+            Err(e) => failed.push(format!("sink {kind}: {e:#}")),
         }
     }
     if !failed.is_empty() {

@@ -372,6 +372,12 @@ impl Live for KafkaSink {
         self.push(table, bytes).await
     }
 
+    /// A refused SASL login or a certificate that does not verify ([`super::Fatal`], from
+    /// `access`) is final; a broker that is away, restarting or slow may come back.
+    fn is_permanent(&self, e: &anyhow::Error) -> bool {
+        !super::retryable(e)
+    }
+
     async fn commit(&mut self, progress: &Progress) -> Result<()> {
         self.flush().await?;
         self.save_progress(progress)
@@ -392,4 +398,16 @@ impl Live for KafkaSink {
         self.topics = open_within(&self.access, &self.prefix, self.partitions, self.deadline, &mut self.warned).await?;
         Ok(())
     }
+}
+
+/// Opens the topics for a backfill (the registry's row).
+pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn super::Bulk>> {
+    Ok(Box::new(KafkaSink::new(run.rt.clone(), &run.cfg.kafka)?))
+}
+
+/// Opens the topics for a stream, its progress file in the state directory (the registry's
+/// row).
+pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
+    super::create_state_dir(run.dir)?;
+    Ok(Box::new(KafkaSink::live(run.rt.clone(), &run.cfg.kafka, run.dir, run.name)?))
 }

@@ -312,6 +312,12 @@ impl Live for MqttSink {
         self.push(table, &bytes).await
     }
 
+    /// A connection the broker refused (credentials, client id, protocol: [`super::Fatal`],
+    /// from `conn`) is final; a broker that is away or stalls may come back.
+    fn is_permanent(&self, e: &anyhow::Error) -> bool {
+        !super::retryable(e)
+    }
+
     async fn commit(&mut self, progress: &Progress) -> Result<()> {
         self.settle().await?;
         match &self.state {
@@ -337,6 +343,25 @@ impl Live for MqttSink {
     async fn close(&mut self) -> Result<()> {
         self.close_mode().await
     }
+}
+
+/// The machines and run a connection publishes for.
+fn scope_of<'a>(run: &'a super::registry::Run, machines: &'a [usize], historical: bool) -> Scope<'a> {
+    Scope { plant: &run.engine.plant, machines, run: run.name, historical }
+}
+
+/// Opens the broker for a backfill: every data metric is historical (the registry's row).
+pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn super::Bulk>> {
+    let machines = run.shard.machines(run.engine.plant.machines.len());
+    Ok(Box::new(MqttSink::new(run.rt.clone(), &run.cfg.mqtt, &scope_of(run, &machines, true))?))
+}
+
+/// Opens the broker for a stream, its progress file in the state directory (the registry's
+/// row).
+pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
+    super::create_state_dir(run.dir)?;
+    let machines = run.shard.machines(run.engine.plant.machines.len());
+    Ok(Box::new(MqttSink::live(run.rt.clone(), &run.cfg.mqtt, &scope_of(run, &machines, false), run.dir)?))
 }
 
 #[cfg(test)]

@@ -366,6 +366,13 @@ impl Live for PostgresLive {
     }
 
     /// Writes the batch and the progress row in one transaction.
+    /// What the server refused for good ([`Fatal`]: a refused login, a missing database or
+    /// table, a rejected row, duplicate keys) is final; a lost connection, a shutdown,
+    /// overload or a serialisation failure may pass.
+    fn is_permanent(&self, e: &anyhow::Error) -> bool {
+        !super::retryable(e)
+    }
+
     async fn commit(&mut self, progress: &Progress) -> Result<()> {
         let batch = std::mem::take(&mut self.batch);
         let last = progress.through - 1 - (progress.through - 1).rem_euclid(DAY);
@@ -781,4 +788,25 @@ async fn advance_sequences(pool: &Pool) -> Result<()> {
         }
     }
     client.batch_execute(&sql).await.map_err(|e| anyhow!("cannot advance the id sequences: {}", db::cause(&e)))
+}
+
+/// The plant record the database's master data must match.
+fn identity(run: &super::registry::Run) -> PlantIdentity {
+    PlantIdentity::of(run.cfg.seed, &run.cfg.sizes, &run.engine.plant)
+}
+
+/// Opens the database for a backfill's bulk load (the registry's row).
+pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn Bulk>> {
+    let target = run.cfg.postgres()?;
+    Ok(Box::new(PostgresSink::new(run.rt.clone(), &target, run.cfg.postgres.pool_size, run.window, &identity(run))?))
+}
+
+/// Opens the database for a stream; a shard's history ends where its own machines' does (the
+/// registry's row).
+pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
+    let target = run.cfg.postgres()?;
+    let all = &run.engine.plant.machines;
+    let ids =
+        (run.shard.count > 1).then(|| run.shard.machines(all.len()).into_iter().map(|m| all[m].id.clone()).collect());
+    Ok(Box::new(PostgresLive::new(run.rt.clone(), &target, &identity(run), ids)?))
 }
