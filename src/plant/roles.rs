@@ -161,26 +161,28 @@ pub fn machine_types() -> impl Iterator<Item = &'static str> {
     LINE_TYPES.iter().flat_map(|(_, types)| types.iter().copied())
 }
 
-/// The sensor profile of a machine type: its roles, most important first. Every profile has
-/// at least [`MAX_SENSORS_PER_MACHINE`] roles so any machine can be fully equipped.
-pub fn profile(machine_type: &str) -> &'static [&'static str] {
-    const MILL: &[&str] = &[
-        "spindle_bearing_vibration",
-        "spindle_bearing_temperature",
-        "tool_vibration",
-        "motor_current",
-        "coolant_temperature",
-        "coolant_flow",
-        "supply_voltage",
-        "spindle_speed",
-        "spindle_torque",
-        "axis_following_error",
-        "feed_force",
-        "cabinet_temperature",
-        "control_voltage",
-    ];
-    match machine_type {
-        "robot_arm" => &[
+/// The milling and turning centres' profile.
+const MILL: &[&str] = &[
+    "spindle_bearing_vibration",
+    "spindle_bearing_temperature",
+    "tool_vibration",
+    "motor_current",
+    "coolant_temperature",
+    "coolant_flow",
+    "supply_voltage",
+    "spindle_speed",
+    "spindle_torque",
+    "axis_following_error",
+    "feed_force",
+    "cabinet_temperature",
+    "control_voltage",
+];
+
+/// Each machine type's sensor profile: (machine types, roles most important first).
+const PROFILES: &[(&[&str], &[&str])] = &[
+    (
+        &["robot_arm"],
+        &[
             "position_error",
             "motor_current",
             "supply_voltage",
@@ -192,7 +194,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "screw_driver" => &[
+    ),
+    (
+        &["screw_driver"],
+        &[
             "pneumatic_pressure",
             "air_flow",
             "motor_current",
@@ -204,7 +209,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "press_fit" => &[
+    ),
+    (
+        &["press_fit"],
+        &[
             "hydraulic_pressure",
             "hydraulic_flow",
             "motor_current",
@@ -216,7 +224,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "conveyor" => &[
+    ),
+    (
+        &["conveyor"],
+        &[
             "motor_temperature",
             "motor_current",
             "supply_voltage",
@@ -228,7 +239,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "pick_place" => &[
+    ),
+    (
+        &["pick_place"],
+        &[
             "pneumatic_pressure",
             "air_flow",
             "position_error",
@@ -240,8 +254,11 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "cnc_mill" | "cnc_lathe" => MILL,
-        "grinding_machine" => &[
+    ),
+    (&["cnc_mill", "cnc_lathe"], MILL),
+    (
+        &["grinding_machine"],
+        &[
             "spindle_bearing_vibration",
             "spindle_bearing_temperature",
             "coolant_temperature",
@@ -254,7 +271,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "drill_press" | "boring_machine" => &[
+    ),
+    (
+        &["drill_press", "boring_machine"],
+        &[
             "tool_vibration",
             "motor_current",
             "spindle_bearing_temperature",
@@ -268,7 +288,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "leak_tester" => &[
+    ),
+    (
+        &["leak_tester"],
+        &[
             "pneumatic_pressure",
             "air_flow",
             "motor_current",
@@ -280,7 +303,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "torque_tester" => &[
+    ),
+    (
+        &["torque_tester"],
+        &[
             "motor_current",
             "supply_voltage",
             "applied_torque",
@@ -292,7 +318,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "dimension_scanner" | "inspection_booth" => &[
+    ),
+    (
+        &["dimension_scanner", "inspection_booth"],
+        &[
             "motor_current",
             "supply_voltage",
             "scan_deviation",
@@ -304,7 +333,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "ultrasonic_tester" => &[
+    ),
+    (
+        &["ultrasonic_tester"],
+        &[
             "motor_current",
             "supply_voltage",
             "transducer_voltage",
@@ -316,7 +348,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "x_ray" => &[
+    ),
+    (
+        &["x_ray"],
+        &[
             "motor_current",
             "supply_voltage",
             "cooling_water_temperature",
@@ -328,7 +363,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "spray_booth" => &[
+    ),
+    (
+        &["spray_booth"],
+        &[
             "pneumatic_pressure",
             "air_flow",
             "motor_current",
@@ -341,7 +379,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "powder_coating" => &[
+    ),
+    (
+        &["powder_coating"],
+        &[
             "motor_current",
             "supply_voltage",
             "electrostatic_voltage",
@@ -353,7 +394,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "curing_oven" => &[
+    ),
+    (
+        &["curing_oven"],
+        &[
             "motor_temperature",
             "motor_current",
             "supply_voltage",
@@ -365,7 +409,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "surface_prep" => &[
+    ),
+    (
+        &["surface_prep"],
+        &[
             "pneumatic_pressure",
             "air_flow",
             "motor_current",
@@ -377,7 +424,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "spot_welder" => &[
+    ),
+    (
+        &["spot_welder"],
+        &[
             "weld_current",
             "electrode_force",
             "arc_voltage",
@@ -389,7 +439,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "robot_welder" => &[
+    ),
+    (
+        &["robot_welder"],
+        &[
             "weld_current",
             "arc_voltage",
             "electrode_force",
@@ -403,7 +456,10 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        "arc_welder" | "laser_welder" | "mig_welder" => &[
+    ),
+    (
+        &["arc_welder", "laser_welder", "mig_welder"],
+        &[
             "weld_current",
             "arc_voltage",
             "electrode_force",
@@ -415,8 +471,13 @@ pub fn profile(machine_type: &str) -> &'static [&'static str] {
             "cabinet_temperature",
             "control_voltage",
         ],
-        _ => &[],
-    }
+    ),
+];
+
+/// The sensor profile of a machine type: its roles, most important first. Every profile has
+/// at least [`MAX_SENSORS_PER_MACHINE`] roles so any machine can be fully equipped.
+pub fn profile(machine_type: &str) -> &'static [&'static str] {
+    PROFILES.iter().find(|(types, _)| types.contains(&machine_type)).map_or(&[], |(_, roles)| roles)
 }
 
 /// Fewest and most sensors on one machine (SPEC §2).

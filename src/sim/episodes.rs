@@ -16,7 +16,7 @@
 use rand::Rng as _;
 
 use crate::clock::{DAY, HOUR, ID_EPOCH};
-use crate::faults::{Catalogue, Pattern};
+use crate::faults::{Catalogue, Pattern, Progression};
 use crate::plant::Plant;
 use crate::rng::{self, Rng};
 
@@ -414,64 +414,10 @@ impl<'a> EpisodeSource<'a> {
         fault_at: i64,
         duration: Option<i64>,
     ) -> Episode {
-        let g = &p.progression;
-        let (variant, hours) = match g.shape.as_str() {
-            "sudden_or_gradual" => {
-                if r.random::<f64>() < g.sudden_share.unwrap_or(0.5) {
-                    ("sudden", g.sudden_hours.unwrap_or([p.duration.min_hours, p.duration.max_hours]))
-                } else {
-                    ("gradual", g.gradual_hours.unwrap_or([p.duration.min_hours, p.duration.max_hours]))
-                }
-            }
-            s => (s, [p.duration.min_hours, p.duration.max_hours]),
-        };
-        let mut duration_h = range(r, hours);
-        // A signature with a documented rate fixes the duration of a gradual decline.
-        if variant != "sudden" {
-            if let Some(s) = p.signature.iter().find(|s| s.rate_per_hour.is_some()) {
-                let rate = range(r, s.rate_per_hour.unwrap());
-                let role = crate::plant::roles::role(&s.role).expect("validated role");
-                let start = (role.normal.0 + role.normal.1) / 2.0;
-                let end = s.failure.unwrap_or(if s.direction == "down" { role.critical.0 } else { role.critical.1 });
-                if rate > 0.0 {
-                    duration_h = ((end - start).abs() / rate).clamp(hours[0], hours[1]);
-                }
-            }
-        }
-        // Whole minutes, so episode phases line up with the SCADA grid.
-        let d = duration.map_or(((duration_h * 60.0).round() as i64).max(1) * 60, |d| (d / 60).max(1) * 60);
+        let (variant, d) = draw_length(r, p, duration);
         let onset = fault_at - d;
-        let (w, c) = match variant {
-            "slow_then_rapid" => {
-                let rapid = (range(r, g.rapid_hours.unwrap_or([24.0, 48.0])) * HOUR as f64) as i64;
-                let critical_at = (fault_at - rapid).max(onset + d / 3);
-                let warning_at = onset + ((critical_at - onset) as f64 * r.random_range(0.45..0.7)) as i64;
-                (warning_at, critical_at)
-            }
-            "rapid" => (onset + d * 35 / 100, onset + d * 70 / 100),
-            "sudden" => (onset + d * 85 / 100, onset + d * 93 / 100),
-            "erratic" => (onset + d * 20 / 100, onset + d * 60 / 100),
-            _ => (onset + d * 45 / 100, onset + d * 80 / 100),
-        };
-        let to_minute = |t: i64| t - t.rem_euclid(60);
-        let (w, c) = (to_minute(w), to_minute(c));
-        let ending = match p.effects.ends_in.as_str() {
-            "fault" => Ending::Fault,
-            "tool_change" => Ending::ToolChange,
-            _ => Ending::None,
-        };
-        let severities = p.severities();
-        let severity = severities[r.random_range(0..severities.len())].to_owned();
-        let (fault_end, repair_end) = match ending {
-            Ending::Fault => {
-                let response = r.random_range(5..=30) * 60;
-                let repair_max = if severity == "critical" { 360 } else { 180 };
-                let repair = r.random_range(30..=repair_max) * 60;
-                (fault_at + response, fault_at + response + repair)
-            }
-            Ending::ToolChange => (fault_at, fault_at + r.random_range(5..=15) * 60),
-            Ending::None => (fault_at, fault_at),
-        };
+        let (w, c) = draw_phases(r, &p.progression, variant, onset, d, fault_at);
+        let (ending, severity, fault_end, repair_end) = draw_ending(r, p, fault_at);
         let sigs = p
             .signature
             .iter()
@@ -480,23 +426,7 @@ impl<'a> EpisodeSource<'a> {
                 increase: s.increase_pct.or(s.increase_abs).map_or(0.0, |x| range(r, x)),
             })
             .collect();
-        let (sensor, drift_mode, drift_pct_per_day, packet_loss) = match &p.drift {
-            Some(dr) if p.is_sensor_scoped() => {
-                let ids: Vec<usize> = self.plant.sensors_of(m).collect();
-                let sensor = ids[r.random_range(0..ids.len())];
-                let u = r.random::<f64>();
-                let mode = if u < dr.stuck_share {
-                    DriftMode::Stuck
-                } else if u < dr.stuck_share + dr.erratic_share {
-                    DriftMode::Erratic
-                } else {
-                    DriftMode::Offset
-                };
-                let per_day = range(r, dr.offset_pct_per_month) * dr.acceleration / 30.0;
-                (Some(sensor), mode, per_day, range(r, dr.packet_loss_pct) / 100.0)
-            }
-            _ => (None, DriftMode::Offset, 0.0, 0.0),
-        };
+        let (sensor, drift_mode, drift_pct_per_day, packet_loss) = self.draw_drift(r, m, p);
         Episode {
             id: e * self.plant.machines.len() as i64 + m as i64 + 1,
             machine: m,
@@ -522,6 +452,27 @@ impl<'a> EpisodeSource<'a> {
             pauses: Vec::new(),
             injected: false,
             cleared_at: None,
+        }
+    }
+
+    /// A sensor-scoped pattern's sensor and drift: its mode, offset per day and packet loss.
+    fn draw_drift(&self, r: &mut Rng, m: usize, p: &Pattern) -> (Option<usize>, DriftMode, f64, f64) {
+        match &p.drift {
+            Some(dr) if p.is_sensor_scoped() => {
+                let ids: Vec<usize> = self.plant.sensors_of(m).collect();
+                let sensor = ids[r.random_range(0..ids.len())];
+                let u = r.random::<f64>();
+                let mode = if u < dr.stuck_share {
+                    DriftMode::Stuck
+                } else if u < dr.stuck_share + dr.erratic_share {
+                    DriftMode::Erratic
+                } else {
+                    DriftMode::Offset
+                };
+                let per_day = range(r, dr.offset_pct_per_month) * dr.acceleration / 30.0;
+                (Some(sensor), mode, per_day, range(r, dr.packet_loss_pct) / 100.0)
+            }
+            _ => (None, DriftMode::Offset, 0.0, 0.0),
         }
     }
 
@@ -582,6 +533,79 @@ impl<'a> EpisodeSource<'a> {
         times.sort_unstable();
         times
     }
+}
+
+/// The episode's variant (`sudden`, `gradual`, or the progression's shape) and the length
+/// of its degradation in whole minutes: `duration` when given, else drawn from the pattern's
+/// hours — a gradual decline at a documented rate takes what that rate needs.
+fn draw_length<'p>(r: &mut Rng, p: &'p Pattern, duration: Option<i64>) -> (&'p str, i64) {
+    let g = &p.progression;
+    let (variant, hours) = match g.shape.as_str() {
+        "sudden_or_gradual" => {
+            if r.random::<f64>() < g.sudden_share.unwrap_or(0.5) {
+                ("sudden", g.sudden_hours.unwrap_or([p.duration.min_hours, p.duration.max_hours]))
+            } else {
+                ("gradual", g.gradual_hours.unwrap_or([p.duration.min_hours, p.duration.max_hours]))
+            }
+        }
+        s => (s, [p.duration.min_hours, p.duration.max_hours]),
+    };
+    let mut duration_h = range(r, hours);
+    // A signature with a documented rate fixes the duration of a gradual decline.
+    if variant != "sudden" {
+        if let Some(s) = p.signature.iter().find(|s| s.rate_per_hour.is_some()) {
+            let rate = range(r, s.rate_per_hour.unwrap());
+            let role = crate::plant::roles::role(&s.role).expect("validated role");
+            let start = (role.normal.0 + role.normal.1) / 2.0;
+            let end = s.failure.unwrap_or(if s.direction == "down" { role.critical.0 } else { role.critical.1 });
+            if rate > 0.0 {
+                duration_h = ((end - start).abs() / rate).clamp(hours[0], hours[1]);
+            }
+        }
+    }
+    // Whole minutes, so episode phases line up with the SCADA grid.
+    let d = duration.map_or(((duration_h * 60.0).round() as i64).max(1) * 60, |d| (d / 60).max(1) * 60);
+    (variant, d)
+}
+
+/// When the warning and critical phases begin, on whole minutes, by the variant's shape.
+fn draw_phases(r: &mut Rng, g: &Progression, variant: &str, onset: i64, d: i64, fault_at: i64) -> (i64, i64) {
+    let (w, c) = match variant {
+        "slow_then_rapid" => {
+            let rapid = (range(r, g.rapid_hours.unwrap_or([24.0, 48.0])) * HOUR as f64) as i64;
+            let critical_at = (fault_at - rapid).max(onset + d / 3);
+            let warning_at = onset + ((critical_at - onset) as f64 * r.random_range(0.45..0.7)) as i64;
+            (warning_at, critical_at)
+        }
+        "rapid" => (onset + d * 35 / 100, onset + d * 70 / 100),
+        "sudden" => (onset + d * 85 / 100, onset + d * 93 / 100),
+        "erratic" => (onset + d * 20 / 100, onset + d * 60 / 100),
+        _ => (onset + d * 45 / 100, onset + d * 80 / 100),
+    };
+    let to_minute = |t: i64| t - t.rem_euclid(60);
+    (to_minute(w), to_minute(c))
+}
+
+/// How the episode ends, its severity, and when the fault state and the repair end.
+fn draw_ending(r: &mut Rng, p: &Pattern, fault_at: i64) -> (Ending, String, i64, i64) {
+    let ending = match p.effects.ends_in.as_str() {
+        "fault" => Ending::Fault,
+        "tool_change" => Ending::ToolChange,
+        _ => Ending::None,
+    };
+    let severities = p.severities();
+    let severity = severities[r.random_range(0..severities.len())].to_owned();
+    let (fault_end, repair_end) = match ending {
+        Ending::Fault => {
+            let response = r.random_range(5..=30) * 60;
+            let repair_max = if severity == "critical" { 360 } else { 180 };
+            let repair = r.random_range(30..=repair_max) * 60;
+            (fault_at + response, fault_at + response + repair)
+        }
+        Ending::ToolChange => (fault_at, fault_at + r.random_range(5..=15) * 60),
+        Ending::None => (fault_at, fault_at),
+    };
+    (ending, severity, fault_end, repair_end)
 }
 
 #[cfg(test)]

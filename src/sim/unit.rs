@@ -263,6 +263,46 @@ impl Reading {
     }
 }
 
+/// What a minute's SCADA row reports of the readings of its first tick: alarm and warning
+/// codes, and the controlled temperature and pressure the machine shows.
+#[derive(Default)]
+struct MinuteReadings {
+    alarm_codes: String,
+    warning_codes: String,
+    alarms: i32,
+    temp: Option<f64>,
+    pressure: Option<f64>,
+}
+
+impl MinuteReadings {
+    /// A new minute (the codes' buffers are kept).
+    fn clear(&mut self) {
+        self.alarm_codes.clear();
+        self.warning_codes.clear();
+        self.alarms = 0;
+        self.temp = None;
+        self.pressure = None;
+    }
+
+    /// Sensor `s` of machine `m` read `value` with `status` and its threshold `flags`.
+    fn add(&mut self, engine: &Engine, m: usize, s: usize, code: &str, (value, status, flags): (f64, &str, [bool; 4])) {
+        if status == "critical" || status == "fault" {
+            self.alarms += 1;
+            let sep = if self.alarm_codes.is_empty() { "" } else { "," };
+            let _ = write!(self.alarm_codes, "{sep}{code}-{}", if flags[3] { "HH" } else { "LL" });
+        } else if status == "warning" {
+            let sep = if self.warning_codes.is_empty() { "" } else { "," };
+            let _ = write!(self.warning_codes, "{sep}{code}-{}", if flags[1] { "H" } else { "L" });
+        }
+        if Some(s) == engine.machines[m].temp_sensor {
+            self.temp = Some(value);
+        }
+        if Some(s) == engine.machines[m].pressure_sensor {
+            self.pressure = Some(value);
+        }
+    }
+}
+
 /// One machine's day being generated, with everything carried from one step to the next:
 /// its timeline, thermal lags, each sensor's random material and rolling statistics, the
 /// shift and lifetime counters.
@@ -475,192 +515,182 @@ impl<'e> DayRun<'e> {
     }
 
     fn sensor_and_scada_rows<E: Emit>(&mut self, from: i64, to: i64, out: &mut Step<'_, E>) {
-        let engine = self.engine;
-        let spec = self.spec;
-        let tl = &self.tl;
-        let lags = &self.lags;
-        let states = &mut self.states;
-        let m = spec.machine;
-        let plant = &engine.plant;
-        let machine = &plant.machines[m];
-        let line = &plant.lines[machine.line];
-        let factory = &plant.factories[machine.factory];
-        let sensors = engine.sensors_of(m);
-        let need_health = self.need_health;
-        let mut alarm_codes = String::new();
-        let mut warning_codes = String::new();
-        let mut alarms = 0i32;
-        let mut temp_actual: Option<f64> = None;
-        let mut pressure_actual: Option<f64> = None;
-        let n_sensors = plant.sensors.len() as i64;
-        let n_machines = plant.machines.len() as i64;
-        let machine_id = machine.id.as_str();
-        let line_id = line.id.as_str();
-        let factory_id = factory.id.as_str();
-
-        let mdq = self.dq.as_ref();
+        let mut minute = MinuteReadings::default();
         let mut t = from;
         while t < to {
             let on_minute = t.rem_euclid(SCADA_STEP) == 0;
-            if let Some(md) = mdq {
-                let place = (machine_id, line_id, factory_id);
-                let first = t == spec.span().0;
-                engine.stretch_labels(m, t, first, md, states, (tl, lags), place, out);
+            if let Some(md) = self.dq.as_ref() {
+                let machine = &self.engine.plant.machines[self.spec.machine];
+                let place = self.engine.place(machine);
+                let first = t == self.spec.span().0;
+                let tl_lags = (&self.tl, &self.lags);
+                self.engine.stretch_labels(self.spec.machine, t, first, md, &mut self.states, tl_lags, place, out);
             }
             if on_minute {
-                alarm_codes.clear();
-                warning_codes.clear();
-                alarms = 0;
+                minute.clear();
             }
-            for (k, s) in sensors.clone().enumerate() {
-                let st = &mut states[k];
-                let sensor = &plant.sensors[s];
-                let role = sensor.role;
-                let h = ((t - spec.day) / HOUR) as usize;
-                // The 24-hour out-of-range figure counts the sensor's out-of-range spikes, sent or lost.
-                st.hour_oor[h] += u32::from(engine.reading_out_of_range(s, t, &tl.episodes, &st.day));
-                let Some(r) = engine.read_sensor(s, t, tl, lags, st) else {
-                    st.hour_missing[h] += 1;
-                    continue;
-                };
-                let Reading { value: v, status, flags, .. } = r;
-                let row = r.row(reading_id(t, s, n_sensors), sensor, (machine_id, line_id, factory_id), t);
-                match mdq {
-                    Some(md) => deliver(engine, s, st, row, md, &mut self.held, out),
-                    None => out.push(&row),
-                }
-                if on_minute {
-                    if status == "critical" || status == "fault" {
-                        alarms += 1;
-                        let sep = if alarm_codes.is_empty() { "" } else { "," };
-                        let _ = write!(alarm_codes, "{sep}{}-{}", role.code, if flags[3] { "HH" } else { "LL" });
-                    } else if status == "warning" {
-                        let sep = if warning_codes.is_empty() { "" } else { "," };
-                        let _ = write!(warning_codes, "{sep}{}-{}", role.code, if flags[1] { "H" } else { "L" });
-                    }
-                    if Some(s) == engine.machines[m].temp_sensor {
-                        temp_actual = Some(v);
-                    }
-                    if Some(s) == engine.machines[m].pressure_sensor {
-                        pressure_actual = Some(v);
-                    }
-                }
-            }
-            // Readings held back until now follow the tick's own.
-            if !self.held.is_empty() {
-                for (at, row) in self.held.iter().filter(|h| h.0 <= t) {
-                    out.push_at(row, *at);
-                }
-                self.held.retain(|h| h.0 > t);
-            }
+            self.readings(t, on_minute, &mut minute, out);
             // Hourly health after the hour's last reading.
-            if need_health && (t + SENSOR_STEP).rem_euclid(HOUR) == 0 {
-                let hour = t + SENSOR_STEP - HOUR;
-                if spec.health_hour(hour) {
-                    engine.health_rows(spec, hour, tl, states, out);
-                }
-                for st in states.iter_mut() {
-                    st.present = 0;
-                    st.missing = 0;
-                    st.out_of_range = 0;
-                    st.stuck = false;
-                    st.erratic = false;
-                    st.std_sum = 0.0;
-                    st.last_seen = None;
-                }
+            if self.need_health && (t + SENSOR_STEP).rem_euclid(HOUR) == 0 {
+                self.close_health_hour(t + SENSOR_STEP - HOUR, out);
             }
             if on_minute {
-                let k = tl.minute_index(t);
-                let mi = &tl.minutes[k];
-                if mi.shift.start != self.cur_shift {
-                    self.cur_shift = mi.shift.start;
-                    self.shift = ShiftTotals::default();
-                }
-                let shift = self.shift;
-                let run = &tl.runs[mi.run as usize];
-                let load = engine.load(tl, mi.run);
-                let lpm = &plant.line_products[run.lpm];
-                let product = &plant.products[lpm.product];
-                let ep = mi.episode.map(|i| &tl.episodes[i as usize]);
-                let pattern = ep.map(|e| &engine.catalogue.patterns[e.pattern]);
-                let faulted = mi.state == State::Fault;
-                let params = &engine.machines[m];
-                let running = mi.state == State::Running;
-                let program = format!("PRG-{}", product.spec.code);
-                let shift_idx = machine.factory * 6 + usize::from(mi.shift.code);
-                let shift_id = id("SHF", shift_idx);
-                let ops = &engine.lines[machine.line].operators[usize::from(mi.shift.code)];
-                let operator = (!ops.is_empty())
-                    .then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
-                let tool = params.spindle_rpm.map(|_| {
-                    let last_change = tl
-                        .episodes
-                        .iter()
-                        .filter(|e| e.ending == Ending::ToolChange && e.repair_end <= t)
-                        .map(|e| e.id)
-                        .max()
-                        .unwrap_or(0);
-                    1 + ((run.lpm as i64 * 7 + last_change * 13) % 24) as i32
-                });
-                let row = ScadaRow {
-                    id: (t - ID_EPOCH) / SCADA_STEP * n_machines + m as i64 + 1,
-                    machine: machine_id,
-                    line: line_id,
-                    factory: factory_id,
-                    ts: t,
-                    state: mi.state.name(),
-                    mode: match mi.state {
-                        State::Setup | State::Maintenance => "manual",
-                        _ => "auto",
-                    },
-                    fault_code: faulted.then(|| pattern.map(|p| p.code.as_str())).flatten(),
-                    fault_description: faulted.then(|| pattern.map(|p| p.description.as_str())).flatten(),
-                    cumulative: self.cum.parts,
-                    parts_shift: shift.parts as i32,
-                    rejected_shift: shift.rejects as i32,
-                    target_cycle: lpm.cycle_time_s as i32,
-                    actual_cycle: running.then_some(round2(mi.actual_cycle)),
-                    oee: oee(shift.up, shift.planned, shift.parts, shift.rejects, lpm.cycle_time_s as f64),
-                    // Heavier work turns slower and feeds harder (on a realistic plant; load 0 otherwise).
-                    spindle_rpm: params.spindle_rpm.map(|r| {
-                        if running {
-                            (f64::from(r) * (1.0 - 0.15 * load)).round() as i32
-                        } else {
-                            0
-                        }
-                    }),
-                    feed_rate: params.feed_rate.map(|f| if running { f * (1.0 + 0.2 * load) } else { 0.0 }),
-                    tool,
-                    program: &program,
-                    power_kw: round2(mi.power_kw),
-                    energy_kwh: self.cum.energy_kwh,
-                    temperature: params
-                        .temp_sensor
-                        .zip(temp_actual)
-                        .map(|(s, v)| (round2(engine.sensors[s].setpoint), round2(v))),
-                    pressure: params
-                        .pressure_sensor
-                        .zip(pressure_actual)
-                        .map(|(s, v)| (round2(engine.sensors[s].setpoint), round2(v))),
-                    downtime_shift: (shift.planned - shift.up).max(0) as i32,
-                    last_fault: self.fault_times.iter().copied().filter(|&f| f <= t).max(),
-                    uptime_shift: shift.up as i32,
-                    active_alarms: alarms + i32::from(faulted),
-                    alarm_codes: (!alarm_codes.is_empty()).then_some(alarm_codes.as_str()),
-                    warning_codes: (!warning_codes.is_empty()).then_some(warning_codes.as_str()),
-                    shift: &shift_id,
-                    operator,
-                    quality: if mi.uncertain { "uncertain" } else { "good" },
-                };
-                out.push(&row);
-                temp_actual = None;
-                pressure_actual = None;
-                self.cum.parts += i64::from(mi.parts);
-                self.cum.energy_kwh = step_energy(self.cum.energy_kwh, mi.power_kw);
-                self.shift.add(mi);
+                self.scada_row(t, &minute, out);
             }
             t += SENSOR_STEP;
         }
+    }
+
+    /// Every sensor's reading at tick `t` (delivered as the gateway would when defects are
+    /// on), then the readings held back until now; on a whole minute, what the SCADA row
+    /// reports of them goes into `minute`.
+    fn readings<E: Emit>(&mut self, t: i64, on_minute: bool, minute: &mut MinuteReadings, out: &mut Step<'_, E>) {
+        let engine = self.engine;
+        let (spec, tl, lags) = (self.spec, &self.tl, &self.lags);
+        let m = spec.machine;
+        let plant = &engine.plant;
+        let place = engine.place(&plant.machines[m]);
+        let n_sensors = plant.sensors.len() as i64;
+        for (k, s) in engine.sensors_of(m).enumerate() {
+            let st = &mut self.states[k];
+            let sensor = &plant.sensors[s];
+            let h = ((t - spec.day) / HOUR) as usize;
+            // The 24-hour out-of-range figure counts the sensor's out-of-range spikes, sent or lost.
+            st.hour_oor[h] += u32::from(engine.reading_out_of_range(s, t, &tl.episodes, &st.day));
+            let Some(r) = engine.read_sensor(s, t, tl, lags, st) else {
+                st.hour_missing[h] += 1;
+                continue;
+            };
+            let Reading { value: v, status, flags, .. } = r;
+            let row = r.row(reading_id(t, s, n_sensors), sensor, place, t);
+            match self.dq.as_ref() {
+                Some(md) => deliver(engine, s, st, row, md, &mut self.held, out),
+                None => out.push(&row),
+            }
+            if on_minute {
+                minute.add(engine, m, s, sensor.role.code, (v, status, flags));
+            }
+        }
+        // Readings held back until now follow the tick's own.
+        if !self.held.is_empty() {
+            for (at, row) in self.held.iter().filter(|h| h.0 <= t) {
+                out.push_at(row, *at);
+            }
+            self.held.retain(|h| h.0 > t);
+        }
+    }
+
+    /// The hour from `hour` is over: its health rows (when the unit reports that hour), and
+    /// every sensor's hourly tallies start again.
+    fn close_health_hour<E: Emit>(&mut self, hour: i64, out: &mut Step<'_, E>) {
+        if self.spec.health_hour(hour) {
+            self.engine.health_rows(self.spec, hour, &self.tl, &mut self.states, out);
+        }
+        for st in self.states.iter_mut() {
+            st.present = 0;
+            st.missing = 0;
+            st.out_of_range = 0;
+            st.stuck = false;
+            st.erratic = false;
+            st.std_sum = 0.0;
+            st.last_seen = None;
+        }
+    }
+
+    /// The SCADA row of minute `t`, then the counters and shift totals carried past it.
+    fn scada_row<E: Emit>(&mut self, t: i64, minute: &MinuteReadings, out: &mut Step<'_, E>) {
+        let engine = self.engine;
+        let (spec, tl) = (self.spec, &self.tl);
+        let m = spec.machine;
+        let plant = &engine.plant;
+        let machine = &plant.machines[m];
+        let (machine_id, line_id, factory_id) = engine.place(machine);
+        let k = tl.minute_index(t);
+        let mi = &tl.minutes[k];
+        if mi.shift.start != self.cur_shift {
+            self.cur_shift = mi.shift.start;
+            self.shift = ShiftTotals::default();
+        }
+        let shift = self.shift;
+        let run = &tl.runs[mi.run as usize];
+        let load = engine.load(tl, mi.run);
+        let lpm = &plant.line_products[run.lpm];
+        let product = &plant.products[lpm.product];
+        let ep = mi.episode.map(|i| &tl.episodes[i as usize]);
+        let pattern = ep.map(|e| &engine.catalogue.patterns[e.pattern]);
+        let faulted = mi.state == State::Fault;
+        let params = &engine.machines[m];
+        let running = mi.state == State::Running;
+        let program = format!("PRG-{}", product.spec.code);
+        let shift_idx = machine.factory * 6 + usize::from(mi.shift.code);
+        let shift_id = id("SHF", shift_idx);
+        let ops = &engine.lines[machine.line].operators[usize::from(mi.shift.code)];
+        let operator = (!ops.is_empty())
+            .then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
+        let tool = params.spindle_rpm.map(|_| {
+            let last_change = tl
+                .episodes
+                .iter()
+                .filter(|e| e.ending == Ending::ToolChange && e.repair_end <= t)
+                .map(|e| e.id)
+                .max()
+                .unwrap_or(0);
+            1 + ((run.lpm as i64 * 7 + last_change * 13) % 24) as i32
+        });
+        let row = ScadaRow {
+            id: (t - ID_EPOCH) / SCADA_STEP * plant.machines.len() as i64 + m as i64 + 1,
+            machine: machine_id,
+            line: line_id,
+            factory: factory_id,
+            ts: t,
+            state: mi.state.name(),
+            mode: match mi.state {
+                State::Setup | State::Maintenance => "manual",
+                _ => "auto",
+            },
+            fault_code: faulted.then(|| pattern.map(|p| p.code.as_str())).flatten(),
+            fault_description: faulted.then(|| pattern.map(|p| p.description.as_str())).flatten(),
+            cumulative: self.cum.parts,
+            parts_shift: shift.parts as i32,
+            rejected_shift: shift.rejects as i32,
+            target_cycle: lpm.cycle_time_s as i32,
+            actual_cycle: running.then_some(round2(mi.actual_cycle)),
+            oee: oee(shift.up, shift.planned, shift.parts, shift.rejects, lpm.cycle_time_s as f64),
+            // Heavier work turns slower and feeds harder (on a realistic plant; load 0 otherwise).
+            spindle_rpm: params.spindle_rpm.map(|r| {
+                if running {
+                    (f64::from(r) * (1.0 - 0.15 * load)).round() as i32
+                } else {
+                    0
+                }
+            }),
+            feed_rate: params.feed_rate.map(|f| if running { f * (1.0 + 0.2 * load) } else { 0.0 }),
+            tool,
+            program: &program,
+            power_kw: round2(mi.power_kw),
+            energy_kwh: self.cum.energy_kwh,
+            temperature: params
+                .temp_sensor
+                .zip(minute.temp)
+                .map(|(s, v)| (round2(engine.sensors[s].setpoint), round2(v))),
+            pressure: params
+                .pressure_sensor
+                .zip(minute.pressure)
+                .map(|(s, v)| (round2(engine.sensors[s].setpoint), round2(v))),
+            downtime_shift: (shift.planned - shift.up).max(0) as i32,
+            last_fault: self.fault_times.iter().copied().filter(|&f| f <= t).max(),
+            uptime_shift: shift.up as i32,
+            active_alarms: minute.alarms + i32::from(faulted),
+            alarm_codes: (!minute.alarm_codes.is_empty()).then_some(minute.alarm_codes.as_str()),
+            warning_codes: (!minute.warning_codes.is_empty()).then_some(minute.warning_codes.as_str()),
+            shift: &shift_id,
+            operator,
+            quality: if mi.uncertain { "uncertain" } else { "good" },
+        };
+        out.push(&row);
+        self.cum.parts += i64::from(mi.parts);
+        self.cum.energy_kwh = step_energy(self.cum.energy_kwh, mi.power_kw);
+        self.shift.add(mi);
     }
 }
 
@@ -752,6 +782,12 @@ fn deliver<'e, E: Emit>(
 }
 
 impl Engine {
+    /// The ids a machine's rows carry: (machine, line, factory).
+    fn place<'a>(&'a self, machine: &'a crate::plant::Machine) -> (&'a str, &'a str, &'a str) {
+        let plant = &self.plant;
+        (machine.id.as_str(), plant.lines[machine.line].id.as_str(), plant.factories[machine.factory].id.as_str())
+    }
+
     /// Labels the gateway gaps and clock skews of machine `m`, and the stale stretches of
     /// its sensors, that start at `t` — or, at the `first` instant of a unit's span, that are
     /// under way then (as fault labels, one per stretch touching the window). A stale stretch
