@@ -348,6 +348,43 @@ impl Default for Config {
     }
 }
 
+/// A key's value from the file, read as its [`Kind`] says.
+struct Setting<'a> {
+    kind: Kind,
+    v: &'a toml::Value,
+}
+
+impl Setting<'_> {
+    fn int(&self) -> std::result::Result<i64, String> {
+        let Kind::Int(lo, hi) = self.kind else { unreachable!("an integer key") };
+        match self.v.as_integer() {
+            Some(i) if (lo..=hi).contains(&i) => Ok(i),
+            Some(i) => Err(format!("{i} is out of range {lo}..={hi}")),
+            None => Err(format!("expected an integer, found {}", self.v.type_str())),
+        }
+    }
+
+    fn usize(&self) -> std::result::Result<usize, String> {
+        self.int().map(|i| i as usize)
+    }
+
+    fn string(&self) -> std::result::Result<String, String> {
+        self.v.as_str().map(str::to_owned).ok_or_else(|| format!("expected a string, found {}", self.v.type_str()))
+    }
+
+    fn fraction(&self) -> std::result::Result<f64, String> {
+        let x = self
+            .v
+            .as_float()
+            .or_else(|| self.v.as_integer().map(|i| i as f64))
+            .ok_or_else(|| format!("expected a number, found {}", self.v.type_str()))?;
+        if !(0.0..=1.0).contains(&x) {
+            return Err(format!("{x} must lie between 0 and 1"));
+        }
+        Ok(x)
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     /// An integer in the given inclusive range.
@@ -513,86 +550,97 @@ impl Config {
     }
 
     fn set(&mut self, section: &str, key: &str, kind: Kind, v: &toml::Value) -> std::result::Result<(), String> {
-        let int = || -> std::result::Result<i64, String> {
-            let Kind::Int(lo, hi) = kind else { unreachable!() };
-            match v.as_integer() {
-                Some(i) if (lo..=hi).contains(&i) => Ok(i),
-                Some(i) => Err(format!("{i} is out of range {lo}..={hi}")),
-                None => Err(format!("expected an integer, found {}", v.type_str())),
-            }
-        };
-        let string =
-            || v.as_str().map(str::to_owned).ok_or_else(|| format!("expected a string, found {}", v.type_str()));
-        let usize_ = || int().map(|i| i as usize);
-        let fraction = || -> std::result::Result<f64, String> {
-            let x = v
-                .as_float()
-                .or_else(|| v.as_integer().map(|i| i as f64))
-                .ok_or_else(|| format!("expected a number, found {}", v.type_str()))?;
-            if !(0.0..=1.0).contains(&x) {
-                return Err(format!("{x} must lie between 0 and 1"));
-            }
-            Ok(x)
-        };
-        match (section, key) {
-            ("plant", "seed") => self.seed = int()? as u64,
-            ("plant", "reference_date") => {
-                let s = string()?;
+        let x = Setting { kind, v };
+        match section {
+            "plant" => self.set_plant(key, &x),
+            "postgres" => self.set_postgres(key, &x),
+            "kafka" => self.set_kafka(key, &x),
+            "mqtt" => self.set_mqtt(key, &x),
+            "output" => self.set_output(key, &x),
+            "faults" => self.set_faults(key, &x),
+            "quality" => self.set_quality(key, &x),
+            "stream" => self.set_stream(key, &x),
+            _ => unreachable!("every section in KEYS is handled"),
+        }
+    }
+
+    /// A key of `[plant]`.
+    fn set_plant(&mut self, key: &str, x: &Setting) -> std::result::Result<(), String> {
+        match key {
+            "seed" => self.seed = x.int()? as u64,
+            "reference_date" => {
+                let s = x.string()?;
                 self.reference_date = parse_date(&s).ok_or_else(|| format!("`{s}` is not a date like 2025-12-19"))?;
             }
-            ("plant", "factories") => self.sizes.factories = usize_()?,
-            ("plant", "lines") => self.sizes.lines = usize_()?,
-            ("plant", "machines") => self.sizes.machines = usize_()?,
-            ("plant", "sensors") => self.sizes.sensors = usize_()?,
-            ("plant", "employees") => self.sizes.employees = usize_()?,
-            ("plant", "products") => self.sizes.products = usize_()?,
-            ("plant", "customers") => self.sizes.customers = usize_()?,
-            ("plant", "line_products") => self.sizes.line_products = usize_()?,
-            ("plant", "customer_products") => self.sizes.customer_products = usize_()?,
-            ("postgres", "url") => self.postgres.url = Some(string()?).filter(|s| !s.is_empty()),
-            ("postgres", "pool_size") => self.postgres.pool_size = usize_()?,
-            ("postgres", "sslmode") => {
-                let s = string()?;
+            "factories" => self.sizes.factories = x.usize()?,
+            "lines" => self.sizes.lines = x.usize()?,
+            "machines" => self.sizes.machines = x.usize()?,
+            "sensors" => self.sizes.sensors = x.usize()?,
+            "employees" => self.sizes.employees = x.usize()?,
+            "products" => self.sizes.products = x.usize()?,
+            "customers" => self.sizes.customers = x.usize()?,
+            "line_products" => self.sizes.line_products = x.usize()?,
+            "customer_products" => self.sizes.customer_products = x.usize()?,
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// A key of `[postgres]`.
+    fn set_postgres(&mut self, key: &str, x: &Setting) -> std::result::Result<(), String> {
+        match key {
+            "url" => self.postgres.url = Some(x.string()?).filter(|s| !s.is_empty()),
+            "pool_size" => self.postgres.pool_size = x.usize()?,
+            "sslmode" => {
+                let s = x.string()?;
                 self.postgres.tls.sslmode =
                     Some(crate::db::target::SslMode::parse(&s).ok_or_else(|| {
                         format!("`{s}` is not one of {}", crate::db::target::SslMode::NAMES.join(", "))
                     })?);
             }
-            ("postgres", "sslrootcert") => self.postgres.tls.sslrootcert = Some(string()?),
-            ("postgres", "sslcert") => self.postgres.tls.sslcert = Some(PathBuf::from(string()?)),
-            ("postgres", "sslkey") => self.postgres.tls.sslkey = Some(PathBuf::from(string()?)),
-            ("postgres", "password_file") => self.postgres.tls.password_file = Some(PathBuf::from(string()?)),
-            ("postgres", "partition") => {
-                let Kind::Enum(allowed) = kind else { unreachable!() };
-                let s = string()?;
+            "sslrootcert" => self.postgres.tls.sslrootcert = Some(x.string()?),
+            "sslcert" => self.postgres.tls.sslcert = Some(PathBuf::from(x.string()?)),
+            "sslkey" => self.postgres.tls.sslkey = Some(PathBuf::from(x.string()?)),
+            "password_file" => self.postgres.tls.password_file = Some(PathBuf::from(x.string()?)),
+            "partition" => {
+                let Kind::Enum(allowed) = x.kind else { unreachable!() };
+                let s = x.string()?;
                 self.postgres.partition = match s.as_str() {
                     "none" => Partition::None,
                     "daily" => Partition::Daily,
                     _ => return Err(format!("`{s}` is not one of {}", allowed.join(", "))),
                 };
             }
-            ("kafka", "brokers") => self.kafka.brokers = str_list(v)?,
-            ("kafka", "partitions") => self.kafka.partitions = int()? as i32,
-            ("kafka", "message_timeout_ms") => self.kafka.message_timeout_ms = int()? as u64,
-            ("kafka", "compression") => {
-                let s = string()?;
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// A key of `[kafka]`.
+    fn set_kafka(&mut self, key: &str, x: &Setting) -> std::result::Result<(), String> {
+        match key {
+            "brokers" => self.kafka.brokers = str_list(x.v)?,
+            "partitions" => self.kafka.partitions = x.int()? as i32,
+            "message_timeout_ms" => self.kafka.message_timeout_ms = x.int()? as u64,
+            "compression" => {
+                let s = x.string()?;
                 self.kafka.compression = KafkaCompression::parse(&s)
                     .ok_or_else(|| format!("`{s}` is not one of {}", KafkaCompression::NAMES.join(", ")))?;
             }
-            ("kafka", "client_id") => {
-                let id = string()?;
+            "client_id" => {
+                let id = x.string()?;
                 if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
                     return Err(format!("`{id}` is not a client id: use letters, digits, `.`, `_` and `-`"));
                 }
                 self.kafka.client_id = id;
             }
-            ("kafka", "security_protocol") => {
-                let s = string()?;
+            "security_protocol" => {
+                let s = x.string()?;
                 self.kafka.security.protocol = SecurityProtocol::parse(&s)
                     .ok_or_else(|| format!("`{s}` is not one of {}", SecurityProtocol::NAMES.join(", ")))?;
             }
-            ("kafka", "sasl_mechanism") => {
-                let s = string()?;
+            "sasl_mechanism" => {
+                let s = x.string()?;
                 let m = SaslMechanism::parse(&s).ok_or_else(|| {
                     format!(
                         "`{s}` is not one of {} (GSSAPI and OAUTHBEARER are not supported)",
@@ -601,104 +649,142 @@ impl Config {
                 })?;
                 self.kafka.security.sasl_mechanism = Some(m);
             }
-            ("kafka", "sasl_username") => self.kafka.security.sasl_username = Some(string()?).filter(|s| !s.is_empty()),
-            ("kafka", "sasl_password") => {
-                self.kafka.security.sasl_password = Some(Secret(string()?)).filter(|s| !s.0.is_empty())
+            "sasl_username" => self.kafka.security.sasl_username = Some(x.string()?).filter(|s| !s.is_empty()),
+            "sasl_password" => {
+                self.kafka.security.sasl_password = Some(Secret(x.string()?)).filter(|s| !s.0.is_empty())
             }
-            ("kafka", "sasl_password_file") => self.kafka.security.sasl_password_file = Some(PathBuf::from(string()?)),
-            ("kafka", "ssl_ca_location") => {
-                self.kafka.security.ssl_ca_location = Some(string()?).filter(|s| !s.is_empty())
+            "sasl_password_file" => self.kafka.security.sasl_password_file = Some(PathBuf::from(x.string()?)),
+            "ssl_ca_location" => self.kafka.security.ssl_ca_location = Some(x.string()?).filter(|s| !s.is_empty()),
+            "ssl_certificate_location" => {
+                self.kafka.security.ssl_certificate_location = Some(PathBuf::from(x.string()?))
             }
-            ("kafka", "ssl_certificate_location") => {
-                self.kafka.security.ssl_certificate_location = Some(PathBuf::from(string()?))
-            }
-            ("kafka", "ssl_key_location") => self.kafka.security.ssl_key_location = Some(PathBuf::from(string()?)),
-            ("kafka", "ssl_endpoint_identification_algorithm") => {
-                self.kafka.security.verify_hostname = match string()?.to_ascii_lowercase().as_str() {
+            "ssl_key_location" => self.kafka.security.ssl_key_location = Some(PathBuf::from(x.string()?)),
+            "ssl_endpoint_identification_algorithm" => {
+                self.kafka.security.verify_hostname = match x.string()?.to_ascii_lowercase().as_str() {
                     "https" => true,
                     "none" => false,
                     other => return Err(format!("`{other}` is not one of https, none")),
                 };
             }
-            ("kafka", "topic_prefix") => {
-                let prefix = string()?;
+            "topic_prefix" => {
+                let prefix = x.string()?;
                 check_topic_prefix(&prefix)?;
                 self.kafka.topic_prefix = prefix;
             }
-            ("mqtt", "url") => {
-                let url = string()?;
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// A key of `[mqtt]`.
+    fn set_mqtt(&mut self, key: &str, x: &Setting) -> std::result::Result<(), String> {
+        match key {
+            "url" => {
+                let url = x.string()?;
                 if !url.is_empty() {
                     parse_mqtt_url(&url)?;
                 }
                 self.mqtt.url = Some(url).filter(|s| !s.is_empty());
             }
-            ("mqtt", "mode") => {
-                self.mqtt.mode = match string()?.to_ascii_lowercase().as_str() {
+            "mode" => {
+                self.mqtt.mode = match x.string()?.to_ascii_lowercase().as_str() {
                     "uns" => MqttMode::Uns,
                     "sparkplug" => MqttMode::Sparkplug,
                     other => return Err(format!("`{other}` is not one of uns, sparkplug")),
                 }
             }
-            ("mqtt", "topic_prefix") => {
-                let prefix = string()?;
+            "topic_prefix" => {
+                let prefix = x.string()?;
                 check_mqtt_prefix(&prefix)?;
                 self.mqtt.topic_prefix = prefix;
             }
-            ("mqtt", "qos") => self.mqtt.qos = int()? as u8,
-            ("mqtt", "client_id") => {
-                let id = string()?;
+            "qos" => self.mqtt.qos = x.int()? as u8,
+            "client_id" => {
+                let id = x.string()?;
                 if id.is_empty() {
                     return Err("must not be empty".to_owned());
                 }
                 self.mqtt.client_id = id;
             }
-            ("mqtt", "username") => self.mqtt.username = Some(string()?).filter(|s| !s.is_empty()),
-            ("mqtt", "password") => self.mqtt.password = Some(Secret(string()?)).filter(|s| !s.0.is_empty()),
-            ("mqtt", "password_file") => self.mqtt.password_file = Some(PathBuf::from(string()?)),
-            ("mqtt", "ca_file") => self.mqtt.ca_file = Some(string()?).filter(|s| !s.is_empty()),
-            ("mqtt", "cert_file") => self.mqtt.cert_file = Some(PathBuf::from(string()?)),
-            ("mqtt", "key_file") => self.mqtt.key_file = Some(PathBuf::from(string()?)),
-            ("mqtt", "verify_hostname") => {
+            "username" => self.mqtt.username = Some(x.string()?).filter(|s| !s.is_empty()),
+            "password" => self.mqtt.password = Some(Secret(x.string()?)).filter(|s| !s.0.is_empty()),
+            "password_file" => self.mqtt.password_file = Some(PathBuf::from(x.string()?)),
+            "ca_file" => self.mqtt.ca_file = Some(x.string()?).filter(|s| !s.is_empty()),
+            "cert_file" => self.mqtt.cert_file = Some(PathBuf::from(x.string()?)),
+            "key_file" => self.mqtt.key_file = Some(PathBuf::from(x.string()?)),
+            "verify_hostname" => {
                 self.mqtt.verify_hostname =
-                    v.as_bool().ok_or_else(|| format!("expected true or false, found {}", v.type_str()))?
+                    x.v.as_bool().ok_or_else(|| format!("expected true or false, found {}", x.v.type_str()))?
             }
-            ("mqtt", "inflight") => self.mqtt.inflight = int()? as u16,
-            ("output", "dir") => self.output_dir = PathBuf::from(string()?),
-            ("faults", "dir") => self.faults_dir = Some(PathBuf::from(string()?)),
-            ("faults", "difficulty") => {
-                let name = string()?;
+            "inflight" => self.mqtt.inflight = x.int()? as u16,
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// A key of `[output]`.
+    fn set_output(&mut self, key: &str, x: &Setting) -> std::result::Result<(), String> {
+        match key {
+            "dir" => self.output_dir = PathBuf::from(x.string()?),
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// A key of `[faults]`.
+    fn set_faults(&mut self, key: &str, x: &Setting) -> std::result::Result<(), String> {
+        match key {
+            "dir" => self.faults_dir = Some(PathBuf::from(x.string()?)),
+            "difficulty" => {
+                let name = x.string()?;
                 self.difficulty = crate::sim::realism::Difficulty::parse(&name).ok_or_else(|| {
                     format!("`{name}` is not one of {}", crate::sim::realism::Difficulty::NAMES.join(", "))
                 })?;
             }
-            ("quality", "enabled") => {
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// A key of `[quality]`.
+    fn set_quality(&mut self, key: &str, x: &Setting) -> std::result::Result<(), String> {
+        match key {
+            "enabled" => {
                 self.quality_enabled =
-                    Some(v.as_bool().ok_or_else(|| format!("expected true or false, found {}", v.type_str()))?)
+                    Some(x.v.as_bool().ok_or_else(|| format!("expected true or false, found {}", x.v.type_str()))?)
             }
-            ("quality", "gaps_per_machine_day") => self.quality.gaps_per_machine_day = fraction()?,
-            ("quality", "gap_minutes_max") => self.quality.gap_minutes_max = int()?,
-            ("quality", "clock_skews_per_machine_day") => self.quality.clock_skews_per_machine_day = fraction()?,
-            ("quality", "clock_skew_max_s") => self.quality.clock_skew_max_s = int()?,
-            ("quality", "stale_per_sensor_day") => self.quality.stale_per_sensor_day = fraction()?,
-            ("quality", "stale_minutes_max") => self.quality.stale_minutes_max = int()?,
-            ("quality", "duplicate_rate") => self.quality.duplicate_rate = fraction()?,
-            ("quality", "late_rate") => self.quality.late_rate = fraction()?,
-            ("quality", "max_lateness_s") => self.quality.max_lateness_s = int()?,
-            ("quality", "spike_rate") => self.quality.spike_rate = fraction()?,
-            ("quality", "invalid_rate") => self.quality.invalid_rate = fraction()?,
-            ("stream", "sinks") => {
-                self.stream.sinks = str_list(v)?.iter().map(|s| SinkKind::live_named(s)).collect::<Result<_, _>>()?;
+            "gaps_per_machine_day" => self.quality.gaps_per_machine_day = x.fraction()?,
+            "gap_minutes_max" => self.quality.gap_minutes_max = x.int()?,
+            "clock_skews_per_machine_day" => self.quality.clock_skews_per_machine_day = x.fraction()?,
+            "clock_skew_max_s" => self.quality.clock_skew_max_s = x.int()?,
+            "stale_per_sensor_day" => self.quality.stale_per_sensor_day = x.fraction()?,
+            "stale_minutes_max" => self.quality.stale_minutes_max = x.int()?,
+            "duplicate_rate" => self.quality.duplicate_rate = x.fraction()?,
+            "late_rate" => self.quality.late_rate = x.fraction()?,
+            "max_lateness_s" => self.quality.max_lateness_s = x.int()?,
+            "spike_rate" => self.quality.spike_rate = x.fraction()?,
+            "invalid_rate" => self.quality.invalid_rate = x.fraction()?,
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// A key of `[stream]`.
+    fn set_stream(&mut self, key: &str, x: &Setting) -> std::result::Result<(), String> {
+        match key {
+            "sinks" => {
+                self.stream.sinks = str_list(x.v)?.iter().map(|s| SinkKind::live_named(s)).collect::<Result<_, _>>()?;
             }
-            ("stream", "fault_rate") => self.stream.fault_rate = fraction()?,
-            ("stream", "state_dir") => self.stream.state_dir = PathBuf::from(string()?),
-            ("stream", "buffer_mb") => self.stream.buffer_mb = usize_()?,
-            ("stream", "spool_max_mb") => self.stream.spool_max_mb = usize_()?,
-            ("stream", "batch_rows") => self.stream.batch_rows = int()? as u64,
-            ("stream", "linger_ms") => self.stream.linger_ms = int()? as u64,
-            ("stream", "stats_interval_s") => self.stream.stats_interval_s = int()? as u64,
-            ("stream", "shutdown_grace_s") => self.stream.shutdown_grace_s = int()? as u64,
-            ("stream", "listen") => self.stream.listen = parse_listen(&string()?)?,
-            ("stream", "control_token") => self.stream.control_token = Some(parse_token(&string()?)?),
+            "fault_rate" => self.stream.fault_rate = x.fraction()?,
+            "state_dir" => self.stream.state_dir = PathBuf::from(x.string()?),
+            "buffer_mb" => self.stream.buffer_mb = x.usize()?,
+            "spool_max_mb" => self.stream.spool_max_mb = x.usize()?,
+            "batch_rows" => self.stream.batch_rows = x.int()? as u64,
+            "linger_ms" => self.stream.linger_ms = x.int()? as u64,
+            "stats_interval_s" => self.stream.stats_interval_s = x.int()? as u64,
+            "shutdown_grace_s" => self.stream.shutdown_grace_s = x.int()? as u64,
+            "listen" => self.stream.listen = parse_listen(&x.string()?)?,
+            "control_token" => self.stream.control_token = Some(parse_token(&x.string()?)?),
             _ => unreachable!("every key in KEYS is handled"),
         }
         Ok(())

@@ -176,7 +176,46 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         return pool::run(&args.pool, args.format);
     }
     let client = db::connect(&cfg.postgres()?).await?;
-    db::require_tables(&client, &["machines", "scada_machine_data", "sensor_data", "fault_labels"]).await?;
+    let (first, last) = data_span(&client).await?;
+    let every = args.every;
+    let end = args.end.unwrap_or(last);
+    // Detectors look back up to a week; by default start a day into the data.
+    let start = args.start.unwrap_or((first + DAY).min(end));
+    if start > end {
+        return Err(crate::cli::usage("the evaluation window is empty: --start must not lie after --end"));
+    }
+    let times: Vec<i64> = (0..).map(|k| start + k * every).take_while(|&t| t <= end).collect();
+    let catalogue = cfg.fault_catalogue()?;
+    let rules: Vec<baseline::StaticRule> = catalogue.patterns.iter().map(baseline::StaticRule::of).collect();
+    let machine_types = machine_types(&client).await?;
+    let labels = read_labels(&client).await?;
+    let seen = evaluate_all(cfg, &catalogue, &rules, &labels, &times).await?;
+    let mut report = Report {
+        start: instant_string(start),
+        end: instant_string(end),
+        every_s: every,
+        evaluation_times: times.len(),
+        machines: seen.machines.len(),
+        healthy_flagged_max: seen.flagged_max,
+        healthy_flagged_mean: seen.flagged_sum / times.len().max(1) as f64,
+        ..Report::default()
+    };
+    for (p, rule) in catalogue.patterns.iter().zip(&rules) {
+        report.patterns.push(score_pattern(p, rule, &labels, &times, &machine_types, &seen));
+    }
+    report.healthy_flagged = seen.flagged;
+    add_shares(&client, &mut report, start, end).await?;
+    match args.format {
+        EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        EvaluateFormat::Table => print!("{}", table(&report)),
+    }
+    Ok(())
+}
+
+/// The first and last SCADA instants of a database that has the tables and detection views
+/// `evaluate` reads.
+async fn data_span(client: &tokio_postgres::Client) -> Result<(i64, i64)> {
+    db::require_tables(client, &["machines", "scada_machine_data", "sensor_data", "fault_labels"]).await?;
     let has_views: bool = client
         .query_one("SELECT to_regprocedure('genims_machine_health(timestamp)') IS NOT NULL", &[])
         .await
@@ -192,24 +231,23 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     let (Some(first), Some(last)): (Option<i64>, Option<i64>) = (span.get(0), span.get(1)) else {
         bail!("the database holds no operational data: run `genims backfill --out db` first");
     };
-    let every = args.every;
-    let end = args.end.unwrap_or(last);
-    // Detectors look back up to a week; by default start a day into the data.
-    let start = args.start.unwrap_or((first + DAY).min(end));
-    if start > end {
-        return Err(crate::cli::usage("the evaluation window is empty: --start must not lie after --end"));
-    }
-    let times: Vec<i64> = (0..).map(|k| start + k * every).take_while(|&t| t <= end).collect();
-    let catalogue = cfg.fault_catalogue()?;
-    let rules: Vec<baseline::StaticRule> = catalogue.patterns.iter().map(baseline::StaticRule::of).collect();
-    let machine_types: BTreeMap<String, String> = client
+    Ok((first, last))
+}
+
+/// Every machine's type.
+async fn machine_types(client: &tokio_postgres::Client) -> Result<BTreeMap<String, String>> {
+    Ok(client
         .query("SELECT machine_id::text, coalesce(machine_type, '')::text FROM machines", &[])
         .await
         .map_err(|e| anyhow!("cannot read machines: {}", db::cause(&e)))?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let labels: Vec<Label> = client
+        .collect())
+}
+
+/// The fault labels: the ground truth.
+async fn read_labels(client: &tokio_postgres::Client) -> Result<Vec<Label>> {
+    Ok(client
         .query(
             "SELECT machine_id::text, pattern::text, extract(epoch FROM onset_time)::bigint, extract(epoch FROM warning_time)::bigint,
                     extract(epoch FROM fault_time)::bigint, extract(epoch FROM end_time)::bigint, reaches_fault FROM fault_labels",
@@ -219,16 +257,34 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         .map_err(|e| anyhow!("cannot read fault_labels: {}", db::cause(&e)))?
         .iter()
         .map(|r| Label { machine: r.get(0), pattern: r.get(1), onset: r.get(2), warning: r.get(3), fault: r.get(4), end: r.get(5), reaches_fault: r.get(6) })
-        .collect();
+        .collect())
+}
 
-    // Detections, dashboard status and static rules at every evaluation time. The times are
-    // independent, so they are spread over a few sessions: the server's cores work at once.
+/// What the detectors, the static rules and the dashboard said at every evaluation time.
+struct Seen {
+    fired: Fired,
+    fired_static: Fired,
+    machines: BTreeSet<String>,
+    flagged_max: f64,
+    flagged_sum: f64,
+    flagged: Vec<HealthyFlag>,
+}
+
+/// Detections, dashboard status and static rules at every evaluation time. The times are
+/// independent, so they are spread over a few sessions: the server's cores work at once.
+async fn evaluate_all(
+    cfg: &Config,
+    catalogue: &crate::faults::Catalogue,
+    rules: &[baseline::StaticRule],
+    labels: &[Label],
+    times: &[i64],
+) -> Result<Seen> {
     let bar =
         std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| indicatif::ProgressBar::new(times.len() as u64));
     let sessions = SESSIONS.min(times.len()).max(1);
     let workers = (0..sessions).map(|i| {
         let mine: Vec<i64> = times.iter().copied().skip(i).step_by(sessions).collect();
-        evaluate_times(cfg, &catalogue, &rules, &labels, mine, bar.as_ref())
+        evaluate_times(cfg, catalogue, rules, labels, mine, bar.as_ref())
     });
     let mut results: Vec<(i64, AtTime)> =
         futures_util::future::try_join_all(workers).await?.into_iter().flatten().collect();
@@ -236,61 +292,69 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let mut fired = Fired::new();
-    let mut fired_static = Fired::new();
-    let mut machines: BTreeSet<String> = BTreeSet::new();
-    let (mut flagged_max, mut flagged_sum, mut flagged) = (0.0f64, 0.0f64, Vec::new());
+    let mut seen = Seen {
+        fired: Fired::new(),
+        fired_static: Fired::new(),
+        machines: BTreeSet::new(),
+        flagged_max: 0.0,
+        flagged_sum: 0.0,
+        flagged: Vec::new(),
+    };
     for (t, at) in results {
         for (pattern, m) in at.detections {
-            fired.entry((t, pattern)).or_default().insert(m);
+            seen.fired.entry((t, pattern)).or_default().insert(m);
         }
         for (name, hits) in at.statics {
-            fired_static.insert((t, name), hits);
+            seen.fired_static.insert((t, name), hits);
         }
-        machines.extend(at.machines);
+        seen.machines.extend(at.machines);
         let share = ratio(at.flagged.len() as u64, at.healthy).unwrap_or(0.0);
-        flagged_max = flagged_max.max(share);
-        flagged_sum += share;
-        flagged.extend(at.flagged);
+        seen.flagged_max = seen.flagged_max.max(share);
+        seen.flagged_sum += share;
+        seen.flagged.extend(at.flagged);
     }
+    Ok(seen)
+}
 
-    let mut report = Report {
-        start: instant_string(start),
-        end: instant_string(end),
-        every_s: every,
-        evaluation_times: times.len(),
-        machines: machines.len(),
-        healthy_flagged_max: flagged_max,
-        healthy_flagged_mean: flagged_sum / times.len().max(1) as f64,
-        healthy_flagged: flagged,
-        ..Report::default()
-    };
-    for (p, rule) in catalogue.patterns.iter().zip(&rules) {
-        let (mine, others): (Vec<&Label>, Vec<&Label>) = labels.iter().partition(|l| l.pattern == p.name);
-        let applicable: BTreeSet<String> =
-            machines.iter().filter(|m| machine_types.get(*m).is_some_and(|ty| p.applies_to(ty))).cloned().collect();
-        let rate = positive_rate(&mine, &times, applicable.len());
-        let mut fired_random = Fired::new();
-        for &t in &times {
-            let hits = applicable.iter().filter(|m| baseline::random_flag(&p.name, m, t, rate)).cloned().collect();
-            fired_random.insert((t, p.name.clone()), hits);
-        }
-        let mut s = PatternScore {
-            pattern: p.name.clone(),
-            detectability: p.detectability.clone(),
-            episodes: scored_episodes(&mine, &times),
-            reference: score(&p.name, &mine, &others, &times, &machines, &fired),
-            static_rule: rule.describe(),
-            static_threshold: score(&p.name, &mine, &others, &times, &machines, &fired_static),
-            random_rate: rate,
-            random: score(&p.name, &mine, &others, &times, &machines, &fired_random),
-            ..PatternScore::default()
-        };
-        s.judge();
-        report.patterns.push(s);
+/// One pattern's reference detector and both baselines, scored against its labels.
+fn score_pattern(
+    p: &crate::faults::Pattern,
+    rule: &baseline::StaticRule,
+    labels: &[Label],
+    times: &[i64],
+    machine_types: &BTreeMap<String, String>,
+    seen: &Seen,
+) -> PatternScore {
+    let (mine, others): (Vec<&Label>, Vec<&Label>) = labels.iter().partition(|l| l.pattern == p.name);
+    let machines = &seen.machines;
+    let applicable: BTreeSet<String> =
+        machines.iter().filter(|m| machine_types.get(*m).is_some_and(|ty| p.applies_to(ty))).cloned().collect();
+    let rate = positive_rate(&mine, times, applicable.len());
+    let mut fired_random = Fired::new();
+    for &t in times {
+        let hits = applicable.iter().filter(|m| baseline::random_flag(&p.name, m, t, rate)).cloned().collect();
+        fired_random.insert((t, p.name.clone()), hits);
     }
+    let mut s = PatternScore {
+        pattern: p.name.clone(),
+        detectability: p.detectability.clone(),
+        episodes: scored_episodes(&mine, times),
+        reference: score(&p.name, &mine, &others, times, machines, &seen.fired),
+        static_rule: rule.describe(),
+        static_threshold: score(&p.name, &mine, &others, times, machines, &seen.fired_static),
+        random_rate: rate,
+        random: score(&p.name, &mine, &others, times, machines, &fired_random),
+        ..PatternScore::default()
+    };
+    s.judge();
+    s
+}
+
+/// The plant's machine-state shares over the window, and the band shares of the sensors
+/// episodes affect (during episodes, and over the window).
+async fn add_shares(client: &tokio_postgres::Client, report: &mut Report, start: i64, end: i64) -> Result<()> {
     report.state_shares = shares(
-        &client,
+        client,
         "SELECT machine_state::text, count(*) FROM scada_machine_data WHERE timestamp >= to_timestamp($1::float8) AT TIME ZONE 'UTC'
            AND timestamp < to_timestamp($2::float8) AT TIME ZONE 'UTC' GROUP BY 1",
         start,
@@ -298,7 +362,7 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     )
     .await?;
     report.band_shares = shares(
-        &client,
+        client,
         "SELECT s.status::text, count(*) FROM fault_labels l
            JOIN sensor_data s ON s.machine_id = l.machine_id AND s.timestamp >= l.onset_time AND s.timestamp < l.end_time
             AND s.sensor_id = ANY (string_to_array(l.affected_sensors, ','))
@@ -309,7 +373,7 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     )
     .await?;
     report.band_shares_window = shares(
-        &client,
+        client,
         "SELECT s.status::text, count(*) FROM sensor_data s
           WHERE s.sensor_id IN (SELECT unnest(string_to_array(affected_sensors, ',')) FROM fault_labels
                                  WHERE onset_time < to_timestamp($2::float8) AT TIME ZONE 'UTC' AND end_time > to_timestamp($1::float8) AT TIME ZONE 'UTC')
@@ -319,10 +383,6 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         end,
     )
     .await?;
-    match args.format {
-        EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        EvaluateFormat::Table => print!("{}", table(&report)),
-    }
     Ok(())
 }
 

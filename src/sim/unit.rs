@@ -1115,15 +1115,24 @@ impl Engine {
     }
 
     /// The events starting in `[from, to)` of unit `spec`.
-    fn event_rows<E: Emit>(&self, spec: UnitSpec, (from, to): (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
+    fn event_rows<E: Emit>(&self, spec: UnitSpec, window: (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
+        self.label_rows(spec, window, tl, out);
+        self.fault_rows(spec, window, tl, out);
+        self.recalibration_rows(spec, window, tl, out);
+        self.calibration_rows(spec, window, tl, out);
+        self.preventive_rows(spec, window, tl, out);
+        if self.lines[self.plant.machines[spec.machine].line].output_machine == spec.machine {
+            self.run_rows(spec.machine, window, tl, out);
+        }
+    }
+
+    /// The ground-truth labels of the unit's episodes.
+    fn label_rows<E: Emit>(&self, spec: UnitSpec, (from, to): (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
         let m = spec.machine;
         let plant = &self.plant;
         let machine = &plant.machines[m];
-        let line_id = plant.lines[machine.line].id.as_str();
-        let factory_id = plant.factories[machine.factory].id.as_str();
+        let (_, line_id, factory_id) = self.place(machine);
         let sensors = self.sensors_of(m);
-        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
-        let lp = &self.lines[machine.line];
         // Ground-truth labels: every episode touching the window, once, in the unit holding
         // the later of its onset and the window start — an injected episode's at its end
         // (it may be cleared early), or the window's last minute.
@@ -1179,6 +1188,17 @@ impl Engine {
             }
             out.out.labelled(ep.pattern);
         }
+    }
+
+    /// Faults that trip in the unit, each with its corrective maintenance.
+    fn fault_rows<E: Emit>(&self, spec: UnitSpec, (from, to): (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
+        let m = spec.machine;
+        let plant = &self.plant;
+        let machine = &plant.machines[m];
+        let (_, line_id, factory_id) = self.place(machine);
+        let sensors = self.sensors_of(m);
+        let lp = &self.lines[machine.line];
+        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
         // Faults that trip in this unit, each with its corrective maintenance.
         for ep in tl.episodes.iter().filter(|e| e.ending == Ending::Fault && e.fault_at >= from && e.fault_at < to) {
             let pattern = &self.catalogue.patterns[ep.pattern];
@@ -1247,6 +1267,22 @@ impl Engine {
                 next_due_day: None,
             });
         }
+    }
+
+    /// Drifting sensors recalibrated in the unit.
+    fn recalibration_rows<E: Emit>(
+        &self,
+        spec: UnitSpec,
+        (from, to): (i64, i64),
+        tl: &Timeline,
+        out: &mut Step<'_, E>,
+    ) {
+        let m = spec.machine;
+        let plant = &self.plant;
+        let machine = &plant.machines[m];
+        let (_, line_id, factory_id) = self.place(machine);
+        let lp = &self.lines[machine.line];
+        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
         // Sensors recalibrated in this unit: a drift episode ends with the work order that
         // ended it, naming the sensor and what the technician found.
         for ep in tl.episodes.iter().filter(|e| e.ending == Ending::None && e.fault_at >= from && e.fault_at < to) {
@@ -1291,7 +1327,16 @@ impl Engine {
             // Known when the work is done.
             out.push_at(&row, ep.fault_at);
         }
-        self.calibration_rows(spec, (from, to), tl, out);
+    }
+
+    /// Preventive maintenance planned in the unit.
+    fn preventive_rows<E: Emit>(&self, spec: UnitSpec, (from, to): (i64, i64), tl: &Timeline, out: &mut Step<'_, E>) {
+        let m = spec.machine;
+        let plant = &self.plant;
+        let machine = &plant.machines[m];
+        let (_, line_id, factory_id) = self.place(machine);
+        let lp = &self.lines[machine.line];
+        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
         // Preventive maintenance planned in this unit.
         for pm in tl.preventive.iter().filter(|p| p.start >= from && p.start < to) {
             let id = format!("PM-{}-{}", machine.id, compact_time(pm.start));
@@ -1329,9 +1374,6 @@ impl Engine {
                 follow_up: pm.deferred,
                 next_due_day: Some(pm.next_start.div_euclid(DAY)),
             });
-        }
-        if lp.output_machine == m {
-            self.run_rows(spec.machine, (from, to), tl, out);
         }
     }
 
