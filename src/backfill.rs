@@ -76,7 +76,8 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
         return Ok(());
     }
     let req = Request::from_args(cfg, args)?;
-    let engine = cfg.engine(req.fault_rate, &args.patterns)?;
+    let mut engine = cfg.engine(req.fault_rate)?;
+    engine.restrict_patterns(&args.patterns).map_err(|e| usage(format!("--patterns: {e}")))?;
     crate::request::check_start(&engine, req.window.0)
         .and_then(|()| crate::request::check_shard(&engine, req.shard))
         .map_err(usage)?;

@@ -4,6 +4,7 @@
 //! the engine, the encoders and the commands all read time here.
 
 use anyhow::{anyhow, Result};
+pub use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 
 /// Seconds between sensor readings.
@@ -65,6 +66,16 @@ pub fn write_sql_ts(out: &mut Vec<u8>, ts: i64) {
     digits(out, s / 60 % 60, 2);
     out.push(b':');
     digits(out, s % 60, 2);
+}
+
+/// Days since 1970-01-01 of a calendar date.
+pub fn day_number(d: Date) -> i64 {
+    days_from_civil(i32::from(d.year()), d.month() as u8, d.day() as u8)
+}
+
+/// The date `n` days after `d` (before it when negative).
+pub fn add_days(d: Date, n: i64) -> Date {
+    d.checked_add(jiff::Span::new().days(n)).expect("dates within the years 1 to 9999")
 }
 
 /// `YYYY-MM-DD` of the UTC day holding `ts`.

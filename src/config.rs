@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::clock::Date;
 use anyhow::{anyhow, bail, Context as _, Result};
-use time::Date;
 
 use crate::db::schema::Partition;
 use crate::faults::Catalogue;
@@ -291,15 +291,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// The engine of this configuration's plant, with the run's fault rate and, if given,
-    /// only the named fault patterns enabled.
-    pub fn engine(&self, fault_rate: f64, patterns: &[String]) -> Result<Engine> {
+    /// The engine of this configuration's plant, with the run's fault rate.
+    pub fn engine(&self, fault_rate: f64) -> Result<Engine> {
         let catalogue = self.fault_catalogue()?;
         let plant = crate::plant::Plant::generate(self.seed, &self.sizes, self.reference_date, &catalogue)?;
         let mut engine = Engine::new(self.seed, fault_rate, plant, catalogue)?;
         engine.set_difficulty(self.difficulty);
         engine.quality = self.quality_defects();
-        engine.restrict_patterns(patterns)?;
         if let Some(t) = self.threads {
             engine.threads = t;
         }
@@ -324,7 +322,7 @@ impl Default for Config {
         Config {
             source: None,
             seed: DEFAULT_SEED,
-            reference_date: time::macros::date!(2025 - 12 - 19),
+            reference_date: jiff::civil::date(2025, 12, 19),
             sizes: Sizes::default(),
             postgres: PostgresConfig { url: None, pool_size: 4, partition: Partition::None, tls: Default::default() },
             kafka: KafkaConfig {
@@ -958,7 +956,10 @@ fn split_list(s: &str) -> Vec<String> {
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Option<Date> {
-    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
+    let s = s.trim();
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    shaped.then(|| s.parse().ok()).flatten()
 }
 
 /// First line of toml's error, plus its closing reason line.

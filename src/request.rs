@@ -6,7 +6,7 @@
 
 use anyhow::{anyhow, bail, Result};
 
-use crate::clock::{date_string, days_from_civil, DAY};
+use crate::clock::{date_string, day_number, DAY};
 use crate::sim::scope::{floor_minute, Shard, MAX_DAYS};
 use crate::sim::Engine;
 
@@ -86,7 +86,7 @@ pub fn check_window(a: i64, b: i64) -> Result<()> {
 pub fn check_start(engine: &Engine, start: i64) -> Result<()> {
     let opened = engine.plant.factories.iter().map(|f| f.operational_since).min();
     let Some(opened) = opened else { return Ok(()) };
-    let first = days_from_civil(opened.year(), opened.month() as u8, opened.day()) * DAY;
+    let first = day_number(opened) * DAY;
     if start < first {
         bail!(
             "--start {} lies before the plant existed: its first factory opened on {opened} \

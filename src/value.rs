@@ -4,9 +4,7 @@
 //! to the same [`Cells`] encoders the operational rows use, so every output format spells
 //! timestamps, decimals, booleans and NULL alike (SPEC §7).
 
-use time::{Date, PrimitiveDateTime, Time};
-
-use crate::clock::{days_from_civil, DAY};
+use crate::clock::{day_number, Date, DateTime, Time, DAY};
 use crate::rows::Cells;
 
 /// One cell.
@@ -20,11 +18,7 @@ pub enum Value {
     Text(String),
     Date(Date),
     Time(Time),
-    Timestamp(PrimitiveDateTime),
-}
-
-fn days(d: Date) -> i64 {
-    days_from_civil(d.year(), u8::from(d.month()), d.day())
+    Timestamp(DateTime),
 }
 
 impl Value {
@@ -46,11 +40,11 @@ impl Value {
             Value::Int(i) => c.int8(*i),
             Value::Dec(x, s) => c.dec(*x, *s),
             Value::Text(s) => c.text(s),
-            Value::Date(d) => c.date(days(*d)),
+            Value::Date(d) => c.date(day_number(*d)),
             Value::Time(t) => c.time(i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())),
             Value::Timestamp(ts) => {
                 let t = ts.time();
-                c.ts(days(ts.date()) * DAY
+                c.ts(day_number(ts.date()) * DAY
                     + i64::from(t.hour()) * 3600
                     + i64::from(t.minute()) * 60
                     + i64::from(t.second()))
@@ -94,7 +88,6 @@ impl From<Date> for Value {
 mod tests {
     use super::*;
     use crate::encode::{encode_fields, Format};
-    use time::macros::{date, datetime, time};
 
     fn enc(fmt: Format, v: Value, rfc3339: bool) -> String {
         let mut out = Vec::new();
@@ -121,13 +114,13 @@ mod tests {
     #[test]
     fn sql_literals_quote_strings_dates_and_times() {
         assert_eq!(enc(Format::Sql, "O'Brien".into(), false), "('O''Brien')");
-        assert_eq!(enc(Format::Sql, Value::Date(date!(2026 - 03 - 01)), false), "('2026-03-01')");
-        assert_eq!(enc(Format::Sql, Value::Time(time!(22:00)), false), "('22:00:00')");
+        assert_eq!(enc(Format::Sql, Value::Date(jiff::civil::date(2026, 3, 1)), false), "('2026-03-01')");
+        assert_eq!(enc(Format::Sql, Value::Time(jiff::civil::time(22, 0, 0, 0)), false), "('22:00:00')");
     }
 
     #[test]
     fn json_timestamps_in_both_forms() {
-        let ts = Value::Timestamp(datetime!(2026-03-01 12:00:10));
+        let ts = Value::Timestamp(jiff::civil::date(2026, 3, 1).at(12, 0, 10, 0));
         assert_eq!(enc(Format::Jsonl, ts.clone(), true), r#"{"x":"2026-03-01T12:00:10Z"}"#);
         assert_eq!(enc(Format::Jsonl, ts, false), r#"{"x":"2026-03-01 12:00:10"}"#);
         let s = enc(Format::Jsonl, "a\"b\\c\u{1}ü".into(), false);

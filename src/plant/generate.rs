@@ -4,10 +4,10 @@
 //! employee count) leaves the other entities as they were. Exact totals come from
 //! [`alloc::allocate`]; every per-parent range of SPEC §2 is respected by construction.
 
+use crate::clock::{add_days, day_number, Date, Time};
 use anyhow::{bail, Result};
 use rand::seq::{IndexedRandom as _, SliceRandom as _};
 use rand::Rng as _;
-use time::{Date, Duration, Time};
 
 use super::alloc::{allocate, by_share};
 use super::catalog::{self, SITES};
@@ -70,8 +70,8 @@ fn infeasible(what: &str, asked: usize, parents: &str, (min, max): (usize, usize
 }
 
 fn date_between(rng: &mut Rng, from: Date, to: Date) -> Date {
-    let days = (to - from).whole_days().max(0);
-    from + Duration::days(rng.random_range(0..=days))
+    let days = (day_number(to) - day_number(from)).max(0);
+    add_days(from, rng.random_range(0..=days))
 }
 
 fn round_to(x: f64, step: f64) -> f64 {
@@ -199,7 +199,7 @@ impl Plant {
                     commissioning_date: date_between(
                         rng,
                         factory.operational_since,
-                        self.reference_date - Duration::days(365),
+                        add_days(self.reference_date, -365),
                     ),
                 });
             }
@@ -224,11 +224,10 @@ impl Plant {
             for (pos, &machine_type) in types.iter().enumerate() {
                 let nth = types[..=pos].iter().filter(|t| **t == machine_type).count();
                 let manufacturer = *catalog::manufacturers(machine_type).choose(rng).unwrap();
-                let installed = date_between(rng, line.commissioning_date, self.reference_date - Duration::days(60));
-                let age = (self.reference_date - installed).whole_days() as f64 / 365.25;
-                let overhaul = (age > 4.0 && rng.random_bool(0.6)).then(|| {
-                    date_between(rng, installed + Duration::days(3 * 365), self.reference_date - Duration::days(30))
-                });
+                let installed = date_between(rng, line.commissioning_date, add_days(self.reference_date, -60));
+                let age = (day_number(self.reference_date) - day_number(installed)) as f64 / 365.25;
+                let overhaul = (age > 4.0 && rng.random_bool(0.6))
+                    .then(|| date_between(rng, add_days(installed, 3 * 365), add_days(self.reference_date, -30)));
                 let (pmin, pmax) = catalog::power_range_kw(machine_type);
                 let initials: String = manufacturer.split(' ').filter_map(|w| w.chars().next()).collect();
                 machines.push(Machine {
@@ -316,7 +315,7 @@ impl Plant {
                         role.code,
                         rng.random_range(100..999)
                     ),
-                    calibration_date: self.reference_date - Duration::days(rng.random_range(0..freq)),
+                    calibration_date: add_days(self.reference_date, -rng.random_range(0..freq)),
                     calibration_frequency_days: freq,
                     accuracy_pct: f64::from(rng.random_range(10..=100u32)) / 100.0,
                 });
@@ -334,8 +333,8 @@ impl Plant {
                     factory: f,
                     name,
                     code,
-                    start: Time::from_hms(start.0, start.1, 0).expect("valid shift time"),
-                    end: Time::from_hms(end.0, end.1, 0).expect("valid shift time"),
+                    start: Time::new(start.0 as i8, start.1 as i8, 0, 0).expect("valid shift time"),
+                    end: Time::new(end.0 as i8, end.1 as i8, 0, 0).expect("valid shift time"),
                     duration_hours: hours,
                     break_minutes: brk,
                     days,
@@ -362,9 +361,9 @@ impl Plant {
                     let first = *firsts.choose(rng).unwrap();
                     let last = *lasts.choose(rng).unwrap();
                     let tenure_days = rng.random_range(30..=25 * 365);
-                    let hire = (self.reference_date - Duration::days(tenure_days)).max(factory.operational_since);
-                    let experience =
-                        (self.reference_date - hire).whole_days() as f64 / 365.25 + rng.random_range(0.0..8.0);
+                    let hire = add_days(self.reference_date, -tenure_days).max(factory.operational_since);
+                    let experience = (day_number(self.reference_date) - day_number(hire)) as f64 / 365.25
+                        + rng.random_range(0.0..8.0);
                     let shift = if on_line {
                         [("shift_a", 25), ("shift_b", 25), ("shift_c", 20), ("weekend_a", 15), ("weekend_b", 15)]
                             .choose_weighted(rng, |w| w.1)
@@ -510,11 +509,7 @@ fn factories(rng: &mut Rng, sizes: &Sizes, reference: Date) -> Vec<Factory> {
                 phone_prefix: site.phone_prefix,
                 timezone: site.timezone,
                 total_area_sqm: round_to(rng.random_range(40_000.0..150_000.0), 100.0) as i64,
-                operational_since: date_between(
-                    rng,
-                    reference - Duration::days(35 * 365),
-                    reference - Duration::days(8 * 365),
-                ),
+                operational_since: date_between(rng, add_days(reference, -35 * 365), add_days(reference, -8 * 365)),
                 certification: certs.join(", "),
             }
         })
@@ -564,10 +559,9 @@ fn customers(rng: &mut Rng, sizes: &Sizes) -> Vec<Customer> {
 mod tests {
     use super::*;
     use crate::faults::Catalogue;
-    use time::macros::date;
 
     fn plant(seed: u64) -> Plant {
-        Plant::generate(seed, &Sizes::default(), date!(2025 - 12 - 19), &Catalogue::builtin()).unwrap()
+        Plant::generate(seed, &Sizes::default(), jiff::civil::date(2025, 12, 19), &Catalogue::builtin()).unwrap()
     }
 
     #[test]
@@ -612,7 +606,8 @@ mod tests {
     #[test]
     fn infeasible_sizes_are_named() {
         let sizes = Sizes { machines: 500, ..Sizes::default() };
-        let err = Plant::generate(1, &sizes, date!(2025 - 12 - 19), &Catalogue::builtin()).unwrap_err().to_string();
+        let err =
+            Plant::generate(1, &sizes, jiff::civil::date(2025, 12, 19), &Catalogue::builtin()).unwrap_err().to_string();
         assert_eq!(err, "plant.machines = 500 cannot be placed: 20 lines need between 160 and 300 machines");
     }
 

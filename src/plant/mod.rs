@@ -11,7 +11,7 @@ mod generate;
 pub mod roles;
 pub mod tables;
 
-use time::{Date, Time};
+use crate::clock::{Date, Time};
 
 pub use generate::Sizes;
 

@@ -1,8 +1,6 @@
 //! The ten master tables as rows: column names (exactly as in `sql/10_master.sql`) and one
 //! [`Value`] per column for every entity of the plant.
 
-use time::{PrimitiveDateTime, Time};
-
 use super::Plant;
 use crate::value::Value;
 
@@ -204,7 +202,7 @@ fn active() -> Value {
 impl Plant {
     /// Every master table with its rows, in [`MASTER_TABLES`] order.
     pub fn master_tables(&self) -> Vec<TableRows> {
-        let created = Value::Timestamp(PrimitiveDateTime::new(self.reference_date, Time::MIDNIGHT));
+        let created = Value::Timestamp(self.reference_date.to_datetime(crate::clock::Time::midnight()));
         let table = |name, columns, rows| TableRows { name, columns, rows };
         vec![
             table("factories", FACTORIES, self.factories_rows(&created)),
@@ -496,7 +494,7 @@ mod tests {
         let plant = Plant::generate(
             1,
             &Default::default(),
-            time::macros::date!(2025 - 12 - 19),
+            jiff::civil::date(2025, 12, 19),
             &crate::faults::Catalogue::builtin(),
         )
         .unwrap();

@@ -46,7 +46,7 @@ impl Engine {
     /// The master data's calibration day of sensor `s` and its interval, in days.
     fn programme(&self, s: usize) -> (i64, i64) {
         let c = &self.plant.sensors[s].calibration_date;
-        let day = crate::clock::days_from_civil(c.year(), u8::from(c.month()), c.day());
+        let day = crate::clock::day_number(*c);
         (day, self.plant.sensors[s].calibration_frequency_days.max(1))
     }
 
@@ -129,7 +129,7 @@ mod tests {
             let all: Vec<Calibration> = (-8..60).map(|k| e.calibration(s, k)).collect();
             assert!(all.windows(2).all(|w| w[0].done + w[0].labour < w[1].done), "sensor {s}: calibrations in order");
             let c = &e.plant.sensors[s].calibration_date;
-            let day = crate::clock::days_from_civil(c.year(), u8::from(c.month()), c.day());
+            let day = crate::clock::day_number(*c);
             assert_eq!(e.calibration(s, 0).done, day * DAY, "sensor {s}: calibration 0 is the master data's");
             for c in &all[1..all.len() - 1] {
                 assert_eq!(e.calibrations(s, c.done, c.done + 60), [*c], "sensor {s}: the minute it begins");

@@ -611,10 +611,9 @@ fn draw_ending(r: &mut Rng, p: &Pattern, fault_at: i64) -> (Ending, String, i64,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::date;
 
     fn plant() -> Plant {
-        Plant::generate(1, &Default::default(), date!(2025 - 12 - 19), &Catalogue::builtin()).unwrap()
+        Plant::generate(1, &Default::default(), jiff::civil::date(2025, 12, 19), &Catalogue::builtin()).unwrap()
     }
 
     #[test]

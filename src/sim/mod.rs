@@ -265,7 +265,7 @@ impl Engine {
         for n in names {
             let i = self.catalogue.patterns.iter().position(|p| p.name == *n || p.code == *n).ok_or_else(|| {
                 let known: Vec<&str> = self.catalogue.patterns.iter().map(|p| p.name.as_str()).collect();
-                anyhow::anyhow!("--patterns: unknown fault pattern `{n}` (known: {})", known.join(", "))
+                anyhow::anyhow!("unknown fault pattern `{n}` (known: {})", known.join(", "))
             })?;
             enabled[i] = true;
         }
@@ -278,8 +278,7 @@ impl Engine {
 #[cfg(test)]
 pub(crate) fn seed_7_engine() -> Engine {
     let cat = crate::faults::Catalogue::builtin();
-    let plant =
-        crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+    let plant = crate::plant::Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
     Engine::new(7, 1.0, plant, cat).unwrap()
 }
 

@@ -30,7 +30,7 @@ fn dense() -> Quality {
 
 fn engine(quality: Option<Quality>) -> Engine {
     let cat = Catalogue::builtin();
-    let plant = Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+    let plant = Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
     let mut e = Engine::new(7, 0.3, plant, cat).unwrap();
     e.quality = quality;
     e

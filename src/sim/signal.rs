@@ -436,7 +436,7 @@ mod tests {
     fn seed_7(rate: f64) -> Engine {
         let cat = crate::faults::Catalogue::builtin();
         let plant =
-            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+            crate::plant::Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
         Engine::new(7, rate, plant, cat).unwrap()
     }
 

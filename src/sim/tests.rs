@@ -17,7 +17,7 @@ fn engine() -> Engine {
 /// The default plant of seed 7 at fault rate `rate`, as hard as `difficulty`.
 fn engine_with(rate: f64, difficulty: super::realism::Difficulty) -> Engine {
     let cat = Catalogue::builtin();
-    let plant = Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+    let plant = Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
     let mut e = Engine::new(7, rate, plant, cat).unwrap();
     e.set_difficulty(difficulty);
     e

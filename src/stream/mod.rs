@@ -178,7 +178,8 @@ fn open_sinks(
 pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Result<()> {
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
-    let engine = cfg.engine(req.fault_rate, &args.patterns)?;
+    let mut engine = cfg.engine(req.fault_rate)?;
+    engine.restrict_patterns(&args.patterns).map_err(|e| usage(format!("--patterns: {e}")))?;
     req.start
         .map_or(Ok(()), |a| crate::request::check_start(&engine, a))
         .and_then(|()| crate::request::check_shard(&engine, req.shard))

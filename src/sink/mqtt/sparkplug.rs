@@ -574,7 +574,7 @@ mod tests {
     fn aliases_are_unique_per_edge_node_and_births_name_every_sensor() {
         let cat = crate::faults::Catalogue::builtin();
         let plant =
-            crate::plant::Plant::generate(7, &Default::default(), time::macros::date!(2025 - 12 - 19), &cat).unwrap();
+            crate::plant::Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
         let machines: Vec<usize> = (0..plant.machines.len()).collect();
         let scope = Scope { plant: &plant, machines: &machines, run: "all", historical: false };
         let Nodes { defs: nodes, machines: by_machine, lines } = define(&scope);

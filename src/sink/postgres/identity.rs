@@ -6,8 +6,8 @@
 //! because operational rows from another plant would contradict the `sensors` and
 //! `machines` tables without any error.
 
+use crate::clock::Date;
 use anyhow::{anyhow, bail, Result};
-use time::Date;
 
 use crate::db;
 use crate::plant::tables::TableRows;
