@@ -98,7 +98,21 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
         1 => "backfill".to_owned(),
         n => format!("backfill-{}of{n}", req.shard.index),
     };
-    let run = Run { cfg, engine: &engine, rt, name: &run_name, shard: req.shard, window: req.window, dir: &req.dir };
+    let postgres = || cfg.postgres();
+    let run = Run {
+        engine: &engine,
+        rt,
+        name: &run_name,
+        shard: req.shard,
+        window: req.window,
+        dir: &req.dir,
+        seed: cfg.seed,
+        sizes: &cfg.sizes,
+        postgres: &postgres,
+        pool_size: cfg.postgres.pool_size,
+        kafka: &cfg.kafka,
+        mqtt: &cfg.mqtt,
+    };
     let mut sink = req.out.open_bulk(&run)?;
     let machines = req.machines(engine.plant.machines.len());
     let summary = drive(&engine, req.window, &machines, sink.as_mut(), std::io::stderr().is_terminal())?;

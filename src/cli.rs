@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::clock::{parse_duration, parse_instant};
 use crate::db::schema::Partition;
 use crate::sim::scope::Shard;
-use crate::sink::SinkKind;
+use crate::sink::kind::SinkKind;
 
 #[derive(Debug, Parser)]
 #[command(

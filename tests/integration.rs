@@ -18,6 +18,7 @@ mod golden;
 mod inject;
 mod kafka;
 mod kafka_tls;
+mod layers;
 mod mqtt;
 mod parquet;
 mod postgres_tls;

@@ -6,6 +6,7 @@
 
 pub mod files;
 pub mod kafka;
+pub mod kind;
 pub mod mqtt;
 pub mod parquet;
 pub mod postgres;
@@ -13,7 +14,8 @@ pub mod progress;
 pub mod registry;
 pub mod stdout;
 
-pub use registry::{Run, SinkKind};
+pub use kind::SinkKind;
+pub use registry::Run;
 
 use std::collections::BTreeMap;
 

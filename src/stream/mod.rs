@@ -139,14 +139,20 @@ fn open_sinks(
     engine: &Engine,
     rt: &tokio::runtime::Handle,
 ) -> Result<Vec<Box<dyn Live>>> {
+    let postgres = || cfg.postgres();
     let run = Run {
-        cfg,
         engine,
         rt,
         name: &req.name,
         shard: req.shard,
         window: (req.start.unwrap_or(0), req.end.unwrap_or(i64::MAX)),
         dir: &req.state_dir,
+        seed: cfg.seed,
+        sizes: &cfg.sizes,
+        postgres: &postgres,
+        pool_size: cfg.postgres.pool_size,
+        kafka: &cfg.kafka,
+        mqtt: &cfg.mqtt,
     };
     let mut open = Vec::new();
     let mut failed = Vec::new();

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
 
-use crate::config::{KafkaConfig, KafkaSecurity, SaslMechanism, SecurityProtocol};
+use super::settings::{KafkaConfig, KafkaSecurity, SaslMechanism, SecurityProtocol};
 use crate::sink::Fatal;
 use crate::tls::{self, Roots, Verify};
 

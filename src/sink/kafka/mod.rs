@@ -34,13 +34,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 mod access;
+pub mod settings;
 
 use access::{Access, CONNECT_TIMEOUT};
 
 use super::{Bulk, Live, Progress, Sink};
-use crate::config::{KafkaCompression, KafkaConfig};
 use crate::encode::{next_frame, Format};
 use crate::rows::Table;
+use settings::{KafkaCompression, KafkaConfig};
 
 /// Records per produce request at most.
 const BATCH_RECORDS: usize = 2_000;
@@ -402,12 +403,12 @@ impl Live for KafkaSink {
 
 /// Opens the topics for a backfill (the registry's row).
 pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn super::Bulk>> {
-    Ok(Box::new(KafkaSink::new(run.rt.clone(), &run.cfg.kafka)?))
+    Ok(Box::new(KafkaSink::new(run.rt.clone(), run.kafka)?))
 }
 
 /// Opens the topics for a stream, its progress file in the state directory (the registry's
 /// row).
 pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
     super::create_state_dir(run.dir)?;
-    Ok(Box::new(KafkaSink::live(run.rt.clone(), &run.cfg.kafka, run.dir, run.name)?))
+    Ok(Box::new(KafkaSink::live(run.rt.clone(), run.kafka, run.dir, run.name)?))
 }

@@ -13,6 +13,7 @@
 //! published again.
 
 mod conn;
+pub mod settings;
 pub mod sparkplug;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod sparkplug_b;
@@ -27,13 +28,13 @@ use anyhow::{anyhow, bail, Result};
 use rumqttc::{MqttOptions, QoS, TlsConfiguration, Transport};
 
 use super::{Bulk, Live, Progress, Sink};
-use crate::config::{MqttConfig, MqttMode};
 use crate::encode::cells::Cell;
 use crate::encode::Format;
 use crate::plant::Plant;
 use crate::rows::Table;
 use crate::secrets::Secret;
 use crate::tls::{self, Roots, Verify};
+use settings::{MqttConfig, MqttMode};
 
 /// The settings behind MQTT's TLS, for messages.
 const NAMES: tls::Names = tls::Names { roots: "[mqtt] ca_file", cert: "[mqtt] cert_file", key: "[mqtt] key_file" };
@@ -61,7 +62,7 @@ impl Access {
         let url = cfg.url.as_deref().ok_or_else(|| {
             anyhow!("no MQTT broker configured: set [mqtt] url in config.toml or GENIMS_MQTT_URL (mqtt://host:1883)")
         })?;
-        let (secure, host, port) = crate::config::parse_mqtt_url(url).map_err(|e| anyhow!("[mqtt] url: {e}"))?;
+        let (secure, host, port) = settings::parse_mqtt_url(url).map_err(|e| anyhow!("[mqtt] url: {e}"))?;
         let tls = if secure {
             let roots = match cfg.ca_file.as_deref() {
                 None | Some("system") => Roots::System,
@@ -353,7 +354,7 @@ fn scope_of<'a>(run: &'a super::registry::Run, machines: &'a [usize], historical
 /// Opens the broker for a backfill: every data metric is historical (the registry's row).
 pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn super::Bulk>> {
     let machines = run.shard.machines(run.engine.plant.machines.len());
-    Ok(Box::new(MqttSink::new(run.rt.clone(), &run.cfg.mqtt, &scope_of(run, &machines, true))?))
+    Ok(Box::new(MqttSink::new(run.rt.clone(), run.mqtt, &scope_of(run, &machines, true))?))
 }
 
 /// Opens the broker for a stream, its progress file in the state directory (the registry's
@@ -361,7 +362,7 @@ pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn super::Bulk>> {
 pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
     super::create_state_dir(run.dir)?;
     let machines = run.shard.machines(run.engine.plant.machines.len());
-    Ok(Box::new(MqttSink::live(run.rt.clone(), &run.cfg.mqtt, &scope_of(run, &machines, false), run.dir)?))
+    Ok(Box::new(MqttSink::live(run.rt.clone(), run.mqtt, &scope_of(run, &machines, false), run.dir)?))
 }
 
 #[cfg(test)]

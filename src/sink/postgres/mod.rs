@@ -792,19 +792,19 @@ async fn advance_sequences(pool: &Pool) -> Result<()> {
 
 /// The plant record the database's master data must match.
 fn identity(run: &super::registry::Run) -> PlantIdentity {
-    PlantIdentity::of(run.cfg.seed, &run.cfg.sizes, &run.engine.plant)
+    PlantIdentity::of(run.seed, run.sizes, &run.engine.plant)
 }
 
 /// Opens the database for a backfill's bulk load (the registry's row).
 pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn Bulk>> {
-    let target = run.cfg.postgres()?;
-    Ok(Box::new(PostgresSink::new(run.rt.clone(), &target, run.cfg.postgres.pool_size, run.window, &identity(run))?))
+    let target = (run.postgres)()?;
+    Ok(Box::new(PostgresSink::new(run.rt.clone(), &target, run.pool_size, run.window, &identity(run))?))
 }
 
 /// Opens the database for a stream; a shard's history ends where its own machines' does (the
 /// registry's row).
 pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
-    let target = run.cfg.postgres()?;
+    let target = (run.postgres)()?;
     let all = &run.engine.plant.machines;
     let ids =
         (run.shard.count > 1).then(|| run.shard.machines(all.len()).into_iter().map(|m| all[m].id.clone()).collect());
