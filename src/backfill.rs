@@ -23,7 +23,7 @@ use crate::rows::Table;
 use crate::sim::scope::Shard;
 use crate::sim::unit::UnitSpec;
 use crate::sim::Engine;
-use crate::sink::{Bulk, Run, SinkKind};
+use crate::sink::{Bulk, SinkKind};
 
 /// Units computed ahead of the writer, per worker thread.
 const AHEAD_PER_THREAD: usize = 2;
@@ -98,21 +98,7 @@ pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Re
         1 => "backfill".to_owned(),
         n => format!("backfill-{}of{n}", req.shard.index),
     };
-    let postgres = || cfg.postgres();
-    let run = Run {
-        engine: &engine,
-        rt,
-        name: &run_name,
-        shard: req.shard,
-        window: req.window,
-        dir: &req.dir,
-        seed: cfg.seed,
-        sizes: &cfg.sizes,
-        postgres: &postgres,
-        pool_size: cfg.postgres.pool_size,
-        kafka: &cfg.kafka,
-        mqtt: &cfg.mqtt,
-    };
+    let run = cfg.sink_run(&engine, rt, (&run_name, req.shard), req.window, &req.dir);
     let mut sink = req.out.open_bulk(&run)?;
     let machines = req.machines(engine.plant.machines.len());
     let summary = drive(&engine, req.window, &machines, sink.as_mut(), std::io::stderr().is_terminal())?;

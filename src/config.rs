@@ -10,6 +10,7 @@ use crate::clock::Date;
 use anyhow::{anyhow, bail, Context as _, Result};
 
 use crate::db::schema::Partition;
+use crate::db::target::PostgresConfig;
 use crate::faults::Catalogue;
 use crate::plant::Sizes;
 use crate::secrets::Secret;
@@ -19,15 +20,6 @@ use crate::sink::kafka::settings::{
 };
 use crate::sink::kind::SinkKind;
 use crate::sink::mqtt::settings::{check_mqtt_prefix, parse_mqtt_url, MqttConfig, MqttMode};
-
-#[derive(Debug, Clone)]
-pub struct PostgresConfig {
-    pub url: Option<String>,
-    pub pool_size: usize,
-    pub partition: Partition,
-    /// TLS and password settings (the connection string's own win).
-    pub tls: crate::db::target::Settings,
-}
 
 /// Settings of the stream daemon.
 #[derive(Debug, Clone)]
@@ -674,16 +666,34 @@ impl Config {
         Ok(())
     }
 
-    /// The PostgreSQL URL, or the one-line error every database command gives without it.
-    pub fn postgres_url(&self) -> Result<&str> {
-        self.postgres.url.as_deref().ok_or_else(|| {
-            anyhow!("no PostgreSQL database configured: set [postgres] url in config.toml, GENIMS_POSTGRES_URL, or --postgres-url")
-        })
-    }
-
     /// The PostgreSQL server with its TLS and password settings applied.
     pub fn postgres(&self) -> Result<crate::db::Target> {
-        crate::db::Target::new(self.postgres_url()?, &self.postgres.tls, |k| std::env::var(k).ok())
+        self.postgres.target()
+    }
+
+    /// What opening a sink needs of this configuration, for a run of `engine` named `name`
+    /// over `window` (`dir`: a backfill's output directory, a stream's state directory).
+    pub fn sink_run<'a>(
+        &'a self,
+        engine: &'a Engine,
+        rt: &'a tokio::runtime::Handle,
+        (name, shard): (&'a str, crate::sim::scope::Shard),
+        window: (i64, i64),
+        dir: &'a Path,
+    ) -> crate::sink::Run<'a> {
+        crate::sink::Run {
+            engine,
+            rt,
+            name,
+            shard,
+            window,
+            dir,
+            seed: self.seed,
+            sizes: &self.sizes,
+            postgres: &self.postgres,
+            kafka: &self.kafka,
+            mqtt: &self.mqtt,
+        }
     }
 
     /// The fault catalogue: the user's directory when configured, else the built-in one.
@@ -975,7 +985,7 @@ mod tests {
 
     #[test]
     fn missing_database_is_one_clear_line() {
-        let err = Config::default().postgres_url().unwrap_err().to_string();
+        let err = Config::default().postgres().unwrap_err().to_string();
         assert!(err.starts_with("no PostgreSQL database configured") && !err.contains('\n'), "{err}");
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{genims, ok, run, tempdir, TestDb};
+use common::{genims, ok, run, tempdir, TestDb, MASTER_COUNTS};
 
 fn schema(db: &TestDb) {
     ok(genims(tempdir().path()).args(["--postgres-url", &db.url, "schema", "apply"]));
@@ -28,18 +28,7 @@ fn seeded_database_meets_every_count_and_range() {
     schema(&db);
     let (out, err) = seed_db(&db, &[]);
     assert!(out.status.success(), "{err}");
-    for (table, n) in [
-        ("factories", 4),
-        ("production_lines", 20),
-        ("machines", 228),
-        ("sensors", 1716),
-        ("employees", 11948),
-        ("shifts", 24),
-        ("products", 20),
-        ("customers", 10),
-        ("line_product_mapping", 27),
-        ("customer_product_mapping", 45),
-    ] {
+    for (table, n) in MASTER_COUNTS {
         let got: i64 = db.scalar(&format!("SELECT count(*) FROM {table}"));
         assert_eq!(got, n, "rows in {table}");
     }

@@ -20,6 +20,7 @@ use anyhow::{anyhow, bail, Result};
 use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::schema::Partition;
 use crate::secrets::redact;
 use crate::tls::{self, Roots, Verify};
 
@@ -57,6 +58,27 @@ pub struct Settings {
     pub sslcert: Option<PathBuf>,
     pub sslkey: Option<PathBuf>,
     pub password_file: Option<PathBuf>,
+}
+
+/// The `[postgres]` settings.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    pub url: Option<String>,
+    pub pool_size: usize,
+    pub partition: Partition,
+    /// TLS and password settings (the connection string's own win).
+    pub tls: Settings,
+}
+
+impl PostgresConfig {
+    /// The server these settings name, with TLS and password settings applied; the one-line
+    /// error every database command gives when none is configured.
+    pub fn target(&self) -> Result<Target> {
+        let url = self.url.as_deref().ok_or_else(|| {
+            anyhow!("no PostgreSQL database configured: set [postgres] url in config.toml, GENIMS_POSTGRES_URL, or --postgres-url")
+        })?;
+        Target::new(url, &self.tls, |k| std::env::var(k).ok())
+    }
 }
 
 /// A PostgreSQL server to connect to.

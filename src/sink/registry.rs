@@ -11,7 +11,7 @@ use super::kafka::settings::KafkaConfig;
 use super::kind::SinkKind;
 use super::mqtt::settings::MqttConfig;
 use super::{Bulk, Discard, Live};
-use crate::db::Target;
+use crate::db::target::PostgresConfig;
 use crate::encode::Format;
 use crate::plant::Sizes;
 use crate::sim::scope::Shard;
@@ -31,10 +31,8 @@ pub struct Run<'a> {
     /// The plant's seed and sizes (the record a database's master data must match).
     pub seed: u64,
     pub sizes: &'a Sizes,
-    /// The configured PostgreSQL server (an error saying none is configured, else), and
-    /// the connections a bulk load may open.
-    pub postgres: &'a dyn Fn() -> Result<Target>,
-    pub pool_size: usize,
+    /// The PostgreSQL settings: the server, and the connections a bulk load may open.
+    pub postgres: &'a PostgresConfig,
     pub kafka: &'a KafkaConfig,
     pub mqtt: &'a MqttConfig,
 }

@@ -36,7 +36,7 @@ use crate::rows::Table;
 use crate::sim::scope::{self, Shard};
 use crate::sim::unit::Counters;
 use crate::sim::Engine;
-use crate::sink::{Live, Progress, Run, SinkKind};
+use crate::sink::{Live, Progress, SinkKind};
 use buffer::{Buffer, Offer};
 use deliver::{Control, Flush};
 use generate::{Generator, Plan, Tick};
@@ -139,21 +139,8 @@ fn open_sinks(
     engine: &Engine,
     rt: &tokio::runtime::Handle,
 ) -> Result<Vec<Box<dyn Live>>> {
-    let postgres = || cfg.postgres();
-    let run = Run {
-        engine,
-        rt,
-        name: &req.name,
-        shard: req.shard,
-        window: (req.start.unwrap_or(0), req.end.unwrap_or(i64::MAX)),
-        dir: &req.state_dir,
-        seed: cfg.seed,
-        sizes: &cfg.sizes,
-        postgres: &postgres,
-        pool_size: cfg.postgres.pool_size,
-        kafka: &cfg.kafka,
-        mqtt: &cfg.mqtt,
-    };
+    let window = (req.start.unwrap_or(0), req.end.unwrap_or(i64::MAX));
+    let run = cfg.sink_run(engine, rt, (&req.name, req.shard), window, &req.state_dir);
     let mut open = Vec::new();
     let mut failed = Vec::new();
     for &kind in &req.sinks {

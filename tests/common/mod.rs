@@ -17,6 +17,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const ONE_LINE_OF_EACH_TYPE: &str =
     "[plant]\nfactories = 1\nlines = 5\nmachines = 40\nsensors = 300\nemployees = 2000\nline_products = 6\nseed = 2\n";
 
+/// The default plant's master tables and their row counts (the original package's).
+pub const MASTER_COUNTS: [(&str, i64); 10] = [
+    ("factories", 4),
+    ("production_lines", 20),
+    ("machines", 228),
+    ("sensors", 1716),
+    ("employees", 11948),
+    ("shifts", 24),
+    ("products", 20),
+    ("customers", 10),
+    ("line_product_mapping", 27),
+    ("customer_product_mapping", 45),
+];
+
 /// The id of a duplicated reading's copy: the original's plus this (`[quality]` duplicates).
 pub const DUPLICATE_ID_OFFSET: i64 = 1 << 52;
 

@@ -797,14 +797,14 @@ fn identity(run: &super::registry::Run) -> PlantIdentity {
 
 /// Opens the database for a backfill's bulk load (the registry's row).
 pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn Bulk>> {
-    let target = (run.postgres)()?;
-    Ok(Box::new(PostgresSink::new(run.rt.clone(), &target, run.pool_size, run.window, &identity(run))?))
+    let target = run.postgres.target()?;
+    Ok(Box::new(PostgresSink::new(run.rt.clone(), &target, run.postgres.pool_size, run.window, &identity(run))?))
 }
 
 /// Opens the database for a stream; a shard's history ends where its own machines' does (the
 /// registry's row).
 pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
-    let target = (run.postgres)()?;
+    let target = run.postgres.target()?;
     let all = &run.engine.plant.machines;
     let ids =
         (run.shard.count > 1).then(|| run.shard.machines(all.len()).into_iter().map(|m| all[m].id.clone()).collect());
