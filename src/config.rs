@@ -789,6 +789,38 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
+    /// docs/configuration.md lists every key genims reads, and no other, both ways.
+    #[test]
+    fn the_configuration_reference_lists_every_key_and_no_other() {
+        let doc = include_str!("../docs/configuration.md");
+        let mut documented = std::collections::BTreeSet::new();
+        for row in doc.lines().filter(|l| l.starts_with("| `")) {
+            let cell = row.split('|').nth(1).unwrap_or("");
+            let mut section = None;
+            for name in cell.split('`').skip(1).step_by(2) {
+                let key = match name.split_once('.') {
+                    Some((s, k)) => {
+                        section = Some(s.to_owned());
+                        k
+                    }
+                    None => name,
+                };
+                if let Some(s) = &section {
+                    documented.insert((s.clone(), key.to_owned()));
+                }
+            }
+        }
+        let read: std::collections::BTreeSet<(String, String)> =
+            KEYS.iter().map(|(s, k, _)| ((*s).to_owned(), (*k).to_owned())).collect();
+        let undocumented: Vec<_> = read.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&read).collect();
+        assert!(
+            undocumented.is_empty(),
+            "keys genims reads that docs/configuration.md does not list: {undocumented:?}"
+        );
+        assert!(unknown.is_empty(), "keys docs/configuration.md lists that genims does not read: {unknown:?}");
+    }
+
     fn apply(text: &str) -> Result<Config> {
         let mut c = Config::default();
         c.apply_file(Path::new("cfg.toml"), text)?;
