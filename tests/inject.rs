@@ -27,6 +27,22 @@ fn fault(dir: &std::path::Path, control: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `stream all --sink null --speed 60` over [A, C) in `d` (its configuration there), serving
+/// its control plane on a free port: the process, and the plane's URL once it answers.
+fn null_stream_with_plane(d: &std::path::Path) -> (std::process::Child, String) {
+    let port = free_port();
+    let control = format!("http://127.0.0.1:{port}");
+    let child = genims(d)
+        .args(["stream", "all", "--sink", "null", "--speed", "60", "--start", A, "--end", C])
+        .args(["--state-dir", "state", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    await_plane(&control);
+    (child, control)
+}
+
 /// Waits until the control plane answers.
 fn await_plane(control: &str) {
     for _ in 0..100 {
@@ -213,16 +229,7 @@ fn the_control_plane_refuses_bad_injections_with_the_right_status() {
     let d = dir.path();
     let token = "s3cret-token-0123456789";
     std::fs::write(d.join("config.toml"), format!("{PLANT}control_token = \"{token}\"\n")).unwrap();
-    let port = free_port();
-    let control = format!("http://127.0.0.1:{port}");
-    let mut child = genims(d)
-        .args(["stream", "all", "--sink", "null", "--speed", "60", "--start", A, "--end", C])
-        .args(["--state-dir", "state", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    await_plane(&control);
+    let (mut child, control) = null_stream_with_plane(d);
     let post = |body: &str, auth: Option<&str>| {
         let mut args =
             vec!["-sS".to_owned(), "-XPOST".to_owned(), format!("{control}/faults"), "-d".to_owned(), body.to_owned()];
@@ -299,16 +306,7 @@ fn retried_requests_change_nothing_and_a_change_is_listed_at_once() {
     let dir = tempdir();
     let d = dir.path();
     std::fs::write(d.join("config.toml"), PLANT).unwrap();
-    let port = free_port();
-    let control = format!("http://127.0.0.1:{port}");
-    let mut child = genims(d)
-        .args(["stream", "all", "--sink", "null", "--speed", "60", "--start", A, "--end", C])
-        .args(["--state-dir", "state", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    await_plane(&control);
+    let (mut child, control) = null_stream_with_plane(d);
     let journal = || std::fs::read_to_string(d.join("state/all.injections.jsonl")).unwrap_or_default();
     let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_else(|_| panic!("JSON: {text}"));
     let post = |body: &str, key: &str| {
