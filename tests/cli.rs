@@ -94,6 +94,27 @@ fn bad_flags_exit_non_zero_and_name_the_value() {
 }
 
 #[test]
+fn flags_the_plant_or_each_other_rule_out_are_usage_errors() {
+    let dir = tempdir();
+    for (args, want) in [
+        (vec!["backfill", "--shard", "999/1000", "--out", "null"], "the plant has 228 machines, so at most 228 shards"),
+        (
+            vec!["backfill", "--start", "1900-01-01", "--end", "1900-01-02", "--out", "null"],
+            "lies before the plant existed",
+        ),
+        (vec!["backfill", "--injections", "/nonexistent.jsonl", "--days", "1", "--out", "null"], "no such file"),
+        (vec!["stream", "all", "--sink", "postgres,postgres"], "postgres is named twice"),
+        (vec!["stream", "all", "--speed", "1e300"], "use max for as fast as the sinks take"),
+        (vec!["backfill", "--out", "kafka", "--path", "x"], "cannot be used with --out kafka"),
+    ] {
+        let (out, err) = run(genims(dir.path()).args(&args));
+        assert_eq!(out.status.code(), Some(2), "{args:?} is a usage error: {err}");
+        assert!(err.contains(want), "{args:?}: expected `{want}` in: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: {err}");
+    }
+}
+
+#[test]
 fn malformed_config_names_file_line_and_key() {
     let dir = tempdir();
     std::fs::write(dir.path().join("config.toml"), "[plant]\nseed = 1\nmachnies = 3\n").unwrap();

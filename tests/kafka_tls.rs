@@ -363,4 +363,10 @@ fn sasl_logins_the_broker_refuses_fail_clearly() {
         let line = refused(&mut sasl_backfill(d, &addr, mechanism, secret), &addr, cause);
         assert!(!line.contains(secret), "{line}");
     }
+    // Plaintext to the SASL listener: the broker closes the connection, and genims asks
+    // whether it wants a login (or TLS), not only TLS.
+    std::fs::write(d.join("config.toml"), format!("{PLANT}\n[kafka]\nbrokers = [\"{addr}\"]\n")).unwrap();
+    let plain = genims(d).args(["backfill", "--out", "kafka", "--end", "2026-03-05T00:05:00Z"]).output().unwrap();
+    let err = String::from_utf8_lossy(&plain.stderr);
+    assert!(!plain.status.success() && err.contains("sasl_plaintext"), "the SASL listener is suggested: {err}");
 }

@@ -235,6 +235,9 @@ fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
         .unwrap_or_else(|| panic!("no exit within 10 s of SIGTERM: {}", log(dir.path(), "first.log")));
     assert!(status.success(), "SIGTERM exits 0: {}", log(dir.path(), "first.log"));
     assert!(sent.elapsed() < Duration::from_secs(10));
+    // Flushes that merge labels through their staging table log nothing of it.
+    let first = log(dir.path(), "first.log");
+    assert!(first.contains("stream starting") && !first.contains("NOTICE"), "no server notices in the log: {first}");
     let through: String = streamed.scalar("SELECT through::text FROM genims_stream_progress WHERE stream = 'all'");
     assert!(
         through.as_str() > "2026-03-04 23:30:00" && through.as_str() < "2026-03-05 01:00:00",
