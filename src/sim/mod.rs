@@ -274,12 +274,25 @@ impl Engine {
     }
 }
 
+/// The default plant of seed 7 and the built-in catalogue, for tests.
+#[cfg(test)]
+pub(crate) fn seed_7_plant() -> (Plant, Catalogue) {
+    let cat = Catalogue::builtin();
+    let plant = Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
+    (plant, cat)
+}
+
+/// The engine of the default plant of seed 7 at fault rate `rate`, for tests.
+#[cfg(test)]
+pub(crate) fn seed_7_engine_at(rate: f64) -> Engine {
+    let (plant, cat) = seed_7_plant();
+    Engine::new(7, rate, plant, cat).unwrap()
+}
+
 /// The default plant of seed 7 at fault rate 1, for tests.
 #[cfg(test)]
 pub(crate) fn seed_7_engine() -> Engine {
-    let cat = crate::faults::Catalogue::builtin();
-    let plant = crate::plant::Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
-    Engine::new(7, 1.0, plant, cat).unwrap()
+    seed_7_engine_at(1.0)
 }
 
 #[cfg(test)]

@@ -8,8 +8,6 @@ use super::quality::{Quality, DUPLICATE_ID_OFFSET, INVALID_VALUE};
 use super::unit::{DayRun, UnitSpec};
 use super::Engine;
 use crate::clock::{DAY, SCADA_STEP, SENSOR_STEP};
-use crate::faults::Catalogue;
-use crate::plant::Plant;
 use crate::rows::{Cells, Emit, Row, Table};
 
 const DAY0: i64 = 1_772_323_200; // 2026-03-01
@@ -29,9 +27,7 @@ fn dense() -> Quality {
 }
 
 fn engine(quality: Option<Quality>) -> Engine {
-    let cat = Catalogue::builtin();
-    let plant = Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
-    let mut e = Engine::new(7, 0.3, plant, cat).unwrap();
+    let mut e = super::seed_7_engine_at(0.3);
     e.quality = quality;
     e
 }

@@ -358,8 +358,7 @@ mod tests {
 
     /// The default plant of seed 7 and its realistic traits.
     fn plant() -> (Plant, Realism) {
-        let cat = crate::faults::Catalogue::builtin();
-        let plant = Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
+        let (plant, cat) = crate::sim::seed_7_plant();
         let r = Realism::new(7, &plant, &cat);
         (plant, r)
     }

@@ -434,10 +434,7 @@ mod tests {
 
     /// The default plant of seed 7 at fault rate `rate`.
     fn seed_7(rate: f64) -> Engine {
-        let cat = crate::faults::Catalogue::builtin();
-        let plant =
-            crate::plant::Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
-        Engine::new(7, rate, plant, cat).unwrap()
+        crate::sim::seed_7_engine_at(rate)
     }
 
     /// A day read out of order (backwards, jumping, repeating) gives the words and knots a

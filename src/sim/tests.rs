@@ -7,8 +7,6 @@ use super::machine::State;
 use super::signal::Lags;
 use super::Engine;
 use crate::clock::{DAY, HOUR, ID_EPOCH};
-use crate::faults::Catalogue;
-use crate::plant::Plant;
 
 fn engine() -> Engine {
     engine_with(1.0, super::realism::Difficulty::Easy)
@@ -16,9 +14,7 @@ fn engine() -> Engine {
 
 /// The default plant of seed 7 at fault rate `rate`, as hard as `difficulty`.
 fn engine_with(rate: f64, difficulty: super::realism::Difficulty) -> Engine {
-    let cat = Catalogue::builtin();
-    let plant = Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
-    let mut e = Engine::new(7, rate, plant, cat).unwrap();
+    let mut e = super::seed_7_engine_at(rate);
     e.set_difficulty(difficulty);
     e
 }

@@ -572,9 +572,7 @@ mod tests {
 
     #[test]
     fn aliases_are_unique_per_edge_node_and_births_name_every_sensor() {
-        let cat = crate::faults::Catalogue::builtin();
-        let plant =
-            crate::plant::Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
+        let (plant, _) = crate::sim::seed_7_plant();
         let machines: Vec<usize> = (0..plant.machines.len()).collect();
         let scope = Scope { plant: &plant, machines: &machines, run: "all", historical: false };
         let Nodes { defs: nodes, machines: by_machine, lines } = define(&scope);
