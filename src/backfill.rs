@@ -50,7 +50,7 @@ impl Request {
                 out.bulk_name()
             )));
         }
-        let dir = args.path.clone().unwrap_or_else(|| cfg.output_dir.clone());
+        let dir = args.path.clone().unwrap_or_else(|| cfg.output.dir.clone());
         Ok(Request { window, fault_rate: args.fault_rate, shard, out, dir })
     }
 
@@ -71,8 +71,11 @@ pub struct Summary {
 /// Runs `genims backfill`.
 pub fn run(cfg: &Config, args: &BackfillArgs, rt: &tokio::runtime::Handle) -> Result<()> {
     if args.finalize {
-        crate::sink::postgres::finalize(rt, &cfg.postgres()?)?;
-        eprintln!("genims: finalized {}: id sequences advanced, planner statistics refreshed", cfg.postgres()?.shown);
+        crate::sink::postgres::finalize(rt, &cfg.postgres.target()?)?;
+        eprintln!(
+            "genims: finalized {}: id sequences advanced, planner statistics refreshed",
+            cfg.postgres.target()?.shown
+        );
         return Ok(());
     }
     let req = Request::from_args(cfg, args)?;

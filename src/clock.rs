@@ -73,6 +73,14 @@ pub fn day_number(d: Date) -> i64 {
     days_from_civil(i32::from(d.year()), d.month() as u8, d.day() as u8)
 }
 
+/// Parses a date written exactly `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Option<Date> {
+    let s = s.trim();
+    let shaped = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    shaped.then(|| s.parse().ok()).flatten()
+}
+
 /// The date `n` days after `d` (before it when negative).
 pub fn add_days(d: Date, n: i64) -> Date {
     d.checked_add(jiff::Span::new().days(n)).expect("dates within the years 1 to 9999")

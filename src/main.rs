@@ -20,6 +20,7 @@ mod rng;
 mod rows;
 mod secrets;
 mod seed;
+mod setting;
 mod sim;
 mod sink;
 mod stream;
@@ -85,7 +86,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Schema { action: SchemaAction::Apply { partition } } => runtime.block_on(async {
-            let mut client = db::connect(&cfg.postgres()?).await?;
+            let mut client = db::connect(&cfg.postgres.target()?).await?;
             let used = db::schema::apply(&mut client, partition, cfg.postgres.partition).await?;
             eprintln!(
                 "genims: schema applied (16 tables, fault_labels, data_quality_labels, genims_stream_progress, genims_injections, genims_plant, detection views; time series {})",

@@ -7,6 +7,8 @@
 use anyhow::{anyhow, bail, Result};
 
 use crate::clock::{date_string, day_number, DAY};
+use crate::config::Config;
+use crate::faults::Catalogue;
 use crate::sim::scope::{floor_minute, Shard, MAX_DAYS};
 use crate::sim::Engine;
 
@@ -108,6 +110,54 @@ pub fn check_shard(engine: &Engine, shard: Shard) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What the configuration gives the engine and the sinks of a run.
+impl Config {
+    /// The engine of this configuration's plant, with the run's fault rate.
+    pub fn engine(&self, fault_rate: f64) -> Result<Engine> {
+        let catalogue = self.fault_catalogue()?;
+        let plant = crate::plant::Plant::generate(&self.plant, &catalogue)?;
+        let mut engine = Engine::new(self.plant.seed, fault_rate, plant, catalogue)?;
+        engine.set_difficulty(self.faults.difficulty);
+        engine.quality = self.quality_defects();
+        if let Some(t) = self.threads {
+            engine.threads = t;
+        }
+        Ok(engine)
+    }
+
+    /// What opening a sink needs of this configuration, for a run of `engine` named `name`
+    /// over `window` (`dir`: a backfill's output directory, a stream's state directory).
+    pub fn sink_run<'a>(
+        &'a self,
+        engine: &'a Engine,
+        rt: &'a tokio::runtime::Handle,
+        (name, shard): (&'a str, crate::sim::scope::Shard),
+        window: (i64, i64),
+        dir: &'a std::path::Path,
+    ) -> crate::sink::Run<'a> {
+        crate::sink::Run {
+            engine,
+            rt,
+            name,
+            shard,
+            window,
+            dir,
+            plant: &self.plant,
+            postgres: &self.postgres,
+            kafka: &self.kafka,
+            mqtt: &self.mqtt,
+        }
+    }
+
+    /// The fault catalogue: the user's directory when configured, else the built-in one.
+    pub fn fault_catalogue(&self) -> Result<Catalogue> {
+        match &self.faults.dir {
+            Some(dir) => Ok(Catalogue::load_dir(dir)?),
+            None => Ok(Catalogue::builtin()),
+        }
+    }
 }
 
 #[cfg(test)]

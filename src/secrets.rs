@@ -16,6 +16,14 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Secret, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
 /// Reads a secret from the first line of a file that only its owner may read (as libpq
 /// insists for `~/.pgpass`); `setting` names the key that pointed at it.
 pub fn read_secret_file(path: &Path, setting: &str) -> Result<Secret> {

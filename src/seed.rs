@@ -20,7 +20,7 @@ use crate::sink::postgres::PlantIdentity;
 /// Generates the plant described by the configuration.
 pub fn plant(cfg: &Config) -> Result<Plant> {
     let faults = cfg.fault_catalogue()?;
-    Plant::generate(cfg.seed, &cfg.sizes, cfg.reference_date, &faults)
+    Plant::generate(&cfg.plant, &faults)
 }
 
 /// Runs `genims seed`.
@@ -30,17 +30,17 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
         if path.is_some() {
             bail!("--path names a file; it cannot be used with --out db");
         }
-        cfg.postgres()?;
+        cfg.postgres.target()?;
     } else if replace {
         return Err(crate::cli::usage("--replace only applies to --out db"));
     }
     let plant = plant(cfg)?;
     let tables = plant.master_tables();
-    let identity = PlantIdentity::new(cfg.seed, plant.reference_date, &cfg.sizes, &tables);
+    let identity = PlantIdentity::new(&cfg.plant, &tables);
     let summary = summary(&tables);
     match out {
         SeedOut::Db => {
-            load_db(&cfg.postgres()?, &tables, &identity, replace).await?;
+            load_db(&cfg.postgres.target()?, &tables, &identity, replace).await?;
             eprintln!("genims: loaded master data into PostgreSQL: {summary}");
         }
         SeedOut::Json | SeedOut::Sql => {
@@ -49,7 +49,7 @@ pub async fn run(cfg: &Config, out: SeedOut, path: Option<PathBuf>, replace: boo
             } else {
                 let header = format!(
                     "genims master data (seed {}, reference date {}).\nLoad into a schema made by `genims schema apply`:\n  psql -v ON_ERROR_STOP=1 -f FILE",
-                    cfg.seed, cfg.reference_date
+                    cfg.plant.seed, cfg.plant.reference_date
                 );
                 let record = format!(
                     "-- The plant these rows came from: loads of operational data check it.\n{}",
@@ -81,10 +81,10 @@ fn write_text(cfg: &Config, out: SeedOut, path: Option<PathBuf>, text: &[u8]) ->
         }
         Some(p) => p,
         None => {
-            std::fs::create_dir_all(&cfg.output_dir)
-                .with_context(|| format!("cannot create output directory {}", cfg.output_dir.display()))?;
+            std::fs::create_dir_all(&cfg.output.dir)
+                .with_context(|| format!("cannot create output directory {}", cfg.output.dir.display()))?;
             let name = if out == SeedOut::Json { "genims_master_data.json" } else { "genims_master_data_inserts.sql" };
-            cfg.output_dir.join(name)
+            cfg.output.dir.join(name)
         }
     };
     let mut file = AtomicFile::create(&target)?;

@@ -19,6 +19,18 @@ pub enum Partition {
     Daily,
 }
 
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Partition, String> {
+        match s {
+            "none" => Ok(Partition::None),
+            "daily" => Ok(Partition::Daily),
+            _ => Err(crate::setting::not_one_of(s, &["none", "daily"])),
+        }
+    }
+}
+
 const MASTER: (&str, &str) = ("sql/10_master.sql", include_str!("../../sql/10_master.sql"));
 const EVENTS: (&str, &str) = ("sql/20_events.sql", include_str!("../../sql/20_events.sql"));
 const TIMESERIES: (&str, &str) = ("sql/30_timeseries.sql", include_str!("../../sql/30_timeseries.sql"));

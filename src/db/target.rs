@@ -22,6 +22,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::schema::Partition;
 use crate::secrets::redact;
+use crate::setting;
 use crate::tls::{self, Roots, Verify};
 
 /// libpq's `sslmode`.
@@ -50,24 +51,56 @@ impl SslMode {
     }
 }
 
-/// TLS and password settings from `[postgres]`; the connection string's own win.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Settings {
+impl std::str::FromStr for SslMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<SslMode, String> {
+        SslMode::parse(s).ok_or_else(|| setting::not_one_of(s, &SslMode::NAMES))
+    }
+}
+
+/// The `[postgres]` settings. TLS and password settings apply where the connection string
+/// has none of its own.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// The connection string (URL or key=value); unset: no database.
+    #[serde(deserialize_with = "setting::maybe")]
+    pub url: Option<String>,
+    /// Connections a backfill or stream opens at most.
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 64>")]
+    pub pool_size: usize,
+    /// How the time-series tables are laid out.
+    #[serde(deserialize_with = "setting::parsed")]
+    pub partition: Partition,
+    #[serde(deserialize_with = "setting::maybe")]
     pub sslmode: Option<SslMode>,
+    /// A PEM file of the roots to trust, or `system`.
+    #[serde(deserialize_with = "setting::maybe")]
     pub sslrootcert: Option<String>,
+    /// A client certificate and its key (PEM).
+    #[serde(deserialize_with = "setting::maybe")]
     pub sslcert: Option<PathBuf>,
+    #[serde(deserialize_with = "setting::maybe")]
     pub sslkey: Option<PathBuf>,
+    /// A file holding the password (mode 600), when neither the URL nor `PGPASSWORD` has one.
+    #[serde(deserialize_with = "setting::maybe")]
     pub password_file: Option<PathBuf>,
 }
 
-/// The `[postgres]` settings.
-#[derive(Debug, Clone)]
-pub struct PostgresConfig {
-    pub url: Option<String>,
-    pub pool_size: usize,
-    pub partition: Partition,
-    /// TLS and password settings (the connection string's own win).
-    pub tls: Settings,
+impl Default for PostgresConfig {
+    fn default() -> PostgresConfig {
+        PostgresConfig {
+            url: None,
+            pool_size: 4,
+            partition: Partition::None,
+            sslmode: None,
+            sslrootcert: None,
+            sslcert: None,
+            sslkey: None,
+            password_file: None,
+        }
+    }
 }
 
 impl PostgresConfig {
@@ -77,7 +110,7 @@ impl PostgresConfig {
         let url = self.url.as_deref().ok_or_else(|| {
             anyhow!("no PostgreSQL database configured: set [postgres] url in config.toml, GENIMS_POSTGRES_URL, or --postgres-url")
         })?;
-        Target::new(url, &self.tls, |k| std::env::var(k).ok())
+        Target::new(url, self, |k| std::env::var(k).ok())
     }
 }
 
@@ -102,7 +135,7 @@ const TLS_KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
 impl Target {
     /// A target from a connection string and `[postgres]` settings; `password` reads an
     /// environment variable (`PGPASSWORD`).
-    pub fn new(conn: &str, settings: &Settings, env: impl Fn(&str) -> Option<String>) -> Result<Target> {
+    pub fn new(conn: &str, settings: &PostgresConfig, env: impl Fn(&str) -> Option<String>) -> Result<Target> {
         let conn = conn.trim();
         let shown = redact(conn);
         let is_scheme = |s: &str| s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
@@ -142,7 +175,7 @@ impl Target {
     /// A target from a bare connection string (tests).
     #[cfg(test)]
     pub fn parse(conn: &str) -> Result<Target> {
-        Target::new(conn, &Settings::default(), |k| std::env::var(k).ok())
+        Target::new(conn, &PostgresConfig::default(), |k| std::env::var(k).ok())
     }
 
     /// The connector for a pool or a connection.
@@ -308,16 +341,16 @@ mod tests {
     #[test]
     fn settings_apply_unless_the_string_says_otherwise() {
         let none = |_: &str| None;
-        let t = Target::new("postgresql://h/db", &Settings::default(), none).unwrap();
+        let t = Target::new("postgresql://h/db", &PostgresConfig::default(), none).unwrap();
         assert_eq!(t.pg.get_ssl_mode(), PgSslMode::Prefer, "libpq's default");
-        let s = Settings { sslmode: Some(SslMode::Disable), ..Default::default() };
+        let s = PostgresConfig { sslmode: Some(SslMode::Disable), ..Default::default() };
         let t = Target::new("postgresql://h/db", &s, none).unwrap();
         assert_eq!(t.pg.get_ssl_mode(), PgSslMode::Disable);
         let t = Target::new("postgresql://h/db?sslmode=require", &s, none).unwrap();
         assert_eq!(t.pg.get_ssl_mode(), PgSslMode::Require, "the connection string wins");
-        let e = Target::new("postgresql://h/db?sslmode=verify-full", &Settings::default(), none).unwrap_err();
+        let e = Target::new("postgresql://h/db?sslmode=verify-full", &PostgresConfig::default(), none).unwrap_err();
         assert!(e.to_string().contains("sslrootcert"), "{e}");
-        let e = Target::new("postgresql://u:S3cret@h/db?sslmode=always", &Settings::default(), none).unwrap_err();
+        let e = Target::new("postgresql://u:S3cret@h/db?sslmode=always", &PostgresConfig::default(), none).unwrap_err();
         assert!(e.to_string().contains("sslmode=always") && !e.to_string().contains("S3cret"), "{e}");
         let e =
             Target::new("postgresql://h/db?sslrootcert=/nonexistent/ca.pem&sslmode=verify-ca", &s, none).unwrap_err();
@@ -329,7 +362,7 @@ mod tests {
     #[test]
     fn a_string_libpq_would_refuse_names_the_cause() {
         let none = |_: &str| None;
-        let t = Target::new(" \tpostgresql://u:S3cret@h/db\n", &Settings::default(), none).unwrap();
+        let t = Target::new(" \tpostgresql://u:S3cret@h/db\n", &PostgresConfig::default(), none).unwrap();
         assert_eq!(t.shown, "postgresql://u:***@h/db");
         for (given, cause) in [
             (
@@ -339,7 +372,7 @@ mod tests {
             ("POSTGRESQL://u:S3cret@h/db", "not POSTGRESQL://"),
             ("postgresql://u:S3cret@h/db?bogus=1", "unknown option `bogus`"),
         ] {
-            let e = Target::new(given, &Settings::default(), none).unwrap_err().to_string();
+            let e = Target::new(given, &PostgresConfig::default(), none).unwrap_err().to_string();
             assert!(e.contains(cause) && !e.contains("S3cret"), "{given}: {e}");
         }
     }
@@ -351,7 +384,7 @@ mod tests {
         std::fs::write(&file, "from-file\n").unwrap();
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let s = Settings { password_file: Some(file.clone()), ..Default::default() };
+        let s = PostgresConfig { password_file: Some(file.clone()), ..Default::default() };
         let pw = |t: &Target| t.pg.get_password().map(|p| String::from_utf8(p.to_vec()).unwrap());
         let env = |k: &str| (k == "PGPASSWORD").then(|| "from-env".to_owned());
         assert_eq!(pw(&Target::new("postgresql://u:inline@h/db", &s, env).unwrap()).as_deref(), Some("inline"));

@@ -175,7 +175,7 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     if !args.pool.is_empty() {
         return pool::run(&args.pool, args.format);
     }
-    let client = db::connect(&cfg.postgres()?).await?;
+    let client = db::connect(&cfg.postgres.target()?).await?;
     let (first, last) = data_span(&client).await?;
     let every = args.every;
     let end = args.end.unwrap_or(last);
@@ -406,7 +406,7 @@ struct AtTime {
 /// generic plan cannot see which sensor or instant it reads (a full scan where a custom plan
 /// probes an index), so every execution is planned for its parameters.
 async fn detector_session(cfg: &Config) -> Result<tokio_postgres::Client> {
-    let client = db::connect(&cfg.postgres()?).await?;
+    let client = db::connect(&cfg.postgres.target()?).await?;
     client
         .batch_execute("SET plan_cache_mode = force_custom_plan")
         .await

@@ -14,24 +14,47 @@ use super::catalog::{self, SITES};
 use super::roles::{self, LINE_TYPES, MAX_SENSORS_PER_MACHINE, MIN_SENSORS_PER_MACHINE};
 use super::*;
 use crate::rng::{self, Rng};
+use crate::setting;
 
-/// How big the plant is. Defaults reproduce the original package exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sizes {
+/// What a plant is generated from (`[plant]`): the seed, the reference date and how big it
+/// is. Defaults reproduce the original package exactly.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Every random draw of the plant and its operation derives from it.
+    #[serde(deserialize_with = "setting::int::<_, _, 0, { i64::MAX }>")]
+    pub seed: u64,
+    /// The day the master data describes ("today" for hire dates, calibrations, ...).
+    #[serde(deserialize_with = "setting::date")]
+    pub reference_date: Date,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 5000>")]
     pub factories: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 25_000>")]
     pub lines: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 250_000>")]
     pub machines: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 2_000_000>")]
     pub sensors: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 12_000_000>")]
     pub employees: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 20>")]
     pub products: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 10>")]
     pub customers: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 30_000>")]
     pub line_products: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 80>")]
     pub customer_products: usize,
 }
 
-impl Default for Sizes {
-    fn default() -> Sizes {
-        Sizes {
+/// The default seed: the day the original package was generated.
+pub const DEFAULT_SEED: u64 = 20_251_219;
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            seed: DEFAULT_SEED,
+            reference_date: jiff::civil::date(2025, 12, 19),
             factories: 4,
             lines: 20,
             machines: 228,
@@ -113,7 +136,8 @@ fn ascii(name: &str) -> String {
 
 impl Plant {
     /// Generates the plant. Fails with a message naming the size that cannot be met.
-    pub fn generate(seed: u64, sizes: &Sizes, reference_date: Date, faults: &impl RequiredRoles) -> Result<Plant> {
+    pub fn generate(sizes: &Settings, faults: &impl RequiredRoles) -> Result<Plant> {
+        let (seed, reference_date) = (sizes.seed, sizes.reference_date);
         if sizes.factories == 0 {
             bail!("plant.factories must be at least 1");
         }
@@ -155,7 +179,7 @@ impl Plant {
         Ok(plant)
     }
 
-    fn make_lines(&self, rng: &mut Rng, sizes: &Sizes) -> Result<Vec<Line>> {
+    fn make_lines(&self, rng: &mut Rng, sizes: &Settings) -> Result<Vec<Line>> {
         let per_factory = allocate(rng, &vec![LINES_PER_FACTORY; self.factories.len()], sizes.lines)
             .map_err(|b| infeasible("lines", sizes.lines, &format!("{} factories", self.factories.len()), b))?;
         let mut types: Vec<&'static str> = (0..sizes.lines).map(|i| LINE_TYPES[i % LINE_TYPES.len()].0).collect();
@@ -207,7 +231,7 @@ impl Plant {
         Ok(lines)
     }
 
-    fn make_machines(&mut self, rng: &mut Rng, sizes: &Sizes) -> Result<Vec<Machine>> {
+    fn make_machines(&mut self, rng: &mut Rng, sizes: &Settings) -> Result<Vec<Machine>> {
         let per_line = allocate(rng, &vec![MACHINES_PER_LINE; self.lines.len()], sizes.machines)
             .map_err(|b| infeasible("machines", sizes.machines, &format!("{} lines", self.lines.len()), b))?;
         let mut machines = Vec::with_capacity(sizes.machines);
@@ -261,7 +285,7 @@ impl Plant {
         Ok(machines)
     }
 
-    fn make_sensors(&self, rng: &mut Rng, sizes: &Sizes, faults: &impl RequiredRoles) -> Result<Vec<Sensor>> {
+    fn make_sensors(&self, rng: &mut Rng, sizes: &Settings, faults: &impl RequiredRoles) -> Result<Vec<Sensor>> {
         let required: Vec<Vec<&'static str>> =
             self.machines.iter().map(|m| faults.required_roles(m.machine_type)).collect();
         let bounds: Vec<(usize, usize)> =
@@ -344,7 +368,7 @@ impl Plant {
         shifts
     }
 
-    fn make_employees(&self, rng: &mut Rng, sizes: &Sizes) -> Result<Vec<Employee>> {
+    fn make_employees(&self, rng: &mut Rng, sizes: &Settings) -> Result<Vec<Employee>> {
         let per_factory = allocate(rng, &vec![EMPLOYEES_PER_FACTORY; self.factories.len()], sizes.employees)
             .map_err(|b| infeasible("employees", sizes.employees, &format!("{} factories", self.factories.len()), b))?;
         let shares: Vec<u32> = catalog::EMPLOYEE_ROLES.iter().map(|r| r.1).collect();
@@ -412,7 +436,7 @@ impl Plant {
         Ok(employees)
     }
 
-    fn make_line_products(&self, rng: &mut Rng, sizes: &Sizes) -> Result<Vec<LineProduct>> {
+    fn make_line_products(&self, rng: &mut Rng, sizes: &Settings) -> Result<Vec<LineProduct>> {
         let of_category = |cat: &str| -> Vec<usize> {
             (0..self.products.len()).filter(|&p| self.products[p].spec.category == cat).collect()
         };
@@ -450,7 +474,7 @@ impl Plant {
         Ok(out)
     }
 
-    fn make_customer_products(&self, rng: &mut Rng, sizes: &Sizes) -> Result<Vec<CustomerProduct>> {
+    fn make_customer_products(&self, rng: &mut Rng, sizes: &Settings) -> Result<Vec<CustomerProduct>> {
         let bounds =
             vec![
                 (PRODUCTS_PER_CUSTOMER.0.min(self.products.len()), PRODUCTS_PER_CUSTOMER.1.min(self.products.len()));
@@ -491,7 +515,7 @@ impl Plant {
     }
 }
 
-fn factories(rng: &mut Rng, sizes: &Sizes, reference: Date) -> Vec<Factory> {
+fn factories(rng: &mut Rng, sizes: &Settings, reference: Date) -> Vec<Factory> {
     (0..sizes.factories)
         .map(|i| {
             let site = &SITES[i % SITES.len()];
@@ -516,7 +540,7 @@ fn factories(rng: &mut Rng, sizes: &Sizes, reference: Date) -> Vec<Factory> {
         .collect()
 }
 
-fn products(rng: &mut Rng, sizes: &Sizes) -> Vec<Product> {
+fn products(rng: &mut Rng, sizes: &Settings) -> Vec<Product> {
     catalog::PRODUCTS[..sizes.products]
         .iter()
         .enumerate()
@@ -528,7 +552,7 @@ fn products(rng: &mut Rng, sizes: &Sizes) -> Vec<Product> {
         .collect()
 }
 
-fn customers(rng: &mut Rng, sizes: &Sizes) -> Vec<Customer> {
+fn customers(rng: &mut Rng, sizes: &Settings) -> Vec<Customer> {
     catalog::CUSTOMERS[..sizes.customers]
         .iter()
         .enumerate()
@@ -561,7 +585,7 @@ mod tests {
     use crate::faults::Catalogue;
 
     fn plant(seed: u64) -> Plant {
-        Plant::generate(seed, &Sizes::default(), jiff::civil::date(2025, 12, 19), &Catalogue::builtin()).unwrap()
+        Plant::generate(&Settings { seed, ..Settings::default() }, &Catalogue::builtin()).unwrap()
     }
 
     #[test]
@@ -605,9 +629,8 @@ mod tests {
 
     #[test]
     fn infeasible_sizes_are_named() {
-        let sizes = Sizes { machines: 500, ..Sizes::default() };
-        let err =
-            Plant::generate(1, &sizes, jiff::civil::date(2025, 12, 19), &Catalogue::builtin()).unwrap_err().to_string();
+        let sizes = Settings { machines: 500, ..Settings::default() };
+        let err = Plant::generate(&Settings { seed: 1, ..sizes }, &Catalogue::builtin()).unwrap_err().to_string();
         assert_eq!(err, "plant.machines = 500 cannot be placed: 20 lines need between 160 and 300 machines");
     }
 

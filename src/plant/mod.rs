@@ -13,7 +13,7 @@ pub mod tables;
 
 use crate::clock::{Date, Time};
 
-pub use generate::Sizes;
+pub use generate::Settings;
 
 #[derive(Debug, Clone)]
 pub struct Factory {

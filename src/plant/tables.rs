@@ -491,13 +491,8 @@ mod tests {
     #[test]
     fn column_lists_match_the_ddl() {
         let ddl = include_str!("../../sql/10_master.sql");
-        let plant = Plant::generate(
-            1,
-            &Default::default(),
-            jiff::civil::date(2025, 12, 19),
-            &crate::faults::Catalogue::builtin(),
-        )
-        .unwrap();
+        let settings = crate::plant::Settings { seed: 1, ..Default::default() };
+        let plant = Plant::generate(&settings, &crate::faults::Catalogue::builtin()).unwrap();
         for t in plant.master_tables() {
             let start = ddl
                 .find(&format!("CREATE TABLE IF NOT EXISTS {} (", t.name))

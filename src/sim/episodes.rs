@@ -613,7 +613,7 @@ mod tests {
     use super::*;
 
     fn plant() -> Plant {
-        Plant::generate(1, &Default::default(), jiff::civil::date(2025, 12, 19), &Catalogue::builtin()).unwrap()
+        Plant::generate(&crate::plant::Settings { seed: 1, ..Default::default() }, &Catalogue::builtin()).unwrap()
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl Engine {
 #[cfg(test)]
 pub(crate) fn seed_7_plant() -> (Plant, Catalogue) {
     let cat = Catalogue::builtin();
-    let plant = Plant::generate(7, &Default::default(), jiff::civil::date(2025, 12, 19), &cat).unwrap();
+    let plant = Plant::generate(&crate::plant::Settings { seed: 7, ..Default::default() }, &cat).unwrap();
     (plant, cat)
 }
 

@@ -17,6 +17,7 @@ use rand::Rng as _;
 use super::Engine;
 use crate::clock::{DAY, HOUR, SCADA_STEP, SENSOR_STEP};
 use crate::rng;
+use crate::setting;
 
 /// The error value a gateway stores for a reading it could not convert: a 16-bit analog
 /// input's wire-break value (a NaN cannot be held by `measurement_value`, a DECIMAL(15,4)
@@ -27,29 +28,44 @@ pub const INVALID_VALUE: f64 = -32768.0;
 pub const DUPLICATE_ID_OFFSET: i64 = 1 << 52;
 
 /// Rates and sizes of the defects (`[quality]`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Quality {
+    /// Whether delivered readings carry the defects; unset: on for a realistic plant, off
+    /// for an easy one (see `Config::quality_defects`). The engine reads only the rates.
+    pub enabled: Option<bool>,
     /// Chance that a machine's gateway falls silent once on a day.
+    #[serde(deserialize_with = "setting::fraction")]
     pub gaps_per_machine_day: f64,
     /// Longest gap, minutes (each lasts 1 to this many).
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 600>")]
     pub gap_minutes_max: i64,
     /// Chance that a machine's gateway clock runs off for a few hours on a day.
+    #[serde(deserialize_with = "setting::fraction")]
     pub clock_skews_per_machine_day: f64,
     /// Largest clock offset, seconds.
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 3600>")]
     pub clock_skew_max_s: i64,
     /// Chance that a sensor's record goes stale (the gateway repeats its cached record) once on a day.
+    #[serde(deserialize_with = "setting::fraction")]
     pub stale_per_sensor_day: f64,
     /// Longest stale stretch, minutes.
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 600>")]
     pub stale_minutes_max: i64,
     /// Share of readings stored twice (a retried message).
+    #[serde(deserialize_with = "setting::fraction")]
     pub duplicate_rate: f64,
     /// Share of readings that arrive after later ones (the stream publishes them late).
+    #[serde(deserialize_with = "setting::fraction")]
     pub late_rate: f64,
     /// Longest delay of a late reading, seconds; a reading is never published after its minute.
+    #[serde(deserialize_with = "setting::int::<_, _, 10, 50>")]
     pub max_lateness_s: i64,
     /// Share of readings that carry a single-sample spike.
+    #[serde(deserialize_with = "setting::fraction")]
     pub spike_rate: f64,
     /// Share of readings the gateway could not convert: stored as [`INVALID_VALUE`].
+    #[serde(deserialize_with = "setting::fraction")]
     pub invalid_rate: f64,
 }
 
@@ -59,6 +75,7 @@ impl Default for Quality {
     /// among its 14.8 million readings.
     fn default() -> Quality {
         Quality {
+            enabled: None,
             gaps_per_machine_day: 0.25,
             gap_minutes_max: 15,
             clock_skews_per_machine_day: 0.05,

@@ -58,6 +58,25 @@ impl Difficulty {
     }
 }
 
+impl std::str::FromStr for Difficulty {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Difficulty, String> {
+        Difficulty::parse(s).ok_or_else(|| crate::setting::not_one_of(s, &Difficulty::NAMES))
+    }
+}
+
+/// The `[faults]` settings: which catalogue, and how hard the plant is.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultSettings {
+    /// A directory of fault pattern files to use instead of the built-in catalogue.
+    #[serde(deserialize_with = "crate::setting::maybe")]
+    pub dir: Option<std::path::PathBuf>,
+    #[serde(deserialize_with = "crate::setting::parsed")]
+    pub difficulty: Difficulty,
+}
+
 /// Share of a medium pattern's signature shown through its warning phase.
 pub const MEDIUM_GAIN: f64 = 0.45;
 /// Share of a low pattern's signature shown through its warning phase.

@@ -13,7 +13,7 @@ use super::mqtt::settings::MqttConfig;
 use super::{Bulk, Discard, Live};
 use crate::db::target::PostgresConfig;
 use crate::encode::Format;
-use crate::plant::Sizes;
+use crate::plant::Settings as PlantSettings;
 use crate::sim::scope::Shard;
 use crate::sim::Engine;
 
@@ -28,9 +28,9 @@ pub struct Run<'a> {
     pub window: (i64, i64),
     /// A backfill's output directory, or a stream's state directory.
     pub dir: &'a Path,
-    /// The plant's seed and sizes (the record a database's master data must match).
-    pub seed: u64,
-    pub sizes: &'a Sizes,
+    /// The plant's seed, reference date and sizes (the record a database's master data
+    /// must match).
+    pub plant: &'a PlantSettings,
     /// The PostgreSQL settings: the server, and the connections a bulk load may open.
     pub postgres: &'a PostgresConfig,
     pub kafka: &'a KafkaConfig,

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
 
-use super::settings::{KafkaConfig, KafkaSecurity, SaslMechanism, SecurityProtocol};
+use super::settings::{KafkaConfig, SaslMechanism, SecurityProtocol};
 use crate::sink::Fatal;
 use crate::tls::{self, Roots, Verify};
 
@@ -49,7 +49,7 @@ impl Access {
         if cfg.brokers.is_empty() {
             bail!("no Kafka brokers configured: set [kafka] brokers in config.toml, GENIMS_KAFKA_BROKERS, or --kafka-brokers");
         }
-        let sec = &cfg.security;
+        let sec = cfg;
         check_combination(sec)?;
         let tls = if sec.protocol.tls() { Some(Arc::new(tls_config(sec)?)) } else { None };
         let sasl = if sec.protocol.sasl() { Some(sasl_config(sec)?) } else { None };
@@ -196,7 +196,7 @@ impl Access {
 }
 
 /// Settings that contradict the protocol: said once, clearly, rather than ignored.
-fn check_combination(sec: &KafkaSecurity) -> Result<()> {
+fn check_combination(sec: &KafkaConfig) -> Result<()> {
     let p = sec.protocol.name();
     if !sec.protocol.sasl() {
         let set = [
@@ -221,7 +221,7 @@ fn check_combination(sec: &KafkaSecurity) -> Result<()> {
     Ok(())
 }
 
-fn tls_config(sec: &KafkaSecurity) -> Result<rustls::ClientConfig> {
+fn tls_config(sec: &KafkaConfig) -> Result<rustls::ClientConfig> {
     let roots = match sec.ssl_ca_location.as_deref() {
         None | Some("system") | Some("probe") => Roots::System,
         Some(path) => Roots::File(path.into()),
@@ -237,7 +237,7 @@ fn tls_config(sec: &KafkaSecurity) -> Result<rustls::ClientConfig> {
     tls::client_config(&client).map_err(|e| anyhow!("[kafka] {e}"))
 }
 
-fn sasl_config(sec: &KafkaSecurity) -> Result<SaslConfig> {
+fn sasl_config(sec: &KafkaConfig) -> Result<SaslConfig> {
     let p = sec.protocol.name();
     let mechanism = sec.sasl_mechanism.ok_or_else(|| {
         anyhow!("security_protocol = {p} needs [kafka] sasl_mechanism: one of {}", SaslMechanism::NAMES.join(", "))
@@ -290,13 +290,11 @@ fn cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::secrets::Secret;
 
-    fn kafka(f: impl FnOnce(&mut KafkaSecurity)) -> KafkaConfig {
-        let mut k = Config::default().kafka;
-        k.brokers = vec!["b1:9093".into()];
-        f(&mut k.security);
+    fn kafka(f: impl FnOnce(&mut KafkaConfig)) -> KafkaConfig {
+        let mut k = KafkaConfig { brokers: vec!["b1:9093".into()], ..KafkaConfig::default() };
+        f(&mut k);
         k
     }
 

@@ -3,42 +3,118 @@
 
 use std::path::PathBuf;
 
-use crate::secrets::Secret;
+use serde::Deserializer;
 
-#[derive(Debug, Clone)]
+use crate::secrets::Secret;
+use crate::setting;
+
+/// The `[kafka]` settings, with librdkafka's names (`security.protocol`, `sasl.mechanism`,
+/// ... written with underscores).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
+    /// Bootstrap brokers, `host:port` (a list, or one comma-separated string).
+    #[serde(deserialize_with = "setting::list")]
     pub brokers: Vec<String>,
+    /// Partitions of each topic genims creates.
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 1000>")]
     pub partitions: i32,
+    /// Topics are `<prefix>.sensor.data`, `<prefix>.scada.data`, ...
+    #[serde(deserialize_with = "topic_prefix")]
     pub topic_prefix: String,
     /// How long a backfill keeps retrying one produce request before it fails (librdkafka's
     /// `message.timeout.ms`, shorter by default).
+    #[serde(deserialize_with = "setting::int::<_, _, 1_000, 3_600_000>")]
     pub message_timeout_ms: u64,
     /// How record batches are compressed on the wire and in the broker.
+    #[serde(deserialize_with = "setting::parsed")]
     pub compression: KafkaCompression,
     /// The client id the brokers see (librdkafka's `client.id`).
+    #[serde(deserialize_with = "client_id")]
     pub client_id: String,
-    /// TLS and SASL (librdkafka's names).
-    pub security: KafkaSecurity,
-}
-
-/// How genims authenticates to Kafka and protects the connection, with librdkafka's names
-/// (`security.protocol`, `sasl.mechanism`, ... written with underscores).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct KafkaSecurity {
+    #[serde(rename = "security_protocol", deserialize_with = "setting::parsed")]
     pub protocol: SecurityProtocol,
+    #[serde(deserialize_with = "setting::maybe")]
     pub sasl_mechanism: Option<SaslMechanism>,
+    #[serde(deserialize_with = "setting::maybe")]
     pub sasl_username: Option<String>,
+    #[serde(deserialize_with = "setting::maybe")]
     pub sasl_password: Option<Secret>,
     /// Read when connecting, unless `sasl_password` (or `GENIMS_KAFKA_SASL_PASSWORD`) is set.
+    #[serde(deserialize_with = "setting::maybe")]
     pub sasl_password_file: Option<PathBuf>,
     /// A PEM file of the roots to trust, or `system`; unset: the operating system's roots.
+    #[serde(deserialize_with = "setting::maybe")]
     pub ssl_ca_location: Option<String>,
+    #[serde(deserialize_with = "setting::maybe")]
     pub ssl_certificate_location: Option<PathBuf>,
+    #[serde(deserialize_with = "setting::maybe")]
     pub ssl_key_location: Option<PathBuf>,
     /// `ssl_endpoint_identification_algorithm = https` (the default): the broker's host name
     /// must match its certificate; `none`: only the chain is verified.
+    #[serde(rename = "ssl_endpoint_identification_algorithm", deserialize_with = "endpoint_identification")]
     pub verify_hostname: bool,
 }
+
+impl Default for KafkaConfig {
+    fn default() -> KafkaConfig {
+        KafkaConfig {
+            brokers: Vec::new(),
+            partitions: 6,
+            topic_prefix: "genims".to_owned(),
+            message_timeout_ms: 60_000,
+            compression: KafkaCompression::Zstd,
+            client_id: "genims".to_owned(),
+            protocol: SecurityProtocol::Plaintext,
+            sasl_mechanism: None,
+            sasl_username: None,
+            sasl_password: None,
+            sasl_password_file: None,
+            ssl_ca_location: None,
+            ssl_certificate_location: None,
+            ssl_key_location: None,
+            verify_hostname: true,
+        }
+    }
+}
+
+fn topic_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    setting::checked(d, check_topic_prefix)
+}
+
+fn client_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    setting::checked(d, |id| {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            return Err(format!("`{id}` is not a client id: use letters, digits, `.`, `_` and `-`"));
+        }
+        Ok(())
+    })
+}
+
+/// librdkafka's `ssl.endpoint.identification.algorithm`: `https` verifies the host name.
+fn endpoint_identification<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let s = setting::checked(d, |s| match s.to_ascii_lowercase().as_str() {
+        "https" | "none" => Ok(()),
+        other => Err(format!("`{other}` is not one of https, none")),
+    })?;
+    Ok(s.eq_ignore_ascii_case("https"))
+}
+
+/// Each enum's setting: its name, in any case where librdkafka allows it.
+macro_rules! from_setting {
+    ($t:ty, $extra:expr) => {
+        impl std::str::FromStr for $t {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<$t, String> {
+                <$t>::parse(s).ok_or_else(|| format!("{}{}", setting::not_one_of(s, &<$t>::NAMES), $extra))
+            }
+        }
+    };
+}
+from_setting!(SecurityProtocol, "");
+from_setting!(SaslMechanism, " (GSSAPI and OAUTHBEARER are not supported)");
+from_setting!(KafkaCompression, "");
 
 /// librdkafka's `security.protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

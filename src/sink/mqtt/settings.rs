@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use serde::Deserializer;
+
 use crate::secrets::Secret;
+use crate::setting;
 
 /// How rows travel as MQTT messages (`[mqtt] mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,29 +18,43 @@ pub enum MqttMode {
 }
 
 /// The MQTT sink's settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MqttConfig {
     /// `mqtt://host[:1883]` or `mqtts://host[:8883]` (TLS). Unset: no broker.
+    #[serde(deserialize_with = "url")]
     pub url: Option<String>,
+    #[serde(deserialize_with = "setting::parsed")]
     pub mode: MqttMode,
     /// The root of the Unified Namespace topic tree.
+    #[serde(deserialize_with = "topic_prefix")]
     pub topic_prefix: String,
     /// 0 (at most once) or 1 (at least once: every message acknowledged by the broker).
+    #[serde(deserialize_with = "setting::int::<_, _, 0, 1>")]
     pub qos: u8,
     /// The MQTT client id's stem (a suffix tells connections apart).
+    #[serde(deserialize_with = "client_id")]
     pub client_id: String,
+    #[serde(deserialize_with = "setting::maybe")]
     pub username: Option<String>,
+    #[serde(deserialize_with = "setting::maybe")]
     pub password: Option<Secret>,
     /// Read when connecting, unless `password` (or `GENIMS_MQTT_PASSWORD`) is set.
+    #[serde(deserialize_with = "setting::maybe")]
     pub password_file: Option<PathBuf>,
     /// A PEM file of the roots to trust, or `system`; unset: the operating system's roots.
+    #[serde(deserialize_with = "setting::maybe")]
     pub ca_file: Option<String>,
     /// A client certificate and its key (PEM), for mutual TLS.
+    #[serde(deserialize_with = "setting::maybe")]
     pub cert_file: Option<PathBuf>,
+    #[serde(deserialize_with = "setting::maybe")]
     pub key_file: Option<PathBuf>,
     /// Whether the broker's host name must be in its certificate.
+    #[serde(deserialize_with = "setting::flag")]
     pub verify_hostname: bool,
     /// Messages a connection keeps unacknowledged at once (QoS 1).
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 65_535>")]
     pub inflight: u16,
 }
 
@@ -57,6 +74,31 @@ impl Default for MqttConfig {
             key_file: None,
             verify_hostname: true,
             inflight: 1000,
+        }
+    }
+}
+
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = setting::checked(d, |u| if u.is_empty() { Ok(()) } else { parse_mqtt_url(u).map(|_| ()) })?;
+    Ok(Some(url).filter(|u| !u.is_empty()))
+}
+
+fn topic_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    setting::checked(d, check_mqtt_prefix)
+}
+
+fn client_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    setting::checked(d, |id| if id.is_empty() { Err("must not be empty".to_owned()) } else { Ok(()) })
+}
+
+impl std::str::FromStr for MqttMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<MqttMode, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "uns" => Ok(MqttMode::Uns),
+            "sparkplug" => Ok(MqttMode::Sparkplug),
+            other => Err(setting::not_one_of(other, &["uns", "sparkplug"])),
         }
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Result};
 
 use crate::db;
 use crate::plant::tables::TableRows;
-use crate::plant::{Plant, Sizes};
+use crate::plant::{Plant, Settings};
 
 /// What identifies a plant's master data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,24 +26,24 @@ pub struct PlantIdentity {
 }
 
 impl PlantIdentity {
-    pub fn new(seed: u64, reference_date: Date, sizes: &Sizes, tables: &[TableRows]) -> PlantIdentity {
+    pub fn new(settings: &Settings, tables: &[TableRows]) -> PlantIdentity {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for t in tables {
             for b in t.name.bytes().chain(crate::output::master::csv(t)) {
                 h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
             }
         }
-        let s = sizes;
+        let s = settings;
         let sizes = format!(
             "factories={} lines={} machines={} sensors={} employees={} products={} customers={} line_products={} customer_products={}",
             s.factories, s.lines, s.machines, s.sensors, s.employees, s.products, s.customers, s.line_products, s.customer_products
         );
-        PlantIdentity { seed, reference_date, sizes, fingerprint: format!("{h:016x}") }
+        PlantIdentity { seed: s.seed, reference_date: s.reference_date, sizes, fingerprint: format!("{h:016x}") }
     }
 
     /// The identity of a generated plant.
-    pub fn of(seed: u64, sizes: &Sizes, plant: &Plant) -> PlantIdentity {
-        PlantIdentity::new(seed, plant.reference_date, sizes, &plant.master_tables())
+    pub fn of(settings: &Settings, plant: &Plant) -> PlantIdentity {
+        PlantIdentity::new(settings, &plant.master_tables())
     }
 
     /// One line for messages.

@@ -792,7 +792,7 @@ async fn advance_sequences(pool: &Pool) -> Result<()> {
 
 /// The plant record the database's master data must match.
 fn identity(run: &super::registry::Run) -> PlantIdentity {
-    PlantIdentity::of(run.seed, run.sizes, &run.engine.plant)
+    PlantIdentity::of(run.plant, &run.engine.plant)
 }
 
 /// Opens the database for a backfill's bulk load (the registry's row).
