@@ -10,7 +10,7 @@ use crate::common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{free_port, genims, http, ok, run, signal, tempdir, wait_for, Broker, TestDb, TABLES};
+use common::{free_port, genims, http, ok, run, signal, tempdir, wait_for, Broker, StreamArgs, TestDb, TABLES};
 
 const PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -33,7 +33,7 @@ fn null_stream_with_plane(d: &std::path::Path) -> (std::process::Child, String) 
     let port = free_port();
     let control = format!("http://127.0.0.1:{port}");
     let child = genims(d)
-        .args(["stream", "all", "--sink", "null", "--speed", "60", "--start", A, "--end", C])
+        .args(StreamArgs::all().sink("null").speed("60").window(A, C).build())
         .args(["--state-dir", "state", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -71,28 +71,17 @@ fn injections_survive_kill_9_and_a_backfill_of_the_journal_reproduces_the_stream
     let port = free_port();
     let control = format!("http://127.0.0.1:{port}");
     let listen = format!("127.0.0.1:{port}");
-    let args = [
-        "--postgres-url",
-        &streamed.url,
-        "--kafka-brokers",
-        &broker.addr,
-        "stream",
-        "all",
-        "--sink",
-        "postgres,kafka",
-        "--speed",
-        "300",
-        "--start",
-        A,
-        "--end",
-        C,
-        "--state-dir",
-        "state",
-        "--listen",
-        &listen,
-    ];
+    let args = StreamArgs::all()
+        .postgres(&streamed.url)
+        .kafka(&broker.addr)
+        .sink("postgres,kafka")
+        .speed("300")
+        .window(A, C)
+        .state()
+        .flag("--listen", &listen)
+        .build();
     let log = std::fs::File::create(d.join("first.log")).unwrap();
-    let mut first = genims(d).args(args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    let mut first = genims(d).args(&args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     await_plane(&control);
     let one = fault(
         d,
@@ -126,7 +115,7 @@ fn injections_survive_kill_9_and_a_backfill_of_the_journal_reproduces_the_stream
 
     // The restart re-applies the journal; the first injection is cleared part way.
     let log = std::fs::File::create(d.join("second.log")).unwrap();
-    let mut second = genims(d).args(args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+    let mut second = genims(d).args(&args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
     await_plane(&control);
     let second_log = || std::fs::read_to_string(d.join("second.log")).unwrap_or_default();
     assert!(second_log().contains("injections re-applied"), "{}", second_log());
@@ -172,7 +161,7 @@ fn injections_survive_kill_9_and_a_backfill_of_the_journal_reproduces_the_stream
     let kept: i64 = streamed.scalar("SELECT count(*) FROM genims_injections WHERE stream = 'all'");
     assert_eq!(kept, 3, "the journal is in genims_injections");
     std::fs::remove_dir_all(d.join("state")).unwrap();
-    ok(genims(d).args(args));
+    ok(genims(d).args(&args));
     let restored = std::fs::read_to_string(d.join("state/all.injections.jsonl")).unwrap();
     assert_eq!(restored, journal, "the journal file restored from PostgreSQL");
 

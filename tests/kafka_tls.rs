@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::certs::{ca, expired, signed};
-use common::{free_port, genims, ok, python, run, slow_link, tempdir, topic_of, wait_for, Broker, TABLES};
+use common::{free_port, genims, ok, python, run, slow_link, tempdir, topic_of, wait_for, Broker, StreamArgs, TABLES};
 
 const PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -217,22 +217,7 @@ fn backfill_and_stream_deliver_over_tls_and_an_independent_client_reads_them_bac
     site.config(d, &site.bootstrap(), "good-ca.crt", "");
     let (a, b, c) = ("2026-03-05T00:00:00Z", "2026-03-05T00:30:00Z", "2026-03-05T01:30:00Z");
     ok(genims(d).args(["backfill", "--out", "kafka", "--fault-rate", "1", "--start", a, "--end", b]));
-    let args = [
-        "stream",
-        "all",
-        "--sink",
-        "kafka",
-        "--speed",
-        "200",
-        "--fault-rate",
-        "1",
-        "--start",
-        b,
-        "--end",
-        c,
-        "--state-dir",
-        "state",
-    ];
+    let args = StreamArgs::all().sink("kafka").speed("200").fault_rate("1").window(b, c).state().build();
     let err = std::fs::File::create(d.join("stream.log")).unwrap();
     let mut child = genims(d).args(args).stdout(Stdio::null()).stderr(err).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(4));

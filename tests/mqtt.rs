@@ -247,7 +247,7 @@ fn sparkplug_stream_births_before_data_seq_wraps_rebirths_on_request_and_after_a
     let mut stream = genims(dir.path())
         .arg("--config")
         .arg(&cfg)
-        .args(["stream", "all", "--sink", "mqtt", "--start", start, "--end", end, "--speed", "80"])
+        .args(StreamArgs::all().sink("mqtt").window(start, end).speed("80").build())
         .env("GENIMS_STATE_DIR", dir.path().join("state"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -8,7 +8,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 
 use common::certs::{ca, signed};
-use common::{genims, ok, run, tempdir, Cluster};
+use common::{genims, ok, run, tempdir, Cluster, StreamArgs};
 
 const SMALL_PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n";
@@ -102,20 +102,9 @@ fn every_command_works_over_verified_tls_and_every_bad_input_fails_clearly() {
     ok(genims(d).args(["--postgres-url", &url, "seed", "--out", "db"]));
     let (a, b) = ("2026-03-04T06:00:00Z", "2026-03-04T07:00:00Z");
     ok(genims(d).args(["--postgres-url", &url, "backfill", "--out", "db", "--start", a, "--end", b]));
-    ok(genims(d).args([
-        "--postgres-url",
-        &url,
-        "stream",
-        "all",
-        "--sink",
-        "postgres",
-        "--speed",
-        "max",
-        "--end",
-        "2026-03-04T07:30:00Z",
-        "--state-dir",
-        "state",
-    ]));
+    ok(genims(d).args(
+        StreamArgs::all().postgres(&url).sink("postgres").speed("max").end("2026-03-04T07:30:00Z").state().build(),
+    ));
     let mut admin = postgres::Client::connect(&tls.cluster.socket("genims"), postgres::NoTls).unwrap();
     let sensor: i64 = admin.query_one("SELECT count(*) FROM sensor_data", &[]).unwrap().get(0);
     let through: String = admin.query_one("SELECT through::text FROM genims_stream_progress", &[]).unwrap().get(0);

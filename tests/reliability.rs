@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{backfill_db, genims, ok, run, tempdir, wait_for, TestDb, TABLES};
+use common::{backfill_db, genims, ok, run, tempdir, wait_for, StreamArgs, TestDb, TABLES};
 
 const SMALL_PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -227,25 +227,9 @@ fn a_stream_restarted_with_the_same_start_finishes_its_window() {
         ok(genims(dir.path()).args(["--postgres-url", &db.url, "schema", "apply"]));
     }
     let (a, c) = ("2026-03-04T23:00:00Z", "2026-03-05T00:30:00Z");
-    let args = [
-        "--postgres-url",
-        &streamed.url,
-        "stream",
-        "all",
-        "--sink",
-        "postgres",
-        "--speed",
-        "300",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        c,
-        "--state-dir",
-        "state",
-    ];
-    let mut child = genims(dir.path()).args(args).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let stream =
+        StreamArgs::all().postgres(&streamed.url).sink("postgres").speed("300").fault_rate("1").window(a, c).state();
+    let mut child = genims(dir.path()).args(stream.build()).stderr(std::process::Stdio::null()).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(4));
     common::signal(child.id(), "KILL");
     let _ = wait_for(&mut child, Duration::from_secs(10));
@@ -255,10 +239,10 @@ fn a_stream_restarted_with_the_same_start_finishes_its_window() {
         through.as_str() > "2026-03-04 23:00:00" && through.as_str() < "2026-03-05 00:30:00",
         "killed part way, at {through}"
     );
-    let (out, err) = run(genims(dir.path()).args(args.map(|a| if a == "300" { "max" } else { a })));
+    let (out, err) = run(genims(dir.path()).args(stream.clone().speed("max").build()));
     assert!(out.status.success(), "the same command finishes the window: {err}");
     assert!(err.contains("resuming where it stopped"), "the log says it resumed: {err}");
-    let (out, err) = run(genims(dir.path()).args(args));
+    let (out, err) = run(genims(dir.path()).args(stream.build()));
     assert!(out.status.success() && err.contains("nothing to do"), "a finished window is not an error: {err}");
     backfill_db(dir.path(), &whole.url, a, c);
     for table in TABLES {

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::mosquitto::{subscribe, Mosquitto};
-use common::{genims, jsonl_values, ok, python, signal, tempdir, topic_of, wait_for, Broker};
+use common::{genims, jsonl_values, ok, python, signal, tempdir, topic_of, wait_for, Broker, StreamArgs};
 use serde_json::Value;
 
 const PLANT: &str =
@@ -95,14 +95,13 @@ fn a_kafka_and_mqtt_stream_restarted_at_any_instant_continues_the_running_totals
     .unwrap();
     let sub = subscribe(d, mqtt.port, "plant/+/+/+/state", "plant/end/x/y/state", false, Some("restart-reader"));
     let (a, b) = ("2026-03-01T05:00:00Z", "2026-03-01T05:40:00Z");
-    let args =
-        ["stream", "all", "--sink", "kafka,mqtt", "--speed", "120", "--start", a, "--end", b, "--state-dir", "state"];
+    let args = StreamArgs::all().sink("kafka,mqtt").speed("120").window(a, b).state().build();
     // Stopped part way four times, at instants that fall inside minutes and between them.
     for (k, (after, sig)) in
         [(3_300, "TERM"), (4_100, "KILL"), (2_700, "TERM"), (3_900, "KILL")].into_iter().enumerate()
     {
         let log = std::fs::File::create(d.join(format!("stream-{k}.log"))).unwrap();
-        let mut child = genims(d).args(args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
+        let mut child = genims(d).args(&args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(after));
         signal(child.id(), sig);
         let status = wait_for(&mut child, Duration::from_secs(30)).expect("the stream stops");

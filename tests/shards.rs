@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{backfill_db, genims, ok, python, signal, tempdir, topic_of, wait_for, Broker, TestDb, TABLES};
+use common::{
+    backfill_db, genims, ok, python, signal, tempdir, topic_of, wait_for, Broker, StreamArgs, TestDb, TABLES,
+};
 
 const PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nline_products = 6\n\n\
@@ -110,9 +112,16 @@ fn a_shard_starting_after_another_starts_at_its_start() {
     }
     let end = "2026-03-04T23:20:00Z";
     for shard in ["1/2", "2/2"] {
-        ok(genims(d)
-            .args(["--postgres-url", &sharded.url, "stream", "all", "--sink", "postgres", "--speed", "max"])
-            .args(["--fault-rate", "1", "--start", A, "--end", end, "--shard", shard]));
+        ok(genims(d).args(StreamArgs::all().postgres(&sharded.url).sink("postgres").speed("max").build()).args([
+            "--fault-rate",
+            "1",
+            "--start",
+            A,
+            "--end",
+            end,
+            "--shard",
+            shard,
+        ]));
     }
     backfill_db(d, &whole.url, A, end);
     for table in TABLES {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     backfill_db, digest_at, genims, http_get, ok, python, run, signal, tempdir, topic_of, wait_for, Broker, Cluster,
-    TestDb, TABLES,
+    StreamArgs, TestDb, TABLES,
 };
 
 const SMALL_PLANT: &str =
@@ -58,7 +58,7 @@ impl Drop for Running {
 }
 
 /// Starts `genims stream` with stderr in `<dir>/<log>`.
-fn spawn(dir: &std::path::Path, log: &str, args: &[&str]) -> Running {
+fn spawn(dir: &std::path::Path, log: &str, args: &[impl AsRef<std::ffi::OsStr>]) -> Running {
     let err = std::fs::File::create(dir.join(log)).unwrap();
     Running(genims(dir).args(args).stdout(Stdio::null()).stderr(err).spawn().expect("genims starts"))
 }
@@ -148,26 +148,15 @@ fn one_stream_to_postgres_kafka_and_stdout_delivers_the_backfill_to_each() {
         prepared(dir.path(), &db.url);
     }
     let (a, b) = ("2026-03-04T23:20:00Z", "2026-03-05T00:40:00Z");
-    let args = [
-        "--postgres-url",
-        &streamed.url,
-        "--kafka-brokers",
-        &broker.addr,
-        "stream",
-        "all",
-        "--sink",
-        "postgres,kafka,stdout",
-        "--speed",
-        "max",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        b,
-        "--state-dir",
-        "state",
-    ];
+    let args = StreamArgs::all()
+        .postgres(&streamed.url)
+        .kafka(&broker.addr)
+        .sink("postgres,kafka,stdout")
+        .speed("max")
+        .fault_rate("1")
+        .window(a, b)
+        .state()
+        .build();
     let out = ok(genims(dir.path()).args(args));
     backfill_db(dir.path(), &whole.url, a, b);
     for table in TABLES {
@@ -211,22 +200,8 @@ fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
     let (a, b, c) = ("2026-03-04T22:00:00Z", "2026-03-04T23:30:00Z", "2026-03-05T01:00:00Z");
     backfill_db(dir.path(), &streamed.url, a, b);
     // The stream picks up where the backfill ended; stopped by SIGTERM part way.
-    let args = [
-        "--postgres-url",
-        &streamed.url,
-        "stream",
-        "all",
-        "--sink",
-        "postgres",
-        "--speed",
-        "400",
-        "--fault-rate",
-        "1",
-        "--end",
-        c,
-        "--state-dir",
-        "state",
-    ];
+    let args =
+        StreamArgs::all().postgres(&streamed.url).sink("postgres").speed("400").fault_rate("1").end(c).state().build();
     let mut child = spawn(dir.path(), "first.log", &args);
     std::thread::sleep(Duration::from_secs(4));
     let sent = Instant::now();
@@ -244,22 +219,8 @@ fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
         "stopped part way, at {through}"
     );
     // A restart continues exactly there.
-    let args = [
-        "--postgres-url",
-        &streamed.url,
-        "stream",
-        "all",
-        "--sink",
-        "postgres",
-        "--speed",
-        "max",
-        "--fault-rate",
-        "1",
-        "--end",
-        c,
-        "--state-dir",
-        "state",
-    ];
+    let args =
+        StreamArgs::all().postgres(&streamed.url).sink("postgres").speed("max").fault_rate("1").end(c).state().build();
     ok(genims(dir.path()).args(args));
     backfill_db(dir.path(), &whole.url, a, c);
     for table in TABLES {
@@ -277,24 +238,8 @@ fn postgres_outage_is_buffered_spooled_and_delivered_once() {
     // Daily partitions: the stream creates the next day's as it crosses midnight.
     let (cluster, url) = cluster_with_schema(dir.path(), &["--partition", "daily"]);
     let (a, c) = ("2026-03-04T23:30:00Z", "2026-03-05T01:00:00Z");
-    let args = [
-        "--postgres-url",
-        &url,
-        "stream",
-        "all",
-        "--sink",
-        "postgres",
-        "--speed",
-        "300",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        c,
-        "--state-dir",
-        "state",
-    ];
+    let args =
+        StreamArgs::all().postgres(&url).sink("postgres").speed("300").fault_rate("1").window(a, c).state().build();
     let mut child = spawn(dir.path(), "stream.log", &args);
     std::thread::sleep(Duration::from_secs(3));
     cluster.stop();
@@ -335,25 +280,8 @@ fn a_signal_during_an_outage_gives_up_after_the_grace_period_and_a_restart_loses
     std::fs::write(dir.path().join("config.toml"), config).unwrap();
     let (cluster, url) = cluster_with_schema(dir.path(), &[]);
     let (a, c) = ("2026-03-04T06:00:00Z", "2026-03-04T07:00:00Z");
-    let args = [
-        "--postgres-url",
-        &url,
-        "stream",
-        "all",
-        "--sink",
-        "postgres",
-        "--speed",
-        "60",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        c,
-        "--state-dir",
-        "state",
-    ];
-    let mut child = spawn(dir.path(), "first.log", &args);
+    let stream = StreamArgs::all().postgres(&url).sink("postgres").speed("60").fault_rate("1").window(a, c).state();
+    let mut child = spawn(dir.path(), "first.log", &stream.build());
     std::thread::sleep(Duration::from_secs(3));
     cluster.stop();
     let noticed = std::time::Instant::now();
@@ -376,9 +304,7 @@ fn a_signal_during_an_outage_gives_up_after_the_grace_period_and_a_restart_loses
     assert!(!text.contains("did not finish within the grace period"), "the cancelled task ended at once: {text}");
 
     cluster.start();
-    let mut rest = args;
-    rest[args.iter().position(|a| *a == "--speed").unwrap() + 1] = "max";
-    let mut again = spawn(dir.path(), "second.log", &rest);
+    let mut again = spawn(dir.path(), "second.log", &stream.speed("max").build());
     let status = wait_for(&mut again, Duration::from_secs(120)).expect("the restarted stream finishes its window");
     assert!(status.success(), "{}", log(dir.path(), "second.log"));
     let whole = TestDb::new("giveup");
@@ -460,26 +386,15 @@ fn the_control_plane_serves_metrics_and_readiness_through_an_outage() {
     let port = common::free_port();
     let listen = format!("127.0.0.1:{port}");
     let base = format!("http://{listen}");
-    let args = [
-        "--postgres-url",
-        &url,
-        "stream",
-        "all",
-        "--sink",
-        "postgres",
-        "--speed",
-        "60",
-        "--fault-rate",
-        "1",
-        "--start",
-        "2026-03-04T06:00:00Z",
-        "--end",
-        "2026-03-04T09:00:00Z",
-        "--state-dir",
-        "state",
-        "--listen",
-        &listen,
-    ];
+    let args = StreamArgs::all()
+        .postgres(&url)
+        .sink("postgres")
+        .speed("60")
+        .fault_rate("1")
+        .window("2026-03-04T06:00:00Z", "2026-03-04T09:00:00Z")
+        .state()
+        .flag("--listen", &listen)
+        .build();
     let mut child = spawn(dir.path(), "stream.log", &args);
     await_status(&format!("{base}/healthz"), 200, Duration::from_secs(60), "the daemon comes up");
     await_status(&format!("{base}/readyz"), 200, Duration::from_secs(10), "every sink delivers");
@@ -629,24 +544,7 @@ fn kafka_broker_restarts_recreate_topics_and_deliver_what_they_missed() {
     let addr = broker.addr.clone();
     let port = broker.port();
     let (a, c) = ("2026-03-05T00:00:00Z", "2026-03-05T01:30:00Z");
-    let args = [
-        "--kafka-brokers",
-        &addr,
-        "stream",
-        "all",
-        "--sink",
-        "kafka",
-        "--speed",
-        "200",
-        "--fault-rate",
-        "1",
-        "--start",
-        a,
-        "--end",
-        c,
-        "--state-dir",
-        "state",
-    ];
+    let args = StreamArgs::all().kafka(&addr).sink("kafka").speed("200").fault_rate("1").window(a, c).state().build();
     let mut child = spawn(dir.path(), "stream.log", &args);
     for _ in 0..2 {
         std::thread::sleep(Duration::from_secs(4));
@@ -738,18 +636,8 @@ fn unreachable_sinks_fail_at_start_unless_degraded() {
     // server another test starts).
     let dead_pg = "postgresql://postgres@127.0.0.1:1/x".to_owned();
     let dead_kafka = "127.0.0.1:1".to_owned();
-    let (out, err) = run(genims(dir.path()).args([
-        "--postgres-url",
-        &dead_pg,
-        "--kafka-brokers",
-        &dead_kafka,
-        "stream",
-        "all",
-        "--sink",
-        "postgres,kafka,stdout",
-        "--state-dir",
-        "state",
-    ]));
+    let (out, err) = run(genims(dir.path())
+        .args(StreamArgs::all().postgres(&dead_pg).kafka(&dead_kafka).sink("postgres,kafka,stdout").state().build()));
     assert!(!out.status.success(), "unreachable sinks are refused");
     let lines: Vec<&str> = err.lines().filter(|l| l.contains("sink ")).collect();
     assert!(lines.iter().any(|l| l.contains("sink postgres") && l.contains("cannot connect to PostgreSQL")), "{err}");
@@ -840,7 +728,7 @@ fn a_login_refused_mid_stream_stops_the_stream_with_the_cause() {
     admin.batch_execute("CREATE DATABASE genims OWNER genims").unwrap();
     let url = format!("postgresql://genims@127.0.0.1:{}/genims", cluster.port);
     ok(genims(dir.path()).env("PGPASSWORD", "right-pw-1234").args(["--postgres-url", &url, "schema", "apply"]));
-    let args = ["--postgres-url", &url, "stream", "all", "--sink", "postgres", "--speed", "60"];
+    let args = StreamArgs::all().postgres(&url).sink("postgres").speed("60").build();
     let window = ["--start", "2026-03-01T00:00:00Z", "--end", "2026-03-01T06:00:00Z"];
     let err = std::fs::File::create(dir.path().join("stream.log")).unwrap();
     let mut child = Running(

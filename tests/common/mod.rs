@@ -467,3 +467,86 @@ fn relay(mut from: std::net::TcpStream, mut to: std::net::TcpStream, delay: std:
     }
     let _ = to.shutdown(std::net::Shutdown::Both);
 }
+
+/// The arguments of a `genims stream` run, built from what a test sets: server addresses go
+/// before the subcommand, the stream's own flags after it.
+///
+/// ```ignore
+/// let args = StreamArgs::all().postgres(&db.url).sink("postgres").speed("max").window(a, b).build();
+/// ```
+#[derive(Clone, Debug)]
+pub struct StreamArgs {
+    global: Vec<String>,
+    own: Vec<String>,
+    what: &'static str,
+}
+
+impl StreamArgs {
+    /// `stream all`: every table.
+    pub fn all() -> StreamArgs {
+        StreamArgs { global: Vec::new(), own: Vec::new(), what: "all" }
+    }
+
+    /// `stream iot`: sensor readings and SCADA only.
+    pub fn iot() -> StreamArgs {
+        StreamArgs { what: "iot", ..StreamArgs::all() }
+    }
+
+    /// A flag of the stream (`--sink`, `--speed`, ...) with its value; set again, the new
+    /// value replaces the old.
+    pub fn flag(mut self, name: &str, value: &str) -> StreamArgs {
+        match self.own.iter().position(|a| a == name) {
+            Some(i) => self.own[i + 1] = value.to_owned(),
+            None => self.own.extend([name.to_owned(), value.to_owned()]),
+        }
+        self
+    }
+
+    pub fn postgres(mut self, url: &str) -> StreamArgs {
+        self.global.extend(["--postgres-url".to_owned(), url.to_owned()]);
+        self
+    }
+
+    pub fn kafka(mut self, addr: &str) -> StreamArgs {
+        self.global.extend(["--kafka-brokers".to_owned(), addr.to_owned()]);
+        self
+    }
+
+    pub fn sink(self, sinks: &str) -> StreamArgs {
+        self.flag("--sink", sinks)
+    }
+
+    pub fn speed(self, speed: &str) -> StreamArgs {
+        self.flag("--speed", speed)
+    }
+
+    pub fn fault_rate(self, rate: &str) -> StreamArgs {
+        self.flag("--fault-rate", rate)
+    }
+
+    pub fn start(self, at: &str) -> StreamArgs {
+        self.flag("--start", at)
+    }
+
+    pub fn end(self, at: &str) -> StreamArgs {
+        self.flag("--end", at)
+    }
+
+    /// `--start a --end b`.
+    pub fn window(self, a: &str, b: &str) -> StreamArgs {
+        self.start(a).end(b)
+    }
+
+    /// `--state-dir state`, the directory every stream test keeps its state in.
+    pub fn state(self) -> StreamArgs {
+        self.flag("--state-dir", "state")
+    }
+
+    /// The command line.
+    pub fn build(&self) -> Vec<String> {
+        let mut v = self.global.clone();
+        v.extend(["stream".to_owned(), self.what.to_owned()]);
+        v.extend(self.own.iter().cloned());
+        v
+    }
+}
