@@ -73,8 +73,11 @@ impl Config {
 
     /// Applies one file's settings, reporting every problem with its line.
     pub fn apply_file(&mut self, path: &Path, text: &str) -> Result<()> {
-        let doc: toml::Table =
-            text.parse().map_err(|e: toml::de::Error| anyhow!("{}: {}", path.display(), one_line(&e.to_string())))?;
+        let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e.span().map_or(1, |at| text[..at.start].matches('\n').count() + 1);
+            let why: Vec<&str> = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            anyhow!("{}:{line}: {}", path.display(), why.join(": "))
+        })?;
         let mut check = Check { path, text, problems: Vec::new() };
         for (section, value) in &doc {
             let Some(table) = value.as_table() else {
@@ -230,17 +233,6 @@ pub fn keys_of<S: DeserializeOwned>() -> &'static [&'static str] {
     let mut fields: &'static [&'static str] = &[];
     let _ = S::deserialize(Fields(&mut fields));
     fields
-}
-
-/// First line of toml's error, plus its closing reason line.
-fn one_line(msg: &str) -> String {
-    let head = msg.lines().next().unwrap_or("").trim();
-    let reason = msg.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    if reason == head {
-        head.to_owned()
-    } else {
-        format!("{head}: {reason}")
-    }
 }
 
 /// The 1-based line where `key` is set in `[section]` (or where the section starts).
@@ -445,7 +437,7 @@ mod tests {
     #[test]
     fn syntax_errors_name_the_file_and_line() {
         let err = apply("[plant]\nseed = = 1\n").unwrap_err().to_string();
-        assert!(err.starts_with("cfg.toml: TOML parse error at line 2"), "{err}");
+        assert!(err.starts_with("cfg.toml:2: ") && !err.contains('\n'), "{err}");
     }
 
     #[test]
