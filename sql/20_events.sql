@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS production_runs (
     rework_quantity             INTEGER,
     first_pass_yield_percentage DECIMAL(5,2),
     defect_rate_ppm             INTEGER,
-    quality_grade               VARCHAR(10),
+    quality_grade               VARCHAR(20),
     oee_percentage              DECIMAL(5,2),
     availability_percentage     DECIMAL(5,2),
     performance_percentage      DECIMAL(5,2),

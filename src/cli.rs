@@ -145,11 +145,16 @@ pub struct EvaluateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SchemaAction {
-    /// Create the 16 tables and their indexes in the configured database (idempotent).
+    /// Create the tables, indexes and views in the configured database, or bring an older
+    /// genims database (or one made with the original GenIMS package's DDL) up to date, in
+    /// one transaction (idempotent).
     Apply {
         /// Layout of sensor_data and scada_machine_data [default: the existing layout, else [postgres] partition].
         #[arg(long, value_enum)]
         partition: Option<Partition>,
+        /// Say what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print the SQL that `schema apply` runs.
     Print {

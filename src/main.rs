@@ -69,6 +69,30 @@ fn init_logging(cli: &Cli) {
     }
 }
 
+/// `genims schema apply`: each change on its own line, then what the database now holds.
+async fn schema_apply(cfg: &Config, partition: Option<db::schema::Partition>, dry: bool) -> Result<()> {
+    let mut client = db::connect(&cfg.postgres.target()?).await?;
+    let done = db::upgrade::apply(&mut client, partition, cfg.postgres.partition, dry).await?;
+    let verb = if dry { "would" } else { "did" };
+    for step in &done.steps {
+        eprintln!("genims: schema apply {verb}: {step}");
+    }
+    let from = done.from.map_or("none recorded".to_owned(), |v| format!("version {v}"));
+    let layout = if done.partition == db::schema::Partition::Daily { "partitioned by day" } else { "unpartitioned" };
+    if dry {
+        eprintln!(
+            "genims: schema apply --dry-run: {} change(s); nothing was changed (schema {from}, time series {layout})",
+            done.steps.len()
+        );
+    } else {
+        eprintln!(
+            "genims: schema applied: version {} (was {from}; 16 tables, labels, stream progress, injections, plant record, detection views; time series {layout})",
+            done.to
+        );
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     let overrides = Overrides {
         config: cli.config.clone(),
@@ -85,15 +109,9 @@ fn run(cli: Cli) -> Result<()> {
             print!("{}", db::schema::script(partition));
             Ok(())
         }
-        Command::Schema { action: SchemaAction::Apply { partition } } => runtime.block_on(async {
-            let mut client = db::connect(&cfg.postgres.target()?).await?;
-            let used = db::schema::apply(&mut client, partition, cfg.postgres.partition).await?;
-            eprintln!(
-                "genims: schema applied (16 tables, fault_labels, data_quality_labels, genims_stream_progress, genims_injections, genims_plant, detection views; time series {})",
-                if used == db::schema::Partition::Daily { "partitioned by day" } else { "unpartitioned" }
-            );
-            Ok(())
-        }),
+        Command::Schema { action: SchemaAction::Apply { partition, dry_run } } => {
+            runtime.block_on(schema_apply(&cfg, partition, dry_run))
+        }
         Command::Seed(a) => runtime.block_on(seed::run(&cfg, a.out, a.path, a.replace)),
         Command::Backfill(a) => backfill::run(&cfg, &a, runtime.handle()),
         Command::Evaluate(a) => runtime.block_on(evaluate::run(&cfg, &a)),

@@ -29,3 +29,4 @@ mod schema_db;
 mod seed_db;
 mod shards;
 mod stream;
+mod upgrade_db;

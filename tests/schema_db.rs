@@ -46,8 +46,8 @@ fn apply_creates_the_sixteen_tables_with_spec_types_and_is_idempotent() {
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     );
     assert_eq!(
-        tables, 21,
-        "16 tables of the spec, fault_labels, data_quality_labels, genims_stream_progress, genims_injections and genims_plant"
+        tables, 22,
+        "16 tables of the spec, fault_labels, data_quality_labels, genims_stream_progress, genims_injections, genims_plant and genims_schema_version"
     );
     let views: String = db.scalar("SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.views WHERE table_schema = 'public'");
     assert_eq!(
@@ -241,12 +241,14 @@ fn sql_files_load_with_psql_directly() {
             .expect("psql runs");
         assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
     }
+    let version: i32 = db.scalar("SELECT max(version) FROM genims_schema_version");
+    assert_eq!(version, 1, "the printed script records the schema version it makes");
     let tables: i64 = db.scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
     );
     assert_eq!(
-        tables, 21,
-        "16 tables of the spec, fault_labels, data_quality_labels, genims_stream_progress, genims_injections and genims_plant"
+        tables, 22,
+        "16 tables of the spec, fault_labels, data_quality_labels, genims_stream_progress, genims_injections, genims_plant and genims_schema_version"
     );
 }
 

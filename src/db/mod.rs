@@ -4,6 +4,7 @@
 
 pub mod schema;
 pub mod target;
+pub mod upgrade;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

@@ -31,6 +31,7 @@ impl std::str::FromStr for Partition {
     }
 }
 
+const VERSION: (&str, &str) = ("sql/05_schema_version.sql", include_str!("../../sql/05_schema_version.sql"));
 const MASTER: (&str, &str) = ("sql/10_master.sql", include_str!("../../sql/10_master.sql"));
 const EVENTS: (&str, &str) = ("sql/20_events.sql", include_str!("../../sql/20_events.sql"));
 const TIMESERIES: (&str, &str) = ("sql/30_timeseries.sql", include_str!("../../sql/30_timeseries.sql"));
@@ -48,16 +49,24 @@ pub fn files(partition: Partition) -> Vec<(&'static str, &'static str)> {
         Partition::None => TIMESERIES,
         Partition::Daily => TIMESERIES_DAILY,
     };
-    vec![MASTER, EVENTS, ts, LABELS, VIEWS]
+    vec![VERSION, MASTER, EVENTS, ts, LABELS, VIEWS]
 }
 
-/// The whole script `schema apply` runs, as one text.
+/// The whole script `schema apply` runs on a new database, as one text: the DDL, then the
+/// record of every migration it already includes.
 pub fn script(partition: Partition) -> String {
     let mut out = String::new();
     for (name, sql) in files(partition) {
         out.push_str(&format!("-- ===== {name} =====\n"));
         out.push_str(sql);
         out.push('\n');
+    }
+    out.push_str(&format!("-- ===== schema version {} =====\n", super::upgrade::LATEST));
+    for m in super::upgrade::MIGRATIONS {
+        out.push_str(&format!(
+            "INSERT INTO genims_schema_version (version, name) VALUES ({}, '{}') ON CONFLICT DO NOTHING;\n",
+            m.version, m.name
+        ));
     }
     out
 }
@@ -84,11 +93,11 @@ pub async fn current_partition(client: &Client) -> Result<Option<Partition>> {
     Ok(found)
 }
 
-/// Applies the schema in one transaction. `requested` None keeps the existing layout, or
-/// uses `default` for a new database. Returns the layout in force.
-pub async fn apply(client: &mut Client, requested: Option<Partition>, default: Partition) -> Result<Partition> {
+/// Chooses the time-series layout: the one `requested`, else the existing one, else
+/// `default` for a new database; a request that contradicts the existing layout is refused.
+pub async fn layout(client: &Client, requested: Option<Partition>, default: Partition) -> Result<Partition> {
     let existing = current_partition(client).await?;
-    let partition = match (requested, existing) {
+    Ok(match (requested, existing) {
         (Some(r), Some(e)) if r != e => bail!(
             "sensor_data and scada_machine_data already exist {}; `--partition {}` cannot convert them \
              (drop both tables first, or apply with --partition {})",
@@ -99,25 +108,15 @@ pub async fn apply(client: &mut Client, requested: Option<Partition>, default: P
         (Some(r), _) => r,
         (None, Some(e)) => e,
         (None, None) => default,
-    };
-    let tx = client.transaction().await.map_err(|e| anyhow!("cannot start a transaction: {}", db::cause(&e)))?;
-    // Serialise concurrent `schema apply` runs on one database.
-    tx.batch_execute("SELECT pg_advisory_xact_lock(8137201)").await.map_err(|e| anyhow!("{}", db::cause(&e)))?;
-    // Checked before anything runs, so a changed column is named (not a view or index
-    // that reads it).
-    refuse_differences(compare_columns(&tx, partition).await?, "nothing was changed")?;
-    for (name, sql) in files(partition) {
-        tx.batch_execute(sql).await.map_err(|e| anyhow!("{name} failed: {}", db::cause(&e)))?;
-    }
-    tx.commit().await.map_err(|e| anyhow!("cannot commit the schema: {}", db::cause(&e)))?;
-    Ok(partition)
+    })
 }
 
-/// Fails naming every column of the existing tables that differs from genims' schema,
+/// Fails naming every column of the existing tables that genims cannot write as they are,
 /// before a command writes anything (a load into a changed column would fail on a row, in
-/// the server's words). A role that may not create the scratch schema the check needs is
-/// not checked.
+/// the server's words), and refuses a database of a newer schema. A role that may not
+/// create the scratch schema the check needs is not checked.
 pub async fn require_columns(client: &mut Client) -> Result<()> {
+    super::upgrade::require_known_version(client).await?;
     let partition = current_partition(client).await?.unwrap_or(Partition::None);
     let tx = client.transaction().await.map_err(|e| anyhow!("cannot start a transaction: {}", db::cause(&e)))?;
     let differences = match compare_columns(&tx, partition).await {
@@ -128,18 +127,36 @@ pub async fn require_columns(client: &mut Client) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
-    refuse_differences(differences, "nothing was written")
+    if differences.iter().all(|d| d.fix.is_some()) && !differences.is_empty() {
+        let list: Vec<String> = differences.iter().map(|d| d.what.clone()).collect();
+        bail!(
+            "the existing tables differ from genims' schema (nothing was written):\n  {}\n\
+             `genims schema apply` brings them in line in place",
+            list.join("\n  ")
+        );
+    }
+    refuse_differences(&differences, "nothing was written")
 }
 
-fn refuse_differences(differences: Vec<String>, outcome: &str) -> Result<()> {
-    if differences.is_empty() {
+/// Fails naming every difference no statement can mend.
+pub fn refuse_differences(differences: &[Difference], outcome: &str) -> Result<()> {
+    let list: Vec<&str> = differences.iter().filter(|d| d.fix.is_none()).map(|d| d.what.as_str()).collect();
+    if list.is_empty() {
         return Ok(());
     }
     bail!(
         "the existing tables differ from genims' schema ({outcome}):\n  {}\n\
          restore these columns, or drop the tables and run `genims schema apply` again",
-        differences.join("\n  ")
+        list.join("\n  ")
     )
+}
+
+/// A way an existing table differs from what genims writes, and the statement that mends
+/// it in place, when one does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub what: String,
+    pub fix: Option<String>,
 }
 
 /// The role may not create the scratch schema that [`compare_columns`] needs.
@@ -183,28 +200,75 @@ pub fn declared_columns(table: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Columns of every genims table: (table, column) → type as `format_type` prints it.
+/// A column as the catalogue has it.
+#[derive(Debug, Clone, PartialEq)]
+struct Column {
+    /// The type as `format_type` prints it: `character varying(50)`, `numeric(15,4)`.
+    ty: String,
+    not_null: bool,
+    has_default: bool,
+}
+
+/// Columns of every table of a schema (the current one when `None`): (table, column) →
+/// [`Column`]. Partitions are left out (their parent stands for them).
 async fn columns_in(
     tx: &tokio_postgres::Transaction<'_>,
     schema: Option<&str>,
-) -> Result<BTreeMap<(String, String), String>> {
+) -> Result<BTreeMap<(String, String), Column>> {
     let rows = tx
         .query(
-            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod) \
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = coalesce($1, current_schema()) AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
+             WHERE n.nspname = coalesce($1, current_schema()) AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
+               AND a.attnum > 0 AND NOT a.attisdropped",
             &[&schema],
         )
         .await
         .map_err(|e| anyhow!("cannot inspect the schema: {}", db::cause(&e)))?;
-    Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), Column { ty: r.get(2), not_null: r.get(3), has_default: r.get(4) }))
+        .collect())
 }
 
-/// Every way the existing tables differ from what the DDL makes: a column missing or of
-/// another type (tables not there yet are not compared). The DDL is run in a scratch
-/// schema inside a savepoint (rolled back), so the expectation is the DDL itself, never a
-/// second list to keep in step. Columns a user added are left alone.
-async fn compare_columns(tx: &tokio_postgres::Transaction<'_>, partition: Partition) -> Result<Vec<String>> {
+/// Every way the existing tables differ from what the DDL makes, in what genims writes
+/// (tables not there yet are not compared). The DDL is run in a scratch schema inside a
+/// savepoint (rolled back), so the expectation is the DDL itself, never a second list to
+/// keep in step. What holds everything genims writes is no difference: a wider varchar, a
+/// `text` column, a wider integer or numeric, a column genims does not write that may be
+/// left empty.
+pub async fn compare_columns(tx: &tokio_postgres::Transaction<'_>, partition: Partition) -> Result<Vec<Difference>> {
+    let expected = expected_columns(tx, partition).await?;
+    let actual = columns_in(tx, None).await?;
+    let present: std::collections::BTreeSet<&String> = actual.keys().map(|(t, _)| t).collect();
+    let expected_tables: std::collections::BTreeSet<&String> = expected.keys().map(|(t, _)| t).collect();
+    let mut differences = Vec::new();
+    for ((table, column), want) in expected.iter().filter(|((t, _), _)| present.contains(t)) {
+        let Some(got) = actual.get(&(table.clone(), column.clone())) else {
+            differences.push(Difference { what: format!("{table} lacks column {column} ({})", want.ty), fix: None });
+            continue;
+        };
+        differences.extend(column_difference(table, column, got, want));
+    }
+    for ((table, column), got) in actual
+        .iter()
+        .filter(|((t, c), _)| expected_tables.contains(t) && !expected.contains_key(&(t.clone(), c.clone())))
+    {
+        if got.not_null && !got.has_default {
+            differences.push(Difference {
+                what: format!("{table}.{column} is NOT NULL without a default, and genims does not write it"),
+                fix: None,
+            });
+        }
+    }
+    Ok(differences)
+}
+
+/// The columns the DDL makes, read from a scratch schema the savepoint then rolls back.
+async fn expected_columns(
+    tx: &tokio_postgres::Transaction<'_>,
+    partition: Partition,
+) -> Result<BTreeMap<(String, String), Column>> {
     let scratch = format!("genims_expected_{}", std::process::id());
     let fail = |e: tokio_postgres::Error| anyhow!("cannot check the schema: {}", db::cause(&e));
     tx.batch_execute(&format!("SAVEPOINT genims_expected; CREATE SCHEMA {scratch}; SET LOCAL search_path = {scratch}"))
@@ -218,17 +282,75 @@ async fn compare_columns(tx: &tokio_postgres::Transaction<'_>, partition: Partit
     }
     let expected = columns_in(tx, Some(&scratch)).await?;
     tx.batch_execute("ROLLBACK TO SAVEPOINT genims_expected").await.map_err(fail)?;
-    let actual = columns_in(tx, None).await?;
-    let present: std::collections::BTreeSet<&String> = actual.keys().map(|(t, _)| t).collect();
-    let mut differences = Vec::new();
-    for ((table, column), want) in expected.iter().filter(|((t, _), _)| present.contains(t)) {
-        match actual.get(&(table.clone(), column.clone())) {
-            None => differences.push(format!("{table} lacks column {column} ({want})")),
-            Some(got) if got != want => differences.push(format!("{table}.{column} is {got}; genims writes {want}")),
-            Some(_) => {}
-        }
+    Ok(expected)
+}
+
+/// How one existing column differs from the one genims declares, if it does in a way that
+/// matters to what genims writes.
+fn column_difference(table: &str, column: &str, got: &Column, want: &Column) -> Vec<Difference> {
+    let mut out = Vec::new();
+    match holds(&got.ty, &want.ty) {
+        Holds::Yes => {}
+        Holds::Widen => out.push(Difference {
+            what: format!("{table}.{column} is {}; genims writes {}", got.ty, want.ty),
+            fix: Some(format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE {}", want.ty)),
+        }),
+        Holds::No => out
+            .push(Difference { what: format!("{table}.{column} is {}; genims writes {}", got.ty, want.ty), fix: None }),
     }
-    Ok(differences)
+    if got.not_null && !want.not_null {
+        out.push(Difference {
+            what: format!("{table}.{column} is NOT NULL; genims leaves it empty where it has no value"),
+            fix: Some(format!("ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL")),
+        });
+    }
+    out
+}
+
+/// Whether a column of type `got` holds every value genims writes as `want`.
+#[derive(Debug, PartialEq)]
+enum Holds {
+    Yes,
+    /// Narrower, and widening it in place mends that.
+    Widen,
+    No,
+}
+
+fn holds(got: &str, want: &str) -> Holds {
+    if got == want {
+        return Holds::Yes;
+    }
+    let integers = ["smallint", "integer", "bigint"];
+    let rank = |t: &str| integers.iter().position(|i| *i == t);
+    if let (Some(g), Some(w)) = (rank(got), rank(want)) {
+        return if g >= w { Holds::Yes } else { Holds::Widen };
+    }
+    if let Some(w) = sized(want, "character varying") {
+        return match (got, sized(got, "character varying")) {
+            ("text" | "character varying", _) => Holds::Yes,
+            (_, Some(g)) if g.0 >= w.0 => Holds::Yes,
+            (_, Some(_)) => Holds::Widen,
+            _ => Holds::No,
+        };
+    }
+    if let Some((wp, ws)) = sized(want, "numeric") {
+        return match (got, sized(got, "numeric")) {
+            ("numeric", _) => Holds::Yes,
+            (_, Some((gp, gs))) if gs >= ws && gp - gs >= wp - ws => Holds::Yes,
+            (_, Some((gp, gs))) if gs <= ws && gp - gs <= wp - ws => Holds::Widen,
+            _ => Holds::No,
+        };
+    }
+    Holds::No
+}
+
+/// The length, or precision and scale, of `name(n)` / `name(p,s)`.
+fn sized(ty: &str, name: &str) -> Option<(i64, i64)> {
+    let args = ty.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')?;
+    let mut it = args.split(',').map(|a| a.trim().parse::<i64>());
+    let first = it.next()?.ok()?;
+    let second = it.next().transpose().ok()?.unwrap_or(0);
+    Some((first, second))
 }
 
 #[cfg(test)]
@@ -272,9 +394,29 @@ mod tests {
     }
 
     #[test]
+    fn a_column_holds_what_genims_writes_when_it_is_as_wide_or_wider() {
+        for (got, want, verdict) in [
+            ("character varying(50)", "character varying(20)", Holds::Yes),
+            ("text", "character varying(20)", Holds::Yes),
+            ("character varying(20)", "character varying(50)", Holds::Widen),
+            ("bigint", "integer", Holds::Yes),
+            ("integer", "bigint", Holds::Widen),
+            ("numeric(15,4)", "numeric(10,2)", Holds::Yes),
+            ("numeric", "numeric(10,2)", Holds::Yes),
+            ("numeric(8,2)", "numeric(10,2)", Holds::Widen),
+            ("numeric(10,1)", "numeric(10,2)", Holds::No),
+            ("integer", "character varying(20)", Holds::No),
+            ("timestamp with time zone", "timestamp without time zone", Holds::No),
+        ] {
+            assert_eq!(holds(got, want), verdict, "{got} for {want}");
+        }
+    }
+
+    #[test]
     fn script_covers_the_sixteen_tables_the_labels_and_stream_progress() {
         let s = script(Partition::None);
-        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 21);
+        assert_eq!(s.matches("CREATE TABLE IF NOT EXISTS").count(), 22);
+        assert!(s.contains("CREATE TABLE IF NOT EXISTS genims_schema_version"));
         assert!(s.contains("CREATE TABLE IF NOT EXISTS data_quality_labels"));
         assert!(s.contains("CREATE TABLE IF NOT EXISTS genims_injections"));
         assert!(s.contains("CREATE TABLE IF NOT EXISTS genims_plant"));
