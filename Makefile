@@ -1,7 +1,7 @@
 # genims — the two commands a newcomer needs:
 #   make run    generate the master data and operational history as files (no server)
 #   make test   install/start what the tests need, then run every test
-.PHONY: run test lint services build release bench bench-compare stream clean
+.PHONY: run test lint services build release bench bench-compare soak stream clean
 
 CARGO ?= cargo
 GENIMS := target/release/genims
@@ -54,6 +54,12 @@ test: services
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+# Retention in compressed time at full length: 10 simulated days into PostgreSQL keeping 2
+# (daily partitions and unpartitioned; `make test` runs 4 and 3 days keeping 1).
+soak: services
+	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" GENIMS_SOAK_DAYS=10 GENIMS_SOAK_KEEP=2 \
+	  $(CARGO) nextest run --test integration -E 'test(retention::)' --no-capture
 
 # Throughput and memory on this machine; paste the table into BENCHMARKS.md.
 bench: services

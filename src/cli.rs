@@ -65,6 +65,16 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// List, inject and clear fault episodes of a running `genims stream` (its control plane).
     Fault(FaultArgs),
+    /// Remove data older than a horizon from the database, as a stream's retention does.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Keep this much behind the newest data in the database (`30d`, `12h`) [default:
+    /// [retention] days].
+    #[arg(long, value_name = "DURATION", value_parser = every_arg)]
+    pub older_than: Option<i64>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ mod fault;
 mod faults;
 mod output;
 mod plant;
+mod prune;
 mod request;
 mod rng;
 mod rows;
@@ -117,6 +118,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Evaluate(a) => runtime.block_on(evaluate::run(&cfg, &a)),
         Command::Stream(a) => stream::run(&cfg, &a, runtime.handle()),
         Command::Fault(a) => runtime.block_on(fault::run(&cfg, &a)),
+        Command::Prune(a) => runtime.block_on(prune::run(&cfg, &a)),
     };
     // A sink call abandoned at the end of a stream's grace period must not hold up the exit.
     runtime.shutdown_background();

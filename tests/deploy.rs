@@ -42,6 +42,16 @@ fn the_systemd_units_verify() {
     {
         assert!(text.lines().any(|l| l == line), "the template unit has `{line}`");
     }
+    for unit in ["genims.service", "genims@.service", "kubernetes/stream-statefulset.yaml"] {
+        let text = std::fs::read_to_string(root().join("deploy").join(unit)).unwrap();
+        let days = text
+            .lines()
+            .skip_while(|l| !l.contains("GENIMS_RETENTION_DAYS"))
+            .take(2)
+            .flat_map(|l| l.split(['=', '"']).map(str::trim))
+            .find_map(|w| w.parse::<u32>().ok());
+        assert!(days.is_some_and(|d| d > 0), "{unit} sets a retention horizon (GENIMS_RETENTION_DAYS)");
+    }
 }
 
 /// Every manifest of the kustomization: kind/name → document.

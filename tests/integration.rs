@@ -25,6 +25,7 @@ mod postgres_tls;
 mod quality;
 mod reliability;
 mod restarts;
+mod retention;
 mod schema_db;
 mod seed_db;
 mod shards;

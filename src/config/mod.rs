@@ -36,6 +36,7 @@ pub struct Config {
     pub faults: FaultSettings,
     pub quality: Quality,
     pub stream: StreamConfig,
+    pub retention: crate::db::retention::Settings,
     /// Worker threads (`GENIMS_THREADS`; `None`: one per core). Output does not depend on it.
     pub threads: Option<usize>,
 }
@@ -94,6 +95,7 @@ impl Config {
                 "faults" => check.section(section, table, &mut self.faults),
                 "quality" => check.section(section, table, &mut self.quality),
                 "stream" => check.section(section, table, &mut self.stream),
+                "retention" => check.section(section, table, &mut self.retention),
                 _ => {
                     let hint = suggest(section, SECTIONS.iter().copied());
                     check.say(section, None, format!("unknown section [{section}]{hint}"));
@@ -135,6 +137,11 @@ impl Config {
         if let Some(l) = get("GENIMS_LISTEN") {
             self.stream.listen = parse_listen(&l).map_err(|e| anyhow!("GENIMS_LISTEN: {e}"))?;
         }
+        if let Some(d) = set("GENIMS_RETENTION_DAYS") {
+            self.retention.days = d.trim().parse().ok().filter(|&d| d <= 36_500).ok_or_else(|| {
+                anyhow!("GENIMS_RETENTION_DAYS: `{d}` is not a number of days from 0 (keep everything) to 36500")
+            })?;
+        }
         if let Some(s) = get("GENIMS_SEED") {
             self.plant.seed =
                 s.trim().parse().map_err(|_| anyhow!("GENIMS_SEED: `{s}` is not a non-negative integer"))?;
@@ -155,7 +162,8 @@ fn over<T>(slot: &mut T, value: Option<T>) {
 }
 
 /// The sections a configuration file may hold.
-const SECTIONS: [&str; 8] = ["plant", "postgres", "kafka", "mqtt", "output", "faults", "quality", "stream"];
+const SECTIONS: [&str; 9] =
+    ["plant", "postgres", "kafka", "mqtt", "output", "faults", "quality", "stream", "retention"];
 
 /// The problems found in one configuration file, each with its line.
 struct Check<'a> {
@@ -296,7 +304,7 @@ mod tests {
                 }
             }
         }
-        let sections: [(&str, &[&str]); 8] = [
+        let sections: [(&str, &[&str]); 9] = [
             ("plant", keys_of::<crate::plant::Settings>()),
             ("postgres", keys_of::<PostgresConfig>()),
             ("kafka", keys_of::<KafkaConfig>()),
@@ -305,11 +313,12 @@ mod tests {
             ("faults", keys_of::<FaultSettings>()),
             ("quality", keys_of::<Quality>()),
             ("stream", keys_of::<StreamConfig>()),
+            ("retention", keys_of::<crate::db::retention::Settings>()),
         ];
         assert_eq!(sections.map(|s| s.0), SECTIONS, "every section is read");
         let read: std::collections::BTreeSet<(String, String)> =
             sections.iter().flat_map(|(s, keys)| keys.iter().map(|k| ((*s).to_owned(), (*k).to_owned()))).collect();
-        assert_eq!(read.len(), 73, "the struct fields are found: {read:?}");
+        assert_eq!(read.len(), 74, "the struct fields are found: {read:?}");
         let undocumented: Vec<_> = read.difference(&documented).collect();
         let unknown: Vec<_> = documented.difference(&read).collect();
         assert!(

@@ -2,6 +2,7 @@
 //! the one connector of [`target`]: TLS, passwords) with an error that names the server,
 //! pools, and verify the schema is in place before writing.
 
+pub mod retention;
 pub mod schema;
 pub mod target;
 pub mod upgrade;

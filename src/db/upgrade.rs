@@ -57,14 +57,18 @@ pub async fn apply(
     refuse_newer(from)?;
     let before = tables(&tx).await?;
     let mut steps = Vec::new();
-    if before.iter().any(|t| GENIMS_TABLES.contains(&t.as_str())) {
+    let existing = before.iter().any(|t| GENIMS_TABLES.contains(&t.as_str()));
+    if existing {
         upgrade(&tx, partition, from, &mut steps).await?;
     }
     for (name, sql) in schema::files(partition) {
         run(&tx, sql, name).await?;
     }
-    for t in tables(&tx).await?.into_iter().filter(|t| !before.contains(t)) {
-        steps.push(format!("created table {t}"));
+    let created: Vec<String> = tables(&tx).await?.into_iter().filter(|t| !before.contains(t)).collect();
+    if existing {
+        steps.extend(created.iter().map(|t| format!("created table {t}")));
+    } else {
+        steps.push(format!("created the schema: {} tables", created.len()));
     }
     for m in MIGRATIONS {
         record(&tx, m).await?;

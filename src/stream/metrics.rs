@@ -69,6 +69,12 @@ pub struct Metrics {
     simulated: IntGauge,
     machines: Family<StateLabels, IntGauge>,
     episodes: Family<PatternLabels, IntGauge>,
+    retention_rows: Family<TableLabels, Counter>,
+    retention_partitions: Counter,
+    retention_runs: Counter,
+    retention_errors: Counter,
+    retention_horizon: IntGauge,
+    retention_days: IntGauge,
     /// Catalogue pattern names, in catalogue order.
     patterns: Vec<String>,
 }
@@ -93,6 +99,12 @@ impl Metrics {
             simulated: IntGauge::default(),
             machines: Family::default(),
             episodes: Family::default(),
+            retention_rows: Family::default(),
+            retention_partitions: Counter::default(),
+            retention_runs: Counter::default(),
+            retention_errors: Counter::default(),
+            retention_horizon: IntGauge::default(),
+            retention_days: IntGauge::default(),
             patterns,
         };
         registry.register("rows_generated", "Rows the engine generated and released, per table", m.generated.clone());
@@ -136,6 +148,7 @@ impl Metrics {
             "Fault episodes in effect (onset to end of repair) per pattern, at the last released minute",
             m.episodes.clone(),
         );
+        register_retention(&mut registry, &m);
         registry.register("build", "The genims build", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
         for t in Table::ALL {
             let _ = m.generated.get_or_create(&TableLabels { table: t.name() });
@@ -147,6 +160,27 @@ impl Metrics {
             let _ = m.episodes.get_or_create(&PatternLabels { pattern: p.clone() });
         }
         Metrics { registry, ..m }
+    }
+
+    /// The simulated instant of the last released tick (Unix time; 0 before the first).
+    pub fn simulated(&self) -> i64 {
+        self.simulated.get()
+    }
+
+    /// Records a retention run that removed everything before `horizon`.
+    pub fn retained(&self, removed: &crate::db::retention::Removed, horizon: i64, days: u32) {
+        for (table, rows) in &removed.rows {
+            self.retention_rows.get_or_create(&TableLabels { table }).inc_by(*rows);
+        }
+        self.retention_partitions.inc_by(removed.partitions.len() as u64);
+        self.retention_runs.inc();
+        self.retention_horizon.set(horizon);
+        self.retention_days.set(i64::from(days));
+    }
+
+    /// Counts a retention run that failed (it is tried again an hour later).
+    pub fn retention_failed(&self) {
+        self.retention_errors.inc();
     }
 
     /// Records the shard's machines per state and episodes per pattern.
@@ -199,6 +233,33 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
+}
+
+/// Registers what retention removed and keeps.
+fn register_retention(registry: &mut Registry, m: &Metrics) {
+    registry.register("retention_rows_removed", "Rows retention deleted, per table", m.retention_rows.clone());
+    registry.register(
+        "retention_partitions_dropped",
+        "Daily partitions retention detached and dropped",
+        m.retention_partitions.clone(),
+    );
+    registry.register("retention_runs", "Retention runs that finished", m.retention_runs.clone());
+    registry.register(
+        "retention_errors",
+        "Retention runs that failed (tried again an hour later)",
+        m.retention_errors.clone(),
+    );
+    registry.register_with_unit(
+        "retention_horizon",
+        "Everything before this simulated instant (Unix time) has been removed from PostgreSQL",
+        Unit::Seconds,
+        m.retention_horizon.clone(),
+    );
+    registry.register(
+        "retention_days",
+        "Days of data PostgreSQL keeps behind the simulated clock (0: all)",
+        m.retention_days.clone(),
+    );
 }
 
 /// One sink as the statistics see it.

@@ -22,6 +22,7 @@ pub mod generate;
 pub mod inject;
 pub mod metrics;
 mod pace;
+mod retention;
 
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -247,6 +248,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
             finished.run_until_cancelled(stats_loop(&name, &ctl, &view, every)).await;
         })
     };
+    let retention_task = retention_task(cfg, &req, &engine, &machines, g0)?
+        .map(|task| rt.spawn(task.run(Arc::clone(&metrics), finished.clone())));
     drop(commands_tx);
     let steering = Steering { commands, journal, view: Arc::clone(&view) };
     let released = release(&engine, plan, counters, engine.threads, &lanes, &ctl, &view, steering);
@@ -257,6 +260,9 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     shut_down(&lanes, &ctl, grace, workers, rt);
     finished.cancel();
     let _ = rt.block_on(stats_task);
+    if let Some(t) = retention_task {
+        let _ = rt.block_on(t);
+    }
     if let Some(s) = server {
         s.abort();
     }
@@ -265,6 +271,26 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         Some(f) => bail!("{f}"),
         None => Ok(()),
     }
+}
+
+/// The retention task of a stream that delivers to PostgreSQL with `[retention] days` set.
+fn retention_task(
+    cfg: &Config,
+    req: &Request,
+    engine: &Engine,
+    machines: &[usize],
+    start: i64,
+) -> Result<Option<retention::Task>> {
+    if cfg.retention.days == 0 || !req.sinks.contains(&SinkKind::Postgres) {
+        return Ok(None);
+    }
+    Ok(Some(retention::Task {
+        days: cfg.retention.days,
+        target: cfg.postgres.target()?,
+        machines: machines.iter().map(|&m| engine.plant.machines[m].id.clone()).collect(),
+        lines: engine.plant.lines.iter().map(|l| l.id.clone()).collect(),
+        start,
+    }))
 }
 
 /// The stream's injection journal — its file, extended by what a sink kept when the file
