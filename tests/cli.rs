@@ -178,8 +178,8 @@ fn schema_print_shows_both_layouts() {
         String::from_utf8(ok(genims(dir.path()).args(["schema", "print", "--partition", "daily"])).stdout).unwrap();
     assert_eq!(
         plain.matches("CREATE TABLE IF NOT EXISTS").count(),
-        21,
-        "16 tables, fault_labels, data_quality_labels, genims_stream_progress, genims_injections, genims_plant"
+        22,
+        "16 tables, fault_labels, data_quality_labels, genims_stream_progress, genims_injections, genims_plant, genims_schema_version"
     );
     assert!(!plain.contains("PARTITION BY"));
     assert_eq!(daily.matches("PARTITION BY RANGE (timestamp)").count(), 2);

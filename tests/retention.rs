@@ -1,8 +1,10 @@
 //! Retention in compressed time: a tiny plant streamed into PostgreSQL at top speed with
 //! `[retention] days` set. The partitions, the database size and the daemon's memory level
 //! off once the horizon is reached, the state directory stays small, nothing is logged as
-//! an error, and what remains equals a backfill of the kept window pruned the same way.
-//! `GENIMS_SOAK_DAYS` and `GENIMS_SOAK_KEEP` lengthen it (`make soak`: 10 days, 2 kept).
+//! an error, and what remains equals a backfill of the window pruned the same way.
+//! `make test` runs the short form (four days keeping one, daily partitions; two days
+//! keeping one, unpartitioned); `make soak` sets `GENIMS_SOAK_DAYS` and `GENIMS_SOAK_KEEP`
+//! (10 days, 2 kept) and checks everything of both.
 
 use crate::common;
 
@@ -123,11 +125,12 @@ fn check_plateau(samples: &[Sample], layout: &str, (start, end): (i64, i64), kee
     let after: Vec<&Sample> =
         samples.iter().filter(|s| s.through >= start + (keep + 1) * DAY && s.through <= end - 3600).collect();
     assert!(after.len() >= 4, "{layout}: too few samples after the horizon: {samples:?}");
+    // Memory does not creep up (it may fall: the allocator gives pages back now and then).
     let mut rss: Vec<i64> = after.iter().map(|s| s.rss).collect();
     rss.sort_unstable();
     let median = rss[rss.len() / 2] as f64;
     let last = after[after.len() - 1].rss as f64;
-    assert!((last - median).abs() <= median * 0.10, "{layout}: RSS is flat: last {last}, median {median}: {after:?}");
+    assert!(last <= median * 1.10, "{layout}: RSS does not grow: last {last}, median {median}: {after:?}");
     if layout != "daily" {
         return;
     }
@@ -141,7 +144,15 @@ fn check_plateau(samples: &[Sample], layout: &str, (start, end): (i64, i64), kee
     assert!(b <= a * 1.2, "{layout}: the database stops growing (daily peaks {a} → {b} bytes): {after:?}");
 }
 
-fn soak_layout(layout: &str, days: i64, keep: i64) {
+/// What a soak checks besides the log, the state directory and the oldest reading.
+struct Checks {
+    /// The level after the horizon (needs two simulated days after it).
+    plateau: bool,
+    /// What remains against a backfill of the window.
+    backfill: bool,
+}
+
+fn soak_layout(layout: &str, days: i64, keep: i64, checks: &Checks) {
     let dir = tempdir();
     let db = TestDb::new(&format!("soak_{layout}"));
     let (samples, log) = soak(dir.path(), &db, layout, days, keep);
@@ -149,23 +160,36 @@ fn soak_layout(layout: &str, days: i64, keep: i64) {
     assert!(du(&dir.path().join("state")) < 1 << 20, "the state directory stays small");
     let start = 1_772_323_200; // 2026-03-01T00:00:00Z
     let end = start + days * 86_400;
-    check_plateau(&samples, layout, (start, end), keep);
+    if checks.plateau {
+        check_plateau(&samples, layout, (start, end), keep);
+    }
     let oldest: Option<i64> = db.scalar("SELECT extract(epoch FROM min(timestamp))::bigint FROM sensor_data");
     assert!(
         oldest.is_some_and(|o| o >= end - (keep + 1) * 86_400 - 3600),
         "{layout}: readings older than the horizon are gone (oldest {oldest:?})"
     );
-    remains_equal_a_backfill(dir.path(), &db, layout, days, keep);
+    if checks.backfill {
+        remains_equal_a_backfill(dir.path(), &db, layout, days, keep);
+    }
 }
 
+/// `make soak` sets the length: everything is checked then.
+fn full_length() -> bool {
+    std::env::var_os("GENIMS_SOAK_DAYS").is_some()
+}
+
+/// Four days keeping one: the partitions, the size and the memory level off.
 #[test]
 fn retention_keeps_a_daily_partitioned_database_level() {
-    soak_layout("daily", env_days("GENIMS_SOAK_DAYS", 4), env_days("GENIMS_SOAK_KEEP", 1));
+    let checks = Checks { plateau: true, backfill: full_length() };
+    soak_layout("daily", env_days("GENIMS_SOAK_DAYS", 4), env_days("GENIMS_SOAK_KEEP", 1), &checks);
 }
 
+/// Two days keeping one: the batched deletes leave exactly a backfill pruned the same way.
 #[test]
 fn retention_deletes_in_batches_from_unpartitioned_tables() {
-    soak_layout("none", env_days("GENIMS_SOAK_DAYS", 3), env_days("GENIMS_SOAK_KEEP", 1));
+    let checks = Checks { plateau: full_length(), backfill: true };
+    soak_layout("none", env_days("GENIMS_SOAK_DAYS", 2), env_days("GENIMS_SOAK_KEEP", 1), &checks);
 }
 
 #[test]
