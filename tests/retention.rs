@@ -2,9 +2,10 @@
 //! `[retention] days` set. The partitions, the database size and the daemon's memory level
 //! off once the horizon is reached, the state directory stays small, nothing is logged as
 //! an error, and what remains equals a backfill of the window pruned the same way.
-//! `make test` runs the short form (four days keeping one, daily partitions; two days
-//! keeping one, unpartitioned); `make soak` sets `GENIMS_SOAK_DAYS` and `GENIMS_SOAK_KEEP`
-//! (10 days, 2 kept) and checks everything of both.
+//! `make test` runs the short form (daily partitions: two days backfilled and two streamed,
+//! keeping one; unpartitioned: a day backfilled and six hours streamed, keeping one);
+//! `make soak` streams `GENIMS_SOAK_DAYS` (10) keeping `GENIMS_SOAK_KEEP` (2) into each and
+//! checks everything of both.
 
 use crate::common;
 
@@ -16,10 +17,6 @@ use common::{genims, ok, run, tempdir, wait_for, StreamArgs, TestDb, TABLES};
 /// The smallest plant the plant model allows (one factory of four lines).
 const TINY_PLANT: &str = "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 170\nemployees = 2000\n\
     products = 3\ncustomers = 2\nline_products = 4\ncustomer_products = 6\n\n[faults]\ndifficulty = \"easy\"\n";
-
-fn env_days(name: &str, default: i64) -> i64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// One sample of a running stream: simulated time, partitions, database bytes, RSS bytes.
 #[derive(Debug, Clone, Copy)]
@@ -64,19 +61,43 @@ fn du(path: &std::path::Path) -> u64 {
     total
 }
 
-/// Streams `days` simulated days into a database of `layout` keeping `keep` days, sampling
-/// as it goes; returns the samples and the stream's log.
-fn soak(dir: &std::path::Path, db: &TestDb, layout: &str, days: i64, keep: i64) -> (Vec<Sample>, String) {
-    std::fs::write(dir.join("config.toml"), format!("{TINY_PLANT}\n[retention]\ndays = {keep}\n")).unwrap();
-    ok(genims(dir).args(["--postgres-url", &db.url, "schema", "apply", "--partition", layout]));
+/// A soak: the layout, the days kept, how much of the window a backfill loads first (the
+/// stream then continues it), and where the window ends, in seconds after 2026-03-01.
+struct Soak {
+    layout: &'static str,
+    keep: i64,
+    backfilled: i64,
+    end: i64,
+}
+
+const START: i64 = 1_772_323_200; // 2026-03-01T00:00:00Z
+const DAY: i64 = 86_400;
+
+fn at(offset: i64) -> String {
+    let t = START + offset;
+    let (d, s) = (t.div_euclid(DAY), t.rem_euclid(DAY));
+    // March 2026 has 31 days; every soak ends inside it.
+    format!("2026-03-{:02}T{:02}:{:02}:00Z", d - START / DAY + 1, s / 3600, s % 3600 / 60)
+}
+
+/// Loads the backfilled part, then streams the rest into a database of the soak's layout
+/// with retention on, sampling as it goes; returns the samples and the stream's log.
+fn soak(dir: &std::path::Path, db: &TestDb, s: &Soak) -> (Vec<Sample>, String) {
+    std::fs::write(dir.join("config.toml"), format!("{TINY_PLANT}\n[retention]\ndays = {}\n", s.keep)).unwrap();
+    ok(genims(dir).args(["--postgres-url", &db.url, "schema", "apply", "--partition", s.layout]));
     ok(genims(dir).args(["--postgres-url", &db.url, "seed", "--out", "db"]));
-    let end = format!("2026-03-{:02}T00:00:00Z", 1 + days);
+    if s.backfilled > 0 {
+        let window = ["--start", &at(0), "--end", &at(s.backfilled)];
+        ok(genims(dir)
+            .args(["--postgres-url", &db.url, "backfill", "--out", "db", "--fault-rate", "0.3"])
+            .args(window));
+    }
     let args = StreamArgs::all()
         .postgres(&db.url)
         .sink("postgres")
         .speed("max")
         .fault_rate("0.3")
-        .window("2026-03-01T00:00:00Z", &end)
+        .window(&at(s.backfilled), &at(s.end))
         .state()
         .build();
     let log = std::fs::File::create(dir.join("stream.log")).unwrap();
@@ -84,9 +105,9 @@ fn soak(dir: &std::path::Path, db: &TestDb, layout: &str, days: i64, keep: i64) 
     let mut samples = Vec::new();
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
-        assert!(started.elapsed() < Duration::from_secs(120 * days as u64), "the soak runs too long");
-        if let Some(s) = sample(db, child.id()) {
-            samples.push(s);
+        assert!(started.elapsed() < Duration::from_secs(60 + 100 * (s.end / DAY) as u64), "the soak runs too long");
+        if let Some(sample) = sample(db, child.id()) {
+            samples.push(sample);
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -99,14 +120,13 @@ fn soak(dir: &std::path::Path, db: &TestDb, layout: &str, days: i64, keep: i64) 
 /// What remains of the stream equals a backfill of its window, each pruned by `genims prune`
 /// to the same horizon. (The backfill starts where the stream started: SCADA's running
 /// totals count from there.)
-fn remains_equal_a_backfill(dir: &std::path::Path, db: &TestDb, layout: &str, days: i64, keep: i64) {
-    let older = format!("{keep}d");
+fn remains_equal_a_backfill(dir: &std::path::Path, db: &TestDb, s: &Soak) {
+    let (layout, older) = (s.layout, format!("{}d", s.keep));
     ok(genims(dir).args(["--postgres-url", &db.url, "prune", "--older-than", &older]));
     let reference = TestDb::new("retention_ref");
     ok(genims(dir).args(["--postgres-url", &reference.url, "schema", "apply", "--partition", layout]));
     ok(genims(dir).args(["--postgres-url", &reference.url, "seed", "--out", "db"]));
-    let from = "2026-03-01T00:00:00Z".to_owned();
-    let end = format!("2026-03-{:02}T00:00:00Z", 1 + days);
+    let (from, end) = (at(0), at(s.end));
     std::fs::write(dir.join("config.toml"), TINY_PLANT).unwrap();
     let backfill = ["backfill", "--out", "db", "--fault-rate", "0.3", "--start", &from, "--end", &end];
     ok(genims(dir).args(["--postgres-url", &reference.url]).args(backfill));
@@ -121,7 +141,6 @@ fn remains_equal_a_backfill(dir: &std::path::Path, db: &TestDb, layout: &str, da
 /// the days kept, today's and tomorrow's partitions, its size saw-tooths (a day grows, a day
 /// is dropped) with the same peak each day, and the daemon's memory stays level.
 fn check_plateau(samples: &[Sample], layout: &str, (start, end): (i64, i64), keep: i64) {
-    const DAY: i64 = 86_400;
     let after: Vec<&Sample> =
         samples.iter().filter(|s| s.through >= start + (keep + 1) * DAY && s.through <= end - 3600).collect();
     assert!(after.len() >= 4, "{layout}: too few samples after the horizon: {samples:?}");
@@ -152,44 +171,57 @@ struct Checks {
     backfill: bool,
 }
 
-fn soak_layout(layout: &str, days: i64, keep: i64, checks: &Checks) {
+fn soak_layout(s: &Soak, checks: &Checks) {
     let dir = tempdir();
-    let db = TestDb::new(&format!("soak_{layout}"));
-    let (samples, log) = soak(dir.path(), &db, layout, days, keep);
+    let db = TestDb::new(&format!("soak_{}", s.layout));
+    let (samples, log) = soak(dir.path(), &db, s);
     assert!(!log.contains("ERROR") && !log.contains("WARN"), "no error or warning: {log}");
     assert!(du(&dir.path().join("state")) < 1 << 20, "the state directory stays small");
-    let start = 1_772_323_200; // 2026-03-01T00:00:00Z
-    let end = start + days * 86_400;
+    let end = START + s.end;
     if checks.plateau {
-        check_plateau(&samples, layout, (start, end), keep);
+        check_plateau(&samples, s.layout, (START, end), s.keep);
     }
+    // The last run may have come an hour before the end; a partition goes with its whole day.
+    let horizon = end - s.keep * DAY - 7200;
     let oldest: Option<i64> = db.scalar("SELECT extract(epoch FROM min(timestamp))::bigint FROM sensor_data");
     assert!(
-        oldest.is_some_and(|o| o >= end - (keep + 1) * 86_400 - 3600),
-        "{layout}: readings older than the horizon are gone (oldest {oldest:?})"
+        oldest.is_some_and(|o| o >= horizon - horizon.rem_euclid(DAY)),
+        "{}: readings older than the horizon are gone (oldest {oldest:?})",
+        s.layout
     );
     if checks.backfill {
-        remains_equal_a_backfill(dir.path(), &db, layout, days, keep);
+        remains_equal_a_backfill(dir.path(), &db, s);
     }
 }
 
-/// `make soak` sets the length: everything is checked then.
-fn full_length() -> bool {
-    std::env::var_os("GENIMS_SOAK_DAYS").is_some()
+/// `make soak` sets the length (`GENIMS_SOAK_DAYS` streamed from the start, keeping
+/// `GENIMS_SOAK_KEEP`): everything is checked then.
+fn full_length(layout: &'static str) -> Option<Soak> {
+    let days = std::env::var("GENIMS_SOAK_DAYS").ok()?.parse::<i64>().ok()?;
+    let keep = std::env::var("GENIMS_SOAK_KEEP").ok().and_then(|k| k.parse().ok()).unwrap_or(2);
+    Some(Soak { layout, keep, backfilled: 0, end: days * DAY })
 }
 
-/// Four days keeping one: the partitions, the size and the memory level off.
+/// Two days backfilled, two streamed keeping one: the partitions, the size and the memory
+/// level off.
 #[test]
 fn retention_keeps_a_daily_partitioned_database_level() {
-    let checks = Checks { plateau: true, backfill: full_length() };
-    soak_layout("daily", env_days("GENIMS_SOAK_DAYS", 4), env_days("GENIMS_SOAK_KEEP", 1), &checks);
+    let (soak, full) = match full_length("daily") {
+        Some(s) => (s, true),
+        None => (Soak { layout: "daily", keep: 1, backfilled: 2 * DAY, end: 4 * DAY }, false),
+    };
+    soak_layout(&soak, &Checks { plateau: true, backfill: full });
 }
 
-/// Two days keeping one: the batched deletes leave exactly a backfill pruned the same way.
+/// A day backfilled, six hours streamed keeping one: the batched deletes leave exactly a
+/// backfill pruned the same way.
 #[test]
 fn retention_deletes_in_batches_from_unpartitioned_tables() {
-    let checks = Checks { plateau: full_length(), backfill: true };
-    soak_layout("none", env_days("GENIMS_SOAK_DAYS", 2), env_days("GENIMS_SOAK_KEEP", 1), &checks);
+    let (soak, full) = match full_length("none") {
+        Some(s) => (s, true),
+        None => (Soak { layout: "none", keep: 1, backfilled: DAY, end: DAY + 6 * 3600 }, false),
+    };
+    soak_layout(&soak, &Checks { plateau: full, backfill: true });
 }
 
 #[test]
