@@ -2,8 +2,8 @@
 //! `[retention] days` set. The partitions, the database size and the daemon's memory level
 //! off once the horizon is reached, the state directory stays small, nothing is logged as
 //! an error, and what remains equals a backfill of the window pruned the same way.
-//! `make test` runs the short form (daily partitions: two days backfilled and two streamed,
-//! keeping one; unpartitioned: a day backfilled and six hours streamed, keeping one);
+//! `make test` runs the short form (daily partitions: four days of `stream scada` keeping
+//! one; unpartitioned: a day backfilled and six hours of `stream all`, keeping one);
 //! `make soak` streams `GENIMS_SOAK_DAYS` (10) keeping `GENIMS_SOAK_KEEP` (2) into each and
 //! checks everything of both.
 
@@ -35,12 +35,12 @@ fn rss_of(pid: u32) -> Option<i64> {
 
 fn sample(db: &TestDb, pid: u32) -> Option<Sample> {
     let mut c = db.client();
-    let through: Option<i64> = c
-        .query_opt("SELECT extract(epoch FROM through)::bigint FROM genims_stream_progress WHERE stream = 'all'", &[])
-        .ok()??
+    let through: Option<i64> =
+        c.query_opt("SELECT extract(epoch FROM max(through))::bigint FROM genims_stream_progress", &[]).ok()??.get(0);
+    let partitions: i64 = c
+        .query_one("SELECT count(*) FROM pg_inherits WHERE inhparent = 'scada_machine_data'::regclass", &[])
+        .ok()?
         .get(0);
-    let partitions: i64 =
-        c.query_one("SELECT count(*) FROM pg_inherits WHERE inhparent = 'sensor_data'::regclass", &[]).ok()?.get(0);
     let db_bytes: i64 = c.query_one("SELECT pg_database_size(current_database())", &[]).ok()?.get(0);
     Some(Sample { through: through?, partitions, db_bytes, rss: rss_of(pid)? })
 }
@@ -64,6 +64,8 @@ fn du(path: &std::path::Path) -> u64 {
 /// A soak: the layout, the days kept, how much of the window a backfill loads first (the
 /// stream then continues it), and where the window ends, in seconds after 2026-03-01.
 struct Soak {
+    /// `all`, or `scada` (a minute's row per machine: the mechanism without the volume).
+    what: &'static str,
     layout: &'static str,
     keep: i64,
     backfilled: i64,
@@ -92,7 +94,8 @@ fn soak(dir: &std::path::Path, db: &TestDb, s: &Soak) -> (Vec<Sample>, String) {
             .args(["--postgres-url", &db.url, "backfill", "--out", "db", "--fault-rate", "0.3"])
             .args(window));
     }
-    let args = StreamArgs::all()
+    let stream = if s.what == "scada" { StreamArgs::scada() } else { StreamArgs::all() };
+    let args = stream
         .postgres(&db.url)
         .sink("postgres")
         .speed("max")
@@ -183,7 +186,7 @@ fn soak_layout(s: &Soak, checks: &Checks) {
     }
     // The last run may have come an hour before the end; a partition goes with its whole day.
     let horizon = end - s.keep * DAY - 7200;
-    let oldest: Option<i64> = db.scalar("SELECT extract(epoch FROM min(timestamp))::bigint FROM sensor_data");
+    let oldest: Option<i64> = db.scalar("SELECT extract(epoch FROM min(timestamp))::bigint FROM scada_machine_data");
     assert!(
         oldest.is_some_and(|o| o >= horizon - horizon.rem_euclid(DAY)),
         "{}: readings older than the horizon are gone (oldest {oldest:?})",
@@ -199,16 +202,15 @@ fn soak_layout(s: &Soak, checks: &Checks) {
 fn full_length(layout: &'static str) -> Option<Soak> {
     let days = std::env::var("GENIMS_SOAK_DAYS").ok()?.parse::<i64>().ok()?;
     let keep = std::env::var("GENIMS_SOAK_KEEP").ok().and_then(|k| k.parse().ok()).unwrap_or(2);
-    Some(Soak { layout, keep, backfilled: 0, end: days * DAY })
+    Some(Soak { what: "all", layout, keep, backfilled: 0, end: days * DAY })
 }
 
-/// Two days backfilled, two streamed keeping one: the partitions, the size and the memory
-/// level off.
+/// Four days of SCADA keeping one: the partitions, the size and the memory level off.
 #[test]
 fn retention_keeps_a_daily_partitioned_database_level() {
     let (soak, full) = match full_length("daily") {
         Some(s) => (s, true),
-        None => (Soak { layout: "daily", keep: 1, backfilled: 2 * DAY, end: 4 * DAY }, false),
+        None => (Soak { what: "scada", layout: "daily", keep: 1, backfilled: 0, end: 4 * DAY }, false),
     };
     soak_layout(&soak, &Checks { plateau: true, backfill: full });
 }
@@ -219,7 +221,7 @@ fn retention_keeps_a_daily_partitioned_database_level() {
 fn retention_deletes_in_batches_from_unpartitioned_tables() {
     let (soak, full) = match full_length("none") {
         Some(s) => (s, true),
-        None => (Soak { layout: "none", keep: 1, backfilled: DAY, end: DAY + 6 * 3600 }, false),
+        None => (Soak { what: "all", layout: "none", keep: 1, backfilled: DAY, end: DAY + 6 * 3600 }, false),
     };
     soak_layout(&soak, &Checks { plateau: full, backfill: true });
 }

@@ -36,7 +36,7 @@ fn columns(db: &TestDb) -> Vec<String> {
 /// Seeds, backfills an hour, streams the next half hour and evaluates both: each succeeds.
 fn seed_backfill_stream_evaluate(dir: &std::path::Path, url: &str) {
     ok(genims(dir).args(["--postgres-url", url, "seed", "--out", "db"]));
-    let (a, b, c) = ("2026-03-04T06:00:00Z", "2026-03-04T07:00:00Z", "2026-03-04T07:30:00Z");
+    let (a, b, c) = ("2026-03-04T06:00:00Z", "2026-03-04T06:20:00Z", "2026-03-04T06:40:00Z");
     ok(genims(dir).args([
         "--postgres-url",
         url,

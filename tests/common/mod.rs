@@ -487,9 +487,14 @@ impl StreamArgs {
         StreamArgs { global: Vec::new(), own: Vec::new(), what: "all" }
     }
 
-    /// `stream iot`: sensor readings and SCADA only.
+    /// `stream iot`: sensor readings only.
     pub fn iot() -> StreamArgs {
         StreamArgs { what: "iot", ..StreamArgs::all() }
+    }
+
+    /// `stream scada`: SCADA machine data only.
+    pub fn scada() -> StreamArgs {
+        StreamArgs { what: "scada", ..StreamArgs::all() }
     }
 
     /// A flag of the stream (`--sink`, `--speed`, ...) with its value; set again, the new
