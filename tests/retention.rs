@@ -66,6 +66,8 @@ fn du(path: &std::path::Path) -> u64 {
 struct Soak {
     /// `all`, or `scada` (a minute's row per machine: the mechanism without the volume).
     what: &'static str,
+    /// `max`, or a pace slow enough to sample a short stream at.
+    speed: &'static str,
     layout: &'static str,
     keep: i64,
     backfilled: i64,
@@ -98,7 +100,7 @@ fn soak(dir: &std::path::Path, db: &TestDb, s: &Soak) -> (Vec<Sample>, String) {
     let args = stream
         .postgres(&db.url)
         .sink("postgres")
-        .speed("max")
+        .speed(s.speed)
         .fault_rate("0.3")
         .window(&at(s.backfilled), &at(s.end))
         .state()
@@ -202,15 +204,16 @@ fn soak_layout(s: &Soak, checks: &Checks) {
 fn full_length(layout: &'static str) -> Option<Soak> {
     let days = std::env::var("GENIMS_SOAK_DAYS").ok()?.parse::<i64>().ok()?;
     let keep = std::env::var("GENIMS_SOAK_KEEP").ok().and_then(|k| k.parse().ok()).unwrap_or(2);
-    Some(Soak { what: "all", layout, keep, backfilled: 0, end: days * DAY })
+    Some(Soak { what: "all", speed: "max", layout, keep, backfilled: 0, end: days * DAY })
 }
 
-/// Four days of SCADA keeping one: the partitions, the size and the memory level off.
+/// Four days of SCADA keeping one, at 20,000 times real time (20 s, sampled every half
+/// second): the partitions, the size and the memory level off.
 #[test]
 fn retention_keeps_a_daily_partitioned_database_level() {
     let (soak, full) = match full_length("daily") {
         Some(s) => (s, true),
-        None => (Soak { what: "scada", layout: "daily", keep: 1, backfilled: 0, end: 4 * DAY }, false),
+        None => (Soak { what: "scada", speed: "20000", layout: "daily", keep: 1, backfilled: 0, end: 4 * DAY }, false),
     };
     soak_layout(&soak, &Checks { plateau: true, backfill: full });
 }
@@ -221,7 +224,9 @@ fn retention_keeps_a_daily_partitioned_database_level() {
 fn retention_deletes_in_batches_from_unpartitioned_tables() {
     let (soak, full) = match full_length("none") {
         Some(s) => (s, true),
-        None => (Soak { what: "all", layout: "none", keep: 1, backfilled: DAY, end: DAY + 6 * 3600 }, false),
+        None => {
+            (Soak { what: "all", speed: "max", layout: "none", keep: 1, backfilled: DAY, end: DAY + 6 * 3600 }, false)
+        }
     };
     soak_layout(&soak, &Checks { plateau: full, backfill: true });
 }
