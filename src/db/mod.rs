@@ -44,6 +44,13 @@ pub fn pool(target: &Target, size: usize, timeout: std::time::Duration) -> Resul
 /// The innermost message of a tokio-postgres error, on one line.
 pub fn cause(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
+        if *db.code() == tokio_postgres::error::SqlState::DISK_FULL {
+            return format!(
+                "{} (the database server is out of disk space: free some, for example with `genims prune --older-than 7d` \
+                 or `[retention] days`; a stream keeps its records meanwhile and goes on by itself)",
+                db.message()
+            );
+        }
         return db.message().to_owned();
     }
     let mut msg = e.to_string();
