@@ -86,14 +86,16 @@ pub struct Scope<'a> {
 /// for longer than one batch.
 pub async fn prune(client: &Client, horizon: i64, scope: &Scope<'_>) -> Result<Removed> {
     let mut removed = Removed::default();
+    let mut partitioned = Vec::new();
     for t in TIMESERIES_TABLES {
         if is_partitioned(client, t).await? {
             removed.partitions.extend(drop_partitions(client, t, horizon).await?);
+            partitioned.push(*t);
         }
     }
     let h = format!("TIMESTAMP '{}'", instant_string(horizon).trim_end_matches('Z').replace('T', " "));
     for t in &TABLES {
-        if TIMESERIES_TABLES.contains(&t.table) && is_partitioned(client, t.table).await? {
+        if partitioned.contains(&t.table) {
             continue;
         }
         let also = t.also.replace("{h}", &h);

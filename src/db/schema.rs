@@ -31,7 +31,8 @@ impl std::str::FromStr for Partition {
     }
 }
 
-const VERSION: (&str, &str) = ("sql/05_schema_version.sql", include_str!("../../sql/05_schema_version.sql"));
+/// The table that records the schema version (created before an upgrade records anything).
+pub const VERSION: (&str, &str) = ("sql/05_schema_version.sql", include_str!("../../sql/05_schema_version.sql"));
 const MASTER: (&str, &str) = ("sql/10_master.sql", include_str!("../../sql/10_master.sql"));
 const EVENTS: (&str, &str) = ("sql/20_events.sql", include_str!("../../sql/20_events.sql"));
 const TIMESERIES: (&str, &str) = ("sql/30_timeseries.sql", include_str!("../../sql/30_timeseries.sql"));

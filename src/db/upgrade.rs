@@ -84,7 +84,7 @@ pub async fn apply(
 /// An existing database: the migrations it lacks, then every column mended in place; each
 /// difference nothing can mend is refused before anything changed.
 async fn upgrade(tx: &Transaction<'_>, partition: Partition, from: Option<i32>, steps: &mut Vec<String>) -> Result<()> {
-    run(tx, schema::files(partition)[0].1, "sql/05_schema_version.sql").await?;
+    run(tx, schema::VERSION.1, schema::VERSION.0).await?;
     for m in MIGRATIONS.iter().filter(|m| m.version > from.unwrap_or(0)) {
         run(tx, m.sql, m.name).await?;
         record(tx, m).await?;
