@@ -148,6 +148,7 @@ impl Config {
             postgres: &self.postgres,
             kafka: &self.kafka,
             mqtt: &self.mqtt,
+            retention_days: self.retention.days,
         }
     }
 

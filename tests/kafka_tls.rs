@@ -219,7 +219,9 @@ fn backfill_and_stream_deliver_over_tls_and_an_independent_client_reads_them_bac
     ok(genims(d).args(["backfill", "--out", "kafka", "--fault-rate", "1", "--start", a, "--end", b]));
     let args = StreamArgs::all().sink("kafka").speed("200").fault_rate("1").window(b, c).state().build();
     let err = std::fs::File::create(d.join("stream.log")).unwrap();
-    let mut child = genims(d).args(args).stdout(Stdio::null()).stderr(err).spawn().unwrap();
+    // With a horizon: the stream reads the settings of the topics the backfill made, over TLS.
+    let mut child =
+        genims(d).env("GENIMS_RETENTION_DAYS", "7").args(args).stdout(Stdio::null()).stderr(err).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(4));
     let port = site.tls.port;
     site.tls.stop();
@@ -234,6 +236,11 @@ fn backfill_and_stream_deliver_over_tls_and_an_independent_client_reads_them_bac
     }
     assert!(status.is_some_and(|s| s.success()), "the stream finishes after the TLS endpoint returns: {log}");
     assert!(log.contains("delivery failed, will retry"), "the outage was noticed: {log}");
+    let other = log.lines().filter(|l| l.contains("keep their own retention")).collect::<Vec<_>>();
+    assert!(
+        other.len() == 1 && other[0].contains("genims.sensor.data (the broker's default)"),
+        "one warning names the backfill's topics, read over TLS: {log}"
+    );
 
     // Each run's own window (a stream that starts with no destination state estimates the
     // cumulative counters it starts from, so it is compared with a backfill that does too).

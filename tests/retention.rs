@@ -244,3 +244,44 @@ fn prune_needs_a_horizon_and_names_what_it_removed() {
     let (out, err) = run(genims(dir.path()).args(["--postgres-url", &db.url, "prune", "--older-than", "2d"]));
     assert!(out.status.success() && err.contains("nothing to do"), "an empty database: {err}");
 }
+
+/// A stream with `[retention] days` creates its Kafka topics with `retention.ms` and
+/// `segment.ms` from the horizon (as an independent client reads them back), and leaves a
+/// topic it did not create as it is, saying so once.
+#[test]
+fn a_streams_kafka_topics_keep_its_horizon_and_others_are_left_alone() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("config.toml"), TINY_PLANT).unwrap();
+    let broker = common::Broker::start();
+    let tool = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/kafka_topics.py");
+    let python = |args: &[&str]| {
+        let out = std::process::Command::new(common::python()).arg(&tool).args(args).output().unwrap();
+        assert!(out.status.success(), "kafka_topics.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let theirs = common::topic_of("machine_faults");
+    python(&["create", &broker.addr, theirs, "2", "retention.ms=3600000"]);
+
+    let args =
+        StreamArgs::scada().kafka(&broker.addr).sink("kafka").speed("max").window(&at(0), &at(600)).state().build();
+    let (out, stderr) = run(genims(dir.path()).env("GENIMS_RETENTION_DAYS", "2").args(args));
+    assert!(out.status.success(), "the stream failed: {stderr}");
+
+    let topics: Vec<&str> = TABLES.iter().map(|t| common::topic_of(t)).collect();
+    let mut describe = vec!["describe", broker.addr.as_str()];
+    describe.extend(&topics);
+    let settings: serde_json::Value = serde_json::from_str(&python(&describe)).unwrap();
+    for t in &topics {
+        let (retention, segment) = (&settings[t]["retention.ms"], &settings[t]["segment.ms"]);
+        if *t == theirs {
+            assert_eq!(retention, "3600000", "{t}: a topic genims did not create keeps its settings");
+        } else {
+            assert_eq!(retention, "172800000", "{t}: retention.ms is two days ({settings})");
+            assert_eq!(segment, &(172_800_000 / 14).to_string(), "{t}: segment.ms is a fourteenth of it");
+        }
+    }
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("keep their own retention")).collect();
+    assert_eq!(warnings.len(), 1, "one warning about the topic genims did not create: {stderr}");
+    assert!(warnings[0].contains(&format!("{theirs} (retention.ms=3600000)")), "{}", warnings[0]);
+    assert!(!stderr.contains("ERROR"), "{stderr}");
+}

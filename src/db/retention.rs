@@ -25,7 +25,8 @@ use crate::setting;
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Days of data a database keeps behind the newest (a stream: behind its simulated
-    /// clock); 0 keeps everything.
+    /// clock; the Kafka topics a stream creates get it as `retention.ms`); 0 keeps
+    /// everything.
     #[serde(deserialize_with = "setting::int::<_, _, 0, 36_500>")]
     pub days: u32,
 }

@@ -35,6 +35,9 @@ pub struct Run<'a> {
     pub postgres: &'a PostgresConfig,
     pub kafka: &'a KafkaConfig,
     pub mqtt: &'a MqttConfig,
+    /// `[retention] days`: what a stream keeps (0: everything). A stream's Kafka topics
+    /// are created with it; a backfill never removes history.
+    pub retention_days: u32,
 }
 
 type OpenBulk = fn(&Run) -> Result<Box<dyn Bulk>>;

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
+use rskafka::messenger::{Messenger, RequestError};
+use rskafka::protocol::messages::{ReadVersionedType, RequestBody, WriteVersionedType};
 use rskafka::BackoffConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::settings::{KafkaConfig, SaslMechanism, SecurityProtocol};
 use crate::sink::Fatal;
@@ -192,6 +195,69 @@ impl Access {
             }
         }
         ""
+    }
+}
+
+/// A byte stream to a broker: TCP, or TLS over TCP.
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<S: AsyncRead + AsyncWrite + Send + Unpin> Stream for S {}
+
+/// One connection for administrative requests rskafka's client does not make (see
+/// `admin`), logged in like the producer's.
+pub struct AdminConnection {
+    messenger: Messenger<Box<dyn Stream>>,
+    /// `host:port` as dialled.
+    addr: String,
+}
+
+impl AdminConnection {
+    /// Sends one request and waits for its answer.
+    pub async fn request<R>(&self, msg: R) -> Result<R::ResponseBody, RequestError>
+    where
+        R: RequestBody + Send + WriteVersionedType<Vec<u8>>,
+        R::ResponseBody: ReadVersionedType<std::io::Cursor<Vec<u8>>>,
+    {
+        self.messenger.request(msg).await
+    }
+
+    /// Whether this is the connection to `host:port`.
+    pub fn reached(&self, host: &str, port: i32) -> bool {
+        self.addr == format!("{host}:{port}")
+    }
+}
+
+impl Access {
+    /// An [`AdminConnection`] to `to`, or else to the first bootstrap broker that answers.
+    pub async fn admin(&self, to: Option<String>) -> Result<AdminConnection> {
+        let candidates = to.map_or_else(|| self.brokers.clone(), |a| vec![a]);
+        let mut last = None;
+        for addr in candidates {
+            match tokio::time::timeout(CONNECT_TIMEOUT, self.dial(&addr)).await {
+                Ok(Ok(messenger)) => return Ok(AdminConnection { messenger, addr }),
+                Ok(Err(e)) => last = Some(format!("{addr}: {e}")),
+                Err(_) => last = Some(format!("{addr}: no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+            }
+        }
+        Err(anyhow!("cannot reach Kafka at {} for its topic settings: {}", self.shown(), last.unwrap_or_default()))
+    }
+
+    /// Connects, negotiates versions and logs in.
+    async fn dial(&self, addr: &str) -> Result<Messenger<Box<dyn Stream>>> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        let stream: Box<dyn Stream> = match &self.tls {
+            None => Box::new(tcp),
+            Some(cfg) => {
+                let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h).trim_matches(['[', ']']);
+                let name = rustls::pki_types::ServerName::try_from(host.to_owned())?;
+                Box::new(tokio_rustls::TlsConnector::from(Arc::clone(cfg)).connect(name, tcp).await?)
+            }
+        };
+        let mut messenger = Messenger::new(stream, 100 * 1024 * 1024, self.client_id.as_str().into());
+        messenger.sync_versions().await?;
+        if let Some(sasl) = &self.sasl {
+            messenger.do_sasl(sasl.clone()).await?;
+        }
+        Ok(messenger)
     }
 }
 

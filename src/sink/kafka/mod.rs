@@ -34,9 +34,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 mod access;
+mod admin;
 pub mod settings;
 
 use access::{Access, CONNECT_TIMEOUT};
+use admin::TopicRetention;
 
 use super::{Bulk, Live, Progress, Sink};
 use crate::encode::{next_frame, Format};
@@ -98,6 +100,8 @@ pub struct KafkaSink {
     state: Option<PathBuf>,
     /// `[kafka] partitions`: the count topics are created with.
     partitions: i32,
+    /// A stream's `[retention]`: the settings topics are created with.
+    retention: Option<TopicRetention>,
     /// `[kafka] compression`.
     compression: Compression,
     /// Topics open now: each table's partition count and clients.
@@ -119,42 +123,35 @@ struct Batch {
 /// Every table's topic: its partition count and a client per partition.
 #[derive(Default)]
 struct Topics {
+    /// Every topic that existed before this connection created any.
+    found: BTreeSet<String>,
     partitions: BTreeMap<Table, i32>,
     clients: BTreeMap<(Table, i32), Arc<PartitionClient>>,
 }
 
 /// Connects and opens every partition of every topic, creating the topics that are missing
-/// with `partitions`. `warned` holds the topics already reported with another count.
+/// with `partitions` (and `retention`'s settings, if any). `warned` holds the topics already
+/// reported with another count.
 async fn open(
     access: &Access,
     prefix: &str,
-    partitions: i32,
+    (partitions, retention): (i32, Option<TopicRetention>),
     deadline: Duration,
     warned: &mut BTreeSet<String>,
 ) -> Result<Topics> {
     let client = access.connect(deadline).await?;
     let mut existing = list(&client).await?;
-    let controller = client.controller_client().context("no Kafka controller")?;
-    for table in Table::ALL {
-        let name = topic(prefix, table);
-        if existing.contains_key(&name) {
-            continue;
+    let found: BTreeSet<String> = existing.keys().cloned().collect();
+    let missing: Vec<String> =
+        Table::ALL.iter().map(|&t| topic(prefix, t)).filter(|n| !existing.contains_key(n)).collect();
+    if !missing.is_empty() {
+        match retention {
+            Some(r) => create_with_settings(access, &missing, partitions, r, &mut existing).await?,
+            None => create(&client, &missing, partitions, &mut existing).await?,
         }
-        match controller.create_topic(name.clone(), partitions, 1, 5_000).await {
-            Ok(()) => {
-                existing.insert(name, partitions);
-            }
-            // Created meanwhile (another shard, a broker's auto-creation): use it as it is.
-            Err(rskafka::client::error::Error::ServerError {
-                protocol_error: rskafka::client::error::ProtocolError::TopicAlreadyExists,
-                ..
-            }) => {
-                existing = list(&client).await?;
-            }
-            Err(e) => return Err(anyhow!("cannot create Kafka topic {name}: {e}")),
-        }
+        existing.extend(list(&client).await?);
     }
-    let mut topics = Topics::default();
+    let mut topics = Topics { found, ..Topics::default() };
     for table in Table::ALL {
         let name = topic(prefix, table);
         let n =
@@ -177,6 +174,79 @@ async fn open(
     Ok(topics)
 }
 
+/// Creates `missing` with rskafka's controller client (the broker's default settings).
+/// A topic created meanwhile (another shard, a broker's auto-creation) is used as it is.
+async fn create(
+    client: &Client,
+    missing: &[String],
+    partitions: i32,
+    existing: &mut BTreeMap<String, i32>,
+) -> Result<()> {
+    let controller = client.controller_client().context("no Kafka controller")?;
+    for name in missing {
+        match controller.create_topic(name.clone(), partitions, 1, 5_000).await {
+            Ok(()) => {
+                existing.insert(name.clone(), partitions);
+            }
+            Err(rskafka::client::error::Error::ServerError {
+                protocol_error: rskafka::client::error::ProtocolError::TopicAlreadyExists,
+                ..
+            }) => {}
+            Err(e) => return Err(anyhow!("cannot create Kafka topic {name}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Creates `missing` with `retention.ms` and `segment.ms` ([`admin`]).
+async fn create_with_settings(
+    access: &Access,
+    missing: &[String],
+    partitions: i32,
+    retention: TopicRetention,
+    existing: &mut BTreeMap<String, i32>,
+) -> Result<()> {
+    for (name, error) in admin::create(access, missing, partitions, retention).await? {
+        match error {
+            None => {
+                existing.insert(name, partitions);
+            }
+            Some(rskafka::protocol::error::Error::TopicAlreadyExists) => {}
+            Some(e) => return Err(anyhow!("cannot create Kafka topic {name}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Says once, in one line, which of the topics genims found (rather than created) keep
+/// records for another time than `retention` asks: genims leaves their settings alone.
+async fn warn_other_retention(access: &Access, found: &[String], retention: TopicRetention, days: u32) {
+    if found.is_empty() {
+        return;
+    }
+    let want = retention.retention_ms.to_string();
+    match admin::retention_of(access, found).await {
+        Ok(kept) => {
+            let other: Vec<String> = kept
+                .into_iter()
+                .filter(|(_, v)| v.as_deref() != Some(want.as_str()))
+                .map(|(t, v)| {
+                    format!("{t} ({})", v.map_or("the broker's default".into(), |v| format!("retention.ms={v}")))
+                })
+                .collect();
+            if !other.is_empty() {
+                tracing::warn!(
+                    "Kafka topics that genims did not create keep their own retention, not the {days} days of \
+                     [retention] days: {}; genims leaves them as they are (set retention.ms={want} on them, or delete \
+                     them to have them recreated)",
+                    other.join(", ")
+                );
+            }
+        }
+        Err(e) => tracing::warn!("cannot check the retention of the existing Kafka topics: {e}"),
+    }
+}
+
 /// How long one request (a produce, opening the topics) may take in all. rskafka's backoff
 /// deadline applies per retry loop, and its loops nest (a produce retries a connection that
 /// retries on its own), so a broker that died mid-run could keep a request waiting for
@@ -189,7 +259,7 @@ fn request_limit(deadline: Duration) -> Duration {
 async fn open_within(
     access: &Access,
     prefix: &str,
-    partitions: i32,
+    partitions: (i32, Option<TopicRetention>),
     deadline: Duration,
     warned: &mut BTreeSet<String>,
 ) -> Result<Topics> {
@@ -210,18 +280,19 @@ impl KafkaSink {
     /// Connects and creates the topics that are missing (a backfill's sink: a request is
     /// retried for `[kafka] message_timeout_ms`).
     pub fn new(rt: tokio::runtime::Handle, cfg: &KafkaConfig) -> Result<KafkaSink> {
-        Self::build(rt, cfg, Duration::from_millis(cfg.message_timeout_ms), None)
+        Self::build(rt, cfg, Duration::from_millis(cfg.message_timeout_ms), None, 0)
     }
 
-    /// A stream's sink, keeping the stream's progress under `state_dir`.
+    /// A stream's sink, keeping the stream's progress under `state_dir`; the topics it
+    /// creates keep `retention_days` days (`[retention] days`; 0: the broker's default).
     pub fn live(
         rt: tokio::runtime::Handle,
         cfg: &KafkaConfig,
-        state_dir: &std::path::Path,
-        stream: &str,
+        (state_dir, stream): (&std::path::Path, &str),
+        retention_days: u32,
     ) -> Result<KafkaSink> {
         let state = state_dir.join(format!("{stream}.kafka-progress.json"));
-        Self::build(rt, cfg, LIVE_RETRY_DEADLINE, Some(state))
+        Self::build(rt, cfg, LIVE_RETRY_DEADLINE, Some(state), retention_days)
     }
 
     fn build(
@@ -229,11 +300,18 @@ impl KafkaSink {
         cfg: &KafkaConfig,
         deadline: Duration,
         state: Option<PathBuf>,
+        retention_days: u32,
     ) -> Result<KafkaSink> {
         let (prefix, partitions) = (&cfg.topic_prefix, cfg.partitions);
+        let retention = TopicRetention::for_days(retention_days);
         let access = Access::new(cfg)?;
         let mut warned = BTreeSet::new();
-        let topics = rt.block_on(open_within(&access, prefix, partitions, deadline, &mut warned))?;
+        let topics = rt.block_on(open_within(&access, prefix, (partitions, retention), deadline, &mut warned))?;
+        if let Some(r) = retention {
+            let found: Vec<String> =
+                Table::ALL.iter().map(|&t| topic(prefix, t)).filter(|n| topics.found.contains(n)).collect();
+            rt.block_on(warn_other_retention(&access, &found, r, retention_days));
+        }
         Ok(KafkaSink {
             rt,
             access,
@@ -241,6 +319,7 @@ impl KafkaSink {
             deadline,
             state,
             partitions,
+            retention,
             compression: compression(cfg.compression),
             topics,
             warned,
@@ -396,7 +475,9 @@ impl Live for KafkaSink {
         self.pending.clear();
         self.inflight.abort_all();
         while self.inflight.join_next().await.is_some() {}
-        self.topics = open_within(&self.access, &self.prefix, self.partitions, self.deadline, &mut self.warned).await?;
+        self.topics =
+            open_within(&self.access, &self.prefix, (self.partitions, self.retention), self.deadline, &mut self.warned)
+                .await?;
         Ok(())
     }
 }
@@ -410,5 +491,5 @@ pub fn open_bulk(run: &super::registry::Run) -> Result<Box<dyn super::Bulk>> {
 /// row).
 pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
     super::create_state_dir(run.dir)?;
-    Ok(Box::new(KafkaSink::live(run.rt.clone(), run.kafka, run.dir, run.name)?))
+    Ok(Box::new(KafkaSink::live(run.rt.clone(), run.kafka, (run.dir, run.name), run.retention_days)?))
 }
