@@ -149,6 +149,7 @@ impl Config {
             kafka: &self.kafka,
             mqtt: &self.mqtt,
             retention_days: self.retention.days,
+            parquet_layout: self.output.parquet_layout,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Run<'a> {
     /// `[retention] days`: what a stream keeps (0: everything). A stream's Kafka topics
     /// are created with it; a backfill never removes history.
     pub retention_days: u32,
+    /// `[output] parquet_layout`.
+    pub parquet_layout: crate::output::ParquetLayout,
 }
 
 type OpenBulk = fn(&Run) -> Result<Box<dyn Bulk>>;

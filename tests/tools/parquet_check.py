@@ -4,7 +4,9 @@ counts and columns always, and every value of a sample of rows (all rows of smal
 the first and last 1,000 and every 97th row of large ones — the whole of a day's
 sensor_data takes minutes in Python). Prints one JSON object: per file its row count,
 rows compared, row-group sizes, column-chunk codecs and Arrow schema, and the first
-mismatches (none when equal). Usage: parquet_check.py PARQUET_DIR CSV_DIR"""
+mismatches (none when equal). The Parquet directory may be laid out flat (as the CSV) or
+as Hive-partitioned datasets (`sensor_data/date=2026-03-04/part-0.parquet`); files are
+reported under their flat names. Usage: parquet_check.py PARQUET_DIR CSV_DIR"""
 
 import csv
 import datetime
@@ -41,13 +43,27 @@ def same(p, c):
     return spelled(p) == c
 
 
+def flat_name(rel):
+    """`sensor_data/date=2026-03-04/part-0.parquet` -> `sensor_data_20260304.parquet`."""
+    parts = rel.split(os.sep)
+    if len(parts) == 1:
+        return rel
+    day = [p[len("date="):].replace("-", "") for p in parts[1:-1] if p.startswith("date=")]
+    return "_".join([parts[0]] + day) + ".parquet"
+
+
+found = {}
+for top, _dirs, files in os.walk(pdir):
+    for f in files:
+        if f.endswith(".parquet"):
+            rel = os.path.relpath(os.path.join(top, f), pdir)
+            found[flat_name(rel)] = os.path.join(pdir, rel)
+
 report = {"files": {}, "mismatches": []}
-for name in sorted(os.listdir(pdir)):
-    if not name.endswith(".parquet"):
-        continue
-    path = os.path.join(pdir, name)
+for name in sorted(found):
+    path = found[name]
     meta = pq.ParquetFile(path).metadata
-    table = pq.read_table(path)
+    table = pq.ParquetFile(path).read()  # the file alone: no partition column from its path
     with open(os.path.join(cdir, name[: -len(".parquet")] + ".csv"), newline="") as f:
         rows = list(csv.reader(f))
     header, rows = rows[0], rows[1:]
