@@ -131,3 +131,7 @@ GENIMS_BIN="$bin" scripts/bench-db.sh
 # 5. The live daemon: real time to PostgreSQL and Kafka, default size and scaled up.
 echo
 scripts/bench-stream.sh
+
+# 6. Retention over a month: the default plant into daily partitions, 30 days keeping 7.
+echo
+scripts/bench-retention.sh
