@@ -1,7 +1,7 @@
 # genims — the two commands a newcomer needs:
 #   make run    generate the master data and operational history as files (no server)
 #   make test   install/start what the tests need, then run every test
-.PHONY: run test lint services build release bench bench-compare soak stream clean
+.PHONY: run test lint services build release bench bench-compare soak stream ml clean
 
 CARGO ?= cargo
 GENIMS := target/release/genims
@@ -36,6 +36,7 @@ services:
 	@scripts/ensure-tools.sh
 	@scripts/ensure-tansu.sh >/dev/null
 	@scripts/ensure-pytools.sh >/dev/null
+	@scripts/ensure-ml.sh >/dev/null
 
 # `make test` compiles into a cache every checkout on this machine shares (like the tools
 # above), so a fresh clone reuses the compiled dependencies; clippy checks first, in the same
@@ -48,7 +49,8 @@ test: services
 	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" $(CARGO) clippy --locked --all-targets -- -D warnings
 	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" $(CARGO) test --locked --all-targets --no-run
 	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" \
-	  GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" CARGO=$(CARGO) scripts/run-tests.sh
+	  GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" \
+	  GENIMS_ML_PYTHON="$$(scripts/ensure-ml.sh)" CARGO=$(CARGO) scripts/run-tests.sh
 
 # Formatting and lints alone (rustfmt.toml sets the width); `make test` runs both first.
 lint:
@@ -60,6 +62,11 @@ lint:
 soak: services
 	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" GENIMS_SOAK_DAYS=10 GENIMS_SOAK_KEEP=2 \
 	  $(CARGO) nextest run --test integration -E 'test(retention::)' --no-capture
+
+# Learnable, not trivial: three default plants backfilled as Parquet (two to train on, one
+# to test on), the ml/ pipeline's models and leakage checks; writes ml/REPORT.md.
+ml: services
+	scripts/ml.sh
 
 # Throughput and memory on this machine; paste the table into BENCHMARKS.md.
 bench: services

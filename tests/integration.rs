@@ -19,6 +19,7 @@ mod inject;
 mod kafka;
 mod kafka_tls;
 mod layers;
+mod ml;
 mod mqtt;
 mod parquet;
 mod postgres_tls;

@@ -1,0 +1,1 @@
+"""genims-ml: a supervised baseline on genims Parquet output, with leakage checks."""

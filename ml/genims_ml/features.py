@@ -1,0 +1,213 @@
+"""Features per machine-hour, aggregated in DuckDB from a genims Parquet backfill.
+
+A plant is one directory of `genims backfill --out parquet` (Hive layout) plus the plant's
+master data (`genims seed --out json`). Only what a plant's own systems observe goes into
+the model's features: each sensor's measured value (by role: the sensor's name, "Spindle
+Bearing Vibration"), and the machine's SCADA state. Columns genims derives from its own
+knowledge (anomaly_score, is_anomaly, status) are left to the leakage checks.
+
+Per machine, hour and sensor role:
+- mean and standard deviation of the readings in the hour, and their slope within it;
+- the mean and slope of the hourly means over the last 6 and 24 hours;
+- the hour's mean and 6-hour slope minus the median of the same line's machines that hour.
+Per machine and hour: the share of the hour's SCADA minutes in each machine state.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+
+WINDOWS = (6, 24)
+STATES = ("running", "idle", "setup", "fault", "maintenance", "stopped", "starved", "blocked")
+
+
+@dataclass
+class Plant:
+    """One plant's machine-hours: identity columns, features, and per-pattern labels."""
+
+    name: str
+    machine: np.ndarray  # machine_id per row
+    hour: np.ndarray  # hour start, epoch seconds
+    context: dict[str, np.ndarray]  # machine_type, line_id, hour of day, day of week
+    features: np.ndarray  # rows × len(feature_names), NaN where a machine has no such sensor
+    feature_names: list[str]
+    columns: dict[str, np.ndarray]  # each raw column's hourly aggregate, for the ablation
+    labels: dict[str, np.ndarray]  # pattern -> 0/1 per row (warning or critical phase)
+    episodes: list[dict]  # fault_labels rows: machine, pattern, warning, fault (epoch s)
+    fault_rate: float = 0.0  # the backfill's --fault-rate, a shortcut feature
+
+
+def _floats(x) -> np.ndarray:
+    """A DuckDB result column as floats, NULL as NaN."""
+    if isinstance(x, np.ma.MaskedArray):
+        return np.ma.filled(x.astype(float), np.nan)
+    return np.asarray(x, dtype=float)
+
+
+def _dataset(dir_: str, table: str) -> str:
+    split = os.path.isdir(os.path.join(dir_, table)) and any(
+        d.startswith("date=") for d in os.listdir(os.path.join(dir_, table))
+    )
+    pattern = os.path.join(dir_, table, "*", "*.parquet") if split else os.path.join(dir_, table, "*.parquet")
+    return f"read_parquet('{pattern}', hive_partitioning = {str(split).lower()})"
+
+
+def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | None = None) -> Plant:
+    """Reads one plant: its features, the raw columns' hourly aggregates, and its labels."""
+    con = con or duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    sensors, scada, labels = _dataset(dir_, "sensor_data"), _dataset(dir_, "scada_machine_data"), _dataset(dir_, "fault_labels")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE master_sensors AS
+        SELECT s.sensor_id, s.sensor_name AS role FROM (
+          SELECT unnest(sensors) AS s FROM read_json('{master}', maximum_object_size = 1000000000))"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE master_machines AS
+        SELECT m.machine_id, m.machine_type, m.line_id FROM (
+          SELECT unnest(machines) AS m FROM read_json('{master}', maximum_object_size = 1000000000))"""
+    )
+    # One row per machine, hour and role; readings averaged over a machine's sensors of a role.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE hourly AS
+        SELECT d.machine_id, any_value(d.line_id) AS line_id,
+               epoch(date_trunc('hour', d.timestamp))::BIGINT AS hour, r.role,
+               avg(d.measurement_value) AS mean, stddev_samp(d.measurement_value) AS sd,
+               regr_slope(d.measurement_value, epoch(d.timestamp) / 3600.0) AS slope
+        FROM {sensors} d JOIN master_sensors r USING (sensor_id)
+        GROUP BY d.machine_id, hour, r.role"""
+    )
+    rolled = ", ".join(
+        f"avg(mean) OVER w{w} AS mean_{w}h, regr_slope(mean, hour / 3600.0) OVER w{w} AS slope_{w}h" for w in WINDOWS
+    )
+    windows = ", ".join(
+        f"w{w} AS (PARTITION BY machine_id, role ORDER BY hour RANGE BETWEEN {(w - 1) * 3600} PRECEDING AND CURRENT ROW)"
+        for w in WINDOWS
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rolled AS SELECT *, {rolled} FROM hourly WINDOW {windows}")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE stats AS
+        SELECT *, mean - median(mean) OVER (PARTITION BY line_id, role, hour) AS mean_vs_line,
+               slope_6h - median(slope_6h) OVER (PARTITION BY line_id, role, hour) AS slope_6h_vs_line
+        FROM rolled"""
+    )
+    stats = ["mean", "sd", "slope", "mean_6h", "slope_6h", "mean_24h", "slope_24h", "mean_vs_line", "slope_6h_vs_line"]
+    roles = [r[0] for r in con.execute("SELECT DISTINCT role FROM stats ORDER BY role").fetchall()]
+    # The rows: every machine-hour with readings.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE rows AS
+        SELECT DISTINCT h.machine_id, h.hour, m.machine_type, m.line_id
+        FROM hourly h JOIN master_machines m USING (machine_id) ORDER BY h.machine_id, h.hour"""
+    )
+    base = con.execute("SELECT machine_id, hour, machine_type, line_id FROM rows ORDER BY machine_id, hour").fetchnumpy()
+    n = len(base["hour"])
+    index = {(m, h): i for i, (m, h) in enumerate(zip(base["machine_id"], base["hour"]))}
+    names: list[str] = []
+    blocks: list[np.ndarray] = []
+    data = con.execute(f"SELECT machine_id, hour, role, {', '.join(stats)} FROM stats").fetchnumpy()
+    where = np.array([index[(m, h)] for m, h in zip(data["machine_id"], data["hour"])], dtype=np.int64)
+    role_of = data["role"]
+    for role in roles:
+        pick = role_of == role
+        for s in stats:
+            col = np.full(n, np.nan)
+            col[where[pick]] = _floats(data[s])[pick]
+            names.append(f"{role}: {s}")
+            blocks.append(col)
+    state = con.execute(
+        f"""SELECT machine_id, epoch(date_trunc('hour', timestamp))::BIGINT AS hour, machine_state, count(*) AS minutes
+        FROM {scada} GROUP BY ALL"""
+    ).fetchnumpy()
+    totals: dict[int, float] = {}
+    for m, h, minutes in zip(state["machine_id"], state["hour"], state["minutes"]):
+        if (m, h) in index:
+            totals[index[(m, h)]] = totals.get(index[(m, h)], 0) + minutes
+    for st in STATES:
+        col = np.full(n, np.nan)
+        for m, h, s, minutes in zip(state["machine_id"], state["hour"], state["machine_state"], state["minutes"]):
+            i = index.get((m, h))
+            if i is not None:
+                col[i] = (0 if np.isnan(col[i]) else col[i]) + (minutes / totals[i] if s == st else 0)
+        names.append(f"state: {st}")
+        blocks.append(col)
+    features = np.column_stack(blocks) if blocks else np.zeros((n, 0))
+    columns = _raw_columns(con, sensors, scada, index, n)
+    episodes = con.execute(
+        f"""SELECT machine_id, pattern, epoch(warning_time)::BIGINT AS warning, epoch(fault_time)::BIGINT AS fault,
+                   epoch(onset_time)::BIGINT AS onset
+        FROM {labels}"""
+    ).fetchnumpy()
+    episode_list = [
+        {"machine": m, "pattern": p, "warning": int(w), "fault": int(f), "onset": int(o)}
+        for m, p, w, f, o in zip(episodes["machine_id"], episodes["pattern"], episodes["warning"], episodes["fault"], episodes["onset"])
+    ]
+    label = _labels(base["machine_id"], base["hour"], episode_list)
+    hours = base["hour"].astype(np.int64)
+    context = {
+        "machine_id": base["machine_id"],
+        "machine_type": base["machine_type"],
+        "line_id": base["line_id"],
+        "hour_of_day": (hours % 86400) // 3600,
+        "day_of_week": ((hours // 86400) + 3) % 7,  # 1970-01-01 was a Thursday
+    }
+    return Plant(name, base["machine_id"], hours, context, features, names, columns, label, episode_list)
+
+
+def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict]) -> dict[str, np.ndarray]:
+    """Per pattern: 1 where the machine-hour overlaps the episode's warning or critical
+    phase ([warning_time, fault_time))."""
+    out: dict[str, np.ndarray] = {}
+    by_machine: dict[str, np.ndarray] = {}
+    for m in np.unique(machines):
+        by_machine[m] = np.flatnonzero(machines == m)
+    for e in episodes:
+        y = out.setdefault(e["pattern"], np.zeros(len(hours), dtype=np.int8))
+        rows = by_machine.get(e["machine"])
+        if rows is None:
+            continue
+        h = hours[rows]
+        y[rows[(h + 3600 > e["warning"]) & (h < e["fault"])]] = 1
+    return out
+
+
+def _raw_columns(con, sensors: str, scada: str, index: dict, n: int) -> dict[str, np.ndarray]:
+    """Every column of sensor_data and scada_machine_data reduced to one number per
+    machine-hour: numbers averaged, flags as the share true, text as the share of rows
+    that differ from the column's most common value. For the column ablation."""
+    out: dict[str, np.ndarray] = {}
+    skip = {"sensor_data_id", "scada_id", "machine_id", "line_id", "factory_id", "timestamp", "created_at", "date"}
+    for table, source in (("sensor_data", sensors), ("scada_machine_data", scada)):
+        kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall())
+        exprs = []
+        for c, k in kinds.items():
+            if c in skip:
+                continue
+            q = f'"{c}"'
+            if k in ("DOUBLE", "INTEGER", "BIGINT"):
+                exprs.append(f"avg({q}) AS {q}")
+            elif k == "BOOLEAN":
+                exprs.append(f"avg({q}::INT) AS {q}")
+            elif k.startswith("TIMESTAMP"):
+                exprs.append(f"avg(epoch({q})) AS {q}")
+            elif k == "VARCHAR":
+                mode = con.execute(f"SELECT mode({q}) FROM {source}").fetchone()[0]
+                mode_sql = "NULL" if mode is None else "'" + str(mode).replace("'", "''") + "'"
+                exprs.append(f"avg(({q} IS DISTINCT FROM {mode_sql})::INT) AS {q}")
+        data = con.execute(
+            f"SELECT machine_id, epoch(date_trunc('hour', timestamp))::BIGINT AS hour, {', '.join(exprs)} FROM {source} GROUP BY ALL"
+        ).fetchnumpy()
+        where = [index.get((m, h)) for m, h in zip(data["machine_id"], data["hour"])]
+        keep = np.array([w is not None for w in where])
+        at = np.array([w for w in where if w is not None], dtype=np.int64)
+        for c in data:
+            if c in ("machine_id", "hour"):
+                continue
+            col = np.full(n, np.nan)
+            values = _floats(data[c])
+            col[at] = values[keep]
+            out[f"{table}.{c}"] = col
+    return out

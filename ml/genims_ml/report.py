@@ -1,0 +1,64 @@
+"""The report: REPORT.md from the result the run wrote as JSON."""
+
+from __future__ import annotations
+
+
+def _f(x, digits=2):
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def markdown(r: dict) -> str:
+    lines = [
+        "# genims-ml report",
+        "",
+        f"Trained on {', '.join(r['train'])}; tested on {r['test']} (fault rate {r['fault_rate']}). "
+        f"Machine-hours: {', '.join(f'{k} {v:,}' for k, v in r['rows'].items())}; {r['features']} features. "
+        f"{r['seconds']} s.",
+        "",
+        "## Cross-plant test",
+        "",
+        "Per pattern, hour by hour (label: the machine is in the pattern's warning or critical phase), "
+        "and per episode (caught if an hour of its warning or critical phase is flagged; lead time from "
+        "the first flagged hour to the fault).",
+        "",
+        "| pattern | test hours | episodes | model P | R | F1 | PR-AUC | episode recall | median lead h "
+        "| static F1 | random F1 | IsolationForest F1 / PR-AUC | shuffled F1 | shortcut F1 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p, x in sorted(r["cross_plant"].items()):
+        m = x["model"]
+        lines.append(
+            f"| {p} | {x['test_hours']} | {m['episodes']} | {_f(m['precision'])} | {_f(m['recall'])} | "
+            f"**{_f(m['f1'])}** | {_f(m.get('pr_auc'))} | {_f(m['episode_recall'])} | {_f(m['median_lead_h'], 1)} | "
+            f"{_f(x['static_threshold']['f1'])} | {_f(x['random']['f1'])} | "
+            f"{_f(x['isolation_forest']['f1'])} / {_f(x['isolation_forest'].get('pr_auc'))} | "
+            f"{_f(x['shuffled_labels']['f1'])} | {_f(x['shortcut_features']['f1'])} |"
+        )
+    leaks = [
+        f"- {p}: {'shuffled labels' if x['leak_shuffled'] else ''}{' and ' if x['leak_shuffled'] and x['leak_shortcut'] else ''}"
+        f"{'shortcut features' if x['leak_shortcut'] else ''} beyond random + 0.05"
+        for p, x in sorted(r["cross_plant"].items())
+        if x["leak_shuffled"] or x["leak_shortcut"]
+    ]
+    lines += ["", "## Leakage checks", ""]
+    lines += leaks or ["- Shuffled labels and shortcut features (machine, machine type, line, hour of day, "
+                       "day of week, fault rate) stay within random + 0.05 on every pattern."]
+    if "ablation" in r:
+        flagged = r["ablation"]["beyond_the_readings"]
+        lines += ["", "### Every column alone", ""]
+        if flagged:
+            lines += [
+                "Columns that alone predict a pattern better than the readings' own value "
+                "(`sensor_data.measurement_value`) does, by more than 0.05 F1:",
+                "",
+                "| column | pattern | F1 alone | measurement_value alone |",
+                "|---|---|---:|---:|",
+            ]
+            lines += [f"| {x['column']} | {x['pattern']} | {x['f1']:.2f} | {x['measurement_value_f1']:.2f} |" for x in flagged]
+        else:
+            lines.append("No column alone predicts a pattern better than the readings' own value does.")
+    lines += ["", "## Time split", "", "Each plant's first 70 % of hours trains, the last 30 % tests.", "",
+              "| pattern | P | R | F1 | PR-AUC |", "|---|---:|---:|---:|---:|"]
+    for p, x in sorted(r["time_split"].items()):
+        lines.append(f"| {p} | {_f(x['precision'])} | {_f(x['recall'])} | {_f(x['f1'])} | {_f(x.get('pr_auc'))} |")
+    return "\n".join(lines) + "\n"

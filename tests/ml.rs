@@ -1,0 +1,101 @@
+//! The ml/ pipeline end to end, small (`make ml` runs it on three default plants for 14
+//! days): three one-day Parquet backfills of a tiny plant, two to train on and one to test
+//! on; features, models, baselines, leakage checks, the report. The hours it labels are
+//! counted again here from the test plant's fault labels in CSV.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{genims, ok, tempdir};
+
+const TINY_PLANT: &str = "factories = 1\nlines = 4\nmachines = 32\nsensors = 250\nemployees = 2000\nproducts = 3\n\
+    customers = 2\nline_products = 4\ncustomer_products = 6\n";
+const WINDOW: [&str; 6] = ["--start", "2026-03-01", "--end", "2026-03-02", "--fault-rate", "1"];
+const START: i64 = 1_772_323_200; // 2026-03-01T00:00:00Z
+
+/// The Python of the ml/ project (`make test` installs it and passes its path in
+/// GENIMS_ML_PYTHON).
+fn ml_python() -> PathBuf {
+    let p = std::env::var("GENIMS_ML_PYTHON").map(PathBuf::from).unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        PathBuf::from(home).join(".cache/genims/ml/bin/python")
+    });
+    assert!(p.is_file(), "the ml/ Python not found at {}: run `make test`, which installs it", p.display());
+    p
+}
+
+fn plant(root: &Path, seed: u64) -> PathBuf {
+    let d = root.join(format!("seed-{seed}"));
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("config.toml"), format!("[plant]\nseed = {seed}\n{TINY_PLANT}")).unwrap();
+    ok(genims(&d).args(["seed", "--out", "json", "--path", "master.json"]));
+    ok(genims(&d).args(["backfill", "--out", "parquet", "--path", "parquet"]).args(WINDOW));
+    d
+}
+
+/// Machine-hours of the window in each pattern's warning or critical phase, from the
+/// fault labels of a CSV backfill of the same plant.
+fn labelled_hours(d: &Path) -> BTreeMap<String, u64> {
+    ok(genims(d).args(["backfill", "--out", "csv", "--path", "csv"]).args(WINDOW));
+    let text = std::fs::read_to_string(d.join("csv/fault_labels.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (pattern, warning, fault) = (col("pattern"), col("warning_time"), col("fault_time"));
+    let secs = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").unwrap().and_utc().timestamp();
+    let mut out = BTreeMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let (w, e) = (secs(f[warning]), secs(f[fault]));
+        let hours = (0..24).map(|k| START + k * 3600).filter(|h| h + 3600 > w && *h < e).count() as u64;
+        *out.entry(f[pattern].to_owned()).or_insert(0) += hours;
+    }
+    out
+}
+
+#[test]
+fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
+    let dir = tempdir();
+    let root = dir.path();
+    let train = [plant(root, 20_251_219), plant(root, 42)];
+    let test = plant(root, 7);
+    let out = std::process::Command::new(ml_python())
+        .current_dir(root)
+        .args(["-m", "genims_ml", "--train"])
+        .args(&train)
+        .arg("--test")
+        .arg(&test)
+        .args(["--fault-rate", "1", "--quick", "--ablate", "sensor_data.measurement_value,sensor_data.anomaly_score"])
+        .args(["--report", "REPORT.md", "--json", "report.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "genims-ml failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("report.json")).unwrap()).unwrap();
+    for (name, rows) in report["rows"].as_object().unwrap() {
+        assert_eq!(rows, 32 * 24, "{name}: one row per machine and hour");
+    }
+    assert!(report["features"].as_u64().unwrap() > 100, "features per sensor role and state: {}", report["features"]);
+
+    let want = labelled_hours(&test);
+    let cross = report["cross_plant"].as_object().unwrap();
+    assert!(!want.is_empty(), "the test plant has fault episodes");
+    for (pattern, hours) in &want {
+        assert_eq!(cross[pattern]["test_hours"], *hours, "{pattern}: the hours labelled from fault_labels");
+    }
+    for (pattern, r) in cross {
+        for model in ["model", "static_threshold", "random", "isolation_forest", "shuffled_labels", "shortcut_features"]
+        {
+            let f1 = r[model]["f1"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&f1), "{pattern}: {model} F1 {f1}");
+        }
+    }
+    let ablation = report["ablation"]["f1"].as_object().unwrap();
+    assert_eq!(ablation.len(), 2, "the two columns asked for: {ablation:?}");
+    let md = std::fs::read_to_string(root.join("REPORT.md")).unwrap();
+    for section in ["## Cross-plant test", "## Leakage checks", "### Every column alone", "## Time split"] {
+        assert!(md.contains(section), "REPORT.md has {section}: {md}");
+    }
+}
