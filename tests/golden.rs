@@ -31,15 +31,9 @@ fn sha256(bytes: &[u8]) -> String {
 /// One digest per file under `dir` and its subdirectories (by relative path), so a
 /// difference names its file.
 fn files(dir: &Path, kind: &str, out: &mut BTreeMap<String, String>) {
-    let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    names.sort();
-    for p in names {
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        if p.is_dir() {
-            files(&p, &format!("{kind}/{name}"), out);
-        } else {
-            out.insert(format!("{kind}/{name}"), sha256(&std::fs::read(&p).unwrap()));
-        }
+    for p in common::files_under(dir) {
+        let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        out.insert(format!("{kind}/{rel}"), sha256(&std::fs::read(&p).unwrap()));
     }
 }
 

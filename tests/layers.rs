@@ -9,24 +9,16 @@ use std::path::Path;
 fn imports() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            if p.extension().is_none_or(|x| x != "rs") || p.file_name().unwrap() == "main.rs" {
-                continue;
-            }
-            let rel = p.strip_prefix(&src).unwrap();
-            let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned();
-            let entry = out.entry(top.clone()).or_default();
-            for name in crate_paths(&code_of(&std::fs::read_to_string(&p).unwrap())) {
-                if name != top {
-                    entry.insert(name);
-                }
+    for p in crate::common::files_under(&src) {
+        if p.extension().is_none_or(|x| x != "rs") || p.file_name().unwrap() == "main.rs" {
+            continue;
+        }
+        let rel = p.strip_prefix(&src).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_owned();
+        let entry = out.entry(top.clone()).or_default();
+        for name in crate_paths(&code_of(&std::fs::read_to_string(&p).unwrap())) {
+            if name != top {
+                entry.insert(name);
             }
         }
     }

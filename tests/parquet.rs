@@ -34,27 +34,19 @@ fn names_in(dir: &Path, ext: &str) -> Vec<String> {
 /// (`sensor_data/date=2026-03-04/part-0.parquet` → `sensor_data_20260304`).
 fn dataset(dir: &Path) -> std::collections::BTreeMap<String, PathBuf> {
     let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
+    for p in common::files_under(dir) {
+        let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        let Some(rel) = rel.strip_suffix(".parquet") else { continue };
+        let parts: Vec<&str> = rel.split('/').collect();
+        let name = match parts.as_slice() {
+            [flat] => (*flat).to_owned(),
+            [table, rest @ .., _part] => {
+                let days = rest.iter().filter_map(|p| p.strip_prefix("date=")).map(|d| d.replace('-', ""));
+                std::iter::once((*table).to_owned()).chain(days).collect::<Vec<_>>().join("_")
             }
-            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-            let Some(rel) = rel.strip_suffix(".parquet") else { continue };
-            let parts: Vec<&str> = rel.split('/').collect();
-            let name = match parts.as_slice() {
-                [flat] => (*flat).to_owned(),
-                [table, rest @ .., _part] => {
-                    let days = rest.iter().filter_map(|p| p.strip_prefix("date=")).map(|d| d.replace('-', ""));
-                    std::iter::once((*table).to_owned()).chain(days).collect::<Vec<_>>().join("_")
-                }
-                [] => unreachable!(),
-            };
-            out.insert(name, p);
-        }
+            [] => unreachable!(),
+        };
+        out.insert(name, p);
     }
     out
 }
