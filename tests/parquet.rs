@@ -51,6 +51,17 @@ fn dataset(dir: &Path) -> std::collections::BTreeMap<String, PathBuf> {
     out
 }
 
+/// The JSON report of one of the independent readers in tests/tools/ (`who`, for messages).
+fn reader(tool: &str, args: &[&std::ffi::OsStr], who: &str) -> serde_json::Value {
+    let out = std::process::Command::new(common::python())
+        .arg(root().join("tests/tools").join(tool))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{who} could not read the files: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -92,13 +103,7 @@ fn parquet_files_equal_the_csv_with_pinned_types() {
         assert!(std::fs::read_dir(dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
     }
 
-    let out = std::process::Command::new(common::python())
-        .arg(root().join("tests/tools/parquet_check.py"))
-        .args([&parquet, &csv])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "pyarrow could not read the files: {}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = reader("parquet_check.py", &[parquet.as_os_str(), csv.as_os_str()], "pyarrow");
     assert_eq!(report["mismatches"], serde_json::json!([]), "values differ from the CSV");
     let files = report["files"].as_object().unwrap();
     assert_eq!(files.len(), 10);
@@ -136,13 +141,7 @@ fn parquet_files_equal_the_csv_with_pinned_types() {
     let maintenance = &files["maintenance_events.parquet"]["schema"];
     assert_eq!(maintenance["next_maintenance_due"], "date32[day]", "{maintenance}");
 
-    let out = std::process::Command::new(common::python())
-        .arg(root().join("tests/tools/parquet_duckdb.py"))
-        .args([parquet.as_os_str(), csv.as_os_str(), "2026-03-05".as_ref()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "DuckDB could not read the datasets: {}", String::from_utf8_lossy(&out.stderr));
-    let duck: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let duck = reader("parquet_duckdb.py", &[parquet.as_os_str(), csv.as_os_str(), "2026-03-05".as_ref()], "DuckDB");
     assert_eq!(duck["mismatches"], serde_json::json!([]), "DuckDB reads other values than the CSV holds");
     let tables = duck["tables"].as_object().unwrap();
     assert_eq!(tables.len(), 8, "a dataset per table: {tables:?}");
