@@ -5,7 +5,7 @@
 //! goes on either way.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -51,6 +51,7 @@ impl Task {
         now: i64,
         metrics: &Metrics,
     ) -> anyhow::Result<()> {
+        let began = Instant::now();
         if client.as_ref().is_none_or(tokio_postgres::Client::is_closed) {
             *client = Some(db::connect(&self.target).await?);
         }
@@ -65,6 +66,7 @@ impl Task {
                 horizon = %instant_string(horizon),
                 rows = removed.total_rows(),
                 partitions = removed.partitions.len(),
+                took_ms = began.elapsed().as_millis(),
                 "retention removed data before the horizon"
             );
         }
