@@ -82,16 +82,19 @@ def time_split(plants: list[features.Plant], patterns: list[str], share: float =
 
 def ablation(train: list[features.Plant], test: features.Plant, patterns: list[str], cross: dict, only=None) -> dict:
     """Every raw column alone (or those in `only`), per pattern: its F1 on the test plant,
-    and the columns that predict a pattern better than the readings' own value does."""
+    and the columns that predict a pattern better than the readings' own value does. A
+    sensor_data column is given role by role (one feature per sensor role), as the readings
+    are in the reference `sensor_data.measurement_value`."""
     columns = sorted(set(test.columns) & set.intersection(*(set(p.columns) for p in train)))
     columns = [c for c in columns if only is None or c in only]
+    roles = {c: sorted(set().union(*(p.columns[c] for p in train + [test]))) for c in columns}
     table: dict[str, dict[str, float]] = {}
     for c in columns:
         table[c] = {}
         for pattern in patterns:
             ys = [p.labels.get(pattern, np.zeros(len(p.hour), dtype=np.int8)) for p in train]
             y = test.labels.get(pattern, np.zeros(len(test.hour), dtype=np.int8))
-            _, flag = models.fit_predict([p.columns[c][:, None] for p in train], ys, test.columns[c][:, None], quick=True)
+            _, flag = models.fit_predict([_column(p, c, roles[c]) for p in train], ys, _column(test, c, roles[c]), quick=True)
             table[c][pattern] = round(float(models.scores(y, flag)["f1"]), 3)
     reference = table.get("sensor_data.measurement_value", {})
     flagged = [
@@ -143,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         f.write(report.markdown(result))
     print(f"genims-ml: wrote {args.report} and {args.json} in {result['seconds']} s", file=sys.stderr)
     return 0
+
+
+def _column(plant: features.Plant, column: str, roles: list[str]) -> np.ndarray:
+    """A raw column's per-role aggregates as a matrix (NaN for a role the plant lacks)."""
+    empty = np.full(len(plant.hour), np.nan)
+    return np.column_stack([plant.columns[column].get(r, empty) for r in roles])
 
 
 def _align(plant: features.Plant, names: list[str]) -> np.ndarray:

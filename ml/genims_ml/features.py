@@ -35,7 +35,7 @@ class Plant:
     context: dict[str, np.ndarray]  # machine_type, line_id, hour of day, day of week
     features: np.ndarray  # rows × len(feature_names), NaN where a machine has no such sensor
     feature_names: list[str]
-    columns: dict[str, np.ndarray]  # each raw column's hourly aggregate, for the ablation
+    columns: dict[str, dict[str, np.ndarray]]  # each raw column's hourly aggregate per role (or 'machine'), for the ablation
     labels: dict[str, np.ndarray]  # pattern -> 0/1 per row (warning or critical phase)
     episodes: list[dict]  # fault_labels rows: machine, pattern, warning, fault (epoch s)
     fault_rate: float = 0.0  # the backfill's --fault-rate, a shortcut feature
@@ -174,40 +174,58 @@ def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict]) -> di
     return out
 
 
-def _raw_columns(con, sensors: str, scada: str, index: dict, n: int) -> dict[str, np.ndarray]:
-    """Every column of sensor_data and scada_machine_data reduced to one number per
-    machine-hour: numbers averaged, flags as the share true, text as the share of rows
-    that differ from the column's most common value. For the column ablation."""
-    out: dict[str, np.ndarray] = {}
-    skip = {"sensor_data_id", "scada_id", "machine_id", "line_id", "factory_id", "timestamp", "created_at", "date"}
+def _raw_columns(con, sensors: str, scada: str, index: dict, n: int) -> dict[str, dict[str, np.ndarray]]:
+    """Every column of sensor_data and scada_machine_data reduced per machine-hour, for the
+    column ablation: numbers averaged, flags as the share true, text as the share of rows
+    that differ from the column's most common value. A sensor_data column is one value per
+    sensor role (rows × roles, as the model's own features are), so that each is held
+    against the readings' own value role by role; a SCADA column is one value per row."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    skip = {"sensor_data_id", "scada_id", "machine_id", "line_id", "factory_id", "sensor_id", "timestamp", "created_at", "date"}
     for table, source in (("sensor_data", sensors), ("scada_machine_data", scada)):
-        kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall())
-        exprs = []
-        for c, k in kinds.items():
-            if c in skip:
-                continue
-            q = f'"{c}"'
-            if k in ("DOUBLE", "INTEGER", "BIGINT"):
-                exprs.append(f"avg({q}) AS {q}")
-            elif k == "BOOLEAN":
-                exprs.append(f"avg({q}::INT) AS {q}")
-            elif k.startswith("TIMESTAMP"):
-                exprs.append(f"avg(epoch({q})) AS {q}")
-            elif k == "VARCHAR":
-                mode = con.execute(f"SELECT mode({q}) FROM {source}").fetchone()[0]
-                mode_sql = "NULL" if mode is None else "'" + str(mode).replace("'", "''") + "'"
-                exprs.append(f"avg(({q} IS DISTINCT FROM {mode_sql})::INT) AS {q}")
+        exprs = _column_aggregates(con, source, skip)
+        by_role = table == "sensor_data"
+        source_sql = f"{source} d JOIN master_sensors r USING (sensor_id)" if by_role else source
+        role = ", r.role" if by_role else ""
         data = con.execute(
-            f"SELECT machine_id, epoch(date_trunc('hour', timestamp))::BIGINT AS hour, {', '.join(exprs)} FROM {source} GROUP BY ALL"
+            f"SELECT machine_id, epoch(date_trunc('hour', timestamp))::BIGINT AS hour{role}, {', '.join(exprs)} "
+            f"FROM {source_sql} GROUP BY ALL"
         ).fetchnumpy()
-        where = [index.get((m, h)) for m, h in zip(data["machine_id"], data["hour"])]
-        keep = np.array([w is not None for w in where])
-        at = np.array([w for w in where if w is not None], dtype=np.int64)
+        where = np.array([index.get((m, h), -1) for m, h in zip(data["machine_id"], data["hour"])], dtype=np.int64)
+        roles = sorted(set(data["role"])) if by_role else [None]
+        slot = {r: k for k, r in enumerate(roles)}
+        col_of = np.array([slot[r] for r in data["role"]], dtype=np.int64) if by_role else np.zeros(len(where), dtype=np.int64)
+        keep = where >= 0
         for c in data:
-            if c in ("machine_id", "hour"):
+            if c in ("machine_id", "hour", "role"):
                 continue
-            col = np.full(n, np.nan)
             values = _floats(data[c])
-            col[at] = values[keep]
-            out[f"{table}.{c}"] = col
+            per_role = {}
+            for r, k in slot.items():
+                col = np.full(n, np.nan)
+                pick = keep & (col_of == k)
+                col[where[pick]] = values[pick]
+                per_role[r or "machine"] = col
+            out[f"{table}.{c}"] = per_role
     return out
+
+
+def _column_aggregates(con, source: str, skip: set[str]) -> list[str]:
+    """One aggregate per column of `source`, as _raw_columns describes."""
+    kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall())
+    exprs = []
+    for c, k in kinds.items():
+        if c in skip:
+            continue
+        q = f'"{c}"'
+        if k in ("DOUBLE", "INTEGER", "BIGINT"):
+            exprs.append(f"avg({q}) AS {q}")
+        elif k == "BOOLEAN":
+            exprs.append(f"avg({q}::INT) AS {q}")
+        elif k.startswith("TIMESTAMP"):
+            exprs.append(f"avg(epoch({q})) AS {q}")
+        elif k == "VARCHAR":
+            mode = con.execute(f"SELECT mode({q}) FROM {source}").fetchone()[0]
+            mode_sql = "NULL" if mode is None else "'" + str(mode).replace("'", "''") + "'"
+            exprs.append(f"avg(({q} IS DISTINCT FROM {mode_sql})::INT) AS {q}")
+    return exprs
