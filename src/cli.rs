@@ -151,6 +151,10 @@ pub struct EvaluateArgs {
     /// one, their counts summed, instead of evaluating a database.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["start", "end", "every"])]
     pub pool: Vec<std::path::PathBuf>,
+    /// Also write the report as one self-contained HTML page: a bar chart per pattern, and
+    /// the traces of every labelled episode and false alarm with the detectors' flags.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

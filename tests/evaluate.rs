@@ -43,9 +43,13 @@ fn evaluate_scores_every_pattern_against_the_labels() {
     ]));
     let window = ["--start", "2026-03-02T00:00:00Z", "--end", "2026-03-03T23:00:00Z", "--every", "6h"];
     detectors_catch_every_pattern_and_spare_healthy_machines(&db, &url, dir.path());
-    let out = ok(genims(dir.path()).args(["--postgres-url", &url, "evaluate", "--format", "json"]).args(window));
+    let html = dir.path().join("report.html");
+    let out = ok(genims(dir.path())
+        .args(["--postgres-url", &url, "evaluate", "--format", "json", "--html", html.to_str().unwrap()])
+        .args(window));
     let report: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("--format json prints one JSON document");
+    html_report_shows_every_episode_and_the_same_numbers(&db, dir.path(), &html, &out.stdout);
     assert_eq!(report["evaluation_times"], 8, "2026-03-02 00:00 to 03-03 18:00 every 6 h");
     assert_eq!(report["machines"], 40);
     let patterns = report["patterns"].as_array().unwrap();
@@ -109,6 +113,38 @@ fn evaluate_scores_every_pattern_against_the_labels() {
     assert!((sum - 1.0).abs() < 1e-9 && states["running"].as_f64().unwrap() > 0.5, "state shares: {states:?}");
     assert!(report["healthy_flagged_max"].as_f64().unwrap() <= 1.0);
     reports_pool_without_a_database(dir.path(), &out.stdout, &report);
+}
+
+/// The HTML report in a real browser (headless Chromium): no console error, one trace figure
+/// per labelled episode, one bar chart per pattern, every number the JSON report's. With
+/// GENIMS_SCREENSHOTS=DIR the browser's screenshots are saved there (docs/images has them).
+fn html_report_shows_every_episode_and_the_same_numbers(
+    db: &TestDb,
+    dir: &std::path::Path,
+    html: &std::path::Path,
+    json: &[u8],
+) {
+    let episodes: i64 = db.scalar("SELECT count(*) FROM fault_labels");
+    assert!(episodes > 0, "the database has episodes to draw");
+    let page = std::fs::read_to_string(html).expect("--html writes the report");
+    assert!(
+        !page.contains("<script") && !page.contains("http://") && !page.contains("https://"),
+        "self-contained: no script, no address"
+    );
+    let json_file = dir.join("report-for-html.json");
+    std::fs::write(&json_file, json).unwrap();
+    let mut check = std::process::Command::new(common::python());
+    check
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/html_check.py"))
+        .arg(html)
+        .arg(&json_file)
+        .arg(episodes.to_string());
+    if let Some(shots) = std::env::var_os("GENIMS_SCREENSHOTS") {
+        check.arg(shots);
+    }
+    let out = check.output().expect("run tests/tools/html_check.py");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the HTML report in Chromium:\n{err}");
 }
 
 /// `--pool` reads JSON reports back: one report pooled is its own table; two copies double

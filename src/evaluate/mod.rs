@@ -14,7 +14,10 @@
 //! the JSON reports of earlier runs instead and sums them into one ([`pool`]).
 
 pub mod baseline;
+mod figures;
+mod html;
 pub mod pool;
+mod svg;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -172,8 +175,13 @@ fn ratio(a: u64, b: u64) -> Option<f64> {
 
 /// Runs `genims evaluate`.
 pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
+    let catalogue = cfg.fault_catalogue()?;
+    let rules: Vec<baseline::StaticRule> = catalogue.patterns.iter().map(baseline::StaticRule::of).collect();
+    let named_rules: BTreeMap<String, baseline::StaticRule> =
+        catalogue.patterns.iter().map(|p| p.name.clone()).zip(rules.iter().cloned()).collect();
     if !args.pool.is_empty() {
-        return pool::run(&args.pool, args.format);
+        let report = pool::run(&args.pool, args.format)?;
+        return write_html(args.html.as_deref(), &report, &figures::Figures::default(), &named_rules);
     }
     let client = db::connect(&cfg.postgres.target()?).await?;
     let (first, last) = data_span(&client).await?;
@@ -185,8 +193,6 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
         return Err(crate::cli::usage("the evaluation window is empty: --start must not lie after --end"));
     }
     let times: Vec<i64> = (0..).map(|k| start + k * every).take_while(|&t| t <= end).collect();
-    let catalogue = cfg.fault_catalogue()?;
-    let rules: Vec<baseline::StaticRule> = catalogue.patterns.iter().map(baseline::StaticRule::of).collect();
     let machine_types = machine_types(&client).await?;
     let labels = read_labels(&client).await?;
     let seen = evaluate_all(cfg, &catalogue, &rules, &labels, &times).await?;
@@ -205,11 +211,31 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     }
     report.healthy_flagged = seen.flagged;
     add_shares(&client, &mut report, start, end).await?;
+    let drawn = match args.html {
+        Some(_) => {
+            let flags = figures::Flags { times: &times, reference: &seen.fired, static_threshold: &seen.fired_static };
+            figures::read(&client, &catalogue, &report, &flags, (first, last)).await?
+        }
+        None => figures::Figures::default(),
+    };
     match args.format {
         EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         EvaluateFormat::Table => print!("{}", table(&report)),
     }
-    Ok(())
+    write_html(args.html.as_deref(), &report, &drawn, &named_rules)
+}
+
+/// Writes the HTML report to `path`, if given, whole or not at all.
+fn write_html(
+    path: Option<&std::path::Path>,
+    report: &Report,
+    drawn: &figures::Figures,
+    rules: &BTreeMap<String, baseline::StaticRule>,
+) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let mut file = crate::output::atomic::AtomicFile::create(path)?;
+    file.write_all(html::render(report, drawn, rules).as_bytes())?;
+    file.commit()
 }
 
 /// The first and last SCADA instants of a database that has the tables and detection views

@@ -104,15 +104,15 @@ fn add(a: &mut DetectorScore, b: &DetectorScore) {
     a.lead_hours.extend(&b.lead_hours);
 }
 
-/// `genims evaluate --pool FILE...`: prints the pooled report.
-pub fn run(files: &[std::path::PathBuf], format: crate::cli::EvaluateFormat) -> Result<()> {
+/// `genims evaluate --pool FILE...`: prints the pooled report, and returns it.
+pub fn run(files: &[std::path::PathBuf], format: crate::cli::EvaluateFormat) -> Result<Report> {
     let reports = files.iter().map(|f| Ok((f.display().to_string(), read(f)?))).collect::<Result<Vec<_>>>()?;
     let report = pool(reports)?;
     match format {
         crate::cli::EvaluateFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         crate::cli::EvaluateFormat::Table => print!("{}", super::table(&report)),
     }
-    Ok(())
+    Ok(report)
 }
 
 #[cfg(test)]
