@@ -31,7 +31,6 @@ def load(dir_: str, rate: float) -> features.Plant:
 def cross_plant(train: list[features.Plant], test: features.Plant, patterns: list[str]) -> dict:
     """The supervised model, its baselines and its leakage checks, per pattern."""
     out = {}
-    static = models.static_threshold(test)
     vocab: dict = {}
     short_train = [models.shortcut_features(p, vocab) for p in train]
     short_test = models.shortcut_features(test, vocab)
@@ -42,6 +41,7 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
         ys = [p.labels.get(pattern, np.zeros(len(p.hour), dtype=np.int8)) for p in train]
         y = test.labels.get(pattern, np.zeros(len(test.hour), dtype=np.int8))
         prob, flag = models.fit_predict([p.features for p in train], ys, test.features)
+        static, static_rule = models.static_threshold(train, ys, test)
         prevalence = float(np.concatenate(ys).mean())
         shuffled = [rng.permutation(v) for v in ys]
         _, shuffled_flag = models.fit_predict([p.features for p in train], shuffled, test.features, quick=True)
@@ -49,6 +49,7 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
         random_flag = models.random_flags(len(y), prevalence, k)
         out[pattern] = {
             "test_hours": int(y.sum()),
+            "static_rule": static_rule,
             "model": models.scores(y, flag, prob) | models.episodes_caught(test, pattern, flag),
             "static_threshold": models.scores(y, static) | models.episodes_caught(test, pattern, static),
             "random": models.scores(y, random_flag),

@@ -6,9 +6,10 @@
   those predictions), never on the test plant.
 - The unsupervised baseline: an IsolationForest on the same features, scored against all
   episodes (any pattern), at the training plants' share of episode hours.
-- Baselines on the same hours: a static threshold (the hour has a reading beyond a
-  sensor's warning limits, from the is_below/above_warning flags every PLC has) and random
-  (a seeded coin with the pattern's training prevalence).
+- Baselines on the same hours: a static threshold (one sensor role beyond its warning
+  limit for half the hour, from the is_below/above_warning flags every PLC has; the role
+  and side chosen per pattern on the training plants) and random (a seeded coin with the
+  pattern's training prevalence).
 - Leakage checks: shuffled labels; a model of shortcut features only (machine, machine
   type, line, hour of day, day of week, fault rate); and every raw column alone.
 """
@@ -111,11 +112,28 @@ def episodes_caught(plant, pattern: str, flag: np.ndarray) -> dict:
     }
 
 
-def static_threshold(plant) -> np.ndarray:
-    """Hours with any reading beyond a warning limit."""
-    below = plant.columns.get("sensor_data.is_below_warning", np.zeros(len(plant.hour)))
-    above = plant.columns.get("sensor_data.is_above_warning", np.zeros(len(plant.hour)))
-    return (np.nan_to_num(below) > 0) | (np.nan_to_num(above) > 0)
+def static_threshold(train, train_y: list[np.ndarray], test) -> tuple[np.ndarray, str]:
+    """The static rule a dashboard would pick with hindsight on the training plants: one
+    sensor role beyond its warning limit (above or below) for at least half of the hour,
+    the role and side whose flags score the best F1 on the training plants."""
+    y = np.concatenate(train_y)
+    best = (-1.0, None, None)
+    for column, side in (("sensor_data.is_above_warning", "above"), ("sensor_data.is_below_warning", "below")):
+        roles = sorted(set().union(*(p.columns.get(column, {}) for p in train)))
+        for role in roles:
+            flag = np.concatenate([_beyond(p, column, role) for p in train])
+            score = f1_score(y, flag, zero_division=0) if y.sum() else 0.0
+            if score > best[0]:
+                best = (score, column, role, side)
+    if best[1] is None:
+        return np.zeros(len(test.hour), dtype=bool), "none"
+    _, column, role, side = best
+    return _beyond(test, column, role), f"{role} {side} its warning limit for half the hour"
+
+
+def _beyond(plant, column: str, role: str) -> np.ndarray:
+    share = plant.columns.get(column, {}).get(role)
+    return np.zeros(len(plant.hour), dtype=bool) if share is None else np.nan_to_num(share) >= 0.5
 
 
 def random_flags(n: int, rate: float, key: int) -> np.ndarray:
