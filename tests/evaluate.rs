@@ -160,8 +160,17 @@ fn reports_pool_without_a_database(dir: &std::path::Path, json: &[u8], report: &
     assert!(text.contains("| bearing_failure |") && text.contains("healthy machines flagged"), "{text}");
     assert!(text.contains("| bearing_failure | high |") && text.contains("static threshold rules: "), "{text}");
     assert!(text.contains("pooled from 1 report: "), "{text}");
-    let out = ok(genims(dir).args(["--postgres-url", no_db, "evaluate", "--format", "json", "--pool", file, file]));
+    let pooled_html = dir.join("pooled.html");
+    let out = ok(genims(dir)
+        .args(["--postgres-url", no_db, "evaluate", "--format", "json", "--pool", file, file, "--html"])
+        .arg(&pooled_html));
     let twice: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let page = std::fs::read_to_string(&pooled_html).expect("a pooled report renders too");
+    assert_eq!(page.matches("<svg class=\"bars\"").count(), 10, "a bar chart per pattern in the pooled page");
+    assert!(page.contains("no database to draw traces from"), "the pooled page says why it has no traces");
+    let f1 = twice["patterns"][0]["f1"].as_f64().map_or("–".to_owned(), |x| format!("{x:.3}"));
+    let name = twice["patterns"][0]["pattern"].as_str().unwrap();
+    assert!(page.contains(&format!("data-metric=\"{name}.reference.f1\">{f1}<")), "the pooled F1 of {name}, {f1}");
     assert_eq!(twice["evaluation_times"], 16);
     for (p, q) in report["patterns"].as_array().unwrap().iter().zip(twice["patterns"].as_array().unwrap()) {
         assert_eq!(p["pattern"], q["pattern"]);

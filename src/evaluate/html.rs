@@ -90,6 +90,7 @@ fn scores(r: &Report, rules: &BTreeMap<String, StaticRule>) -> String {
         "</p><p class=\"note\">Per (machine, evaluation time), without point adjustment; episode recall counts an episode \
          caught when a detector flags its machine at any evaluation time from onset to end.</p>\n",
     );
+    s.push_str(&overview(r));
     let metrics = ["precision", "recall", "f1", "episode_recall"];
     for p in &r.patterns {
         let values: Vec<[Option<f64>; 3]> =
@@ -109,6 +110,35 @@ fn scores(r: &Report, rules: &BTreeMap<String, StaticRule>) -> String {
         s.push_str(&sql_details(&bars_sql(r, p, rules.get(&p.pattern))));
         s.push_str("</section>\n");
     }
+    s
+}
+
+/// One line per pattern: its episodes, each detector's F1, and the verdicts.
+fn overview(r: &Report) -> String {
+    let mut s = String::from(
+        "<table class=\"overview\"><tr><th>pattern</th><th>detectability</th><th>episodes</th><th>F1 reference</th>\
+         <th>F1 static threshold</th><th>F1 random</th><th>episode recall</th><th>tier targets</th></tr>",
+    );
+    for p in &r.patterns {
+        let _ = write!(
+            s,
+            "<tr><td><a href=\"#pattern-{0}\">{0}</a></td><td>{1}</td><td data-metric=\"{0}.episodes\">{2}</td>",
+            esc(&p.pattern),
+            esc(&p.detectability),
+            p.episodes
+        );
+        for (k, key) in DETECTOR_KEYS.iter().enumerate() {
+            s.push_str(&cell(format!("{}.{key}.f1", p.pattern), detector(p, k).f1));
+        }
+        s.push_str(&cell(format!("{}.reference.episode_recall", p.pattern), p.reference.episode_recall));
+        let verdict = match p.meets_tier_targets {
+            Some(true) => "met",
+            Some(false) => "not met",
+            None => "–",
+        };
+        let _ = write!(s, "<td>{verdict}</td></tr>");
+    }
+    s.push_str("</table>\n");
     s
 }
 
