@@ -20,9 +20,16 @@ import numpy as np
 from . import features, models, report
 
 MARGIN = 0.05  # how far above random a shortcut or shuffled model may score
+STARTED = time.time()
+
+
+def say(what: str) -> None:
+    """A progress line on stderr, with the seconds since the start."""
+    print(f"genims-ml: {time.time() - STARTED:7.1f} s  {what}", file=sys.stderr, flush=True)
 
 
 def load(dir_: str, rate: float) -> features.Plant:
+    say(f"features of {dir_}")
     plant = features.load(os.path.join(dir_, "parquet"), os.path.join(dir_, "master.json"), os.path.basename(dir_.rstrip("/")))
     plant.fault_rate = rate
     return plant
@@ -38,6 +45,7 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
     if_score, if_flag = models.isolation_forest([p.features for p in train], any_train, test.features)
     rng = np.random.default_rng(models.SEED)
     for k, pattern in enumerate(patterns):
+        say(f"cross-plant: {pattern}")
         ys = [p.labels.get(pattern, np.zeros(len(p.hour), dtype=np.int8)) for p in train]
         y = test.labels.get(pattern, np.zeros(len(test.hour), dtype=np.int8))
         prob, flag = models.fit_predict([p.features for p in train], ys, test.features)
@@ -68,6 +76,7 @@ def time_split(plants: list[features.Plant], patterns: list[str], share: float =
     out = {}
     cuts = [np.quantile(p.hour, share) for p in plants]
     for pattern in patterns:
+        say(f"time split: {pattern}")
         tx, ty, vx, vy = [], [], [], []
         for p, c in zip(plants, cuts):
             y = p.labels.get(pattern, np.zeros(len(p.hour), dtype=np.int8))
@@ -91,6 +100,7 @@ def ablation(train: list[features.Plant], test: features.Plant, patterns: list[s
     roles = {c: sorted(set().union(*(p.columns[c] for p in train + [test]))) for c in columns}
     table: dict[str, dict[str, float]] = {}
     for c in columns:
+        say(f"ablation: {c}")
         table[c] = {}
         for pattern in patterns:
             ys = [p.labels.get(pattern, np.zeros(len(p.hour), dtype=np.int8)) for p in train]
