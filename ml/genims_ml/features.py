@@ -11,6 +11,7 @@ Per machine, hour and sensor role:
 - the mean and slope of the hourly means over the last 6 and 24 hours;
 - the hour's mean and 6-hour slope minus the median of the same line's machines that hour.
 Per machine and hour: the share of the hour's SCADA minutes in each machine state.
+An hour's label is the phase at its end, when its features are complete.
 """
 
 from __future__ import annotations
@@ -158,8 +159,9 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
 
 
 def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict]) -> dict[str, np.ndarray]:
-    """Per pattern: 1 where the machine-hour overlaps the episode's warning or critical
-    phase ([warning_time, fault_time))."""
+    """Per pattern: 1 where the machine is in the episode's warning or critical phase
+    ([warning_time, fault_time)) at the end of the hour — the instant the hour's features
+    are complete, so that no feature holds a minute after the label's fault."""
     out: dict[str, np.ndarray] = {}
     by_machine: dict[str, np.ndarray] = {}
     for m in np.unique(machines):
@@ -170,7 +172,7 @@ def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict]) -> di
         if rows is None:
             continue
         h = hours[rows]
-        y[rows[(h + 3600 > e["warning"]) & (h < e["fault"])]] = 1
+        y[rows[(h + 3600 >= e["warning"]) & (h + 3600 < e["fault"])]] = 1
     return out
 
 

@@ -45,7 +45,8 @@ def markdown(r: dict) -> str:
                        "day of week, fault rate) stay within random + 0.05 on every pattern."]
     if "ablation" in r:
         flagged = r["ablation"]["beyond_the_readings"]
-        lines += ["", "### Every column alone", ""]
+        tried = sorted(r["ablation"]["f1"])
+        lines += ["", "### Every column alone", "", f"{len(tried)} columns tried: {', '.join(f'`{c}`' for c in tried)}.", ""]
         if flagged:
             lines += [
                 "Columns that alone predict a pattern better than the readings' own value "
