@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, Result};
 use tokio_postgres::Client;
 
-use super::{baseline, Fired, HealthyFlag, Report};
+use super::{baseline, Fired, HealthyFlag, Label, Report};
 use crate::clock::{instant_string, parse_instant, DAY, HOUR, SCADA_STEP};
 use crate::db;
 use crate::faults::Catalogue;
@@ -111,12 +111,13 @@ pub async fn read(
     client: &Client,
     catalogue: &Catalogue,
     report: &Report,
+    labels: &[Label],
     flags: &Flags<'_>,
     data: (i64, i64),
 ) -> Result<Figures> {
     let sensors = sensors(client).await?;
     let mut figures = Figures::default();
-    for mut ep in episodes(client).await? {
+    for mut ep in labels.iter().map(episode) {
         ep.figure.from = ep.figure.from.max(data.0);
         ep.figure.to = ep.figure.to.min(data.1 + SCADA_STEP).max(ep.figure.from + SCADA_STEP);
         let rate = report.patterns.iter().find(|p| p.pattern == ep.figure.pattern).map_or(0.0, |p| p.random_rate);
@@ -139,47 +140,29 @@ struct Labelled {
     affected: Vec<String>,
 }
 
-async fn episodes(client: &Client) -> Result<Vec<Labelled>> {
-    let epoch = |c: &str| format!("extract(epoch FROM {c})::bigint");
-    let sql = format!(
-        "SELECT episode_id, machine_id::text, pattern::text, {}, {}, {}, {}, {}, {}, reaches_fault, coalesce(affected_sensors, '')::text \
-         FROM fault_labels ORDER BY pattern, onset_time, episode_id",
-        epoch("onset_time"),
-        epoch("warning_time"),
-        epoch("critical_time"),
-        epoch("fault_time"),
-        epoch("fault_end_time"),
-        epoch("end_time"),
-    );
-    let rows = client.query(&sql, &[]).await.map_err(|e| anyhow!("cannot read fault_labels: {}", db::cause(&e)))?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let (onset, end): (i64, i64) = (r.get(3), r.get(8));
-            let affected: String = r.get(10);
-            Labelled {
-                figure: EpisodeFigure {
-                    episode_id: r.get(0),
-                    machine: r.get(1),
-                    pattern: r.get(2),
-                    onset,
-                    warning: r.get(4),
-                    critical: r.get(5),
-                    fault: r.get(6),
-                    fault_end: r.get(7),
-                    end,
-                    reaches_fault: r.get(9),
-                    scored: false,
-                    from: onset - DAY,
-                    to: end + HOUR,
-                    traces: Vec::new(),
-                    flags: Default::default(),
-                    sql: String::new(),
-                },
-                affected: affected.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-            }
-        })
-        .collect())
+/// A label's figure, before its flags and traces are read.
+fn episode(l: &Label) -> Labelled {
+    Labelled {
+        figure: EpisodeFigure {
+            episode_id: l.episode_id,
+            machine: l.machine.clone(),
+            pattern: l.pattern.clone(),
+            onset: l.onset,
+            warning: l.warning,
+            critical: l.critical,
+            fault: l.fault,
+            fault_end: l.fault_end,
+            end: l.end,
+            reaches_fault: l.reaches_fault,
+            scored: false,
+            from: l.onset - DAY,
+            to: l.end + HOUR,
+            traces: Vec::new(),
+            flags: Default::default(),
+            sql: String::new(),
+        },
+        affected: l.affected.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+    }
 }
 
 /// The evaluation times in the figure's window at which each detector flagged its machine.

@@ -38,13 +38,18 @@ fn target(pattern: &str) -> (f64, f64) {
 }
 
 struct Label {
+    episode_id: i64,
     machine: String,
     pattern: String,
     onset: i64,
     warning: i64,
+    critical: i64,
     fault: i64,
+    fault_end: Option<i64>,
     end: i64,
     reaches_fault: bool,
+    /// The sensors the episode affects, comma-separated.
+    affected: String,
 }
 
 /// One detector's score for one pattern: per (machine, evaluation time) without point
@@ -214,7 +219,7 @@ pub async fn run(cfg: &Config, args: &EvaluateArgs) -> Result<()> {
     let drawn = match args.html {
         Some(_) => {
             let flags = figures::Flags { times: &times, reference: &seen.fired, static_threshold: &seen.fired_static };
-            figures::read(&client, &catalogue, &report, &flags, (first, last)).await?
+            figures::read(&client, &catalogue, &report, &labels, &flags, (first, last)).await?
         }
         None => figures::Figures::default(),
     };
@@ -271,18 +276,35 @@ async fn machine_types(client: &tokio_postgres::Client) -> Result<BTreeMap<Strin
         .collect())
 }
 
-/// The fault labels: the ground truth.
+/// The fault labels: the ground truth, by pattern and onset.
 async fn read_labels(client: &tokio_postgres::Client) -> Result<Vec<Label>> {
-    Ok(client
-        .query(
-            "SELECT machine_id::text, pattern::text, extract(epoch FROM onset_time)::bigint, extract(epoch FROM warning_time)::bigint,
-                    extract(epoch FROM fault_time)::bigint, extract(epoch FROM end_time)::bigint, reaches_fault FROM fault_labels",
-            &[],
-        )
-        .await
-        .map_err(|e| anyhow!("cannot read fault_labels: {}", db::cause(&e)))?
+    let epoch = |c: &str| format!("extract(epoch FROM {c})::bigint");
+    let sql = format!(
+        "SELECT episode_id, machine_id::text, pattern::text, {}, {}, {}, {}, {}, {}, reaches_fault, coalesce(affected_sensors, '')::text \
+         FROM fault_labels ORDER BY pattern, onset_time, episode_id",
+        epoch("onset_time"),
+        epoch("warning_time"),
+        epoch("critical_time"),
+        epoch("fault_time"),
+        epoch("fault_end_time"),
+        epoch("end_time"),
+    );
+    let rows = client.query(&sql, &[]).await.map_err(|e| anyhow!("cannot read fault_labels: {}", db::cause(&e)))?;
+    Ok(rows
         .iter()
-        .map(|r| Label { machine: r.get(0), pattern: r.get(1), onset: r.get(2), warning: r.get(3), fault: r.get(4), end: r.get(5), reaches_fault: r.get(6) })
+        .map(|r| Label {
+            episode_id: r.get(0),
+            machine: r.get(1),
+            pattern: r.get(2),
+            onset: r.get(3),
+            warning: r.get(4),
+            critical: r.get(5),
+            fault: r.get(6),
+            fault_end: r.get(7),
+            end: r.get(8),
+            reaches_fault: r.get(9),
+            affected: r.get(10),
+        })
         .collect())
 }
 
@@ -759,13 +781,17 @@ mod tests {
 
     fn label(machine: &str, onset: i64) -> Label {
         Label {
+            episode_id: onset,
             machine: machine.into(),
             pattern: "bearing_failure".into(),
             onset,
             warning: onset + 10,
+            critical: onset + 15,
             fault: onset + 20,
+            fault_end: None,
             end: onset + 30,
             reaches_fault: true,
+            affected: String::new(),
         }
     }
 
