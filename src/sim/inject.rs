@@ -325,4 +325,59 @@ mod tests {
         let c: Entry = serde_json::from_str("{\"op\":\"clear\",\"id\":5,\"at\":\"2026-03-05T01:00:00Z\"}").unwrap();
         assert_eq!(c, Entry::Clear { id: 5, at: "2026-03-05T01:00:00Z".into(), replaced: false });
     }
+
+    /// Label rows of one machine's day: (episode id, fault time, release instant).
+    #[derive(Default)]
+    struct Labels(Vec<(String, String, i64)>);
+
+    impl crate::rows::Emit for Labels {
+        fn emit<R: crate::rows::Row>(&mut self, row: &R, at: i64) {
+            if R::TABLE == crate::rows::Table::FaultLabels {
+                let mut buf = Vec::new();
+                crate::encode::encode(crate::encode::Format::Jsonl, row, &mut buf);
+                let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+                self.0.push((v["episode_id"].to_string(), v["fault_time"].as_str().unwrap().to_owned(), at));
+            }
+        }
+    }
+
+    fn day_labels(engine: &Engine, m: usize, day: i64) -> Vec<(String, String, i64)> {
+        let counters = engine.counters_of(&[m], day, &Default::default());
+        let mut run = crate::sim::unit::DayRun::new(
+            engine,
+            crate::sim::unit::UnitSpec::new(m, day, (day, day + crate::clock::DAY)),
+            counters[0],
+        );
+        let mut out = Labels::default();
+        run.run_until(day + crate::clock::DAY, &mut out);
+        out.0
+    }
+
+    /// A stream applies a clear at a minute it has not generated yet, so an episode a clear
+    /// ends at once (after its trip) is labelled at the clear, not in the minute before.
+    #[test]
+    fn an_episode_cleared_after_its_trip_is_labelled_at_the_clear() {
+        let engine = crate::sim::seed_7_engine_at(0.0);
+        let m = engine.plant.machines.iter().position(|mc| mc.machine_type == "cnc_lathe").unwrap();
+        let day = crate::clock::days_from_civil(2026, 3, 5) * crate::clock::DAY;
+        let inject = Entry::Inject {
+            id: ID_BASE + 1,
+            machine_id: engine.plant.machines[m].id.clone(),
+            pattern: "coolant_failure".into(),
+            at: instant_string(day + 6 * HOUR),
+            duration_s: Some(900),
+            severity: None,
+            key: None,
+        };
+        engine.apply_injections(std::slice::from_ref(&inject)).unwrap();
+        let labels = day_labels(&engine, m, day);
+        let [(id, fault, _)] = labels.as_slice() else { panic!("one label: {labels:?}") };
+        assert_eq!(id, &(ID_BASE + 1).to_string());
+        let c = parse_instant(fault).unwrap() + SCADA_STEP;
+        let clear = Entry::Clear { id: ID_BASE + 1, at: instant_string(c), replaced: false };
+        engine.apply_injections(&[inject, clear]).unwrap();
+        let labels = day_labels(&engine, m, day);
+        let [(_, _, at)] = labels.as_slice() else { panic!("one label: {labels:?}") };
+        assert_eq!(*at, c, "the label is released at the clear, {}", instant_string(c));
+    }
 }

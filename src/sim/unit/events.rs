@@ -76,11 +76,13 @@ impl Engine {
         let (_, line_id, factory_id) = self.place(machine);
         let sensors = self.sensors_of(m);
         // Ground-truth labels: every episode touching the window, once, in the unit holding
-        // the later of its onset and the window start — an injected episode's at its end
-        // (it may be cleared early), or the window's last minute.
+        // the later of its onset and the window start — an injected episode's in its last
+        // minute (it may be cleared early), or the window's last minute. A clear that ends
+        // an episode at once (after its trip, or replaced by another) puts its label at the
+        // clear: a stream applies a clear at a minute it has not generated yet.
         for ep in &tl.episodes {
             let anchor = if ep.injected {
-                (ep.end() - 60).min(spec.window.1 - 60).max(spec.window.0)
+                (ep.end() - 60).max(ep.cleared_at.unwrap_or(i64::MIN)).min(spec.window.1 - 60).max(spec.window.0)
             } else {
                 ep.onset.max(spec.window.0)
             };
