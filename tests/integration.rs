@@ -11,6 +11,7 @@ mod backfill;
 mod backfill_db;
 mod broker;
 mod cli;
+mod console;
 mod deploy;
 mod evaluate;
 mod full_disk;

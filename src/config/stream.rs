@@ -49,6 +49,10 @@ pub struct StreamConfig {
     /// Bearer token for changes through the control plane; required off loopback.
     #[serde(deserialize_with = "control_token")]
     pub control_token: Option<Secret>,
+    /// Minutes of every sensor's readings the control plane's console keeps (`GET /`); 0
+    /// turns the console off. Memory: 24 bytes per sensor and minute.
+    #[serde(deserialize_with = "setting::int::<_, _, 0, 1_440>")]
+    pub console_minutes: usize,
 }
 
 impl Default for StreamConfig {
@@ -65,6 +69,7 @@ impl Default for StreamConfig {
             shutdown_grace_s: 8,
             listen: Some(DEFAULT_LISTEN.parse().expect("a valid address")),
             control_token: None,
+            console_minutes: 60,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The daemon's HTTP control plane on `[stream] listen`: `/metrics` (OpenMetrics text),
+//! The daemon's HTTP control plane on `[stream] listen`: `GET /` (the live console: its page,
+//! `/api/plant` and `/api/machines/{id}/series`, see [`super::console`]), `/metrics` (OpenMetrics text),
 //! `/healthz` (the process is alive), `/readyz` (every sink delivers), `GET /faults` (the
 //! episodes in effect and those starting within the hour), `POST /faults` (inject an
 //! episode; an `Idempotency-Key` header makes a retry find the episode it made) and `DELETE
@@ -9,7 +10,7 @@
 //! it. hyper serves the connections and axum routes the requests. A slow or abusive client
 //! gets bounded resources: at most [`MAX_CONNECTIONS`] connections are served at once (more
 //! wait in the kernel's backlog), request headers must arrive within [`HEADER_TIMEOUT`],
-//! request bodies are capped at [`MAX_BODY`], and a connection lives at most
+//! request bodies are capped at [`MAX_BODY`], a request target at [`MAX_TARGET`] bytes, and a connection lives at most
 //! [`CONNECTION_LIFETIME`] (then it is closed gracefully and a scraper reconnects).
 
 use std::net::SocketAddr;
@@ -17,8 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -26,6 +28,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 
+use super::console::{api, assets};
 use super::deliver::Control;
 use super::inject::{Command, InjectRequest, Reply};
 use super::metrics::View;
@@ -44,14 +47,32 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
+/// The longest request target (path and query) accepted; longer ones get 414.
+pub const MAX_TARGET: usize = 2048;
 
 /// What the handlers read.
-struct Plane {
+pub struct Plane {
     view: Arc<View>,
     ctl: Arc<Control>,
     /// To the generator thread.
     commands: std::sync::Mutex<std::sync::mpsc::Sender<Command>>,
     token: Option<Secret>,
+    /// The stream's name and speed, as the console shows them.
+    stream: String,
+    speed: Option<f64>,
+}
+
+impl Plane {
+    pub fn new(
+        view: Arc<View>,
+        ctl: Arc<Control>,
+        commands: std::sync::mpsc::Sender<Command>,
+        token: Option<Secret>,
+        stream: &str,
+        speed: Option<f64>,
+    ) -> Plane {
+        Plane { view, ctl, commands: std::sync::Mutex::new(commands), token, stream: stream.to_owned(), speed }
+    }
 }
 
 /// Refuses to expose the control plane beyond this host without a token: one line saying
@@ -79,13 +100,13 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener> {
 }
 
 /// The routes.
-fn router(
-    view: Arc<View>,
-    ctl: Arc<Control>,
-    commands: std::sync::mpsc::Sender<Command>,
-    token: Option<Secret>,
-) -> Router {
+fn router(plane: Plane) -> Router {
     Router::new()
+        .route("/", get(page))
+        .route("/console.js", get(script))
+        .route("/console.css", get(style))
+        .route("/api/plant", get(api_plant))
+        .route("/api/machines/{id}/series", get(api_series))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -94,7 +115,90 @@ fn router(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(Arc::new(Plane { view, ctl, commands: std::sync::Mutex::new(commands), token }))
+        .layer(axum::middleware::from_fn(bounded_target))
+        .with_state(Arc::new(plane))
+}
+
+/// Refuses a request target longer than [`MAX_TARGET`] with 414.
+async fn bounded_target(req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_TARGET {
+        return error(StatusCode::URI_TOO_LONG, format!("the request target has {len} bytes; at most {MAX_TARGET}"));
+    }
+    next.run(req).await
+}
+
+/// An embedded asset, with the console's security headers.
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    let mut r = ([(header::CONTENT_TYPE, kind)], body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(assets::CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+/// The console is off: one line saying how to turn it on.
+fn console_off() -> Response {
+    error(StatusCode::NOT_FOUND, "the console is off: set [stream] console_minutes above 0 (60 by default)")
+}
+
+/// `GET /`: the console's page.
+async fn page(State(p): State<Arc<Plane>>) -> Response {
+    if p.view.console.is_none() {
+        return console_off();
+    }
+    asset("text/html; charset=utf-8", assets::INDEX)
+}
+
+async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", assets::SCRIPT)
+}
+
+async fn style() -> Response {
+    asset("text/css; charset=utf-8", assets::STYLE)
+}
+
+/// `GET /api/plant`.
+async fn api_plant(State(p): State<Arc<Plane>>) -> Response {
+    let Some(console) = &p.view.console else { return console_off() };
+    let (_, episodes) = p.view.faults();
+    let failing = p.view.failing();
+    let sinks = p.view.lanes.iter().map(|l| (l.name, failing.contains(&l.name), l.stats.through())).collect();
+    let ctx = api::Context {
+        stream: &p.stream,
+        speed: p.speed,
+        token_required: p.token.is_some(),
+        sinks,
+        episodes: &sorted(&episodes),
+    };
+    no_store(Json(api::plant(console, &ctx)).into_response())
+}
+
+/// `GET /api/machines/{id}/series?minutes=N`.
+async fn api_series(State(p): State<Arc<Plane>>, Path(id): Path<String>, uri: Uri) -> Response {
+    let Some(console) = &p.view.console else { return console_off() };
+    let (_, episodes) = p.view.faults();
+    console.note_episodes(episodes.iter());
+    let answer =
+        api::series_minutes(uri.query(), console.minutes).and_then(|minutes| api::series(console, &id, minutes));
+    match answer {
+        Ok(v) => no_store(Json(v).into_response()),
+        Err(api::Refused::BadRequest(e)) => error(StatusCode::BAD_REQUEST, e),
+        Err(api::Refused::NotFound(e)) => error(StatusCode::NOT_FOUND, e),
+    }
+}
+
+/// Episodes by onset, then id.
+fn sorted(episodes: &[super::generate::EpisodeView]) -> Vec<super::generate::EpisodeView> {
+    let mut list = episodes.to_vec();
+    list.sort_by(|a, b| (&a.onset, a.id).cmp(&(&b.onset, b.id)));
+    list
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// A JSON error body naming the cause.
@@ -256,14 +360,15 @@ async fn readyz(State(p): State<Arc<Plane>>) -> Response {
 /// after it, by onset.
 async fn faults(State(p): State<Arc<Plane>>) -> Response {
     let (at, episodes) = p.view.faults();
-    let mut list: Vec<&super::generate::EpisodeView> = episodes.iter().collect();
-    list.sort_by(|a, b| (&a.onset, a.id).cmp(&(&b.onset, b.id)));
     let at = (at > 0).then(|| crate::clock::instant_string(at));
-    Json(json!({ "at": at, "episodes": list })).into_response()
+    Json(json!({ "at": at, "episodes": sorted(&episodes) })).into_response()
 }
 
 async fn not_found(uri: Uri) -> Response {
-    let error = format!("no such endpoint: {}; try /metrics, /healthz, /readyz, /faults or /faults/{{id}}", uri.path());
+    let error = format!(
+        "no such endpoint: {}; try /, /api/plant, /api/machines/{{id}}/series, /metrics, /healthz, /readyz, /faults or /faults/{{id}}",
+        uri.path()
+    );
     (StatusCode::NOT_FOUND, Json(json!({ "error": error }))).into_response()
 }
 
@@ -273,13 +378,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> Response {
 }
 
 /// Serves the control plane on `listener` until the task is aborted.
-pub async fn serve(
-    listener: std::net::TcpListener,
-    view: Arc<View>,
-    ctl: Arc<Control>,
-    commands: std::sync::mpsc::Sender<Command>,
-    token: Option<Secret>,
-) {
+pub async fn serve(listener: std::net::TcpListener, plane: Plane) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -287,7 +386,7 @@ pub async fn serve(
             return;
         }
     };
-    let app = router(view, ctl, commands, token);
+    let app = router(plane);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = Arc::clone(&slots).acquire_owned().await.expect("the semaphore is never closed");

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::buffer::Batch;
+use super::console::Console;
 use crate::clock::{instant_string, DAY, HOUR, SCADA_STEP};
 use crate::encode::{encode, Format};
 use crate::rows::{Emit, Row, Table};
@@ -146,6 +147,8 @@ pub struct Generator<'e> {
     day_starts: Vec<Counters>,
     next: i64,
     threads: usize,
+    /// What the control plane's console keeps of the rows, if it is served.
+    console: Option<Arc<Console>>,
 }
 
 impl<'e> Generator<'e> {
@@ -156,7 +159,13 @@ impl<'e> Generator<'e> {
         let next = plan.window.0;
         let day_starts = counters.clone();
         let machines = counters.into_iter().map(|c| (c, None)).collect();
-        Generator { engine, plan, machines, day_starts, next, threads: threads.max(1) }
+        Generator { engine, plan, machines, day_starts, next, threads: threads.max(1), console: None }
+    }
+
+    /// Every row generated from now on is also shown to `console`.
+    pub fn with_console(mut self, console: Option<Arc<Console>>) -> Generator<'e> {
+        self.console = console;
+        self
     }
 
     /// Whether machine `m` is one this stream generates.
@@ -227,6 +236,7 @@ impl<'e> Generator<'e> {
         let chunk = plan.machines.len().div_ceil(self.threads).max(1);
         let ticks = ((b - a) + plan.step - 1) / plan.step;
         let mut out: Vec<TickRows> = Vec::with_capacity(self.threads);
+        let console = self.console.as_deref();
         std::thread::scope(|s| {
             let handles: Vec<_> = plan
                 .machines
@@ -249,7 +259,10 @@ impl<'e> Generator<'e> {
                                 }
                             }
                             rows.status.near.extend(run.episodes_near(a, HOUR).map(|e| EpisodeView::of(engine, e, a)));
-                            run.run_until(b, &mut rows);
+                            match console.filter(|c| c.holds(m)) {
+                                Some(c) => run.run_until(b, &mut c.tap(m, a, b, &mut rows).expect("held")),
+                                None => run.run_until(b, &mut rows),
+                            }
                             *counters = run.counters();
                         }
                         rows

@@ -280,14 +280,22 @@ pub struct View {
     /// when it was cancelled), so `GET /faults` shows a change as soon as it is answered —
     /// until a released minute's own list includes it.
     changes: std::sync::Mutex<Vec<(i64, i64, Option<EpisodeView>)>>,
+    /// The console's memory of the recent rows, when it is served.
+    pub console: Option<Arc<super::console::Console>>,
 }
 
 impl View {
-    pub fn new(metrics: Arc<Metrics>, pace: Arc<Pace>, lanes: Vec<SinkView>) -> View {
+    pub fn new(
+        metrics: Arc<Metrics>,
+        pace: Arc<Pace>,
+        lanes: Vec<SinkView>,
+        console: Option<Arc<super::console::Console>>,
+    ) -> View {
         View {
             metrics,
             pace,
             lanes,
+            console,
             faults: std::sync::Mutex::new((0, Arc::new(Vec::new()))),
             changes: std::sync::Mutex::new(Vec::new()),
         }
@@ -298,11 +306,20 @@ impl View {
     pub fn set_plant(&self, at: i64, status: &PlantStatus) {
         self.metrics.set_plant(status);
         *self.faults.lock().expect("no poisoned lock") = (at, Arc::new(status.near.clone()));
+        if let Some(c) = &self.console {
+            c.note_episodes(&status.near);
+        }
         self.changes.lock().expect("no poisoned lock").retain(|c| c.0 > at);
     }
 
     /// Records an injection or clear applied at minute `at` (not yet released).
     pub fn note_change(&self, at: i64, id: i64, episode: Option<EpisodeView>) {
+        if let Some(c) = &self.console {
+            match &episode {
+                Some(e) => c.note_episodes([e]),
+                None => c.forget(id),
+            }
+        }
         self.changes.lock().expect("no poisoned lock").push((at, id, episode));
     }
 

@@ -16,6 +16,7 @@
 //! sink lacks. The engine is deterministic: regenerating is the same as replaying.
 
 pub mod buffer;
+pub mod console;
 pub mod control;
 pub mod deliver;
 pub mod generate;
@@ -218,23 +219,21 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         "stream starting"
     );
     let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
+    let console = open_console(cfg, &req, &engine, &machines);
     let view = Arc::new(View::new(
         Arc::clone(&metrics),
         Arc::clone(&pace),
         lanes.iter().map(|l| SinkView { name: l.name, queue: Arc::clone(&l.queue), stats: l.stats.clone() }).collect(),
+        console,
     ));
     // Injections travel from the control plane to the generator thread.
     let (commands_tx, commands) = mpsc::channel::<inject::Command>();
     // The control plane answers through the final drain, until the process ends.
     let server = listener.map(|l| {
-        tracing::info!(listen = %req.listen.expect("bound"), "serving /metrics, /healthz, /readyz, /faults");
-        rt.spawn(control::serve(
-            l,
-            Arc::clone(&view),
-            Arc::clone(&ctl),
-            commands_tx.clone(),
-            cfg.stream.control_token.clone(),
-        ))
+        let token = cfg.stream.control_token.clone();
+        let plane =
+            control::Plane::new(Arc::clone(&view), Arc::clone(&ctl), commands_tx.clone(), token, &req.name, req.speed);
+        serve_control(l, plane, &req, &view, rt)
     });
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
@@ -271,6 +270,36 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         Some(f) => bail!("{f}"),
         None => Ok(()),
     }
+}
+
+/// Serves the control plane on its own task.
+fn serve_control(
+    l: std::net::TcpListener,
+    plane: control::Plane,
+    req: &Request,
+    view: &View,
+    rt: &tokio::runtime::Handle,
+) -> tokio::task::JoinHandle<()> {
+    let listen = req.listen.expect("bound");
+    let console = if view.console.is_some() { format!(", the console at http://{listen}/") } else { String::new() };
+    tracing::info!(%listen, "serving /metrics, /healthz, /readyz, /faults{console}");
+    rt.spawn(control::serve(l, plane))
+}
+
+/// The console's memory, when the control plane is served and `[stream] console_minutes`
+/// is not 0.
+fn open_console(cfg: &Config, req: &Request, engine: &Engine, machines: &[usize]) -> Option<Arc<console::Console>> {
+    if req.listen.is_none() || cfg.stream.console_minutes == 0 {
+        return None;
+    }
+    let c = console::Console::new(engine, machines, cfg.stream.console_minutes);
+    tracing::info!(
+        minutes = c.minutes,
+        machines = machines.len(),
+        mib = format!("{:.1}", c.bytes() as f64 / f64::from(1 << 20)),
+        "the console keeps the last minutes of every sensor ([stream] console_minutes)"
+    );
+    Some(Arc::new(c))
 }
 
 /// The retention task of a stream that delivers to PostgreSQL with `[retention] days` set.
@@ -502,7 +531,7 @@ fn release(
     let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(0);
     std::thread::scope(|s| {
         s.spawn(move || {
-            let mut gen = Generator::new(engine, plan, counters, threads);
+            let mut gen = Generator::new(engine, plan, counters, threads).with_console(view.console.clone());
             let mut took = Duration::ZERO;
             while !ctl.stopping() {
                 // Generate just in time (memory holds one minute, not two), with a lead of
@@ -552,6 +581,9 @@ fn release(
                     view.set_plant(tick.first, status);
                 }
                 metrics.set_simulated(tick.through);
+                if let Some(c) = &view.console {
+                    c.release(tick.through);
+                }
                 for l in lanes {
                     if tick.through > l.skip {
                         // Back-pressure: a full queue makes generation wait for its sink.
