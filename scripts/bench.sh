@@ -135,3 +135,9 @@ scripts/bench-stream.sh
 # 6. Retention over a month: the default plant into daily partitions, 30 days keeping 7.
 echo
 scripts/bench-retention.sh
+
+# 7. The live console: daemon CPU with the page open in Chromium against no client, side by
+# side in real time; the console's memory at ×1 and ×10.
+echo
+scripts/bench-console.sh 1 300
+scripts/bench-console.sh 10 120

@@ -165,12 +165,13 @@ async fn api_plant(State(p): State<Arc<Plane>>) -> Response {
     let (_, episodes) = p.view.faults();
     let failing = p.view.failing();
     let sinks = p.view.lanes.iter().map(|l| (l.name, failing.contains(&l.name), l.stats.through())).collect();
+    let episodes = sorted(&episodes);
     let ctx = api::Context {
         stream: &p.stream,
         speed: p.speed,
         token_required: p.token.is_some(),
         sinks,
-        episodes: &sorted(&episodes),
+        episodes: &episodes,
     };
     no_store(Json(api::plant(console, &ctx)).into_response())
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Console, Trace};
+use super::Console;
 use crate::clock::{instant_string, SCADA_STEP, SENSOR_STEP};
 use crate::stream::generate::EpisodeView;
 
@@ -32,80 +32,141 @@ pub struct Context<'a> {
     pub episodes: &'a [EpisodeView],
 }
 
+/// A machine's tile.
+#[derive(serde::Serialize)]
+struct Tile<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    machine_type: &'a str,
+    state: &'static str,
+    oee: Option<f64>,
+    episode: Option<Mark<'a>>,
+}
+
+/// The episode a machine is in (ground truth).
+#[derive(serde::Serialize)]
+struct Mark<'a> {
+    id: i64,
+    pattern: &'a str,
+    phase: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct LineView<'a> {
+    id: &'a str,
+    name: &'a str,
+    /// The mean of its machines' OEE.
+    oee: Option<f64>,
+    machines: Vec<Tile<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct FactoryView<'a> {
+    id: &'a str,
+    name: &'a str,
+    lines: Vec<LineView<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct SinkState {
+    name: &'static str,
+    failing: bool,
+    through: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct ControlState {
+    token_required: bool,
+}
+
+/// The body of `GET /api/plant`.
+#[derive(serde::Serialize)]
+pub struct PlantView<'a> {
+    stream: &'a str,
+    at: Option<String>,
+    /// The minute whose SCADA rows the states are.
+    states_at: Option<String>,
+    speed: Option<f64>,
+    history_minutes: usize,
+    control: ControlState,
+    sinks: Vec<SinkState>,
+    /// Machines this stream generates.
+    machines: usize,
+    /// Whether some were left out ([`MAX_MACHINES`]).
+    truncated: bool,
+    factories: Vec<FactoryView<'a>>,
+    patterns: &'a [super::PatternInfo],
+    episodes: &'a [EpisodeView],
+}
+
 /// `GET /api/plant`.
-pub fn plant(c: &Console, ctx: &Context<'_>) -> Value {
+pub fn plant<'a>(c: &'a Console, ctx: &Context<'a>) -> PlantView<'a> {
     let through = c.released();
     // The newest minute whose SCADA rows are released.
     let minute = (through - 1).div_euclid(SCADA_STEP) * SCADA_STEP;
-    let mut states: Vec<Option<(&'static str, Option<f64>)>> = vec![None; c.plant.machines.len()];
-    for (m, slot) in states.iter_mut().enumerate().take(MAX_MACHINES) {
-        if let Some(t) = c.trace(m) {
-            let state = t.state(minute).map(|s| s.name());
-            let oee = t.scada_before(through).and_then(|r| number(&r.json, "oee_percentage"));
-            *slot = Some((state.unwrap_or("unknown"), oee));
+    // Each machine's episode in progress, found once (not per machine over every episode).
+    let mut in_progress: std::collections::HashMap<&str, &EpisodeView> = std::collections::HashMap::new();
+    for e in ctx.episodes.iter().filter(|e| e.phase != "upcoming") {
+        in_progress.entry(e.machine_id.as_str()).or_insert(e);
+    }
+    let tile = |m: usize| -> Option<Tile<'a>> {
+        let t = c.trace(m)?;
+        let mc = &c.plant.machines[m];
+        Some(Tile {
+            id: &mc.id,
+            name: &mc.name,
+            machine_type: mc.machine_type,
+            state: c.state(m, minute).map_or("unknown", |s| s.name()),
+            oee: t.scada_before(through).and_then(|r| r.oee),
+            episode: in_progress.get(mc.id.as_str()).map(|e| Mark { id: e.id, pattern: &e.pattern, phase: e.phase }),
+        })
+    };
+    let held = (0..c.plant.machines.len()).filter(|&m| c.holds(m)).count();
+    let mut listed = 0;
+    let mut factories = Vec::new();
+    for (fi, (fid, fname)) in c.plant.factories.iter().enumerate() {
+        let mut lines = Vec::new();
+        for &li in &c.plant.factory_lines[fi] {
+            let mut machines = Vec::new();
+            for &m in &c.plant.line_machines[li] {
+                if listed < MAX_MACHINES {
+                    if let Some(t) = tile(m) {
+                        listed += 1;
+                        machines.push(t);
+                    }
+                }
+            }
+            if machines.is_empty() {
+                continue;
+            }
+            let oees: Vec<f64> = machines.iter().filter_map(|t| t.oee).collect();
+            let oee = (!oees.is_empty()).then(|| round2(oees.iter().sum::<f64>() / oees.len() as f64));
+            let (lid, lname, _) = &c.plant.lines[li];
+            lines.push(LineView { id: lid, name: lname, oee, machines });
+        }
+        if !lines.is_empty() {
+            factories.push(FactoryView { id: fid, name: fname, lines });
         }
     }
-    let mut listed = 0;
-    let factories: Vec<Value> = c
-        .plant
-        .factories
-        .iter()
-        .enumerate()
-        .map(|(fi, (fid, fname))| {
-            let lines: Vec<Value> = c
-                .plant
-                .lines
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| l.2 == fi)
-                .map(|(li, (lid, lname, _))| {
-                    let mut oees = Vec::new();
-                    let machines: Vec<Value> = c
-                        .plant
-                        .machines
-                        .iter()
-                        .enumerate()
-                        .filter(|(m, mc)| mc.line == li && states[*m].is_some())
-                        .filter(|_| {
-                            listed += 1;
-                            listed <= MAX_MACHINES
-                        })
-                        .map(|(m, mc)| {
-                            let (state, oee) = states[m].expect("filtered");
-                            oees.extend(oee);
-                            let episode = ctx.episodes.iter().find(|e| e.machine_id == mc.id && e.phase != "upcoming");
-                            json!({
-                                "id": mc.id, "name": mc.name, "type": mc.machine_type, "state": state,
-                                "oee": oee, "episode": episode.map(|e| json!({"id": e.id, "pattern": e.pattern, "phase": e.phase})),
-                            })
-                        })
-                        .collect();
-                    let oee = (!oees.is_empty()).then(|| round2(oees.iter().sum::<f64>() / oees.len() as f64));
-                    json!({ "id": lid, "name": lname, "oee": oee, "machines": machines })
-                })
-                .filter(|l| !l["machines"].as_array().is_some_and(Vec::is_empty))
-                .collect();
-            json!({ "id": fid, "name": fname, "lines": lines })
-        })
-        .filter(|f| !f["lines"].as_array().is_some_and(Vec::is_empty))
-        .collect();
-    let held = states.iter().filter(|s| s.is_some()).count();
-    json!({
-        "stream": ctx.stream,
-        "at": (through > 0).then(|| instant_string(through)),
-        "states_at": (through > 0).then(|| instant_string(minute)),
-        "speed": ctx.speed,
-        "history_minutes": c.minutes,
-        "control": { "token_required": ctx.token_required },
-        "sinks": ctx.sinks.iter().map(|(name, failing, at)| json!({
-            "name": name, "failing": failing, "through": (*at > 0).then(|| instant_string(*at)),
-        })).collect::<Vec<_>>(),
-        "machines": held,
-        "truncated": held > MAX_MACHINES,
-        "factories": factories,
-        "patterns": c.plant.patterns,
-        "episodes": ctx.episodes,
-    })
+    PlantView {
+        stream: ctx.stream,
+        at: (through > 0).then(|| instant_string(through)),
+        states_at: (through > 0).then(|| instant_string(minute)),
+        speed: ctx.speed,
+        history_minutes: c.minutes,
+        control: ControlState { token_required: ctx.token_required },
+        sinks: ctx
+            .sinks
+            .iter()
+            .map(|&(name, failing, at)| SinkState { name, failing, through: (at > 0).then(|| instant_string(at)) })
+            .collect(),
+        machines: held,
+        truncated: held > listed,
+        factories,
+        patterns: &c.plant.patterns,
+        episodes: ctx.episodes,
+    }
 }
 
 /// `minutes` from a series request's query string: `minutes=N`, nothing else.
@@ -159,7 +220,7 @@ pub fn series(c: &Console, id: &str, minutes: usize) -> Result<Value, Refused> {
             })
         })
         .collect();
-    let states = state_strip(&t, from, to);
+    let states = state_strip(c, m, from, to);
     let line = &c.plant.lines[info.line];
     Ok(json!({
         "machine": { "id": info.id, "name": info.name, "type": info.machine_type, "line": line.0, "line_name": line.1,
@@ -178,23 +239,14 @@ pub fn series(c: &Console, id: &str, minutes: usize) -> Result<Value, Refused> {
 }
 
 /// Per minute of `[from, to)`: the SCADA state's name, or `null`.
-fn state_strip(t: &Trace, from: i64, to: i64) -> Vec<Option<&'static str>> {
+fn state_strip(c: &Console, m: usize, from: i64, to: i64) -> Vec<Option<&'static str>> {
     let first = from - from.rem_euclid(SCADA_STEP);
-    (first..to).step_by(SCADA_STEP as usize).map(|m| t.state(m).map(|s| s.name())).collect()
+    (first..to).step_by(SCADA_STEP as usize).map(|t| c.state(m, t).map(|s| s.name())).collect()
 }
 
 /// A kept JSON record as a value.
 fn raw(json: &str) -> Value {
     serde_json::from_str(json).unwrap_or(Value::Null)
-}
-
-/// A numeric field of a kept JSON record.
-fn number(json: &str, field: &str) -> Option<f64> {
-    match raw(json).get(field)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
-    }
 }
 
 fn round2(v: f64) -> f64 {

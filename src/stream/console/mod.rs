@@ -17,7 +17,7 @@ pub mod api;
 pub mod assets;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::clock::{SCADA_STEP, SENSOR_STEP};
@@ -79,6 +79,9 @@ pub struct PlantInfo {
     /// (id, name, factory) per line.
     pub lines: Vec<(String, String, usize)>,
     pub machines: Vec<MachineInfo>,
+    /// Per factory, its lines; per line, its machines (plant indices, in order).
+    pub factory_lines: Vec<Vec<usize>>,
+    pub line_machines: Vec<Vec<usize>>,
     /// Catalogue patterns: name, the machine types it applies to, its severities.
     pub patterns: Vec<PatternInfo>,
 }
@@ -138,7 +141,17 @@ impl PlantInfo {
                 max_hours: pt.duration.max_hours,
             })
             .collect();
+        let mut factory_lines = vec![Vec::new(); p.factories.len()];
+        for (l, line) in p.lines.iter().enumerate() {
+            factory_lines[line.factory].push(l);
+        }
+        let mut line_machines = vec![Vec::new(); p.lines.len()];
+        for (m, mc) in p.machines.iter().enumerate() {
+            line_machines[mc.line].push(m);
+        }
         PlantInfo {
+            factory_lines,
+            line_machines,
             factories: p.factories.iter().map(|f| (f.id.clone(), f.name.clone())).collect(),
             lines: p.lines.iter().map(|l| (l.id.clone(), l.name.clone(), l.factory)).collect(),
             machines,
@@ -155,6 +168,8 @@ pub struct Record {
     pub table: Table,
     /// The row as a JSON object (the JSON Lines encoding).
     pub json: Box<str>,
+    /// A SCADA row's OEE (percent), read once here rather than from the JSON at each poll.
+    pub oee: Option<f64>,
 }
 
 /// A reading whose quality is not `good`.
@@ -174,8 +189,6 @@ pub struct Trace {
     slots: usize,
     /// `[sensor][slot]`: the reading × 10⁴, [`NONE`] or [`WIDE`].
     values: Vec<i32>,
-    /// Per minute slot: the SCADA state's index in [`State::ALL`], or [`NO_STATE`].
-    states: Vec<u8>,
     /// The newest SCADA rows, oldest first.
     pub scada: VecDeque<Record>,
     /// Maintenance and fault records, oldest first.
@@ -190,7 +203,6 @@ impl Trace {
             sensors,
             slots,
             values: vec![NONE; sensors * slots],
-            states: vec![NO_STATE; minutes],
             scada: VecDeque::with_capacity(SCADA_ROWS),
             events: VecDeque::new(),
             marks: VecDeque::new(),
@@ -201,10 +213,6 @@ impl Trace {
         ts.div_euclid(SENSOR_STEP).rem_euclid(self.slots as i64) as usize
     }
 
-    fn minute_slot(&self, ts: i64) -> usize {
-        ts.div_euclid(SCADA_STEP).rem_euclid(self.states.len() as i64) as usize
-    }
-
     /// Forgets `[a, b)` before it is generated (again).
     fn begin(&mut self, a: i64, b: i64) {
         let mut t = a - a.rem_euclid(SENSOR_STEP);
@@ -212,10 +220,6 @@ impl Trace {
             let k = self.slot(t);
             for s in 0..self.sensors {
                 self.values[s * self.slots + k] = NONE;
-            }
-            if t.rem_euclid(SCADA_STEP) == 0 {
-                let m = self.minute_slot(t);
-                self.states[m] = NO_STATE;
             }
             t += SENSOR_STEP;
         }
@@ -242,11 +246,6 @@ impl Trace {
         }
     }
 
-    /// The SCADA state at minute `ts`, if a row said.
-    pub fn state(&self, ts: i64) -> Option<State> {
-        State::ALL.get(self.states[self.minute_slot(ts)] as usize).copied()
-    }
-
     /// The newest SCADA row released before `through`.
     pub fn scada_before(&self, through: i64) -> Option<&Record> {
         self.scada.iter().rev().find(|r| r.at < through)
@@ -264,7 +263,7 @@ impl Trace {
     }
 
     fn bytes(&self) -> usize {
-        self.values.len() * 4 + self.states.len() + MARKS * std::mem::size_of::<Mark>()
+        self.values.len() * 4 + MARKS * std::mem::size_of::<Mark>()
     }
 }
 
@@ -275,6 +274,12 @@ pub struct Console {
     pub minutes: usize,
     /// Per plant machine: its trace, when the stream generates it.
     traces: Vec<Option<Mutex<Trace>>>,
+    /// Per plant machine, per minute slot: the SCADA state's index in [`State::ALL`], or
+    /// [`NO_STATE`]. One array for the plant, not one per trace: `/api/plant` reads every
+    /// machine's state, and reads it without taking the machine's lock.
+    states: Vec<AtomicU8>,
+    /// Minute slots per machine in `states`.
+    minute_slots: usize,
     /// Everything before this instant is released.
     released: AtomicI64,
     /// Episodes seen in the history shown, as last seen (a machine's page tints their
@@ -290,7 +295,30 @@ impl Console {
         for &m in machines {
             traces[m] = Some(Mutex::new(Trace::new(plant.machines[m].sensors.len(), minutes + AHEAD)));
         }
-        Console { plant, minutes, traces, released: AtomicI64::new(0), recent: Mutex::new(Vec::new()) }
+        let minute_slots = minutes + AHEAD;
+        let states = (0..traces.len() * minute_slots).map(|_| AtomicU8::new(NO_STATE)).collect();
+        Console {
+            plant,
+            minutes,
+            traces,
+            states,
+            minute_slots,
+            released: AtomicI64::new(0),
+            recent: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn state_slot(&self, m: usize, ts: i64) -> usize {
+        m * self.minute_slots + ts.div_euclid(SCADA_STEP).rem_euclid(self.minute_slots as i64) as usize
+    }
+
+    /// Machine `m`'s SCADA state at minute `ts`, if a row said.
+    pub fn state(&self, m: usize, ts: i64) -> Option<State> {
+        State::ALL.get(self.states[self.state_slot(m, ts)].load(Ordering::Relaxed) as usize).copied()
+    }
+
+    fn set_state(&self, m: usize, ts: i64, state: u8) {
+        self.states[self.state_slot(m, ts)].store(state, Ordering::Relaxed);
     }
 
     /// Notes episodes as they now stand (each replaces what was seen of it) and forgets
@@ -340,16 +368,22 @@ impl Console {
         self.released.load(Ordering::Relaxed)
     }
 
-    /// Bytes the traces hold (fixed at start).
+    /// Bytes the traces and states hold (fixed at start).
     pub fn bytes(&self) -> usize {
-        self.traces.iter().flatten().map(|t| t.lock().expect("no poisoned lock").bytes()).sum()
+        self.states.len()
+            + self.traces.iter().flatten().map(|t| t.lock().expect("no poisoned lock").bytes()).sum::<usize>()
     }
 
     /// Machine `m`'s rows of `[a, b)` go through the returned receiver, in front of `inner`.
     pub fn tap<'c, E: Emit>(&'c self, m: usize, a: i64, b: i64, inner: &'c mut E) -> Option<Tap<'c, E>> {
         let mut trace = self.trace(m)?;
         trace.begin(a, b);
-        Some(Tap { inner, trace, sensors: &self.plant.machines[m].sensors, json: Vec::new() })
+        let mut t = a - a.rem_euclid(SCADA_STEP);
+        while t < b {
+            self.set_state(m, t, NO_STATE);
+            t += SCADA_STEP;
+        }
+        Some(Tap { inner, trace, console: self, m, sensors: &self.plant.machines[m].sensors, json: Vec::new() })
     }
 }
 
@@ -358,16 +392,18 @@ impl Console {
 pub struct Tap<'c, E: Emit> {
     inner: &'c mut E,
     trace: MutexGuard<'c, Trace>,
+    console: &'c Console,
+    m: usize,
     sensors: &'c [SensorInfo],
     json: Vec<u8>,
 }
 
 impl<E: Emit> Tap<'_, E> {
-    fn keep<R: Row>(&mut self, row: &R, at: i64) {
+    fn keep<R: Row>(&mut self, row: &R, at: i64, oee: Option<f64>) {
         self.json.clear();
         encode(Format::Jsonl, row, &mut self.json);
         let text = std::str::from_utf8(&self.json).expect("JSON is UTF-8").trim_end();
-        self.trace.record(Record { at, table: R::TABLE, json: text.into() });
+        self.trace.record(Record { at, table: R::TABLE, json: text.into(), oee });
     }
 }
 
@@ -386,12 +422,11 @@ impl<E: Emit> Emit for Tap<'_, E> {
                 let mut pick = Pick::new(&[]);
                 row.visit(&mut pick);
                 if let (Some(ts), Some(state)) = (pick.ts, pick.state) {
-                    let k = self.trace.minute_slot(ts);
-                    self.trace.states[k] = state;
+                    self.console.set_state(self.m, ts, state);
                 }
-                self.keep(row, at);
+                self.keep(row, at, pick.value);
             }
-            Table::MaintenanceEvents | Table::MachineFaults => self.keep(row, at),
+            Table::MaintenanceEvents | Table::MachineFaults => self.keep(row, at, None),
             _ => {}
         }
         self.inner.emit(row, at);
@@ -408,7 +443,7 @@ impl<E: Emit> Emit for Tap<'_, E> {
 
 /// The cells the console reads from a reading or a SCADA row, by column position
 /// (`sensor_data`: sensor_id 1, timestamp 5, measurement_value 6, quality 9;
-/// `scada_machine_data`: timestamp 4, machine_state 5).
+/// `scada_machine_data`: timestamp 4, machine_state 5, oee_percentage 17 — into `value`).
 struct Pick<'s> {
     col: usize,
     sensors: &'s [SensorInfo],
@@ -444,9 +479,10 @@ impl Cells for Pick<'_> {
     fn int8(&mut self, _v: i64) {
         self.col += 1;
     }
-    fn dec(&mut self, v: f64, _scale: u8) {
-        if self.col == 6 && !self.sensors.is_empty() {
-            self.value = Some(v);
+    fn dec(&mut self, v: f64, scale: u8) {
+        if (self.col == 6 && !self.sensors.is_empty()) || (self.col == 17 && self.sensors.is_empty()) {
+            // As the sinks print it.
+            self.value = Some(scaled(v, scale) as f64 / 10f64.powi(i32::from(scale)));
         }
         self.col += 1;
     }
@@ -479,7 +515,7 @@ mod tests {
             [SENSOR_DATA[1], SENSOR_DATA[5], SENSOR_DATA[6], SENSOR_DATA[9]],
             ["sensor_id", "timestamp", "measurement_value", "quality"]
         );
-        assert_eq!([SCADA[4], SCADA[5]], ["timestamp", "machine_state"]);
+        assert_eq!([SCADA[4], SCADA[5], SCADA[17]], ["timestamp", "machine_state", "oee_percentage"]);
     }
 
     /// A trace keeps what the sinks print: the readings to four decimals, gaps as gaps, wide
@@ -531,9 +567,13 @@ mod tests {
         }
         assert!(seen > 0, "the machine emitted readings");
         assert_eq!(all.scada, 2, "two SCADA rows handed on");
-        assert!(trace.state(start).is_some() && trace.state(start + 60).is_some());
+        assert!(console.state(0, start).is_some() && console.state(0, start + 60).is_some());
+        assert!(console.state(1, start).is_none(), "machine 1 was not run");
         assert_eq!(trace.scada.len(), 2);
-        assert!(trace.scada_before(start + 1).unwrap().json.contains("\"machine_state\""));
+        let row = trace.scada_before(start + 1).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&row.json).unwrap();
+        assert!(json["machine_state"].is_string());
+        assert_eq!(row.oee, json["oee_percentage"].as_f64(), "the OEE read from the row is the one printed");
     }
 
     #[derive(Default)]

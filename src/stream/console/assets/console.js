@@ -4,8 +4,10 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const PLANT_EVERY_MS = 1000;
-const MACHINE_EVERY_MS = 2000;
+// The plant is polled twice per simulated 10-s tick (once a second at most, every five
+// seconds at least), an open machine half as often; a change made here polls at once.
+const TICK_S = 10;
+let plantEveryMs = 1000;
 let token = "";
 let plant = null;
 let selected = null;
@@ -56,6 +58,7 @@ function banner(text) {
 async function pollPlant() {
   try {
     plant = await getJson("/api/plant");
+    plantEveryMs = plant.speed === null ? 1000 : Math.min(5000, Math.max(1000, (TICK_S * 1000) / plant.speed / 2));
     drawPlant(plant);
     drawTimeline(plant);
     const failing = plant.sinks.filter((s) => s.failing).map((s) => s.name);
@@ -366,6 +369,11 @@ $("inject").addEventListener("submit", inject);
 $("inject-pattern").addEventListener("change", fillSeverities);
 $("machine-close").addEventListener("click", (e) => { e.preventDefault(); history.replaceState(null, "", location.pathname); choose(); });
 window.addEventListener("hashchange", choose);
+function every(poll, period) {
+  const next = () => setTimeout(async () => { if (!document.hidden) await poll(); next(); }, period());
+  next();
+}
+
 pollPlant().then(choose);
-setInterval(() => { if (!document.hidden) pollPlant(); }, PLANT_EVERY_MS);
-setInterval(() => { if (!document.hidden) pollMachine(); }, MACHINE_EVERY_MS);
+every(pollPlant, () => plantEveryMs);
+every(pollMachine, () => 2 * plantEveryMs);
