@@ -53,6 +53,10 @@ pub struct StreamConfig {
     /// turns the console off. Memory: 24 bytes per sensor and minute.
     #[serde(deserialize_with = "setting::int::<_, _, 0, 1_440>")]
     pub console_minutes: usize,
+    /// Memory the console's readings may take (MiB): on a plant too large for
+    /// `console_minutes` in it, the console keeps fewer minutes (at least one).
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 1_048_576>")]
+    pub console_mb: usize,
 }
 
 impl Default for StreamConfig {
@@ -70,6 +74,7 @@ impl Default for StreamConfig {
             listen: Some(DEFAULT_LISTEN.parse().expect("a valid address")),
             control_token: None,
             console_minutes: 60,
+            console_mb: 256,
         }
     }
 }

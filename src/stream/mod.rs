@@ -292,7 +292,18 @@ fn open_console(cfg: &Config, req: &Request, engine: &Engine, machines: &[usize]
     if req.listen.is_none() || cfg.stream.console_minutes == 0 {
         return None;
     }
-    let c = console::Console::new(engine, machines, cfg.stream.console_minutes);
+    let sensors: usize = machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum();
+    let minutes = console::minutes_within(cfg.stream.console_minutes, sensors, cfg.stream.console_mb << 20);
+    if minutes < cfg.stream.console_minutes {
+        tracing::warn!(
+            minutes,
+            sensors,
+            "the console keeps {minutes} of [stream] console_minutes = {} within [stream] console_mb = {}",
+            cfg.stream.console_minutes,
+            cfg.stream.console_mb
+        );
+    }
+    let c = console::Console::new(engine, machines, minutes);
     tracing::info!(
         minutes = c.minutes,
         machines = machines.len(),

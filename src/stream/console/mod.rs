@@ -10,7 +10,8 @@
 //! released ([`Console::release`]).
 //!
 //! Memory is fixed at start: `sensors × (minutes + AHEAD) × 6 × 4` bytes of readings, plus
-//! a few hundred bytes per machine ([`Console::bytes`] tells, and the start-up line logs it).
+//! a few hundred bytes per machine ([`Console::bytes`] tells, and the start-up line logs it);
+//! [`minutes_within`] shortens the history of a plant too large for `[stream] console_mb`.
 //! `[stream] console_minutes = 0` turns the console off.
 
 pub mod api;
@@ -46,6 +47,13 @@ const EVENTS: usize = 64;
 const MARKS: usize = 128;
 /// The qualities a mark names, by [`Mark::quality`].
 pub const QUALITIES: [&str; 4] = ["good", "uncertain", "out_of_range", "other"];
+
+/// The minutes of history, at most `minutes`, whose readings for `sensors` sensors fit in
+/// `budget` bytes (at least one).
+pub fn minutes_within(minutes: usize, sensors: usize, budget: usize) -> usize {
+    let per_minute = (sensors * PER_MINUTE * 4).max(1);
+    (budget / per_minute).saturating_sub(AHEAD).clamp(1, minutes.max(1))
+}
 
 /// A sensor as the console draws it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -516,6 +524,16 @@ mod tests {
             ["sensor_id", "timestamp", "measurement_value", "quality"]
         );
         assert_eq!([SCADA[4], SCADA[5], SCADA[17]], ["timestamp", "machine_state", "oee_percentage"]);
+    }
+
+    #[test]
+    fn a_large_plant_keeps_fewer_minutes() {
+        assert_eq!(minutes_within(60, 1716, 256 << 20), 60, "the default plant keeps the hour");
+        // ×1000: 1.716 M sensors, 41 MB a minute.
+        let m = minutes_within(60, 1_716_000, 256 << 20);
+        assert_eq!(m, 3, "256 MiB hold 6 minutes of which 3 run ahead");
+        assert!((m + AHEAD) * 1_716_000 * 24 <= 256 << 20);
+        assert_eq!(minutes_within(60, 100_000_000, 256 << 20), 1, "never fewer than one");
     }
 
     /// A trace keeps what the sinks print: the readings to four decimals, gaps as gaps, wide
