@@ -214,8 +214,8 @@ pub fn series(c: &Console, id: &str, minutes: usize) -> Result<Value, Refused> {
                 .map(|mk| json!([instant_string(mk.ts), super::QUALITIES[mk.quality as usize]]))
                 .collect();
             json!({
-                "id": si.id, "role": si.role, "label": si.label, "unit": si.unit, "range": si.range,
-                "normal": si.normal, "warning": si.warning, "critical": si.critical,
+                "id": si.id, "role": si.role.name, "label": si.role.label, "unit": si.role.unit, "range": si.role.range,
+                "normal": si.role.normal, "warning": si.role.warning, "critical": si.role.critical,
                 "values": values, "marks": marks,
             })
         })

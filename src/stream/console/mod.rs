@@ -55,17 +55,11 @@ pub fn minutes_within(minutes: usize, sensors: usize, budget: usize) -> usize {
     (budget / per_minute).saturating_sub(AHEAD).clamp(1, minutes.max(1))
 }
 
-/// A sensor as the console draws it.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A sensor as the console draws it: its id and its role (name, label, unit and limits).
+#[derive(Debug, Clone)]
 pub struct SensorInfo {
     pub id: String,
-    pub role: &'static str,
-    pub label: &'static str,
-    pub unit: &'static str,
-    pub range: (f64, f64),
-    pub normal: (f64, f64),
-    pub warning: (f64, f64),
-    pub critical: (f64, f64),
+    pub role: &'static crate::plant::roles::Role,
 }
 
 /// A machine as the console lists it.
@@ -118,16 +112,7 @@ impl PlantInfo {
                 line: mc.line,
                 sensors: p.sensors[p.sensors_of(m)]
                     .iter()
-                    .map(|s| SensorInfo {
-                        id: s.id.clone(),
-                        role: s.role.name,
-                        label: s.role.label,
-                        unit: s.role.unit,
-                        range: s.role.range,
-                        normal: s.role.normal,
-                        warning: s.role.warning,
-                        critical: s.role.critical,
-                    })
+                    .map(|s| SensorInfo { id: s.id.clone(), role: s.role })
                     .collect(),
             })
             .collect();
