@@ -28,10 +28,21 @@ pub fn label(name: &str) -> u64 {
 ///
 /// Different keys give independent streams; the same key always gives the same stream.
 pub fn stream(seed: u64, key: &[u64]) -> Rng {
+    from_state(stream_state(seed, key))
+}
+
+/// The 64-bit state [`stream`] expands into its ChaCha key: the stream remade from it by
+/// [`from_state`] is the same, so a parked stream need keep only these 8 bytes.
+pub fn stream_state(seed: u64, key: &[u64]) -> u64 {
     let mut state = splitmix64(seed);
     for &k in key {
         state = splitmix64(state ^ splitmix64(k));
     }
+    state
+}
+
+/// The stream whose state [`stream_state`] gave.
+pub fn from_state(state: u64) -> Rng {
     let mut bytes = [0u8; 32];
     let mut s = state;
     for chunk in bytes.chunks_mut(8) {

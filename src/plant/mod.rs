@@ -194,11 +194,55 @@ pub fn id(prefix: &str, index: usize) -> String {
     format!("{prefix}-{:06}", index + 1)
 }
 
+/// An employee's id, `EMP-000001` as [`id`] spells it, made from the employee's index
+/// without the employee rows (the engine names staff on rows; the rows themselves are
+/// master data the stream need not keep). Lives on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct EmployeeId {
+    buf: [u8; 24],
+    len: u8,
+}
+
+impl EmployeeId {
+    pub fn new(index: u32) -> EmployeeId {
+        let mut buf = *b"EMP-00000000000000000000";
+        let mut digits = [0u8; 10];
+        let (mut n, mut k) = (index + 1, 0);
+        while n > 0 {
+            digits[k] = b'0' + (n % 10) as u8;
+            n /= 10;
+            k += 1;
+        }
+        let width = k.max(6);
+        for (i, d) in digits[..k].iter().enumerate() {
+            buf[4 + width - 1 - i] = *d;
+        }
+        EmployeeId { buf, len: (4 + width) as u8 }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).expect("ASCII digits")
+    }
+}
+
 impl Plant {
     /// Indices of machine `m`'s sensors (sensors are stored grouped by machine).
     pub fn sensors_of(&self, m: usize) -> std::ops::Range<usize> {
         let start = self.sensors.partition_point(|s| s.machine < m);
         let end = self.sensors.partition_point(|s| s.machine <= m);
         start..end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stack-made employee id is the one the employees table carries, at every width.
+    #[test]
+    fn employee_ids_match_the_table_spelling() {
+        for i in [0u32, 1, 8, 9, 98, 99_998, 999_998, 999_999, 11_947_999, u32::MAX - 1] {
+            assert_eq!(EmployeeId::new(i).as_str(), id("EMP", i as usize), "employee index {i}");
+        }
     }
 }

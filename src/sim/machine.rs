@@ -71,9 +71,14 @@ pub struct MinuteShift {
 }
 
 /// A stretch of one machine's minutes.
+///
+/// Its minutes are simulated forward on demand ([`Engine::extend_timeline`]) and forgotten
+/// behind ([`Timeline::forget_before`]), so a day in progress holds only the minutes around
+/// the instant being generated; [`Engine::timeline`] simulates the whole stretch at once.
 pub struct Timeline {
-    /// UTC instant of the first minute.
+    /// UTC instant of the first minute held.
     pub start: i64,
+    /// The minutes simulated and not forgotten, from `start`.
     pub minutes: Vec<Minute>,
     pub episodes: Vec<Episode>,
     pub runs: Vec<Run>,
@@ -81,10 +86,26 @@ pub struct Timeline {
     /// Ends of the machine's planned preventive windows from 100 days before the timeline,
     /// in order: its service history, for ageing (realistic plants only, else empty).
     pub services: Vec<i64>,
+    /// The shifts over the stretch, in order (the first holds its first minute).
+    shifts: Vec<ShiftSpan>,
+    /// The whole stretch `[from, to)`, whatever has been simulated or forgotten of it.
+    span: (i64, i64),
+    /// Where the simulation of the next minute resumes.
+    cursor: Cursor,
+}
+
+/// The state carried from one simulated minute to the next: the machine, the shift and
+/// production run in force, and the work done in the shift towards the next part.
+struct Cursor {
+    machine: usize,
+    shift: usize,
+    brk: (i64, i64),
+    work: f64,
+    run: usize,
 }
 
 impl Timeline {
-    /// The minute holding instant `t`, if inside the timeline.
+    /// The minute holding instant `t`, if simulated and not forgotten.
     pub fn at(&self, t: i64) -> Option<&Minute> {
         let i = (t - self.start).div_euclid(SCADA_STEP);
         usize::try_from(i).ok().and_then(|i| self.minutes.get(i))
@@ -94,11 +115,29 @@ impl Timeline {
         ((t - self.start) / SCADA_STEP) as usize
     }
 
+    /// The shift code (index into [`super::calendar::SHIFT_CODES`]) of the minute holding
+    /// `t`, for any `t` of the stretch, simulated or not.
+    pub fn shift_code_at(&self, t: i64) -> Option<u8> {
+        if t < self.span.0 || t >= self.span.1 {
+            return None;
+        }
+        let minute = t - (t - self.span.0).rem_euclid(SCADA_STEP);
+        let i = self.shifts.partition_point(|s| s.end <= minute).min(self.shifts.len() - 1);
+        Some(self.shifts[i].code as u8)
+    }
+
+    /// The first instant not yet simulated.
+    fn simulated_to(&self) -> i64 {
+        self.start + self.minutes.len() as i64 * SCADA_STEP
+    }
+
     /// Drops the minutes before `t` (a whole minute inside the timeline); returns how many.
     pub fn forget_before(&mut self, t: i64) -> usize {
         let n = self.minute_index(t).min(self.minutes.len());
         self.minutes.drain(..n);
-        self.minutes.shrink_to_fit();
+        if self.minutes.capacity() > 2 * self.minutes.len() + 16 {
+            self.minutes.shrink_to_fit();
+        }
         self.start += n as i64 * SCADA_STEP;
         n
     }
@@ -131,40 +170,76 @@ impl Engine {
 
     /// Simulates machine `m` over `[from, to)` (minute-aligned).
     pub fn timeline(&self, m: usize, from: i64, to: i64, episodes: Vec<Episode>) -> Timeline {
+        let mut tl = self.timeline_from(m, from, to, episodes);
+        self.extend_timeline(&mut tl, to);
+        tl
+    }
+
+    /// Machine `m`'s stretch `[from, to)` (minute-aligned) with its plans and shifts and no
+    /// minute simulated yet: [`Engine::extend_timeline`] simulates them as far as asked.
+    pub fn timeline_from(&self, m: usize, from: i64, to: i64, episodes: Vec<Episode>) -> Timeline {
+        let machine = &self.plant.machines[m];
+        let zone = &self.zones[machine.factory];
+        let runs = self.runs(machine.line, from, to);
+        let preventive = self.preventive(m, from - 2 * 86_400, to, &episodes);
+        let services = if self.realism.is_some() { self.services(m, from - 100 * DAY, to) } else { Vec::new() };
+        // A minute past its shift's end starts the next shift, as the minutes are simulated.
+        let mut shifts = vec![shift_at(zone, from)];
+        loop {
+            let end = shifts.last().expect("one at least").end;
+            let next = from + ((end - from).max(0) + SCADA_STEP - 1) / SCADA_STEP * SCADA_STEP;
+            if next >= to {
+                break;
+            }
+            shifts.push(shift_at(zone, next));
+        }
+        let brk = self.break_of(machine.line, &shifts[0]);
+        let cursor = Cursor { machine: m, shift: 0, brk, work: 0.0, run: 0 };
+        let n = ((to - from) / SCADA_STEP).max(0) as usize;
+        let minutes = Vec::with_capacity(n.min(16));
+        Timeline { start: from, minutes, episodes, runs, preventive, services, shifts, span: (from, to), cursor }
+    }
+
+    /// Simulates `tl`'s minutes up to `until` (clipped to its stretch).
+    pub fn extend_timeline(&self, tl: &mut Timeline, until: i64) {
+        let until = until.min(tl.span.1);
+        let mut t = tl.simulated_to();
+        if t >= until {
+            return;
+        }
+        let Timeline { minutes, episodes, runs, preventive, shifts, cursor: c, .. } = tl;
+        let m = c.machine;
         let machine = &self.plant.machines[m];
         let line = machine.line;
-        let zone = &self.zones[machine.factory];
-        let runs = self.runs(line, from, to);
-        let preventive = self.preventive(m, from - 2 * 86_400, to, &episodes);
         let params = &self.machines[m];
         let rated = machine.power_rating_kw;
-        let n = ((to - from) / SCADA_STEP).max(0) as usize;
-        let mut minutes = Vec::with_capacity(n);
-        let mut shift = shift_at(zone, from);
-        let mut brk = self.break_of(line, &shift);
-        let mut work = 0.0f64;
-        let mut hour_words: Vec<u32> = Vec::new();
+        minutes.reserve(((until - t) / SCADA_STEP) as usize);
+        // The hour's words, drawn in order from the minute the simulation resumes at.
+        let mut words: Option<rng::Rng> = None;
         let mut hour_key = i64::MIN;
         let mut stops: [Option<(i64, i64)>; 2] = [None, None];
-        let mut run_i = 0usize;
-        for k in 0..n {
-            let t = from + k as i64 * SCADA_STEP;
-            if t >= shift.end {
-                shift = shift_at(zone, t);
-                brk = self.break_of(line, &shift);
-                work = 0.0;
+        while t < until {
+            if t >= shifts[c.shift].end {
+                c.shift += 1;
+                c.brk = self.break_of(line, &shifts[c.shift]);
+                c.work = 0.0;
             }
+            let shift = &shifts[c.shift];
+            let brk = c.brk;
             let hour = t - t.rem_euclid(HOUR);
             if hour != hour_key {
                 hour_key = hour;
                 let mut r = rng::stream(self.seed, &[rng::label("minute"), m as u64, hour as u64]);
-                hour_words = (0..60 * WORDS_PER_MINUTE).map(|_| r.next_u32()).collect();
+                r.set_word_pos(((t - hour) / 60 * WORDS_PER_MINUTE as i64) as u128);
+                words = Some(r);
                 stops = [self.microstop(m, hour - HOUR), self.microstop(m, hour)];
             }
-            let w = &hour_words[((t - hour) / 60) as usize * WORDS_PER_MINUTE..][..WORDS_PER_MINUTE];
-            while run_i + 1 < runs.len() && runs[run_i].end <= t {
-                run_i += 1;
+            let r = words.as_mut().expect("drawn at the first minute");
+            let w: [u32; WORDS_PER_MINUTE] = std::array::from_fn(|_| r.next_u32());
+            while c.run + 1 < runs.len() && runs[c.run].end <= t {
+                c.run += 1;
             }
+            let run_i = c.run;
             let run = &runs[run_i];
             let lpm = &self.plant.line_products[run.lpm];
 
@@ -190,9 +265,9 @@ impl Engine {
             let actual_cycle = lpm.cycle_time_s as f64 * (1.0 + params.speed_loss + wobble) * (1.0 + fault_slow);
             let (mut parts, mut rejects) = (0u32, 0u32);
             if state == State::Running {
-                let before = work.floor();
-                work += SCADA_STEP as f64 / actual_cycle;
-                parts = (work.floor() - before) as u32;
+                let before = c.work.floor();
+                c.work += SCADA_STEP as f64 / actual_cycle;
+                parts = (c.work.floor() - before) as u32;
                 let reject_rate = (100.0 - lpm.yield_pct) / 200.0 + ep.map_or(0.0, |e| e.reject_pct * progress / 100.0);
                 for &word in w.iter().take(parts.min(3) as usize) {
                     if unit(word) < reject_rate {
@@ -219,8 +294,55 @@ impl Engine {
                 planned: !in_break,
                 uncertain: unit(w[2]) < 0.002,
             });
+            t += SCADA_STEP;
         }
-        let services = if self.realism.is_some() { self.services(m, from - 100 * DAY, to) } else { Vec::new() };
-        Timeline { start: from, minutes, episodes, runs, preventive, services }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same(a: &Minute, b: &Minute) -> bool {
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    /// A timeline simulated piece by piece (a minute, then uneven stretches, forgetting
+    /// behind) holds the minutes of the whole stretch simulated at once, and knows the shift
+    /// of any instant of the stretch, simulated yet or not, as the minutes carry it.
+    #[test]
+    fn a_timeline_simulated_in_pieces_is_the_whole() {
+        let mut e = crate::sim::seed_7_engine();
+        e.set_difficulty(crate::sim::realism::Difficulty::Realistic);
+        // 2026-03-28 00:00 UTC: the stretch crosses Europe's change to summer time.
+        let (from, to) = (1_774_656_000 - 12 * HOUR, 1_774_656_000 + 2 * DAY);
+        for m in (0..e.plant.machines.len()).step_by(9) {
+            let eps = e.episodes().for_machine(m, from - DAY, to + DAY);
+            let whole = e.timeline(m, from, to, eps.clone());
+            assert_eq!(whole.minutes.len() as i64, (to - from) / SCADA_STEP);
+            let mut part = e.timeline_from(m, from, to, eps);
+            let mut t = from;
+            for (k, len) in [1, 7, 59, 60, 61, 480, 3].iter().cycle().enumerate() {
+                if t >= to {
+                    break;
+                }
+                for probe in [t, t + 7 * HOUR, to - 1, to, from - 1] {
+                    let expect = whole.at(probe).map(|mi| mi.shift.code);
+                    assert_eq!(part.shift_code_at(probe), expect, "machine {m}: shift at {probe}");
+                }
+                t = (t + len * SCADA_STEP).min(to);
+                e.extend_timeline(&mut part, t);
+                if k % 2 == 1 {
+                    part.forget_before(t - 5 * SCADA_STEP);
+                }
+                let mut u = part.start;
+                while u < t {
+                    let (a, b) = (part.at(u).expect("simulated"), whole.at(u).expect("inside"));
+                    assert!(same(a, b), "machine {m} at {u}: {a:?} against the whole's {b:?}");
+                    u += SCADA_STEP;
+                }
+                assert!(part.at(t).is_none() || t >= to, "machine {m}: nothing simulated past {t}");
+            }
+        }
     }
 }

@@ -54,33 +54,59 @@ pub struct SensorDay {
     ticks: std::cell::RefCell<Cursor<(usize, [u32; WORDS_PER_TICK])>>,
 }
 
-/// A stream positioned at `pos` (in words) and the last item read from it.
+/// A stream positioned at `pos` (in words) and the last item read from it. The ChaCha
+/// generator itself (300 bytes with its block buffer) is made when first read and dropped
+/// when parked: a stream's day in progress parks its sensors between steps.
 struct Cursor<T> {
-    rng: rng::Rng,
+    /// What the stream is made from ([`rng::stream_state`]).
+    state: u64,
+    rng: Option<Box<rng::Rng>>,
     pos: u128,
     last: Option<T>,
 }
 
 impl<T> Cursor<T> {
-    fn new(rng: rng::Rng) -> Cursor<T> {
-        Cursor { rng, pos: 0, last: None }
+    fn new(state: u64) -> Cursor<T> {
+        Cursor { state, rng: None, pos: 0, last: None }
     }
 
     /// The `N` words at `at`, seeking only when not already there.
     fn words<const N: usize>(&mut self, at: u128) -> [u32; N] {
-        if at != self.pos {
-            self.rng.set_word_pos(at);
-        }
+        let r = match &mut self.rng {
+            Some(r) => {
+                if at != self.pos {
+                    r.set_word_pos(at);
+                }
+                r
+            }
+            None => {
+                let mut r = Box::new(rng::from_state(self.state));
+                r.set_word_pos(at);
+                self.rng.insert(r)
+            }
+        };
         let mut w = [0u32; N];
         for x in &mut w {
-            *x = self.rng.next_u32();
+            *x = r.next_u32();
         }
         self.pos = at + N as u128;
         w
     }
+
+    /// Drops the generator, keeping the position (the next read makes it again).
+    fn park(&mut self) {
+        self.rng = None;
+    }
 }
 
 impl SensorDay {
+    /// Drops the random generators until the next read (a day in progress between steps
+    /// keeps 300 bytes less per stream); what is read stays the same.
+    pub fn park(&self) {
+        self.knots.borrow_mut().park();
+        self.ticks.borrow_mut().park();
+    }
+
     /// Knots `j` and `j + 1` of the day.
     fn knot_pair(&self, j: usize) -> (f64, f64) {
         let mut c = self.knots.borrow_mut();
@@ -183,7 +209,9 @@ impl Lags {
     pub fn forget(&mut self, n: usize) {
         for (_, _, v) in &mut self.entries {
             v.drain(..n.min(v.len().saturating_sub(1)));
-            v.shrink_to_fit();
+            if v.capacity() > 2 * v.len() + 16 {
+                v.shrink_to_fit();
+            }
         }
     }
 
@@ -257,10 +285,10 @@ fn signature_effect(
 impl Engine {
     /// The random material of sensor `s` on the UTC day starting at `day`.
     pub fn sensor_day(&self, s: usize, day: i64) -> SensorDay {
-        let knots = rng::stream(self.seed, &[rng::label("knots"), s as u64, day as u64]);
+        let knots = rng::stream_state(self.seed, &[rng::label("knots"), s as u64, day as u64]);
         let mut next = rng::stream(self.seed, &[rng::label("knots"), s as u64, (day + DAY) as u64]);
         let next_day_knot = normal(next.next_u32(), next.next_u32());
-        let ticks = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
+        let ticks = rng::stream_state(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
         SensorDay {
             day,
             next_day_knot,
@@ -437,8 +465,8 @@ mod tests {
         crate::sim::seed_7_engine_at(rate)
     }
 
-    /// A day read out of order (backwards, jumping, repeating) gives the words and knots a
-    /// sequential draw of its streams gives, at their fixed positions.
+    /// A day read out of order (backwards, jumping, repeating), parked or not, gives the
+    /// words and knots a sequential draw of its streams gives, at their fixed positions.
     #[test]
     fn a_day_reads_alike_in_any_order() {
         let e = seed_7(1.0);
@@ -448,11 +476,15 @@ mod tests {
         let mut knots = rng::stream(7, &[rng::label("knots"), s as u64, day as u64]);
         let ks: Vec<f64> = (0..40).map(|_| normal(knots.next_u32(), knots.next_u32())).collect();
         let sd = e.sensor_day(s, day);
-        let order = [0usize, 1, 2, 399, 5, 5, 4, 3, 200, 201, 17, 16, 398, 0];
-        for &i in &order {
+        let order = [0usize, 1, 2, 399, 5, 5, 4, 3, 200, 201, 17, 16, 398, 0, 1, 2, 3];
+        for (k, &i) in order.iter().enumerate() {
             assert_eq!(sd.tick_words(i)[..], words[i * WORDS_PER_TICK..(i + 1) * WORDS_PER_TICK], "tick {i}");
             let j = i % 39;
             assert_eq!(sd.knot_pair(j), (ks[j], ks[j + 1]), "knots {j}, {}", j + 1);
+            // Parked between some reads (as a stream's day between steps): the same words.
+            if k % 3 == 0 {
+                sd.park();
+            }
         }
         let mut next = rng::stream(7, &[rng::label("knots"), s as u64, (day + DAY) as u64]);
         assert_eq!(

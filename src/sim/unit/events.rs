@@ -148,7 +148,7 @@ impl Engine {
         let (_, line_id, factory_id) = self.place(machine);
         let sensors = self.sensors_of(m);
         let lp = &self.lines[machine.line];
-        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
+        let staff = |list: &[Vec<u32>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
         // Faults that trip in this unit, each with its corrective maintenance.
         for ep in tl.episodes.iter().filter(|e| e.ending == Ending::Fault && e.fault_at >= from && e.fault_at < to) {
             let pattern = &self.catalogue.patterns[ep.pattern];
@@ -182,7 +182,7 @@ impl Engine {
                 sensors: &affected,
                 resolution: &pattern.resolution,
                 ticket: &ticket,
-                resolved_by: technician,
+                resolved_by: technician.as_ref().map(EmployeeId::as_str),
                 detection: if predicted { "sensor_threshold" } else { "automatic" },
                 predicted,
                 advance_hours: if predicted { round2(warned as f64 / HOUR as f64) } else { 0.0 },
@@ -208,8 +208,8 @@ impl Engine {
                 parts: (!parts.is_empty()).then_some(parts.as_str()),
                 parts_cost,
                 labor_hours: round2((ep.repair_end - ep.fault_end) as f64 / HOUR as f64 * 1.5),
-                technician,
-                supervisor,
+                technician: technician.as_ref().map(EmployeeId::as_str),
+                supervisor: supervisor.as_ref().map(EmployeeId::as_str),
                 related_fault: Some(ep.id),
                 status: "completed",
                 notes: &notes,
@@ -232,7 +232,7 @@ impl Engine {
         let machine = &plant.machines[m];
         let (_, line_id, factory_id) = self.place(machine);
         let lp = &self.lines[machine.line];
-        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
+        let staff = |list: &[Vec<u32>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
         // Sensors recalibrated in this unit: a drift episode ends with the work order that
         // ended it, naming the sensor and what the technician found.
         for ep in tl.episodes.iter().filter(|e| e.ending == Ending::None && e.fault_at >= from && e.fault_at < to) {
@@ -252,6 +252,8 @@ impl Engine {
             let ticket = format!("CM-{:010}", ep.id);
             let parts = pattern.parts.join(", ");
             let notes = calibration_notes(ep, sensor, &pattern.root_cause);
+            let technician = staff(&lp.technicians, start, ep.id as usize);
+            let supervisor = staff(&lp.supervisors, start, ep.id as usize);
             let row = MaintenanceRow {
                 id: &ticket,
                 machine: &machine.id,
@@ -266,8 +268,8 @@ impl Engine {
                 parts: (!parts.is_empty()).then_some(parts.as_str()),
                 parts_cost: round2(40.0 * (1.0 + (ep.id % 7) as f64 / 10.0)),
                 labor_hours: round2(labour as f64 / HOUR as f64),
-                technician: staff(&lp.technicians, start, ep.id as usize),
-                supervisor: staff(&lp.supervisors, start, ep.id as usize),
+                technician: technician.as_ref().map(EmployeeId::as_str),
+                supervisor: supervisor.as_ref().map(EmployeeId::as_str),
                 related_fault: None,
                 status: "completed",
                 notes: &notes,
@@ -308,6 +310,8 @@ impl Engine {
                     "Sensor {} ({}) as found within tolerance; adjusted and certified{late}",
                     sensor.id, sensor.role.label
                 );
+                let technician = self.on_shift(tl, &lp.technicians, c.done, s);
+                let supervisor = self.on_shift(tl, &lp.supervisors, c.done, s);
                 let row = MaintenanceRow {
                     id: &id,
                     machine: &machine.id,
@@ -322,8 +326,8 @@ impl Engine {
                     parts: None,
                     parts_cost: 0.0,
                     labor_hours: round2(c.labour as f64 / HOUR as f64),
-                    technician: self.on_shift(tl, &lp.technicians, c.done, s),
-                    supervisor: self.on_shift(tl, &lp.supervisors, c.done, s),
+                    technician: technician.as_ref().map(EmployeeId::as_str),
+                    supervisor: supervisor.as_ref().map(EmployeeId::as_str),
                     related_fault: None,
                     status: "completed",
                     notes: &notes,
@@ -348,7 +352,7 @@ impl Engine {
         let machine = &plant.machines[m];
         let (_, line_id, factory_id) = self.place(machine);
         let lp = &self.lines[machine.line];
-        let staff = |list: &[Vec<usize>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
+        let staff = |list: &[Vec<u32>; 6], t: i64, salt: usize| self.on_shift(tl, list, t, salt + m);
         // Preventive maintenance planned in this unit.
         for pm in tl.preventive.iter().filter(|p| p.start >= from && p.start < to) {
             let id = format!("PM-{}-{}", machine.id, compact_time(pm.start));
@@ -360,6 +364,7 @@ impl Engine {
                 _ => ("mechanical", Some("filters, belts, seals, bearings"), 900.0),
             };
             let description = format!("Scheduled {schedule} preventive maintenance");
+            let (technician, supervisor) = (staff(&lp.technicians, pm.start, 1), staff(&lp.supervisors, pm.start, 1));
             out.push(&MaintenanceRow {
                 id: &id,
                 machine: &machine.id,
@@ -374,8 +379,8 @@ impl Engine {
                 parts,
                 parts_cost: if pm.deferred { 0.0 } else { cost },
                 labor_hours: if pm.deferred { 0.0 } else { round2((pm.end - pm.start) as f64 / HOUR as f64) },
-                technician: staff(&lp.technicians, pm.start, 1),
-                supervisor: staff(&lp.supervisors, pm.start, 1),
+                technician: technician.as_ref().map(EmployeeId::as_str),
+                supervisor: supervisor.as_ref().map(EmployeeId::as_str),
                 related_fault: None,
                 status: if pm.deferred { "deferred" } else { "completed" },
                 notes: if pm.deferred {
@@ -390,9 +395,8 @@ impl Engine {
     }
 
     /// One of the staff list's people on shift at `t` (by the machine's timeline), picked by `salt`.
-    pub(super) fn on_shift(&self, tl: &Timeline, list: &[Vec<usize>; 6], t: i64, salt: usize) -> Option<&str> {
-        let code = tl.at(t).map_or(0, |mi| usize::from(mi.shift.code));
-        let v = &list[code];
-        (!v.is_empty()).then(|| self.plant.employees[v[salt % v.len()]].id.as_str())
+    pub(super) fn on_shift(&self, tl: &Timeline, list: &[Vec<u32>; 6], t: i64, salt: usize) -> Option<EmployeeId> {
+        let code = tl.shift_code_at(t).map_or(0, usize::from);
+        crate::sim::pick(&list[code], salt)
     }
 }

@@ -13,16 +13,13 @@ impl Engine {
         out: &mut Step<'_, E>,
     ) {
         let plant = &self.plant;
-        let h = ((hour - spec.day) / HOUR) as usize;
         for (k, s) in self.sensors_of(spec.machine).enumerate() {
             let st = &states[k];
             let sensor = &plant.sensors[s];
             let p = &self.sensors[s];
             let ticks = (HOUR / SENSOR_STEP) as f64;
             let loss = st.missing as f64 / ticks * 100.0;
-            let failures: u32 =
-                st.hour_missing[..=h].iter().sum::<u32>() + st.prev_missing[h + 1..].iter().sum::<u32>();
-            let oor: u32 = st.hour_oor[..=h].iter().sum::<u32>() + st.prev_oor[h + 1..].iter().sum::<u32>();
+            let (failures, oor) = (st.day_missing.total(), st.day_oor.total());
             // Calibrated during the hour: the hour counts it.
             let calibrated = self.last_calibration(s, hour + HOUR - 1);
             let days_since = (hour.div_euclid(DAY) - calibrated.done.div_euclid(DAY)) as i32;

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use rand::Rng as _;
 
 use crate::clock::{day_tag, DAY, HOUR, ID_EPOCH, SCADA_STEP, SENSOR_STEP};
-use crate::plant::id;
+use crate::plant::{id, EmployeeId};
 use crate::rng;
 use crate::rows::{Emit, Row, Table};
 use crate::sim::calendar::SHIFT_CODES;
@@ -167,7 +167,7 @@ pub struct DayRun<'e> {
     /// The machine gateway's data-quality defects on the day (`None` when `[quality]` is off).
     dq: Option<MachineDefects>,
     /// Readings held back to be published late (or a second time), with the instant they
-    /// are released at: always inside their minute, so never across a step.
+    /// are released at: a tick of their own minute, so never across a step of whole ticks.
     held: Vec<(i64, SensorRow<'e>)>,
     /// The next instant to generate.
     next: i64,
@@ -178,7 +178,9 @@ impl<'e> DayRun<'e> {
     pub fn new(engine: &'e Engine, spec: UnitSpec, start: Counters) -> DayRun<'e> {
         let (from, to) = spec.span();
         let m = spec.machine;
-        let tl = engine.unit_timeline(m, spec.day);
+        // The lookback up to the span's second minute now; the rest as the steps need it.
+        let mut tl = engine.unit_stretch(m, spec.day);
+        engine.extend_timeline(&mut tl, from + 2 * SCADA_STEP);
         let sensors = engine.sensors_of(m);
         let mut lags = Lags::new(&tl, sensors.clone().map(|s| engine.sensors[s].behaviour));
         lags.extend_to(&tl, tl.minute_index(from.max(tl.start)) + 2);
@@ -217,10 +219,10 @@ impl<'e> DayRun<'e> {
                     let t = spec.day - DAY + i * SENSOR_STEP;
                     let h = (i * SENSOR_STEP / HOUR) as usize;
                     if engine.reading_missing(s, t, &tl.episodes, &prev) {
-                        states[k].prev_missing[h] += 1;
+                        states[k].day_missing.count_previous(h);
                     }
                     if engine.reading_out_of_range(s, t, &tl.episodes, &prev) {
-                        states[k].prev_oor[h] += 1;
+                        states[k].day_oor.count_previous(h);
                     }
                 }
             }
@@ -228,9 +230,9 @@ impl<'e> DayRun<'e> {
             for (k, s) in sensors.clone().enumerate() {
                 let mut t = spec.day;
                 while t < from {
-                    let h = ((t - spec.day) / HOUR) as usize;
-                    states[k].hour_missing[h] += u32::from(engine.reading_missing(s, t, &tl.episodes, &states[k].day));
-                    states[k].hour_oor[h] += u32::from(engine.reading_out_of_range(s, t, &tl.episodes, &states[k].day));
+                    let st = &mut states[k];
+                    st.day_missing.count(spec.day, t, engine.reading_missing(s, t, &tl.episodes, &st.day));
+                    st.day_oor.count(spec.day, t, engine.reading_out_of_range(s, t, &tl.episodes, &st.day));
                     t += SENSOR_STEP;
                 }
             }
@@ -278,7 +280,8 @@ impl<'e> DayRun<'e> {
     }
 
     /// Drops the timeline's minutes (and lags) that no later step reads: all but the last
-    /// [`KEEP_MINUTES`] before the next instant. Keeps a stream's memory to the rest of the day.
+    /// [`KEEP_MINUTES`] before the next instant. With the minutes simulated only as far as
+    /// each step needs, a day in progress holds a few minutes of its timeline.
     fn forget_past(&mut self) {
         let keep_from = self.next - self.next.rem_euclid(SCADA_STEP) - KEEP_MINUTES * SCADA_STEP;
         if keep_from > self.tl.start {
@@ -334,12 +337,16 @@ impl<'e> DayRun<'e> {
         let sensors = self.engine.sensors_of(self.spec.machine).len();
         step.out.expect(Table::SensorData, sensors * ((to - from) / SENSOR_STEP) as usize);
         step.out.expect(Table::ScadaMachineData, ((to - from) / SCADA_STEP) as usize);
+        self.engine.extend_timeline(&mut self.tl, to + SCADA_STEP);
         self.lags.extend_to(&self.tl, self.tl.minute_index(to) + 1);
         self.sensor_and_scada_rows(from, to, &mut step);
         self.engine.event_rows(self.spec, (from, to), &self.tl, &mut step);
         self.next = to;
-        if !self.done() && self.next - self.tl.start > HOUR {
+        if !self.done() {
             self.forget_past();
+            for st in &self.states {
+                st.day.park();
+            }
         }
     }
 
@@ -380,10 +387,17 @@ impl Engine {
 
     /// The timeline a unit uses: from 12 hours before its day to the day's end.
     pub fn unit_timeline(&self, m: usize, day: i64) -> Timeline {
+        let mut tl = self.unit_stretch(m, day);
+        self.extend_timeline(&mut tl, day + DAY);
+        tl
+    }
+
+    /// [`Engine::unit_timeline`] with no minute simulated yet.
+    fn unit_stretch(&self, m: usize, day: i64) -> Timeline {
         let from = day - LOOKBACK;
         let to = day + DAY;
         let eps = self.episodes().for_machine(m, from - DAY, to + DAY);
-        self.timeline(m, from, to, eps)
+        self.timeline_from(m, from, to, eps)
     }
 
     /// Advances counters minute by minute over `[from, to)` of a unit timeline, exactly as the

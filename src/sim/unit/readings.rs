@@ -18,11 +18,10 @@ pub(super) struct SensorState {
     pub(super) erratic: bool,
     pub(super) std_sum: f64,
     pub(super) last_seen: Option<i64>,
-    /// Missing and out-of-range counts per hour of the previous day (for 24 h figures).
-    pub(super) prev_missing: [u32; 24],
-    pub(super) prev_oor: [u32; 24],
-    pub(super) hour_missing: [u32; 24],
-    pub(super) hour_oor: [u32; 24],
+    /// Missing and out-of-range readings per hour of the day over the last 24 hours (for
+    /// the 24-hour figures): today's hours up to the current one, the previous day's after it.
+    pub(super) day_missing: HourCounts,
+    pub(super) day_oor: HourCounts,
     /// The sensor's data-quality defects on the day (`None` when `[quality]` is off).
     pub(super) dq: Option<SensorDefects>,
     /// In a stale stretch: the record the gateway repeats.
@@ -43,6 +42,34 @@ pub(super) struct Reading {
     pub(super) score: f64,
 }
 
+/// Counts per hour of the day over the last 24 hours: an hour's slot is reset when the hour
+/// starts, so it holds the previous day's count until then (at most 360 readings an hour).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct HourCounts([u16; 24]);
+
+impl HourCounts {
+    /// Counts one more in the hour of the day holding `t` (`day` its UTC midnight),
+    /// starting the hour's slot afresh at its first reading.
+    #[inline]
+    pub(super) fn count(&mut self, day: i64, t: i64, yes: bool) {
+        let h = ((t - day) / HOUR) as usize;
+        if t.rem_euclid(HOUR) == 0 {
+            self.0[h] = 0;
+        }
+        self.0[h] += u16::from(yes);
+    }
+
+    /// Counts one more in hour `h` of the previous day.
+    pub(super) fn count_previous(&mut self, h: usize) {
+        self.0[h] += 1;
+    }
+
+    /// The count over the last 24 hours.
+    pub(super) fn total(&self) -> u32 {
+        self.0.iter().map(|&n| u32::from(n)).sum()
+    }
+}
+
 impl SensorState {
     pub(super) fn new(day: SensorDay) -> SensorState {
         SensorState {
@@ -55,10 +82,8 @@ impl SensorState {
             erratic: false,
             std_sum: 0.0,
             last_seen: None,
-            prev_missing: [0; 24],
-            prev_oor: [0; 24],
-            hour_missing: [0; 24],
-            hour_oor: [0; 24],
+            day_missing: HourCounts::default(),
+            day_oor: HourCounts::default(),
             dq: None,
             frozen: None,
         }
@@ -392,13 +417,11 @@ impl DayRun<'_> {
         for (k, s) in engine.sensors_of(m).enumerate() {
             let st = &mut self.states[k];
             let sensor = &plant.sensors[s];
-            let h = ((t - spec.day) / HOUR) as usize;
             // The 24-hour out-of-range figure counts the sensor's out-of-range spikes, sent or lost.
-            st.hour_oor[h] += u32::from(engine.reading_out_of_range(s, t, &tl.episodes, &st.day));
-            let Some(r) = engine.read_sensor(s, t, tl, lags, st) else {
-                st.hour_missing[h] += 1;
-                continue;
-            };
+            st.day_oor.count(spec.day, t, engine.reading_out_of_range(s, t, &tl.episodes, &st.day));
+            let read = engine.read_sensor(s, t, tl, lags, st);
+            st.day_missing.count(spec.day, t, read.is_none());
+            let Some(r) = read else { continue };
             let Reading { value: v, status, flags, .. } = r;
             let row = r.row(reading_id(t, s, n_sensors), sensor, place, t);
             match self.dq.as_ref() {

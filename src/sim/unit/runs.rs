@@ -39,7 +39,7 @@ impl Engine {
                 .collect();
             let start_shift = rt.minutes.first().map_or(0, |mi| usize::from(mi.shift.code));
             let shift_id = id("SHF", machine.factory * 6 + start_shift);
-            let sups = &lp.supervisors[start_shift];
+            let supervisor = crate::sim::pick(&lp.supervisors[start_shift], run.number as usize);
             out.push(&RunRow {
                 id: &run_id,
                 line: &line.id,
@@ -69,8 +69,7 @@ impl Engine {
                 previous_product: run.prev_lpm.map(|p| plant.products[plant.line_products[p].product].id.as_str()),
                 changeover_minutes: (run.setup_secs / 60) as i32,
                 shift: &shift_id,
-                supervisor: (!sups.is_empty())
-                    .then(|| plant.employees[sups[run.number as usize % sups.len()]].id.as_str()),
+                supervisor: supervisor.as_ref().map(EmployeeId::as_str),
             });
         }
         let _ = SHIFT_CODES;

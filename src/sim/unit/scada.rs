@@ -97,8 +97,7 @@ impl DayRun<'_> {
         let shift_idx = machine.factory * 6 + usize::from(mi.shift.code);
         let shift_id = id("SHF", shift_idx);
         let ops = &engine.lines[machine.line].operators[usize::from(mi.shift.code)];
-        let operator = (!ops.is_empty())
-            .then(|| plant.employees[ops[(m + (mi.shift.start / HOUR) as usize) % ops.len()]].id.as_str());
+        let operator = crate::sim::pick(ops, m + (mi.shift.start / HOUR) as usize);
         let tool = params.spindle_rpm.map(|_| {
             let last_change = tl
                 .episodes
@@ -156,7 +155,7 @@ impl DayRun<'_> {
             alarm_codes: (!minute.alarm_codes.is_empty()).then_some(minute.alarm_codes.as_str()),
             warning_codes: (!minute.warning_codes.is_empty()).then_some(minute.warning_codes.as_str()),
             shift: &shift_id,
-            operator,
+            operator: operator.as_ref().map(EmployeeId::as_str),
             quality: if mi.uncertain { "uncertain" } else { "good" },
         };
         out.push(&row);
