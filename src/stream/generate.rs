@@ -36,6 +36,24 @@ pub struct Plan {
     pub window: (i64, i64),
     /// Whether SCADA counters matter (published, so kept across restarts).
     pub counters: bool,
+    /// Seconds per block: a minute, or one tick on a plant whose minute of rows would be
+    /// large ([`Plan::block_for`]); the ticks are the same either way.
+    pub block: i64,
+}
+
+/// Sensors above which a stream generates a tick at a time instead of a minute: the rows
+/// it holds at once (encoded, for every sink format) are a sixth.
+pub const TICK_BLOCKS_ABOVE_SENSORS: usize = 50_000;
+
+impl Plan {
+    /// The block length for a shard of `sensors` sensors ticking every `step` seconds.
+    pub fn block_for(sensors: usize, step: i64) -> i64 {
+        if sensors > TICK_BLOCKS_ABOVE_SENSORS {
+            step
+        } else {
+            SCADA_STEP
+        }
+    }
 }
 
 /// One tick's rows: one batch per format, in [`Plan::formats`] order.
@@ -149,6 +167,9 @@ pub struct Generator<'e> {
     threads: usize,
     /// What the control plane's console keeps of the rows, if it is served.
     console: Option<Arc<Console>>,
+    /// The machines' counters at the start of the current minute, which every batch of the
+    /// minute carries (when they matter).
+    minute_counters: Option<(i64, Arc<BTreeMap<String, Counters>>)>,
 }
 
 impl<'e> Generator<'e> {
@@ -159,7 +180,9 @@ impl<'e> Generator<'e> {
         let next = plan.window.0;
         let day_starts = counters.clone();
         let machines = counters.into_iter().map(|c| (c, None)).collect();
-        Generator { engine, plan, machines, day_starts, next, threads: threads.max(1), console: None }
+        assert!(plan.block == SCADA_STEP || plan.block == plan.step, "a block is a minute or a tick ({} s)", plan.step);
+        let threads = threads.max(1);
+        Generator { engine, plan, machines, day_starts, next, threads, console: None, minute_counters: None }
     }
 
     /// Every row generated from now on is also shown to `console`.
@@ -191,36 +214,49 @@ impl<'e> Generator<'e> {
         (self.next < self.plan.window.1).then_some(self.next)
     }
 
-    /// The next minute's ticks, or `None` past the window's end.
+    /// The next whole minute not yet generated in part, or `None` past the window's end:
+    /// where an injection or a clear takes effect (the next block's start, unless blocks
+    /// are ticks and one of the minute's is out).
+    pub fn next_minute(&self) -> Option<i64> {
+        let t = self.next + (SCADA_STEP - self.next.rem_euclid(SCADA_STEP)) % SCADA_STEP;
+        (t < self.plan.window.1).then_some(t)
+    }
+
+    /// The next block's ticks (a minute's, or one tick's on a large plant), or `None` past
+    /// the window's end.
     pub fn next_block(&mut self) -> Option<Vec<Tick>> {
         let a = self.next;
         if a >= self.plan.window.1 {
             return None;
         }
-        let b = (a + SCADA_STEP).min(self.plan.window.1);
+        let b = (a + self.plan.block).min(self.plan.window.1);
         self.next = b;
-        let snapshot = self.plan.counters.then(|| {
-            let map: BTreeMap<String, Counters> = self
-                .plan
-                .machines
-                .iter()
-                .zip(&self.machines)
-                .map(|(&m, (c, _))| (self.engine.plant.machines[m].id.clone(), *c))
-                .collect();
-            (a, Arc::new(map))
-        });
-        let mut chunks = self.generate(a, b);
+        let on_minute = a.rem_euclid(SCADA_STEP) == 0;
+        if on_minute {
+            self.minute_counters = self.plan.counters.then(|| {
+                let map: BTreeMap<String, Counters> = self
+                    .plan
+                    .machines
+                    .iter()
+                    .zip(&self.machines)
+                    .map(|(&m, (c, _))| (self.engine.plant.machines[m].id.clone(), *c))
+                    .collect();
+                (a, Arc::new(map))
+            });
+        }
+        let mut chunks = self.generate(a, b, on_minute);
         let mut status = PlantStatus::new(self.engine.catalogue.patterns.len());
         for c in &mut chunks {
             status.add(std::mem::replace(&mut c.status, PlantStatus::new(0)));
         }
         let mut ticks = self.ticks(a, b, chunks);
-        // Every batch carries the counters (one shared map), so the progress any commit
-        // saves can continue them, whichever ticks a sink skipped or coalesced.
+        // Every batch carries the counters at its minute's start (one shared map), so the
+        // progress any commit saves can continue them, whichever ticks a sink skipped or
+        // coalesced.
         for batch in ticks.iter_mut().flat_map(|t| t.batches.iter_mut()) {
-            batch.counters = snapshot.clone();
+            batch.counters = self.minute_counters.clone();
         }
-        if let Some(first) = ticks.first_mut() {
+        if let Some(first) = ticks.first_mut().filter(|_| on_minute) {
             first.status = Some(status);
         }
         Some(ticks)
@@ -228,8 +264,8 @@ impl<'e> Generator<'e> {
 
     /// Every machine's rows of `[a, b)` in every format, straight into per-tick buffers:
     /// one [`TickRows`] per thread, each holding a run of machines in order. Advances the
-    /// machines' days and counters.
-    fn generate(&mut self, a: i64, b: i64) -> Vec<TickRows> {
+    /// machines' days and counters. The plant's status is taken at a block starting a minute.
+    fn generate(&mut self, a: i64, b: i64, on_minute: bool) -> Vec<TickRows> {
         let engine = self.engine;
         let plan = &self.plan;
         let day = a - a.rem_euclid(DAY);
@@ -252,13 +288,9 @@ impl<'e> Generator<'e> {
                                 *run = Some(DayRun::new(engine, UnitSpec::new(m, day, plan.window), *counters));
                             }
                             let run = run.as_mut().expect("set up above");
-                            if let Some((state, patterns)) = run.status_at(a) {
-                                rows.status.states[state as usize] += 1;
-                                for p in patterns {
-                                    rows.status.episodes[p] += 1;
-                                }
+                            if on_minute {
+                                rows.status_of(engine, run, a);
                             }
-                            rows.status.near.extend(run.episodes_near(a, HOUR).map(|e| EpisodeView::of(engine, e, a)));
                             match console.filter(|c| c.holds(m)) {
                                 Some(c) => run.run_until(b, &mut c.tap(m, a, b, &mut rows).expect("held")),
                                 None => run.run_until(b, &mut rows),
@@ -345,6 +377,17 @@ struct TickRows {
 }
 
 impl TickRows {
+    /// Counts `run`'s machine in the thread's status at `a`.
+    fn status_of(&mut self, engine: &Engine, run: &DayRun<'_>, a: i64) {
+        if let Some((state, patterns)) = run.status_at(a) {
+            self.status.states[state as usize] += 1;
+            for p in patterns {
+                self.status.episodes[p] += 1;
+            }
+        }
+        self.status.near.extend(run.episodes_near(a, HOUR).map(|e| EpisodeView::of(engine, e, a)));
+    }
+
     fn new(plan: &Plan, a: i64, ticks: usize, patterns: usize) -> TickRows {
         assert!(!plan.formats.contains(&Format::Sql), "SQL statements are not streamed");
         let mut slot = [None; Table::COUNT];
@@ -389,6 +432,7 @@ mod tests {
             machines: machines.clone(),
             window: (start, start + 3 * SCADA_STEP),
             counters: true,
+            block: SCADA_STEP,
         };
         let counters = engine.counters_of(&machines, start, &Default::default());
         let mut gen = Generator::new(&engine, plan, counters, 2);
@@ -413,5 +457,59 @@ mod tests {
             }
             previous = block[0].batches[0].counters.clone();
         }
+    }
+
+    /// A large plant's stream generates a tick at a time: every tick holds exactly the rows,
+    /// bytes and counters a minute's block gives it (data-quality defects included, across
+    /// an hour's end and midnight), and the plant's status comes with each minute's first.
+    #[test]
+    fn blocks_of_one_tick_fill_the_ticks_a_minute_block_fills() {
+        let mut engine = crate::sim::seed_7_engine();
+        engine.quality = Some(crate::sim::quality::Quality {
+            gaps_per_machine_day: 2.0,
+            clock_skews_per_machine_day: 2.0,
+            stale_per_sensor_day: 0.5,
+            duplicate_rate: 0.02,
+            late_rate: 0.02,
+            ..Default::default()
+        });
+        let start = days_from_civil(2026, 3, 2) * DAY - 3 * SCADA_STEP;
+        let machines: Vec<usize> = (0..40).collect();
+        let ticks_of = |block: i64| {
+            let plan = Plan {
+                tables: Table::ALL.to_vec(),
+                step: 10,
+                formats: vec![Format::Jsonl, Format::Csv],
+                machines: machines.clone(),
+                window: (start, start + 6 * SCADA_STEP),
+                counters: true,
+                block,
+            };
+            let counters = engine.counters_of(&machines, start, &Default::default());
+            let mut gen = Generator::new(&engine, plan, counters, 2);
+            let mut ticks = Vec::new();
+            while let Some(block) = gen.next_block() {
+                ticks.extend(block);
+            }
+            ticks
+        };
+        let (minutes, ticks) = (ticks_of(SCADA_STEP), ticks_of(10));
+        assert_eq!(minutes.len(), 36, "six minutes of 10-s ticks");
+        assert_eq!(ticks.len(), minutes.len(), "as many ticks in blocks of one tick");
+        let mut rows = 0;
+        for (a, b) in minutes.iter().zip(&ticks) {
+            assert_eq!((a.first, a.through), (b.first, b.through), "tick bounds");
+            assert_eq!(a.status.is_some(), b.status.is_some(), "tick {}: the status with each minute's first", a.first);
+            assert_eq!(a.status, b.status, "tick {}: the plant's status", a.first);
+            for (f, (x, y)) in a.batches.iter().zip(&b.batches).enumerate() {
+                let flat = |batch: &Batch| -> Vec<(Table, Vec<u8>, u64)> {
+                    batch.tables.iter().map(|(t, parts, n)| (*t, parts.concat(), *n)).collect()
+                };
+                assert!(flat(x) == flat(y), "tick {} format {f}: the same rows in the same order", a.first);
+                assert_eq!(x.counters, y.counters, "tick {}: the counters of its minute's start", a.first);
+                rows += x.rows();
+            }
+        }
+        assert!(rows > 40 * 6 * 6, "the ticks hold readings ({rows} rows)");
     }
 }

@@ -58,7 +58,7 @@ pub fn handle(cmd: Command, engine: &Engine, gen: &mut Generator<'_>, journal: &
         Command::Inject(req, reply) => (reply, inject(req, engine, gen, journal)),
         Command::Clear(id, reply) => (reply, clear(id, engine, gen, journal)),
     };
-    if let (Ok(a), Some(now)) = (&answer, gen.next_start()) {
+    if let (Ok(a), Some(now)) = (&answer, gen.next_minute()) {
         if let Some(id) = a.body["id"].as_i64() {
             view.note_change(now, id, episode_view(engine, id, now));
         }
@@ -67,7 +67,7 @@ pub fn handle(cmd: Command, engine: &Engine, gen: &mut Generator<'_>, journal: &
 }
 
 fn inject(req: InjectRequest, engine: &Engine, gen: &mut Generator<'_>, journal: &mut Journal) -> Reply {
-    let now = gen.next_start().ok_or_else(|| Refusal::Conflict("the stream's window has ended".to_owned()))?;
+    let now = gen.next_minute().ok_or_else(|| Refusal::Conflict("the stream's window has ended".to_owned()))?;
     if let Some(found) = repeated(&req, journal)? {
         return match cancelled_at(journal, found, engine) {
             Some(at) => Ok(cancelled(found, at)),
@@ -139,7 +139,7 @@ fn repeated(req: &InjectRequest, journal: &Journal) -> Result<Option<i64>, Refus
 /// cleared (or cancelled before its onset), or whose fault is over and whose repair is under
 /// way, is answered as it stands (200), and nothing is journaled.
 fn clear(id: i64, engine: &Engine, gen: &mut Generator<'_>, journal: &mut Journal) -> Reply {
-    let now = gen.next_start().ok_or_else(|| Refusal::Conflict("the stream's window has ended".to_owned()))?;
+    let now = gen.next_minute().ok_or_else(|| Refusal::Conflict("the stream's window has ended".to_owned()))?;
     if let Some(at) = cancelled_at(journal, id, engine) {
         return Ok(cancelled(id, at));
     }

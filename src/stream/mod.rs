@@ -181,6 +181,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         .map_err(usage)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let journal = rt.block_on(injection_journal(&req, &engine, &mut sinks))?;
+    // The sinks hold the master data they need (or its fingerprint) from here on.
+    engine.shed_master_rows();
     let machines = req.shard.machines(engine.plant.machines.len());
     let (start, skip, resume) = rt.block_on(where_to_start(&req, &mut sinks))?;
     let g0 = start - start.rem_euclid(SCADA_STEP);
@@ -202,6 +204,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         machines: machines.clone(),
         window: (g0, end),
         counters: req.kind != StreamKind::Iot,
+        block: Plan::block_for(machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum(), req.step()),
     };
 
     let ctl = Arc::new(Control::new(rt.clone()));

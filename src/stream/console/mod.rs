@@ -371,7 +371,8 @@ impl Console {
     pub fn tap<'c, E: Emit>(&'c self, m: usize, a: i64, b: i64, inner: &'c mut E) -> Option<Tap<'c, E>> {
         let mut trace = self.trace(m)?;
         trace.begin(a, b);
-        let mut t = a - a.rem_euclid(SCADA_STEP);
+        // The minutes starting in the block (a block of one tick may start none).
+        let mut t = a + (SCADA_STEP - a.rem_euclid(SCADA_STEP)) % SCADA_STEP;
         while t < b {
             self.set_state(m, t, NO_STATE);
             t += SCADA_STEP;
