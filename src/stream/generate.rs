@@ -170,6 +170,9 @@ pub struct Generator<'e> {
     /// The machines' counters at the start of the current minute, which every batch of the
     /// minute carries (when they matter).
     minute_counters: Option<(i64, Arc<BTreeMap<String, Counters>>)>,
+    /// Per thread, per format and table: the largest tick's bytes in the last block, so
+    /// the next block's buffers are allocated once at about their size instead of grown.
+    sizes: Vec<Vec<usize>>,
 }
 
 impl<'e> Generator<'e> {
@@ -182,7 +185,17 @@ impl<'e> Generator<'e> {
         let machines = counters.into_iter().map(|c| (c, None)).collect();
         assert!(plan.block == SCADA_STEP || plan.block == plan.step, "a block is a minute or a tick ({} s)", plan.step);
         let threads = threads.max(1);
-        Generator { engine, plan, machines, day_starts, next, threads, console: None, minute_counters: None }
+        Generator {
+            engine,
+            plan,
+            machines,
+            day_starts,
+            next,
+            threads,
+            console: None,
+            minute_counters: None,
+            sizes: Vec::new(),
+        }
     }
 
     /// Every row generated from now on is also shown to `console`.
@@ -273,15 +286,18 @@ impl<'e> Generator<'e> {
         let ticks = ((b - a) + plan.step - 1) / plan.step;
         let mut out: Vec<TickRows> = Vec::with_capacity(self.threads);
         let console = self.console.as_deref();
+        let sizes = &self.sizes;
         std::thread::scope(|s| {
             let handles: Vec<_> = plan
                 .machines
                 .chunks(chunk)
                 .zip(self.machines.chunks_mut(chunk))
                 .zip(self.day_starts.chunks_mut(chunk))
-                .map(|((ids, states), starts)| {
+                .enumerate()
+                .map(|(k, ((ids, states), starts))| {
                     s.spawn(move || {
-                        let mut rows = TickRows::new(plan, a, ticks as usize, engine.catalogue.patterns.len());
+                        let patterns = engine.catalogue.patterns.len();
+                        let mut rows = TickRows::new(plan, a, ticks as usize, patterns, sizes.get(k));
                         for ((&m, (counters, run)), start) in ids.iter().zip(states.iter_mut()).zip(starts.iter_mut()) {
                             if run.as_ref().is_none_or(|r| r.day() != day) {
                                 *start = *counters;
@@ -305,6 +321,7 @@ impl<'e> Generator<'e> {
                 out.push(h.join().expect("generation does not panic"));
             }
         });
+        self.sizes = out.iter().map(TickRows::sizes).collect();
         out
     }
 
@@ -388,14 +405,36 @@ impl TickRows {
         self.status.near.extend(run.episodes_near(a, HOUR).map(|e| EpisodeView::of(engine, e, a)));
     }
 
-    fn new(plan: &Plan, a: i64, ticks: usize, patterns: usize) -> TickRows {
+    /// A thread's buffers for `ticks` ticks from `a`, each allocated at `hint`'s size (per
+    /// format and table, [`TickRows::sizes`] of the thread's last block) and an eighth more.
+    fn new(plan: &Plan, a: i64, ticks: usize, patterns: usize, hint: Option<&Vec<usize>>) -> TickRows {
         assert!(!plan.formats.contains(&Format::Sql), "SQL statements are not streamed");
         let mut slot = [None; Table::COUNT];
         for (i, t) in plan.tables.iter().enumerate() {
             slot[t.index()] = Some(i);
         }
-        let cells = vec![vec![vec![(Vec::new(), 0); plan.tables.len()]; ticks]; plan.formats.len()];
+        let n = plan.tables.len();
+        let cell = |f: usize, ti: usize| {
+            let bytes = hint.and_then(|h| h.get(f * n + ti)).copied().unwrap_or(0);
+            (Vec::with_capacity(bytes + bytes / 8), 0)
+        };
+        let cells = (0..plan.formats.len())
+            .map(|f| (0..ticks).map(|_| (0..n).map(|ti| cell(f, ti)).collect()).collect())
+            .collect();
         TickRows { a, step: plan.step, formats: plan.formats.clone(), slot, cells, status: PlantStatus::new(patterns) }
+    }
+}
+
+impl TickRows {
+    /// Per format and table: the largest tick's bytes.
+    fn sizes(&self) -> Vec<usize> {
+        self.cells
+            .iter()
+            .flat_map(|per_tick| {
+                let tables = per_tick.first().map_or(0, Vec::len);
+                (0..tables).map(move |ti| per_tick.iter().map(|cells| cells[ti].0.len()).max().unwrap_or(0))
+            })
+            .collect()
     }
 }
 

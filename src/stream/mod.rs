@@ -21,6 +21,7 @@ pub mod control;
 pub mod deliver;
 pub mod generate;
 pub mod inject;
+mod memory;
 pub mod metrics;
 mod pace;
 mod retention;
@@ -171,6 +172,7 @@ fn open_sinks(
 
 /// Runs `genims stream`.
 pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Result<()> {
+    memory::keep_large_buffers_apart();
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
     let mut engine = cfg.engine(req.fault_rate)?;
