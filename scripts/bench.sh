@@ -141,3 +141,13 @@ scripts/bench-retention.sh
 echo
 scripts/bench-console.sh 1 300
 scripts/bench-console.sh 10 120
+
+# 8. The stream's memory per machine in real time, from 00:05 and 23:10 UTC, ×1/×20/×100.
+echo
+scripts/bench-memory.sh "1 20 100" 120
+
+# 9. A ×1000 plant live on one host: start-up, CPU, RSS and lag over 10 minutes of real time.
+echo
+echo "| scale | machines | sink | start-up s | CPU % of a core | RSS MB (after start-up / end / peak) | lag at end |"
+echo "|---|---:|---|---:|---:|---|---|"
+scripts/bench-scale.sh 1000 600 null

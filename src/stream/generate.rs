@@ -301,7 +301,9 @@ impl<'e> Generator<'e> {
                         for ((&m, (counters, run)), start) in ids.iter().zip(states.iter_mut()).zip(starts.iter_mut()) {
                             if run.as_ref().is_none_or(|r| r.day() != day) {
                                 *start = *counters;
-                                *run = Some(DayRun::new(engine, UnitSpec::new(m, day, plan.window), *counters));
+                                let previous = run.take().and_then(|r| r.day_counts());
+                                let spec = UnitSpec::new(m, day, plan.window);
+                                *run = Some(DayRun::following(engine, spec, *counters, previous));
                             }
                             let run = run.as_mut().expect("set up above");
                             if on_minute {

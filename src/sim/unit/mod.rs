@@ -39,7 +39,7 @@ mod readings;
 mod runs;
 mod scada;
 
-use readings::SensorState;
+use readings::{HourCounts, SensorState};
 use scada::{MinuteReadings, ShiftTotals};
 
 /// Lookback before a unit's day: covers the longest shift and thermal lags.
@@ -173,9 +173,23 @@ pub struct DayRun<'e> {
     next: i64,
 }
 
+/// A finished day's missing and out-of-range readings per sensor and hour: what the next
+/// day's 24-hour health figures need of it, handed over instead of counted again (a day
+/// of every sensor's random words: at ×1000, minutes of CPU at each midnight).
+pub struct DayCounts {
+    day: i64,
+    counts: Vec<(HourCounts, HourCounts)>,
+}
+
 impl<'e> DayRun<'e> {
     /// Sets up unit `spec` with the machine's counters `start` at the start of its span.
     pub fn new(engine: &'e Engine, spec: UnitSpec, start: Counters) -> DayRun<'e> {
+        DayRun::following(engine, spec, start, None)
+    }
+
+    /// The same, taking the previous day's health counts from `previous` (its machine's
+    /// [`DayRun::day_counts`]) when they are that day's: the rows are the same either way.
+    pub fn following(engine: &'e Engine, spec: UnitSpec, start: Counters, previous: Option<DayCounts>) -> DayRun<'e> {
         let (from, to) = spec.span();
         let m = spec.machine;
         // The lookback up to the span's second minute now; the rest as the steps need it.
@@ -211,7 +225,12 @@ impl<'e> DayRun<'e> {
             return run;
         }
         let tl = &run.tl;
-        if need_health {
+        let previous = previous.filter(|p| p.day + DAY == spec.day && p.counts.len() == states.len());
+        if let Some(p) = previous.filter(|_| need_health) {
+            for (st, (missing, oor)) in states.iter_mut().zip(p.counts) {
+                (st.day_missing, st.day_oor) = (missing, oor);
+            }
+        } else if need_health {
             // Previous day's losses for the 24-hour health figures.
             for (k, s) in sensors.clone().enumerate() {
                 let prev = engine.sensor_day(s, spec.day - DAY);
@@ -288,6 +307,17 @@ impl<'e> DayRun<'e> {
             let n = self.tl.forget_before(keep_from);
             self.lags.forget(n);
         }
+    }
+
+    /// The day's health counts for the next day of the machine, once the whole day has
+    /// been generated with its health figures.
+    pub fn day_counts(&self) -> Option<DayCounts> {
+        // A span starting after midnight counted the day's earlier hours when it was set up.
+        let to_midnight = self.spec.span().1 == self.spec.day + DAY;
+        (to_midnight && self.need_health && self.done()).then(|| DayCounts {
+            day: self.spec.day,
+            counts: self.states.iter().map(|st| (st.day_missing, st.day_oor)).collect(),
+        })
     }
 
     /// The machine's counters at the next instant to generate.
@@ -575,6 +605,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The next day set up with a finished day's health counts gives the rows it gives
+    /// counting them again (the stream hands them over at midnight), defects on, for
+    /// machines with and without sensor episodes.
+    #[test]
+    fn a_day_following_its_counted_day_gives_the_same_rows() {
+        use crate::encode::{Encoded, Format};
+        let mut e = engine();
+        e.quality = Some(crate::sim::quality::Quality { gaps_per_machine_day: 1.0, ..Default::default() });
+        let day = 1_772_323_200; // 2026-03-01
+        let window = (day + 5 * HOUR + 30 * 60, day + 2 * DAY);
+        let mut with_drift = 0;
+        for m in (0..e.plant.machines.len()).step_by(7) {
+            let first = UnitSpec::new(m, day, window);
+            let mut run = DayRun::new(&e, first, e.initial_counters(m, window.0));
+            run.run_until(day + DAY, &mut Discard);
+            let counts = run.day_counts().expect("a finished day with health rows hands its counts on");
+            let start = run.counters();
+            let next = UnitSpec::new(m, day + DAY, window);
+            let (mut counted, mut handed) = (Encoded::new(Format::Csv), Encoded::new(Format::Csv));
+            DayRun::new(&e, next, start).run_until(day + 2 * DAY, &mut counted);
+            DayRun::following(&e, next, start, Some(counts)).run_until(day + 2 * DAY, &mut handed);
+            for t in Table::ALL {
+                assert!(
+                    counted.bufs[t.index()] == handed.bufs[t.index()],
+                    "machine {m}, {}: rows differ with the handed-over counts",
+                    t.name()
+                );
+            }
+            with_drift += usize::from(e.unit_timeline(m, day).episodes.iter().any(|ep| ep.sensor.is_some()));
+        }
+        assert!(with_drift > 0, "some machine has a sensor episode (its losses count)");
+    }
+
+    /// Rows nobody takes.
+    struct Discard;
+
+    impl Emit for Discard {
+        fn emit<R: Row>(&mut self, _row: &R, _at: i64) {}
     }
 
     /// A sensor_drift episode ends with one completed calibration work order on its machine,
