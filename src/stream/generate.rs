@@ -36,8 +36,9 @@ pub struct Plan {
     pub window: (i64, i64),
     /// Whether SCADA counters matter (published, so kept across restarts).
     pub counters: bool,
-    /// Seconds per block: a minute, or one tick on a plant whose minute of rows would be
-    /// large ([`Plan::block_for`]); the ticks are the same either way.
+    /// Seconds per block when generation runs behind the clock: a minute, or one tick on a
+    /// plant whose minute of rows would be large ([`Plan::block_for`]). Ahead of the clock
+    /// a block is always one tick. The ticks are the same either way.
     pub block: i64,
 }
 
@@ -173,6 +174,8 @@ pub struct Generator<'e> {
     /// Per thread, per format and table: the largest tick's bytes in the last block, so
     /// the next block's buffers are allocated once at about their size instead of grown.
     sizes: Vec<Vec<usize>>,
+    /// The day whose machine-days are set up.
+    day: Option<i64>,
 }
 
 impl<'e> Generator<'e> {
@@ -195,6 +198,7 @@ impl<'e> Generator<'e> {
             console: None,
             minute_counters: None,
             sizes: Vec::new(),
+            day: None,
         }
     }
 
@@ -235,14 +239,17 @@ impl<'e> Generator<'e> {
         (t < self.plan.window.1).then_some(t)
     }
 
-    /// The next block's ticks (a minute's, or one tick's on a large plant), or `None` past
-    /// the window's end.
-    pub fn next_block(&mut self) -> Option<Vec<Tick>> {
+    /// The next block's ticks, or `None` past the window's end: one tick's when `ahead` of
+    /// the clock (the rows held at once are a tick's) or on a large plant, else the rest of
+    /// the minute's (fewer, larger blocks when catching up or at `--speed max`).
+    pub fn next_block(&mut self, ahead: bool) -> Option<Vec<Tick>> {
         let a = self.next;
         if a >= self.plan.window.1 {
             return None;
         }
-        let b = (a + self.plan.block).min(self.plan.window.1);
+        let len =
+            if ahead || self.plan.block < SCADA_STEP { self.plan.step } else { SCADA_STEP - a.rem_euclid(SCADA_STEP) };
+        let b = (a + len).min(self.plan.window.1);
         self.next = b;
         let on_minute = a.rem_euclid(SCADA_STEP) == 0;
         if on_minute {
@@ -324,6 +331,10 @@ impl<'e> Generator<'e> {
             }
         });
         self.sizes = out.iter().map(TickRows::sizes).collect();
+        if self.day.replace(day) != Some(day) {
+            // The machines' days were set up: their scratch memory goes back to the system.
+            super::memory::trim();
+        }
         out
     }
 
@@ -478,7 +489,7 @@ mod tests {
         let counters = engine.counters_of(&machines, start, &Default::default());
         let mut gen = Generator::new(&engine, plan, counters, 2);
         let mut previous: Option<(i64, Arc<BTreeMap<String, Counters>>)> = None;
-        while let Some(block) = gen.next_block() {
+        while let Some(block) = gen.next_block(false) {
             let first = block[0].first;
             assert_eq!(block.len(), 6, "six ticks of 10 s a minute");
             for tick in &block {
@@ -500,9 +511,11 @@ mod tests {
         }
     }
 
-    /// A large plant's stream generates a tick at a time: every tick holds exactly the rows,
-    /// bytes and counters a minute's block gives it (data-quality defects included, across
-    /// an hour's end and midnight), and the plant's status comes with each minute's first.
+    /// A stream ahead of the clock, or on a large plant, generates a tick at a time (and one
+    /// that falls behind finishes the minute in one block): every tick holds exactly the
+    /// rows, bytes and counters a minute's block gives it (data-quality defects included,
+    /// across an hour's end and midnight), and the plant's status comes with each minute's
+    /// first.
     #[test]
     fn blocks_of_one_tick_fill_the_ticks_a_minute_block_fills() {
         let mut engine = crate::sim::seed_7_engine();
@@ -516,7 +529,7 @@ mod tests {
         });
         let start = days_from_civil(2026, 3, 2) * DAY - 3 * SCADA_STEP;
         let machines: Vec<usize> = (0..40).collect();
-        let ticks_of = |block: i64| {
+        let ticks_of = |block: i64, ahead: bool| {
             let plan = Plan {
                 tables: Table::ALL.to_vec(),
                 step: 10,
@@ -529,16 +542,23 @@ mod tests {
             let counters = engine.counters_of(&machines, start, &Default::default());
             let mut gen = Generator::new(&engine, plan, counters, 2);
             let mut ticks = Vec::new();
-            while let Some(block) = gen.next_block() {
+            // Ahead of the clock for the first minute and a half, then behind it.
+            while let Some(block) = gen.next_block(ahead && gen.next_start() < Some(start + 90)) {
                 ticks.extend(block);
             }
             ticks
         };
-        let (minutes, ticks) = (ticks_of(SCADA_STEP), ticks_of(10));
+        let minutes = ticks_of(SCADA_STEP, false);
+        for ticks in [ticks_of(10, false), ticks_of(SCADA_STEP, true)] {
+            same_ticks(&minutes, &ticks);
+        }
+    }
+
+    fn same_ticks(minutes: &[Tick], ticks: &[Tick]) {
         assert_eq!(minutes.len(), 36, "six minutes of 10-s ticks");
         assert_eq!(ticks.len(), minutes.len(), "as many ticks in blocks of one tick");
         let mut rows = 0;
-        for (a, b) in minutes.iter().zip(&ticks) {
+        for (a, b) in minutes.iter().zip(ticks) {
             assert_eq!((a.first, a.through), (b.first, b.through), "tick bounds");
             assert_eq!(a.status.is_some(), b.status.is_some(), "tick {}: the status with each minute's first", a.first);
             assert_eq!(a.status, b.status, "tick {}: the plant's status", a.first);

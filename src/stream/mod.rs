@@ -561,7 +561,10 @@ fn release(
                 }
                 steering.drain(engine, &mut gen);
                 let started = Instant::now();
-                let Some(block) = gen.next_block() else { break };
+                // Ahead of the clock a block is one tick (a tick's rows held at once);
+                // behind it (catching up, --speed max) a minute, which costs less per row.
+                let ahead = gen.next_start().and_then(|a| pace.wait_for(a)).is_some();
+                let Some(block) = gen.next_block(ahead) else { break };
                 took = started.elapsed();
                 if tx.send(block).is_err() {
                     break;
