@@ -116,8 +116,18 @@ pub fn check_shard(engine: &Engine, shard: Shard) -> Result<()> {
 impl Config {
     /// The engine of this configuration's plant, with the run's fault rate.
     pub fn engine(&self, fault_rate: f64) -> Result<Engine> {
+        self.engine_with(fault_rate, true)
+    }
+
+    /// The same engine, its plant without employee rows unless `employee_rows` (a run none
+    /// of whose outputs writes or fingerprints the master data needs none).
+    pub fn engine_with(&self, fault_rate: f64, employee_rows: bool) -> Result<Engine> {
         let catalogue = self.fault_catalogue()?;
-        let plant = crate::plant::Plant::generate(&self.plant, &catalogue)?;
+        let plant = if employee_rows {
+            crate::plant::Plant::generate(&self.plant, &catalogue)?
+        } else {
+            crate::plant::Plant::generate_without_employee_rows(&self.plant, &catalogue)?
+        };
         let mut engine = Engine::new(self.plant.seed, fault_rate, plant, catalogue)?;
         engine.set_difficulty(self.faults.difficulty);
         engine.quality = self.quality_defects();

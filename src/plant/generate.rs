@@ -137,6 +137,16 @@ fn ascii(name: &str) -> String {
 impl Plant {
     /// Generates the plant. Fails with a message naming the size that cannot be met.
     pub fn generate(sizes: &Settings, faults: &impl RequiredRoles) -> Result<Plant> {
+        Plant::generate_with(sizes, faults, true)
+    }
+
+    /// The same plant without the employee rows (their [`Staff`] only), for a run whose
+    /// outputs never write them: at ×1000, 12 million rows of 400 bytes.
+    pub fn generate_without_employee_rows(sizes: &Settings, faults: &impl RequiredRoles) -> Result<Plant> {
+        Plant::generate_with(sizes, faults, false)
+    }
+
+    fn generate_with(sizes: &Settings, faults: &impl RequiredRoles, employee_rows: bool) -> Result<Plant> {
         let (seed, reference_date) = (sizes.seed, sizes.reference_date);
         if sizes.factories == 0 {
             bail!("plant.factories must be at least 1");
@@ -163,6 +173,7 @@ impl Plant {
             machines: Vec::new(),
             sensors: Vec::new(),
             employees: Vec::new(),
+            staff: Vec::new(),
             shifts: Vec::new(),
             products: products(&mut r("products"), sizes),
             customers: customers(&mut r("customers"), sizes),
@@ -173,7 +184,7 @@ impl Plant {
         plant.machines = plant.make_machines(&mut r("machines"), sizes)?;
         plant.sensors = plant.make_sensors(&mut r("sensors"), sizes, faults)?;
         plant.shifts = plant.make_shifts();
-        plant.employees = plant.make_employees(&mut r("employees"), sizes)?;
+        (plant.employees, plant.staff) = plant.make_employees(&mut r("employees"), sizes, employee_rows)?;
         plant.line_products = plant.make_line_products(&mut r("line_products"), sizes)?;
         plant.customer_products = plant.make_customer_products(&mut r("customer_products"), sizes)?;
         Ok(plant)
@@ -368,11 +379,13 @@ impl Plant {
         shifts
     }
 
-    fn make_employees(&self, rng: &mut Rng, sizes: &Settings) -> Result<Vec<Employee>> {
+    /// The employees (their rows only if `rows`) and what the engine needs of each.
+    fn make_employees(&self, rng: &mut Rng, sizes: &Settings, rows: bool) -> Result<(Vec<Employee>, Vec<Staff>)> {
         let per_factory = allocate(rng, &vec![EMPLOYEES_PER_FACTORY; self.factories.len()], sizes.employees)
             .map_err(|b| infeasible("employees", sizes.employees, &format!("{} factories", self.factories.len()), b))?;
         let shares: Vec<u32> = catalog::EMPLOYEE_ROLES.iter().map(|r| r.1).collect();
-        let mut employees = Vec::with_capacity(sizes.employees);
+        let mut employees = Vec::with_capacity(if rows { sizes.employees } else { 0 });
+        let mut staff = Vec::with_capacity(sizes.employees);
         for (f, &n) in per_factory.iter().enumerate() {
             let factory = &self.factories[f];
             let lines: Vec<usize> = (0..self.lines.len()).filter(|&l| self.lines[l].factory == f).collect();
@@ -399,8 +412,8 @@ impl Plant {
                     let n_certs = rng.random_range(0..=3);
                     let certs: Vec<&str> =
                         catalog::EMPLOYEE_CERTIFICATIONS.choose_multiple(rng, n_certs).copied().collect();
-                    let index = employees.len();
-                    employees.push(Employee {
+                    let index = staff.len();
+                    let row = Employee {
                         id: id("EMP", index),
                         factory: f,
                         // Line staff spread evenly over the factory's lines.
@@ -429,11 +442,20 @@ impl Plant {
                         experience_years: (experience * 100.0).round() / 100.0,
                         certifications: (!certs.is_empty()).then(|| certs.join(", ")),
                         status: if rng.random_bool(0.97) { "active" } else { "on_leave" },
+                    };
+                    staff.push(Staff {
+                        line: row.line.map(|l| l as u32),
+                        role: r as u8,
+                        shift: SHIFTS.iter().position(|s| s.1 == row.shift).expect("one of the six") as u8,
+                        active: row.status == "active",
                     });
+                    if rows {
+                        employees.push(row);
+                    }
                 }
             }
         }
-        Ok(employees)
+        Ok((employees, staff))
     }
 
     fn make_line_products(&self, rng: &mut Rng, sizes: &Settings) -> Result<Vec<LineProduct>> {

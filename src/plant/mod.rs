@@ -104,6 +104,17 @@ pub struct Employee {
     pub status: &'static str,
 }
 
+/// An employee as the engine sees one (8 bytes; the row is 400 with its strings): the line
+/// worked on, the role (index into the catalogue's employee roles), the shift (index into
+/// the factory's six shifts, master order) and whether the employee is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Staff {
+    pub line: Option<u32>,
+    pub role: u8,
+    pub shift: u8,
+    pub active: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Shift {
     pub id: String,
@@ -181,7 +192,11 @@ pub struct Plant {
     pub lines: Vec<Line>,
     pub machines: Vec<Machine>,
     pub sensors: Vec<Sensor>,
+    /// The employee rows; empty in a plant generated without them
+    /// ([`Plant::generate_without_employee_rows`]).
     pub employees: Vec<Employee>,
+    /// What the engine needs of each employee (by index), kept whether or not the rows are.
+    pub staff: Vec<Staff>,
     pub shifts: Vec<Shift>,
     pub products: Vec<Product>,
     pub customers: Vec<Customer>,
@@ -237,6 +252,27 @@ impl Plant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plant generated without employee rows keeps every employee's staff record, the
+    /// same as the full plant's and as its rows say, and every other table.
+    #[test]
+    fn a_plant_without_employee_rows_keeps_their_staff() {
+        let cat = crate::faults::Catalogue::builtin();
+        let settings = Settings { seed: 11, ..Default::default() };
+        let full = Plant::generate(&settings, &cat).unwrap();
+        let lean = Plant::generate_without_employee_rows(&settings, &cat).unwrap();
+        assert!(lean.employees.is_empty() && full.employees.len() == settings.employees);
+        assert_eq!(lean.staff, full.staff, "the same staff with or without the rows");
+        for (e, s) in full.employees.iter().zip(&full.staff) {
+            assert_eq!(e.line.map(|l| l as u32), s.line, "{}: line", e.id);
+            assert_eq!(e.role, catalog::EMPLOYEE_ROLES[usize::from(s.role)].0, "{}: role", e.id);
+            assert_eq!(e.status == "active", s.active, "{}: status", e.id);
+        }
+        let (a, b) = (full.master_tables(), lean.master_tables());
+        for (x, y) in a.iter().zip(&b).filter(|(x, _)| x.name != "employees") {
+            assert!(crate::output::master::csv(x) == crate::output::master::csv(y), "{}: the same rows", x.name);
+        }
+    }
 
     /// The stack-made employee id is the one the employees table carries, at every width.
     #[test]

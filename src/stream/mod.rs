@@ -175,7 +175,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     memory::keep_large_buffers_apart();
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
-    let mut engine = cfg.engine(req.fault_rate)?;
+    // Only PostgreSQL takes master data (and checks its fingerprint, employees included).
+    let mut engine = cfg.engine_with(req.fault_rate, req.sinks.contains(&SinkKind::Postgres))?;
     engine.restrict_patterns(&args.patterns).map_err(|e| usage(format!("--patterns: {e}")))?;
     req.start
         .map_or(Ok(()), |a| crate::request::check_start(&engine, a))
@@ -545,6 +546,7 @@ fn release(
     let (pace, metrics) = (&view.pace, &view.metrics);
     // A rendezvous channel: at most one block waits while another is released.
     let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(0);
+    let step = plan.step;
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut gen = Generator::new(engine, plan, counters, threads).with_console(view.console.clone());
@@ -561,9 +563,10 @@ fn release(
                 }
                 steering.drain(engine, &mut gen);
                 let started = Instant::now();
-                // Ahead of the clock a block is one tick (a tick's rows held at once);
-                // behind it (catching up, --speed max) a minute, which costs less per row.
-                let ahead = gen.next_start().and_then(|a| pace.wait_for(a)).is_some();
+                // Ahead of the clock (or less than a tick behind: a stream's start) a block
+                // is one tick, a tick's rows held at once; further behind (catching up,
+                // --speed max) a minute, which costs less per row.
+                let ahead = gen.next_start().and_then(|a| pace.wait_for(a + step)).is_some();
                 let Some(block) = gen.next_block(ahead) else { break };
                 took = started.elapsed();
                 if tx.send(block).is_err() {
