@@ -264,7 +264,7 @@ impl<'e> Generator<'e> {
                 (a, Arc::new(map))
             });
         }
-        let mut chunks = self.generate(a, b, on_minute);
+        let mut chunks = self.generate(a, b, on_minute, ahead);
         let mut status = PlantStatus::new(self.engine.catalogue.patterns.len());
         for c in &mut chunks {
             status.add(std::mem::replace(&mut c.status, PlantStatus::new(0)));
@@ -284,8 +284,9 @@ impl<'e> Generator<'e> {
 
     /// Every machine's rows of `[a, b)` in every format, straight into per-tick buffers:
     /// one [`TickRows`] per thread, each holding a run of machines in order. Advances the
-    /// machines' days and counters. The plant's status is taken at a block starting a minute.
-    fn generate(&mut self, a: i64, b: i64, on_minute: bool) -> Vec<TickRows> {
+    /// machines' days and counters. The plant's status is taken at a block starting a minute;
+    /// `ahead` of the clock, the days park their sensors' generators between blocks.
+    fn generate(&mut self, a: i64, b: i64, on_minute: bool, ahead: bool) -> Vec<TickRows> {
         let engine = self.engine;
         let plan = &self.plan;
         let day = a - a.rem_euclid(DAY);
@@ -321,6 +322,10 @@ impl<'e> Generator<'e> {
                                 None => run.run_until(b, &mut rows),
                             }
                             *counters = run.counters();
+                            if ahead {
+                                // It waits for the clock: its generators need not.
+                                run.park();
+                            }
                         }
                         rows
                     })
