@@ -185,6 +185,17 @@ impl SensorDefects {
         self.stale.iter().find(|w| w.holds(t))
     }
 
+    /// Drops the single-reading defects before `t` (read only at their own instant).
+    pub fn forget_before(&mut self, t: i64) {
+        let n = self.points.partition_point(|p| p.t < t);
+        if n > 0 {
+            self.points.drain(..n);
+            if self.points.capacity() > 2 * self.points.len() + 8 {
+                self.points.shrink_to_fit();
+            }
+        }
+    }
+
     /// The single-reading defects at `t`.
     pub fn points_at(&self, t: i64) -> &[Point] {
         let i = self.points.partition_point(|p| p.t < t);

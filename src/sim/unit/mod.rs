@@ -281,7 +281,7 @@ impl<'e> DayRun<'e> {
         for (k, s) in sensors.clone().enumerate() {
             let stale = states[k].dq.as_ref().and_then(|d| d.stale_at(from)).map(|w| w.from);
             if let Some(w0) = stale.filter(|&w0| w0 < from) {
-                states[k].frozen = engine.record_before(s, w0, tl, &run.lags);
+                states[k].frozen = engine.record_before(s, w0, tl, &run.lags).map(Box::new);
             }
         }
         // Replay the current shift up to `from` (minutes inside the lookback).
@@ -306,6 +306,9 @@ impl<'e> DayRun<'e> {
         if keep_from > self.tl.start {
             let n = self.tl.forget_before(keep_from);
             self.lags.forget(n);
+        }
+        for dq in self.states.iter_mut().filter_map(|st| st.dq.as_mut()) {
+            dq.forget_before(self.next);
         }
     }
 

@@ -24,8 +24,8 @@ pub(super) struct SensorState {
     pub(super) day_oor: HourCounts,
     /// The sensor's data-quality defects on the day (`None` when `[quality]` is off).
     pub(super) dq: Option<SensorDefects>,
-    /// In a stale stretch: the record the gateway repeats.
-    pub(super) frozen: Option<Reading>,
+    /// In a stale stretch: the record the gateway repeats (boxed: rare, and 88 bytes).
+    pub(super) frozen: Option<Box<Reading>>,
 }
 
 /// One present reading with its rolling statistics and classification.
@@ -181,7 +181,7 @@ pub(super) fn deliver<'e, E: Emit>(
         return;
     }
     let Some(dq) = st.dq.as_ref() else { return out.push(&row) };
-    let frozen = st.frozen.filter(|_| dq.stale_at(t).is_some());
+    let frozen = st.frozen.as_deref().copied().filter(|_| dq.stale_at(t).is_some());
     if let Some(f) = frozen {
         row = f.row(row.id, &engine.plant.sensors[s], (row.machine, row.line, row.factory), t);
     }
@@ -300,8 +300,9 @@ impl Engine {
                 continue;
             };
             // Set up when the span starts inside the stretch (`DayRun::new`).
-            let frozen = if w.from == t { self.record_before(s, t, tl, lags) } else { states[k].frozen };
-            if let Some(f) = frozen {
+            let frozen =
+                if w.from == t { self.record_before(s, t, tl, lags).map(Box::new) } else { states[k].frozen.take() };
+            if let Some(f) = frozen.as_deref() {
                 let detail = format!("the gateway repeated its cached record (value {})", f.value);
                 let records = delivered(&states[k].day, s, &w, true);
                 out.push_at(&QualityLabelRow { detail: &detail, ..stretch(Defect::Stale, Some(s), &w, records) }, t);
