@@ -2,7 +2,8 @@
 //!
 //! Each machine of the shard keeps a [`DayRun`] (the same unit generation backfill uses, so
 //! a stream over a window emits exactly the backfill of that window) that is advanced one
-//! minute per block: every minute is simulated once, whatever the number of sinks, and each
+//! block at a time — a tick ahead of the clock, the rest of the minute behind it: every
+//! minute is simulated once, whatever the number of sinks, and each
 //! row is encoded for every format the sinks take straight into the tick its release instant
 //! falls in — ticks of 10 s (`iot`, `all`) or 60 s (`scada`); tables the stream does not
 //! publish are not encoded.
@@ -36,10 +37,10 @@ pub struct Plan {
     pub window: (i64, i64),
     /// Whether SCADA counters matter (published, so kept across restarts).
     pub counters: bool,
-    /// Seconds per block when generation runs behind the clock: a minute, or one tick on a
-    /// plant whose minute of rows would be large ([`Plan::block_for`]). Ahead of the clock
-    /// a block is always one tick. The ticks are the same either way.
-    pub block: i64,
+    /// Whether every block is one tick, even behind the clock: a shard whose minute of rows
+    /// would be large ([`Plan::ticks_only_for`]). Otherwise a block is one tick ahead of the
+    /// clock and the rest of the minute behind it. The ticks are the same either way.
+    pub ticks_only: bool,
 }
 
 /// Sensors above which a stream generates a tick at a time instead of a minute: the rows
@@ -47,13 +48,9 @@ pub struct Plan {
 pub const TICK_BLOCKS_ABOVE_SENSORS: usize = 50_000;
 
 impl Plan {
-    /// The block length for a shard of `sensors` sensors ticking every `step` seconds.
-    pub fn block_for(sensors: usize, step: i64) -> i64 {
-        if sensors > TICK_BLOCKS_ABOVE_SENSORS {
-            step
-        } else {
-            SCADA_STEP
-        }
+    /// Whether a shard of `sensors` sensors generates one tick per block always.
+    pub fn ticks_only_for(sensors: usize) -> bool {
+        sensors > TICK_BLOCKS_ABOVE_SENSORS
     }
 }
 
@@ -186,7 +183,6 @@ impl<'e> Generator<'e> {
         let next = plan.window.0;
         let day_starts = counters.clone();
         let machines = counters.into_iter().map(|c| (c, None)).collect();
-        assert!(plan.block == SCADA_STEP || plan.block == plan.step, "a block is a minute or a tick ({} s)", plan.step);
         let threads = threads.max(1);
         Generator {
             engine,
@@ -247,8 +243,7 @@ impl<'e> Generator<'e> {
         if a >= self.plan.window.1 {
             return None;
         }
-        let len =
-            if ahead || self.plan.block < SCADA_STEP { self.plan.step } else { SCADA_STEP - a.rem_euclid(SCADA_STEP) };
+        let len = if ahead || self.plan.ticks_only { self.plan.step } else { SCADA_STEP - a.rem_euclid(SCADA_STEP) };
         let b = (a + len).min(self.plan.window.1);
         self.next = b;
         let on_minute = a.rem_euclid(SCADA_STEP) == 0;
@@ -489,7 +484,7 @@ mod tests {
             machines: machines.clone(),
             window: (start, start + 3 * SCADA_STEP),
             counters: true,
-            block: SCADA_STEP,
+            ticks_only: false,
         };
         let counters = engine.counters_of(&machines, start, &Default::default());
         let mut gen = Generator::new(&engine, plan, counters, 2);
@@ -534,7 +529,7 @@ mod tests {
         });
         let start = days_from_civil(2026, 3, 2) * DAY - 3 * SCADA_STEP;
         let machines: Vec<usize> = (0..40).collect();
-        let ticks_of = |block: i64, ahead: bool| {
+        let ticks_of = |ticks_only: bool, ahead: bool| {
             let plan = Plan {
                 tables: Table::ALL.to_vec(),
                 step: 10,
@@ -542,7 +537,7 @@ mod tests {
                 machines: machines.clone(),
                 window: (start, start + 6 * SCADA_STEP),
                 counters: true,
-                block,
+                ticks_only,
             };
             let counters = engine.counters_of(&machines, start, &Default::default());
             let mut gen = Generator::new(&engine, plan, counters, 2);
@@ -553,8 +548,8 @@ mod tests {
             }
             ticks
         };
-        let minutes = ticks_of(SCADA_STEP, false);
-        for ticks in [ticks_of(10, false), ticks_of(SCADA_STEP, true)] {
+        let minutes = ticks_of(false, false);
+        for ticks in [ticks_of(true, false), ticks_of(false, true)] {
             same_ticks(&minutes, &ticks);
         }
     }

@@ -207,7 +207,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         machines: machines.clone(),
         window: (g0, end),
         counters: req.kind != StreamKind::Iot,
-        block: Plan::block_for(machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum(), req.step()),
+        ticks_only: Plan::ticks_only_for(machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum()),
     };
 
     let ctl = Arc::new(Control::new(rt.clone()));
