@@ -559,9 +559,18 @@ fn release(
                     if ctl.stopping() {
                         return;
                     }
-                    steering.wait((wait - lead).min(Duration::from_secs(1)), ctl, engine, &mut gen);
+                    let d = (wait - lead).min(Duration::from_secs(1));
+                    if on_minute(&gen) {
+                        steering.wait(d, ctl, engine, &mut gen);
+                    } else {
+                        ctl.sleep(d);
+                    }
                 }
-                steering.drain(engine, &mut gen);
+                // Injections and clears are taken between minutes only, where they take
+                // effect: none meets a minute whose ticks are partly out.
+                if on_minute(&gen) {
+                    steering.drain(engine, &mut gen);
+                }
                 let started = Instant::now();
                 // Ahead of the clock (or less than a tick behind: a stream's start) a block
                 // is one tick, a tick's rows held at once; further behind (catching up,
@@ -627,6 +636,11 @@ fn release(
         }
         Ok(())
     })
+}
+
+/// Whether the generator's next block starts a minute.
+fn on_minute(gen: &Generator<'_>) -> bool {
+    gen.next_start().is_some_and(|a| a.rem_euclid(SCADA_STEP) == 0)
 }
 
 /// Logs a statistics line every `every`, until cancelled when every delivery task has
