@@ -12,9 +12,10 @@
 #   grpcio-tools       its protoc compiles the Sparkplug B .proto for the Python decoder
 #   protobuf           decodes Sparkplug B payloads with that generated module
 #   selenium           drives headless Chromium through the HTML report
+#   asyncua            an independent OPC UA client browses, subscribes and reads history
 set -euo pipefail
 cache=${GENIMS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/genims}
-packages="prometheus-client==0.21.1 kafka-python==2.2.15 zstandard==0.23.0 PyYAML==6.0.2 pyarrow==21.0.0 duckdb==1.3.2 paho-mqtt==2.1.0 protobuf==5.29.5 grpcio-tools==1.71.0 selenium==4.27.1"
+packages="prometheus-client==0.21.1 kafka-python==2.2.15 zstandard==0.23.0 PyYAML==6.0.2 pyarrow==21.0.0 duckdb==1.3.2 paho-mqtt==2.1.0 protobuf==5.29.5 grpcio-tools==1.71.0 selenium==4.27.1 asyncua==2.1.0"
 venv="$cache/py"
 python="$venv/bin/python"
 if [ -x "$python" ] && [ "$(cat "$venv/genims-packages" 2>/dev/null)" = "$packages" ]; then

@@ -57,8 +57,9 @@ fn main() -> ExitCode {
 fn init_logging(cli: &Cli) {
     // rskafka and deadpool log every retry and lost connection at warn; genims reports the
     // failures that matter itself, in one line (a retry loop, or the error it exits with).
+    // async-opcua logs each session and certificate step at info: its warnings stay.
     let default = if matches!(cli.command, Command::Stream(_)) {
-        "info,rskafka=error,deadpool=error"
+        "info,rskafka=error,deadpool=error,opcua_server=warn,opcua_crypto=warn,opcua_core=warn"
     } else {
         "warn,rskafka=error,deadpool=error"
     };

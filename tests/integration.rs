@@ -22,6 +22,7 @@ mod kafka_tls;
 mod layers;
 mod ml;
 mod mqtt;
+mod opcua;
 mod parquet;
 mod postgres_tls;
 mod quality;

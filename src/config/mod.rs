@@ -7,6 +7,7 @@
 //! suggestion when one is close) and every bad value is reported with the file, line and
 //! key, all at once.
 
+mod opcua;
 mod stream;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ use crate::sim::quality::Quality;
 use crate::sim::realism::{Difficulty, FaultSettings};
 use crate::sink::kafka::settings::KafkaConfig;
 use crate::sink::mqtt::settings::{parse_mqtt_url, MqttConfig};
+#[cfg_attr(not(feature = "opcua"), allow(unused_imports))]
+pub use opcua::{OpcUaConfig, Policy};
 pub use stream::{parse_listen, StreamConfig};
 
 /// The validated configuration: one struct per `[section]`.
@@ -37,6 +40,7 @@ pub struct Config {
     pub quality: Quality,
     pub stream: StreamConfig,
     pub retention: crate::db::retention::Settings,
+    pub opcua: OpcUaConfig,
     /// Worker threads (`GENIMS_THREADS`; `None`: one per core). Output does not depend on it.
     pub threads: Option<usize>,
 }
@@ -96,6 +100,7 @@ impl Config {
                 "quality" => check.section(section, table, &mut self.quality),
                 "stream" => check.section(section, table, &mut self.stream),
                 "retention" => check.section(section, table, &mut self.retention),
+                "opcua" => check.section(section, table, &mut self.opcua),
                 _ => {
                     let hint = suggest(section, SECTIONS.iter().copied());
                     check.say(section, None, format!("unknown section [{section}]{hint}"));
@@ -137,6 +142,9 @@ impl Config {
         if let Some(l) = get("GENIMS_LISTEN") {
             self.stream.listen = parse_listen(&l).map_err(|e| anyhow!("GENIMS_LISTEN: {e}"))?;
         }
+        if let Some(l) = get("GENIMS_OPCUA_LISTEN") {
+            self.opcua.listen = opcua::parse_listen(&l).map_err(|e| anyhow!("GENIMS_OPCUA_LISTEN: {e}"))?;
+        }
         if let Some(d) = set("GENIMS_RETENTION_DAYS") {
             self.retention.days = d.trim().parse().ok().filter(|&d| d <= 36_500).ok_or_else(|| {
                 anyhow!("GENIMS_RETENTION_DAYS: `{d}` is not a number of days from 0 (keep everything) to 36500")
@@ -162,8 +170,8 @@ fn over<T>(slot: &mut T, value: Option<T>) {
 }
 
 /// The sections a configuration file may hold.
-const SECTIONS: [&str; 9] =
-    ["plant", "postgres", "kafka", "mqtt", "output", "faults", "quality", "stream", "retention"];
+const SECTIONS: [&str; 10] =
+    ["plant", "postgres", "kafka", "mqtt", "output", "faults", "quality", "stream", "retention", "opcua"];
 
 /// The problems found in one configuration file, each with its line.
 struct Check<'a> {
@@ -304,7 +312,7 @@ mod tests {
                 }
             }
         }
-        let sections: [(&str, &[&str]); 9] = [
+        let sections: [(&str, &[&str]); 10] = [
             ("plant", keys_of::<crate::plant::Settings>()),
             ("postgres", keys_of::<PostgresConfig>()),
             ("kafka", keys_of::<KafkaConfig>()),
@@ -314,11 +322,12 @@ mod tests {
             ("quality", keys_of::<Quality>()),
             ("stream", keys_of::<StreamConfig>()),
             ("retention", keys_of::<crate::db::retention::Settings>()),
+            ("opcua", keys_of::<OpcUaConfig>()),
         ];
         assert_eq!(sections.map(|s| s.0), SECTIONS, "every section is read");
         let read: std::collections::BTreeSet<(String, String)> =
             sections.iter().flat_map(|(s, keys)| keys.iter().map(|k| ((*s).to_owned(), (*k).to_owned()))).collect();
-        assert_eq!(read.len(), 77, "the struct fields are found: {read:?}");
+        assert_eq!(read.len(), 88, "the struct fields are found: {read:?}");
         let undocumented: Vec<_> = read.difference(&documented).collect();
         let unknown: Vec<_> = documented.difference(&read).collect();
         assert!(
@@ -403,6 +412,7 @@ mod tests {
         assert_eq!(c.faults, d.faults, "config.toml's difficulty is the default");
         assert_eq!(c.quality_defects(), d.quality_defects(), "the shipped plant delivers the default defects");
         assert!(c.postgres.url.is_none(), "the shipped config must run without a server");
+        assert_eq!(c.opcua, d.opcua, "config.toml's [opcua] is the default: off");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use bytes::Bytes;
 
 use super::buffer::Batch;
 use super::console::Console;
+use super::opcua::Feed;
 use crate::clock::{instant_string, DAY, HOUR, SCADA_STEP};
 use crate::encode::{encode, Format};
 use crate::rows::{Emit, Row, Table};
@@ -163,8 +164,8 @@ pub struct Generator<'e> {
     day_starts: Vec<Counters>,
     next: i64,
     threads: usize,
-    /// What the control plane's console keeps of the rows, if it is served.
-    console: Option<Arc<Console>>,
+    /// The live views shown the rows as they are generated.
+    taps: Taps,
     /// The machines' counters at the start of the current minute, which every batch of the
     /// minute carries (when they matter).
     minute_counters: Option<(i64, Arc<BTreeMap<String, Counters>>)>,
@@ -191,16 +192,16 @@ impl<'e> Generator<'e> {
             day_starts,
             next,
             threads,
-            console: None,
+            taps: Taps::default(),
             minute_counters: None,
             sizes: Vec::new(),
             day: None,
         }
     }
 
-    /// Every row generated from now on is also shown to `console`.
-    pub fn with_console(mut self, console: Option<Arc<Console>>) -> Generator<'e> {
-        self.console = console;
+    /// Every row generated from now on is also shown to `taps`.
+    pub fn with_taps(mut self, taps: Taps) -> Generator<'e> {
+        self.taps = taps;
         self
     }
 
@@ -288,7 +289,7 @@ impl<'e> Generator<'e> {
         let chunk = plan.machines.len().div_ceil(self.threads).max(1);
         let ticks = ((b - a) + plan.step - 1) / plan.step;
         let mut out: Vec<TickRows> = Vec::with_capacity(self.threads);
-        let console = self.console.as_deref();
+        let taps = &self.taps;
         let sizes = &self.sizes;
         std::thread::scope(|s| {
             let handles: Vec<_> = plan
@@ -312,10 +313,7 @@ impl<'e> Generator<'e> {
                             if on_minute {
                                 rows.status_of(engine, run, a);
                             }
-                            match console.filter(|c| c.holds(m)) {
-                                Some(c) => run.run_until(b, &mut c.tap(m, a, b, &mut rows).expect("held")),
-                                None => run.run_until(b, &mut rows),
-                            }
+                            taps.run(m, a, b, run, &mut rows);
                             *counters = run.counters();
                             if ahead {
                                 // It waits for the clock: its generators need not.
@@ -381,6 +379,42 @@ impl<'e> Generator<'e> {
             }
         }
         ticks
+    }
+}
+
+/// The live views fed from the generated rows: the control plane's console and the OPC UA
+/// server. Each is shown a machine's rows in front of the sinks' tick buffers and shows them
+/// once the release loop releases their instant.
+#[derive(Clone, Default)]
+pub struct Taps {
+    pub console: Option<Arc<Console>>,
+    pub opcua: Option<Arc<Feed>>,
+}
+
+impl Taps {
+    /// Runs machine `m`'s day through `[a, b)` into `rows`, through every view that shows it.
+    fn run<E: Emit>(&self, m: usize, a: i64, b: i64, run: &mut DayRun<'_>, rows: &mut E) {
+        match self.opcua.as_deref().filter(|f| f.holds(m)) {
+            Some(f) => self.run_console(m, a, b, run, &mut f.tap(m, rows)),
+            None => self.run_console(m, a, b, run, rows),
+        }
+    }
+
+    fn run_console<E: Emit>(&self, m: usize, a: i64, b: i64, run: &mut DayRun<'_>, rows: &mut E) {
+        match self.console.as_deref().filter(|c| c.holds(m)) {
+            Some(c) => run.run_until(b, &mut c.tap(m, a, b, rows).expect("held")),
+            None => run.run_until(b, rows),
+        }
+    }
+
+    /// Everything before `through` has been released to the sinks: the views show it too.
+    pub fn release(&self, through: i64) {
+        if let Some(c) = &self.console {
+            c.release(through);
+        }
+        if let Some(f) = &self.opcua {
+            f.release(through);
+        }
     }
 }
 

@@ -23,6 +23,7 @@ pub mod generate;
 pub mod inject;
 mod memory;
 pub mod metrics;
+pub mod opcua;
 mod pace;
 mod retention;
 
@@ -42,7 +43,7 @@ use crate::sim::Engine;
 use crate::sink::{Live, Progress, SinkKind};
 use buffer::{Buffer, Offer};
 use deliver::{Control, Flush};
-use generate::{Generator, Plan, Tick};
+use generate::{Generator, Plan, Taps, Tick};
 use metrics::{Metrics, SinkMetrics, SinkView, View};
 use pace::Pace;
 use tokio::task::JoinSet;
@@ -170,11 +171,8 @@ fn open_sinks(
     Ok(open)
 }
 
-/// Runs `genims stream`.
-pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Result<()> {
-    memory::keep_large_buffers_apart();
-    let req = Request::from_args(cfg, args)?;
-    let listener = req.listen.map(control::bind).transpose()?;
+/// The stream's engine, its patterns restricted, its start and shard checked.
+fn engine_for(cfg: &Config, req: &Request, args: &StreamArgs) -> Result<Engine> {
     // Only PostgreSQL takes master data (and checks its fingerprint, employees included).
     let mut engine = cfg.engine_with(req.fault_rate, req.sinks.contains(&SinkKind::Postgres))?;
     engine.restrict_patterns(&args.patterns).map_err(|e| usage(format!("--patterns: {e}")))?;
@@ -182,6 +180,18 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         .map_or(Ok(()), |a| crate::request::check_start(&engine, a))
         .and_then(|()| crate::request::check_shard(&engine, req.shard))
         .map_err(usage)?;
+    Ok(engine)
+}
+
+/// Runs `genims stream`.
+pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Result<()> {
+    memory::keep_large_buffers_apart();
+    let req = Request::from_args(cfg, args)?;
+    let listener = req.listen.map(control::bind).transpose()?;
+    let mut engine = engine_for(cfg, &req, args)?;
+    // Bound before any sink opens: a taken port or a bad certificate fails the start.
+    let opcua =
+        opcua::start(&cfg.opcua, &req.state_dir, &engine, &req.shard.machines(engine.plant.machines.len()), rt)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let journal = rt.block_on(injection_journal(&req, &engine, &mut sinks))?;
     // The sinks hold the master data they need (or its fingerprint) from here on.
@@ -257,7 +267,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         .map(|task| rt.spawn(task.run(Arc::clone(&metrics), finished.clone())));
     drop(commands_tx);
     let steering = Steering { commands, journal, view: Arc::clone(&view) };
-    let released = release(&engine, plan, counters, engine.threads, &lanes, &ctl, &view, steering);
+    let taps = Taps { console: view.console.clone(), opcua: opcua.clone() };
+    let released = release(&engine, plan, counters, engine.threads, &lanes, &ctl, &view, taps, steering);
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     if let Err(e) = &released {
         ctl.fail(format!("{e:#}"), grace);
@@ -270,6 +281,9 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     }
     if let Some(s) = server {
         s.abort();
+    }
+    if let Some(f) = &opcua {
+        f.stop();
     }
     tracing::debug!("final metrics:\n{}", metrics.encode());
     match ctl.failure() {
@@ -541,15 +555,17 @@ fn release(
     lanes: &[Lane],
     ctl: &Control,
     view: &View,
+    taps: Taps,
     mut steering: Steering,
 ) -> Result<()> {
     let (pace, metrics) = (&view.pace, &view.metrics);
     // A rendezvous channel: at most one block waits while another is released.
     let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(0);
     let step = plan.step;
+    let gen_taps = taps.clone();
     std::thread::scope(|s| {
         s.spawn(move || {
-            let mut gen = Generator::new(engine, plan, counters, threads).with_console(view.console.clone());
+            let mut gen = Generator::new(engine, plan, counters, threads).with_taps(gen_taps);
             let mut took = Duration::ZERO;
             while !ctl.stopping() {
                 // Generate just in time (memory holds one minute, not two), with a lead of
@@ -612,9 +628,7 @@ fn release(
                     view.set_plant(tick.first, status);
                 }
                 metrics.set_simulated(tick.through);
-                if let Some(c) = &view.console {
-                    c.release(tick.through);
-                }
+                taps.release(tick.through);
                 for l in lanes {
                     if tick.through > l.skip {
                         // Back-pressure: a full queue makes generation wait for its sink.

@@ -184,6 +184,26 @@ impl Layout {
     }
 }
 
+/// The columns of `table` that carry a row's values, not its ids or time (the metrics of a
+/// Sparkplug device, the variables of an OPC UA machine): (column position, name, kind).
+pub fn value_columns(table: Table) -> Vec<(usize, String, crate::sink::parquet::Kind)> {
+    let l = Layout::of(table);
+    let skip = |i: usize, name: &str| {
+        Some(i) == l.machine
+            || Some(i) == l.line
+            || Some(i) == l.sensor
+            || i == l.time
+            || Some(name) == table.serial()
+            || matches!(name, "factory_id" | "created_at" | "updated_at")
+    };
+    crate::sink::parquet::columns(table)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (name, _))| !skip(*i, name))
+        .map(|(i, (name, kind))| (i, name, kind))
+        .collect()
+}
+
 /// The decimal scale of each column of `table`, from the DDL (`DECIMAL(10,4)` → 4).
 pub fn decimal_scales(table: Table) -> Vec<u8> {
     crate::db::schema::declared_columns(table.name())

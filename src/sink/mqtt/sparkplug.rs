@@ -29,7 +29,7 @@ use super::{Access, Layout, Scope};
 use crate::encode::cells::{replay, Cell, Reader};
 use crate::encode::{encode_fields, Format};
 use crate::rows::Table;
-use crate::sink::parquet::{columns as typed_columns, Kind};
+use crate::sink::parquet::Kind;
 
 /// The topic namespace of Sparkplug B.
 pub const NAMESPACE: &str = "spBv1.0";
@@ -69,21 +69,7 @@ struct MetricDef {
 /// The columns of `table` that become metrics (not ids, not the row's time) and their
 /// datatypes: (column position, column name, datatype).
 fn metric_columns(table: Table) -> Vec<(usize, String, u32)> {
-    let l = Layout::of(table);
-    let skip = |i: usize, name: &str| {
-        Some(i) == l.machine
-            || Some(i) == l.line
-            || Some(i) == l.sensor
-            || i == l.time
-            || Some(name) == table.serial()
-            || matches!(name, "factory_id" | "created_at" | "updated_at")
-    };
-    typed_columns(table)
-        .into_iter()
-        .enumerate()
-        .filter(|(i, (name, _))| !skip(*i, name))
-        .map(|(i, (name, kind))| (i, name, datatype_of(kind)))
-        .collect()
+    super::value_columns(table).into_iter().map(|(i, name, kind)| (i, name, datatype_of(kind))).collect()
 }
 
 /// One machine: its metrics and where each row's cells go.

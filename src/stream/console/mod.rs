@@ -435,21 +435,26 @@ impl<E: Emit> Emit for Tap<'_, E> {
     }
 }
 
-/// The cells the console reads from a reading or a SCADA row, by column position
-/// (`sensor_data`: sensor_id 1, timestamp 5, measurement_value 6, quality 9;
+/// The cells the console (and the OPC UA server) read from a reading or a SCADA row, by
+/// column position (`sensor_data`: sensor_id 1, timestamp 5, measurement_value 6, quality 9;
 /// `scada_machine_data`: timestamp 4, machine_state 5, oee_percentage 17 — into `value`).
-struct Pick<'s> {
+pub(crate) struct Pick<'s> {
     col: usize,
     sensors: &'s [SensorInfo],
-    sensor: Option<usize>,
-    ts: Option<i64>,
-    value: Option<f64>,
-    quality: u8,
-    state: Option<u8>,
+    /// The reading's sensor: its index among the machine's.
+    pub sensor: Option<usize>,
+    pub ts: Option<i64>,
+    /// The reading's value (the OEE of a SCADA row), as the sinks print it.
+    pub value: Option<f64>,
+    /// The reading's quality: its index in [`QUALITIES`].
+    pub quality: u8,
+    /// The SCADA row's state: its index in [`State::ALL`].
+    pub state: Option<u8>,
 }
 
 impl<'s> Pick<'s> {
-    fn new(sensors: &'s [SensorInfo]) -> Pick<'s> {
+    /// Reads a reading of one of `sensors` (the machine's), or a SCADA row when empty.
+    pub(crate) fn new(sensors: &'s [SensorInfo]) -> Pick<'s> {
         Pick { col: 0, sensors, sensor: None, ts: None, value: None, quality: 0, state: None }
     }
 }

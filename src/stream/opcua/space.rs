@@ -1,0 +1,218 @@
+//! The address space: the plant's ISA-95 hierarchy as OPC UA nodes, built once at start
+//! from the plant's master data.
+//!
+//! ```text
+//! Objects/Plant                          ns=<NAMESPACE_URI>;s=Plant
+//!   <factory>                            s=<factory_id>
+//!     <line>                             s=<line_id>
+//!       <machine>                        s=<machine_id>
+//!         <sensor>  (AnalogItemType)     s=<machine_id>/<sensor_id>
+//!           EURange, EngineeringUnits,
+//!           NormalRange, WarningRange, CriticalRange   s=<machine_id>/<sensor_id>/<property>
+//!         State                          s=<machine_id>/State
+//!           <scada column>               s=<machine_id>/State/<column>
+//! ```
+//!
+//! Browse names are the master data's ids, display names its names; the same plant gives
+//! the same nodes, whatever the run.
+
+use opcua::server::address_space::{AddressSpace, ObjectBuilder, VariableBuilder};
+use opcua::types::{
+    DataTypeId, EUInformation, ExtensionObject, LocalizedText, NodeId, ObjectTypeId, QualifiedName, Range,
+    VariableTypeId, Variant,
+};
+
+use crate::plant::roles::Role;
+use crate::rows::Table;
+use crate::sink::parquet::Kind;
+use crate::stream::console::PlantInfo;
+
+/// The namespace of genims's nodes.
+pub const NAMESPACE_URI: &str = "urn:genims:plant";
+/// UNECE Recommendation 20 units, as OPC UA's `EUInformation` names them.
+const UNECE_URI: &str = "http://www.opcfoundation.org/UA/units/un/cefact";
+
+/// A machine's variables, by the index a [`super::feed::Update`] names: its sensors in
+/// plant order, then its SCADA columns.
+pub struct MachineNodes {
+    pub nodes: Vec<NodeId>,
+    pub sensors: usize,
+}
+
+/// The SCADA columns that become a machine's `State` variables: (column position, name,
+/// kind).
+pub fn state_columns() -> Vec<(usize, String, Kind)> {
+    crate::sink::mqtt::value_columns(Table::ScadaMachineData)
+}
+
+/// Adds the plant's nodes for `machines` (plant indices) to `space`; returns each plant
+/// machine's variables (empty for machines not served).
+pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[usize]) -> Vec<MachineNodes> {
+    let id = |s: &str| NodeId::new(ns, s.to_owned());
+    let root = id("Plant");
+    ObjectBuilder::new(&root, QualifiedName::new(ns, "Plant"), "Plant")
+        .has_type_definition(ObjectTypeId::FolderType)
+        .organized_by(NodeId::objects_folder_id())
+        .insert(space);
+    let columns = state_columns();
+    let mut out: Vec<MachineNodes> =
+        plant.machines.iter().map(|_| MachineNodes { nodes: Vec::new(), sensors: 0 }).collect();
+    let mut made_factory = vec![false; plant.factories.len()];
+    let mut made_line = vec![false; plant.lines.len()];
+    for &m in machines {
+        let mc = &plant.machines[m];
+        let (line_id, line_name, f) = &plant.lines[mc.line];
+        let (factory_id, factory_name) = &plant.factories[*f];
+        if !std::mem::replace(&mut made_factory[*f], true) {
+            object(space, id(factory_id), QualifiedName::new(ns, factory_id.as_str()), factory_name, &root);
+        }
+        if !std::mem::replace(&mut made_line[mc.line], true) {
+            object(space, id(line_id), QualifiedName::new(ns, line_id.as_str()), line_name, &id(factory_id));
+        }
+        let machine = id(&mc.id);
+        object(space, machine.clone(), QualifiedName::new(ns, mc.id.as_str()), &mc.name, &id(line_id));
+        let mut nodes = Vec::with_capacity(mc.sensors.len() + columns.len());
+        for s in &mc.sensors {
+            nodes.push(sensor(space, ns, &mc.id, &s.id, s.role, &machine));
+        }
+        let state = id(&format!("{}/State", mc.id));
+        ObjectBuilder::new(&state, QualifiedName::new(ns, "State"), "State")
+            .has_type_definition(ObjectTypeId::BaseObjectType)
+            .component_of(machine.clone())
+            .insert(space);
+        for (_, name, kind) in &columns {
+            let v = id(&format!("{}/State/{name}", mc.id));
+            VariableBuilder::new(&v, QualifiedName::new(ns, name.as_str()), name.as_str())
+                .data_type(data_type(*kind))
+                .value(Variant::Empty)
+                .has_type_definition(VariableTypeId::BaseDataVariableType)
+                .component_of(state.clone())
+                .insert(space);
+            nodes.push(v);
+        }
+        out[m] = MachineNodes { nodes, sensors: mc.sensors.len() };
+    }
+    out
+}
+
+fn object(space: &mut AddressSpace, node: NodeId, browse: QualifiedName, display: &str, parent: &NodeId) {
+    ObjectBuilder::new(&node, browse, display)
+        .has_type_definition(ObjectTypeId::BaseObjectType)
+        .organized_by(parent.clone())
+        .insert(space);
+}
+
+/// A sensor: an `AnalogItemType` variable with its range, unit and limits.
+fn sensor(
+    space: &mut AddressSpace,
+    ns: u16,
+    machine_id: &str,
+    sensor_id: &str,
+    role: &Role,
+    machine: &NodeId,
+) -> NodeId {
+    let node = NodeId::new(ns, format!("{machine_id}/{sensor_id}"));
+    VariableBuilder::new(&node, QualifiedName::new(ns, sensor_id), role.label)
+        .description(format!("{} ({}, {})", role.label, role.sensor_type, role.unit))
+        .data_type(DataTypeId::Double)
+        .value(Variant::Empty)
+        .has_type_definition(VariableTypeId::AnalogItemType)
+        .component_of(machine.clone())
+        .insert(space);
+    let range = |(low, high): (f64, f64)| Variant::from(ExtensionObject::from_message(Range { low, high }));
+    // EURange and EngineeringUnits are the standard's properties (namespace 0), the limits
+    // genims's own.
+    let properties = [
+        (0, "EURange", DataTypeId::Range, range(role.range)),
+        (
+            0,
+            "EngineeringUnits",
+            DataTypeId::EUInformation,
+            Variant::from(ExtensionObject::from_message(unit(role.unit))),
+        ),
+        (ns, "NormalRange", DataTypeId::Range, range(role.normal)),
+        (ns, "WarningRange", DataTypeId::Range, range(role.warning)),
+        (ns, "CriticalRange", DataTypeId::Range, range(role.critical)),
+    ];
+    for (browse_ns, name, ty, value) in properties {
+        let p = NodeId::new(ns, format!("{machine_id}/{sensor_id}/{name}"));
+        VariableBuilder::new(&p, QualifiedName::new(browse_ns, name), name)
+            .data_type(ty)
+            .value(value)
+            .has_type_definition(VariableTypeId::PropertyType)
+            .property_of(node.clone())
+            .insert(space);
+    }
+    node
+}
+
+/// The OPC UA data type of a column kind (dates and times of day as strings).
+fn data_type(kind: Kind) -> DataTypeId {
+    match kind {
+        Kind::Text | Kind::Date | Kind::Time => DataTypeId::String,
+        Kind::Int32 => DataTypeId::Int32,
+        Kind::Int64 => DataTypeId::Int64,
+        Kind::Double => DataTypeId::Double,
+        Kind::Bool => DataTypeId::Boolean,
+        Kind::Timestamp => DataTypeId::DateTime,
+    }
+}
+
+/// The UNECE common code and symbol of a unit as the plant names it.
+pub fn unece(unit: &str) -> Option<(&'static str, &'static str)> {
+    Some(match unit {
+        "Celsius" => ("CEL", "°C"),
+        "L/min" => ("L2", "l/min"),
+        "Nm" => ("NU", "N·m"),
+        "ampere" => ("AMP", "A"),
+        "bar" => ("BAR", "bar"),
+        "kA" => ("B22", "kA"),
+        "kN" => ("B47", "kN"),
+        "mm" => ("MMT", "mm"),
+        "mm/s" => ("C16", "mm/s"),
+        "rpm" => ("RPM", "r/min"),
+        "volt" => ("VLT", "V"),
+        _ => return None,
+    })
+}
+
+/// OPC UA's `UnitId` of a UNECE common code: its characters' bytes, big-endian.
+pub fn unit_id(code: &str) -> i32 {
+    code.bytes().fold(0i32, |id, b| (id << 8) | i32::from(b))
+}
+
+fn unit(name: &str) -> EUInformation {
+    let (code, symbol) = unece(name).unwrap_or(("", name));
+    EUInformation {
+        namespace_uri: UNECE_URI.into(),
+        unit_id: if code.is_empty() { -1 } else { unit_id(code) },
+        display_name: LocalizedText::new("en", symbol),
+        description: LocalizedText::new("en", name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unit_of_the_plant_has_its_unece_code() {
+        for role in crate::plant::roles::ROLES {
+            assert!(unece(role.unit).is_some(), "{}: unit {} has no UNECE code", role.name, role.unit);
+        }
+        // The specification's example: degree Celsius, "CEL" = 4408652.
+        assert_eq!(unit_id("CEL"), 4_408_652);
+        assert_eq!(unit_id("C16"), 0x43_31_36);
+    }
+
+    #[test]
+    fn state_variables_are_the_scada_values_without_ids_or_time() {
+        let names: Vec<String> = state_columns().into_iter().map(|c| c.1).collect();
+        for kept in ["machine_state", "oee_percentage", "availability_percentage", "fault_code", "program_number"] {
+            assert!(names.iter().any(|n| n == kept), "{kept} missing from {names:?}");
+        }
+        for dropped in ["scada_id", "machine_id", "line_id", "factory_id", "timestamp", "created_at"] {
+            assert!(!names.iter().any(|n| n == dropped), "{dropped} is an id or the time");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The OPC UA server of `genims stream` (`[opcua] listen`), checked with an independent
+//! client (asyncua, tests/tools/opcua_check.py): the tree is the master data, subscriptions
+//! through a stream get what a backfill of the window holds (values, source timestamps and
+//! the data-quality status codes), security refuses what it should and accepts what it
+//! should, and bad settings fail the start with one line.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::{Child, Output, Stdio};
+use std::time::Duration;
+
+use common::{free_port, genims, ok, run, tempdir, wait_for, StreamArgs};
+
+const START: &str = "2026-03-01T06:00:00Z";
+/// The window the subscriptions are checked over (the stream runs a minute longer, so the
+/// server is still up when the last tick's values arrive).
+const END: &str = "2026-03-01 06:10:00";
+const STREAM_END: &str = "2026-03-01T06:11:00Z";
+
+/// A realistic plant whose data-quality defects are frequent enough that a 10-minute window
+/// holds stale stretches, invalid readings and gateway gaps.
+fn config(port: u16, opcua: &str) -> String {
+    format!(
+        "[faults]\ndifficulty = \"realistic\"\n\n\
+         [quality]\nenabled = true\ngaps_per_machine_day = 1.0\ngap_minutes_max = 5\nstale_per_sensor_day = 1.0\n\
+         stale_minutes_max = 20\ninvalid_rate = 0.002\n\n\
+         [output]\ndir = \"bf\"\n\n\
+         [opcua]\nlisten = \"127.0.0.1:{port}\"\n{opcua}"
+    )
+}
+
+fn checker(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(common::python());
+    c.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/opcua_check.py")).args(args);
+    c
+}
+
+fn check(args: &[&str]) -> Output {
+    checker(args).output().expect("run tests/tools/opcua_check.py")
+}
+
+fn assert_checked(what: &str, out: &Output, stream: &mut Child) {
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let _ = stream.kill();
+        panic!("{what}:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    eprint!("{text}");
+}
+
+fn spawn_stream(d: &Path, args: &StreamArgs) -> Child {
+    genims(d)
+        .args(args.build())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(d.join("stream.log")).unwrap())
+        .spawn()
+        .expect("spawn genims stream")
+}
+
+/// Browsing finds one node per machine and sensor where the master data puts them, with
+/// units and ranges; 20 sensors (stale, invalid and gap-hit ones among them) and 5 machines'
+/// SCADA variables subscribed through a 10-minute `stream all` at ×60 receive exactly the
+/// backfill's values, source timestamps and status codes, and every reading from the
+/// subscription's start on.
+#[test]
+fn the_tree_is_the_master_data_and_subscriptions_get_the_backfill() {
+    let dir = tempdir();
+    let d = dir.path();
+    let port = free_port();
+    std::fs::write(d.join("config.toml"), config(port, "anonymous = true\n")).unwrap();
+    ok(genims(d).args(["backfill", "--start", START, "--end", STREAM_END, "--out", "csv"]));
+    ok(genims(d).args(["seed", "--out", "json"]));
+    let args = StreamArgs::all().sink("null").speed("60").window(START, STREAM_END).state();
+    let mut stream = spawn_stream(d, &args);
+    let url = format!("opc.tcp://127.0.0.1:{port}/");
+    let bf = d.join("bf");
+    let bf = bf.to_str().unwrap();
+    // Two sessions at once: one browses the tree while the other's subscriptions run.
+    let browsing = checker(&["browse", &url, bf]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let sub = check(&["subscribe", &url, bf, END]);
+    assert_checked("subscriptions through the stream", &sub, &mut stream);
+    let text = String::from_utf8_lossy(&sub.stdout);
+    assert!(
+        text.contains("stale") && text.contains("invalid") && text.contains("gap"),
+        "every defect's status: {text}"
+    );
+    let tree = browsing.wait_with_output().unwrap();
+    assert_checked("browsing the tree", &tree, &mut stream);
+    let status = wait_for(&mut stream, Duration::from_secs(60)).expect("the stream ends at --end");
+    let log = std::fs::read_to_string(d.join("stream.log")).unwrap();
+    assert!(status.success(), "stream failed: {log}");
+    assert!(log.contains("serving the plant over OPC UA"), "{log}");
+}
+
+/// With anonymous access off and a users file: a client certificate nobody trusted is
+/// refused (and lands in the store's rejected/), is accepted once moved to trusted/, with
+/// SignAndEncrypt under Basic256Sha256 and Aes256_Sha256_RsaPss; anonymous access and a
+/// wrong password are refused. The server's certificate is made on first start.
+#[test]
+fn security_refuses_strangers_and_accepts_trusted_clients() {
+    let dir = tempdir();
+    let d = dir.path();
+    let port = free_port();
+    std::fs::write(d.join("users.txt"), "# who may connect\noperator:correct-horse-0123\n").unwrap();
+    std::fs::write(d.join("config.toml"), config(port, "users_file = \"users.txt\"\n")).unwrap();
+    let args = StreamArgs::all().sink("null").speed("60").window(START, "2026-03-01T08:00:00Z").state();
+    let mut stream = spawn_stream(d, &args);
+    let url = format!("opc.tcp://127.0.0.1:{port}/");
+    let pki = d.join("state/opcua-pki");
+    let out = check(&["secure", &url, pki.to_str().unwrap(), "operator", "correct-horse-0123"]);
+    assert_checked("security", &out, &mut stream);
+    assert!(pki.join("own/cert.der").is_file(), "the server's certificate is made in the state directory");
+    let _ = stream.kill();
+    let _ = stream.wait();
+    let log = std::fs::read_to_string(d.join("stream.log")).unwrap();
+    assert!(!log.contains("correct-horse"), "a password in the log: {log}");
+}
+
+/// A taken port, an unreadable certificate, an unknown policy, an exposed server without
+/// security and a server nobody may enter each fail the start with one line and exit 1,
+/// before any sink opens.
+#[test]
+fn bad_opcua_settings_fail_the_start_with_one_line() {
+    let dir = tempdir();
+    let d = dir.path();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    let free = free_port();
+    let cases: [(String, &str); 5] = [
+        (format!("listen = \"127.0.0.1:{busy}\"\nanonymous = true\n"), "cannot serve OPC UA on 127.0.0.1"),
+        (
+            format!("listen = \"127.0.0.1:{free}\"\nanonymous = true\ncertificate = \"nope.der\"\nprivate_key = \"nope.pem\"\n"),
+            "[opcua] certificate nope.der: not a readable DER certificate",
+        ),
+        (
+            format!("listen = \"127.0.0.1:{free}\"\nanonymous = true\nsecurity = [\"none\", \"basic128rsa15\"]\n"),
+            "opcua.security: `basic128rsa15` is not one of none, basic256sha256, aes256_sha256_rsapss",
+        ),
+        (
+            format!("listen = \"0.0.0.0:{free}\"\nanonymous = true\nsecurity = \"none\"\n"),
+            "is reachable from other hosts, but [opcua] security offers only `none`",
+        ),
+        (format!("listen = \"127.0.0.1:{free}\"\n"), "[opcua] accepts nobody"),
+    ];
+    for (opcua, says) in cases {
+        std::fs::write(d.join("config.toml"), format!("[opcua]\n{opcua}")).unwrap();
+        let (out, stderr) =
+            run(genims(d).args(StreamArgs::all().sink("stdout").window(START, STREAM_END).state().build()));
+        assert_eq!(out.status.code(), Some(1), "{opcua}: {stderr}");
+        assert!(stderr.contains(says), "{opcua}: expected `{says}` in: {stderr}");
+        assert_eq!(stderr.matches("genims: error:").count(), 1, "one error for {opcua}: {stderr}");
+        assert!(out.stdout.is_empty(), "nothing written before the refusal: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    drop(taken);
+}

@@ -1,0 +1,379 @@
+"""Checks genims's OPC UA server with an independent client (asyncua) against a backfill of
+the same window.
+
+    opcua_check.py browse URL DIR        the tree equals DIR/genims_master_data.json
+    opcua_check.py subscribe URL DIR END subscriptions through the stream equal the backfill
+                                         (DIR/*.csv) up to END (YYYY-MM-DD HH:MM:SS, UTC)
+    opcua_check.py secure URL PKI USER PASS
+                                         a client certificate is refused until moved from
+                                         PKI/rejected to PKI/trusted; then SignAndEncrypt
+                                         sessions work with both secure policies; anonymous
+                                         access and a wrong password are refused
+
+Prints one line per finding and exits 1 on the first mismatch, naming what differs.
+"""
+
+import asyncio
+import csv
+import glob
+import json
+import logging
+import os
+import sys
+import time
+from datetime import datetime, timezone
+
+from asyncua import Client, ua
+
+# The client's own warnings (revised intervals, a publish loop ended by the server's
+# shutdown) are not findings.
+logging.getLogger("asyncua").setLevel(logging.CRITICAL)
+
+NS_URI = "urn:genims:plant"
+UNECE = "http://www.opcfoundation.org/UA/units/un/cefact"
+# The SCADA variables a subscription to a machine watches, and how the CSV spells them.
+STATE = ["machine_state", "oee_percentage", "parts_produced_cumulative", "program_number", "fault_code"]
+
+
+def fail(msg):
+    print("FAIL: " + msg, flush=True)
+    sys.exit(1)
+
+
+def ts_of(text):
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp())
+
+
+def secs(dt):
+    return int(dt.replace(tzinfo=timezone.utc).timestamp()) if dt.tzinfo is None else int(dt.timestamp())
+
+
+async def connect(url, **kw):
+    """A connected client, retrying while the server starts."""
+    deadline = time.time() + 60
+    while True:
+        client = Client(url, timeout=30)
+        if "user" in kw:
+            client.set_user(kw["user"])
+            client.set_password(kw["password"])
+        try:
+            await client.connect()
+            return client
+        except (OSError, asyncio.TimeoutError):
+            if time.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+def rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+async def browse(url, d):
+    master = json.load(open(os.path.join(d, "genims_master_data.json")))
+    client = await connect(url)
+    try:
+        ns = await client.get_namespace_index(NS_URI)
+        plant = await client.nodes.objects.get_child([f"{ns}:Plant"])
+        tree = {}
+        for f in await plant.get_children():
+            fid = (await f.read_browse_name()).Name
+            for line in await f.get_children():
+                lid = (await line.read_browse_name()).Name
+                for m in await line.get_children():
+                    mid = (await m.read_browse_name()).Name
+                    kids = [(await k.read_browse_name()).Name for k in await m.get_children()]
+                    tree[mid] = (fid, lid, (await m.read_display_name()).Text, sorted(kids))
+        want = {
+            m["machine_id"]: (m["factory_id"], m["line_id"], m["machine_name"]) for m in master["machines"]
+        }
+        if set(tree) != set(want):
+            fail(f"machines served {len(tree)}, master data {len(want)}: differ by {sorted(set(tree) ^ set(want))[:5]}")
+        sensors = {}
+        for s in master["sensors"]:
+            sensors.setdefault(s["machine_id"], []).append(s)
+        for mid, (fid, lid, name, kids) in tree.items():
+            if (fid, lid, name) != want[mid]:
+                fail(f"{mid} sits at {(fid, lid, name)}, master data says {want[mid]}")
+            expect = sorted([s["sensor_id"] for s in sensors.get(mid, [])] + ["State"])
+            if kids != expect:
+                fail(f"{mid}'s children {kids} are not its sensors and State {expect}")
+        # Every sensor's type, unit and ranges, read in bulk.
+        ids, checks = [], []
+        for s in master["sensors"]:
+            base = f"ns={ns};s={s['machine_id']}/{s['sensor_id']}"
+            for prop, want_v in [
+                ("EURange", (s["measurement_range_min"], s["measurement_range_max"])),
+                ("NormalRange", (s["normal_operating_min"], s["normal_operating_max"])),
+                ("WarningRange", (s["warning_threshold_min"], s["warning_threshold_max"])),
+                ("CriticalRange", (s["critical_threshold_min"], s["critical_threshold_max"])),
+                ("EngineeringUnits", s["measurement_unit"]),
+            ]:
+                ids.append(client.get_node(f"{base}/{prop}"))
+                checks.append((s["sensor_id"], prop, want_v))
+        values = []
+        for k in range(0, len(ids), 1000):
+            values += await client.read_values(ids[k : k + 1000])
+        for (sid, prop, want_v), v in zip(checks, values):
+            if prop == "EngineeringUnits":
+                if v.NamespaceUri != UNECE or v.UnitId <= 0 or v.Description.Text != want_v:
+                    fail(f"{sid} EngineeringUnits {v} is not {want_v} in UNECE codes")
+            elif (v.Low, v.High) != tuple(float(x) for x in want_v):
+                fail(f"{sid} {prop} is {(v.Low, v.High)}, master data says {want_v}")
+        typedefs = set()
+        for s in master["sensors"][:50]:
+            node = client.get_node(f"ns={ns};s={s['machine_id']}/{s['sensor_id']}")
+            typedefs.add((await node.read_type_definition()).Identifier)
+        if typedefs != {ua.ObjectIds.AnalogItemType}:
+            fail(f"sensors' type definitions {typedefs}, not AnalogItemType")
+        print(f"OK browse: {len(tree)} machines, {len(master['sensors'])} sensors with units and ranges", flush=True)
+    finally:
+        await client.disconnect()
+
+
+STATUS = {
+    "good": ua.StatusCodes.Good,
+    "stale": ua.StatusCodes.UncertainLastUsableValue,
+    "invalid": ua.StatusCodes.BadSensorFailure,
+    "gap": ua.StatusCodes.UncertainNoCommunicationLastUsableValue,
+}
+
+
+def expected(d):
+    """The backfill's readings {(sensor, ts): {(value, status)}}, its SCADA rows, the
+    sensors chosen (covering every defect with a status of its own), and the gaps."""
+    labels = rows(os.path.join(d, "data_quality_labels.csv"))
+    stale = [(l["sensor_id"], ts_of(l["start_time"]), ts_of(l["end_time"])) for l in labels if l["defect"] == "stale"]
+    gaps = [(l["machine_id"], ts_of(l["start_time"])) for l in labels if l["defect"] == "gap"]
+    readings, by_sensor = {}, {}
+    for r in rows(glob.glob(os.path.join(d, "sensor_data_*.csv"))[0]):
+        t, v, sid = ts_of(r["timestamp"]), float(r["measurement_value"]), r["sensor_id"]
+        by_sensor.setdefault(sid, r["machine_id"])
+        if any(s == sid and a <= t < b for s, a, b in stale):
+            status = STATUS["stale"]
+        elif r["quality"] == "out_of_range" and v == -32768.0:
+            status = STATUS["invalid"]
+        elif r["quality"] == "out_of_range":
+            status = ua.StatusCodes.UncertainEngineeringUnitsExceeded
+        elif r["quality"] == "uncertain":
+            status = ua.StatusCodes.UncertainSensorNotAccurate
+        else:
+            status = STATUS["good"]
+        readings.setdefault((sid, t), set()).add((v, status))
+    pick = []
+    for kind in ["stale", "invalid"]:
+        pick += sorted({l["sensor_id"] for l in labels if l["defect"] == kind and l["sensor_id"]})[:6]
+    gap_machines = sorted({m for m, _ in gaps})
+    pick += [s for s, m in sorted(by_sensor.items()) if m in gap_machines][:4]
+    pick = list(dict.fromkeys(pick))
+    pick += [s for s in sorted(by_sensor) if s not in pick][: max(0, 20 - len(pick))]
+    pick = pick[:20]
+    scada = {}
+    for r in rows(glob.glob(os.path.join(d, "scada_machine_data_*.csv"))[0]):
+        scada[(r["machine_id"], ts_of(r["timestamp"]))] = r
+    machines = sorted({by_sensor[s] for s in pick})[:3]
+    machines += [m for m in sorted({m for m, _ in scada}) if m not in machines][: 5 - len(machines)]
+    return readings, by_sensor, pick, scada, machines, gaps
+
+
+def scada_value(column, text):
+    if text == "":
+        return None
+    if column in ("oee_percentage",):
+        return float(text)
+    if column == "parts_produced_cumulative":
+        return int(text)
+    return text
+
+
+class Recorder:
+    def __init__(self):
+        self.seen = []
+
+    def datachange_notification(self, node, val, data):
+        dv = data.monitored_item.Value
+        self.seen.append((node.nodeid.Identifier, dv.Value.Value, dv.StatusCode.value, dv.SourceTimestamp))
+
+
+async def subscribe(url, d, end):
+    readings, by_sensor, pick, scada, machines, gaps = expected(d)
+    end_ts = ts_of(end)
+    client = await connect(url)
+    try:
+        ns = await client.get_namespace_index(NS_URI)
+        rec = Recorder()
+        sub = await client.create_subscription(
+            ua.CreateSubscriptionParameters(RequestedPublishingInterval=50, RequestedMaxKeepAliveCount=100,
+                                            RequestedLifetimeCount=3000, MaxNotificationsPerPublish=0),
+            rec,
+        )
+        nodes = [f"{by_sensor[s]}/{s}" for s in pick] + [f"{m}/State/{c}" for m in machines for c in STATE]
+        flt = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
+        requests = []
+        for k, n in enumerate(nodes):
+            p = ua.MonitoringParameters(ClientHandle=k + 1, SamplingInterval=0, Filter=flt, QueueSize=1000, DiscardOldest=False)
+            rv = ua.ReadValueId(NodeId=ua.NodeId(n, ns), AttributeId=ua.AttributeIds.Value)
+            requests.append(ua.MonitoredItemCreateRequest(ItemToMonitor=rv, MonitoringMode=ua.MonitoringMode.Reporting,
+                                                          RequestedParameters=p))
+        results = await sub.create_monitored_items(requests)
+        if len(results) != len(nodes) or not all(isinstance(r, int) for r in results):
+            fail(f"monitored items not created: {results[:3]}")
+        # Until the last tick's readings came, or the stream went quiet.
+        deadline = time.time() + 180
+        last_len, quiet = 0, time.time()
+        while time.time() < deadline:
+            await asyncio.sleep(0.5)
+            latest = max((secs(x[3]) for x in rec.seen if x[3] is not None and "/State/" not in x[0]), default=0)
+            if latest >= end_ts - 10:
+                await asyncio.sleep(1.0)
+                break
+            if len(rec.seen) != last_len:
+                last_len, quiet = len(rec.seen), time.time()
+            elif time.time() - quiet > 30:
+                break
+        await sub.delete()
+    finally:
+        try:
+            await client.disconnect()
+        except Exception:
+            pass
+    check_readings(rec.seen, readings, by_sensor, pick, gaps, end_ts)
+    check_scada(rec.seen, scada, machines, end_ts)
+
+
+def check_readings(seen, readings, by_sensor, pick, gaps, end_ts):
+    got = {}
+    statuses = set()
+    for ident, value, status, source in seen:
+        if "/State/" in ident or source is None:
+            continue
+        sid = ident.split("/")[1]
+        t = secs(source)
+        statuses.add(status)
+        if status == STATUS["gap"]:
+            if (by_sensor[sid], t) not in gaps:
+                fail(f"{sid}: NoCommunication at {t}, but no gateway gap of {by_sensor[sid]} starts then")
+            continue
+        want = readings.get((sid, t))
+        if not want or (value, status) not in want:
+            fail(f"{sid} at {datetime.fromtimestamp(t, timezone.utc)}: received {value} status {status:#x}, "
+                 f"backfill has {sorted(want) if want else 'no reading'}")
+        got.setdefault(sid, set()).add((t, value, status))
+    if not got:
+        fail("no reading received")
+    # Completeness: from the first reading received (the subscription's start) to the end.
+    start = max(min(t for t, _, _ in v) for v in got.values())
+    missing = [
+        (sid, t, v, st) for (sid, t), vs in readings.items() if sid in pick and start < t < end_ts - 10
+        for v, st in vs if (t, v, st) not in got.get(sid, set())
+    ]
+    if missing:
+        fail(f"{len(missing)} backfill readings never arrived, e.g. {sorted(missing)[:3]}")
+    n = sum(len(v) for v in got.values())
+    kinds = [k for k, code in STATUS.items() if code in statuses]
+    print(f"OK subscribe: {n} readings of {len(got)} sensors equal the backfill from "
+          f"{datetime.fromtimestamp(start, timezone.utc):%H:%M:%S}; statuses seen: {', '.join(kinds)}", flush=True)
+
+
+def check_scada(seen, scada, machines, end_ts):
+    n = 0
+    for ident, value, status, source in seen:
+        if "/State/" not in ident or source is None:
+            continue
+        mid, _, column = ident.split("/")
+        row = scada.get((mid, secs(source)))
+        if row is None:
+            fail(f"{ident}: value at {source} but the backfill has no SCADA row then")
+        want = scada_value(column, row[column])
+        if isinstance(value, float) and want is not None:
+            ok = abs(value - want) < 1e-9
+        else:
+            ok = value == want
+        if not ok:
+            fail(f"{ident} at {source}: received {value!r}, backfill {want!r}")
+        n += 1
+    if n < len(machines) * len(STATE) * 3:
+        fail(f"only {n} SCADA values received for {len(machines)} machines")
+    print(f"OK scada: {n} values of {len(machines)} machines equal the backfill", flush=True)
+
+
+async def secure_client(url, d, policy, user, password):
+    from asyncua.crypto import security_policies
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from pathlib import Path
+
+    key, cert = Path(d) / "client-key.pem", Path(d) / "client-cert.der"
+    uri = "urn:genims:test-client"
+    await setup_self_signed_certificate(key, cert, uri, "localhost", [ExtendedKeyUsageOID.CLIENT_AUTH],
+                                        {"commonName": "genims-test-client"})
+    c = Client(url, timeout=10)
+    c.application_uri = uri
+    c.set_user(user)
+    c.set_password(password)
+    cls = {"Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
+           "Aes256Sha256RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss}[policy]
+    await c.set_security(cls, str(cert), str(key), mode=ua.MessageSecurityMode.SignAndEncrypt)
+    return c
+
+
+async def secure(url, pki, user, password):
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp()
+    c = await secure_client(url, d, "Basic256Sha256", user, password)
+    try:
+        await c.connect()
+        fail("a client certificate nobody trusted was accepted")
+    except (ua.UaStatusCodeError, ConnectionError, asyncio.TimeoutError, OSError) as e:
+        print(f"OK untrusted certificate refused: {type(e).__name__}", flush=True)
+    rejected = glob.glob(os.path.join(pki, "rejected", "*.der"))
+    if len(rejected) != 1:
+        fail(f"the refused certificate is not in {pki}/rejected: {rejected}")
+    shutil.move(rejected[0], os.path.join(pki, "trusted", os.path.basename(rejected[0])))
+    for policy in ["Basic256Sha256", "Aes256Sha256RsaPss"]:
+        c = await secure_client(url, d, policy, user, password)
+        await c.connect()
+        ns = await c.get_namespace_index(NS_URI)
+        plant = await c.nodes.objects.get_child([f"{ns}:Plant"])
+        n = len(await plant.get_children())
+        await c.disconnect()
+        print(f"OK {policy} SignAndEncrypt with a trusted certificate: {n} factories", flush=True)
+    # Anonymous: refused when the server does not allow it.
+    try:
+        c = Client(url, timeout=10)
+        await c.connect()
+        await c.disconnect()
+        fail("an anonymous session was accepted")
+    except ua.UaStatusCodeError as e:
+        print(f"OK anonymous refused: {type(e).__name__}", flush=True)
+    try:
+        c = Client(url, timeout=10)
+        c.set_user(user)
+        c.set_password(password + "-wrong")
+        await c.connect()
+        await c.disconnect()
+        fail("a wrong password was accepted")
+    except ua.UaStatusCodeError as e:
+        print(f"OK wrong password refused: {type(e).__name__}", flush=True)
+    c = await connect(url, user=user, password=password)
+    await c.disconnect()
+    print("OK the right password is accepted", flush=True)
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "browse":
+        asyncio.run(browse(sys.argv[2], sys.argv[3]))
+    elif cmd == "subscribe":
+        asyncio.run(subscribe(sys.argv[2], sys.argv[3], sys.argv[4]))
+    elif cmd == "secure":
+        asyncio.run(secure(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]))
+    else:
+        fail(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main()
