@@ -93,6 +93,89 @@ fn the_tree_is_the_master_data_and_subscriptions_get_the_backfill() {
     assert!(log.contains("serving the plant over OPC UA"), "{log}");
 }
 
+/// A small realistic plant: its stream to stdout stays small at ×600.
+const SMALL_PLANT: &str =
+    "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 200\nemployees = 2000\nline_products = 4\n\n";
+
+/// Once a ×600 stream is past 07:00, `HistoryRead` of 06:00–07:00 for 20 sensors and 5
+/// machines' SCADA variables equals the backfill (also read in pages through continuation
+/// points); `InjectFault` through a method call makes an episode (a second is refused); the
+/// stream's rows then equal `backfill --injections` of its journal, the episode's label
+/// among them.
+#[test]
+fn history_is_the_backfill_and_a_method_injection_replays() {
+    let dir = tempdir();
+    let d = dir.path();
+    let port = free_port();
+    let cfg = config(port, "anonymous = true\nhistory_minutes = 120\n")
+        .replace("[faults]", &format!("{SMALL_PLANT}[faults]"));
+    std::fs::write(d.join("config.toml"), cfg).unwrap();
+    let (a, b) = ("2026-03-01T06:00:00Z", "2026-03-01T07:40:00Z");
+    ok(genims(d).args(["backfill", "--start", a, "--end", b, "--out", "csv"]));
+    ok(genims(d).args(["seed", "--out", "json"]));
+    let master: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("bf/genims_master_data.json")).unwrap()).unwrap();
+    let machine = master["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["machine_type"] == "cnc_lathe" || m["machine_type"] == "cnc_mill")
+        .expect("the plant has a CNC machine")["machine_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let args = StreamArgs::all().sink("stdout").speed("600").window(a, b).state();
+    let mut stream = genims(d)
+        .args(args.build())
+        .stdout(std::fs::File::create(d.join("stream.jsonl")).unwrap())
+        .stderr(std::fs::File::create(d.join("stream.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let url = format!("opc.tcp://127.0.0.1:{port}/");
+    let bf = d.join("bf");
+    let out = check(&[
+        "history",
+        &url,
+        bf.to_str().unwrap(),
+        "2026-03-01 06:00:00",
+        "2026-03-01 07:00:00",
+        &machine,
+        "bearing_failure",
+    ]);
+    assert_checked("history and methods", &out, &mut stream);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let episode: i64 =
+        text.lines().find_map(|l| l.strip_prefix("EPISODE ")).expect("an episode id").trim().parse().unwrap();
+    let status = wait_for(&mut stream, Duration::from_secs(120)).expect("the stream ends at --end");
+    assert!(status.success(), "{}", std::fs::read_to_string(d.join("stream.log")).unwrap());
+    let journal = std::fs::read_to_string(d.join("state/all.injections.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 1, "the method's injection is journaled: {journal}");
+    ok(genims(d)
+        .args(["backfill", "--out", "jsonl", "--path", "replay", "--start", a, "--end", b])
+        .args(["--injections", "state/all.injections.jsonl"]));
+    let mut replayed: Vec<String> = Vec::new();
+    for e in std::fs::read_dir(d.join("replay")).unwrap() {
+        replayed.extend(std::fs::read_to_string(e.unwrap().path()).unwrap().lines().map(str::to_owned));
+    }
+    let mut streamed: Vec<String> =
+        std::fs::read_to_string(d.join("stream.jsonl")).unwrap().lines().map(str::to_owned).collect();
+    replayed.sort();
+    streamed.sort();
+    assert_eq!(streamed.len(), replayed.len(), "the stream and the replay emit as many rows");
+    let first = streamed.iter().zip(&replayed).position(|(x, y)| x != y);
+    assert!(
+        first.is_none(),
+        "stream and replay differ first at\n  {}\n  {}",
+        streamed[first.unwrap()],
+        replayed[first.unwrap()]
+    );
+    let label = format!("\"episode_id\":{episode},");
+    assert!(
+        streamed.iter().any(|l| l.contains(&label) && l.contains(&machine)),
+        "the injected episode's label is streamed"
+    );
+}
+
 /// With anonymous access off and a users file: a client certificate nobody trusted is
 /// refused (and lands in the store's rejected/), is accepted once moved to trusted/, with
 /// SignAndEncrypt under Basic256Sha256 and Aes256_Sha256_RsaPss; anonymous access and a

@@ -83,6 +83,10 @@ pub struct OpcUaConfig {
     /// Monitored items per subscription.
     #[serde(deserialize_with = "setting::int::<_, _, 1, 10_000_000>")]
     pub max_monitored_items_per_subscription: usize,
+    /// Minutes of simulated time every variable's values are kept for `HistoryRead`; 0:
+    /// none. Memory: about 70 bytes a value (~75 MB for the default plant's hour).
+    #[serde(deserialize_with = "setting::int::<_, _, 0, 10_080>")]
+    pub history_minutes: usize,
 }
 
 impl Default for OpcUaConfig {
@@ -99,6 +103,7 @@ impl Default for OpcUaConfig {
             max_sessions: 20,
             max_subscriptions_per_session: 10,
             max_monitored_items_per_subscription: 100_000,
+            history_minutes: 60,
         }
     }
 }

@@ -189,9 +189,11 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
     let mut engine = engine_for(cfg, &req, args)?;
+    // Injections travel from the control plane and the OPC UA server to the generator thread.
+    let (commands_tx, commands) = mpsc::channel::<inject::Command>();
     // Bound before any sink opens: a taken port or a bad certificate fails the start.
-    let opcua =
-        opcua::start(&cfg.opcua, &req.state_dir, &engine, &req.shard.machines(engine.plant.machines.len()), rt)?;
+    let shard = req.shard.machines(engine.plant.machines.len());
+    let opcua = opcua::start(&cfg.opcua, &req.state_dir, &engine, &shard, commands_tx.clone(), rt)?;
     let mut sinks = open_sinks(cfg, &req, args, &engine, rt)?;
     let journal = rt.block_on(injection_journal(&req, &engine, &mut sinks))?;
     // The sinks hold the master data they need (or its fingerprint) from here on.
@@ -242,8 +244,6 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         lanes.iter().map(|l| SinkView { name: l.name, queue: Arc::clone(&l.queue), stats: l.stats.clone() }).collect(),
         console,
     ));
-    // Injections travel from the control plane to the generator thread.
-    let (commands_tx, commands) = mpsc::channel::<inject::Command>();
     // The control plane answers through the final drain, until the process ends.
     let server = listener.map(|l| {
         let token = cfg.stream.control_token.clone();

@@ -4,6 +4,11 @@ the same window.
     opcua_check.py browse URL DIR        the tree equals DIR/genims_master_data.json
     opcua_check.py subscribe URL DIR END subscriptions through the stream equal the backfill
                                          (DIR/*.csv) up to END (YYYY-MM-DD HH:MM:SS, UTC)
+    opcua_check.py history URL DIR FROM TO MACHINE PATTERN
+                                         once the stream passed TO: HistoryRead of [FROM, TO)
+                                         equals the backfill (continuation points too); then
+                                         MACHINE's InjectFault(PATTERN) makes an episode
+                                         (printed as EPISODE <id>) and a second is refused
     opcua_check.py secure URL PKI USER PASS
                                          a client certificate is refused until moved from
                                          PKI/rejected to PKI/trusted; then SignAndEncrypt
@@ -96,7 +101,7 @@ async def browse(url, d):
         for mid, (fid, lid, name, kids) in tree.items():
             if (fid, lid, name) != want[mid]:
                 fail(f"{mid} sits at {(fid, lid, name)}, master data says {want[mid]}")
-            expect = sorted([s["sensor_id"] for s in sensors.get(mid, [])] + ["State"])
+            expect = sorted([s["sensor_id"] for s in sensors.get(mid, [])] + ["State", "InjectFault", "ClearFault"])
             if kids != expect:
                 fail(f"{mid}'s children {kids} are not its sensors and State {expect}")
         # Every sensor's type, unit and ranges, read in bulk.
@@ -298,6 +303,92 @@ def check_scada(seen, scada, machines, end_ts):
     print(f"OK scada: {n} values of {len(machines)} machines equal the backfill", flush=True)
 
 
+def to_dt(text):
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+
+
+async def history(url, d, frm, to, machine, pattern):
+    readings, by_sensor, pick, scada, machines, gaps = expected(d)
+    t0, t1 = ts_of(frm), ts_of(to)
+    client = await connect(url)
+    try:
+        ns = await client.get_namespace_index(NS_URI)
+        clock = client.get_node(ua.NodeId(f"{machines[0]}/State/machine_state", ns))
+        deadline = time.time() + 120
+        while True:
+            dv = await clock.read_data_value()
+            if dv.SourceTimestamp is not None and secs(dv.SourceTimestamp) >= t1 + 60:
+                break
+            if time.time() > deadline:
+                fail(f"the stream never passed {to}: {dv}")
+            await asyncio.sleep(0.2)
+        n = 0
+        for sid in pick:
+            node = client.get_node(ua.NodeId(f"{by_sensor[sid]}/{sid}", ns))
+            got = await node.read_raw_history(to_dt(frm), to_dt(to))
+            seen = set()
+            for dv in got:
+                t, st = secs(dv.SourceTimestamp), dv.StatusCode.value
+                if st == STATUS["gap"]:
+                    if (by_sensor[sid], t) not in gaps:
+                        fail(f"{sid} history: NoCommunication at {t} without a gateway gap")
+                    continue
+                if not t0 <= t < t1:
+                    fail(f"{sid} history: {t} outside [{frm}, {to})")
+                seen.add((t, dv.Value.Value, st))
+            want = {(t, v, st) for (s2, t), vs in readings.items() if s2 == sid and t0 <= t < t1 for v, st in vs}
+            if seen != want:
+                fail(f"{sid} history differs from the backfill: {len(seen)} against {len(want)} values, "
+                     f"e.g. only received {sorted(seen - want)[:2]}, never {sorted(want - seen)[:2]}")
+            n += len(seen)
+        # A read in pages of 50 through continuation points is the same read.
+        node = client.get_node(ua.NodeId(f"{by_sensor[pick[0]]}/{pick[0]}", ns))
+        whole = await node.read_raw_history(to_dt(frm), to_dt(to))
+        details = ua.ReadRawModifiedDetails(IsReadModified=False, StartTime=to_dt(frm), EndTime=to_dt(to),
+                                            NumValuesPerNode=50, ReturnBounds=False)
+        pages, cp = [], None
+        while True:
+            r = await node.history_read(details, cp)
+            r.StatusCode.check()
+            pages.append(len(r.HistoryData.DataValues))
+            whole_part = r.HistoryData.DataValues
+            if [x.Value.Value for x in whole_part] != [x.Value.Value for x in whole[sum(pages) - len(whole_part):sum(pages)]]:
+                fail("a page of a continued history read differs from the whole read")
+            cp = r.ContinuationPoint
+            if not cp:
+                break
+        if sum(pages) != len(whole) or len(pages) < 2:
+            fail(f"pages {pages} do not make the whole read of {len(whole)}")
+        m = 0
+        for mid in machines:
+            for column in STATE:
+                node = client.get_node(ua.NodeId(f"{mid}/State/{column}", ns))
+                got = await node.read_raw_history(to_dt(frm), to_dt(to))
+                want = {(t, scada_value(column, r[column])) for (m2, t), r in scada.items() if m2 == mid and t0 <= t < t1}
+                seen = {(secs(dv.SourceTimestamp), dv.Value.Value) for dv in got}
+                if seen != want:
+                    fail(f"{mid}/State/{column} history: {sorted(seen ^ want)[:3]} differ")
+                m += len(seen)
+        print(f"OK history: {n} readings of {len(pick)} sensors and {m} SCADA values of [{frm}, {to}) "
+              f"equal the backfill; pages {pages}", flush=True)
+        inject = client.get_node(ua.NodeId(f"{machine}/InjectFault", ns))
+        owner = client.get_node(ua.NodeId(machine, ns))
+        out = await owner.call_method(inject, ua.Variant(pattern, ua.VariantType.String),
+                                      ua.Variant(0.0, ua.VariantType.Double), ua.Variant("", ua.VariantType.String))
+        episode, created, body = out
+        if not created or episode <= 0 or json.loads(body)["pattern"] != pattern:
+            fail(f"InjectFault answered {out}")
+        print(f"EPISODE {episode}", flush=True)
+        try:
+            await owner.call_method(inject, ua.Variant(pattern, ua.VariantType.String),
+                                    ua.Variant(0.0, ua.VariantType.Double), ua.Variant("", ua.VariantType.String))
+            fail("a second injection into a machine in an episode was accepted")
+        except ua.UaStatusCodeError as e:
+            print(f"OK a second injection is refused: {type(e).__name__}", flush=True)
+    finally:
+        await client.disconnect()
+
+
 async def secure_client(url, d, policy, user, password):
     from asyncua.crypto import security_policies
     from asyncua.crypto.cert_gen import setup_self_signed_certificate
@@ -369,6 +460,8 @@ def main():
         asyncio.run(browse(sys.argv[2], sys.argv[3]))
     elif cmd == "subscribe":
         asyncio.run(subscribe(sys.argv[2], sys.argv[3], sys.argv[4]))
+    elif cmd == "history":
+        asyncio.run(history(*sys.argv[2:8]))
     elif cmd == "secure":
         asyncio.run(secure(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]))
     else:

@@ -23,10 +23,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use opcua::server::node_manager::memory::SimpleNodeManager;
+use opcua::server::node_manager::memory::InMemoryNodeManager;
 use opcua::server::{ServerHandle, SubscriptionCache};
 use opcua::types::{DataValue, DateTime, NodeId, StatusCode, UAString, Variant};
 
+use super::history::History;
+use super::manager::PlantManager;
 use super::space::{state_columns, MachineNodes};
 use crate::encode::text::scaled;
 use crate::rows::{Cells, Emit, Row, Table};
@@ -54,7 +56,8 @@ struct Pending {
 
 /// What the server publishes of the machines the stream generates.
 pub struct Feed {
-    manager: Arc<SimpleNodeManager>,
+    manager: Arc<InMemoryNodeManager<PlantManager>>,
+    history: Arc<History>,
     subscriptions: Arc<SubscriptionCache>,
     handle: ServerHandle,
     plant: PlantInfo,
@@ -71,10 +74,11 @@ pub struct Feed {
 
 impl Feed {
     pub(super) fn new(
-        manager: Arc<SimpleNodeManager>,
+        manager: Arc<InMemoryNodeManager<PlantManager>>,
         handle: ServerHandle,
         plant: PlantInfo,
         machines: Vec<MachineNodes>,
+        history: Arc<History>,
     ) -> Feed {
         let pending = machines
             .iter()
@@ -91,6 +95,7 @@ impl Feed {
         Feed {
             subscriptions: Arc::clone(handle.subscriptions()),
             manager,
+            history,
             handle,
             plant,
             machines,
@@ -125,6 +130,7 @@ impl Feed {
                 p.updates = later;
                 ready
             };
+            self.history.record(m, ready.iter().map(|u| (usize::from(u.node), &u.value)), through);
             self.write(m, ready, now);
         }
     }

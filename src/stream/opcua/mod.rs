@@ -4,6 +4,8 @@
 //!
 //! - `space`: the nodes, from the plant's master data;
 //! - `feed`: the values, taken from the rows the sinks get and released with them;
+//! - `history`: the values of the last `[opcua] history_minutes`, for `HistoryRead`;
+//! - `manager`: the namespace's services: reads, monitored items, history, methods;
 //! - `server`: the endpoints, identities, certificates and limits (async-opcua).
 //!
 //! Built with the default feature `opcua`; without it, a configured server is refused at
@@ -11,6 +13,10 @@
 
 #[cfg(feature = "opcua")]
 mod feed;
+#[cfg(feature = "opcua")]
+mod history;
+#[cfg(feature = "opcua")]
+mod manager;
 #[cfg(feature = "opcua")]
 mod server;
 #[cfg(feature = "opcua")]
@@ -71,6 +77,7 @@ mod absent {
         _state_dir: &Path,
         _engine: &Engine,
         _machines: &[usize],
+        _commands: std::sync::mpsc::Sender<crate::stream::inject::Command>,
         _rt: &tokio::runtime::Handle,
     ) -> Result<Option<Arc<Feed>>> {
         if cfg.listen.is_some() {

@@ -9,27 +9,30 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Result};
 use opcua::crypto::CertificateStore;
 use opcua::crypto::SecurityPolicy;
-use opcua::server::diagnostics::NamespaceMetadata;
-use opcua::server::node_manager::memory::{simple_node_manager, SimpleNodeManager};
+use opcua::server::node_manager::memory::InMemoryNodeManager;
 use opcua::server::{ServerBuilder, ServerEndpoint, ServerUserToken, ANONYMOUS_USER_TOKEN_ID};
 use opcua::types::{BuildInfo, DateTime, MessageSecurityMode};
 
 use super::feed::Feed;
+use super::history::History;
+use super::manager::{self, PlantManager, Shared};
 use super::space::{self, NAMESPACE_URI};
 use crate::config::{OpcUaConfig, Policy};
 use crate::sim::Engine;
 use crate::stream::console::PlantInfo;
+use crate::stream::inject::Command;
 
 /// Values a monitored item may queue (a client asks for its queue size up to this).
 const MAX_QUEUE: usize = 10_000;
 
 /// Starts the server of `cfg` over `machines` (plant indices) on `rt`, or `None` when
-/// `[opcua] listen` is empty.
+/// `[opcua] listen` is empty. Its methods send their changes to `commands`.
 pub fn start(
     cfg: &OpcUaConfig,
     state_dir: &Path,
     engine: &Engine,
     machines: &[usize],
+    commands: std::sync::mpsc::Sender<Command>,
     rt: &tokio::runtime::Handle,
 ) -> Result<Option<Arc<Feed>>> {
     let Some(addr) = cfg.listen else { return Ok(None) };
@@ -40,7 +43,21 @@ pub fn start(
     check_certificate(cfg)?;
     let listener = bind(addr)?;
     let addr = listener.local_addr()?;
-    let builder = builder(cfg, state_dir, addr, &users)?;
+    let plant = PlantInfo::of(engine);
+    let variables: Vec<usize> = {
+        let state = space::state_columns().len();
+        let mut n = vec![0; plant.machines.len()];
+        for &m in machines {
+            n[m] = plant.machines[m].sensors.len() + state;
+        }
+        n
+    };
+    let shared = Arc::new(Shared {
+        history: Arc::new(History::new(cfg.history_minutes, &variables)),
+        commands: Some(std::sync::Mutex::new(commands)),
+        methods: std::sync::OnceLock::new(),
+    });
+    let builder = builder(cfg, state_dir, addr, &users)?.with_node_manager(manager::builder(Arc::clone(&shared)));
     let (server, handle) = builder.build().map_err(|e| anyhow!("cannot start the OPC UA server: {e}"))?;
     let secure = cfg.security.iter().any(|p| *p != Policy::None);
     if secure && (handle.info().server_certificate.is_none() || handle.info().server_pkey.is_none()) {
@@ -50,15 +67,21 @@ pub fn start(
             cfg.pki_dir(state_dir).display()
         );
     }
-    let manager = handle.node_managers().get_of_type::<SimpleNodeManager>().expect("the plant's node manager");
+    let manager =
+        handle.node_managers().get_of_type::<InMemoryNodeManager<PlantManager>>().expect("the plant's node manager");
     let ns = handle.get_namespace_index(NAMESPACE_URI).expect("the plant's namespace");
-    let plant = PlantInfo::of(engine);
-    let nodes = {
+    let built = {
         let mut space = manager.address_space().write();
-        space::build(&mut space, ns, &plant, machines)
+        space::build(&mut space, ns, &plant, machines, shared.history.on())
     };
+    let mut index = std::collections::HashMap::new();
+    for (m, n) in built.machines.iter().enumerate() {
+        index.extend(n.nodes.iter().enumerate().map(|(k, id)| (id.clone(), (m, k))));
+    }
+    shared.history.set_index(index);
+    let _ = shared.methods.set(built.methods);
     let sensors: usize = machines.iter().map(|&m| plant.machines[m].sensors.len()).sum();
-    let feed = Arc::new(Feed::new(manager, handle, plant, nodes));
+    let feed = Arc::new(Feed::new(manager, handle, plant, built.machines, Arc::clone(&shared.history)));
     let listener = tokio::net::TcpListener::from_std(listener)?;
     rt.spawn(async move {
         if let Err(e) = server.run_with(listener).await {
@@ -128,11 +151,7 @@ fn builder(
         .create_sample_keypair(cfg.certificate.is_none())
         .trust_client_certs(false)
         .diagnostics_enabled(false)
-        .max_sessions(cfg.max_sessions)
-        .with_node_manager(simple_node_manager(
-            NamespaceMetadata { namespace_uri: NAMESPACE_URI.to_owned(), ..Default::default() },
-            "genims",
-        ));
+        .max_sessions(cfg.max_sessions);
     if let (Some(cert), Some(key)) = (&cfg.certificate, &cfg.private_key) {
         b = b.certificate_path(std::path::absolute(cert)?).private_key_path(std::path::absolute(key)?);
     }

@@ -11,16 +11,21 @@
 //!           NormalRange, WarningRange, CriticalRange   s=<machine_id>/<sensor_id>/<property>
 //!         State                          s=<machine_id>/State
 //!           <scada column>               s=<machine_id>/State/<column>
+//!         InjectFault, ClearFault        s=<machine_id>/InjectFault, …/ClearFault
 //! ```
 //!
 //! Browse names are the master data's ids, display names its names; the same plant gives
 //! the same nodes, whatever the run.
 
-use opcua::server::address_space::{AddressSpace, ObjectBuilder, VariableBuilder};
+use std::collections::HashMap;
+
+use opcua::server::address_space::{AddressSpace, MethodBuilder, ObjectBuilder, VariableBuilder};
 use opcua::types::{
-    DataTypeId, EUInformation, ExtensionObject, LocalizedText, NodeId, ObjectTypeId, QualifiedName, Range,
+    Argument, DataTypeId, EUInformation, ExtensionObject, LocalizedText, NodeId, ObjectTypeId, QualifiedName, Range,
     VariableTypeId, Variant,
 };
+
+use super::manager::Method;
 
 use crate::plant::roles::Role;
 use crate::rows::Table;
@@ -45,9 +50,16 @@ pub fn state_columns() -> Vec<(usize, String, Kind)> {
     crate::sink::mqtt::value_columns(Table::ScadaMachineData)
 }
 
-/// Adds the plant's nodes for `machines` (plant indices) to `space`; returns each plant
-/// machine's variables (empty for machines not served).
-pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[usize]) -> Vec<MachineNodes> {
+/// The nodes built: each plant machine's variables (empty for machines not served), and the
+/// machines' methods.
+pub struct Built {
+    pub machines: Vec<MachineNodes>,
+    pub methods: HashMap<NodeId, Method>,
+}
+
+/// Adds the plant's nodes for `machines` (plant indices) to `space`; variables are
+/// history-readable when `history` is kept.
+pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[usize], history: bool) -> Built {
     let id = |s: &str| NodeId::new(ns, s.to_owned());
     let root = id("Plant");
     ObjectBuilder::new(&root, QualifiedName::new(ns, "Plant"), "Plant")
@@ -59,6 +71,7 @@ pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[u
         plant.machines.iter().map(|_| MachineNodes { nodes: Vec::new(), sensors: 0 }).collect();
     let mut made_factory = vec![false; plant.factories.len()];
     let mut made_line = vec![false; plant.lines.len()];
+    let mut methods = HashMap::new();
     for &m in machines {
         let mc = &plant.machines[m];
         let (line_id, line_name, f) = &plant.lines[mc.line];
@@ -73,7 +86,7 @@ pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[u
         object(space, machine.clone(), QualifiedName::new(ns, mc.id.as_str()), &mc.name, &id(line_id));
         let mut nodes = Vec::with_capacity(mc.sensors.len() + columns.len());
         for s in &mc.sensors {
-            nodes.push(sensor(space, ns, &mc.id, &s.id, s.role, &machine));
+            nodes.push(sensor(space, ns, &mc.id, &s.id, s.role, &machine, history));
         }
         let state = id(&format!("{}/State", mc.id));
         ObjectBuilder::new(&state, QualifiedName::new(ns, "State"), "State")
@@ -82,7 +95,7 @@ pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[u
             .insert(space);
         for (_, name, kind) in &columns {
             let v = id(&format!("{}/State/{name}", mc.id));
-            VariableBuilder::new(&v, QualifiedName::new(ns, name.as_str()), name.as_str())
+            historized(VariableBuilder::new(&v, QualifiedName::new(ns, name.as_str()), name.as_str()), history)
                 .data_type(data_type(*kind))
                 .value(Variant::Empty)
                 .has_type_definition(VariableTypeId::BaseDataVariableType)
@@ -90,9 +103,63 @@ pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[u
                 .insert(space);
             nodes.push(v);
         }
+        add_methods(space, ns, &mc.id, &machine, &mut methods);
         out[m] = MachineNodes { nodes, sensors: mc.sensors.len() };
     }
-    out
+    Built { machines: out, methods }
+}
+
+/// A variable kept for `HistoryRead` when `on`.
+fn historized(b: VariableBuilder, on: bool) -> VariableBuilder {
+    if on {
+        b.historizing(true).history_readable()
+    } else {
+        b
+    }
+}
+
+/// `InjectFault(pattern, duration_hours, severity) → (episode_id, created, episode)` and
+/// `ClearFault(episode_id) → (episode_id, created, episode)` on machine `id`.
+fn add_methods(space: &mut AddressSpace, ns: u16, id: &str, machine: &NodeId, methods: &mut HashMap<NodeId, Method>) {
+    let arg = |name: &str, ty: DataTypeId, what: &str| Argument {
+        description: LocalizedText::new("en", what),
+        ..(name, ty).into()
+    };
+    let outputs = [
+        arg("episode_id", DataTypeId::Int64, "the episode's id, as GET /faults lists it"),
+        arg("created", DataTypeId::Boolean, "true: made now (HTTP 201); false: the request found it as it stands"),
+        arg("episode", DataTypeId::String, "the episode as the control plane's JSON"),
+    ];
+    let inject = NodeId::new(ns, format!("{id}/InjectFault"));
+    MethodBuilder::new(&inject, QualifiedName::new(ns, "InjectFault"), "InjectFault")
+        .component_of(machine.clone())
+        .executable(true)
+        .user_executable(true)
+        .input_args(
+            space,
+            &NodeId::new(ns, format!("{id}/InjectFault/InputArguments")),
+            &[
+                arg("pattern", DataTypeId::String, "a catalogue pattern, e.g. bearing_failure"),
+                arg("duration_hours", DataTypeId::Double, "the episode's length; 0: the pattern's own"),
+                arg("severity", DataTypeId::String, "one of the pattern's severities; empty: its own"),
+            ],
+        )
+        .output_args(space, &NodeId::new(ns, format!("{id}/InjectFault/OutputArguments")), &outputs)
+        .insert(space);
+    methods.insert(inject, Method::Inject(id.to_owned()));
+    let clear = NodeId::new(ns, format!("{id}/ClearFault"));
+    MethodBuilder::new(&clear, QualifiedName::new(ns, "ClearFault"), "ClearFault")
+        .component_of(machine.clone())
+        .executable(true)
+        .user_executable(true)
+        .input_args(
+            space,
+            &NodeId::new(ns, format!("{id}/ClearFault/InputArguments")),
+            &[arg("episode_id", DataTypeId::Int64, "an injected episode's id")],
+        )
+        .output_args(space, &NodeId::new(ns, format!("{id}/ClearFault/OutputArguments")), &outputs)
+        .insert(space);
+    methods.insert(clear, Method::Clear);
 }
 
 fn object(space: &mut AddressSpace, node: NodeId, browse: QualifiedName, display: &str, parent: &NodeId) {
@@ -110,9 +177,10 @@ fn sensor(
     sensor_id: &str,
     role: &Role,
     machine: &NodeId,
+    history: bool,
 ) -> NodeId {
     let node = NodeId::new(ns, format!("{machine_id}/{sensor_id}"));
-    VariableBuilder::new(&node, QualifiedName::new(ns, sensor_id), role.label)
+    historized(VariableBuilder::new(&node, QualifiedName::new(ns, sensor_id), role.label), history)
         .description(format!("{} ({}, {})", role.label, role.sensor_type, role.unit))
         .data_type(DataTypeId::Double)
         .value(Variant::Empty)
