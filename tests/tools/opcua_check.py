@@ -224,6 +224,31 @@ async def subscribe(url, d, end):
         results = await sub.create_monitored_items(requests)
         if len(results) != len(nodes) or not all(isinstance(r, int) for r in results):
             fail(f"monitored items not created: {results[:3]}")
+        # Deadbands: four sensors again, in a subscription of their own, banded by the
+        # median change between their readings (so some values pass and some do not): two as
+        # a percent of their EURange, two absolute.
+        banded = Recorder()
+        sub2 = await client.create_subscription(100, banded)
+        bands, ranges, chosen = [], {}, pick[-4:]
+        for k, sid in enumerate(chosen):
+            series = [v for (s2, t), vs in sorted(readings.items()) if s2 == sid for v, _ in vs]
+            steps = sorted(abs(a - b) for a, b in zip(series, series[1:]))
+            ranges[sid] = max(steps[len(steps) // 2], 1e-3)
+            if k < 2:
+                r = await client.get_node(ua.NodeId(f"{by_sensor[sid]}/{sid}/EURange", ns)).read_value()
+                kind, value = ua.DeadbandType.Percent, 100.0 * ranges[sid] / (r.High - r.Low)
+            else:
+                kind, value = ua.DeadbandType.Absolute, ranges[sid]
+            f = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue, DeadbandType=kind, DeadbandValue=value)
+            p = ua.MonitoringParameters(ClientHandle=1000 + k, SamplingInterval=0, Filter=f, QueueSize=1000,
+                                        DiscardOldest=False)
+            rv = ua.ReadValueId(NodeId=ua.NodeId(f"{by_sensor[sid]}/{sid}", ns), AttributeId=ua.AttributeIds.Value)
+            bands.append(ua.MonitoredItemCreateRequest(ItemToMonitor=rv, MonitoringMode=ua.MonitoringMode.Reporting,
+                                                       RequestedParameters=p))
+        banded_ids = await sub2.create_monitored_items(bands)
+        if not all(isinstance(r, int) for r in banded_ids):
+            fail(f"deadband items not created: {banded_ids}")
+
         # Until the last tick's readings came, or the stream went quiet.
         deadline = time.time() + 180
         last_len, quiet = 0, time.time()
@@ -238,6 +263,7 @@ async def subscribe(url, d, end):
             elif time.time() - quiet > 30:
                 break
         await sub.delete()
+        await sub2.delete()
     finally:
         try:
             await client.disconnect()
@@ -245,6 +271,26 @@ async def subscribe(url, d, end):
             pass
     check_readings(rec.seen, readings, by_sensor, pick, gaps, end_ts)
     check_scada(rec.seen, scada, machines, end_ts)
+    check_deadbands(banded.seen, rec.seen, ranges)
+
+
+def check_deadbands(banded, everything, bands):
+    """Each value a deadband passed differs from the one it passed before by more than the
+    band, and it passes fewer values than the subscription without one got."""
+    last, passed, plain = {}, 0, 0
+    for ident, value, status, source in banded:
+        sid = ident.split("/")[1]
+        if status != ua.StatusCodes.Good or not isinstance(value, float):
+            last.pop(sid, None)
+            continue
+        if sid in last and abs(value - last[sid]) <= bands[sid] * (1 - 1e-9):
+            fail(f"{sid}: {value} passed a deadband of {bands[sid]} after {last[sid]}")
+        last[sid] = value
+        passed += 1
+    plain = sum(1 for ident, *_ in everything if ident.split("/")[1] in bands and "/State/" not in ident)
+    if passed <= len(bands) or passed >= plain:
+        fail(f"deadbands passed {passed} values of {plain}")
+    print(f"OK deadbands: {passed} of {plain} values passed (percent of EURange and absolute)", flush=True)
 
 
 def check_readings(seen, readings, by_sensor, pick, gaps, end_ts):
