@@ -107,11 +107,12 @@ fn history_is_the_backfill_and_a_method_injection_replays() {
     let dir = tempdir();
     let d = dir.path();
     let port = free_port();
-    let cfg = config(port, "anonymous = true\nhistory_minutes = 120\n")
+    let cfg = config(port, "anonymous = true\nhistory_minutes = 120\nground_truth = true\n")
         .replace("[faults]", &format!("{SMALL_PLANT}[faults]"));
     std::fs::write(d.join("config.toml"), cfg).unwrap();
     let (a, b) = ("2026-03-01T06:00:00Z", "2026-03-01T07:40:00Z");
-    ok(genims(d).args(["backfill", "--start", a, "--end", b, "--out", "csv"]));
+    // At fault rate 1 the window holds phases of episodes under way (one turns critical at 06:53).
+    ok(genims(d).args(["backfill", "--start", a, "--end", b, "--out", "csv", "--fault-rate", "1"]));
     ok(genims(d).args(["seed", "--out", "json"]));
     let master: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("bf/genims_master_data.json")).unwrap()).unwrap();
@@ -124,7 +125,7 @@ fn history_is_the_backfill_and_a_method_injection_replays() {
         .as_str()
         .unwrap()
         .to_owned();
-    let args = StreamArgs::all().sink("stdout").speed("600").window(a, b).state();
+    let args = StreamArgs::all().sink("stdout").speed("600").window(a, b).fault_rate("1").state();
     let mut stream = genims(d)
         .args(args.build())
         .stdout(std::fs::File::create(d.join("stream.jsonl")).unwrap())
@@ -151,7 +152,7 @@ fn history_is_the_backfill_and_a_method_injection_replays() {
     let journal = std::fs::read_to_string(d.join("state/all.injections.jsonl")).unwrap();
     assert_eq!(journal.lines().count(), 1, "the method's injection is journaled: {journal}");
     ok(genims(d)
-        .args(["backfill", "--out", "jsonl", "--path", "replay", "--start", a, "--end", b])
+        .args(["backfill", "--out", "jsonl", "--path", "replay", "--start", a, "--end", b, "--fault-rate", "1"])
         .args(["--injections", "state/all.injections.jsonl"]));
     let mut replayed: Vec<String> = Vec::new();
     for e in std::fs::read_dir(d.join("replay")).unwrap() {
@@ -161,19 +162,47 @@ fn history_is_the_backfill_and_a_method_injection_replays() {
         std::fs::read_to_string(d.join("stream.jsonl")).unwrap().lines().map(str::to_owned).collect();
     replayed.sort();
     streamed.sort();
-    assert_eq!(streamed.len(), replayed.len(), "the stream and the replay emit as many rows");
-    let first = streamed.iter().zip(&replayed).position(|(x, y)| x != y);
+    let (only_streamed, only_replayed) = differences(&streamed, &replayed);
     assert!(
-        first.is_none(),
-        "stream and replay differ first at\n  {}\n  {}",
-        streamed[first.unwrap()],
-        replayed[first.unwrap()]
+        only_streamed.is_empty() && only_replayed.is_empty(),
+        "the stream ({} rows) and the replay ({} rows) differ: {} rows only streamed, e.g. {:?}; {} only replayed, e.g. {:?}",
+        streamed.len(),
+        replayed.len(),
+        only_streamed.len(),
+        only_streamed.first(),
+        only_replayed.len(),
+        only_replayed.first()
     );
     let label = format!("\"episode_id\":{episode},");
     assert!(
         streamed.iter().any(|l| l.contains(&label) && l.contains(&machine)),
         "the injected episode's label is streamed"
     );
+}
+
+/// The lines of each sorted list the other lacks (as multisets).
+fn differences<'a>(a: &'a [String], b: &'a [String]) -> (Vec<&'a String>, Vec<&'a String>) {
+    let (mut i, mut j) = (0, 0);
+    let (mut only_a, mut only_b) = (Vec::new(), Vec::new());
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
+            (Some(x), Some(y)) if x < y => {
+                only_a.push(x);
+                i += 1;
+            }
+            (Some(_), Some(y)) | (None, Some(y)) => {
+                only_b.push(y);
+                j += 1;
+            }
+            (Some(x), None) => {
+                only_a.push(x);
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    (only_a, only_b)
 }
 
 /// With anonymous access off and a users file: a client certificate nobody trusted is

@@ -87,6 +87,10 @@ pub struct OpcUaConfig {
     /// none. Memory: about 70 bytes a value (~75 MB for the default plant's hour).
     #[serde(deserialize_with = "setting::int::<_, _, 0, 10_080>")]
     pub history_minutes: usize,
+    /// Publish the fault episodes' phases (labels) under a `GroundTruth` object; off, no
+    /// node or event carries a label.
+    #[serde(deserialize_with = "setting::flag")]
+    pub ground_truth: bool,
 }
 
 impl Default for OpcUaConfig {
@@ -104,6 +108,7 @@ impl Default for OpcUaConfig {
             max_subscriptions_per_session: 10,
             max_monitored_items_per_subscription: 100_000,
             history_minutes: 60,
+            ground_truth: false,
         }
     }
 }

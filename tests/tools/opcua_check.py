@@ -81,6 +81,9 @@ async def browse(url, d):
     try:
         ns = await client.get_namespace_index(NS_URI)
         plant = await client.nodes.objects.get_child([f"{ns}:Plant"])
+        under = sorted([(await c.read_browse_name()).Name for c in await plant.get_children()])
+        if under != sorted(f["factory_id"] for f in master["factories"]):
+            fail(f"Plant holds {under}: not the factories (no GroundTruth unless asked)")
         tree = {}
         for f in await plant.get_children():
             fid = (await f.read_browse_name()).Name
@@ -353,12 +356,124 @@ def to_dt(text):
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
 
 
+EVENT_FIELDS = {
+    "MachineStateEventType": ["Machine", "PreviousState", "State"],
+    "MachineFaultEventType": ["Machine", "FaultCode", "FaultCategory", "FaultSeverity", "Description"],
+    "MaintenanceEventType": ["Machine", "MaintenanceType", "Category", "Priority", "Description"],
+    "FaultPhaseEventType": ["Machine", "Sensor", "Pattern", "Phase", "EpisodeId"],
+}
+
+
+def event_filter(ns, types, extra=()):
+    """Each field selected from the type that defines it (asyncua's subscribe_events names
+    BaseEventType for every field, which async-opcua refuses for a subtype's own fields);
+    events of `types` only."""
+    f = ua.EventFilter()
+
+    def select(type_id, name, name_ns):
+        op = ua.SimpleAttributeOperand(TypeDefinitionId=type_id, BrowsePath=[ua.QualifiedName(name, name_ns)],
+                                       AttributeId=ua.AttributeIds.Value)
+        f.SelectClauses.append(op)
+
+    base = ua.NodeId(ua.ObjectIds.BaseEventType)
+    for name in ["EventType", "Time", "Message", "SourceName"]:
+        select(base, name, 0)
+    for t in list(types) + list(extra):
+        for name in EVENT_FIELDS[t]:
+            select(ua.NodeId(t, ns), name, ns)
+    elements = []
+
+    def where(ts):
+        k = len(elements)
+        if len(ts) == 1:
+            elements.append(ua.ContentFilterElement(FilterOperator=ua.FilterOperator.OfType,
+                                                    FilterOperands=[ua.LiteralOperand(Value=ua.Variant(ua.NodeId(ts[0], ns)))]))
+            return k
+        elements.append(None)
+        left, right = where(ts[:1]), where(ts[1:])
+        elements[k] = ua.ContentFilterElement(FilterOperator=ua.FilterOperator.Or,
+                                              FilterOperands=[ua.ElementOperand(Index=left), ua.ElementOperand(Index=right)])
+        return k
+
+    where(list(types))
+    f.WhereClause.Elements = elements
+    return f
+
+
+async def watch_events(client, ns):
+    """Subscriptions to the Server object's events (the plant's OT events, asking for
+    ground truth's fields too: none may come) and to GroundTruth's."""
+    ot, truth = Events(), Events()
+    sub = await client.create_subscription(50, ot)
+    kinds = ["MachineStateEventType", "MachineFaultEventType", "MaintenanceEventType"]
+    await sub.subscribe_events(client.nodes.server, evfilter=event_filter(ns, kinds, ["FaultPhaseEventType"]),
+                               queuesize=10000)
+    plant = await client.nodes.objects.get_child([f"{ns}:Plant"])
+    gt = await plant.get_child([f"{ns}:GroundTruth"])
+    sub2 = await client.create_subscription(50, truth)
+    await sub2.subscribe_events(gt, evfilter=event_filter(ns, ["FaultPhaseEventType"]), queuesize=10000)
+    return ot, truth
+
+
+def field(e, name):
+    for k, v in e.items():
+        if k.split(":")[-1] == name:
+            return v.Value
+    return None
+
+
+class Events:
+    def __init__(self):
+        self.seen = []
+
+    def event_notification(self, event):
+        self.seen.append(event.get_event_props_as_fields_dict())
+
+
+def check_events(ot, truth, d, t1):
+    scada = {}
+    for r in rows(glob.glob(os.path.join(d, "scada_machine_data_*.csv"))[0]):
+        scada.setdefault(r["machine_id"], []).append((ts_of(r["timestamp"]), r["machine_state"]))
+    changes = set()
+    for mid, series in scada.items():
+        series.sort()
+        changes |= {(mid, t, a, b) for (_, a), (t, b) in zip(series, series[1:]) if a != b}
+    states = 0
+    for e in ot.seen:
+        if field(e, "Pattern") is not None or field(e, "Phase") is not None:
+            fail(f"an OT event carries a label: {e}")
+        if field(e, "PreviousState") is not None:
+            key = (field(e, "SourceName"), secs(field(e, "Time")), field(e, "PreviousState"), field(e, "State"))
+            if key not in changes:
+                fail(f"a state event {key} is no change of the backfill's SCADA rows")
+            states += 1
+    if states == 0:
+        fail(f"no state change event among {len(ot.seen)} events")
+    labels = {int(l["episode_id"]): l for l in rows(os.path.join(d, "fault_labels.csv"))}
+    phases = 0
+    for e in truth.seen:
+        ep, phase = field(e, "EpisodeId"), field(e, "Phase")
+        label = labels.get(ep)
+        column = {"onset": "onset_time", "warning": "warning_time", "critical": "critical_time",
+                  "fault": "fault_time", "end": "end_time"}[phase]
+        if label is None or ts_of(label[column]) != secs(field(e, "Time")) or label["pattern"] != field(e, "Pattern"):
+            fail(f"a phase event {ep} {phase} at {field(e, 'Time')} is not its label's")
+        phases += 1
+    due = sum(1 for l in labels.values() for c in ["onset_time", "warning_time", "critical_time", "fault_time"]
+              if l[c] and ts_of("2026-03-01 06:20:00") <= ts_of(l[c]) < t1)
+    if due == 0 or phases < due:
+        fail(f"{phases} phase events, but the labels have {due} phases due since 06:20")
+    print(f"OK events: {states} state changes equal the SCADA rows', {len(ot.seen) - states} faults and work "
+          f"orders, no label among them; {phases} phases under GroundTruth equal the labels", flush=True)
+
+
 async def history(url, d, frm, to, machine, pattern):
     readings, by_sensor, pick, scada, machines, gaps = expected(d)
     t0, t1 = ts_of(frm), ts_of(to)
     client = await connect(url)
     try:
         ns = await client.get_namespace_index(NS_URI)
+        ot, truth = await watch_events(client, ns)
         clock = client.get_node(ua.NodeId(f"{machines[0]}/State/machine_state", ns))
         deadline = time.time() + 120
         while True:
@@ -415,6 +530,7 @@ async def history(url, d, frm, to, machine, pattern):
                 if seen != want:
                     fail(f"{mid}/State/{column} history: {sorted(seen ^ want)[:3]} differ")
                 m += len(seen)
+        check_events(ot, truth, d, t1)
         print(f"OK history: {n} readings of {len(pick)} sensors and {m} SCADA values of [{frm}, {to}) "
               f"equal the backfill; pages {pages}", flush=True)
         inject = client.get_node(ua.NodeId(f"{machine}/InjectFault", ns))

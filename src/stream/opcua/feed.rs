@@ -27,6 +27,7 @@ use opcua::server::node_manager::memory::InMemoryNodeManager;
 use opcua::server::{ServerHandle, SubscriptionCache};
 use opcua::types::{DataValue, DateTime, NodeId, StatusCode, UAString, Variant};
 
+use super::events::{self, AllCells, PlantEvent};
 use super::history::History;
 use super::manager::PlantManager;
 use super::space::{state_columns, MachineNodes};
@@ -48,6 +49,12 @@ struct Update {
 #[derive(Default)]
 struct Pending {
     updates: Vec<Update>,
+    /// Events not yet released: (release instant, event time, event).
+    events: Vec<(i64, i64, PlantEvent)>,
+    /// The last SCADA state seen, for state changes.
+    state: Option<String>,
+    /// Events published so far (their ids are numbered).
+    published: u64,
     /// Stale stretches `(sensor, from, to)` not yet over.
     stale: Vec<(usize, i64, i64)>,
     /// Each sensor's last value, for a gap's start.
@@ -70,6 +77,9 @@ pub struct Feed {
     state_slot: Vec<Option<usize>>,
     /// The position of `data_quality` among the SCADA columns.
     quality_column: usize,
+    /// The namespace's index, and the `GroundTruth` object when ground truth is published.
+    ns: u16,
+    ground_truth: Option<NodeId>,
 }
 
 impl Feed {
@@ -79,6 +89,7 @@ impl Feed {
         plant: PlantInfo,
         machines: Vec<MachineNodes>,
         history: Arc<History>,
+        (ns, ground_truth): (u16, Option<NodeId>),
     ) -> Feed {
         let pending = machines
             .iter()
@@ -102,6 +113,8 @@ impl Feed {
             pending,
             state_slot,
             quality_column,
+            ns,
+            ground_truth,
         }
     }
 
@@ -121,17 +134,33 @@ impl Feed {
         let now = DateTime::now();
         for (m, p) in self.pending.iter().enumerate() {
             let Some(p) = p else { continue };
-            let ready: Vec<Update> = {
+            let (ready, events, seq) = {
                 let mut p = p.lock().expect("no poisoned lock");
-                if !p.updates.iter().any(|u| u.at < through) {
-                    continue;
-                }
-                let (ready, later) = std::mem::take(&mut p.updates).into_iter().partition(|u| u.at < through);
-                p.updates = later;
-                ready
+                let ready: Vec<Update> = if p.updates.iter().any(|u| u.at < through) {
+                    let (ready, later) = std::mem::take(&mut p.updates).into_iter().partition(|u| u.at < through);
+                    p.updates = later;
+                    ready
+                } else {
+                    Vec::new()
+                };
+                let events: Vec<(i64, i64, PlantEvent)> = if p.events.iter().any(|e| e.0 < through) {
+                    let (now, later) = std::mem::take(&mut p.events).into_iter().partition(|e| e.0 < through);
+                    p.events = later;
+                    now
+                } else {
+                    Vec::new()
+                };
+                let seq = p.published;
+                p.published += events.len() as u64;
+                (ready, events, seq)
             };
-            self.history.record(m, ready.iter().map(|u| (usize::from(u.node), &u.value)), through);
-            self.write(m, ready, now);
+            if !ready.is_empty() {
+                self.history.record(m, ready.iter().map(|u| (usize::from(u.node), &u.value)), through);
+                self.write(m, ready, now);
+            }
+            if !events.is_empty() {
+                self.publish(m, events, seq);
+            }
         }
     }
 
@@ -163,6 +192,36 @@ impl Feed {
         }
     }
 
+    /// Publishes machine `m`'s events: what a control system sees from the machine and the
+    /// `Server` object, ground truth from `GroundTruth` only.
+    fn publish(&self, m: usize, mut events: Vec<(i64, i64, PlantEvent)>, seq: u64) {
+        events.sort_by_key(|e| e.1);
+        let id = &self.plant.machines[m].id;
+        let machine = self.manager.address_space().read().find(&NodeId::new(self.ns, id.clone())).is_some();
+        if !machine {
+            return;
+        }
+        let node = NodeId::new(self.ns, id.clone());
+        let server: NodeId = opcua::types::ObjectId::Server.into();
+        let built: Vec<(Box<dyn opcua::nodes::Event + Send>, bool)> = events
+            .iter()
+            .enumerate()
+            .map(|(k, (_, ts, e))| (e.build(self.ns, (&node, id), *ts, seq + k as u64), e.is_truth()))
+            .collect();
+        let mut to: Vec<(&dyn opcua::nodes::Event, &NodeId)> = Vec::new();
+        for (e, truth) in &built {
+            match (truth, &self.ground_truth) {
+                (true, Some(gt)) => to.push((e.as_ref(), gt)),
+                (true, None) => {}
+                (false, _) => {
+                    to.push((e.as_ref(), &node));
+                    to.push((e.as_ref(), &server));
+                }
+            }
+        }
+        self.subscriptions.notify_events(to.into_iter());
+    }
+
     /// Stops the server: sessions are told it is shutting down.
     pub fn stop(&self) {
         self.handle.cancel();
@@ -191,8 +250,17 @@ impl<E: Emit> FeedTap<'_, E> {
     }
 
     fn state<R: Row>(&mut self, row: &R, at: i64) {
-        let mut cells = StateCells { col: 0, feed: self.feed, ts: 0, values: Vec::new(), uncertain: false };
+        let mut cells =
+            StateCells { col: 0, feed: self.feed, ts: 0, values: Vec::new(), uncertain: false, state: None };
         row.visit(&mut cells);
+        if let Some(state) = cells.state.take() {
+            match self.pending.state.replace(state.clone()) {
+                Some(previous) if previous != state => {
+                    self.pending.events.push((at, cells.ts, PlantEvent::State { previous, state }));
+                }
+                _ => {}
+            }
+        }
         let status = if cells.uncertain { StatusCode::Uncertain } else { StatusCode::Good };
         let first = self.sensors.len();
         for (k, v) in cells.values {
@@ -223,6 +291,17 @@ impl<E: Emit> FeedTap<'_, E> {
     }
 }
 
+impl<E: Emit> FeedTap<'_, E> {
+    /// Faults, work orders and (as ground truth) fault labels: their events.
+    fn record<R: Row>(&mut self, row: &R, at: i64) {
+        let mut cells = AllCells::default();
+        row.visit(&mut cells);
+        for (t, e) in events::of_row(R::TABLE, &cells, at, self.feed.ground_truth.is_some()) {
+            self.pending.events.push((at.max(t), t, e));
+        }
+    }
+}
+
 impl<E: Emit> Emit for FeedTap<'_, E> {
     #[inline]
     fn emit<R: Row>(&mut self, row: &R, at: i64) {
@@ -230,6 +309,7 @@ impl<E: Emit> Emit for FeedTap<'_, E> {
             Table::SensorData => self.reading(row, at),
             Table::ScadaMachineData => self.state(row, at),
             Table::QualityLabels => self.label(row, at),
+            Table::MachineFaults | Table::MaintenanceEvents | Table::FaultLabels => self.record(row, at),
             _ => {}
         }
         self.inner.emit(row, at);
@@ -274,6 +354,8 @@ struct StateCells<'f> {
     /// (state variable index, value)
     values: Vec<(usize, Variant)>,
     uncertain: bool,
+    /// `machine_state`.
+    state: Option<String>,
 }
 
 impl StateCells<'_> {
@@ -292,6 +374,9 @@ impl Cells for StateCells<'_> {
     fn text(&mut self, s: &str) {
         if self.col == self.feed.quality_column {
             self.uncertain = s == "uncertain";
+        }
+        if self.col == 5 {
+            self.state = Some(s.to_owned());
         }
         self.put(|| Variant::String(UAString::from(s)));
     }
@@ -382,7 +467,7 @@ mod tests {
 
     #[test]
     fn the_cells_read_are_the_columns_named() {
-        assert_eq!(SCADA[4], "timestamp");
+        assert_eq!([SCADA[4], SCADA[5]], ["timestamp", "machine_state"]);
         assert_eq!(
             [QUALITY_LABELS[1], QUALITY_LABELS[5], QUALITY_LABELS[6], QUALITY_LABELS[7]],
             ["defect", "sensor_id", "start_time", "end_time"]

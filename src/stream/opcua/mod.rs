@@ -3,6 +3,7 @@
 //! to, whatever sinks the stream delivers to (`null` included).
 //!
 //! - `space`: the nodes, from the plant's master data;
+//! - `events`: state changes, faults and work orders as OPC UA events; ground truth apart;
 //! - `feed`: the values, taken from the rows the sinks get and released with them;
 //! - `history`: the values of the last `[opcua] history_minutes`, for `HistoryRead`;
 //! - `manager`: the namespace's services: reads, monitored items, history, methods;
@@ -11,6 +12,8 @@
 //! Built with the default feature `opcua`; without it, a configured server is refused at
 //! start with one line.
 
+#[cfg(feature = "opcua")]
+mod events;
 #[cfg(feature = "opcua")]
 mod feed;
 #[cfg(feature = "opcua")]

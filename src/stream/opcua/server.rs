@@ -72,7 +72,8 @@ pub fn start(
     let ns = handle.get_namespace_index(NAMESPACE_URI).expect("the plant's namespace");
     let built = {
         let mut space = manager.address_space().write();
-        space::build(&mut space, ns, &plant, machines, shared.history.on())
+        let offer = space::Offer { history: shared.history.on(), ground_truth: cfg.ground_truth };
+        space::build(&mut space, ns, &plant, machines, offer)
     };
     let mut index = std::collections::HashMap::new();
     for (m, n) in built.machines.iter().enumerate() {
@@ -81,7 +82,8 @@ pub fn start(
     shared.history.set_index(index);
     let _ = shared.methods.set(built.methods);
     let sensors: usize = machines.iter().map(|&m| plant.machines[m].sensors.len()).sum();
-    let feed = Arc::new(Feed::new(manager, handle, plant, built.machines, Arc::clone(&shared.history)));
+    let truth = (ns, built.ground_truth);
+    let feed = Arc::new(Feed::new(manager, handle, plant, built.machines, Arc::clone(&shared.history), truth));
     let listener = tokio::net::TcpListener::from_std(listener)?;
     rt.spawn(async move {
         if let Err(e) = server.run_with(listener).await {

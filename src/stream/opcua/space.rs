@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use opcua::server::address_space::{AddressSpace, MethodBuilder, ObjectBuilder, VariableBuilder};
+use opcua::server::address_space::{AddressSpace, EventNotifier, MethodBuilder, ObjectBuilder, VariableBuilder};
 use opcua::types::{
     Argument, DataTypeId, EUInformation, ExtensionObject, LocalizedText, NodeId, ObjectTypeId, QualifiedName, Range,
     VariableTypeId, Variant,
@@ -55,17 +55,39 @@ pub fn state_columns() -> Vec<(usize, String, Kind)> {
 pub struct Built {
     pub machines: Vec<MachineNodes>,
     pub methods: HashMap<NodeId, Method>,
+    /// The `GroundTruth` object, when ground truth is published.
+    pub ground_truth: Option<NodeId>,
 }
 
-/// Adds the plant's nodes for `machines` (plant indices) to `space`; variables are
-/// history-readable when `history` is kept.
-pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[usize], history: bool) -> Built {
+/// What the address space offers beyond the plant's nodes.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer {
+    /// Variables are history-readable.
+    pub history: bool,
+    /// A `GroundTruth` object publishes the episodes' phases.
+    pub ground_truth: bool,
+}
+
+/// Adds the plant's nodes for `machines` (plant indices) to `space`.
+pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[usize], offer: Offer) -> Built {
+    let history = offer.history;
     let id = |s: &str| NodeId::new(ns, s.to_owned());
     let root = id("Plant");
     ObjectBuilder::new(&root, QualifiedName::new(ns, "Plant"), "Plant")
         .has_type_definition(ObjectTypeId::FolderType)
         .organized_by(NodeId::objects_folder_id())
         .insert(space);
+    super::events::add_types(space, ns, offer.ground_truth);
+    let ground_truth = offer.ground_truth.then(|| {
+        let gt = id("GroundTruth");
+        ObjectBuilder::new(&gt, QualifiedName::new(ns, "GroundTruth"), "GroundTruth")
+            .description("the fault episodes' phases: labels, published only here")
+            .has_type_definition(ObjectTypeId::BaseObjectType)
+            .event_notifier(EventNotifier::SUBSCRIBE_TO_EVENTS)
+            .organized_by(root.clone())
+            .insert(space);
+        gt
+    });
     let columns = state_columns();
     let mut out: Vec<MachineNodes> =
         plant.machines.iter().map(|_| MachineNodes { nodes: Vec::new(), sensors: 0 }).collect();
@@ -106,7 +128,7 @@ pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[u
         add_methods(space, ns, &mc.id, &machine, &mut methods);
         out[m] = MachineNodes { nodes, sensors: mc.sensors.len() };
     }
-    Built { machines: out, methods }
+    Built { machines: out, methods, ground_truth }
 }
 
 /// A variable kept for `HistoryRead` when `on`.
@@ -165,6 +187,7 @@ fn add_methods(space: &mut AddressSpace, ns: u16, id: &str, machine: &NodeId, me
 fn object(space: &mut AddressSpace, node: NodeId, browse: QualifiedName, display: &str, parent: &NodeId) {
     ObjectBuilder::new(&node, browse, display)
         .has_type_definition(ObjectTypeId::BaseObjectType)
+        .event_notifier(EventNotifier::SUBSCRIBE_TO_EVENTS)
         .organized_by(parent.clone())
         .insert(space);
 }
