@@ -291,6 +291,158 @@ fn sparkplug_stream_births_before_data_seq_wraps_rebirths_on_request_and_after_a
     }
 }
 
+/// Publishes the STATE of primary host `host` (retained, QoS 1) as a host application would.
+fn host_state(port: u16, host: &str, online: bool, ts: u64) {
+    let st = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/mqtt_sub.py"))
+        .args(["state", "127.0.0.1", &port.to_string(), host, &online.to_string(), &ts.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "the STATE was not published");
+}
+
+/// Sparkplug 3.0 primary host awareness, a host application (paho) setting its STATE:
+/// offline at start, no birth; online, births; a stale offline (older than the online)
+/// changes nothing; offline, an NDEATH per edge node and no data until online again, then a
+/// rebirth with the next bdSeq. Every reading of the window arrives exactly once, those
+/// held back first flagged `is_historical`, the live ones at the end not.
+#[test]
+fn sparkplug_edge_nodes_follow_their_primary_host() {
+    let dir = tempdir();
+    let broker = Mosquitto::start(dir.path());
+    let host = "scada-1";
+    let cfg = config(
+        dir.path(),
+        &format!("[mqtt]\nurl = \"{}\"\nmode = \"sparkplug\"\nprimary_host_id = \"{host}\"\n", broker.url()),
+    );
+    host_state(broker.port, host, false, 1_000);
+    let sub = subscribe(dir.path(), broker.port, "spBv1.0/#", "spBv1.0/test-end", true, Some("genims-test-host-app"));
+    let (start, end) = ("2026-03-01T06:00:00Z", "2026-03-01T06:12:00Z");
+    let mut stream = genims(dir.path())
+        .arg("--config")
+        .arg(&cfg)
+        .args(StreamArgs::iot().sink("mqtt").window(start, end).speed("30").build())
+        .env("GENIMS_STATE_DIR", dir.path().join("state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pause = |s| std::thread::sleep(Duration::from_secs(s));
+    pause(4);
+    host_state(broker.port, host, true, 2_000);
+    pause(4);
+    host_state(broker.port, host, false, 1_500);
+    pause(3);
+    host_state(broker.port, host, false, 3_000);
+    pause(4);
+    host_state(broker.port, host, true, 4_000);
+    let st = wait_for(&mut stream, Duration::from_secs(120)).expect("the stream ends at --end");
+    let mut log = String::new();
+    std::io::Read::read_to_string(stream.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(st.success(), "the stream failed: {log}");
+    let got = sub.finish();
+
+    // The broker's order: each STATE, then what the edge nodes did about it.
+    let mut states = 0;
+    let (mut births, mut deaths) = (Vec::new(), Vec::new());
+    let mut after_stale = Vec::new();
+    let mut historical_first = Vec::new();
+    let mut last_live = None;
+    let mut fresh = false;
+    for m in &got {
+        let topic = m["topic"].as_str().unwrap();
+        let kind = topic.split('/').nth(2).unwrap_or("");
+        if topic.contains("/STATE/") {
+            states += 1;
+            continue;
+        }
+        let bd = || {
+            m["payload"]["metrics"].as_array().unwrap().iter().find(|x| x["name"] == "bdSeq").unwrap()["value"]
+                .as_u64()
+                .unwrap()
+        };
+        match (states, kind) {
+            (1, _) => panic!("{topic} while the primary host was offline at start"),
+            (_, "NBIRTH") => {
+                births.push((states, bd()));
+                fresh = true;
+            }
+            (_, "NDEATH") => {
+                deaths.push((states, bd()));
+                if states == 3 {
+                    after_stale.push(topic.to_owned());
+                }
+            }
+            (_, "DDATA") => {
+                let flags: Vec<bool> =
+                    m["payload"]["metrics"].as_array().unwrap().iter().map(|x| x["is_historical"] == true).collect();
+                if fresh {
+                    historical_first.push((states, flags.iter().all(|h| *h)));
+                    fresh = false;
+                }
+                last_live = Some(flags.iter().all(|h| !*h));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(states, 5, "the five STATE messages were seen");
+    assert!(after_stale.is_empty(), "a stale offline STATE made nodes leave: {after_stale:?}");
+    let nodes = births.iter().filter(|b| b.0 == 2).count();
+    assert!(nodes >= 1, "births once the host was online: {births:?}");
+    let left: Vec<u64> = deaths.iter().filter(|d| d.0 == 4).map(|d| d.1).collect();
+    assert_eq!(left.len(), nodes, "an NDEATH per edge node once the host went offline: {deaths:?}");
+    let reborn: Vec<u64> = births.iter().filter(|b| b.0 == 5).map(|b| b.1).collect();
+    assert_eq!(reborn.len(), nodes, "a rebirth per edge node when the host was back: {births:?}");
+    for bd in &reborn {
+        assert!(left.iter().any(|l| l + 1 == *bd), "a rebirth's bdSeq {bd} follows an NDEATH's {left:?}");
+    }
+    assert!(
+        historical_first.iter().all(|h| h.1),
+        "the first data after each birth was held back: {historical_first:?}"
+    );
+    assert_eq!(last_live, Some(true), "the stream caught up: its last data is live");
+    let reference_rows = reference(dir.path(), start, end);
+    let seen = check_sparkplug(
+        &got.iter().filter(|m| !m["topic"].as_str().unwrap().contains("/STATE/")).cloned().collect::<Vec<_>>(),
+    );
+    let want = readings(&reference_rows["sensor_data"]);
+    assert_eq!(seen.readings.len(), want.len(), "every reading of the window arrives");
+    for (k, v) in &seen.readings {
+        assert_eq!(want.get(k), Some(v), "{k:?}: a reading the backfill of the window has not");
+    }
+    let mut count: HashMap<(String, u64), usize> = HashMap::new();
+    let mut names: HashMap<String, HashMap<u64, String>> = HashMap::new();
+    for m in &got {
+        let topic = m["topic"].as_str().unwrap();
+        if topic.contains("/DBIRTH/") {
+            let n = m["payload"]["metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| (x["alias"].as_u64().unwrap(), x["name"].as_str().unwrap().to_owned()))
+                .collect();
+            names.insert(topic.replace("/DBIRTH/", "/DDATA/"), n);
+        } else if topic.contains("/DDATA/") {
+            for x in m["payload"]["metrics"].as_array().unwrap() {
+                let name = &names[topic][&x["alias"].as_u64().unwrap()];
+                if let Some(sensor) = name.strip_prefix("Sensors/").and_then(|n| n.strip_suffix("/measurement_value")) {
+                    *count.entry((sensor.to_owned(), x["timestamp"].as_u64().unwrap())).or_default() += 1;
+                }
+            }
+        }
+    }
+    // Exactly once: as often as the backfill holds the reading (a `duplicate` data-quality
+    // defect stores some twice).
+    let mut rows: HashMap<(String, u64), usize> = HashMap::new();
+    for r in &reference_rows["sensor_data"] {
+        let r: Value = serde_json::from_str(r).unwrap();
+        let ms = (time_of(r["timestamp"].as_str().unwrap()) * 1000) as u64;
+        *rows.entry((r["sensor_id"].as_str().unwrap().to_owned(), ms)).or_default() += 1;
+    }
+    let wrong: Vec<_> = count.iter().filter(|(k, n)| rows.get(*k) != Some(n)).take(3).collect();
+    assert!(wrong.is_empty(), "readings published another number of times than the backfill holds them: {wrong:?}");
+}
+
 #[test]
 fn a_broker_that_cannot_be_reached_or_refuses_fails_with_one_line() {
     let dir = tempdir();

@@ -113,6 +113,10 @@ pub trait Live: Sink {
     async fn resume(&mut self, _stream: &str) -> Result<Option<Progress>> {
         Ok(None)
     }
+    /// Whether the batch about to be written is part of a backlog (rows queued behind it, or
+    /// it failed before): store-and-forward data, which Sparkplug flags `is_historical`
+    /// after the primary host held it back.
+    fn backlog(&mut self, _behind: bool) {}
     /// Forgets uncommitted writes and re-establishes the connection after a failure.
     async fn reset(&mut self) -> Result<()> {
         Ok(())

@@ -166,6 +166,8 @@ async fn deliver(sink: &mut dyn Live, batch: &Batch, stream: &str, queue: &Buffe
     let mut backoff = BACKOFF_START;
     let mut failures = 0u32;
     loop {
+        let depth = queue.depth();
+        sink.backlog(failures > 0 || depth.mem_rows + depth.spooled_rows > 0);
         match write_and_commit(sink, batch, day, &progress).await {
             Ok(()) => {
                 if failures > 0 {

@@ -10,6 +10,9 @@ the module protoc generates from proto/sparkplug_b.proto).
       it once everything it waits for was acknowledged, so the broker delivers it last.
   mqtt_sub.py rebirth HOST PORT GROUP NODE
       publishes an NCMD asking edge node GROUP/NODE for a rebirth.
+  mqtt_sub.py state HOST PORT HOST_ID ONLINE TIMESTAMP
+      publishes, retained at QoS 1, the Sparkplug 3.0 STATE of primary host HOST_ID:
+      {"online": ONLINE, "timestamp": TIMESTAMP} (a host application's part in the tests).
 """
 import hashlib
 import json
@@ -105,7 +108,8 @@ def sub(host, port, filt, out_path, sparkplug, client_id, end_topic):
         if (msg.dup or msg.retain) and key in seen:
             return
         seen.add(key)
-        payload = decode(pb, msg.payload) if pb else json.loads(msg.payload)
+        # Sparkplug 3.0's STATE messages are JSON, whatever the mode.
+        payload = decode(pb, msg.payload) if pb and "/STATE/" not in msg.topic else json.loads(msg.payload)
         out.write(json.dumps({"topic": msg.topic, "retain": bool(msg.retain), "payload": payload}) + "\n")
         state["n"] += 1
 
@@ -144,7 +148,21 @@ def rebirth(host, port, group, node):
     c.disconnect()
 
 
+def state(host, port, host_id, online, timestamp):
+    c = client(None)
+    c.connect(host, port)
+    c.loop_start()
+    body = json.dumps({"online": online == "true", "timestamp": int(timestamp)})
+    info = c.publish(f"spBv1.0/STATE/{host_id}", body, qos=1, retain=True)
+    info.wait_for_publish(10)
+    c.loop_stop()
+    c.disconnect()
+
+
 def main(argv):
+    if argv[1] == "state":
+        state(argv[2], int(argv[3]), argv[4], argv[5], argv[6])
+        return
     if argv[1] == "rebirth":
         rebirth(argv[2], int(argv[3]), argv[4], argv[5])
         return

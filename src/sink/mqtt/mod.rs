@@ -53,6 +53,8 @@ pub struct Access {
     inflight: u16,
     /// `mqtt://host:port` or `mqtts://host:port`, for messages.
     pub shown: Arc<str>,
+    /// Sparkplug's primary host application, if the edge nodes follow one.
+    pub primary_host: Option<String>,
 }
 
 impl Access {
@@ -94,6 +96,7 @@ impl Access {
         let qos = if cfg.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
         let scheme = if secure { "mqtts" } else { "mqtt" };
         Ok(Access {
+            primary_host: cfg.primary_host_id.clone(),
             shown: format!("{scheme}://{host}:{port}").into(),
             host,
             port,
@@ -341,16 +344,26 @@ impl Live for MqttSink {
 
     async fn commit(&mut self, progress: &Progress) -> Result<()> {
         self.settle().await?;
-        match &self.state {
-            Some(path) => super::progress::save(path, progress),
-            None => Ok(()),
+        if let Some(path) = &self.state {
+            super::progress::save(path, progress)?;
         }
+        // Between batches: edge nodes whose primary host went offline leave now.
+        if let Mode::Sparkplug(s) = &mut self.mode {
+            s.leave_if_host_gone().await?;
+        }
+        Ok(())
     }
 
     async fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
         match &self.state {
             Some(path) => super::progress::load(path, stream, "MQTT"),
             None => Ok(None),
+        }
+    }
+
+    fn backlog(&mut self, behind: bool) {
+        if let Mode::Sparkplug(s) = &mut self.mode {
+            s.backlog(behind);
         }
     }
 

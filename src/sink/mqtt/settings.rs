@@ -56,6 +56,11 @@ pub struct MqttConfig {
     /// Messages a connection keeps unacknowledged at once (QoS 1).
     #[serde(deserialize_with = "setting::int::<_, _, 1, 65_535>")]
     pub inflight: u16,
+    /// Sparkplug B 3.0: the primary host application whose `spBv1.0/STATE/<id>` the edge
+    /// nodes follow (no births while it is offline; NDEATH and disconnect when it goes
+    /// away). Unset: the edge nodes publish regardless of any host.
+    #[serde(deserialize_with = "primary_host_id")]
+    pub primary_host_id: Option<String>,
 }
 
 impl Default for MqttConfig {
@@ -74,6 +79,7 @@ impl Default for MqttConfig {
             key_file: None,
             verify_hostname: true,
             inflight: 1000,
+            primary_host_id: None,
         }
     }
 }
@@ -85,6 +91,17 @@ fn url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
 
 fn topic_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     setting::checked(d, check_mqtt_prefix)
+}
+
+fn primary_host_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let id = setting::checked(d, |id| {
+        if id.contains(['/', '+', '#', '\0']) {
+            Err(format!("`{id}`: a host id is one topic level: no /, + or #"))
+        } else {
+            Ok(())
+        }
+    })?;
+    Ok(Some(id).filter(|i| !i.is_empty()))
 }
 
 fn client_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

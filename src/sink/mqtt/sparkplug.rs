@@ -12,7 +12,13 @@
 //!   stamped with the reading's time (`is_historical` in a backfill);
 //! - `seq` 0–255 per edge node over every message but `NDEATH`, `NBIRTH` at 0;
 //! - an `NCMD` with `Node Control/Rebirth` = true re-sends the births; a new connection
-//!   (after a broker restart) increments `bdSeq` and sends them too.
+//!   (after a broker restart) increments `bdSeq` and sends them too;
+//! - with `[mqtt] primary_host_id`, each edge node follows its primary host application's
+//!   `spBv1.0/STATE/<id>` (Sparkplug 3.0): no births until the host is online; when it goes
+//!   offline (a STATE not older than its last online one), `NDEATH` and a disconnect at the
+//!   end of the batch, a new connection (the next `bdSeq`) that waits for the host, and
+//!   births when it is back. The stream holds the readings meanwhile (its queue and spool)
+//!   and publishes them after the rebirth with `is_historical`, until it has caught up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +26,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use prost::Message as _;
 use rumqttc::{LastWill, QoS};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{mpsc, Mutex, Notify};
 
 use super::conn::Conn;
 use super::sparkplug_b::payload::{metric, Metric};
@@ -104,11 +110,36 @@ impl NodeDef {
     }
 }
 
-/// One edge node's live state: its connection, `seq` and `bdSeq`.
+/// How long a batch waits for the primary host before the delivery retries.
+const HOST_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One edge node's live state: its connection, `seq` and `bdSeq`, and what it knows of
+/// the primary host.
 struct Link {
     conn: Option<Conn>,
     seq: u8,
     bd_seq: u8,
+    /// The births of this connection are out.
+    birthed: bool,
+    /// The primary host, when the node follows one.
+    host: Option<Host>,
+}
+
+/// What an edge node knows of its primary host application (its STATE messages).
+#[derive(Debug, Clone, Default)]
+struct Host {
+    topic: String,
+    online: bool,
+    /// The timestamp of the last online STATE: an offline one older than it is stale.
+    online_since: u64,
+    /// The host went away while the node was born: NDEATH and disconnect at the batch's end.
+    leave: bool,
+}
+
+/// A STATE message's payload (Sparkplug 3.0: `{"online": bool, "timestamp": ms}`).
+pub fn parse_state(payload: &[u8]) -> Option<(bool, u64)> {
+    let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    Some((v.get("online")?.as_bool()?, v.get("timestamp")?.as_u64()?))
 }
 
 impl Link {
@@ -123,8 +154,14 @@ impl Link {
         self.conn()?.publish(topic, false, payload.encode_to_vec()).await
     }
 
+    /// Whether births may go out: no primary host, or it is online.
+    fn may_birth(&self) -> bool {
+        self.host.as_ref().is_none_or(|h| h.online)
+    }
+
     /// NBIRTH (seq 0), then a DBIRTH per device.
     async fn births(&mut self, def: &NodeDef) -> Result<()> {
+        self.birthed = true;
         let now = wall_millis();
         self.seq = 0;
         let mut metrics = vec![bd_seq_metric(self.bd_seq, now)];
@@ -182,10 +219,12 @@ fn death(bd_seq: u8) -> Vec<u8> {
 }
 
 /// An edge node: its definition and its live state, shared with the task that answers
-/// rebirth requests.
+/// rebirth requests and follows the primary host.
 struct Node {
     def: Arc<NodeDef>,
     link: Arc<Mutex<Link>>,
+    /// Notified when births go out.
+    born: Arc<Notify>,
 }
 
 /// A DDATA (or NDATA) being filled: node, device (None: the node), instant (ms), metrics.
@@ -212,6 +251,11 @@ pub struct Sparkplug {
     state_columns: Vec<(usize, String, u32)>,
     pending: Option<Pending>,
     json: Vec<u8>,
+    /// Readings were held back for the primary host: they go out `is_historical` while
+    /// the stream works through its backlog.
+    held: bool,
+    /// The batch being written is part of a backlog ([`crate::sink::Live::backlog`]).
+    behind: bool,
 }
 
 /// The edge nodes of a run, and which node (and device) each line and machine is.
@@ -342,20 +386,32 @@ fn data_metrics(columns: &[(usize, String, u32)], first: u64, at: i64, row: &[Ce
 }
 
 /// Opens one edge node's connection (its will the NDEATH of `bd_seq`), subscribes to its
-/// NCMD topic, sends its births, and starts the task that answers rebirth requests.
-async fn connect(access: &Access, run: &str, def: &Arc<NodeDef>, link: &Arc<Mutex<Link>>) -> Result<()> {
+/// NCMD topic (and its primary host's STATE), sends its births unless it waits for the
+/// host, and starts the task that answers rebirth requests and follows the host.
+async fn connect(access: &Access, run: &str, node: &Node) -> Result<()> {
+    let (def, link) = (&node.def, &node.link);
     let mut guard = link.lock().await;
     guard.conn = None;
+    guard.birthed = false;
     let bd_seq = guard.bd_seq;
     let mut opts = access.options(&format!("{run}-{}", def.id));
     opts.set_last_will(LastWill::new(def.topic("NDEATH", None), death(bd_seq), QoS::AtLeastOnce, false));
     let (tx, rx) = mpsc::unbounded_channel();
     let conn = Conn::open(opts, access.qos, Arc::clone(&access.shown), Some(tx)).await?;
     conn.subscribe(def.topic("NCMD", None)).await?;
+    if let Some(host) = &mut guard.host {
+        // Its retained STATE arrives at once; until then the host counts as offline.
+        host.online = false;
+        host.leave = false;
+        conn.subscribe(host.topic.clone()).await?;
+    }
     guard.conn = Some(conn);
-    guard.births(def).await?;
+    if guard.may_birth() {
+        guard.births(def).await?;
+        node.born.notify_waiters();
+    }
     drop(guard);
-    tokio::spawn(answer_rebirths(rx, Arc::clone(def), Arc::clone(link)));
+    tokio::spawn(answer(rx, Arc::clone(def), Arc::clone(link), Arc::clone(&node.born)));
     Ok(())
 }
 
@@ -368,14 +424,53 @@ pub fn asks_rebirth(payload: &[u8]) -> bool {
     })
 }
 
-/// Re-sends the births on every rebirth request, until the connection is gone.
-async fn answer_rebirths(mut rx: mpsc::UnboundedReceiver<rumqttc::Publish>, def: Arc<NodeDef>, link: Arc<Mutex<Link>>) {
+/// Re-sends the births on every rebirth request, and follows the primary host's STATE,
+/// until the connection is gone.
+async fn answer(
+    mut rx: mpsc::UnboundedReceiver<rumqttc::Publish>,
+    def: Arc<NodeDef>,
+    link: Arc<Mutex<Link>>,
+    born: Arc<Notify>,
+) {
     while let Some(p) = rx.recv().await {
-        if asks_rebirth(&p.payload) {
+        let mut link = link.lock().await;
+        let is_state = link.host.as_ref().is_some_and(|h| h.topic == p.topic);
+        if is_state {
+            let Some((online, ts)) = parse_state(&p.payload) else {
+                tracing::warn!(topic = %p.topic, "a STATE message that is not Sparkplug 3.0 JSON: ignored");
+                continue;
+            };
+            follow_host(&mut link, &def, online, ts, &born).await;
+        } else if asks_rebirth(&p.payload) && link.birthed {
             tracing::info!(group = %def.group, node = %def.id, "Sparkplug rebirth requested: sending NBIRTH and DBIRTHs");
             // A failure shows on the connection; the stream's reset sends births anew.
-            let _ = link.lock().await.births(&def).await;
+            let _ = link.births(&def).await;
         }
+    }
+}
+
+/// Applies one STATE of the primary host: births when it comes online, the node's leave
+/// (at the batch's end) when it goes offline; an offline STATE older than the last online
+/// one is stale and ignored.
+async fn follow_host(link: &mut Link, def: &NodeDef, online: bool, ts: u64, born: &Notify) {
+    let birthed = link.birthed;
+    let Some(host) = link.host.as_mut() else { return };
+    if online {
+        host.online = true;
+        host.online_since = host.online_since.max(ts);
+        if !birthed && link.conn.is_some() {
+            tracing::info!(group = %def.group, node = %def.id, "primary host online: sending NBIRTH and DBIRTHs");
+            let _ = link.births(def).await;
+            born.notify_waiters();
+        }
+    } else if ts >= host.online_since {
+        host.online = false;
+        if birthed {
+            tracing::info!(group = %def.group, node = %def.id, "primary host offline: NDEATH and disconnect after this batch");
+            host.leave = true;
+        }
+    } else {
+        tracing::info!(group = %def.group, node = %def.id, ts, since = host.online_since, "a stale offline STATE of the primary host: ignored");
     }
 }
 
@@ -383,9 +478,12 @@ impl Sparkplug {
     pub async fn open(access: Access, scope: &Scope<'_>) -> Result<Sparkplug> {
         let Nodes { defs, machines, lines } = define(scope);
         let mut nodes = Vec::new();
+        let host =
+            access.primary_host.as_ref().map(|id| Host { topic: format!("{NAMESPACE}/STATE/{id}"), ..Host::default() });
         for def in defs {
-            let node = Node { def: Arc::new(def), link: Arc::new(Mutex::new(Link { conn: None, seq: 0, bd_seq: 0 })) };
-            connect(&access, scope.run, &node.def, &node.link).await?;
+            let link = Link { conn: None, seq: 0, bd_seq: 0, birthed: false, host: host.clone() };
+            let node = Node { def: Arc::new(def), link: Arc::new(Mutex::new(link)), born: Arc::new(Notify::new()) };
+            connect(&access, scope.run, &node).await?;
             nodes.push(node);
         }
         Ok(Sparkplug {
@@ -401,7 +499,71 @@ impl Sparkplug {
             state_columns: metric_columns(Table::ScadaMachineData),
             pending: None,
             json: Vec::new(),
+            held: false,
+            behind: false,
         })
+    }
+
+    /// Notes whether the next batch is part of a backlog; a batch that is not ends the
+    /// historical flag of readings held for the host.
+    pub fn backlog(&mut self, behind: bool) {
+        self.behind = behind;
+    }
+
+    /// Waits (a while) until every edge node is born: whether they are, and whether the
+    /// batch had to wait (its readings are then held back).
+    async fn born(&mut self) -> (bool, bool) {
+        let deadline = tokio::time::Instant::now() + HOST_WAIT;
+        let mut waited = false;
+        let mut ready = true;
+        'nodes: for node in &self.nodes {
+            loop {
+                let notified = node.born.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                {
+                    let link = node.link.lock().await;
+                    if link.birthed {
+                        break;
+                    }
+                    if link.conn.is_none() {
+                        // It left: the stream's reset connects it again.
+                        ready = false;
+                        break 'nodes;
+                    }
+                }
+                waited = true;
+                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                    ready = false;
+                    break 'nodes;
+                }
+            }
+        }
+        self.held |= waited || !ready;
+        (ready, waited)
+    }
+
+    /// Edge nodes whose primary host went offline send their NDEATH and disconnect (between
+    /// batches, so no batch is cut); the stream's next batch waits, and its reset connects
+    /// them again (the next `bdSeq`) to wait for the host.
+    pub async fn leave_if_host_gone(&mut self) -> Result<()> {
+        for node in &self.nodes {
+            let mut link = node.link.lock().await;
+            if !link.host.as_ref().is_some_and(|h| h.leave) {
+                continue;
+            }
+            let bd_seq = link.bd_seq;
+            if let Some(h) = link.host.as_mut() {
+                h.leave = false;
+            }
+            link.birthed = false;
+            if let Some(mut conn) = link.conn.take() {
+                conn.publish_with(node.def.topic("NDEATH", None), QoS::AtLeastOnce, false, death(bd_seq)).await?;
+                conn.close().await?;
+            }
+            self.held = true;
+        }
+        Ok(())
     }
 
     /// Publishes the message being filled, if any.
@@ -429,10 +591,19 @@ impl Sparkplug {
 
     /// Publishes every row of `bytes` (tagged cells of `table`).
     pub async fn push(&mut self, table: Table, bytes: &[u8]) -> Result<()> {
+        let (ready, waited) = self.born().await;
+        if !ready {
+            let host = self.access.primary_host.as_deref().unwrap_or("?");
+            return Err(anyhow!("holding readings until the primary host `{host}` is online (its Sparkplug STATE)"));
+        }
+        // Held readings go out historical until a batch that neither waited nor lags.
+        if self.held && !waited && !self.behind {
+            self.held = false;
+        }
         let l = self.layouts[table.index()];
         let mut cells = Reader::new(bytes);
         let mut row: Vec<Cell> = Vec::with_capacity(l.columns);
-        let historical = self.historical;
+        let historical = self.historical || self.held;
         loop {
             row.clear();
             row.extend(cells.by_ref().take(l.columns));
@@ -509,16 +680,22 @@ impl Sparkplug {
         Ok(())
     }
 
-    /// New connections in place of failed ones: a new `bdSeq` and births on each.
+    /// New connections in place of failed or closed ones: a new `bdSeq` and births on each
+    /// (once the primary host, if any, is online). A healthy connection waiting for its host
+    /// is kept.
     pub async fn reconnect(&mut self) -> Result<()> {
         self.pending = None;
         for node in &self.nodes {
             {
                 let mut link = node.link.lock().await;
+                let waiting = !link.birthed && link.conn.as_ref().is_some_and(|c| c.failure().is_none());
+                if waiting {
+                    continue;
+                }
                 link.conn = None;
                 link.bd_seq = link.bd_seq.wrapping_add(1);
             }
-            connect(&self.access, &self.run, &node.def, &node.link).await?;
+            connect(&self.access, &self.run, node).await?;
         }
         Ok(())
     }
@@ -588,6 +765,17 @@ mod tests {
         let shard = Scope { run: "iot-2of4", machines: &machines[..3], ..scope };
         let nodes = define(&shard).defs;
         assert!(nodes.iter().all(|n| n.id.ends_with("-iot-2of4")), "a partial run is an edge node of its own");
+    }
+
+    /// Sparkplug 3.0's STATE payload: JSON with `online` and `timestamp`; anything else is
+    /// not a STATE.
+    #[test]
+    fn a_host_state_is_read_from_its_json() {
+        assert_eq!(parse_state(br#"{"online": true, "timestamp": 1668114759262}"#), Some((true, 1_668_114_759_262)));
+        assert_eq!(parse_state(br#"{"timestamp": 5, "online": false}"#), Some((false, 5)));
+        assert_eq!(parse_state(b"ONLINE"), None, "Sparkplug 2.2's plain-text STATE is not 3.0's");
+        assert_eq!(parse_state(br#"{"online": "yes", "timestamp": 5}"#), None);
+        assert_eq!(parse_state(br#"{"online": true}"#), None, "a STATE without its timestamp");
     }
 
     #[test]
