@@ -151,3 +151,10 @@ echo
 echo "| scale | machines | sink | start-up s | CPU % of a core | RSS MB (after start-up / end / peak) | lag at end |"
 echo "|---|---:|---|---:|---:|---|---|"
 scripts/bench-scale.sh 1000 600 null
+
+# 10. The OPC UA server: daemon CPU and RSS with 10 sessions subscribed to every sensor,
+# against no server, side by side in real time (×1, and ×10: whether it keeps up), and
+# HistoryRead of one sensor-hour.
+echo
+scripts/bench-opcua.sh 1 120 10
+scripts/bench-opcua.sh 10 120 2
