@@ -46,7 +46,7 @@ closed=$(share "$c0c" "$c1c" "$wall")
 open=$(share "$c0o" "$c1o" "$wall")
 rss_open=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/${pid[open]}/status")
 rss_closed=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/${pid[closed]}/status")
-lag=$(sed 's/\x1b\[[0-9;]*m//g' "$work/open.log" | grep -o 'lag [0-9]*s' | tail -1)
+lag=$(sed 's/\x1b\[[0-9;]*m//g' "$work/open.log" | grep -o 'lag [0-9]*s' | tail -1 || true)
 wait "$load" || true
 echo "| OPC UA ×$scale, stream all --sink null, real time, ${secs} s | no server: ${closed} % of a core, RSS ${rss_closed} MB | $clients sessions × every sensor: ${open} % of a core, RSS ${rss_open} MB | difference $(awk -v a="$open" -v b="$closed" 'BEGIN{printf "%+.2f", a - b}') points | $(cat "$work/received") values received${lag:+, $lag} |"
 kill "${pid[open]}" "${pid[closed]}" 2>/dev/null || true
@@ -54,11 +54,12 @@ kill "${pid[open]}" "${pid[closed]}" 2>/dev/null || true
 while kill -0 "${pid[open]}" 2>/dev/null || kill -0 "${pid[closed]}" 2>/dev/null; do sleep 0.5; done
 [ "$scale" = 1 ] || exit 0
 # HistoryRead of one sensor-hour: a ×600 stream whose first hour has passed.
-(cd "$work" && GENIMS_LISTEN="" exec "$here/$bin" --config open.toml stream all --sink null --state-dir st-h \
+{ cat "$work/open.toml"; printf 'history_minutes = 120\n'; } > "$work/h.toml"
+(cd "$work" && GENIMS_LISTEN="" exec "$here/$bin" --config h.toml stream all --sink null --state-dir st-h \
    --start 2026-03-01T06:00:00Z --speed 600 >/dev/null 2>"$work/h.log") &
 pids+=("$!")
 until grep -q "serving the plant over OPC UA" "$work/h.log"; do sleep 0.5; done
-sleep 10  # past 07:00 of simulated time
+sleep 8  # past 07:00 of simulated time (an hour is 6 s at ×600), within the 2 hours kept
 read -r median worst n < <("$python" "$here/tests/tools/opcua_load.py" history "opc.tcp://127.0.0.1:$port/" \
   "$work/master.json" 2026-03-01T06:00:00Z 2026-03-01T07:00:00Z 20)
 echo "| HistoryRead of one sensor-hour ($n values), 20 reads | median ${median} ms | largest ${worst} ms |"
