@@ -269,20 +269,22 @@ impl<E: Emit> FeedTap<'_, E> {
         }
     }
 
+    /// A data-quality label (defect 1, sensor_id 5, start 6, end 7; rare rows, read whole).
     fn label<R: Row>(&mut self, row: &R, at: i64) {
-        let mut l = LabelCells::default();
+        let mut l = AllCells::default();
         row.visit(&mut l);
+        let (start, end) = (l.int(6).unwrap_or(at), l.int(7).unwrap_or(at));
         let p = &mut *self.pending;
-        match (l.defect.as_str(), l.sensor) {
-            ("stale", Some(id)) => {
+        match (l.text(1), l.text(5)) {
+            ("stale", id) if !id.is_empty() => {
                 if let Some(s) = self.sensors.iter().position(|x| x.id == id) {
-                    p.stale.push((s, l.start, l.end));
+                    p.stale.push((s, start, end));
                 }
             }
-            ("gap", None) => {
+            ("gap", "") => {
                 for (s, last) in p.last.iter().enumerate() {
                     let value = last.map_or(Variant::Empty, Variant::Double);
-                    let dv = value_at(value, StatusCode::UncertainNoCommunicationLastUsableValue, l.start);
+                    let dv = value_at(value, StatusCode::UncertainNoCommunicationLastUsableValue, start);
                     p.updates.push(Update { at, node: s as u16, value: dv });
                 }
             }
@@ -406,56 +408,6 @@ impl Cells for StateCells<'_> {
         self.put(|| {
             Variant::String(UAString::from(format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)))
         });
-    }
-}
-
-/// The cells of a data-quality label the feed reads (defect 1, sensor_id 5, start 6, end 7).
-#[derive(Default)]
-struct LabelCells {
-    col: usize,
-    defect: String,
-    sensor: Option<String>,
-    start: i64,
-    end: i64,
-}
-
-impl Cells for LabelCells {
-    fn null(&mut self) {
-        self.col += 1;
-    }
-    fn text(&mut self, s: &str) {
-        match self.col {
-            1 => self.defect = s.to_owned(),
-            5 => self.sensor = Some(s.to_owned()),
-            _ => {}
-        }
-        self.col += 1;
-    }
-    fn int4(&mut self, _v: i32) {
-        self.col += 1;
-    }
-    fn int8(&mut self, _v: i64) {
-        self.col += 1;
-    }
-    fn dec(&mut self, _v: f64, _scale: u8) {
-        self.col += 1;
-    }
-    fn boolean(&mut self, _b: bool) {
-        self.col += 1;
-    }
-    fn ts(&mut self, t: i64) {
-        match self.col {
-            6 => self.start = t,
-            7 => self.end = t,
-            _ => {}
-        }
-        self.col += 1;
-    }
-    fn date(&mut self, _days: i64) {
-        self.col += 1;
-    }
-    fn time(&mut self, _secs: i64) {
-        self.col += 1;
     }
 }
 
