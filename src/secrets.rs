@@ -27,6 +27,17 @@ impl std::str::FromStr for Secret {
 /// Reads a secret from the first line of a file that only its owner may read (as libpq
 /// insists for `~/.pgpass`); `setting` names the key that pointed at it.
 pub fn read_secret_file(path: &Path, setting: &str) -> Result<Secret> {
+    check_private(path, setting)?;
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {setting} {}: {e}", path.display()))?;
+    let secret = text.lines().next().unwrap_or("").to_owned();
+    if secret.is_empty() {
+        bail!("{setting} {} is empty", path.display());
+    }
+    Ok(Secret(secret))
+}
+
+/// Refuses a file of secrets that other users may read (as libpq does ~/.pgpass).
+pub fn check_private(path: &Path, setting: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let meta = std::fs::metadata(path).map_err(|e| anyhow!("cannot read {setting} {}: {e}", path.display()))?;
     let mode = meta.permissions().mode() & 0o777;
@@ -36,12 +47,7 @@ pub fn read_secret_file(path: &Path, setting: &str) -> Result<Secret> {
             path.display()
         );
     }
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {setting} {}: {e}", path.display()))?;
-    let secret = text.lines().next().unwrap_or("").to_owned();
-    if secret.is_empty() {
-        bail!("{setting} {} is empty", path.display());
-    }
-    Ok(Secret(secret))
+    Ok(())
 }
 
 /// Keywords whose values are secrets, in a URL's query or a key=value string (libpq's

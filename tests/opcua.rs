@@ -180,6 +180,12 @@ fn history_is_the_backfill_and_a_method_injection_replays() {
     );
 }
 
+/// Makes a file readable by its owner only, as a file of passwords must be.
+fn private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// The lines of each sorted list the other lacks (as multisets).
 fn differences<'a>(a: &'a [String], b: &'a [String]) -> (Vec<&'a String>, Vec<&'a String>) {
     let (mut i, mut j) = (0, 0);
@@ -215,6 +221,7 @@ fn security_refuses_strangers_and_accepts_trusted_clients() {
     let d = dir.path();
     let port = free_port();
     std::fs::write(d.join("users.txt"), "# who may connect\noperator:correct-horse-0123\n").unwrap();
+    private(&d.join("users.txt"));
     std::fs::write(d.join("config.toml"), config(port, "users_file = \"users.txt\"\n")).unwrap();
     let args = StreamArgs::all().sink("null").speed("60").window(START, "2026-03-01T08:00:00Z").state();
     let mut stream = spawn_stream(d, &args);
@@ -239,7 +246,7 @@ fn bad_opcua_settings_fail_the_start_with_one_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = taken.local_addr().unwrap().port();
     let free = free_port();
-    let cases: [(String, &str); 5] = [
+    let cases: [(String, &str); 6] = [
         (format!("listen = \"127.0.0.1:{busy}\"\nanonymous = true\n"), "cannot serve OPC UA on 127.0.0.1"),
         (
             format!("listen = \"127.0.0.1:{free}\"\nanonymous = true\ncertificate = \"nope.der\"\nprivate_key = \"nope.pem\"\n"),
@@ -254,7 +261,13 @@ fn bad_opcua_settings_fail_the_start_with_one_line() {
             "is reachable from other hosts, but [opcua] security offers only `none`",
         ),
         (format!("listen = \"127.0.0.1:{free}\"\n"), "[opcua] accepts nobody"),
+        (
+            format!("listen = \"127.0.0.1:{free}\"\nusers_file = \"open-users.txt\"\n"),
+            "[opcua] users_file open-users.txt may be read by other users (mode 644): chmod 600 it",
+        ),
     ];
+    std::fs::write(d.join("open-users.txt"), "operator:secret-password-1\n").unwrap();
+    std::fs::set_permissions(d.join("open-users.txt"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     for (opcua, says) in cases {
         std::fs::write(d.join("config.toml"), format!("[opcua]\n{opcua}")).unwrap();
         let (out, stderr) =
@@ -263,6 +276,7 @@ fn bad_opcua_settings_fail_the_start_with_one_line() {
         assert!(stderr.contains(says), "{opcua}: expected `{says}` in: {stderr}");
         assert_eq!(stderr.matches("genims: error:").count(), 1, "one error for {opcua}: {stderr}");
         assert!(out.stdout.is_empty(), "nothing written before the refusal: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(!stderr.contains("secret-password"), "a password in a message: {stderr}");
     }
     drop(taken);
 }

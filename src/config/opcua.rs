@@ -61,7 +61,8 @@ pub struct OpcUaConfig {
     /// Accept sessions without a user identity.
     #[serde(deserialize_with = "setting::flag")]
     pub anonymous: bool,
-    /// A file of `user:password` lines: the users who may open a session.
+    /// A file of `user:password` lines (only its owner may read it): the users who may open
+    /// a session.
     #[serde(deserialize_with = "setting::maybe")]
     pub users_file: Option<PathBuf>,
     /// The certificate store: `own/` (the server's certificate, made on first start when
@@ -145,9 +146,11 @@ impl OpcUaConfig {
     }
 
     /// The users of `users_file`: `user:password` per line; blank lines and `#` comments
-    /// skipped. Errors name the file and line, never a password.
+    /// skipped. The file must be private to its owner; errors name the file and line, never a
+    /// password.
     pub fn users(&self) -> Result<Vec<(String, Secret)>> {
         let Some(path) = &self.users_file else { return Ok(Vec::new()) };
+        crate::secrets::check_private(path, "[opcua] users_file")?;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("[opcua] users_file: cannot read {}", path.display()))?;
         parse_users(&text).map_err(|(line, why)| anyhow::anyhow!("[opcua] users_file {}:{line}: {why}", path.display()))
