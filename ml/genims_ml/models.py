@@ -1,12 +1,9 @@
 """Models, scores and leakage checks on machine-hours.
 
 - The supervised model: scikit-learn's histogram gradient boosting, one binary classifier
-  per pattern, balanced classes, trained as three fold models (folds by machine over the
-  training plants together). Its threshold is chosen on the training plants alone: on the
-  fold models' out-of-fold predictions, the one that maximises F1; the test plant is scored
-  by the same fold models (their mean probability), so the threshold applies to the models
-  it was chosen for — a model refitted on all rows ranks as well but is calibrated
-  otherwise when positives are rare. Never the test plant.
+  per pattern, balanced classes. Its threshold is chosen on the training plants alone
+  (out-of-fold predictions, three folds by machine over the training plants together, the
+  threshold that maximises F1 over them), never on the test plant.
 - The unsupervised baseline: an IsolationForest on the same features, scored against all
   episodes (any pattern), at the training plants' share of episode hours.
 - Baselines on the same hours: a static threshold (one sensor role beyond its warning
@@ -65,35 +62,29 @@ def fit_predict(
     train_x: list[np.ndarray], train_y: list[np.ndarray], test_x: np.ndarray, quick: bool = False,
     groups: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Trains on every training plant and predicts the test rows: (probability, flag).
-    With `groups` (each row's machine, unique across plants): three fold models by machine —
-    each has seen every plant but never the machines it predicts out of fold —, the
-    threshold maximising F1 over their out-of-fold predictions, and the test rows scored by
-    the mean of the same three models; never the test plant. (`quick`, or no groups: one
-    model, its threshold from its training predictions, for the checks that only need a
-    flag.)"""
+    """Trains on every training plant and predicts the test rows: (probability, flag). The
+    threshold comes from out-of-fold predictions on the training plants together — three
+    folds by machine (`groups`: each row's machine, unique across plants), so a fold's
+    model has seen every plant but never the machines it predicts — and maximises F1 over
+    them; never from the test plant. (`quick`: from the training predictions themselves,
+    for the checks that only need a flag.)"""
     rounds = ROUNDS["quick"] if quick or QUICK else ROUNDS["full"]
     x, y = np.vstack(train_x), np.concatenate(train_y)
     if y.sum() == 0:
         return np.zeros(len(test_x)), np.zeros(len(test_x), dtype=bool)
+    model = classifier(rounds, y).fit(x, y)
     if groups is not None and not quick:
         held = np.zeros(len(y))
-        scored = np.zeros(len(test_x))
-        models = 0
         g = np.concatenate(groups)
         for fit_rows, held_rows in GroupKFold(n_splits=FOLDS).split(x, y, g):
             if y[fit_rows].sum() == 0:
                 continue
-            model = classifier(rounds, y[fit_rows]).fit(x[fit_rows], y[fit_rows])
-            held[held_rows] = model.predict_proba(x[held_rows])[:, 1]
-            scored += model.predict_proba(test_x)[:, 1]
-            models += 1
-        if models:
-            p = scored / models
-            return p, p >= best_threshold(y, held)
-    model = classifier(rounds, y).fit(x, y)
+            held[held_rows] = classifier(rounds, y[fit_rows]).fit(x[fit_rows], y[fit_rows]).predict_proba(x[held_rows])[:, 1]
+        t = best_threshold(y, held)
+    else:
+        t = best_threshold(y, model.predict_proba(x)[:, 1])
     p = model.predict_proba(test_x)[:, 1]
-    return p, p >= best_threshold(y, model.predict_proba(x)[:, 1])
+    return p, p >= t
 
 
 def scores(y: np.ndarray, flag: np.ndarray, p: np.ndarray | None = None) -> dict:
