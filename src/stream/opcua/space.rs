@@ -152,36 +152,35 @@ fn add_methods(space: &mut AddressSpace, ns: u16, id: &str, machine: &NodeId, me
         arg("created", DataTypeId::Boolean, "true: made now (HTTP 201); false: the request found it as it stands"),
         arg("episode", DataTypeId::String, "the episode as the control plane's JSON"),
     ];
-    let inject = NodeId::new(ns, format!("{id}/InjectFault"));
-    MethodBuilder::new(&inject, QualifiedName::new(ns, "InjectFault"), "InjectFault")
-        .component_of(machine.clone())
-        .executable(true)
-        .user_executable(true)
-        .input_args(
-            space,
-            &NodeId::new(ns, format!("{id}/InjectFault/InputArguments")),
-            &[
-                arg("pattern", DataTypeId::String, "a catalogue pattern, e.g. bearing_failure"),
-                arg("duration_hours", DataTypeId::Double, "the episode's length; 0: the pattern's own"),
-                arg("severity", DataTypeId::String, "one of the pattern's severities; empty: its own"),
-            ],
-        )
-        .output_args(space, &NodeId::new(ns, format!("{id}/InjectFault/OutputArguments")), &outputs)
-        .insert(space);
+    let inputs = [
+        arg("pattern", DataTypeId::String, "a catalogue pattern, e.g. bearing_failure"),
+        arg("duration_hours", DataTypeId::Double, "the episode's length; 0: the pattern's own"),
+        arg("severity", DataTypeId::String, "one of the pattern's severities; empty: its own"),
+    ];
+    let inject = method(space, (ns, id, "InjectFault"), machine, &inputs, &outputs);
     methods.insert(inject, Method::Inject(id.to_owned()));
-    let clear = NodeId::new(ns, format!("{id}/ClearFault"));
-    MethodBuilder::new(&clear, QualifiedName::new(ns, "ClearFault"), "ClearFault")
+    let inputs = [arg("episode_id", DataTypeId::Int64, "an injected episode's id")];
+    let clear = method(space, (ns, id, "ClearFault"), machine, &inputs, &outputs);
+    methods.insert(clear, Method::Clear);
+}
+
+/// Method `name` of machine `id` (`s=<id>/<name>`), executable, with its arguments.
+fn method(
+    space: &mut AddressSpace,
+    (ns, id, name): (u16, &str, &str),
+    machine: &NodeId,
+    inputs: &[Argument],
+    outputs: &[Argument],
+) -> NodeId {
+    let node = NodeId::new(ns, format!("{id}/{name}"));
+    MethodBuilder::new(&node, QualifiedName::new(ns, name), name)
         .component_of(machine.clone())
         .executable(true)
         .user_executable(true)
-        .input_args(
-            space,
-            &NodeId::new(ns, format!("{id}/ClearFault/InputArguments")),
-            &[arg("episode_id", DataTypeId::Int64, "an injected episode's id")],
-        )
-        .output_args(space, &NodeId::new(ns, format!("{id}/ClearFault/OutputArguments")), &outputs)
+        .input_args(space, &NodeId::new(ns, format!("{id}/{name}/InputArguments")), inputs)
+        .output_args(space, &NodeId::new(ns, format!("{id}/{name}/OutputArguments")), outputs)
         .insert(space);
-    methods.insert(clear, Method::Clear);
+    node
 }
 
 fn object(space: &mut AddressSpace, node: NodeId, browse: QualifiedName, display: &str, parent: &NodeId) {
