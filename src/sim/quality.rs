@@ -173,11 +173,16 @@ pub struct Point {
 }
 
 /// A sensor's defects on one day: its stale stretches and its single-reading defects, in
-/// time order.
+/// time order. A day in progress holds the single-reading defects of the stretch it is
+/// generating (drawn again from the day's stream for each stretch, [`Quality::sensor_within`]),
+/// not the rest of its day: at midnight, 250 bytes a sensor less.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SensorDefects {
     pub stale: Vec<Window>,
     pub points: Vec<Point>,
+    /// `points` holds every single-reading defect before this instant (from the last
+    /// [`SensorDefects::forget_before`] on).
+    pub through: i64,
 }
 
 impl SensorDefects {
@@ -255,9 +260,23 @@ impl Quality {
     }
 
     /// Sensor `s`'s defects on the UTC day starting at `day`.
+    #[cfg(test)]
     pub fn sensor(&self, seed: u64, s: usize, day: i64) -> SensorDefects {
+        self.sensor_within(seed, s, day, (day, day + DAY))
+    }
+
+    /// Sensor `s`'s defects on the UTC day starting at `day`: its stale stretches, and its
+    /// single-reading defects at instants within `[from, to)`. The day's stream is drawn
+    /// whole either way (a few dozen words), so every stretch sees the same defects.
+    pub fn sensor_within(&self, seed: u64, s: usize, day: i64, (from, to): (i64, i64)) -> SensorDefects {
         let mut r = rng::stream(seed, &[rng::label("quality-sensor"), s as u64, day as u64]);
-        let mut d = SensorDefects::default();
+        let mut d = SensorDefects { through: to, ..SensorDefects::default() };
+        // Every draw is made whatever it lands on; only the points within are kept.
+        let mut push = |p: Point| {
+            if from <= p.t && p.t < to {
+                d.points.push(p);
+            }
+        };
         if r.random::<f64>() < self.stale_per_sensor_day {
             d.stale.push(window(&mut r, day, self.stale_minutes_max, 0));
         }
@@ -267,22 +286,22 @@ impl Quality {
         for i in hits(&mut r, self.duplicate_rate) {
             let t = tick(i);
             let delay = (r.random_range(0..=room(t) / SENSOR_STEP) * SENSOR_STEP) as f64;
-            d.points.push(Point { t, kind: Defect::Duplicate, x: delay });
+            push(Point { t, kind: Defect::Duplicate, x: delay });
         }
         for i in hits(&mut r, self.late_rate) {
             let t = tick(i);
             let most = room(t).min(self.max_lateness_s) / SENSOR_STEP;
             if most >= 1 {
                 let delay = r.random_range(1..=most) * SENSOR_STEP;
-                d.points.push(Point { t, kind: Defect::Late, x: delay as f64 });
+                push(Point { t, kind: Defect::Late, x: delay as f64 });
             }
         }
         for i in hits(&mut r, self.spike_rate) {
             let size = r.random_range(4.0..8.0) * if r.random::<bool>() { 1.0 } else { -1.0 };
-            d.points.push(Point { t: tick(i), kind: Defect::Spike, x: size });
+            push(Point { t: tick(i), kind: Defect::Spike, x: size });
         }
         for i in hits(&mut r, self.invalid_rate) {
-            d.points.push(Point { t: tick(i), kind: Defect::Invalid, x: 0.0 });
+            push(Point { t: tick(i), kind: Defect::Invalid, x: 0.0 });
         }
         d.points.sort_by_key(|p| (p.t, p.kind as u8));
         d
@@ -295,9 +314,10 @@ impl Engine {
         self.quality.as_ref().map(|q| q.machine(self.seed, m, day))
     }
 
-    /// Sensor `s`'s defects on `day`, when `[quality]` is on.
-    pub fn sensor_defects(&self, s: usize, day: i64) -> Option<SensorDefects> {
-        self.quality.as_ref().map(|q| q.sensor(self.seed, s, day))
+    /// Sensor `s`'s defects on `day` with the single-reading ones within `[from, to)`
+    /// ([`Quality::sensor_within`]), when `[quality]` is on.
+    pub fn sensor_defects(&self, s: usize, day: i64, within: (i64, i64)) -> Option<SensorDefects> {
+        self.quality.as_ref().map(|q| q.sensor_within(self.seed, s, day, within))
     }
 }
 
@@ -321,6 +341,24 @@ mod tests {
         assert_eq!(q.machine(7, 3, DAY0), q.machine(7, 3, DAY0));
         assert_ne!(q.sensor(7, 3, DAY0), q.sensor(7, 4, DAY0), "sensors differ");
         assert_ne!(q.sensor(7, 3, DAY0), q.sensor(8, 3, DAY0), "seeds differ");
+    }
+
+    #[test]
+    fn a_day_drawn_in_stretches_holds_the_defects_of_the_day_drawn_whole() {
+        let q = Quality { duplicate_rate: 0.01, late_rate: 0.02, stale_per_sensor_day: 0.5, ..Quality::default() };
+        for s in 0..50 {
+            let whole = q.sensor(5, s, DAY0);
+            let cuts = [0, 7, HOUR, HOUR + 30, 5 * HOUR, 23 * HOUR + 50, DAY].map(|c| DAY0 + c);
+            let mut points = Vec::new();
+            for w in cuts.windows(2) {
+                let part = q.sensor_within(5, s, DAY0, (w[0], w[1]));
+                assert_eq!(part.stale, whole.stale, "sensor {s}: stale stretches are the day's");
+                assert_eq!(part.through, w[1]);
+                assert!(part.points.iter().all(|p| w[0] <= p.t && p.t < w[1]), "sensor {s}: points within {w:?}");
+                points.extend(part.points);
+            }
+            assert_eq!(points, whole.points, "sensor {s}: the stretches' points are the day's");
+        }
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl<'e> DayRun<'e> {
         let mut states: Vec<SensorState> = sensors
             .clone()
             .map(|s| SensorState {
-                dq: engine.sensor_defects(s, spec.day),
+                dq: engine.sensor_defects(s, spec.day, (from, from)),
                 ..SensorState::new(engine.sensor_day(s, spec.day))
             })
             .collect();
@@ -312,6 +312,18 @@ impl<'e> DayRun<'e> {
         }
     }
 
+    /// Makes each sensor's single-reading defects cover `[from, to)`: drawn again for the
+    /// rest of the hour (or to `to`, if later) when they end sooner.
+    fn draw_defects(&mut self, from: i64, to: i64) {
+        let (day, m) = (self.spec.day, self.spec.machine);
+        let until = (from - from.rem_euclid(HOUR) + HOUR).max(to).min(day + DAY);
+        for (s, st) in self.engine.sensors_of(m).zip(self.states.iter_mut()) {
+            if let Some(dq) = st.dq.as_mut().filter(|dq| dq.through < to) {
+                *dq = self.engine.sensor_defects(s, day, (from, until)).expect("defects are on");
+            }
+        }
+    }
+
     /// The day's health counts for the next day of the machine, once the whole day has
     /// been generated with its health figures.
     pub fn day_counts(&self) -> Option<DayCounts> {
@@ -381,6 +393,7 @@ impl<'e> DayRun<'e> {
         step.out.expect(Table::ScadaMachineData, ((to - from) / SCADA_STEP) as usize);
         self.engine.extend_timeline(&mut self.tl, to + SCADA_STEP);
         self.lags.extend_to(&self.tl, self.tl.minute_index(to) + 1);
+        self.draw_defects(from, to);
         self.sensor_and_scada_rows(from, to, &mut step);
         self.engine.event_rows(self.spec, (from, to), &self.tl, &mut step);
         self.next = to;
