@@ -10,7 +10,9 @@
 //! released ([`Console::release`]).
 //!
 //! Memory is fixed at start: `sensors × (minutes + AHEAD) × 6 × 4` bytes of readings, plus
-//! a few hundred bytes per machine ([`Console::bytes`] tells, and the start-up line logs it);
+//! per machine its newest released SCADA row and those generated ahead of it (about 1 KB
+//! each), its last maintenance and fault records and the marks of the readings its slots
+//! still hold ([`Console::bytes`] tells the fixed part, and the start-up line logs it);
 //! [`minutes_within`] shortens the history of a plant too large for `[stream] console_mb`.
 //! `[stream] console_minutes = 0` turns the console off.
 
@@ -223,7 +225,9 @@ impl Trace {
         let k = self.slot(ts);
         self.values[sensor * self.slots + k] = v;
         if quality != 0 || v == WIDE {
-            if self.marks.len() == MARKS {
+            // Marks older than the slots show nothing (a mark names a reading the slots hold).
+            let horizon = ts - self.slots as i64 * SENSOR_STEP;
+            while self.marks.front().is_some_and(|m| m.ts <= horizon) || self.marks.len() == MARKS {
                 self.marks.pop_front();
             }
             self.marks.push_back(Mark { ts, sensor: sensor as u16, quality, value });
@@ -244,9 +248,16 @@ impl Trace {
         self.scada.iter().rev().find(|r| r.at < through)
     }
 
-    fn record(&mut self, rec: Record) {
+    /// Keeps `rec`; a SCADA row also forgets the rows before the newest released before
+    /// `released` (only that one is shown, and the generator's rows ahead of it are kept).
+    fn record(&mut self, rec: Record, released: i64) {
         let (list, cap) = match rec.table {
-            Table::ScadaMachineData => (&mut self.scada, SCADA_ROWS),
+            Table::ScadaMachineData => {
+                while self.scada.get(1).is_some_and(|next| next.at < released) {
+                    self.scada.pop_front();
+                }
+                (&mut self.scada, SCADA_ROWS)
+            }
             _ => (&mut self.events, EVENTS),
         };
         if list.len() == cap {
@@ -397,7 +408,7 @@ impl<E: Emit> Tap<'_, E> {
         self.json.clear();
         encode(Format::Jsonl, row, &mut self.json);
         let text = std::str::from_utf8(&self.json).expect("JSON is UTF-8").trim_end();
-        self.trace.record(Record { at, table: R::TABLE, json: text.into(), oee });
+        self.trace.record(Record { at, table: R::TABLE, json: text.into(), oee }, self.console.released());
     }
 }
 
@@ -547,6 +558,26 @@ mod tests {
         t.begin(840, 900);
         t.reading(0, 840, 1.0, 0);
         assert_eq!(t.value(0, 600), Some(1.0), "the ring wraps after its minutes");
+    }
+
+    /// What a trace can no longer show it forgets: SCADA rows older than the newest released
+    /// one, and marks of readings whose slots have been taken again.
+    #[test]
+    fn a_trace_forgets_rows_and_marks_it_can_no_longer_show() {
+        let mut t = Trace::new(1, 2);
+        let row = |at| Record { at, table: Table::ScadaMachineData, json: "{}".into(), oee: None };
+        for at in [60, 120, 180] {
+            t.record(row(at), 0);
+        }
+        assert_eq!(t.scada.len(), 3, "nothing released: every row kept");
+        t.record(row(240), 181);
+        assert_eq!(t.scada.iter().map(|r| r.at).collect::<Vec<_>>(), [180, 240], "180 is the newest released");
+        assert_eq!(t.scada_before(181).map(|r| r.at), Some(180));
+        for ts in [600, 610, 620, 730] {
+            t.reading(0, ts, 1.0, 1);
+        }
+        // Two minutes of slots: the reading at 730 takes the slot of 610.
+        assert_eq!(t.marks.iter().map(|m| m.ts).collect::<Vec<_>>(), [620, 730]);
     }
 
     /// The tap sees a machine's rows as the engine emits them and hands each one on.
