@@ -172,8 +172,6 @@ pub struct Generator<'e> {
     /// Per thread, per format and table: the largest tick's bytes in the last block, so
     /// the next block's buffers are allocated once at about their size instead of grown.
     sizes: Vec<Vec<usize>>,
-    /// The day whose machine-days are set up.
-    day: Option<i64>,
 }
 
 impl<'e> Generator<'e> {
@@ -195,7 +193,6 @@ impl<'e> Generator<'e> {
             taps: Taps::default(),
             minute_counters: None,
             sizes: Vec::new(),
-            day: None,
         }
     }
 
@@ -329,10 +326,6 @@ impl<'e> Generator<'e> {
             }
         });
         self.sizes = out.iter().map(TickRows::sizes).collect();
-        if self.day.replace(day) != Some(day) {
-            // The machines' days were set up: their scratch memory goes back to the system.
-            super::memory::trim();
-        }
         out
     }
 

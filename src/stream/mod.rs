@@ -21,7 +21,6 @@ pub mod control;
 pub mod deliver;
 pub mod generate;
 pub mod inject;
-mod memory;
 pub mod metrics;
 pub mod opcua;
 mod pace;
@@ -185,7 +184,6 @@ fn engine_for(cfg: &Config, req: &Request, args: &StreamArgs) -> Result<Engine> 
 
 /// Runs `genims stream`.
 pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Result<()> {
-    memory::keep_large_buffers_apart();
     let req = Request::from_args(cfg, args)?;
     let listener = req.listen.map(control::bind).transpose()?;
     let mut engine = engine_for(cfg, &req, args)?;
