@@ -103,3 +103,17 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
         assert!(md.contains(section), "REPORT.md has {section}: {md}");
     }
 }
+
+/// The supervised model's flags on the test plant: the share of hours the out-of-fold
+/// threshold flags, taken from the top of the test scores (ties at the cut flagged alike).
+#[test]
+fn the_test_plant_is_flagged_at_the_out_of_fold_share() {
+    let script = "import numpy as np\n\
+        from genims_ml.models import top_share\n\
+        p = np.array([0.1, 0.9, 0.5, 0.5, 0.2])\n\
+        for share, want in [(0.0, []), (0.2, [1]), (0.4, [1, 2, 3]), (1.0, [0, 1, 2, 3, 4])]:\n\
+        \x20   got = np.flatnonzero(top_share(p, share)).tolist()\n\
+        \x20   assert got == want, f'share {share}: flagged {got}, want {want}'\n";
+    let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
+    assert!(out.status.success(), "top_share: {}", String::from_utf8_lossy(&out.stderr));
+}
