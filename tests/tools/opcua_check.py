@@ -430,7 +430,7 @@ class Events:
         self.seen.append(event.get_event_props_as_fields_dict())
 
 
-def check_events(ot, truth, d, t1):
+def check_events(ot, truth, d, t1, since):
     scada = {}
     for r in rows(glob.glob(os.path.join(d, "scada_machine_data_*.csv"))[0]):
         scada.setdefault(r["machine_id"], []).append((ts_of(r["timestamp"]), r["machine_state"]))
@@ -460,9 +460,11 @@ def check_events(ot, truth, d, t1):
             fail(f"a phase event {ep} {phase} at {field(e, 'Time')} is not its label's")
         phases += 1
     due = sum(1 for l in labels.values() for c in ["onset_time", "warning_time", "critical_time", "fault_time"]
-              if l[c] and ts_of("2026-03-01 06:20:00") <= ts_of(l[c]) < t1)
-    if due == 0 or phases < due:
-        fail(f"{phases} phase events, but the labels have {due} phases due since 06:20")
+              if l[c] and since <= ts_of(l[c]) < t1)
+    if due == 0:
+        fail(f"no phase of the labels falls between the subscription ({since}) and {t1}: subscribed too late")
+    if phases < due:
+        fail(f"{phases} phase events, but the labels have {due} phases due since {since}")
     print(f"OK events: {states} state changes equal the SCADA rows', {len(ot.seen) - states} faults and work "
           f"orders, no label among them; {phases} phases under GroundTruth equal the labels", flush=True)
 
@@ -475,6 +477,10 @@ async def history(url, d, frm, to, machine, pattern):
         ns = await client.get_namespace_index(NS_URI)
         ot, truth = await watch_events(client, ns)
         clock = client.get_node(ua.NodeId(f"{machines[0]}/State/machine_state", ns))
+        # Events before the subscriptions are nobody's: phases are expected from the
+        # stream's clock then on (a loaded machine connects late).
+        at = (await clock.read_data_value()).SourceTimestamp
+        since = max(ts_of("2026-03-01 06:20:00"), secs(at) + 60 if at is not None else 0)
         deadline = time.time() + 120
         while True:
             dv = await clock.read_data_value()
@@ -530,7 +536,7 @@ async def history(url, d, frm, to, machine, pattern):
                 if seen != want:
                     fail(f"{mid}/State/{column} history: {sorted(seen ^ want)[:3]} differ")
                 m += len(seen)
-        check_events(ot, truth, d, t1)
+        check_events(ot, truth, d, t1, since)
         print(f"OK history: {n} readings of {len(pick)} sensors and {m} SCADA values of [{frm}, {to}) "
               f"equal the backfill; pages {pages}", flush=True)
         inject = client.get_node(ua.NodeId(f"{machine}/InjectFault", ns))
