@@ -60,7 +60,7 @@ fn spawn_stream(d: &Path, args: &StreamArgs) -> Child {
 
 /// Browsing finds one node per machine and sensor where the master data puts them, with
 /// units and ranges; 20 sensors (stale, invalid and gap-hit ones among them) and 5 machines'
-/// SCADA variables subscribed through a 10-minute `stream all` at ×60 receive exactly the
+/// SCADA variables subscribed through a 10-minute `stream all` at ×30 receive exactly the
 /// backfill's values, source timestamps and status codes, and every reading from the
 /// subscription's start on.
 #[test]
@@ -71,7 +71,7 @@ fn the_tree_is_the_master_data_and_subscriptions_get_the_backfill() {
     std::fs::write(d.join("config.toml"), config(port, "anonymous = true\n")).unwrap();
     ok(genims(d).args(["backfill", "--start", START, "--end", STREAM_END, "--out", "csv"]));
     ok(genims(d).args(["seed", "--out", "json"]));
-    let args = StreamArgs::all().sink("null").speed("60").window(START, STREAM_END).state();
+    let args = StreamArgs::all().sink("null").speed("30").window(START, STREAM_END).state();
     let mut stream = spawn_stream(d, &args);
     let url = format!("opc.tcp://127.0.0.1:{port}/");
     let bf = d.join("bf");
