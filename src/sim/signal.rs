@@ -439,6 +439,39 @@ impl Engine {
         unit(w[2]) < p
     }
 
+    /// Calls `f(t, missing, out_of_range)` for every tick `t` of `[a, b)` (inside one UTC
+    /// day) in order, with what [`Engine::reading_missing`] and
+    /// [`Engine::reading_out_of_range`] say of it: the day's tick words read straight from
+    /// their stream, for the 24-hour health figures' counts of a whole day.
+    pub fn losses(&self, s: usize, (a, b): (i64, i64), episodes: &[Episode], mut f: impl FnMut(i64, bool, bool)) {
+        let day = a - a.rem_euclid(DAY);
+        debug_assert!(a.rem_euclid(SENSOR_STEP) == 0 && b <= day + DAY, "ticks of one day");
+        if a >= b {
+            return;
+        }
+        let own: Vec<&Episode> =
+            episodes.iter().filter(|e| e.sensor == Some(s) && e.onset < b && a < e.fault_at).collect();
+        let miss_prob = self.sensors[s].miss_prob;
+        let mut r = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
+        r.set_word_pos(((a - day) / SENSOR_STEP) as u128 * WORDS_PER_TICK as u128);
+        let mut w = [0u32; WORDS_PER_TICK];
+        let mut t = a;
+        while t < b {
+            for x in &mut w {
+                *x = r.next_u32();
+            }
+            if own.is_empty() {
+                f(t, unit(w[2]) < miss_prob, false);
+            } else {
+                let within = |e: &&&Episode| t >= e.onset && t < e.fault_at;
+                let p = own.iter().find(within).map_or(miss_prob, |e| miss_prob.max(e.packet_loss));
+                let erratic = own.iter().filter(|e| e.drift_mode == DriftMode::Erratic).any(|e| within(&e));
+                f(t, unit(w[2]) < p, erratic && unit(w[3]) < 0.01);
+            }
+            t += SENSOR_STEP;
+        }
+    }
+
     /// Whether a reading at `t` is an out-of-range spike of an erratic drift episode.
     pub fn reading_out_of_range(&self, s: usize, t: i64, episodes: &[Episode], sd: &SensorDay) -> bool {
         let Some(_) = episodes

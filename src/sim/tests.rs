@@ -2,7 +2,7 @@
 //! machine it applies to, shows its documented signature in the sensor data, and healthy
 //! readings stay inside their bands.
 
-use super::episodes::{Ending, Episode, EPOCH};
+use super::episodes::{DriftMode, Ending, Episode, EPOCH};
 use super::machine::State;
 use super::signal::Lags;
 use super::Engine;
@@ -210,6 +210,48 @@ fn sensor_drift_offsets_the_sensor_and_drops_readings() {
     }
     let _ = tl;
     assert!(n > 0 && missing as f64 >= 0.03 * n as f64, "drifting sensor lost {missing}/{n} readings");
+}
+
+/// The day's losses read straight from the tick stream are those reading_missing and
+/// reading_out_of_range give one reading at a time, in and around an erratic drift (its
+/// packet loss and spikes) and on a sensor with no episode.
+#[test]
+fn a_days_losses_counted_at_once_are_those_read_one_by_one() {
+    let e = engine();
+    let src = &e.episodes();
+    let ep = (320..420)
+        .flat_map(|epoch| (0..e.plant.machines.len()).filter_map(move |m| src.episode(m, epoch)))
+        .find(|ep| ep.drift_mode == DriftMode::Erratic)
+        .expect("an erratic drift episode");
+    let s = ep.sensor.unwrap();
+    let other = e.sensors_of(ep.machine).find(|&x| x != s).unwrap();
+    let eps = e.episodes().for_machine(ep.machine, ep.onset - 2 * DAY, ep.fault_at + 2 * DAY);
+    let (mut lost, mut spikes) = (0, 0);
+    for sensor in [s, other] {
+        let mut day = ep.onset - ep.onset.rem_euclid(DAY) - DAY;
+        while day <= ep.fault_at {
+            let sd = e.sensor_day(sensor, day);
+            // Odd stretches of the day, as a backlog counts them a share at a time.
+            for (a, b) in [(day, day + 4_210), (day + 4_210, day + 50_000), (day + 50_000, day + DAY)] {
+                let mut t = a;
+                e.losses(sensor, (a, b), &eps, |u, missing, oor| {
+                    assert_eq!(u, t, "ticks in order");
+                    assert_eq!(missing, e.reading_missing(sensor, u, &eps, &sd), "sensor {sensor} missing at {u}");
+                    assert_eq!(
+                        oor,
+                        e.reading_out_of_range(sensor, u, &eps, &sd),
+                        "sensor {sensor} out of range at {u}"
+                    );
+                    lost += usize::from(missing);
+                    spikes += usize::from(oor);
+                    t += 10;
+                });
+                assert_eq!(t, b, "every tick of [{a}, {b})");
+            }
+            day += DAY;
+        }
+    }
+    assert!(lost > 0 && spikes > 0, "the days hold losses ({lost}) and spikes ({spikes})");
 }
 
 #[test]
