@@ -410,25 +410,33 @@ impl Plant {
                         "general"
                     };
                     let n_certs = rng.random_range(0..=3);
-                    let certs: Vec<&str> =
-                        catalog::EMPLOYEE_CERTIFICATIONS.choose_multiple(rng, n_certs).copied().collect();
+                    // Drawn whether or not the row is made, so the rows that are made stay the same.
+                    let certs = catalog::EMPLOYEE_CERTIFICATIONS.choose_multiple(rng, n_certs);
+                    let phone: [i32; 3] =
+                        [rng.random_range(100..999), rng.random_range(0..9999), rng.random_range(0..9999)];
+                    let active = rng.random_bool(0.97);
                     let index = staff.len();
-                    let row = Employee {
+                    // Line staff spread evenly over the factory's lines.
+                    let line = (on_line && !lines.is_empty()).then(|| lines[k % lines.len()]);
+                    staff.push(Staff {
+                        line: line.map(|l| l as u32),
+                        role: r as u8,
+                        shift: SHIFTS.iter().position(|s| s.1 == shift).expect("one of the six") as u8,
+                        active,
+                    });
+                    if !rows {
+                        continue;
+                    }
+                    let certs: Vec<&str> = certs.copied().collect();
+                    employees.push(Employee {
                         id: id("EMP", index),
                         factory: f,
-                        // Line staff spread evenly over the factory's lines.
-                        line: (on_line && !lines.is_empty()).then(|| lines[k % lines.len()]),
+                        line,
                         code: format!("{}-{number:05}", factory.code),
                         first_name: first,
                         last_name: last,
                         email: format!("{}.{}.{}@genims.com", ascii(first), ascii(last), index + 1),
-                        phone: format!(
-                            "{} {:03} {:04} {:04}",
-                            factory.phone_prefix,
-                            rng.random_range(100..999),
-                            rng.random_range(0..9999),
-                            rng.random_range(0..9999)
-                        ),
+                        phone: format!("{} {:03} {:04} {:04}", factory.phone_prefix, phone[0], phone[1], phone[2]),
                         role,
                         department,
                         skill_level: match experience {
@@ -441,17 +449,8 @@ impl Plant {
                         hire_date: hire,
                         experience_years: (experience * 100.0).round() / 100.0,
                         certifications: (!certs.is_empty()).then(|| certs.join(", ")),
-                        status: if rng.random_bool(0.97) { "active" } else { "on_leave" },
-                    };
-                    staff.push(Staff {
-                        line: row.line.map(|l| l as u32),
-                        role: r as u8,
-                        shift: SHIFTS.iter().position(|s| s.1 == row.shift).expect("one of the six") as u8,
-                        active: row.status == "active",
+                        status: if active { "active" } else { "on_leave" },
                     });
-                    if rows {
-                        employees.push(row);
-                    }
                 }
             }
         }
