@@ -327,18 +327,22 @@ fn sparkplug_edge_nodes_follow_their_primary_host() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let log = StderrTail::of(&mut stream);
     let pause = |s| std::thread::sleep(Duration::from_secs(s));
-    pause(4);
+    // Each time the host comes online, readings have been held for it (the sink says so
+    // when a batch first waits), so the first data after the births is history.
+    let holding = "holding readings until the primary host";
+    log.wait_for(holding, 1, Duration::from_secs(90));
     host_state(broker.port, host, true, 2_000);
     pause(4);
     host_state(broker.port, host, false, 1_500);
     pause(3);
+    let before = log.count(holding);
     host_state(broker.port, host, false, 3_000);
-    pause(4);
+    log.wait_for(holding, before + 1, Duration::from_secs(90));
     host_state(broker.port, host, true, 4_000);
     let st = wait_for(&mut stream, Duration::from_secs(120)).expect("the stream ends at --end");
-    let mut log = String::new();
-    std::io::Read::read_to_string(stream.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let log = log.finish();
     assert!(st.success(), "the stream failed: {log}");
     let got = sub.finish();
 

@@ -227,6 +227,58 @@ pub fn wait_for(child: &mut std::process::Child, limit: std::time::Duration) -> 
     }
 }
 
+/// A child's standard error read as it comes, so a test can wait for the program to say
+/// something (its progress, not a guess of wall-clock seconds) and read the whole log after.
+pub struct StderrTail {
+    text: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StderrTail {
+    /// Takes `child`'s piped standard error.
+    pub fn of(child: &mut std::process::Child) -> StderrTail {
+        use std::io::BufRead as _;
+        let err = child.stderr.take().expect("the child's stderr is piped");
+        let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = text.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                let mut t = sink.lock().unwrap();
+                t.push_str(&line);
+                t.push('\n');
+            }
+        });
+        StderrTail { text, reader: Some(reader) }
+    }
+
+    /// How many lines so far contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.text.lock().unwrap().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until at least `n` lines contain `needle`; panics with the log after `limit`.
+    pub fn wait_for(&self, needle: &str, n: usize, limit: std::time::Duration) {
+        let until = std::time::Instant::now() + limit;
+        while self.count(needle) < n {
+            assert!(
+                std::time::Instant::now() < until,
+                "the program did not log `{needle}` {n} times in {limit:?}:\n{}",
+                self.text.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The whole log, once the child has exited (its end of the pipe closed).
+    pub fn finish(mut self) -> String {
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.text.lock().unwrap().clone()
+    }
+}
+
 /// A private PostgreSQL 15 cluster (initdb in a temporary directory, on a free port) that a
 /// test can stop and start again. Run as the `postgres` user when the test runs as root.
 pub struct Cluster {

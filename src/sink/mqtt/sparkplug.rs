@@ -256,6 +256,9 @@ pub struct Sparkplug {
     held: bool,
     /// The batch being written is part of a backlog ([`crate::sink::Live::backlog`]).
     behind: bool,
+    /// The last write failed only because the primary host was offline: the stream's
+    /// reset then keeps the connections (and the births the host's return brought).
+    holding: bool,
 }
 
 /// The edge nodes of a run, and which node (and device) each line and machine is.
@@ -500,6 +503,7 @@ impl Sparkplug {
             pending: None,
             json: Vec::new(),
             held: false,
+            holding: false,
             behind: false,
         })
     }
@@ -592,6 +596,7 @@ impl Sparkplug {
     /// Publishes every row of `bytes` (tagged cells of `table`).
     pub async fn push(&mut self, table: Table, bytes: &[u8]) -> Result<()> {
         let (ready, waited) = self.born().await;
+        self.holding = !ready;
         if !ready {
             let host = self.access.primary_host.as_deref().unwrap_or("?");
             return Err(anyhow!("holding readings until the primary host `{host}` is online (its Sparkplug STATE)"));
@@ -688,8 +693,9 @@ impl Sparkplug {
         for node in &self.nodes {
             {
                 let mut link = node.link.lock().await;
-                let waiting = !link.birthed && link.conn.as_ref().is_some_and(|c| c.failure().is_none());
-                if waiting {
+                // A node waiting for the host, or born while the batch waited, keeps its session.
+                let healthy = link.conn.as_ref().is_some_and(|c| c.failure().is_none());
+                if healthy && (!link.birthed || self.holding) {
                     continue;
                 }
                 link.conn = None;
