@@ -614,11 +614,20 @@ mod tests {
         steps_concatenate(&e);
     }
 
+    /// Steps of odd lengths from inside an hour and from an hour's start (the losses before
+    /// the span are counted a share per step: into the hour the steps began, or beneath
+    /// it) give the rows of the day generated whole.
     fn steps_concatenate(e: &Engine) {
+        let day = 1_772_323_200; // 2026-03-01
+        for start in [5 * HOUR + 30 * 60, 5 * HOUR] {
+            steps_concatenate_from(e, (day + start, day + 2 * DAY));
+        }
+    }
+
+    fn steps_concatenate_from(e: &Engine, window: (i64, i64)) {
         use crate::encode::{Encoded, Format};
         let ordered = e.quality.is_none();
-        let day = 1_772_323_200; // 2026-03-01
-        let window = (day + 5 * HOUR + 30 * 60, day + 2 * DAY);
+        let day = window.0 - window.0.rem_euclid(DAY);
         // Machines with a fault episode on the day, plus one without.
         let mut machines: Vec<usize> = (0..e.plant.machines.len())
             .filter(|&m| e.unit_timeline(m, day).episodes.iter().any(|ep| ep.overlaps(window.0, day + DAY)))
