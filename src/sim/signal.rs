@@ -34,6 +34,9 @@ fn unit(x: u32) -> f64 {
     f64::from(x) / 4_294_967_296.0
 }
 
+/// Share of an erratic drift's readings that spike out of range.
+const SPIKE_SHARE: f64 = 0.01;
+
 /// A standard normal from two uniform words (Box–Muller).
 fn normal(a: u32, b: u32) -> f64 {
     let u1 = (f64::from(a) + 1.0) / 4_294_967_297.0;
@@ -409,7 +412,7 @@ impl Engine {
                 DriftMode::Erratic => {
                     value += offset + white * p.smooth_amp * 3.0 * ep.progress(t).max(0.3);
                     let u = unit(w[3]);
-                    if u < 0.01 {
+                    if u < SPIKE_SHARE {
                         let span = role.range.1 - role.range.0;
                         value = if u < 0.005 {
                             role.range.1 + 0.05 * span * (u * 200.0)
@@ -429,14 +432,27 @@ impl Engine {
         Raw { value: round4(value), missing: unit(w[2]) < miss_prob, out_of_range }
     }
 
+    /// The packet loss of sensor `s` at `t`: its own, or the first of its drift episodes'
+    /// in effect if that is higher.
+    fn loss_prob<'a>(&self, s: usize, t: i64, episodes: impl IntoIterator<Item = &'a Episode>) -> f64 {
+        let p = self.sensors[s].miss_prob;
+        episodes
+            .into_iter()
+            .find(|e| e.sensor == Some(s) && t >= e.onset && t < e.fault_at)
+            .map_or(p, |e| p.max(e.packet_loss))
+    }
+
+    /// Whether an erratic drift of sensor `s` is in effect at `t` (its readings then spike
+    /// out of range when their fault word falls below [`SPIKE_SHARE`]).
+    fn erratic_at<'a>(s: usize, t: i64, episodes: impl IntoIterator<Item = &'a Episode>) -> bool {
+        episodes
+            .into_iter()
+            .any(|e| e.sensor == Some(s) && e.drift_mode == DriftMode::Erratic && t >= e.onset && t < e.fault_at)
+    }
+
     /// Whether sensor `s` misses the reading at `t` (packet loss), without computing its value.
     pub fn reading_missing(&self, s: usize, t: i64, episodes: &[Episode], sd: &SensorDay) -> bool {
-        let w = self.words_at(s, sd, t);
-        let mut p = self.sensors[s].miss_prob;
-        if let Some(ep) = episodes.iter().find(|e| e.sensor == Some(s) && t >= e.onset && t < e.fault_at) {
-            p = p.max(ep.packet_loss);
-        }
-        unit(w[2]) < p
+        unit(self.words_at(s, sd, t)[2]) < self.loss_prob(s, t, episodes)
     }
 
     /// Calls `f(t, missing, out_of_range)` for every tick `t` of `[a, b)` (inside one UTC
@@ -449,9 +465,9 @@ impl Engine {
         if a >= b {
             return;
         }
+        // The sensor's own episodes touching the stretch: the only ones the rules read.
         let own: Vec<&Episode> =
             episodes.iter().filter(|e| e.sensor == Some(s) && e.onset < b && a < e.fault_at).collect();
-        let miss_prob = self.sensors[s].miss_prob;
         let mut r = rng::stream(self.seed, &[rng::label("ticks"), s as u64, day as u64]);
         r.set_word_pos(((a - day) / SENSOR_STEP) as u128 * WORDS_PER_TICK as u128);
         let mut w = [0u32; WORDS_PER_TICK];
@@ -460,27 +476,16 @@ impl Engine {
             for x in &mut w {
                 *x = r.next_u32();
             }
-            if own.is_empty() {
-                f(t, unit(w[2]) < miss_prob, false);
-            } else {
-                let within = |e: &&&Episode| t >= e.onset && t < e.fault_at;
-                let p = own.iter().find(within).map_or(miss_prob, |e| miss_prob.max(e.packet_loss));
-                let erratic = own.iter().filter(|e| e.drift_mode == DriftMode::Erratic).any(|e| within(&e));
-                f(t, unit(w[2]) < p, erratic && unit(w[3]) < 0.01);
-            }
+            let missing = unit(w[2]) < self.loss_prob(s, t, own.iter().copied());
+            let spike = Engine::erratic_at(s, t, own.iter().copied()) && unit(w[3]) < SPIKE_SHARE;
+            f(t, missing, spike);
             t += SENSOR_STEP;
         }
     }
 
     /// Whether a reading at `t` is an out-of-range spike of an erratic drift episode.
     pub fn reading_out_of_range(&self, s: usize, t: i64, episodes: &[Episode], sd: &SensorDay) -> bool {
-        let Some(_) = episodes
-            .iter()
-            .find(|e| e.sensor == Some(s) && e.drift_mode == DriftMode::Erratic && t >= e.onset && t < e.fault_at)
-        else {
-            return false;
-        };
-        unit(self.words_at(s, sd, t)[3]) < 0.01
+        Engine::erratic_at(s, t, episodes) && unit(self.words_at(s, sd, t)[3]) < SPIKE_SHARE
     }
 }
 
