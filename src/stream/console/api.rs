@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::Console;
+use super::{Console, EVENT_AGE};
 use crate::clock::{instant_string, SCADA_STEP, SENSOR_STEP};
 use crate::stream::generate::EpisodeView;
 
@@ -231,7 +231,7 @@ pub fn series(c: &Console, id: &str, minutes: usize) -> Result<Value, Refused> {
         "sensors": sensors,
         "states": states,
         "scada": t.scada_before(through).map(|r| raw(&r.json)),
-        "records": t.events.iter().filter(|r| r.at < through).map(|r| json!({
+        "records": t.events.iter().filter(|r| r.at < through && r.at > through - EVENT_AGE).map(|r| json!({
             "table": r.table.name(), "row": raw(&r.json),
         })).collect::<Vec<_>>(),
         "episodes": c.episodes_of(&info.id),

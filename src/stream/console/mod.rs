@@ -11,8 +11,8 @@
 //!
 //! Memory is fixed at start: `sensors × (minutes + AHEAD) × 6 × 4` bytes of readings, plus
 //! per machine its newest released SCADA row and those generated ahead of it (about 1 KB
-//! each), its last maintenance and fault records and the marks of the readings its slots
-//! still hold ([`Console::bytes`] tells the fixed part, and the start-up line logs it);
+//! each), its maintenance and fault records of the last week (64 at most) and the marks of
+//! the readings its slots still hold ([`Console::bytes`] tells the fixed part, and the start-up line logs it);
 //! [`minutes_within`] shortens the history of a plant too large for `[stream] console_mb`.
 //! `[stream] console_minutes = 0` turns the console off.
 
@@ -43,8 +43,13 @@ const WIDE: i32 = i32::MAX;
 const NO_STATE: u8 = u8::MAX;
 /// SCADA rows kept per machine (the newest released one is shown).
 const SCADA_ROWS: usize = AHEAD + 1;
-/// Maintenance and fault records kept per machine.
+/// Maintenance and fault records kept per machine at most.
 const EVENTS: usize = 64;
+/// How long a maintenance or fault record is kept and shown: a week. Bounds the records'
+/// memory by the plant's rate of records rather than by how long the stream has run (a
+/// default machine has about 0.2 a day; a ×1000 plant that kept 64 each would hold about
+/// 10 GB after a year).
+pub const EVENT_AGE: i64 = 7 * crate::clock::DAY;
 /// Readings of a quality other than `good` kept per machine.
 const MARKS: usize = 128;
 /// The qualities a mark names, by [`Mark::quality`].
@@ -186,7 +191,7 @@ pub struct Trace {
     values: Vec<i32>,
     /// The newest SCADA rows, oldest first.
     pub scada: VecDeque<Record>,
-    /// Maintenance and fault records, oldest first.
+    /// Maintenance and fault records of the last [`EVENT_AGE`], oldest first.
     pub events: VecDeque<Record>,
     pub marks: VecDeque<Mark>,
 }
@@ -249,7 +254,8 @@ impl Trace {
     }
 
     /// Keeps `rec`; a SCADA row also forgets the rows before the newest released before
-    /// `released` (only that one is shown, and the generator's rows ahead of it are kept).
+    /// `released` (only that one is shown, and the generator's rows ahead of it are kept),
+    /// and another record those older than [`EVENT_AGE`] before it.
     fn record(&mut self, rec: Record, released: i64) {
         let (list, cap) = match rec.table {
             Table::ScadaMachineData => {
@@ -258,7 +264,12 @@ impl Trace {
                 }
                 (&mut self.scada, SCADA_ROWS)
             }
-            _ => (&mut self.events, EVENTS),
+            _ => {
+                while self.events.front().is_some_and(|old| old.at <= rec.at - EVENT_AGE) {
+                    self.events.pop_front();
+                }
+                (&mut self.events, EVENTS)
+            }
         };
         if list.len() == cap {
             list.pop_front();
@@ -578,6 +589,25 @@ mod tests {
         }
         // Two minutes of slots: the reading at 730 takes the slot of 610.
         assert_eq!(t.marks.iter().map(|m| m.ts).collect::<Vec<_>>(), [620, 730]);
+    }
+
+    /// Maintenance and fault records are kept for a week, and 64 at most: a stream that runs
+    /// for months holds no more of them than one that has run for a week.
+    #[test]
+    fn a_trace_keeps_a_week_of_records() {
+        let mut t = Trace::new(1, 2);
+        let row = |at| Record { at, table: Table::MaintenanceEvents, json: "{}".into(), oee: None };
+        let day = crate::clock::DAY;
+        for d in 0..10 {
+            t.record(row(d * day), 0);
+        }
+        let kept: Vec<i64> = t.events.iter().map(|r| r.at / day).collect();
+        assert_eq!(kept, [3, 4, 5, 6, 7, 8, 9], "the records of the week up to day 9");
+        for k in 0..100 {
+            t.record(row(10 * day + k), 0);
+        }
+        assert_eq!(t.events.len(), EVENTS, "never more than {EVENTS}");
+        assert_eq!(t.events.front().map(|r| r.at), Some(10 * day + 36), "the newest {EVENTS} kept");
     }
 
     /// The tap sees a machine's rows as the engine emits them and hands each one on.
