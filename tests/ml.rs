@@ -104,16 +104,30 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
     }
 }
 
-/// The supervised model's flags on the test plant: the share of hours the out-of-fold
-/// threshold flags, taken from the top of the test scores (ties at the cut flagged alike).
+/// The supervised model's threshold: the best F1 over the out-of-fold scores (checked against
+/// every cut tried one by one), applied to the test plant's mean of the fold models; on a
+/// pattern one feature reveals, the test plant's hours are flagged exactly.
 #[test]
-fn the_test_plant_is_flagged_at_the_out_of_fold_share() {
+fn the_test_plant_is_flagged_at_the_out_of_fold_threshold() {
     let script = "import numpy as np\n\
-        from genims_ml.models import top_share\n\
-        p = np.array([0.1, 0.9, 0.5, 0.5, 0.2])\n\
-        for share, want in [(0.0, []), (0.2, [1]), (0.4, [1, 2, 3]), (1.0, [0, 1, 2, 3, 4])]:\n\
-        \x20   got = np.flatnonzero(top_share(p, share)).tolist()\n\
-        \x20   assert got == want, f'share {share}: flagged {got}, want {want}'\n";
+        from sklearn.metrics import f1_score\n\
+        from genims_ml.models import best_threshold, fit_predict\n\
+        rng = np.random.default_rng(1)\n\
+        for _ in range(20):\n\
+        \x20   y = (rng.random(500) < 0.1).astype(int)\n\
+        \x20   p = np.clip(y * 0.3 + rng.random(500) * 0.8, 0, 1)\n\
+        \x20   t = best_threshold(y, p)\n\
+        \x20   best = max(f1_score(y, p >= c) for c in np.unique(np.quantile(p, np.linspace(0.5, 0.9995, 200))))\n\
+        \x20   assert abs(f1_score(y, p >= t) - best) < 1e-12, (f1_score(y, p >= t), best)\n\
+        def plant(n, seed):\n\
+        \x20   r = np.random.default_rng(seed)\n\
+        \x20   x = r.normal(size=(n, 3))\n\
+        \x20   y = (x[:, 0] > 1.5).astype(np.int8)\n\
+        \x20   return x, y, np.array([f'{seed}/{k % 30}' for k in range(n)])\n\
+        (x1, y1, g1), (x2, y2, g2), (xt, yt, _) = plant(3000, 1), plant(3000, 2), plant(2000, 3)\n\
+        p, flag = fit_predict([x1, x2], [y1, y2], xt, groups=[g1, g2])\n\
+        assert p.shape == (2000,) and flag.dtype == bool\n\
+        assert f1_score(yt, flag) > 0.95, f1_score(yt, flag)\n";
     let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
-    assert!(out.status.success(), "top_share: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "fit_predict: {}", String::from_utf8_lossy(&out.stderr));
 }

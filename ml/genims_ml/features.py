@@ -7,10 +7,12 @@ Bearing Vibration"), and the machine's SCADA state. Columns genims derives from 
 knowledge (anomaly_score, is_anomaly, status) are left to the leakage checks.
 
 Per machine, hour and sensor role:
-- mean and standard deviation of the readings in the hour, and their slope within it;
+- mean, standard deviation, lowest and highest of the readings in the hour, their slope
+  within it, and the mean of its last ten minutes;
 - the mean and slope of the hourly means over the last 6 and 24 hours;
 - the hour's mean and 6-hour slope minus the median of the same line's machines that hour.
-Per machine and hour: the share of the hour's SCADA minutes in each machine state.
+Per machine and hour: the share of the hour's SCADA minutes in each machine state, and the
+sensor furthest from its own last 24 hours (`_worst_sensor`), whatever its role.
 An hour's label is the phase at its end, when its features are complete.
 """
 
@@ -23,6 +25,7 @@ import duckdb
 import numpy as np
 
 WINDOWS = (6, 24)
+TAIL_MINUTES = 10  # the end of an hour, where a fast fault shows first
 STATES = ("running", "idle", "setup", "fault", "maintenance", "stopped", "starved", "blocked")
 
 
@@ -61,10 +64,12 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
     """Reads one plant: its features, the raw columns' hourly aggregates, and its labels."""
     con = con or duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     sensors, scada, labels = _dataset(dir_, "sensor_data"), _dataset(dir_, "scada_machine_data"), _dataset(dir_, "fault_labels")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE master_sensors AS
-        SELECT s.sensor_id, s.sensor_name AS role FROM (
+        SELECT s.sensor_id, s.sensor_name AS role, s.measurement_range_min AS range_min,
+               s.measurement_range_max AS range_max FROM (
           SELECT unnest(sensors) AS s FROM read_json('{master}', maximum_object_size = 1000000000))"""
     )
     con.execute(
@@ -78,7 +83,9 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
         SELECT d.machine_id, any_value(d.line_id) AS line_id,
                epoch(date_trunc('hour', d.timestamp))::BIGINT AS hour, r.role,
                avg(d.measurement_value) AS mean, stddev_samp(d.measurement_value) AS sd,
-               regr_slope(d.measurement_value, epoch(d.timestamp) / 3600.0) AS slope
+               regr_slope(d.measurement_value, epoch(d.timestamp) / 3600.0) AS slope,
+               min(d.measurement_value) AS low, max(d.measurement_value) AS high,
+               avg(d.measurement_value) FILTER (WHERE minute(d.timestamp) >= {60 - TAIL_MINUTES}) AS tail
         FROM {sensors} d JOIN master_sensors r USING (sensor_id)
         GROUP BY d.machine_id, hour, r.role"""
     )
@@ -96,7 +103,10 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
                slope_6h - median(slope_6h) OVER (PARTITION BY line_id, role, hour) AS slope_6h_vs_line
         FROM rolled"""
     )
-    stats = ["mean", "sd", "slope", "mean_6h", "slope_6h", "mean_24h", "slope_24h", "mean_vs_line", "slope_6h_vs_line"]
+    stats = [
+        "mean", "sd", "slope", "low", "high", "tail",
+        "mean_6h", "slope_6h", "mean_24h", "slope_24h", "mean_vs_line", "slope_6h_vs_line",
+    ]
     roles = [r[0] for r in con.execute("SELECT DISTINCT role FROM stats ORDER BY role").fetchall()]
     # The rows: every machine-hour with readings.
     con.execute(
@@ -135,6 +145,9 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
                 col[i] = (0 if np.isnan(col[i]) else col[i]) + (minutes / totals[i] if s == st else 0)
         names.append(f"state: {st}")
         blocks.append(col)
+    for feature, col in _worst_sensor(con, sensors, index, n).items():
+        names.append(feature)
+        blocks.append(col)
     features = np.column_stack(blocks) if blocks else np.zeros((n, 0))
     columns = _raw_columns(con, sensors, scada, index, n)
     episodes = con.execute(
@@ -156,6 +169,66 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
         "day_of_week": ((hours // 86400) + 3) % 7,  # 1970-01-01 was a Thursday
     }
     return Plant(name, base["machine_id"], hours, context, features, names, columns, label, episode_list)
+
+
+def _worst_sensor(con, sensors: str, index: dict, n: int) -> dict[str, np.ndarray]:
+    """Per machine-hour, the sensor furthest from its own last 24 hours, whatever its role.
+
+    Each sensor's hour is held against the same sensor's previous 24 hours (the hours before,
+    not this one): its mean in units of its usual within-hour spread, its spread and range
+    against their usual size, and its count of readings against its usual count (a historian
+    sees a gap as readings that never came). Over a machine's sensors, the largest of each
+    (and the smallest for spread and count). Over the last 24 hours, to this hour's end: the
+    share of each sensor's readings that never came (against the historian's usual count per
+    hour) beyond its machine's median share (a gateway's gap loses every sensor's), its
+    readings beyond its measurement range (master data), and its hours without a change. A fault of one sensor, on any role of any machine
+    type, so moves the same few features, and a model learns it from every episode at once
+    rather than role by role."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE sensor_hours AS
+        SELECT machine_id, sensor_id, epoch(date_trunc('hour', timestamp))::BIGINT AS hour, count(*) AS n,
+               avg(measurement_value) AS mean, stddev_samp(measurement_value) AS sd,
+               max(measurement_value) - min(measurement_value) AS span,
+               avg(measurement_value) FILTER (WHERE minute(timestamp) >= {60 - TAIL_MINUTES}) AS tail,
+               count(*) FILTER (WHERE measurement_value < r.range_min OR measurement_value > r.range_max) AS beyond
+        FROM {sensors} JOIN master_sensors r USING (sensor_id) GROUP BY ALL"""
+    )
+    # The historian's nominal readings per sensor-hour: the most common count.
+    nominal = con.execute("SELECT mode(n) FROM sensor_hours").fetchone()[0] or 1
+    before = "(PARTITION BY sensor_id ORDER BY hour RANGE BETWEEN 86400 PRECEDING AND 3600 PRECEDING)"
+    day = "(PARTITION BY sensor_id ORDER BY hour RANGE BETWEEN 82800 PRECEDING AND CURRENT ROW)"
+    data = con.execute(
+        f"""WITH usual AS (
+          SELECT *, avg(mean) OVER w AS mean_24h, avg(sd) OVER w AS sd_24h, avg(span) OVER w AS span_24h,
+                 max(n) OVER w AS n_24h,
+                 1 - sum(n) OVER d / (count(*) OVER d * {nominal}) AS lost_24h,
+                 sum(beyond) OVER d AS beyond_24h, count(*) FILTER (WHERE sd = 0) OVER d AS flat_hours_24h
+          FROM sensor_hours WINDOW w AS {before}, d AS {day}),
+        machine AS (SELECT *, median(lost_24h) OVER (PARTITION BY machine_id, hour) AS machine_lost_24h FROM usual)
+        SELECT machine_id, hour,
+               max(abs(mean - mean_24h) / (sd_24h + 1e-9)) AS worst_mean_z,
+               max(abs(tail - mean_24h) / (sd_24h + 1e-9)) AS worst_tail_z,
+               max(sd / (sd_24h + 1e-9)) AS widest_sd_ratio,
+               min(sd / (sd_24h + 1e-9)) AS narrowest_sd_ratio,
+               max(span / (span_24h + 1e-9)) AS widest_span_ratio,
+               min(n / n_24h) AS fewest_readings_ratio,
+               median(n / n_24h) AS median_readings_ratio,
+               count(*) FILTER (WHERE sd = 0) AS stuck_sensors,
+               max(lost_24h - machine_lost_24h) AS lossiest_24h_vs_machine,
+               max(beyond_24h) AS most_beyond_range_24h,
+               max(flat_hours_24h) AS most_flat_hours_24h
+        FROM machine GROUP BY ALL"""
+    ).fetchnumpy()
+    where = np.array([index.get((m, h), -1) for m, h in zip(data["machine_id"], data["hour"])], dtype=np.int64)
+    keep = where >= 0
+    out = {}
+    for c in data:
+        if c in ("machine_id", "hour"):
+            continue
+        col = np.full(n, np.nan)
+        col[where[keep]] = _floats(data[c])[keep]
+        out[f"any sensor: {c}"] = col
+    return out
 
 
 def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict]) -> dict[str, np.ndarray]:

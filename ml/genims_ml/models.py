@@ -1,10 +1,10 @@
 """Models, scores and leakage checks on machine-hours.
 
 - The supervised model: scikit-learn's histogram gradient boosting, one binary classifier
-  per pattern, balanced classes. Its threshold is chosen on the training plants alone
-  (out-of-fold predictions, three folds by machine over the training plants together, the
-  threshold that maximises F1 over them), never on the test plant, and carried to the test
-  plant as the share of hours it flags (`top_share`).
+  per pattern, balanced classes, three of them (folds by machine over the training plants
+  together). Its threshold is chosen on the training plants alone (the probability that
+  maximises F1 over the folds' out-of-fold predictions), never on the test plant, and
+  applied to the mean of the three folds' predictions of the test plant (`fit_predict`).
 - The unsupervised baseline: an IsolationForest on the same features, scored against all
   episodes (any pattern), at the training plants' share of episode hours.
 - Baselines on the same hours: a static threshold (one sensor role beyond its warning
@@ -63,45 +63,37 @@ def fit_predict(
     train_x: list[np.ndarray], train_y: list[np.ndarray], test_x: np.ndarray, quick: bool = False,
     groups: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Trains on every training plant and predicts the test rows: (probability, flag). The
-    threshold comes from out-of-fold predictions on the training plants together — three
-    folds by machine (`groups`: each row's machine, unique across plants), so a fold's
-    model has seen every plant but never the machines it predicts — and maximises F1 over
-    them; never from the test plant. The test rows flagged are the same share as the
-    out-of-fold rows that threshold flags (`top_share`). (`quick`: a probability threshold
-    from the training predictions themselves, for the checks that only need a flag.)"""
+    """Trains on every training plant and predicts the test rows: (probability, flag).
+
+    Three models, each fit on two thirds of the training machines (folds by machine:
+    `groups` holds each row's machine, unique across plants, so a fold's model has seen
+    every plant but never the machines it predicts). Their predictions of the machines each
+    left out choose the probability threshold that maximises F1 — never the test plant —
+    and the test rows are scored by the mean of the three models, on the scale that
+    threshold was chosen on, and flagged at it. (A model refit on every training machine
+    scores on another scale when positives are rare, so a cut chosen out of fold flags all
+    or nothing there; carried instead as a share of hours it flags too many or too few where
+    the plants' prevalence differs: FIDELITY.md.) (`quick`: one model, a threshold from its
+    own training predictions, for the checks that only need a flag.)"""
     rounds = ROUNDS["quick"] if quick or QUICK else ROUNDS["full"]
     x, y = np.vstack(train_x), np.concatenate(train_y)
     if y.sum() == 0:
         return np.zeros(len(test_x)), np.zeros(len(test_x), dtype=bool)
-    model = classifier(rounds, y).fit(x, y)
     if groups is not None and not quick:
         held = np.zeros(len(y))
+        p = np.zeros(len(test_x))
         g = np.concatenate(groups)
         for fit_rows, held_rows in GroupKFold(n_splits=FOLDS).split(x, y, g):
             if y[fit_rows].sum() == 0:
                 continue
-            held[held_rows] = classifier(rounds, y[fit_rows]).fit(x[fit_rows], y[fit_rows]).predict_proba(x[held_rows])[:, 1]
-        p = model.predict_proba(test_x)[:, 1]
-        return p, top_share(p, float(np.mean(held >= best_threshold(y, held))))
+            fold = classifier(rounds, y[fit_rows]).fit(x[fit_rows], y[fit_rows])
+            held[held_rows] = fold.predict_proba(x[held_rows])[:, 1]
+            p += fold.predict_proba(test_x)[:, 1] / FOLDS
+        return p, p >= best_threshold(y, held)
+    model = classifier(rounds, y).fit(x, y)
     t = best_threshold(y, model.predict_proba(x)[:, 1])
     p = model.predict_proba(test_x)[:, 1]
     return p, p >= t
-
-
-def top_share(p: np.ndarray, share: float) -> np.ndarray:
-    """Flags the `share` of rows with the highest scores (ties at the cut flagged alike).
-
-    The supervised model's flags: the out-of-fold predictions choose the threshold that
-    maximises F1 on the training plants, and what carries to the test plant is the share of
-    hours that threshold flags, not its probability — the model refit on every training
-    machine scores on another scale than the fold models (rare positives, balanced class
-    weights), so a probability cut from one does not fit the other. The share uses no
-    label of the test plant."""
-    k = int(round(share * len(p)))
-    if k == 0:
-        return np.zeros(len(p), dtype=bool)
-    return p >= np.partition(p, len(p) - k)[len(p) - k]
 
 
 def scores(y: np.ndarray, flag: np.ndarray, p: np.ndarray | None = None) -> dict:
