@@ -172,6 +172,18 @@ impl std::fmt::Display for NotAllowed {
 
 impl std::error::Error for NotAllowed {}
 
+/// The decimal scale of each column of `table`, from the DDL (`DECIMAL(10,4)` → 4, 0 for a
+/// column of another type): what a decimal's digits are when only its value is held.
+pub fn decimal_scales(table: &str) -> Vec<u8> {
+    declared_columns(table)
+        .into_iter()
+        .map(|(_, sql)| {
+            let inner = sql.split_once('(').and_then(|(_, r)| r.strip_suffix(')'));
+            inner.and_then(|i| i.split_once(',')).and_then(|(_, s)| s.trim().parse().ok()).unwrap_or(0)
+        })
+        .collect()
+}
+
 /// The columns of `table` as its DDL declares them, in order: (name, SQL type as written,
 /// e.g. `VARCHAR(50)`, `DECIMAL(15,4)`, `BIGSERIAL`). Outputs that need column types
 /// (Parquet) read them here, so the DDL stays their one definition.

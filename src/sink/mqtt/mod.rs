@@ -209,13 +209,7 @@ pub fn value_columns(table: Table) -> Vec<(usize, String, crate::sink::parquet::
 
 /// The decimal scale of each column of `table`, from the DDL (`DECIMAL(10,4)` → 4).
 pub fn decimal_scales(table: Table) -> Vec<u8> {
-    crate::db::schema::declared_columns(table.name())
-        .into_iter()
-        .map(|(_, sql)| {
-            let inner = sql.split_once('(').and_then(|(_, r)| r.strip_suffix(')'));
-            inner.and_then(|i| i.split_once(',')).and_then(|(_, s)| s.trim().parse().ok()).unwrap_or(0)
-        })
-        .collect()
+    crate::db::schema::decimal_scales(table.name())
 }
 
 /// The text of a cell (an id), or "" for a cell that is not text.

@@ -230,9 +230,9 @@ pub fn series(c: &Console, id: &str, minutes: usize) -> Result<Value, Refused> {
         "step_s": SENSOR_STEP,
         "sensors": sensors,
         "states": states,
-        "scada": t.scada_before(through).map(|r| raw(&r.json)),
+        "scada": t.scada_before(through).map(|r| raw(&r.json())),
         "records": t.events.iter().filter(|r| r.at < through && r.at > through - EVENT_AGE).map(|r| json!({
-            "table": r.table.name(), "row": raw(&r.json),
+            "table": r.table.name(), "row": raw(&r.json()),
         })).collect::<Vec<_>>(),
         "episodes": c.episodes_of(&info.id),
     }))
