@@ -48,8 +48,8 @@ const SCADA_ROWS: usize = AHEAD + 1;
 const EVENTS: usize = 64;
 /// How long a maintenance or fault record is kept and shown: a week. Bounds the records'
 /// memory by the plant's rate of records rather than by how long the stream has run (a
-/// default machine has about 0.2 a day; a ×1000 plant that kept 64 each would hold about
-/// 10 GB after a year).
+/// default machine has about 0.2 a day; a ×1000 plant that kept 64 each of ~830 bytes of
+/// JSON would have held about 13 GB after a year).
 pub const EVENT_AGE: i64 = 7 * crate::clock::DAY;
 /// Readings of a quality other than `good` kept per machine.
 const MARKS: usize = 128;
@@ -168,8 +168,8 @@ pub struct Record {
     pub at: i64,
     pub table: Table,
     /// The row as tagged cells ([`crate::encode::cells`]): a SCADA row about 280 bytes
-    /// against its JSON's 1,060;
-    /// [`Record::json`] spells it as the JSON Lines sink does when a page asks.
+    /// against its JSON's 1,060. [`Record::json`] spells it as the JSON Lines sink does
+    /// when a page asks.
     pub cells: Box<[u8]>,
     /// A SCADA row's OEE (percent), read once here rather than from the row at each poll.
     pub oee: Option<f64>,
