@@ -31,6 +31,7 @@ import urllib.request
 
 import chromium
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -41,6 +42,16 @@ def browser() -> webdriver.Chrome:
 
 def wait(driver, what, seconds=30):
     return WebDriverWait(driver, seconds, poll_frequency=0.2).until(lambda d: what(d))
+
+
+def clicked(driver, css):
+    """Clicks the element `css` names, if it is there; False if it is not, or if the page
+    redrew it between finding and clicking (the console redraws on every poll)."""
+    try:
+        driver.find_element(By.CSS_SELECTOR, css).click()
+        return True
+    except (NoSuchElementException, StaleElementReferenceException):
+        return False
 
 
 TREE = """
@@ -97,7 +108,7 @@ def plant(url, machine, token, out):
         wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".tile:not(.state-unknown)"))
         report["tree"] = driver.execute_script(TREE)
         report.update(driver.execute_script(STATES))
-        driver.find_element(By.CSS_SELECTOR, f'.tile[data-machine="{machine}"]').click()
+        wait(driver, lambda d: clicked(d, f'.tile[data-machine="{machine}"]'))
         wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "figure.sensor[data-last-t]")) > 0)
         report["series"] = driver.execute_script(SERIES)
         wait(driver, lambda d: len(Select(d.find_element(By.ID, "inject-pattern")).options) > 0)
@@ -123,8 +134,7 @@ def plant(url, machine, token, out):
                 listed = [e for e in json.load(r)["episodes"] if str(e["id"]) == episode]
             report["listed"] = listed[0] if listed else None
             # Once it trips, its clear button ends it: the repair ends at once.
-            wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, sel + '[data-phase="fault"] button[data-clear]'), 90)
-            driver.find_element(By.CSS_SELECTOR, sel + " button[data-clear]").click()
+            wait(driver, lambda d: clicked(d, sel + '[data-phase="fault"] button[data-clear]'), 90)
             wait(driver, lambda d: d.find_element(By.ID, "inject-result").get_attribute("data-status"))
             report["cleared"] = int(driver.find_element(By.ID, "inject-result").get_attribute("data-status"))
             report["cleared_text"] = driver.find_element(By.ID, "inject-result").text
