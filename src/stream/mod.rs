@@ -560,6 +560,10 @@ fn release(
     // A rendezvous channel: at most one block waits while another is released.
     let (tx, rx) = mpsc::sync_channel::<Vec<Tick>>(0);
     let step = plan.step;
+    // On a large plant a block is a tick whose rows are large (a gigabyte of JSON at ×1000):
+    // it is generated no earlier than a tick before it is due, once the tick before it is
+    // released, so memory holds one generated tick, not two.
+    let lead_cap = plan.ticks_only.then(|| pace.period(step)).flatten().unwrap_or(Duration::MAX);
     let gen_taps = taps.clone();
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -568,7 +572,7 @@ fn release(
             while !ctl.stopping() {
                 // Generate just in time (memory holds one minute, not two), with a lead of
                 // a few times what the last block took.
-                let lead = (took * 3).max(GENERATION_LEAD);
+                let lead = (took * 3).max(GENERATION_LEAD).min(lead_cap);
                 while let Some(wait) = gen.next_start().and_then(|a| pace.wait_for(a)).filter(|w| *w > lead) {
                     if ctl.stopping() {
                         return;

@@ -33,6 +33,11 @@ impl Pace {
         self.wait_at(t, super::now_secs())
     }
 
+    /// The wall-clock time `secs` simulated seconds take; `None` at max speed.
+    pub fn period(&self, secs: i64) -> Option<Duration> {
+        self.speed.map(|s| Duration::from_secs_f64(secs as f64 / s))
+    }
+
     /// How far (wall-clock seconds) delivery through `t` trails the pace; `None` at max speed.
     pub fn lag(&self, t: i64, now: f64) -> Option<f64> {
         self.speed.map(|_| (now - self.due(t)).max(0.0))
@@ -65,5 +70,8 @@ mod tests {
         assert_eq!(p.wait_at(1_600, 5_000.0), Some(Duration::from_secs(10)), "ten minutes at 60x take ten seconds");
         assert_eq!(p.wait_at(1_600, 5_010.0), None);
         assert_eq!(Pace::new(None, 1_000, 5_000.0).wait_at(9_999_999, 0.0), None);
+        assert_eq!(p.period(600), Some(Duration::from_secs(10)), "ten minutes at 60x take ten seconds");
+        assert_eq!(Pace::new(Some(1.0), 0, 0.0).period(10), Some(Duration::from_secs(10)), "a tick of real time");
+        assert_eq!(Pace::new(None, 1_000, 5_000.0).period(10), None, "max speed paces nothing");
     }
 }
