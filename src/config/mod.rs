@@ -364,6 +364,26 @@ mod tests {
     }
 
     #[test]
+    fn a_plant_ten_thousand_times_the_default_is_admitted_and_no_larger() {
+        let scaled = |k: usize| {
+            format!(
+                "[plant]\nfactories = {}\nlines = {}\nmachines = {}\nsensors = {}\nemployees = {}\nline_products = {}\n",
+                4 * k,
+                20 * k,
+                228 * k,
+                1716 * k,
+                11948 * k,
+                27 * k
+            )
+        };
+        let c = apply(&scaled(10_000)).expect("×10,000 is admitted");
+        assert_eq!((c.plant.machines, c.plant.sensors), (2_280_000, 17_160_000));
+        let err = apply("[plant]\nmachines = 2500001\nsensors = 20000001\n").unwrap_err().to_string();
+        assert!(err.contains("cfg.toml:2: plant.machines: 2500001 is out of range 1..=2500000"), "{err}");
+        assert!(err.contains("cfg.toml:3: plant.sensors: 20000001 is out of range 1..=20000000"), "{err}");
+    }
+
+    #[test]
     fn difficulty_is_realistic_unless_set() {
         assert_eq!(Config::default().faults.difficulty, Difficulty::Realistic);
         assert_eq!(apply("[faults]\ndifficulty = \"easy\"\n").unwrap().faults.difficulty, Difficulty::Easy);

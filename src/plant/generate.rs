@@ -27,21 +27,23 @@ pub struct Settings {
     /// The day the master data describes ("today" for hire dates, calibrations, ...).
     #[serde(deserialize_with = "setting::date")]
     pub reference_date: Date,
-    #[serde(deserialize_with = "setting::int::<_, _, 1, 5000>")]
+    // The counts admit the default plant ×10,000; what one host streams in real time is
+    // bounded by memory instead (BENCHMARKS.md: the largest stream that fits 20 GB).
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 50_000>")]
     pub factories: usize,
-    #[serde(deserialize_with = "setting::int::<_, _, 1, 25_000>")]
-    pub lines: usize,
     #[serde(deserialize_with = "setting::int::<_, _, 1, 250_000>")]
+    pub lines: usize,
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 2_500_000>")]
     pub machines: usize,
-    #[serde(deserialize_with = "setting::int::<_, _, 1, 2_000_000>")]
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 20_000_000>")]
     pub sensors: usize,
-    #[serde(deserialize_with = "setting::int::<_, _, 1, 12_000_000>")]
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 120_000_000>")]
     pub employees: usize,
     #[serde(deserialize_with = "setting::int::<_, _, 1, 20>")]
     pub products: usize,
     #[serde(deserialize_with = "setting::int::<_, _, 1, 10>")]
     pub customers: usize,
-    #[serde(deserialize_with = "setting::int::<_, _, 1, 30_000>")]
+    #[serde(deserialize_with = "setting::int::<_, _, 1, 300_000>")]
     pub line_products: usize,
     #[serde(deserialize_with = "setting::int::<_, _, 1, 80>")]
     pub customer_products: usize,
