@@ -33,7 +33,9 @@ use std::process::ExitCode;
 /// mimalloc, not glibc's malloc: a live stream frees a block's encoded rows every tick and
 /// a machine's day scratch every midnight between long-lived allocations, and glibc's
 /// arenas kept those pages (×20 in real time: 173 MB of RSS against mimalloc's 91 MB, the
-/// same rows). BENCHMARKS.md has the runs, glibc's and jemalloc's.
+/// same rows). BENCHMARKS.md has the runs, glibc's and jemalloc's. The `system-alloc`
+/// feature keeps glibc's, for heap profilers that hook malloc (heaptrack).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
