@@ -28,7 +28,8 @@ pub struct Settings {
     #[serde(deserialize_with = "setting::date")]
     pub reference_date: Date,
     // The counts admit the default plant ×10,000; what one host streams in real time is
-    // bounded by memory instead (BENCHMARKS.md: the largest stream that fits 20 GB).
+    // bounded by its cores and memory instead (BENCHMARKS.md: the largest plant one host
+    // streams).
     #[serde(deserialize_with = "setting::int::<_, _, 1, 50_000>")]
     pub factories: usize,
     #[serde(deserialize_with = "setting::int::<_, _, 1, 250_000>")]

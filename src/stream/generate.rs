@@ -316,7 +316,8 @@ impl<'e> Generator<'e> {
                             taps.run(m, a, b, run, &mut rows);
                             *counters = run.counters();
                             if park {
-                                // It waits for the clock: its generators need not.
+                                // Until its next block the day needs no generators (they are
+                                // remade where they stood).
                                 run.park();
                             }
                         }
