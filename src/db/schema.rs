@@ -173,15 +173,25 @@ impl std::fmt::Display for NotAllowed {
 impl std::error::Error for NotAllowed {}
 
 /// The decimal scale of each column of `table`, from the DDL (`DECIMAL(10,4)` → 4, 0 for a
-/// column of another type): what a decimal's digits are when only its value is held.
-pub fn decimal_scales(table: &str) -> Vec<u8> {
-    declared_columns(table)
-        .into_iter()
-        .map(|(_, sql)| {
-            let inner = sql.split_once('(').and_then(|(_, r)| r.strip_suffix(')'));
-            inner.and_then(|i| i.split_once(',')).and_then(|(_, s)| s.trim().parse().ok()).unwrap_or(0)
-        })
-        .collect()
+/// column of another type): what a decimal's digits are when only its value is held (the
+/// tagged cells that the console and MQTT spell as JSON). Read from the DDL once per table.
+pub fn decimal_scales(table: crate::rows::Table) -> &'static [u8] {
+    static SCALES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    let all = SCALES.get_or_init(|| {
+        crate::rows::Table::ALL
+            .iter()
+            .map(|t| {
+                declared_columns(t.name())
+                    .into_iter()
+                    .map(|(_, sql)| {
+                        let inner = sql.split_once('(').and_then(|(_, r)| r.strip_suffix(')'));
+                        inner.and_then(|i| i.split_once(',')).and_then(|(_, s)| s.trim().parse().ok()).unwrap_or(0)
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    &all[table.index()]
 }
 
 /// The columns of `table` as its DDL declares them, in order: (name, SQL type as written,
@@ -369,6 +379,17 @@ fn sized(ty: &str, name: &str) -> Option<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_scales_come_from_the_ddl() {
+        let cols = crate::rows::Table::SensorData.columns();
+        let s = decimal_scales(crate::rows::Table::SensorData);
+        let at = |c: &str| s[cols.iter().position(|x| *x == c).unwrap()];
+        assert_eq!(s.len(), cols.len());
+        assert!(at("measurement_value") > 0, "measurement_value is a decimal with a scale");
+        assert_eq!(at("sensor_id"), 0);
+        assert_eq!(at("timestamp"), 0);
+    }
 
     fn columns(sql: &str, table: &str) -> Vec<String> {
         let start = sql.find(&format!("CREATE TABLE IF NOT EXISTS {table} (")).unwrap();

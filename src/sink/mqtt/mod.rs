@@ -207,11 +207,6 @@ pub fn value_columns(table: Table) -> Vec<(usize, String, crate::sink::parquet::
         .collect()
 }
 
-/// The decimal scale of each column of `table`, from the DDL (`DECIMAL(10,4)` → 4).
-pub fn decimal_scales(table: Table) -> Vec<u8> {
-    crate::db::schema::decimal_scales(table.name())
-}
-
 /// The text of a cell (an id), or "" for a cell that is not text.
 pub fn text<'a>(cell: &Cell<'a>) -> &'a str {
     match cell {
@@ -395,17 +390,6 @@ pub fn open_live(run: &super::registry::Run) -> Result<Box<dyn Live>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimal_scales_come_from_the_ddl() {
-        let cols = Table::SensorData.columns();
-        let s = decimal_scales(Table::SensorData);
-        let at = |c: &str| s[cols.iter().position(|x| *x == c).unwrap()];
-        assert_eq!(s.len(), cols.len());
-        assert!(at("measurement_value") > 0, "measurement_value is a decimal with a scale");
-        assert_eq!(at("sensor_id"), 0);
-        assert_eq!(at("timestamp"), 0);
-    }
 
     #[test]
     fn every_table_has_its_time_column_as_a_timestamp() {

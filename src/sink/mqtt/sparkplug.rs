@@ -245,7 +245,6 @@ pub struct Sparkplug {
     /// Line id → node.
     lines: HashMap<String, usize>,
     layouts: Vec<Layout>,
-    scales: Vec<Vec<u8>>,
     /// Metric columns of sensor_data and scada_machine_data.
     sensor_columns: Vec<(usize, String, u32)>,
     state_columns: Vec<(usize, String, u32)>,
@@ -497,7 +496,6 @@ impl Sparkplug {
             machines,
             lines,
             layouts: Table::ALL.iter().map(|t| Layout::of(*t)).collect(),
-            scales: Table::ALL.iter().map(|t| super::decimal_scales(*t)).collect(),
             sensor_columns: metric_columns(Table::SensorData),
             state_columns: metric_columns(Table::ScadaMachineData),
             pending: None,
@@ -661,7 +659,7 @@ impl Sparkplug {
                     .ok_or_else(|| anyhow!("{} has no Sparkplug metric", table.name()))?;
                     let mut json = std::mem::take(&mut self.json);
                     json.clear();
-                    let scales = &self.scales[table.index()];
+                    let scales = crate::db::schema::decimal_scales(table);
                     encode_fields(Format::Jsonl, table.columns(), true, &mut json, |c| replay(&row, scales, c));
                     let cell = Cell::Text(&json);
                     let metric = data_metric(alias, at, &cell, historical);

@@ -31,7 +31,6 @@ pub struct Uns {
     /// None once closed.
     conn: Option<Conn>,
     layouts: Vec<Layout>,
-    scales: Vec<Vec<u8>>,
     json: Vec<u8>,
 }
 
@@ -46,7 +45,6 @@ impl Uns {
             run,
             conn: Some(conn),
             layouts: Table::ALL.iter().map(|t| Layout::of(*t)).collect(),
-            scales: Table::ALL.iter().map(|t| super::decimal_scales(*t)).collect(),
             json: Vec::new(),
         })
     }
@@ -89,7 +87,7 @@ impl Uns {
             }
             let (topic, retain) = self.topic(table, &row)?;
             self.json.clear();
-            let scales = &self.scales[table.index()];
+            let scales = crate::db::schema::decimal_scales(table);
             encode_fields(Format::Jsonl, table.columns(), true, &mut self.json, |c| replay(&row, scales, c));
             let conn = self.conn.as_mut().ok_or_else(|| anyhow!("the MQTT connection is closed"))?;
             conn.publish(topic, retain, self.json.clone()).await?;

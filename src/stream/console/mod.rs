@@ -180,19 +180,10 @@ impl Record {
     pub fn json(&self) -> String {
         let cells: Vec<Cell> = Reader::new(&self.cells).collect();
         let mut out = Vec::with_capacity(self.cells.len() * 3);
-        let scales = decimal_scales(self.table);
+        let scales = crate::db::schema::decimal_scales(self.table);
         encode_fields(Format::Jsonl, self.table.columns(), true, &mut out, |c| replay(&cells, scales, c));
         String::from_utf8(out).expect("JSON is UTF-8")
     }
-}
-
-/// The decimal scale of each column of `table` (the tagged cells hold a decimal's value,
-/// the text its digits), read from the DDL once per table.
-fn decimal_scales(table: Table) -> &'static [u8] {
-    static SCALES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
-    let all = SCALES.get_or_init(|| Table::ALL.iter().map(|t| crate::db::schema::decimal_scales(t.name())).collect());
-    let at = Table::ALL.iter().position(|t| *t == table).expect("every table is in Table::ALL");
-    &all[at]
 }
 
 /// A reading whose quality is not `good`.
