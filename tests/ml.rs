@@ -1,7 +1,8 @@
 //! The ml/ pipeline end to end, small (`make ml` runs it on three default plants for 14
 //! days): three one-day Parquet backfills of a tiny plant, two to train on and one to test
-//! on; features, models, baselines, leakage checks, the report. The hours it labels are
-//! counted again here from the test plant's fault labels in CSV.
+//! on; features, models, baselines, leakage checks, the report. The steps it labels (hours,
+//! or ten minutes for the short patterns) are counted again here from the test plant's
+//! fault labels in CSV.
 
 use crate::common;
 
@@ -35,9 +36,9 @@ fn plant(root: &Path, seed: u64) -> PathBuf {
     d
 }
 
-/// Machine-hours of the window that end in each pattern's warning or critical phase, from the
-/// fault labels of a CSV backfill of the same plant.
-fn labelled_hours(d: &Path) -> BTreeMap<String, u64> {
+/// Each episode's pattern and warning and fault instants, from the fault labels of a CSV
+/// backfill of the same plant.
+fn episodes(d: &Path) -> Vec<(String, i64, i64)> {
     ok(genims(d).args(["backfill", "--out", "csv", "--path", "csv"]).args(WINDOW));
     let text = std::fs::read_to_string(d.join("csv/fault_labels.csv")).unwrap();
     let mut lines = text.lines();
@@ -45,12 +46,21 @@ fn labelled_hours(d: &Path) -> BTreeMap<String, u64> {
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let (pattern, warning, fault) = (col("pattern"), col("warning_time"), col("fault_time"));
     let secs = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").unwrap().and_utc().timestamp();
+    lines
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            (f[pattern].to_owned(), secs(f[warning]), secs(f[fault]))
+        })
+        .collect()
+}
+
+/// Machine-steps of `step` seconds in the window that end in each pattern's warning or
+/// critical phase.
+fn labelled_steps(episodes: &[(String, i64, i64)], step: i64) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
-        let (w, e) = (secs(f[warning]), secs(f[fault]));
-        let hours = (0..24).map(|k| START + k * 3600).filter(|h| h + 3600 >= w && h + 3600 < e).count() as u64;
-        *out.entry(f[pattern].to_owned()).or_insert(0) += hours;
+    for (pattern, w, e) in episodes {
+        let ends = (1..=86_400 / step).map(|k| START + k * step);
+        *out.entry(pattern.clone()).or_insert(0) += ends.filter(|end| end >= w && end < e).count() as u64;
     }
     out
 }
@@ -83,11 +93,30 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
     }
     assert!(report["features"].as_u64().unwrap() > 100, "features per sensor role and state: {}", report["features"]);
 
-    let want = labelled_hours(&test);
+    let episodes = episodes(&test);
     let cross = report["cross_plant"].as_object().unwrap();
-    assert!(!want.is_empty(), "the test plant has fault episodes");
-    for (pattern, hours) in &want {
-        assert_eq!(cross[pattern]["test_hours"], *hours, "{pattern}: the hours labelled from fault_labels");
+    assert!(!episodes.is_empty(), "the test plant has fault episodes");
+    let (hours, ten_minutes) = (labelled_steps(&episodes, 3600), labelled_steps(&episodes, 600));
+    for (pattern, r) in cross {
+        let want = match r["step_minutes"].as_u64() {
+            Some(60) => hours.get(pattern),
+            Some(10) => ten_minutes.get(pattern),
+            other => panic!("{pattern}: a step of {other:?} minutes"),
+        };
+        assert_eq!(r["test_rows"], want.copied().unwrap_or(0), "{pattern}: the steps labelled from fault_labels");
+    }
+    let fine: Vec<&String> = cross.keys().filter(|p| cross[*p]["step_minutes"] == 10).collect();
+    assert!(
+        !fine.is_empty() && fine.len() < cross.len(),
+        "short patterns on ten-minute steps, the rest on hours: {fine:?}"
+    );
+    for (name, rows) in report["rows_fine"].as_object().unwrap() {
+        // A gateway's gap (a labelled data-quality defect) can empty a machine's ten minutes.
+        let rows = rows.as_u64().unwrap();
+        assert!(
+            (32 * 143..=32 * 144).contains(&rows),
+            "{name}: {rows} rows, one per machine and ten minutes with readings"
+        );
     }
     for (pattern, r) in cross {
         for model in ["model", "static_threshold", "random", "isolation_forest", "shuffled_labels", "shortcut_features"]

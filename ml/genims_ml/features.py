@@ -1,4 +1,5 @@
-"""Features per machine-hour, aggregated in DuckDB from a genims Parquet backfill.
+"""Features per machine and step (an hour, or ten minutes), aggregated in DuckDB from a
+genims Parquet backfill.
 
 A plant is one directory of `genims backfill --out parquet` (Hive layout) plus the plant's
 master data (`genims seed --out json`). Only what a plant's own systems observe goes into
@@ -6,14 +7,19 @@ the model's features: each sensor's measured value (by role: the sensor's name, 
 Bearing Vibration"), and the machine's SCADA state. Columns genims derives from its own
 knowledge (anomaly_score, is_anomaly, status) are left to the leakage checks.
 
-Per machine, hour and sensor role:
-- mean, standard deviation, lowest and highest of the readings in the hour, their slope
-  within it, and the mean of its last ten minutes;
-- the mean and slope of the hourly means over the last 6 and 24 hours;
-- the hour's mean and 6-hour slope minus the median of the same line's machines that hour.
-Per machine and hour: the share of the hour's SCADA minutes in each machine state, and the
+Per machine, step and sensor role:
+- mean, standard deviation, lowest and highest of the readings in the step, their slope
+  within it (per hour), and the mean of its last sixth (ten minutes of an hour);
+- the mean and slope of the step means over the last 6 and 24 hours;
+- the step's mean and 6-hour slope minus the median of the same line's machines then.
+Per machine and step: the share of the step's SCADA minutes in each machine state, and the
 sensor furthest from its own last 24 hours (`_worst_sensor`), whatever its role.
-An hour's label is the phase at its end, when its features are complete.
+A step's label is the phase at its end, when its features are complete.
+
+The step is an hour (`HOUR`) for every pattern; the patterns whose episodes last a few
+hours are scored on ten-minute steps as well (`FINE`, chosen in `__main__`), where an
+hour holds too few labelled instants to learn or cut on. The column `hour` and
+`Plant.hour` hold the step's start whatever its length.
 """
 
 from __future__ import annotations
@@ -24,18 +30,21 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-WINDOWS = (6, 24)
-TAIL_MINUTES = 10  # the end of an hour, where a fast fault shows first
+WINDOWS = (6, 24)  # hours
+HOUR, FINE = 3600, 600  # the steps, in seconds
+TAIL_SHARE = 6  # a step's last sixth (an hour's last ten minutes), where a fast fault shows first
+# The raw columns the static threshold reads, all a fine-step plant aggregates.
+STATIC_COLUMNS = ("sensor_data.is_above_warning", "sensor_data.is_below_warning")
 STATES = ("running", "idle", "setup", "fault", "maintenance", "stopped", "starved", "blocked")
 
 
 @dataclass
 class Plant:
-    """One plant's machine-hours: identity columns, features, and per-pattern labels."""
+    """One plant's machine-steps: identity columns, features, and per-pattern labels."""
 
     name: str
     machine: np.ndarray  # machine_id per row
-    hour: np.ndarray  # hour start, epoch seconds
+    hour: np.ndarray  # the step's start, epoch seconds
     context: dict[str, np.ndarray]  # machine_type, line_id, hour of day, day of week
     features: np.ndarray  # rows × len(feature_names), NaN where a machine has no such sensor
     feature_names: list[str]
@@ -43,6 +52,7 @@ class Plant:
     labels: dict[str, np.ndarray]  # pattern -> 0/1 per row (warning or critical phase)
     episodes: list[dict]  # fault_labels rows: machine, pattern, warning, fault (epoch s)
     fault_rate: float = 0.0  # the backfill's --fault-rate, a shortcut feature
+    step: int = HOUR  # seconds per row
 
 
 def _floats(x) -> np.ndarray:
@@ -60,8 +70,23 @@ def _dataset(dir_: str, table: str) -> str:
     return f"read_parquet('{pattern}', hive_partitioning = {str(split).lower()})"
 
 
-def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | None = None) -> Plant:
-    """Reads one plant: its features, the raw columns' hourly aggregates, and its labels."""
+def _bucket(step: int, column: str = "timestamp") -> str:
+    """The epoch second at which a step of `step` seconds holding `column` starts."""
+    return f"epoch(time_bucket(INTERVAL '{step} seconds', {column}))::BIGINT"
+
+
+def _in_tail(step: int, column: str = "timestamp") -> str:
+    """True for an instant in the last sixth of its step."""
+    return f"epoch({column}) - {_bucket(step, column)} >= {step - step // TAIL_SHARE}"
+
+
+def load(
+    dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | None = None,
+    step: int = HOUR, raw: tuple[str, ...] | None = None,
+) -> Plant:
+    """Reads one plant on steps of `step` seconds: its features, the raw columns' aggregates
+    per step (those in `raw`, or every one), and its labels. Features of an hourly plant are
+    float64, of a finer one float32 (six times the rows)."""
     con = con or duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -77,15 +102,15 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
         SELECT m.machine_id, m.machine_type, m.line_id FROM (
           SELECT unnest(machines) AS m FROM read_json('{master}', maximum_object_size = 1000000000))"""
     )
-    # One row per machine, hour and role; readings averaged over a machine's sensors of a role.
+    # One row per machine, step and role; readings averaged over a machine's sensors of a role.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE hourly AS
         SELECT d.machine_id, any_value(d.line_id) AS line_id,
-               epoch(date_trunc('hour', d.timestamp))::BIGINT AS hour, r.role,
+               {_bucket(step, "d.timestamp")} AS hour, r.role,
                avg(d.measurement_value) AS mean, stddev_samp(d.measurement_value) AS sd,
                regr_slope(d.measurement_value, epoch(d.timestamp) / 3600.0) AS slope,
                min(d.measurement_value) AS low, max(d.measurement_value) AS high,
-               avg(d.measurement_value) FILTER (WHERE minute(d.timestamp) >= {60 - TAIL_MINUTES}) AS tail
+               avg(d.measurement_value) FILTER (WHERE {_in_tail(step, "d.timestamp")}) AS tail
         FROM {sensors} d JOIN master_sensors r USING (sensor_id)
         GROUP BY d.machine_id, hour, r.role"""
     )
@@ -93,7 +118,7 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
         f"avg(mean) OVER w{w} AS mean_{w}h, regr_slope(mean, hour / 3600.0) OVER w{w} AS slope_{w}h" for w in WINDOWS
     )
     windows = ", ".join(
-        f"w{w} AS (PARTITION BY machine_id, role ORDER BY hour RANGE BETWEEN {(w - 1) * 3600} PRECEDING AND CURRENT ROW)"
+        f"w{w} AS (PARTITION BY machine_id, role ORDER BY hour RANGE BETWEEN {w * 3600 - step} PRECEDING AND CURRENT ROW)"
         for w in WINDOWS
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE rolled AS SELECT *, {rolled} FROM hourly WINDOW {windows}")
@@ -108,7 +133,7 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
         "mean_6h", "slope_6h", "mean_24h", "slope_24h", "mean_vs_line", "slope_6h_vs_line",
     ]
     roles = [r[0] for r in con.execute("SELECT DISTINCT role FROM stats ORDER BY role").fetchall()]
-    # The rows: every machine-hour with readings.
+    # The rows: every machine-step with readings.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE rows AS
         SELECT DISTINCT h.machine_id, h.hour, m.machine_type, m.line_id
@@ -117,6 +142,7 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
     base = con.execute("SELECT machine_id, hour, machine_type, line_id FROM rows ORDER BY machine_id, hour").fetchnumpy()
     n = len(base["hour"])
     index = {(m, h): i for i, (m, h) in enumerate(zip(base["machine_id"], base["hour"]))}
+    dtype = np.float64 if step == HOUR else np.float32
     names: list[str] = []
     blocks: list[np.ndarray] = []
     data = con.execute(f"SELECT machine_id, hour, role, {', '.join(stats)} FROM stats").fetchnumpy()
@@ -125,31 +151,19 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
     for role in roles:
         pick = role_of == role
         for s in stats:
-            col = np.full(n, np.nan)
+            col = np.full(n, np.nan, dtype=dtype)
             col[where[pick]] = _floats(data[s])[pick]
             names.append(f"{role}: {s}")
             blocks.append(col)
-    state = con.execute(
-        f"""SELECT machine_id, epoch(date_trunc('hour', timestamp))::BIGINT AS hour, machine_state, count(*) AS minutes
-        FROM {scada} GROUP BY ALL"""
-    ).fetchnumpy()
-    totals: dict[int, float] = {}
-    for m, h, minutes in zip(state["machine_id"], state["hour"], state["minutes"]):
-        if (m, h) in index:
-            totals[index[(m, h)]] = totals.get(index[(m, h)], 0) + minutes
-    for st in STATES:
-        col = np.full(n, np.nan)
-        for m, h, s, minutes in zip(state["machine_id"], state["hour"], state["machine_state"], state["minutes"]):
-            i = index.get((m, h))
-            if i is not None:
-                col[i] = (0 if np.isnan(col[i]) else col[i]) + (minutes / totals[i] if s == st else 0)
-        names.append(f"state: {st}")
-        blocks.append(col)
-    for feature, col in _worst_sensor(con, sensors, index, n).items():
+    for feature, col in _state_shares(con, scada, index, n, step).items():
         names.append(feature)
-        blocks.append(col)
-    features = np.column_stack(blocks) if blocks else np.zeros((n, 0))
-    columns = _raw_columns(con, sensors, scada, index, n)
+        blocks.append(col.astype(dtype))
+    for feature, col in _worst_sensor(con, sensors, index, n, step).items():
+        names.append(feature)
+        blocks.append(col.astype(dtype))
+    features = np.column_stack(blocks) if blocks else np.zeros((n, 0), dtype=dtype)
+    del blocks
+    columns = _raw_columns(con, sensors, scada, index, n, step, raw)
     episodes = con.execute(
         f"""SELECT machine_id, pattern, epoch(warning_time)::BIGINT AS warning, epoch(fault_time)::BIGINT AS fault,
                    epoch(onset_time)::BIGINT AS onset
@@ -159,7 +173,7 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
         {"machine": m, "pattern": p, "warning": int(w), "fault": int(f), "onset": int(o)}
         for m, p, w, f, o in zip(episodes["machine_id"], episodes["pattern"], episodes["warning"], episodes["fault"], episodes["onset"])
     ]
-    label = _labels(base["machine_id"], base["hour"], episode_list)
+    label = _labels(base["machine_id"], base["hour"], episode_list, step)
     hours = base["hour"].astype(np.int64)
     context = {
         "machine_id": base["machine_id"],
@@ -168,10 +182,32 @@ def load(dir_: str, master: str, name: str, con: duckdb.DuckDBPyConnection | Non
         "hour_of_day": (hours % 86400) // 3600,
         "day_of_week": ((hours // 86400) + 3) % 7,  # 1970-01-01 was a Thursday
     }
-    return Plant(name, base["machine_id"], hours, context, features, names, columns, label, episode_list)
+    return Plant(name, base["machine_id"], hours, context, features, names, columns, label, episode_list, step=step)
 
 
-def _worst_sensor(con, sensors: str, index: dict, n: int) -> dict[str, np.ndarray]:
+def _state_shares(con, scada: str, index: dict, n: int, step: int) -> dict[str, np.ndarray]:
+    """Per machine-step, the share of its SCADA minutes in each machine state."""
+    state = con.execute(
+        f"""SELECT machine_id, {_bucket(step)} AS hour, machine_state, count(*) AS minutes
+        FROM {scada} GROUP BY ALL"""
+    ).fetchnumpy()
+    where = np.array([index.get((m, h), -1) for m, h in zip(state["machine_id"], state["hour"])], dtype=np.int64)
+    keep = where >= 0
+    minutes = _floats(state["minutes"])
+    totals = np.zeros(n)
+    np.add.at(totals, where[keep], minutes[keep])
+    seen = np.zeros(n, dtype=bool)
+    seen[where[keep]] = True
+    out = {}
+    for st in STATES:
+        col = np.where(seen, 0.0, np.nan)
+        pick = keep & (state["machine_state"] == st)
+        np.add.at(col, where[pick], minutes[pick] / totals[where[pick]])
+        out[f"state: {st}"] = col
+    return out
+
+
+def _worst_sensor(con, sensors: str, index: dict, n: int, step: int) -> dict[str, np.ndarray]:
     """Per machine-hour, the sensor furthest from its own last 24 hours, whatever its role.
 
     Each sensor's hour is held against the same sensor's previous 24 hours (the hours before,
@@ -186,17 +222,17 @@ def _worst_sensor(con, sensors: str, index: dict, n: int) -> dict[str, np.ndarra
     rather than role by role."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE sensor_hours AS
-        SELECT machine_id, sensor_id, epoch(date_trunc('hour', timestamp))::BIGINT AS hour, count(*) AS n,
+        SELECT machine_id, sensor_id, {_bucket(step)} AS hour, count(*) AS n,
                avg(measurement_value) AS mean, stddev_samp(measurement_value) AS sd,
                max(measurement_value) - min(measurement_value) AS span,
-               avg(measurement_value) FILTER (WHERE minute(timestamp) >= {60 - TAIL_MINUTES}) AS tail,
+               avg(measurement_value) FILTER (WHERE {_in_tail(step)}) AS tail,
                count(*) FILTER (WHERE measurement_value < r.range_min OR measurement_value > r.range_max) AS beyond
         FROM {sensors} JOIN master_sensors r USING (sensor_id) GROUP BY ALL"""
     )
     # The historian's nominal readings per sensor-hour: the most common count.
     nominal = con.execute("SELECT mode(n) FROM sensor_hours").fetchone()[0] or 1
-    before = "(PARTITION BY sensor_id ORDER BY hour RANGE BETWEEN 86400 PRECEDING AND 3600 PRECEDING)"
-    day = "(PARTITION BY sensor_id ORDER BY hour RANGE BETWEEN 82800 PRECEDING AND CURRENT ROW)"
+    before = f"(PARTITION BY sensor_id ORDER BY hour RANGE BETWEEN 86400 PRECEDING AND {step} PRECEDING)"
+    day = f"(PARTITION BY sensor_id ORDER BY hour RANGE BETWEEN {86400 - step} PRECEDING AND CURRENT ROW)"
     data = con.execute(
         f"""WITH usual AS (
           SELECT *, avg(mean) OVER w AS mean_24h, avg(sd) OVER w AS sd_24h, avg(span) OVER w AS span_24h,
@@ -231,9 +267,9 @@ def _worst_sensor(con, sensors: str, index: dict, n: int) -> dict[str, np.ndarra
     return out
 
 
-def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict]) -> dict[str, np.ndarray]:
+def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict], step: int) -> dict[str, np.ndarray]:
     """Per pattern: 1 where the machine is in the episode's warning or critical phase
-    ([warning_time, fault_time)) at the end of the hour — the instant the hour's features
+    ([warning_time, fault_time)) at the end of the step — the instant the step's features
     are complete, so that no feature holds a minute after the label's fault."""
     out: dict[str, np.ndarray] = {}
     by_machine: dict[str, np.ndarray] = {}
@@ -245,12 +281,15 @@ def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict]) -> di
         if rows is None:
             continue
         h = hours[rows]
-        y[rows[(h + 3600 >= e["warning"]) & (h + 3600 < e["fault"])]] = 1
+        y[rows[(h + step >= e["warning"]) & (h + step < e["fault"])]] = 1
     return out
 
 
-def _raw_columns(con, sensors: str, scada: str, index: dict, n: int) -> dict[str, dict[str, np.ndarray]]:
-    """Every column of sensor_data and scada_machine_data reduced per machine-hour, for the
+def _raw_columns(
+    con, sensors: str, scada: str, index: dict, n: int, step: int, only: tuple[str, ...] | None
+) -> dict[str, dict[str, np.ndarray]]:
+    """Every column of sensor_data and scada_machine_data (or those in `only`, as
+    `table.column`) reduced per machine-step, for the
     column ablation: numbers averaged, flags as the share true, text as the share of rows
     that differ from the column's most common value. A sensor_data column is one value per
     sensor role (rows × roles, as the model's own features are), so that each is held
@@ -258,12 +297,14 @@ def _raw_columns(con, sensors: str, scada: str, index: dict, n: int) -> dict[str
     out: dict[str, dict[str, np.ndarray]] = {}
     skip = {"sensor_data_id", "scada_id", "machine_id", "line_id", "factory_id", "sensor_id", "timestamp", "created_at", "date"}
     for table, source in (("sensor_data", sensors), ("scada_machine_data", scada)):
-        exprs = _column_aggregates(con, source, skip)
+        exprs = _column_aggregates(con, source, skip, table, only)
+        if not exprs:
+            continue
         by_role = table == "sensor_data"
         source_sql = f"{source} d JOIN master_sensors r USING (sensor_id)" if by_role else source
         role = ", r.role" if by_role else ""
         data = con.execute(
-            f"SELECT machine_id, epoch(date_trunc('hour', timestamp))::BIGINT AS hour{role}, {', '.join(exprs)} "
+            f"SELECT machine_id, {_bucket(step)} AS hour{role}, {', '.join(exprs)} "
             f"FROM {source_sql} GROUP BY ALL"
         ).fetchnumpy()
         where = np.array([index.get((m, h), -1) for m, h in zip(data["machine_id"], data["hour"])], dtype=np.int64)
@@ -285,12 +326,12 @@ def _raw_columns(con, sensors: str, scada: str, index: dict, n: int) -> dict[str
     return out
 
 
-def _column_aggregates(con, source: str, skip: set[str]) -> list[str]:
-    """One aggregate per column of `source`, as _raw_columns describes."""
+def _column_aggregates(con, source: str, skip: set[str], table: str, only: tuple[str, ...] | None) -> list[str]:
+    """One aggregate per column of `source` (those of `only`), as _raw_columns describes."""
     kinds = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall())
     exprs = []
     for c, k in kinds.items():
-        if c in skip:
+        if c in skip or (only is not None and f"{table}.{c}" not in only):
             continue
         q = f'"{c}"'
         if k in ("DOUBLE", "INTEGER", "BIGINT"):

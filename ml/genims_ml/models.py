@@ -1,4 +1,4 @@
-"""Models, scores and leakage checks on machine-hours.
+"""Models, scores and leakage checks on machine-steps (hours, or ten minutes).
 
 - The supervised model: scikit-learn's histogram gradient boosting, one binary classifier
   per pattern, balanced classes, three of them (folds by machine over the training plants
@@ -13,6 +13,10 @@
   pattern's training prevalence).
 - Leakage checks: shuffled labels; a model of shortcut features only (machine, machine
   type, line, hour of day, day of week, fault rate); and every raw column alone.
+
+On ten-minute steps a model trains on every positive row and a seeded sixth of the
+negative ones (`fit_rows`: as many rows as an hourly plant has), and is scored — out of
+fold and on the test plant — on every row.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ SEED = 20251219
 ROUNDS = {"full": 150, "quick": 30}
 FOLDS = 3  # out-of-fold folds (by machine) for the supervised threshold
 QUICK = False  # set by --quick
+CHUNK = 100_000  # rows predicted at once (scikit-learn copies them as float64)
 
 
 def classifier(rounds: int, y: np.ndarray) -> HistGradientBoostingClassifier:
@@ -59,9 +64,23 @@ def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float(candidates[int(np.argmax(scores))])
 
 
+def fit_rows(y: np.ndarray, negatives: float, key: int = 0) -> np.ndarray:
+    """The rows a model is fit on: every positive, and each negative with probability
+    `negatives` (seeded; all of them at 1)."""
+    if negatives >= 1:
+        return np.arange(len(y))
+    keep = (y != 0) | (np.random.default_rng([SEED, key]).random(len(y)) < negatives)
+    return np.flatnonzero(keep)
+
+
+def proba(model, x: np.ndarray) -> np.ndarray:
+    """The model's probability of the positive class for every row, a chunk at a time."""
+    return np.concatenate([model.predict_proba(x[i : i + CHUNK])[:, 1] for i in range(0, len(x), CHUNK)] or [np.zeros(0)])
+
+
 def fit_predict(
     train_x: list[np.ndarray], train_y: list[np.ndarray], test_x: np.ndarray, quick: bool = False,
-    groups: list[np.ndarray] | None = None,
+    groups: list[np.ndarray] | None = None, negatives: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Trains on every training plant and predicts the test rows: (probability, flag).
 
@@ -74,7 +93,8 @@ def fit_predict(
     scores on another scale when positives are rare, so a cut chosen out of fold flags all
     or nothing there; carried instead as a share of hours it flags too many or too few where
     the plants' prevalence differs: FIDELITY.md.) (`quick`: one model, a threshold from its
-    own training predictions, for the checks that only need a flag.)"""
+    own training predictions, for the checks that only need a flag.) Each model is fit on
+    `fit_rows(…, negatives)` of its rows; out-of-fold and test predictions cover them all."""
     rounds = ROUNDS["quick"] if quick or QUICK else ROUNDS["full"]
     x, y = np.vstack(train_x), np.concatenate(train_y)
     if y.sum() == 0:
@@ -83,16 +103,18 @@ def fit_predict(
         held = np.zeros(len(y))
         p = np.zeros(len(test_x))
         g = np.concatenate(groups)
-        for fit_rows, held_rows in GroupKFold(n_splits=FOLDS).split(x, y, g):
-            if y[fit_rows].sum() == 0:
+        for k, (fold_rows, held_rows) in enumerate(GroupKFold(n_splits=FOLDS).split(x, y, g)):
+            fold_rows = fold_rows[fit_rows(y[fold_rows], negatives, k)]
+            if y[fold_rows].sum() == 0:
                 continue
-            fold = classifier(rounds, y[fit_rows]).fit(x[fit_rows], y[fit_rows])
-            held[held_rows] = fold.predict_proba(x[held_rows])[:, 1]
-            p += fold.predict_proba(test_x)[:, 1] / FOLDS
+            fold = classifier(rounds, y[fold_rows]).fit(x[fold_rows], y[fold_rows])
+            held[held_rows] = proba(fold, x[held_rows])
+            p += proba(fold, test_x) / FOLDS
         return p, p >= best_threshold(y, held)
-    model = classifier(rounds, y).fit(x, y)
-    t = best_threshold(y, model.predict_proba(x)[:, 1])
-    p = model.predict_proba(test_x)[:, 1]
+    rows = fit_rows(y, negatives)
+    model = classifier(rounds, y[rows]).fit(x[rows], y[rows])
+    t = best_threshold(y, proba(model, x))
+    p = proba(model, test_x)
     return p, p >= t
 
 
@@ -108,21 +130,21 @@ def scores(y: np.ndarray, flag: np.ndarray, p: np.ndarray | None = None) -> dict
 
 
 def episodes_caught(plant, pattern: str, flag: np.ndarray) -> dict:
-    """Episode recall (an episode is caught if an hour that ends in its warning or critical
-    phase is flagged) and the median lead time, from the end of the first flagged hour to the
-    fault, in hours. An episode whose phase holds no hour's end is not counted."""
+    """Episode recall (an episode is caught if a step that ends in its warning or critical
+    phase is flagged) and the median lead time, from the end of the first flagged step to the
+    fault, in hours. An episode whose phase holds no step's end is not counted."""
     leads, total = [], 0
+    end = plant.hour + plant.step
     for e in plant.episodes:
         if e["pattern"] != pattern:
             continue
-        end = plant.hour + 3600
         rows = np.flatnonzero((plant.machine == e["machine"]) & (end >= e["warning"]) & (end < e["fault"]))
         if len(rows) == 0:
             continue  # the phase lies outside the window
         total += 1
         hit = rows[flag[rows]]
         if len(hit):
-            leads.append((e["fault"] - plant.hour[hit].min() - 3600) / 3600)
+            leads.append((e["fault"] - plant.hour[hit].min() - plant.step) / 3600)
     return {
         "episodes": total,
         "episode_recall": (len(leads) / total) if total else None,
@@ -132,7 +154,7 @@ def episodes_caught(plant, pattern: str, flag: np.ndarray) -> dict:
 
 def static_threshold(train, train_y: list[np.ndarray], test) -> tuple[np.ndarray, str]:
     """The static rule a dashboard would pick with hindsight on the training plants: one
-    sensor role beyond its warning limit (above or below) for at least half of the hour,
+    sensor role beyond its warning limit (above or below) for at least half of the step,
     the role and side whose flags score the best F1 on the training plants."""
     y = np.concatenate(train_y)
     best = (-1.0, None, None)
@@ -146,7 +168,8 @@ def static_threshold(train, train_y: list[np.ndarray], test) -> tuple[np.ndarray
     if best[1] is None:
         return np.zeros(len(test.hour), dtype=bool), "none"
     _, column, role, side = best
-    return _beyond(test, column, role), f"{role} {side} its warning limit for half the hour"
+    step = "hour" if test.step == 3600 else f"{test.step // 60} minutes"
+    return _beyond(test, column, role), f"{role} {side} its warning limit for half the {step}"
 
 
 def _beyond(plant, column: str, role: str) -> np.ndarray:
@@ -158,13 +181,19 @@ def random_flags(n: int, rate: float, key: int) -> np.ndarray:
     return np.random.default_rng([SEED, key]).random(n) < rate
 
 
-def isolation_forest(train_x: list[np.ndarray], train_any: list[np.ndarray], test_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Anomaly scores of the test rows and flags at the training plants' episode-hour share."""
-    x = np.nan_to_num(np.vstack(train_x))
-    share = float(np.concatenate(train_any).mean()) or 0.01
+def isolation_forest(
+    train_x: list[np.ndarray], train_any: list[np.ndarray], test_x: np.ndarray, share_of_rows: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Anomaly scores of the test rows and flags at the training plants' episode-step share
+    (fit on a seeded `share_of_rows` of the training rows: each tree samples 256 anyway)."""
+    y = np.concatenate(train_any)
+    rows = np.flatnonzero(np.random.default_rng(SEED).random(len(y)) < share_of_rows) if share_of_rows < 1 else slice(None)
+    x = np.nan_to_num(np.vstack(train_x)[rows])
+    share = float(y.mean()) or 0.01
     model = IsolationForest(n_estimators=200, contamination=min(max(share, 0.001), 0.5), random_state=SEED).fit(x)
-    score = -model.score_samples(np.nan_to_num(test_x))
-    return score, model.predict(np.nan_to_num(test_x)) == -1
+    del x
+    score = np.concatenate([-model.score_samples(np.nan_to_num(test_x[i : i + CHUNK])) for i in range(0, len(test_x), CHUNK)])
+    return score, score > -model.offset_
 
 
 def shortcut_features(plant, vocab: dict[str, dict]) -> np.ndarray:

@@ -12,23 +12,26 @@ def markdown(r: dict) -> str:
         "# genims-ml report",
         "",
         f"Trained on {', '.join(r['train'])}; tested on {r['test']} (fault rate {r['fault_rate']}). "
-        f"Machine-hours: {', '.join(f'{k} {v:,}' for k, v in r['rows'].items())}; {r['features']} features. "
-        f"{r['seconds']} s.",
+        f"Machine-hours: {', '.join(f'{k} {v:,}' for k, v in r['rows'].items())}"
+        + (f"; machine-ten-minutes: {', '.join(f'{k} {v:,}' for k, v in r['rows_fine'].items())}" if "rows_fine" in r else "")
+        + f"; {r['features']} features. {r['seconds']} s.",
         "",
         "## Cross-plant test",
         "",
-        "Per pattern, hour by hour (label: the machine is in the pattern's warning or critical phase), "
-        "and per episode (caught if an hour of its warning or critical phase is flagged; lead time from "
-        "the first flagged hour to the fault).",
+        "Per pattern, step by step (label: the machine is in the pattern's warning or critical phase at the "
+        "step's end), and per episode (caught if a step ending in its warning or critical phase is flagged; "
+        "lead time from the end of the first flagged step to the fault). A step is an hour, or ten minutes "
+        f"for a pattern whose median training episode spends under {r.get('fine_below_hours', 0):g} h in its "
+        "warning and critical phases.",
         "",
-        "| pattern | test hours | episodes | model P | R | F1 | PR-AUC | episode recall | median lead h "
+        "| pattern | step min | test steps | episodes | model P | R | F1 | PR-AUC | episode recall | median lead h "
         "| static F1 | random F1 | IsolationForest F1 / PR-AUC | shuffled F1 | shortcut F1 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p, x in sorted(r["cross_plant"].items()):
         m = x["model"]
         lines.append(
-            f"| {p} | {x['test_hours']} | {m['episodes']} | {_f(m['precision'])} | {_f(m['recall'])} | "
+            f"| {p} | {x['step_minutes']} | {x['test_rows']} | {m['episodes']} | {_f(m['precision'])} | {_f(m['recall'])} | "
             f"**{_f(m['f1'])}** | {_f(m.get('pr_auc'))} | {_f(m['episode_recall'])} | {_f(m['median_lead_h'], 1)} | "
             f"{_f(x['static_threshold']['f1'])} | {_f(x['random']['f1'])} | "
             f"{_f(x['isolation_forest']['f1'])} / {_f(x['isolation_forest'].get('pr_auc'))} | "
@@ -46,7 +49,8 @@ def markdown(r: dict) -> str:
     if "ablation" in r:
         flagged = r["ablation"]["beyond_the_readings"]
         tried = sorted(r["ablation"]["f1"])
-        lines += ["", "### Every column alone", "", f"{len(tried)} columns tried: {', '.join(f'`{c}`' for c in tried)}.", ""]
+        lines += ["", "### Every column alone", "", f"On hours, every pattern. {len(tried)} columns tried: "
+                  f"{', '.join(f'`{c}`' for c in tried)}.", ""]
         if flagged:
             lines += [
                 "Columns that alone predict a pattern better than the readings' own value "
@@ -58,8 +62,10 @@ def markdown(r: dict) -> str:
             lines += [f"| {x['column']} | {x['pattern']} | {x['f1']:.2f} | {x['measurement_value_f1']:.2f} |" for x in flagged]
         else:
             lines.append("No column alone predicts a pattern better than the readings' own value does.")
-    lines += ["", "## Time split", "", "Each plant's first 70 % of hours trains, the last 30 % tests.", "",
-              "| pattern | P | R | F1 | PR-AUC |", "|---|---:|---:|---:|---:|"]
+    lines += ["", "## Time split", "", "Each plant's first 70 % of steps trains, the last 30 % tests.", "",
+              "| pattern | step min | P | R | F1 | PR-AUC |", "|---|---:|---:|---:|---:|---:|"]
     for p, x in sorted(r["time_split"].items()):
-        lines.append(f"| {p} | {_f(x['precision'])} | {_f(x['recall'])} | {_f(x['f1'])} | {_f(x.get('pr_auc'))} |")
+        lines.append(
+            f"| {p} | {x['step_minutes']} | {_f(x['precision'])} | {_f(x['recall'])} | {_f(x['f1'])} | {_f(x.get('pr_auc'))} |"
+        )
     return "\n".join(lines) + "\n"
