@@ -73,15 +73,18 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
     let test = plant(root, 7);
     // scikit-learn's OpenMP workers sleep while they wait: beside the other suites, spinning
     // workers slowed this test tenfold (22 s alone, 243 s in make test) and the
-    // suites running with it.
+    // suites running with it. One thread: the other suites have the second core.
     let out = std::process::Command::new(ml_python())
         .current_dir(root)
         .env("OMP_WAIT_POLICY", "PASSIVE")
+        .env("OMP_NUM_THREADS", "1")
         .args(["-m", "genims_ml", "--train"])
         .args(&train)
         .arg("--test")
         .arg(&test)
         .args(["--fault-rate", "1", "--quick", "--ablate", "sensor_data.measurement_value,sensor_data.anomaly_score"])
+        // Two long patterns (hours) and two short ones (ten minutes) of the tiny plants.
+        .args(["--patterns", "bearing_failure,sensor_drift,coolant_failure,pneumatic_leak"])
         .args(["--report", "REPORT.md", "--json", "report.json"])
         .output()
         .unwrap();
@@ -97,6 +100,12 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
     let cross = report["cross_plant"].as_object().unwrap();
     assert!(!episodes.is_empty(), "the test plant has fault episodes");
     let (hours, ten_minutes) = (labelled_steps(&episodes, 3600), labelled_steps(&episodes, 600));
+    let learnt: Vec<&str> = cross.keys().map(String::as_str).collect();
+    assert_eq!(
+        learnt,
+        ["bearing_failure", "coolant_failure", "pneumatic_leak", "sensor_drift"],
+        "the patterns asked for"
+    );
     for (pattern, r) in cross {
         let want = match r["step_minutes"].as_u64() {
             Some(60) => hours.get(pattern),

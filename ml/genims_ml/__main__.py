@@ -2,6 +2,7 @@
 
 usage: python -m genims_ml --train DIR [DIR ...] --test DIR --fault-rate R
                            [--report REPORT.md] [--json report.json] [--no-ablation] [--quick]
+                           [--ablate COLUMNS] [--patterns PATTERNS]
 
 Each DIR is a plant: `parquet/` (`genims backfill --out parquet`) and `master.json`
 (`genims seed --out json`) of one seed.
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--no-ablation", action="store_true")
     a.add_argument("--quick", action="store_true", help="fewer boosting rounds (the smoke test)")
     a.add_argument("--ablate", help="the columns the ablation tries (comma-separated; default: every column)")
+    a.add_argument("--patterns", help="the patterns to learn (comma-separated; default: every labelled one)")
     args = a.parse_args(argv)
     models.QUICK = args.quick
     started = time.time()
@@ -170,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     for p in train:
         p.features = _align(p, names)
     patterns = sorted(set(test.labels) | set().union(*(p.labels for p in train)))
+    if args.patterns:
+        patterns = [p for p in patterns if p in args.patterns.split(",")]
     fine = fine_patterns(train, patterns)
     hourly = [p for p in patterns if p not in fine]
     result = {
