@@ -489,6 +489,14 @@ async def history(url, d, frm, to, machine, pattern):
             if time.time() > deadline:
                 fail(f"the stream never passed {to}: {dv}")
             await asyncio.sleep(0.2)
+        # State events arrive as the stream runs: a client that subscribed late (a loaded
+        # machine) waits for the first while the stream goes on (its window runs 40 minutes
+        # past `to`), rather than judging the few minutes it saw.
+        while not any(field(e, "PreviousState") is not None for e in ot.seen):
+            dv = await clock.read_data_value()
+            if time.time() > deadline or (dv.SourceTimestamp is not None and secs(dv.SourceTimestamp) >= t1 + 38 * 60):
+                break
+            await asyncio.sleep(0.2)
         n = 0
         for sid in pick:
             node = client.get_node(ua.NodeId(f"{by_sensor[sid]}/{sid}", ns))
