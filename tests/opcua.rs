@@ -97,7 +97,7 @@ fn the_tree_is_the_master_data_and_subscriptions_get_the_backfill() {
 const SMALL_PLANT: &str =
     "[plant]\nfactories = 1\nlines = 4\nmachines = 32\nsensors = 200\nemployees = 2000\nline_products = 4\n\n";
 
-/// Once a ×300 stream is past 07:00, `HistoryRead` of 06:00–07:00 for 20 sensors and 5
+/// Once a ×120 stream is past 07:00, `HistoryRead` of 06:00–07:00 for 20 sensors and 5
 /// machines' SCADA variables equals the backfill (also read in pages through continuation
 /// points); `InjectFault` through a method call makes an episode (a second is refused); the
 /// stream's rows then equal `backfill --injections` of its journal, the episode's label
@@ -126,7 +126,9 @@ fn history_is_the_backfill_and_a_method_injection_replays() {
         .as_str()
         .unwrap()
         .to_owned();
-    let args = StreamArgs::all().sink("stdout").speed("300").window(a, b).fault_rate("1").state();
+    // ×120: the 100-minute window lasts 50 s, so that a client slowed by a loaded machine (it
+    // subscribed 11 s in, at 06:57, at ×300) still sees the hour it checks go by.
+    let args = StreamArgs::all().sink("stdout").speed("120").window(a, b).fault_rate("1").state();
     let mut stream = genims(d)
         .args(args.build())
         .stdout(std::fs::File::create(d.join("stream.jsonl")).unwrap())
