@@ -25,6 +25,11 @@ use crate::stream::inject::Command;
 /// Values a monitored item may queue (a client asks for its queue size up to this).
 const MAX_QUEUE: usize = 10_000;
 
+/// Notification messages a subscription keeps for a client behind on its Publish requests
+/// before it drops the oldest (async-opcua's default, 20, is one second at a 50 ms publishing
+/// interval: a client that pauses longer, on a loaded host, lost readings).
+const MAX_QUEUED_MESSAGES: usize = 1_000;
+
 /// Starts the server of `cfg` over `machines` (plant indices) on `rt`, or `None` when
 /// `[opcua] listen` is empty. Its methods send their changes to `commands`.
 pub fn start(
@@ -183,6 +188,7 @@ fn builder(
     limits.subscriptions.max_subscriptions_per_session = cfg.max_subscriptions_per_session;
     limits.subscriptions.max_monitored_items_per_sub = cfg.max_monitored_items_per_subscription;
     limits.subscriptions.max_monitored_item_queue_size = MAX_QUEUE;
+    limits.subscriptions.max_queued_notifications = MAX_QUEUED_MESSAGES;
     // A sampling interval of 0 means every value: the plant's values change every 10 s of
     // simulated time, which at a high speed is more often than any wall-clock minimum.
     limits.subscriptions.min_sampling_interval_ms = 0.0;
