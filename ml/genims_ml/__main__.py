@@ -62,7 +62,7 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
     short_train = [models.shortcut_features(p, vocab) for p in train]
     short_test = models.shortcut_features(test, vocab)
     any_train = [np.max([p.labels.get(k, np.zeros(len(p.hour))) for k in patterns], axis=0) for p in train]
-    negatives = test.step / features.HOUR  # an hourly plant's rows to fit on, whatever the step
+    negatives = test.negatives
     if_score, if_flag = models.isolation_forest([p.features for p in train], any_train, test.features, negatives)
     rng = np.random.default_rng(models.SEED)
     for k, pattern in enumerate(patterns):
@@ -112,7 +112,7 @@ def time_split(plants: list[features.Plant], patterns: list[str], share: float =
             vx.append(p.features[~early])
             vy.append(y[~early])
         groups = [np.char.add(f"{p.name}/", p.machine[p.hour < c].astype(str)) for p, c in zip(plants, cuts)]
-        prob, flag = models.fit_predict(tx, ty, np.vstack(vx), groups=groups, negatives=plants[0].step / features.HOUR)
+        prob, flag = models.fit_predict(tx, ty, np.vstack(vx), groups=groups, negatives=plants[0].negatives)
         out[pattern] = models.scores(np.concatenate(vy), flag, prob) | {"step_minutes": plants[0].step // 60}
     return out
 

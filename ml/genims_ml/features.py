@@ -54,6 +54,12 @@ class Plant:
     fault_rate: float = 0.0  # the backfill's --fault-rate, a shortcut feature
     step: int = HOUR  # seconds per row
 
+    @property
+    def negatives(self) -> float:
+        """The share of its negative rows a model fits on: as many rows as an hourly plant
+        has, whatever the step (`models.fit_rows`)."""
+        return self.step / HOUR
+
 
 def _floats(x) -> np.ndarray:
     """A DuckDB result column as floats, NULL as NaN."""

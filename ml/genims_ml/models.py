@@ -26,6 +26,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 from sklearn.model_selection import GroupKFold
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
+from .features import HOUR
+
 SEED = 20251219
 # Boosting rounds at most (early stopping on a tenth of the training rows ends most
 # sooner); `--quick` (the smoke test) and the one-column models of the ablation use fewer.
@@ -73,9 +75,15 @@ def fit_rows(y: np.ndarray, negatives: float, key: int = 0) -> np.ndarray:
     return np.flatnonzero(keep)
 
 
+def chunked(score, x: np.ndarray) -> np.ndarray:
+    """`score` of every row of `x`, CHUNK rows at a time (scikit-learn copies its input as
+    float64: a whole ten-minute plant at once would double its memory)."""
+    return np.concatenate([score(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)] or [np.zeros(0)])
+
+
 def proba(model, x: np.ndarray) -> np.ndarray:
-    """The model's probability of the positive class for every row, a chunk at a time."""
-    return np.concatenate([model.predict_proba(x[i : i + CHUNK])[:, 1] for i in range(0, len(x), CHUNK)] or [np.zeros(0)])
+    """The model's probability of the positive class for every row."""
+    return chunked(lambda rows: model.predict_proba(rows)[:, 1], x)
 
 
 def fit_predict(
@@ -168,7 +176,7 @@ def static_threshold(train, train_y: list[np.ndarray], test) -> tuple[np.ndarray
     if best[1] is None:
         return np.zeros(len(test.hour), dtype=bool), "none"
     _, column, role, side = best
-    step = "hour" if test.step == 3600 else f"{test.step // 60} minutes"
+    step = "hour" if test.step == HOUR else f"{test.step // 60} minutes"
     return _beyond(test, column, role), f"{role} {side} its warning limit for half the {step}"
 
 
@@ -192,7 +200,7 @@ def isolation_forest(
     share = float(y.mean()) or 0.01
     model = IsolationForest(n_estimators=200, contamination=min(max(share, 0.001), 0.5), random_state=SEED).fit(x)
     del x
-    score = np.concatenate([-model.score_samples(np.nan_to_num(test_x[i : i + CHUNK])) for i in range(0, len(test_x), CHUNK)])
+    score = chunked(lambda rows: -model.score_samples(np.nan_to_num(rows)), test_x)
     return score, score > -model.offset_
 
 
