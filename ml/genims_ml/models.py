@@ -52,18 +52,21 @@ def classifier(rounds: int, y: np.ndarray) -> HistGradientBoostingClassifier:
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """The probability threshold that maximises F1 on (y, p)."""
+    """The probability threshold that maximises F1 on (y, p), over every distinct score.
+
+    F1 = 2 TP / (flagged + positives) for a cut at each distinct score at once, from the
+    scores sorted from the highest: a cut flags every row scoring at least as much. (A grid
+    of quantiles up to the 99.95th cannot flag fewer than a two-thousandth of the rows: on a
+    ten-minute plant 230 of 459,556, against 35 coolant-failure steps.)"""
     if y.sum() == 0:
         return 0.5
-    candidates = np.unique(np.quantile(p, np.linspace(0.5, 0.9995, 200)))
-    # F1 = 2 TP / (flagged + positives), for every candidate at once: the hours below a
-    # candidate are found by one search in the sorted scores.
-    order = np.argsort(p, kind="stable")
-    positives_below = np.concatenate([[0], np.cumsum(np.asarray(y)[order] != 0)])
-    below = np.searchsorted(p[order], candidates, side="left")
-    tp = positives_below[-1] - positives_below[below]
-    scores = 2 * tp / ((len(p) - below) + positives_below[-1])
-    return float(candidates[int(np.argmax(scores))])
+    order = np.argsort(-p, kind="stable")
+    ranked = p[order]
+    tp = np.cumsum(np.asarray(y)[order] != 0)
+    # The last row of each run of equal scores: a cut at that score flags the whole run.
+    last = np.flatnonzero(np.append(ranked[1:] != ranked[:-1], True))
+    f1 = 2 * tp[last] / (last + 1 + tp[-1])
+    return float(ranked[last[int(np.argmax(f1))]])
 
 
 def fit_rows(y: np.ndarray, negatives: float, key: int = 0) -> np.ndarray:
