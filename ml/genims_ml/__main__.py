@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         p.features = _align(p, names)
     patterns = sorted(set(test.labels) | set().union(*(p.labels for p in train)))
     if args.patterns:
-        patterns = [p for p in patterns if p in args.patterns.split(",")]
+        asked = set(args.patterns.split(","))
+        patterns = [p for p in patterns if p in asked]
     fine = fine_patterns(train, patterns)
     hourly = [p for p in patterns if p not in fine]
     result = {

@@ -101,9 +101,9 @@ def fit_predict(
     left out choose the probability threshold that maximises F1 — never the test plant —
     and the test rows are scored by the mean of the three models and flagged at it (the
     mean's high scores are less extreme than one model's, so a high cut flags fewer test
-    rows than it did out of fold: tool wear in FIDELITY.md). (A model refit on every training machine
-    scores on another scale when positives are rare, so a cut chosen out of fold flags all
-    or nothing there; carried instead as a share of hours it flags too many or too few where
+    rows than it did out of fold: tool wear in FIDELITY.md). (A model refit on every
+    training machine scores on another scale when positives are rare, so a cut chosen out
+    of fold flags all or nothing there; carried instead as a share of hours it flags too many or too few where
     the plants' prevalence differs: FIDELITY.md.) (`quick`: one model, a threshold from its
     own training predictions, for the checks that only need a flag.) Each model is fit on
     `fit_rows(…, negatives)` of its rows; out-of-fold and test predictions cover them all."""
