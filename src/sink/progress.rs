@@ -3,13 +3,44 @@
 //! before it was acknowledged, so a restart regenerates at most what was not.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Result};
 
 use super::Progress;
 use crate::sim::unit::Counters;
+
+/// A stream's progress file, written only when the progress moves: the parts of a large
+/// plant's tick are committed one by one with the progress at the tick's start, which the
+/// file already holds (at ×1000 it names 228,000 machines' counters).
+#[derive(Debug)]
+pub struct ProgressFile {
+    path: PathBuf,
+    /// The progress last written: `through` and the counters' instant.
+    saved: Option<(i64, Option<i64>)>,
+}
+
+impl ProgressFile {
+    pub fn new(path: PathBuf) -> ProgressFile {
+        ProgressFile { path, saved: None }
+    }
+
+    /// Writes `progress` unless it is the one last written.
+    pub fn save(&mut self, progress: &Progress) -> Result<()> {
+        let key = (progress.through, progress.counters.as_ref().map(|(at, _)| *at));
+        if self.saved != Some(key) {
+            save(&self.path, progress)?;
+            self.saved = Some(key);
+        }
+        Ok(())
+    }
+
+    /// As [`load`].
+    pub fn load(&self, stream: &str, sink: &str) -> Result<Option<Progress>> {
+        load(&self.path, stream, sink)
+    }
+}
 
 /// Writes `progress` to `path` (atomically).
 pub fn save(path: &Path, progress: &Progress) -> Result<()> {
@@ -73,7 +104,16 @@ mod tests {
             counters: Some((1_772_320_000, Arc::new(machines))),
         };
         save(&path, &p).unwrap();
-        assert_eq!(load(&path, "iot", "MQTT").unwrap(), Some(p));
+        assert_eq!(load(&path, "iot", "MQTT").unwrap(), Some(p.clone()));
+        // Saved again unmoved (a tick's later part), the file is not written.
+        let mut file = ProgressFile::new(path.clone());
+        file.save(&p).unwrap();
+        std::fs::write(&path, "{}").unwrap();
+        file.save(&p).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}", "an unmoved progress is not written again");
+        let moved = Progress { through: p.through + 10, ..p.clone() };
+        file.save(&moved).unwrap();
+        assert_eq!(load(&path, "iot", "MQTT").unwrap(), Some(moved), "a moved progress is written");
         std::fs::write(&path, "{").unwrap();
         let err = load(&path, "iot", "MQTT").unwrap_err().to_string();
         assert!(err.contains("is damaged; delete it to start the MQTT stream afresh"), "{err}");

@@ -22,7 +22,6 @@
 //! one machine's records stay in order on one partition; genims says so once per topic.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,7 +96,7 @@ pub struct KafkaSink {
     prefix: String,
     deadline: Duration,
     /// A stream's progress file.
-    state: Option<PathBuf>,
+    state: Option<super::progress::ProgressFile>,
     /// `[kafka] partitions`: the count topics are created with.
     partitions: i32,
     /// A stream's `[retention]`: the settings topics are created with.
@@ -291,7 +290,7 @@ impl KafkaSink {
         (state_dir, stream): (&std::path::Path, &str),
         retention_days: u32,
     ) -> Result<KafkaSink> {
-        let state = state_dir.join(format!("{stream}.kafka-progress.json"));
+        let state = super::progress::ProgressFile::new(state_dir.join(format!("{stream}.kafka-progress.json")));
         Self::build(rt, cfg, LIVE_RETRY_DEADLINE, Some(state), retention_days)
     }
 
@@ -299,7 +298,7 @@ impl KafkaSink {
         rt: tokio::runtime::Handle,
         cfg: &KafkaConfig,
         deadline: Duration,
-        state: Option<PathBuf>,
+        state: Option<super::progress::ProgressFile>,
         retention_days: u32,
     ) -> Result<KafkaSink> {
         let (prefix, partitions) = (&cfg.topic_prefix, cfg.partitions);
@@ -329,10 +328,11 @@ impl KafkaSink {
         })
     }
 
-    /// Writes the progress file (atomically) after everything before it was acknowledged.
-    fn save_progress(&self, progress: &Progress) -> Result<()> {
-        match &self.state {
-            Some(path) => super::progress::save(path, progress),
+    /// Writes the progress file (atomically, when it moved) after everything before it was
+    /// acknowledged.
+    fn save_progress(&mut self, progress: &Progress) -> Result<()> {
+        match &mut self.state {
+            Some(file) => file.save(progress),
             None => Ok(()),
         }
     }
@@ -340,7 +340,7 @@ impl KafkaSink {
     /// Reads the progress file, if any.
     fn load_progress(&self, stream: &str) -> Result<Option<Progress>> {
         match &self.state {
-            Some(path) => super::progress::load(path, stream, "Kafka"),
+            Some(file) => file.load(stream, "Kafka"),
             None => Ok(None),
         }
     }

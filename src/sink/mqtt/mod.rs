@@ -232,7 +232,7 @@ pub struct MqttSink {
     rt: tokio::runtime::Handle,
     mode: Mode,
     /// A stream's progress file.
-    state: Option<PathBuf>,
+    state: Option<super::progress::ProgressFile>,
 }
 
 /// What the sink publishes for: the plant, the machines of this run, and a name that tells
@@ -259,11 +259,16 @@ impl MqttSink {
         scope: &Scope,
         state_dir: &std::path::Path,
     ) -> Result<MqttSink> {
-        let state = state_dir.join(format!("{}.mqtt-progress.json", scope.run));
+        let state = super::progress::ProgressFile::new(state_dir.join(format!("{}.mqtt-progress.json", scope.run)));
         Self::build(rt, cfg, scope, Some(state))
     }
 
-    fn build(rt: tokio::runtime::Handle, cfg: &MqttConfig, scope: &Scope, state: Option<PathBuf>) -> Result<MqttSink> {
+    fn build(
+        rt: tokio::runtime::Handle,
+        cfg: &MqttConfig,
+        scope: &Scope,
+        state: Option<super::progress::ProgressFile>,
+    ) -> Result<MqttSink> {
         let access = Access::new(cfg)?;
         let mode = match cfg.mode {
             MqttMode::Uns => Mode::Uns(rt.block_on(uns::Uns::open(access, &cfg.topic_prefix, scope))?),
@@ -333,8 +338,8 @@ impl Live for MqttSink {
 
     async fn commit(&mut self, progress: &Progress) -> Result<()> {
         self.settle().await?;
-        if let Some(path) = &self.state {
-            super::progress::save(path, progress)?;
+        if let Some(file) = &mut self.state {
+            file.save(progress)?;
         }
         // Between batches: edge nodes whose primary host went offline leave now.
         if let Mode::Sparkplug(s) = &mut self.mode {
@@ -345,7 +350,7 @@ impl Live for MqttSink {
 
     async fn resume(&mut self, stream: &str) -> Result<Option<Progress>> {
         match &self.state {
-            Some(path) => super::progress::load(path, stream, "MQTT"),
+            Some(file) => file.load(stream, "MQTT"),
             None => Ok(None),
         }
     }
