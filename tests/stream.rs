@@ -190,6 +190,64 @@ fn one_stream_to_postgres_kafka_and_stdout_delivers_the_backfill_to_each() {
     }
 }
 
+/// A large plant's ticks come in parts (`[stream] tick_part_sensors`, here 100 of the small
+/// plant's 250 sensors: three parts a tick), each released as it is ready. Stopped by SIGTERM
+/// three times and restarted, a stream to PostgreSQL and Kafka delivers every record exactly
+/// once: a stop finishes the tick it is in, and PostgreSQL commits only whole ticks.
+#[test]
+fn a_large_plants_ticks_in_parts_reach_postgres_and_kafka_once_across_sigterms() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("config.toml"), format!("{SMALL_PLANT}tick_part_sensors = 100\n")).unwrap();
+    let broker = Broker::start();
+    let (streamed, whole) = (TestDb::new("parts"), TestDb::new("parts_ref"));
+    for db in [&streamed, &whole] {
+        prepared(dir.path(), &db.url);
+    }
+    let (a, c) = ("2026-03-04T23:40:00Z", "2026-03-05T00:40:00Z");
+    let args = |speed: &str| {
+        StreamArgs::all()
+            .postgres(&streamed.url)
+            .kafka(&broker.addr)
+            .sink("postgres,kafka")
+            .speed(speed)
+            .fault_rate("1")
+            .window(a, c)
+            .state()
+            .build()
+    };
+    for k in 0..3 {
+        let name = format!("run{k}.log");
+        let mut child = spawn(dir.path(), &name, &args("150"));
+        std::thread::sleep(Duration::from_millis(2_500));
+        signal(child.id(), "TERM");
+        let status = wait_for(&mut child, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("no exit within 10 s of SIGTERM: {}", log(dir.path(), &name)));
+        assert!(status.success(), "SIGTERM exits 0: {}", log(dir.path(), &name));
+        let text = log(dir.path(), &name);
+        assert!(text.contains("a tick at a time, in 3 parts of about"), "ticks in three parts: {text}");
+    }
+    let through: String = streamed.scalar("SELECT through::text FROM genims_stream_progress WHERE stream = 'all'");
+    assert!(through.as_str() < "2026-03-05 00:40:00", "the runs stopped part way, at {through}");
+    ok(genims(dir.path()).args(args("max")));
+    backfill_db(dir.path(), &whole.url, a, c);
+    for table in TABLES {
+        assert_eq!(streamed.digest(table), whole.digest(table), "postgres, {table}: the backfill's rows once");
+    }
+    let expected = backfill_lines(dir.path(), a, c);
+    let (got, _) = consume_all(&broker.addr);
+    for table in TABLES {
+        let mut values: Vec<String> = got[table].iter().map(|r| r.2.clone()).collect();
+        values.sort();
+        let dupes = values.windows(2).filter(|w| w[0] == w[1]).count();
+        assert!(
+            values == expected[table],
+            "kafka, {table}: {} records ({dupes} repeated), the backfill {}",
+            values.len(),
+            expected[table].len()
+        );
+    }
+}
+
 #[test]
 fn postgres_stream_continues_a_backfill_and_survives_sigterm() {
     let dir = plant_dir();

@@ -57,6 +57,12 @@ pub struct StreamConfig {
     /// `console_minutes` in it, the console keeps fewer minutes (at least one).
     #[serde(deserialize_with = "setting::int::<_, _, 1, 1_048_576>")]
     pub console_mb: usize,
+    /// A shard of more sensors than this generates a tick (10 s) at a time, in parts of
+    /// machines with about this many sensors, each released as it is ready: the encoded
+    /// rows held at once are a part's (29 MB of JSON at the default) instead of a tick's
+    /// (a gigabyte at ×1000).
+    #[serde(deserialize_with = "setting::int::<_, _, 100, 1_000_000_000>")]
+    pub tick_part_sensors: usize,
 }
 
 impl Default for StreamConfig {
@@ -75,6 +81,7 @@ impl Default for StreamConfig {
             control_token: None,
             console_minutes: 60,
             console_mb: 256,
+            tick_part_sensors: 50_000,
         }
     }
 }

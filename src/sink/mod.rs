@@ -103,6 +103,13 @@ pub trait Live: Sink {
     /// progress: atomically where the destination allows (PostgreSQL), else progress only
     /// after the rows are acknowledged (Kafka).
     async fn commit(&mut self, progress: &Progress) -> Result<()>;
+    /// Whether every commit must end on a tick's end (rows and progress committed together,
+    /// as PostgreSQL does): a large plant's tick comes in parts, and the first parts of a
+    /// tick committed alone would be written again by a restart. Other sinks commit a part
+    /// with their progress unmoved (at the tick's start).
+    fn whole_ticks(&self) -> bool {
+        false
+    }
     /// Whether a failure of this sink is permanent — retrying cannot mend it (a refused
     /// login, a certificate that does not verify, a rejected row, a closed pipe) — so the
     /// stream stops with it at once; every other failure is retried with backoff. Each

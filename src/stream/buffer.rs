@@ -30,6 +30,9 @@ pub struct Batch {
     pub first: i64,
     /// Every record before this instant is in this batch or an earlier one.
     pub through: i64,
+    /// The batch ends inside a tick: its last rows are a part of a large plant's tick
+    /// whose other parts follow in later batches (`through` is then that tick's start).
+    pub open: bool,
     /// Per table (in [`Table::ALL`] order): encoded rows and their count; empty when none.
     pub tables: Vec<(Table, Vec<Bytes>, u64)>,
     /// Machine counters at the start of the batch's last minute (see
@@ -52,6 +55,7 @@ impl Batch {
             self.first = later.first;
         }
         self.through = later.through;
+        self.open = later.open;
         for (table, parts, rows) in later.tables {
             match self.tables.iter_mut().find(|t| t.0 == table) {
                 Some(t) => {
@@ -257,7 +261,7 @@ impl Buffer {
     }
 }
 
-const MAGIC: &[u8; 8] = b"GNMSPL01";
+const MAGIC: &[u8; 8] = b"GNMSPL02";
 
 /// Writes a batch under a temporary name and renames it into place.
 fn write_spool(path: &Path, b: &Batch) -> Result<()> {
@@ -265,6 +269,7 @@ fn write_spool(path: &Path, b: &Batch) -> Result<()> {
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&b.first.to_le_bytes());
     out.extend_from_slice(&b.through.to_le_bytes());
+    out.push(u8::from(b.open));
     out.extend_from_slice(&(b.tables.len() as u32).to_le_bytes());
     for (table, parts, rows) in &b.tables {
         out.push(table.index() as u8);
@@ -321,6 +326,7 @@ fn read_spool(path: &Path) -> Result<Batch> {
     }
     let first = i64_(take(8)?);
     let through = i64_(take(8)?);
+    let open = take(1)?[0] == 1;
     let n = u32::from_le_bytes(take(4)?[..].try_into().expect("4 bytes"));
     let mut tables = Vec::new();
     for _ in 0..n {
@@ -345,7 +351,7 @@ fn read_spool(path: &Path) -> Result<Batch> {
     } else {
         None
     };
-    Ok(Batch { first, through, tables, counters })
+    Ok(Batch { first, through, open, tables, counters })
 }
 
 #[cfg(test)]
@@ -358,6 +364,7 @@ mod tests {
         Batch {
             first: k * 10,
             through: k * 10 + 10,
+            open: k % 3 == 1,
             tables: vec![
                 (Table::SensorData, vec![Bytes::from(vec![k as u8; size])], 3),
                 (Table::FaultLabels, vec![Bytes::from_static(b"x")], 1),
@@ -390,6 +397,7 @@ mod tests {
             let k = b.first / 10;
             assert_eq!(b.rows(), 4);
             assert_eq!(b.counters.is_some(), k % 2 == 0, "counters survive the spool (batch {k})");
+            assert_eq!(b.open, k % 3 == 1, "a tick's part stays open through the spool (batch {k})");
             let len = if k == 10 { 10 } else { 1_000 };
             assert_eq!(b.tables[0].1.concat(), vec![k as u8; len], "batch {k} comes back byte for byte");
             got.push(k);
@@ -451,8 +459,10 @@ mod tests {
     fn absorbed_batches_merge_per_table() {
         let mut a = batch(0, 4);
         a.absorb(batch(1, 4));
-        assert_eq!((a.first, a.through, a.rows()), (0, 20, 8));
+        assert_eq!((a.first, a.through, a.rows(), a.open), (0, 20, 8, true));
         assert_eq!(a.tables.len(), 2);
+        a.absorb(batch(2, 4));
+        assert!(!a.open, "a batch ending a tick's last part is whole");
         assert!(a.counters.is_some(), "the last counters known are kept");
     }
 }

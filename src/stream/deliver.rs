@@ -142,14 +142,23 @@ pub async fn run(
 
 /// Delivers batches until the queue is closed and empty.
 async fn drain(sink: &mut dyn Live, queue: &Buffer, stream: &str, flush: Flush, stats: &SinkMetrics) -> Result<()> {
+    let whole = sink.whole_ticks();
     while let Some(mut batch) = queue.pop(None).await? {
-        // Flush on size, or once the first batch has lingered long enough.
+        // Flush on size, or once the first batch has lingered long enough; a sink that
+        // commits rows with its progress takes a tick's parts up to its last.
         let until = Instant::now() + flush.linger;
-        while batch.rows() < flush.max_rows {
-            match queue.pop(Some(until.saturating_duration_since(Instant::now()))).await? {
+        while batch.rows() < flush.max_rows || (whole && batch.open) {
+            let wait = (!(whole && batch.open)).then(|| until.saturating_duration_since(Instant::now()));
+            match queue.pop(wait).await? {
                 Some(more) => batch.absorb(more),
                 None => break,
             }
+        }
+        if whole && batch.open {
+            // The stream stopped inside a tick: committing its first parts would make a
+            // restart, which regenerates the whole tick, write them again.
+            tracing::debug!(sink = sink.name(), through = batch.through, "a tick's first parts left for the restart");
+            return Ok(());
         }
         stats.taken(batch.rows());
         deliver(sink, &batch, stream, queue, stats).await?;
@@ -211,4 +220,105 @@ async fn write_and_commit(sink: &mut dyn Live, batch: &Batch, day: i64, progress
         }
     }
     sink.commit(progress).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::Format;
+    use crate::rows::Table;
+    use crate::stream::buffer::Offer;
+    use crate::stream::metrics::Metrics;
+    use bytes::Bytes;
+    use std::sync::Arc;
+
+    /// A sink that records what it is given: per commit, the rows written since the last
+    /// and the progress.
+    struct Recording {
+        whole: bool,
+        written: Vec<u8>,
+        commits: Vec<(Vec<u8>, i64)>,
+    }
+
+    impl crate::sink::Sink for Recording {
+        fn name(&self) -> &'static str {
+            "recording"
+        }
+        fn format(&self) -> Format {
+            Format::Jsonl
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Live for Recording {
+        async fn write(&mut self, _day: i64, _table: Table, bytes: Bytes, _rows: u64) -> Result<()> {
+            self.written.extend_from_slice(&bytes);
+            Ok(())
+        }
+        async fn commit(&mut self, progress: &Progress) -> Result<()> {
+            self.commits.push((std::mem::take(&mut self.written), progress.through));
+            Ok(())
+        }
+        fn whole_ticks(&self) -> bool {
+            self.whole
+        }
+        fn is_permanent(&self, _e: &anyhow::Error) -> bool {
+            true
+        }
+    }
+
+    /// Part `k` of the tick at `first` (10 s), `of` parts: one row, the byte `tag`.
+    fn part(first: i64, k: usize, of: usize, tag: u8) -> Batch {
+        let open = k + 1 < of;
+        Batch {
+            first,
+            through: if open { first } else { first + 10 },
+            open,
+            tables: vec![(Table::SensorData, vec![Bytes::from(vec![tag])], 1)],
+            counters: None,
+        }
+    }
+
+    /// Parts that arrive further apart than the linger time: a sink committing rows with
+    /// its progress (PostgreSQL) commits each tick whole, and leaves a tick the stream
+    /// stopped inside to the restart; another sink commits each part as it comes, its
+    /// progress at the tick's start until the last.
+    #[test]
+    fn a_tick_in_parts_is_committed_whole_where_rows_and_progress_commit_together() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        for whole in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let queue = Arc::new(Buffer::new(1 << 20, 0, &dir.path().join("spool")).unwrap());
+            let flush = Flush { max_rows: 1, linger: Duration::from_millis(5), grace: Duration::from_secs(1) };
+            let stats = Metrics::new(Vec::new()).sink("recording");
+            let mut sink = Recording { whole, written: Vec::new(), commits: Vec::new() };
+            let feeder = {
+                let queue = Arc::clone(&queue);
+                std::thread::spawn(move || {
+                    // Two ticks of three parts, then the first part of a third.
+                    for (first, k, tag) in
+                        [(0, 0, 1), (0, 1, 2), (0, 2, 3), (10, 0, 4), (10, 1, 5), (10, 2, 6), (20, 0, 7)]
+                    {
+                        std::thread::sleep(Duration::from_millis(20));
+                        assert!(matches!(queue.offer(part(first, k, 3, tag)).unwrap(), Offer::Queued));
+                    }
+                    queue.close();
+                })
+            };
+            rt.block_on(drain(&mut sink, &queue, "all", flush, &stats)).unwrap();
+            feeder.join().unwrap();
+            if whole {
+                assert_eq!(
+                    sink.commits,
+                    vec![(vec![1, 2, 3], 10), (vec![4, 5, 6], 20)],
+                    "whole ticks committed, the third tick's first part left"
+                );
+            } else {
+                let through: Vec<i64> = sink.commits.iter().map(|c| c.1).collect();
+                let rows: Vec<u8> = sink.commits.iter().flat_map(|c| c.0.clone()).collect();
+                assert_eq!(rows, vec![1, 2, 3, 4, 5, 6, 7], "every part delivered as it came");
+                assert_eq!(through, vec![0, 0, 10, 10, 10, 20, 20], "the progress moves at a tick's last part");
+            }
+        }
+    }
 }

@@ -39,29 +39,65 @@ pub struct Plan {
     /// Whether SCADA counters matter (published, so kept across restarts).
     pub counters: bool,
     /// Whether every block is one tick, even behind the clock: a shard whose minute of rows
-    /// would be large ([`Plan::ticks_only_for`]). Otherwise a block is one tick ahead of the
-    /// clock and the rest of the minute behind it. The ticks are the same either way.
+    /// would be large ([`Plan::large`]). Otherwise a block is one tick ahead of the clock
+    /// and the rest of the minute behind it. The ticks are the same either way.
     pub ticks_only: bool,
+    /// On a large plant (with `ticks_only`): each tick is generated and released in parts,
+    /// runs of machines with about this many sensors, so that memory holds a part of a
+    /// tick's rows at a time instead of all of them.
+    pub part_sensors: Option<usize>,
 }
 
-/// Sensors above which a stream generates a tick at a time instead of a minute: the rows
-/// it holds at once (encoded, for every sink format) are a sixth.
-pub const TICK_BLOCKS_ABOVE_SENSORS: usize = 50_000;
-
 impl Plan {
-    /// Whether a shard of `sensors` sensors generates one tick per block always.
-    pub fn ticks_only_for(sensors: usize) -> bool {
-        sensors > TICK_BLOCKS_ABOVE_SENSORS
+    /// `(ticks_only, part_sensors)` for a shard of `sensors` sensors and `[stream]
+    /// tick_part_sensors` (`limit`): a shard of more sensors than it generates a tick at a
+    /// time (the rows held at once, encoded for every sink format, are a sixth of a
+    /// minute's) and each tick in parts of about `limit` sensors (at the default 50,000 a
+    /// ×1000 plant's tick comes in 35 parts of 29 MB of JSON instead of a gigabyte).
+    pub fn large(sensors: usize, limit: usize) -> (bool, Option<usize>) {
+        let large = sensors > limit;
+        (large, large.then_some(limit))
+    }
+
+    /// Runs of plan machines (indices into `machines`) of about `part_sensors` sensors each,
+    /// in order, covering them all; one run when ticks are not generated in parts.
+    pub fn parts(&self, sensors_of: impl Fn(usize) -> usize) -> Vec<std::ops::Range<usize>> {
+        let Some(limit) = self.part_sensors.filter(|_| self.ticks_only) else {
+            return std::iter::once(0..self.machines.len()).collect();
+        };
+        let mut parts = Vec::new();
+        let (mut start, mut held) = (0, 0);
+        for (k, &m) in self.machines.iter().enumerate() {
+            held += sensors_of(m);
+            if held >= limit {
+                parts.push(start..k + 1);
+                (start, held) = (k + 1, 0);
+            }
+        }
+        if start < self.machines.len() || parts.is_empty() {
+            parts.push(start..self.machines.len());
+        }
+        parts
     }
 }
 
-/// One tick's rows: one batch per format, in [`Plan::formats`] order.
+/// One tick's rows, or on a large plant one part of them: one batch per format, in
+/// [`Plan::formats`] order (a part's batches are `open` but its last's).
 pub struct Tick {
     pub first: i64,
+    /// The tick's end (on each of its parts).
     pub through: i64,
     pub batches: Vec<Batch>,
-    /// The plant's status at the block's minute (on a block's first tick).
+    /// The plant's status at the block's minute (on a block's first tick; on a tick in
+    /// parts, its last part).
     pub status: Option<PlantStatus>,
+}
+
+impl Tick {
+    /// Whether more parts of this tick follow.
+    pub fn open(&self) -> bool {
+        self.batches.first().is_some_and(|b| b.open)
+    }
 }
 
 /// The shard's machines per state and episodes in effect per pattern at a minute, for the
@@ -172,6 +208,11 @@ pub struct Generator<'e> {
     /// Per thread, per format and table: the largest tick's bytes in the last block, so
     /// the next block's buffers are allocated once at about their size instead of grown.
     sizes: Vec<Vec<usize>>,
+    /// The runs of machines a tick is generated in ([`Plan::parts`]), the next one's index
+    /// (0 between ticks) and the tick's status so far, from its earlier parts.
+    parts: Vec<std::ops::Range<usize>>,
+    part: usize,
+    status: Option<PlantStatus>,
 }
 
 impl<'e> Generator<'e> {
@@ -183,6 +224,7 @@ impl<'e> Generator<'e> {
         let day_starts = counters.clone();
         let machines = counters.into_iter().map(|c| (c, None)).collect();
         let threads = threads.max(1);
+        let parts = plan.parts(|m| engine.plant.sensors_of(m).len());
         Generator {
             engine,
             plan,
@@ -193,6 +235,9 @@ impl<'e> Generator<'e> {
             taps: Taps::default(),
             minute_counters: None,
             sizes: Vec::new(),
+            parts,
+            part: 0,
+            status: None,
         }
     }
 
@@ -220,22 +265,30 @@ impl<'e> Generator<'e> {
         *run = Some(fresh);
     }
 
-    /// The start of the next block, or `None` past the window's end.
+    /// The start of the next block, or `None` past the window's end (a tick in parts: its
+    /// start until its last part is out).
     pub fn next_start(&self) -> Option<i64> {
         (self.next < self.plan.window.1).then_some(self.next)
+    }
+
+    /// Whether some parts of the tick at [`Generator::next_start`] are out and others not.
+    pub fn mid_tick(&self) -> bool {
+        self.part > 0
     }
 
     /// The next whole minute not yet generated in part, or `None` past the window's end:
     /// where an injection or a clear takes effect (the next block's start, unless blocks
     /// are ticks and one of the minute's is out).
     pub fn next_minute(&self) -> Option<i64> {
-        let t = self.next + (SCADA_STEP - self.next.rem_euclid(SCADA_STEP)) % SCADA_STEP;
+        let from = self.next + i64::from(self.mid_tick());
+        let t = from + (SCADA_STEP - from.rem_euclid(SCADA_STEP)) % SCADA_STEP;
         (t < self.plan.window.1).then_some(t)
     }
 
     /// The next block's ticks, or `None` past the window's end: one tick's when `ahead` of
-    /// the clock (the rows held at once are a tick's) or on a large plant, else the rest of
-    /// the minute's (fewer, larger blocks when catching up or at `--speed max`).
+    /// the clock (the rows held at once are a tick's) or on a large plant (there the next
+    /// part of a tick, when ticks come in parts), else the rest of the minute's (fewer,
+    /// larger blocks when catching up or at `--speed max`).
     pub fn next_block(&mut self, ahead: bool) -> Option<Vec<Tick>> {
         let a = self.next;
         if a >= self.plan.window.1 {
@@ -243,9 +296,12 @@ impl<'e> Generator<'e> {
         }
         let len = if ahead || self.plan.ticks_only { self.plan.step } else { SCADA_STEP - a.rem_euclid(SCADA_STEP) };
         let b = (a + len).min(self.plan.window.1);
-        self.next = b;
+        let part = self.parts[self.part].clone();
+        let last = self.part + 1 == self.parts.len();
+        let first_part = self.part == 0;
+        (self.part, self.next) = if last { (0, b) } else { (self.part + 1, a) };
         let on_minute = a.rem_euclid(SCADA_STEP) == 0;
-        if on_minute {
+        if on_minute && first_part {
             self.minute_counters = self.plan.counters.then(|| {
                 let map: BTreeMap<String, Counters> = self
                     .plan
@@ -257,46 +313,54 @@ impl<'e> Generator<'e> {
                 (a, Arc::new(map))
             });
         }
-        let mut chunks = self.generate(a, b, on_minute, ahead);
-        let mut status = PlantStatus::new(self.engine.catalogue.patterns.len());
+        let mut chunks = self.generate(part, a, b, on_minute, ahead);
+        let status = self.status.get_or_insert_with(|| PlantStatus::new(self.engine.catalogue.patterns.len()));
         for c in &mut chunks {
             status.add(std::mem::replace(&mut c.status, PlantStatus::new(0)));
         }
-        let mut ticks = self.ticks(a, b, chunks);
+        let mut ticks = self.ticks(a, b, chunks, !last);
         // Every batch carries the counters at its minute's start (one shared map), so the
         // progress any commit saves can continue them, whichever ticks a sink skipped or
         // coalesced.
         for batch in ticks.iter_mut().flat_map(|t| t.batches.iter_mut()) {
             batch.counters = self.minute_counters.clone();
         }
+        let status = if last { self.status.take() } else { None };
         if let Some(first) = ticks.first_mut().filter(|_| on_minute) {
-            first.status = Some(status);
+            first.status = status;
         }
         Some(ticks)
     }
 
-    /// Every machine's rows of `[a, b)` in every format, straight into per-tick buffers:
-    /// one [`TickRows`] per thread, each holding a run of machines in order. Advances the
-    /// machines' days and counters. The plant's status is taken at a block starting a minute;
-    /// `ahead` of the clock or on a large plant, the days park their sensors' generators
-    /// between blocks (two of 320 bytes per sensor: 1.1 GB at ×1000, which a large plant
-    /// would otherwise hold while it catches up after its start).
-    fn generate(&mut self, a: i64, b: i64, on_minute: bool, ahead: bool) -> Vec<TickRows> {
+    /// The rows of the plan machines `part` (all of them unless ticks come in parts) in
+    /// `[a, b)` in every format, straight into per-tick buffers: one [`TickRows`] per
+    /// thread, each holding a run of machines in order. Advances the machines' days and
+    /// counters. The plant's status is taken at a block starting a minute; `ahead` of the
+    /// clock or on a large plant, the days park their sensors' generators between blocks
+    /// (two of 320 bytes per sensor: 1.1 GB at ×1000, which a large plant would otherwise
+    /// hold while it catches up after its start).
+    fn generate(
+        &mut self,
+        part: std::ops::Range<usize>,
+        a: i64,
+        b: i64,
+        on_minute: bool,
+        ahead: bool,
+    ) -> Vec<TickRows> {
         let engine = self.engine;
         let plan = &self.plan;
         let park = ahead || plan.ticks_only;
         let day = a - a.rem_euclid(DAY);
-        let chunk = plan.machines.len().div_ceil(self.threads).max(1);
+        let chunk = part.len().div_ceil(self.threads).max(1);
         let ticks = ((b - a) + plan.step - 1) / plan.step;
         let mut out: Vec<TickRows> = Vec::with_capacity(self.threads);
         let taps = &self.taps;
         let sizes = &self.sizes;
         std::thread::scope(|s| {
-            let handles: Vec<_> = plan
-                .machines
+            let handles: Vec<_> = plan.machines[part.clone()]
                 .chunks(chunk)
-                .zip(self.machines.chunks_mut(chunk))
-                .zip(self.day_starts.chunks_mut(chunk))
+                .zip(self.machines[part.clone()].chunks_mut(chunk))
+                .zip(self.day_starts[part].chunks_mut(chunk))
                 .enumerate()
                 .map(|(k, ((ids, states), starts))| {
                     s.spawn(move || {
@@ -334,8 +398,8 @@ impl<'e> Generator<'e> {
     }
 
     /// The block's ticks: per format, each table's rows as one part per thread, in machine
-    /// order (no copy).
-    fn ticks(&self, a: i64, b: i64, chunks: Vec<TickRows>) -> Vec<Tick> {
+    /// order (no copy); `open` when it is a part of a tick that others follow.
+    fn ticks(&self, a: i64, b: i64, chunks: Vec<TickRows>, open: bool) -> Vec<Tick> {
         let step = self.plan.step;
         let n = ((b - a) + step - 1) / step;
         let mut ticks: Vec<Tick> = (0..n)
@@ -372,7 +436,8 @@ impl<'e> Generator<'e> {
                     .filter(|(_, (_, rows))| *rows > 0)
                     .map(|(&t, (bytes, rows))| (t, bytes, rows))
                     .collect();
-                tick.batches.push(Batch { first: tick.first, through: tick.through, tables, counters: None });
+                let through = if open { tick.first } else { tick.through };
+                tick.batches.push(Batch { first: tick.first, through, open, tables, counters: None });
             }
         }
         ticks
@@ -516,6 +581,7 @@ mod tests {
             window: (start, start + 3 * SCADA_STEP),
             counters: true,
             ticks_only: false,
+            part_sensors: None,
         };
         let counters = engine.counters_of(&machines, start, &Default::default());
         let mut gen = Generator::new(&engine, plan, counters, 2);
@@ -560,7 +626,9 @@ mod tests {
         });
         let start = days_from_civil(2026, 3, 2) * DAY - 3 * SCADA_STEP;
         let machines: Vec<usize> = (0..40).collect();
-        let ticks_of = |ticks_only: bool, ahead: bool| {
+        // Parts joined to their tick's earlier parts.
+        let parts = std::cell::Cell::new(0);
+        let ticks_of = |ticks_only: bool, ahead: bool, part_sensors: Option<usize>| {
             let plan = Plan {
                 tables: Table::ALL.to_vec(),
                 step: 10,
@@ -569,20 +637,80 @@ mod tests {
                 window: (start, start + 6 * SCADA_STEP),
                 counters: true,
                 ticks_only,
+                part_sensors,
             };
             let counters = engine.counters_of(&machines, start, &Default::default());
             let mut gen = Generator::new(&engine, plan, counters, 2);
-            let mut ticks = Vec::new();
+            let mut ticks: Vec<Tick> = Vec::new();
             // Ahead of the clock for the first minute and a half, then behind it.
             while let Some(block) = gen.next_block(ahead && gen.next_start() < Some(start + 90)) {
-                ticks.extend(block);
+                for tick in block {
+                    // A tick's parts, joined as a sink's queue joins them.
+                    match ticks.last_mut().filter(|t| t.open()) {
+                        Some(open) => {
+                            assert_eq!(
+                                (open.first, open.through),
+                                (tick.first, tick.through),
+                                "a tick's parts in order"
+                            );
+                            assert!(open.status.is_none(), "the status comes with a tick's last part");
+                            for (x, y) in open.batches.iter_mut().zip(tick.batches) {
+                                assert_eq!(x.through, x.first, "an open part is through its tick's start only");
+                                x.absorb(y);
+                            }
+                            open.status = tick.status;
+                            parts.set(parts.get() + 1);
+                        }
+                        None => ticks.push(tick),
+                    }
+                }
             }
             ticks
         };
-        let minutes = ticks_of(false, false);
-        for ticks in [ticks_of(true, false), ticks_of(false, true)] {
+        let minutes = ticks_of(false, false, None);
+        for ticks in [ticks_of(true, false, None), ticks_of(false, true, None)] {
             same_ticks(&minutes, &ticks);
         }
+        assert_eq!(parts.get(), 0, "no parts unless asked for");
+        // Parts of about 30 sensors (40 machines: about ten parts a tick).
+        same_ticks(&minutes, &ticks_of(true, false, Some(30)));
+        assert!(parts.get() >= 36 * 4, "every tick came in parts ({} parts after the first of each)", parts.get());
+    }
+
+    /// A large plant's runs of machines cover every machine once, in order, each reaching
+    /// its sensors' share but by its last machine.
+    #[test]
+    fn a_ticks_parts_cover_the_machines_in_runs_of_about_the_sensors_asked() {
+        let engine = crate::sim::seed_7_engine();
+        let machines: Vec<usize> = (0..engine.plant.machines.len()).collect();
+        let sensors = |m: usize| engine.plant.sensors_of(m).len();
+        let plan = |part_sensors| Plan {
+            tables: vec![Table::SensorData],
+            step: 10,
+            formats: vec![Format::Jsonl],
+            machines: machines.clone(),
+            window: (0, 60),
+            counters: false,
+            ticks_only: true,
+            part_sensors,
+        };
+        assert_eq!(plan(None).parts(sensors), std::iter::once(0..machines.len()).collect::<Vec<_>>());
+        let parts = plan(Some(100)).parts(sensors);
+        assert_eq!(parts.first().map(|p| p.start), Some(0));
+        assert_eq!(parts.last().map(|p| p.end), Some(machines.len()));
+        for (p, q) in parts.iter().zip(&parts[1..]) {
+            assert_eq!(p.end, q.start, "runs follow each other");
+            let held: usize = machines[p.clone()].iter().map(|&m| sensors(m)).sum();
+            let but_last: usize = machines[p.start..p.end - 1].iter().map(|&m| sensors(m)).sum();
+            assert!(held >= 100 && but_last < 100, "run {p:?}: {held} sensors, {but_last} without its last machine");
+        }
+        let total: usize = machines.iter().map(|&m| sensors(m)).sum();
+        let most = machines.iter().map(|&m| sensors(m)).max().unwrap();
+        assert!(
+            (total / (100 + most)..=total / 100 + 1).contains(&parts.len()),
+            "{} runs of {total} sensors",
+            parts.len()
+        );
     }
 
     fn same_ticks(minutes: &[Tick], ticks: &[Tick]) {

@@ -210,6 +210,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let mut formats: Vec<Format> = sinks.iter().map(|s| s.format()).collect();
     formats.sort_by_key(|f| *f as u8);
     formats.dedup();
+    let sensors: usize = machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum();
+    let (ticks_only, part_sensors) = Plan::large(sensors, cfg.stream.tick_part_sensors);
     let plan = Plan {
         tables: req.tables(),
         step: req.step(),
@@ -217,7 +219,8 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         machines: machines.clone(),
         window: (g0, end),
         counters: req.kind != StreamKind::Iot,
-        ticks_only: Plan::ticks_only_for(machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum()),
+        ticks_only,
+        part_sensors,
     };
 
     let ctl = Arc::new(Control::new(rt.clone()));
@@ -234,6 +237,15 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         machines = machines.len(),
         "stream starting"
     );
+    if ticks_only {
+        tracing::info!(
+            stream = %req.name,
+            sensors,
+            "a tick at a time, in {} parts of about [stream] tick_part_sensors = {} sensors",
+            plan.parts(|m| engine.plant.sensors_of(m).len()).len(),
+            cfg.stream.tick_part_sensors
+        );
+    }
     let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
     let console = open_console(cfg, &req, &engine, &machines);
     let view = Arc::new(View::new(
@@ -569,11 +581,14 @@ fn release(
         s.spawn(move || {
             let mut gen = Generator::new(engine, plan, counters, threads).with_taps(gen_taps);
             let mut took = Duration::ZERO;
-            while !ctl.stopping() {
+            // A tick begun in parts is finished, even when stopping: its parts out so far
+            // would otherwise be sent again after a restart.
+            while !ctl.stopping() || gen.mid_tick() {
                 // Generate just in time (memory holds one minute, not two), with a lead of
-                // a few times what the last block took.
+                // a few times what the last block took; a tick's later parts at once.
                 let lead = (took * 3).max(GENERATION_LEAD).min(lead_cap);
-                while let Some(wait) = gen.next_start().and_then(|a| pace.wait_for(a)).filter(|w| *w > lead) {
+                let due = gen.next_start().filter(|_| !gen.mid_tick());
+                while let Some(wait) = due.and_then(|a| pace.wait_for(a)).filter(|w| *w > lead) {
                     if ctl.stopping() {
                         return;
                     }
@@ -604,6 +619,11 @@ fn release(
         // The receiver ends with this closure, so a generator blocked on a full channel
         // wakes up and ends too.
         let rx = rx;
+        // Whether the last release was a part of a tick whose other parts follow: a stop
+        // waits for them (unless its grace has run out).
+        let mut mid_tick = false;
+        let leave =
+            |mid_tick: bool| ctl.stopping() && (!mid_tick || ctl.deadline().is_some_and(|d| Instant::now() >= d));
         let mut watchdog = Instant::now();
         let mut beat = || {
             if watchdog.elapsed() >= Duration::from_secs(1) {
@@ -614,23 +634,26 @@ fn release(
         for block in rx.iter() {
             for tick in block {
                 while let Some(wait) = pace.wait_for(tick.first) {
-                    if ctl.stopping() {
+                    if leave(mid_tick) {
                         return Ok(());
                     }
                     ctl.sleep(wait.min(Duration::from_secs(1)));
                     beat();
                 }
-                if ctl.stopping() {
+                if leave(mid_tick) {
                     return Ok(());
                 }
+                mid_tick = tick.open();
                 for (table, _, rows) in &tick.batches[0].tables {
                     metrics.generated(*table, *rows);
                 }
                 if let Some(status) = &tick.status {
                     view.set_plant(tick.first, status);
                 }
-                metrics.set_simulated(tick.through);
-                taps.release(tick.through);
+                if !tick.open() {
+                    metrics.set_simulated(tick.through);
+                    taps.release(tick.through);
+                }
                 for l in lanes {
                     if tick.through > l.skip {
                         // Back-pressure: a full queue makes generation wait for its sink.
@@ -638,7 +661,7 @@ fn release(
                         while let Offer::Full(back) =
                             l.queue.offer(batch).map_err(|e| anyhow!("sink {}: {e:#}", l.name))?
                         {
-                            if ctl.stopping() {
+                            if leave(mid_tick) {
                                 return Ok(());
                             }
                             batch = back;
@@ -654,9 +677,9 @@ fn release(
     })
 }
 
-/// Whether the generator's next block starts a minute.
+/// Whether the generator's next block starts a minute (not a later part of its first tick).
 fn on_minute(gen: &Generator<'_>) -> bool {
-    gen.next_start().is_some_and(|a| a.rem_euclid(SCADA_STEP) == 0)
+    !gen.mid_tick() && gen.next_start().is_some_and(|a| a.rem_euclid(SCADA_STEP) == 0)
 }
 
 /// Logs a statistics line every `every`, until cancelled when every delivery task has

@@ -353,6 +353,11 @@ impl Sink for PostgresLive {
 
 #[async_trait::async_trait]
 impl Live for PostgresLive {
+    /// Rows and progress commit in one transaction: exactly once only on a tick's end.
+    fn whole_ticks(&self) -> bool {
+        true
+    }
+
     async fn checkpoints(&mut self, at: i64) -> Result<BTreeMap<String, (i64, Counters)>> {
         stored_counters(&self.pool, at).await
     }
