@@ -210,18 +210,7 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let mut formats: Vec<Format> = sinks.iter().map(|s| s.format()).collect();
     formats.sort_by_key(|f| *f as u8);
     formats.dedup();
-    let sensors: usize = machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum();
-    let (ticks_only, part_sensors) = Plan::large(sensors, cfg.stream.tick_part_sensors);
-    let plan = Plan {
-        tables: req.tables(),
-        step: req.step(),
-        formats: formats.clone(),
-        machines: machines.clone(),
-        window: (g0, end),
-        counters: req.kind != StreamKind::Iot,
-        ticks_only,
-        part_sensors,
-    };
+    let plan = plan(cfg, &req, &engine, &machines, &formats, (g0, end));
 
     let ctl = Arc::new(Control::new(rt.clone()));
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
@@ -237,15 +226,6 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
         machines = machines.len(),
         "stream starting"
     );
-    if ticks_only {
-        tracing::info!(
-            stream = %req.name,
-            sensors,
-            "a tick at a time, in {} parts of about [stream] tick_part_sensors = {} sensors",
-            plan.parts(|m| engine.plant.sensors_of(m).len()).len(),
-            cfg.stream.tick_part_sensors
-        );
-    }
     let pace = Arc::new(Pace::new(req.speed, g0, now_secs()));
     let console = open_console(cfg, &req, &engine, &machines);
     let view = Arc::new(View::new(
@@ -553,6 +533,40 @@ impl Steering {
             inject::handle(cmd, engine, gen, &mut self.journal, &self.view);
         }
     }
+}
+
+/// What the stream generates over `window`: its tables, tick, formats and machines, and on
+/// a large shard ticks in parts (said in the log).
+fn plan(
+    cfg: &Config,
+    req: &Request,
+    engine: &Engine,
+    machines: &[usize],
+    formats: &[Format],
+    window: (i64, i64),
+) -> Plan {
+    let sensors: usize = machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum();
+    let (ticks_only, part_sensors) = Plan::large(sensors, cfg.stream.tick_part_sensors);
+    let plan = Plan {
+        tables: req.tables(),
+        step: req.step(),
+        formats: formats.to_vec(),
+        machines: machines.to_vec(),
+        window,
+        counters: req.kind != StreamKind::Iot,
+        ticks_only,
+        part_sensors,
+    };
+    if ticks_only {
+        tracing::info!(
+            stream = %req.name,
+            sensors,
+            "a tick at a time, in {} parts of about [stream] tick_part_sensors = {} sensors",
+            plan.parts(|m| engine.plant.sensors_of(m).len()).len(),
+            cfg.stream.tick_part_sensors
+        );
+    }
+    plan
 }
 
 /// Generates blocks on a thread of their own and releases their ticks as the pace allows.
