@@ -46,6 +46,9 @@ pub struct Plan {
     /// runs of machines with about this many sensors, so that memory holds a part of a
     /// tick's rows at a time instead of all of them.
     pub part_sensors: Option<usize>,
+    /// Every sink holds the stream up to the window's start (a restart): the episodes in
+    /// progress there were labelled by the run before ([`UnitSpec::continues`]).
+    pub continues: bool,
 }
 
 impl Plan {
@@ -259,7 +262,8 @@ impl<'e> Generator<'e> {
         let Some(k) = self.plan.machines.iter().position(|&x| x == m) else { return };
         let (counters, run) = &mut self.machines[k];
         let Some(old) = run.as_ref() else { return };
-        let mut fresh = DayRun::new(self.engine, UnitSpec::new(m, old.day(), self.plan.window), self.day_starts[k]);
+        let spec = UnitSpec::new(m, old.day(), self.plan.window).continuing(self.plan.continues);
+        let mut fresh = DayRun::new(self.engine, spec, self.day_starts[k]);
         fresh.run_until(self.next, &mut Discard);
         debug_assert_eq!(fresh.counters(), *counters, "the minutes before an injection do not change");
         *run = Some(fresh);
@@ -370,7 +374,7 @@ impl<'e> Generator<'e> {
                             if run.as_ref().is_none_or(|r| r.day() != day) {
                                 *start = *counters;
                                 let previous = run.take().and_then(|r| r.day_counts());
-                                let spec = UnitSpec::new(m, day, plan.window);
+                                let spec = UnitSpec::new(m, day, plan.window).continuing(plan.continues);
                                 *run = Some(DayRun::following(engine, spec, *counters, previous));
                             }
                             let run = run.as_mut().expect("set up above");
@@ -582,6 +586,7 @@ mod tests {
             counters: true,
             ticks_only: false,
             part_sensors: None,
+            continues: false,
         };
         let counters = engine.counters_of(&machines, start, &Default::default());
         let mut gen = Generator::new(&engine, plan, counters, 2);
@@ -638,6 +643,7 @@ mod tests {
                 counters: true,
                 ticks_only,
                 part_sensors,
+                continues: false,
             };
             let counters = engine.counters_of(&machines, start, &Default::default());
             let mut gen = Generator::new(&engine, plan, counters, 2);
@@ -693,6 +699,7 @@ mod tests {
             counters: false,
             ticks_only: true,
             part_sensors,
+            continues: false,
         };
         assert_eq!(plan(None).parts(sensors), std::iter::once(0..machines.len()).collect::<Vec<_>>());
         let parts = plan(Some(100)).parts(sensors);

@@ -210,7 +210,10 @@ pub fn run(cfg: &Config, args: &StreamArgs, rt: &tokio::runtime::Handle) -> Resu
     let mut formats: Vec<Format> = sinks.iter().map(|s| s.format()).collect();
     formats.sort_by_key(|f| *f as u8);
     formats.dedup();
-    let plan = plan(cfg, &req, &engine, &machines, &formats, (g0, end));
+    // Every sink holds the stream up to g0 (a restart): the episodes in progress there are
+    // labelled already (Kafka and MQTT would otherwise get their labels twice).
+    let continues = resume.iter().all(|p| p.as_ref().is_some_and(|p| p.through >= g0));
+    let plan = plan(cfg, &req, &engine, &machines, &formats, (g0, end), continues);
 
     let ctl = Arc::new(Control::new(rt.clone()));
     let grace = Duration::from_secs(cfg.stream.shutdown_grace_s);
@@ -535,8 +538,8 @@ impl Steering {
     }
 }
 
-/// What the stream generates over `window`: its tables, tick, formats and machines, and on
-/// a large shard ticks in parts (said in the log).
+/// What the stream generates over `window` (`continues`: [`Plan::continues`]): its tables,
+/// tick, formats and machines, and on a large shard ticks in parts (said in the log).
 fn plan(
     cfg: &Config,
     req: &Request,
@@ -544,6 +547,7 @@ fn plan(
     machines: &[usize],
     formats: &[Format],
     window: (i64, i64),
+    continues: bool,
 ) -> Plan {
     let sensors: usize = machines.iter().map(|&m| engine.plant.sensors_of(m).len()).sum();
     let (ticks_only, part_sensors) = Plan::large(sensors, cfg.stream.tick_part_sensors);
@@ -556,6 +560,7 @@ fn plan(
         counters: req.kind != StreamKind::Iot,
         ticks_only,
         part_sensors,
+        continues,
     };
     if ticks_only {
         tracing::info!(

@@ -89,6 +89,10 @@ impl Engine {
             if !(anchor >= from && anchor < to && ep.overlaps(spec.window.0, spec.window.1)) {
                 continue;
             }
+            if spec.continues && !ep.injected && ep.onset < spec.window.0 {
+                // Labelled by the window this one continues.
+                continue;
+            }
             let pattern = &self.catalogue.patterns[ep.pattern];
             let affected = affected_sensors(self, ep, sensors.clone());
             let params = serde_json::json!({

@@ -68,12 +68,21 @@ pub struct UnitSpec {
     pub day: i64,
     /// The whole window `[a, b)`.
     pub window: (i64, i64),
+    /// The window continues an earlier one its destinations hold (a stream resumed): an
+    /// episode already in progress at its start was labelled there and is not again, unless
+    /// injected (whose label comes with its end).
+    pub continues: bool,
 }
 
 impl UnitSpec {
     /// The whole day `day` of `window` for `machine`.
     pub fn new(machine: usize, day: i64, window: (i64, i64)) -> UnitSpec {
-        UnitSpec { machine, day, window }
+        UnitSpec { machine, day, window, continues: false }
+    }
+
+    /// The same, continuing an earlier window when `continues` ([`UnitSpec::continues`]).
+    pub fn continuing(self, continues: bool) -> UnitSpec {
+        UnitSpec { continues, ..self }
     }
 
     /// The instants this unit generates: window ∩ day.
