@@ -233,15 +233,20 @@ fn a_large_plants_ticks_in_parts_reach_postgres_and_kafka_once_across_sigterms()
     for table in TABLES {
         assert_eq!(streamed.digest(table), whole.digest(table), "postgres, {table}: the backfill's rows once");
     }
-    let expected = backfill_lines(dir.path(), a, c);
-    let (got, _) = consume_all(&broker.addr);
+    kafka_holds_once(&broker.addr, &backfill_lines(dir.path(), a, c), "after three SIGTERMs");
+}
+
+/// Asserts that the broker at `addr` holds exactly `expected` (table → sorted JSON lines):
+/// each record once.
+fn kafka_holds_once(addr: &str, expected: &BTreeMap<String, Vec<String>>, when: &str) {
+    let (got, _) = consume_all(addr);
     for table in TABLES {
         let mut values: Vec<String> = got[table].iter().map(|r| r.2.clone()).collect();
         values.sort();
         let dupes = values.windows(2).filter(|w| w[0] == w[1]).count();
         assert!(
             values == expected[table],
-            "kafka, {table}: {} records ({dupes} repeated), the backfill {}",
+            "kafka, {table} {when}: {} records ({dupes} repeated), the backfill {}",
             values.len(),
             expected[table].len()
         );
@@ -268,18 +273,8 @@ fn a_stream_resumed_on_a_minute_labels_the_episodes_in_progress_once() {
     assert!(spanning > 0, "an episode is in progress at {m}: {:?}", first["fault_labels"]);
     std::fs::remove_dir_all(dir.path().join("bf")).unwrap();
     run(c);
-    let expected = backfill_lines(dir.path(), a, c);
-    let (got, _) = consume_all(&broker.addr);
-    for table in TABLES {
-        let mut values: Vec<String> = got[table].iter().map(|r| r.2.clone()).collect();
-        values.sort();
-        assert!(
-            values == expected[table],
-            "{table}: {} records, the backfill {} ({spanning} labels of episodes in progress at {m})",
-            values.len(),
-            expected[table].len()
-        );
-    }
+    let when = format!("after resuming at {m} ({spanning} labels of episodes in progress there)");
+    kafka_holds_once(&broker.addr, &backfill_lines(dir.path(), a, c), &when);
 }
 
 #[test]
