@@ -47,7 +47,7 @@ pid=$!
 # Start-up: until the first tick is released (the simulated clock leaves 0).
 while :; do
   kill -0 "$pid" 2>/dev/null || { cat "$work/log" >&2; exit 1; }
-  sim=$(curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '$1 == "genims_simulated_time_seconds" {print $2}')
+  sim=$(curl -s "http://127.0.0.1:$port/metrics" 2>/dev/null | awk '$1 == "genims_simulated_time_seconds" {print $2}' || true)
   [ -n "$sim" ] && [ "$sim" != 0 ] && break
   sleep 0.5
 done
