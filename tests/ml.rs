@@ -140,6 +140,25 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
     for section in ["## Cross-plant test", "## Leakage checks", "### Every column alone", "## Time split"] {
         assert!(md.contains(section), "REPORT.md has {section}: {md}");
     }
+    same_features_every_load(&test);
+}
+
+/// The same Parquet gives the same features, bit for bit, load after load: a `make ml` is
+/// repeatable. (DuckDB on two threads adds floats in a varying order: on the tiny plant one
+/// load in three differed from the first in some 45 cells.)
+fn same_features_every_load(plant: &Path) {
+    let script = "import sys\n\
+        import numpy as np\n\
+        from genims_ml import features\n\
+        d = sys.argv[1]\n\
+        loads = [features.load(d + '/parquet', d + '/master.json', 'test', raw=()) for _ in range(5)]\n\
+        a = loads[0].features\n\
+        for k, other in enumerate(loads[1:], 2):\n\
+        \x20   b = other.features\n\
+        \x20   differ = int((~((a == b) | (np.isnan(a) & np.isnan(b)))).sum())\n\
+        \x20   assert differ == 0, f'load {k} of the same Parquet: {differ} of {a.size} feature cells differ from the first'\n";
+    let out = std::process::Command::new(ml_python()).arg("-c").arg(script).arg(plant).output().unwrap();
+    assert!(out.status.success(), "features are repeatable: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The supervised model's threshold: the best F1 over the out-of-fold scores (checked against

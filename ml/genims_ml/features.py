@@ -36,6 +36,12 @@ TAIL_SHARE = 6  # a step's last sixth (an hour's last ten minutes), where a fast
 # The raw columns the static threshold reads, all a fine-step plant aggregates.
 STATIC_COLUMNS = ("sensor_data.is_above_warning", "sensor_data.is_below_warning")
 STATES = ("running", "idle", "setup", "fault", "maintenance", "stopped", "starved", "blocked")
+# DuckDB's threads. On more than one, its parallel aggregates add floats in an order that
+# varies from run to run, and the boosted models amplify the last bits into ±0.05-0.15 F1
+# between two runs of the same data; on one, the same Parquet gives the same features, so
+# a change to genims or to the models is measured against a repeatable run (at about twice
+# the time of the features).
+DUCKDB_THREADS = 1
 
 
 @dataclass
@@ -93,7 +99,7 @@ def load(
     """Reads one plant on steps of `step` seconds: its features, the raw columns' aggregates
     per step (those in `raw`, or every one), and its labels. Features of an hourly plant are
     float64, of a finer one float32 (six times the rows)."""
-    con = con or duckdb.connect()
+    con = con or duckdb.connect(config={"threads": DUCKDB_THREADS})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     sensors, scada, labels = _dataset(dir_, "sensor_data"), _dataset(dir_, "scada_machine_data"), _dataset(dir_, "fault_labels")
