@@ -59,21 +59,10 @@ impl HourCounts {
         self.0[h] += u16::from(yes);
     }
 
-    /// Counts one more in hour `h` of the previous day, if `yes`.
+    /// Counts one more in hour slot `h`, if `yes`, without starting it afresh.
     #[inline]
-    pub(super) fn count_previous(&mut self, h: usize, yes: bool) {
+    pub(super) fn add(&mut self, h: usize, yes: bool) {
         self.0[h] += u16::from(yes);
-    }
-
-    /// Puts `earlier` (the counts of the readings before those counted here) beneath
-    /// these, as if counted first: added in every hour but `restarted`, whose slot these
-    /// counts began afresh at the hour's first reading.
-    pub(super) fn beneath(&mut self, earlier: &HourCounts, restarted: Option<usize>) {
-        for (h, (n, e)) in self.0.iter_mut().zip(earlier.0).enumerate() {
-            if restarted != Some(h) {
-                *n += e;
-            }
-        }
     }
 
     /// The count over the last 24 hours.
