@@ -54,13 +54,14 @@ fn episodes(d: &Path) -> Vec<(String, i64, i64)> {
         .collect()
 }
 
-/// Machine-steps of `step` seconds in the window that end in each pattern's warning or
-/// critical phase.
+/// Machine-steps of `step` seconds in the window whose last instant is in each pattern's
+/// warning or critical phase: warning < end <= fault (a step ending at the warning instant
+/// holds no reading of the phase; one ending at the fault holds its last critical minute).
 fn labelled_steps(episodes: &[(String, i64, i64)], step: i64) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for (pattern, w, e) in episodes {
         let ends = (1..=86_400 / step).map(|k| START + k * step);
-        *out.entry(pattern.clone()).or_insert(0) += ends.filter(|end| end >= w && end < e).count() as u64;
+        *out.entry(pattern.clone()).or_insert(0) += ends.filter(|end| end > w && end <= e).count() as u64;
     }
     out
 }

@@ -14,7 +14,8 @@ Per machine, step and sensor role:
 - the step's mean and 6-hour slope minus the median of the same line's machines then.
 Per machine and step: the share of the step's SCADA minutes in each machine state, and the
 sensor furthest from its own last 24 hours (`_worst_sensor`), whatever its role.
-A step's label is the phase at its end, when its features are complete.
+A step's label is the phase over its last instant, when its features are complete
+(`phase_holds_at_end`).
 
 The step is an hour (`HOUR`) for every pattern; the patterns whose episodes last a few
 hours are scored on ten-minute steps as well (`FINE`, chosen in `__main__`), where an
@@ -279,10 +280,19 @@ def _worst_sensor(con, sensors: str, index: dict, n: int, step: int) -> dict[str
     return out
 
 
+def phase_holds_at_end(end: np.ndarray, episode: dict) -> np.ndarray:
+    """Whether steps ending at `end` end inside the episode's warning or critical phase:
+    warning_time < end <= fault_time. The phase holds over the step's last instant, which its
+    readings cover (readings at `end` belong to the next step)."""
+    return (end > episode["warning"]) & (end <= episode["fault"])
+
+
 def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict], step: int) -> dict[str, np.ndarray]:
-    """Per pattern: 1 where the machine is in the episode's warning or critical phase
-    ([warning_time, fault_time)) at the end of the step — the instant the step's features
-    are complete, so that no feature holds a minute after the label's fault."""
+    """Per pattern: 1 where the machine is in the episode's warning or critical phase at the
+    step's last instant: warning_time < end <= fault_time, for the step [start, end). Its
+    readings are complete then and none is of the fault (a reading at fault_time is the
+    next step's). A step ending at warning_time holds no reading of the phase; one ending
+    at fault_time holds its last critical minute (`phase_holds_at_end`)."""
     out: dict[str, np.ndarray] = {}
     by_machine: dict[str, np.ndarray] = {}
     for m in np.unique(machines):
@@ -293,7 +303,7 @@ def _labels(machines: np.ndarray, hours: np.ndarray, episodes: list[dict], step:
         if rows is None:
             continue
         h = hours[rows]
-        y[rows[(h + step >= e["warning"]) & (h + step < e["fault"])]] = 1
+        y[rows[phase_holds_at_end(h + step, e)]] = 1
     return out
 
 

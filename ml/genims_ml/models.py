@@ -27,7 +27,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 from sklearn.model_selection import GroupKFold
 from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
 
-from .features import HOUR
+from .features import HOUR, phase_holds_at_end
 
 SEED = 20251219
 # Boosting rounds at most (early stopping on a tenth of the training rows ends most
@@ -144,15 +144,16 @@ def scores(y: np.ndarray, flag: np.ndarray, p: np.ndarray | None = None) -> dict
 
 
 def episodes_caught(plant, pattern: str, flag: np.ndarray) -> dict:
-    """Episode recall (an episode is caught if a step that ends in its warning or critical
-    phase is flagged) and the median lead time, from the end of the first flagged step to the
-    fault, in hours. An episode whose phase holds no step's end is not counted."""
+    """Episode recall (an episode is caught if a step whose last instant is in its warning or
+    critical phase is flagged: `phase_holds_at_end`) and the median lead time, from the end of
+    the first flagged step to the fault, in hours. An episode whose phase holds no step's
+    last instant is not counted."""
     leads, total = [], 0
     end = plant.hour + plant.step
     for e in plant.episodes:
         if e["pattern"] != pattern:
             continue
-        rows = np.flatnonzero((plant.machine == e["machine"]) & (end >= e["warning"]) & (end < e["fault"]))
+        rows = np.flatnonzero((plant.machine == e["machine"]) & phase_holds_at_end(end, e))
         if len(rows) == 0:
             continue  # the phase lies outside the window
         total += 1

@@ -18,8 +18,8 @@ def markdown(r: dict) -> str:
         "",
         "## Cross-plant test",
         "",
-        "Per pattern, step by step (label: the machine is in the pattern's warning or critical phase at the "
-        "step's end), and per episode (caught if a step ending in its warning or critical phase is flagged; "
+        "Per pattern, step by step (label: the machine is in the pattern's warning or critical phase over the "
+        "step's last instant, warning < end <= fault), and per episode (caught if a step so labelled is flagged; "
         "lead time from the end of the first flagged step to the fault). A step is an hour, or ten minutes "
         f"for a pattern whose median training episode spends under {r.get('fine_below_hours', 0):g} h in its "
         "warning and critical phases.",
