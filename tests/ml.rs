@@ -227,3 +227,33 @@ fn a_test_row_is_flagged_where_two_of_three_fold_models_reach_the_cut() {
     let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
     assert!(out.status.success(), "two of three: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A step `[start, end)` is labelled by the phase over its last instant: a step ending at the
+/// warning instant is not in it (none of its readings are), one ending at the fault is (its
+/// last minute is critical, and the fault's first reading is the next step's); the labels
+/// and the episodes counted follow the same rule.
+#[test]
+fn a_step_is_labelled_by_the_phase_over_its_last_instant() {
+    let script = "import numpy as np\n\
+        from genims_ml.features import _labels, phase_holds_at_end, FINE\n\
+        from genims_ml.models import episodes_caught\n\
+        e = {'machine': 'M', 'pattern': 'p', 'warning': 1200, 'fault': 3000, 'onset': 0}\n\
+        ends = np.array([600, 1200, 1260, 1800, 2400, 3000, 3600])\n\
+        got = phase_holds_at_end(ends, e).tolist()\n\
+        assert got == [False, False, True, True, True, True, False], got\n\
+        starts = np.arange(0, 4200, 600)\n\
+        y = _labels(np.array(['M'] * len(starts)), starts, [e], FINE)['p']\n\
+        assert y.tolist() == [0, 0, 1, 1, 1, 0, 0], y\n\
+        class Plant: pass\n\
+        plant = Plant()\n\
+        plant.machine, plant.hour, plant.step, plant.episodes = np.array(['M'] * len(starts)), starts, FINE, [e]\n\
+        flag = np.zeros(len(starts), dtype=bool)\n\
+        flag[4] = True  # the step ending at the fault\n\
+        caught = episodes_caught(plant, 'p', flag)\n\
+        assert caught['episodes'] == 1 and caught['episode_recall'] == 1.0 and caught['median_lead_h'] == 0.0, caught\n\
+        short = dict(e, warning=3060, fault=3300)  # inside the step [3000, 3600): no step's last instant\n\
+        plant.episodes = [short]\n\
+        assert episodes_caught(plant, 'p', flag)['episodes'] == 0\n";
+    let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
+    assert!(out.status.success(), "the label rule: {}", String::from_utf8_lossy(&out.stderr));
+}
