@@ -62,8 +62,8 @@ def main():
                                   "value": json.loads(m.value)}) + "\n")
             read[TopicPartition(m.topic, m.partition)] = m.offset + 1
         # The partitions from the metadata, not the consumer's assignment (empty until its
-        # first fetch), and positions of our own (the consumer's `position` waits on offset
-        # resets inside the client and did not return on a loaded machine).
+        # first fetch), and positions of our own (the consumer's `position`, called once the
+        # topics had fallen idle, waited inside the client until the deadline).
         parts = [TopicPartition(t, n) for t in a.topics for n in sorted(consumer.partitions_for_topic(t) or ())]
         ends = consumer.end_offsets(parts) if parts else {}
         unread = [tp for tp in parts if tp not in read]
