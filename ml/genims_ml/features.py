@@ -4,12 +4,16 @@ genims Parquet backfill.
 A plant is one directory of `genims backfill --out parquet` (Hive layout) plus the plant's
 master data (`genims seed --out json`). Only what a plant's own systems observe goes into
 the model's features: each sensor's measured value (by role: the sensor's name, "Spindle
-Bearing Vibration"), and the machine's SCADA state. Columns genims derives from its own
-knowledge (anomaly_score, is_anomaly, status) are left to the leakage checks.
+Bearing Vibration"), whether it is beyond the role's warning limits (`is_above_warning`,
+`is_below_warning`: the value against the alarm limits a PLC is configured with), and the
+machine's SCADA state. Columns genims derives from its own knowledge (anomaly_score,
+is_anomaly, status) are left to the leakage checks.
 
 Per machine, step and sensor role:
 - mean, standard deviation, lowest and highest of the readings in the step, their slope
   within it (per hour), and the mean of its last sixth (ten minutes of an hour);
+- the share of the step's readings above, and below, the role's warning limits (the same
+  scale on every machine type, where a role's values are not);
 - the mean and slope of the step means over the last 6 and 24 hours;
 - the step's mean and 6-hour slope minus the median of the same line's machines then.
 Per machine and step: the share of the step's SCADA minutes in each machine state, and the
@@ -123,7 +127,8 @@ def load(
                avg(d.measurement_value) AS mean, stddev_samp(d.measurement_value) AS sd,
                regr_slope(d.measurement_value, epoch(d.timestamp) / 3600.0) AS slope,
                min(d.measurement_value) AS low, max(d.measurement_value) AS high,
-               avg(d.measurement_value) FILTER (WHERE {_in_tail(step, "d.timestamp")}) AS tail
+               avg(d.measurement_value) FILTER (WHERE {_in_tail(step, "d.timestamp")}) AS tail,
+               avg(d.is_above_warning::INT) AS above_warning, avg(d.is_below_warning::INT) AS below_warning
         FROM {sensors} d JOIN master_sensors r USING (sensor_id)
         GROUP BY d.machine_id, hour, r.role"""
     )
@@ -144,6 +149,7 @@ def load(
     stats = [
         "mean", "sd", "slope", "low", "high", "tail",
         "mean_6h", "slope_6h", "mean_24h", "slope_24h", "mean_vs_line", "slope_6h_vs_line",
+        "above_warning", "below_warning",
     ]
     roles = [r[0] for r in con.execute("SELECT DISTINCT role FROM stats ORDER BY role").fetchall()]
     # The rows: every machine-step with readings.
@@ -230,7 +236,9 @@ def _worst_sensor(con, sensors: str, index: dict, n: int, step: int) -> dict[str
     (and the smallest for spread and count). Over the last 24 hours, to this hour's end: the
     share of each sensor's readings that never came (against the historian's usual count per
     hour) beyond its machine's median share (a gateway's gap loses every sensor's), its
-    readings beyond its measurement range (master data), and its hours without a change. A fault of one sensor, on any role of any machine
+    readings beyond its measurement range (master data), and its hours without a change.
+    And the largest share of a sensor's readings beyond its warning limits, in the hour
+    and over the last 24 hours. A fault of one sensor, on any role of any machine
     type, so moves the same few features, and a model learns it from every episode at once
     rather than role by role."""
     con.execute(
@@ -239,7 +247,8 @@ def _worst_sensor(con, sensors: str, index: dict, n: int, step: int) -> dict[str
                avg(measurement_value) AS mean, stddev_samp(measurement_value) AS sd,
                max(measurement_value) - min(measurement_value) AS span,
                avg(measurement_value) FILTER (WHERE {_in_tail(step)}) AS tail,
-               count(*) FILTER (WHERE measurement_value < r.range_min OR measurement_value > r.range_max) AS beyond
+               count(*) FILTER (WHERE measurement_value < r.range_min OR measurement_value > r.range_max) AS beyond,
+               avg((is_above_warning OR is_below_warning)::INT) AS beyond_warning
         FROM {sensors} JOIN master_sensors r USING (sensor_id) GROUP BY ALL"""
     )
     # The historian's nominal readings per sensor-hour: the most common count.
@@ -251,7 +260,8 @@ def _worst_sensor(con, sensors: str, index: dict, n: int, step: int) -> dict[str
           SELECT *, avg(mean) OVER w AS mean_24h, avg(sd) OVER w AS sd_24h, avg(span) OVER w AS span_24h,
                  max(n) OVER w AS n_24h,
                  1 - sum(n) OVER d / (count(*) OVER d * {nominal}) AS lost_24h,
-                 sum(beyond) OVER d AS beyond_24h, count(*) FILTER (WHERE sd = 0) OVER d AS flat_hours_24h
+                 sum(beyond) OVER d AS beyond_24h, count(*) FILTER (WHERE sd = 0) OVER d AS flat_hours_24h,
+                 avg(beyond_warning) OVER d AS beyond_warning_24h
           FROM sensor_hours WINDOW w AS {before}, d AS {day}),
         machine AS (SELECT *, median(lost_24h) OVER (PARTITION BY machine_id, hour) AS machine_lost_24h FROM usual)
         SELECT machine_id, hour,
@@ -265,7 +275,9 @@ def _worst_sensor(con, sensors: str, index: dict, n: int, step: int) -> dict[str
                count(*) FILTER (WHERE sd = 0) AS stuck_sensors,
                max(lost_24h - machine_lost_24h) AS lossiest_24h_vs_machine,
                max(beyond_24h) AS most_beyond_range_24h,
-               max(flat_hours_24h) AS most_flat_hours_24h
+               max(flat_hours_24h) AS most_flat_hours_24h,
+               max(beyond_warning) AS most_beyond_warning,
+               max(beyond_warning_24h) AS most_beyond_warning_24h
         FROM machine GROUP BY ALL"""
     ).fetchnumpy()
     where = np.array([index.get((m, h), -1) for m, h in zip(data["machine_id"], data["hour"])], dtype=np.int64)
