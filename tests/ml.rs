@@ -134,10 +134,32 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
             assert!((0.0..=1.0).contains(&f1), "{pattern}: {model} F1 {f1}");
         }
     }
+    for (pattern, r) in cross {
+        // The errors agree with the scores: as many missed episodes as the recall leaves out,
+        // as many false flags as the precision and recall imply.
+        let (m, e) = (&r["model"], &r["errors"]);
+        let episodes = m["episodes"].as_f64().unwrap();
+        let missed = e["missed"].as_array().unwrap().len() as f64;
+        let caught = m["episode_recall"].as_f64().map_or(0.0, |recall| recall * episodes);
+        assert!((episodes - missed - caught).abs() < 1e-6, "{pattern}: {missed} missed of {episodes}: {r}");
+        let positives = r["test_rows"].as_f64().unwrap();
+        let tp = m["recall"].as_f64().unwrap() * positives;
+        let precision = m["precision"].as_f64().unwrap();
+        let false_flags = e["false_flags"]["steps"].as_f64().unwrap();
+        if precision > 0.0 {
+            assert!((tp / precision - tp - false_flags).abs() < 1e-6, "{pattern}: false flags against precision: {r}");
+        }
+    }
     let ablation = report["ablation"]["f1"].as_object().unwrap();
     assert_eq!(ablation.len(), 2, "the two columns asked for: {ablation:?}");
     let md = std::fs::read_to_string(root.join("REPORT.md")).unwrap();
-    for section in ["## Cross-plant test", "## Leakage checks", "### Every column alone", "## Time split"] {
+    for section in [
+        "## Cross-plant test",
+        "## Leakage checks",
+        "### Every column alone",
+        "## What the model got wrong",
+        "## Time split",
+    ] {
         assert!(md.contains(section), "REPORT.md has {section}: {md}");
     }
     same_features_every_load(&test);
@@ -256,4 +278,43 @@ fn a_step_is_labelled_by_the_phase_over_its_last_instant() {
         assert episodes_caught(plant, 'p', flag)['episodes'] == 0\n";
     let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
     assert!(out.status.success(), "the label rule: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The report's errors: an episode no flagged step caught is listed with its highest score,
+/// and each false flag gets the cause its machine's episodes give it (the pattern's own
+/// onset, the day after its fault, another pattern's episode, or none).
+#[test]
+fn missed_episodes_and_false_flags_are_explained_by_the_episodes_around_them() {
+    let script = "import numpy as np\n\
+        from genims_ml.features import _labels\n\
+        from genims_ml.models import errors\n\
+        H = 3600\n\
+        eps = [\n\
+        \x20   {'machine': 'A', 'pattern': 'p', 'onset': 2 * H, 'warning': 5 * H, 'fault': 8 * H},\n\
+        \x20   {'machine': 'B', 'pattern': 'p', 'onset': 0, 'warning': 3 * H, 'fault': 5 * H},\n\
+        \x20   {'machine': 'C', 'pattern': 'q', 'onset': 0, 'warning': 10 * H, 'fault': 12 * H},\n\
+        ]\n\
+        class Plant: pass\n\
+        plant = Plant()\n\
+        starts = np.tile(np.arange(0, 40 * H, H), 4)\n\
+        plant.machine = np.repeat(np.array(['A', 'B', 'C', 'D']), 40)\n\
+        plant.hour, plant.step, plant.episodes = starts, H, eps\n\
+        plant.context = {'machine_id': plant.machine, 'machine_type': np.repeat(np.array(['lathe', 'press', 'oven', 'robot']), 40)}\n\
+        plant.labels = _labels(plant.machine, starts, eps, H)\n\
+        prob = np.where(plant.labels['p'] == 1, 0.3, 0.1)\n\
+        flag = np.zeros(160, dtype=bool)\n\
+        a = lambda m, end: int(np.flatnonzero((plant.machine == m) & (starts + H == end))[0])\n\
+        for r in [a('A', 6 * H), a('A', 3 * H), a('A', 4 * H), a('A', 10 * H), a('C', 11 * H), a('D', 30 * H), a('D', 31 * H)]:\n\
+        \x20   flag[r] = True\n\
+        prob[flag] = 0.9\n\
+        e = errors(plant, 'p', flag, prob)\n\
+        assert [m['machine'] for m in e['missed']] == ['B'], e\n\
+        assert e['missed'][0] == {'machine': 'B', 'machine_type': 'press', 'warning': 3 * H, 'fault': 5 * H, 'steps': 2, 'best_score': 0.3}, e\n\
+        ff = e['false_flags']\n\
+        assert ff['steps'] == 6, ff\n\
+        assert ff['causes'] == {'onset before its warning': 2, 'no episode': 2, 'after its fault': 1, 'in a q episode': 1}, ff\n\
+        assert ff['machines'][0] == {'machine': 'A', 'machine_type': 'lathe', 'steps': 3}, ff\n\
+        assert e['lowest_flagged'] == 0.9, e\n";
+    let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
+    assert!(out.status.success(), "the errors: {}", String::from_utf8_lossy(&out.stderr));
 }

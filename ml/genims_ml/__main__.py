@@ -90,6 +90,7 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
             "isolation_forest": models.scores(y, if_flag, if_score) | models.episodes_caught(test, pattern, if_flag),
             "shuffled_labels": models.scores(y, shuffled_flag),
             "shortcut_features": models.scores(y, short_flag, short_prob),
+            "errors": models.errors(test, pattern, flag, prob),
         }
         r = out[pattern]
         r["leak_shuffled"] = r["shuffled_labels"]["f1"] > r["random"]["f1"] + MARGIN

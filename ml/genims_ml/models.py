@@ -14,6 +14,8 @@
   pattern's training prevalence).
 - Leakage checks: shuffled labels; a model of shortcut features only (machine, machine
   type, line, hour of day, day of week, fault rate); and every raw column alone.
+- The model's errors on the test plant (`errors`): each missed episode, and each false
+  flag's likely cause (the pattern's own onset or aftermath, another pattern's episode).
 
 On ten-minute steps a model trains on every positive row and a seeded sixth of the
 negative ones (`fit_rows`: as many rows as an hourly plant has), and is scored — out of
@@ -165,6 +167,71 @@ def episodes_caught(plant, pattern: str, flag: np.ndarray) -> dict:
         "episode_recall": (len(leads) / total) if total else None,
         "median_lead_h": float(np.median(leads)) if leads else None,
     }
+
+
+AFTER_FAULT = 24 * 3600  # a flag this soon after its machine's fault is of the fault's aftermath
+
+
+def errors(plant, pattern: str, flag: np.ndarray, prob: np.ndarray) -> dict:
+    """What the model got wrong on the test plant, for the report to say why from the data.
+
+    - `missed`: each scored episode of `pattern` with no flagged step (`episodes_caught`'s
+      rule): its machine and machine type, warning and fault instants, the steps labelled
+      and the highest score among them.
+    - `false_flags`: flagged steps labelled 0, each given one cause by where its last
+      instant falls on its machine: in the onset before this pattern's warning, up to
+      AFTER_FAULT after this pattern's fault, inside another pattern's episode (from its
+      onset to AFTER_FAULT after its fault: the confusion), or in no episode; with the
+      machines holding the most of them.
+    - `lowest_flagged`: the lowest score flagged (the cut lies at or below it)."""
+    y = plant.labels.get(pattern, np.zeros(len(plant.hour), dtype=np.int8))
+    end = plant.hour + plant.step
+    kind = dict(zip(plant.context["machine_id"], plant.context["machine_type"]))
+    missed = []
+    for e in plant.episodes:
+        if e["pattern"] != pattern:
+            continue
+        rows = np.flatnonzero((plant.machine == e["machine"]) & phase_holds_at_end(end, e))
+        if len(rows) and not flag[rows].any():
+            missed.append({
+                "machine": str(e["machine"]), "machine_type": str(kind.get(e["machine"], "")),
+                "warning": int(e["warning"]), "fault": int(e["fault"]), "steps": int(len(rows)),
+                "best_score": round(float(prob[rows].max()), 3),
+            })
+    wrong = np.flatnonzero(flag & (y == 0))
+    causes: dict[str, int] = {}
+    machines: dict[str, int] = {}
+    by_machine: dict[str, list[dict]] = {}
+    for e in plant.episodes:
+        by_machine.setdefault(e["machine"], []).append(e)
+    for r in wrong:
+        cause = _false_flag_cause(pattern, int(end[r]), by_machine.get(plant.machine[r], []))
+        causes[cause] = causes.get(cause, 0) + 1
+        machines[str(plant.machine[r])] = machines.get(str(plant.machine[r]), 0) + 1
+    top = sorted(machines.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    return {
+        "missed": missed,
+        "false_flags": {
+            "steps": int(len(wrong)),
+            "causes": dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "machines": [{"machine": m, "machine_type": str(kind.get(m, "")), "steps": n} for m, n in top],
+        },
+        "lowest_flagged": round(float(prob[flag].min()), 3) if flag.any() else None,
+    }
+
+
+def _false_flag_cause(pattern: str, end: int, episodes: list[dict]) -> str:
+    """Why a step of one machine ending at `end` and labelled 0 may look like `pattern`."""
+    for e in episodes:
+        if e["pattern"] == pattern and e["onset"] < end <= e["warning"]:
+            return "onset before its warning"
+    for e in episodes:
+        if e["pattern"] == pattern and e["fault"] < end <= e["fault"] + AFTER_FAULT:
+            return "after its fault"
+    for e in episodes:
+        if e["pattern"] != pattern and min(e["onset"], e["warning"]) < end <= e["fault"] + AFTER_FAULT:
+            return f"in a {e['pattern']} episode"
+    return "no episode"
 
 
 def static_threshold(train, train_y: list[np.ndarray], test) -> tuple[np.ndarray, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 def _f(x, digits=2):
     return "–" if x is None else f"{x:.{digits}f}"
@@ -62,6 +64,7 @@ def markdown(r: dict) -> str:
             lines += [f"| {x['column']} | {x['pattern']} | {x['f1']:.2f} | {x['measurement_value_f1']:.2f} |" for x in flagged]
         else:
             lines.append("No column alone predicts a pattern better than the readings' own value does.")
+    lines += _errors(r["cross_plant"])
     lines += ["", "## Time split", "", "Each plant's first 70 % of steps trains, the last 30 % tests.", "",
               "| pattern | step min | P | R | F1 | PR-AUC |", "|---|---:|---:|---:|---:|---:|"]
     for p, x in sorted(r["time_split"].items()):
@@ -69,3 +72,38 @@ def markdown(r: dict) -> str:
             f"| {p} | {x['step_minutes']} | {_f(x['precision'])} | {_f(x['recall'])} | {_f(x['f1'])} | {_f(x.get('pr_auc'))} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _when(t: int) -> str:
+    return time.strftime("%m-%d %H:%M", time.gmtime(t))
+
+
+def _errors(cross: dict) -> list[str]:
+    """Per pattern, the supervised model's missed episodes and the causes of its false flags
+    on the test plant (`models.errors`)."""
+    lines = ["", "## What the model got wrong", "",
+             "Per pattern on the test plant: each episode no flagged step caught (its highest score against the "
+             "lowest score flagged), and the false flags by where they fall on their machine: the pattern's own "
+             "onset before the warning, the day after its fault, another pattern's episode (onset to a day after "
+             "its fault), or no episode.", ""]
+    for p, x in sorted(cross.items()):
+        e = x.get("errors")
+        if e is None:
+            continue
+        ff = e["false_flags"]
+        if not e["missed"] and not ff["steps"]:
+            lines.append(f"- **{p}**: no episode missed, no false flag.")
+            continue
+        missed = "; ".join(
+            f"{m['machine']} ({m['machine_type']}, warning {_when(m['warning'])}, fault {_when(m['fault'])}, "
+            f"{m['steps']} step{'s' if m['steps'] != 1 else ''}, best {m['best_score']:.2f})"
+            for m in e["missed"]
+        )
+        causes = ", ".join(f"{n} {c}" for c, n in ff["causes"].items())
+        where = ", ".join(f"{m['machine']} ({m['machine_type']}) {m['steps']}" for m in ff["machines"])
+        lines.append(
+            f"- **{p}** (lowest score flagged {_f(e['lowest_flagged'])}): "
+            + (f"missed {missed}. " if missed else "no episode missed. ")
+            + (f"{ff['steps']} false flags: {causes}; most on {where}." if ff["steps"] else "No false flag.")
+        )
+    return lines
