@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
@@ -13,10 +14,10 @@ use std::time::Duration;
 use common::{free_port, genims, ok, run, tempdir, wait_for, StreamArgs};
 
 const START: &str = "2026-03-01T06:00:00Z";
-/// The window the subscriptions are checked over (the stream runs a minute longer, so the
-/// server is still up when the last tick's values arrive).
+/// The window the subscriptions are checked over (the stream runs three minutes longer, 6 s
+/// at ×30, so the server is still up while a slow client reads the last tick's values).
 const END: &str = "2026-03-01 06:10:00";
-const STREAM_END: &str = "2026-03-01T06:11:00Z";
+const STREAM_END: &str = "2026-03-01T06:13:00Z";
 
 /// A realistic plant whose data-quality defects are frequent enough that a 10-minute window
 /// holds stale stretches, invalid readings and gateway gaps.
@@ -49,6 +50,20 @@ fn assert_checked(what: &str, out: &Output, stream: &mut Child) {
     eprint!("{text}");
 }
 
+/// The first line a child writes to its standard output, read byte by byte so that nothing
+/// after it is taken from the pipe (empty if the child ends first).
+fn first_line(out: &mut impl Read) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while out.read(&mut byte).unwrap_or(0) == 1 {
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
 fn spawn_stream(d: &Path, args: &StreamArgs) -> Child {
     genims(d)
         .args(args.build())
@@ -72,13 +87,19 @@ fn the_tree_is_the_master_data_and_subscriptions_get_the_backfill() {
     ok(genims(d).args(["backfill", "--start", START, "--end", STREAM_END, "--out", "csv"]));
     ok(genims(d).args(["seed", "--out", "json"]));
     let args = StreamArgs::all().sink("null").speed("30").window(START, STREAM_END).state();
-    let mut stream = spawn_stream(d, &args);
     let url = format!("opc.tcp://127.0.0.1:{port}/");
     let bf = d.join("bf");
     let bf = bf.to_str().unwrap();
+    // The subscriber reads the backfill first and says so; the stream starts then, so that
+    // the subscriptions see most of a 20 s stream even on a loaded machine.
+    let mut subscriber =
+        checker(&["subscribe", &url, bf, END]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let said = first_line(subscriber.stdout.as_mut().unwrap());
+    let mut stream = spawn_stream(d, &args);
     // Two sessions at once: one browses the tree while the other's subscriptions run.
     let browsing = checker(&["browse", &url, bf]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let sub = check(&["subscribe", &url, bf, END]);
+    let mut sub = subscriber.wait_with_output().unwrap();
+    sub.stdout = [said.into_bytes(), sub.stdout].concat();
     assert_checked("subscriptions through the stream", &sub, &mut stream);
     let text = String::from_utf8_lossy(&sub.stdout);
     assert!(

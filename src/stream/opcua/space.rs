@@ -19,10 +19,12 @@
 
 use std::collections::HashMap;
 
-use opcua::server::address_space::{AddressSpace, EventNotifier, MethodBuilder, ObjectBuilder, VariableBuilder};
+use opcua::server::address_space::{
+    AddressSpace, EventNotifier, MethodBuilder, NodeType, ObjectBuilder, VariableBuilder,
+};
 use opcua::types::{
-    Argument, DataTypeId, EUInformation, ExtensionObject, LocalizedText, NodeId, ObjectTypeId, QualifiedName, Range,
-    VariableTypeId, Variant,
+    Argument, DataTypeId, DataValue, EUInformation, ExtensionObject, LocalizedText, NodeId, ObjectTypeId,
+    QualifiedName, Range, StatusCode, VariableTypeId, Variant,
 };
 
 use super::manager::Method;
@@ -125,10 +127,27 @@ pub fn build(space: &mut AddressSpace, ns: u16, plant: &PlantInfo, machines: &[u
                 .insert(space);
             nodes.push(v);
         }
+        for node in &nodes {
+            awaiting_first_value(space, node);
+        }
         add_methods(space, ns, &mc.id, &machine, &mut methods);
         out[m] = MachineNodes { nodes, sensors: mc.sensors.len() };
     }
     Built { machines: out, methods, ground_truth }
+}
+
+/// Until the stream writes a variable, it reads as OPC UA says a value not yet obtained
+/// does: empty, `BadWaitingForInitialData`, without a source timestamp. (The builder's empty
+/// value is `Good` and stamped with the server's clock: a client subscribing before the first
+/// tick would record a good null at a wall-clock instant outside the simulated timeline.)
+fn awaiting_first_value(space: &mut AddressSpace, node: &NodeId) {
+    if let Some(NodeType::Variable(v)) = space.find_mut(node) {
+        v.set_data_value(DataValue {
+            value: Some(Variant::Empty),
+            status: Some(StatusCode::BadWaitingForInitialData),
+            ..DataValue::null()
+        });
+    }
 }
 
 /// A variable kept for `HistoryRead` when `on`.
