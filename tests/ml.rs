@@ -2,7 +2,7 @@
 //! days): three one-day Parquet backfills of a tiny plant, two to train on and one to test
 //! on; features, models, baselines, leakage checks, the report. The steps it labels (hours,
 //! or ten minutes for the short patterns) are counted again here from the test plant's
-//! fault labels in CSV.
+//! fault labels.
 
 use crate::common;
 
@@ -36,22 +36,28 @@ fn plant(root: &Path, seed: u64) -> PathBuf {
     d
 }
 
-/// Each episode's pattern and warning and fault instants, from the fault labels of a CSV
-/// backfill of the same plant.
+/// Each episode's pattern and warning and fault instants, from the test plant's own
+/// `fault_labels` Parquet, read with the parquet crate (the pipeline reads it with DuckDB).
 fn episodes(d: &Path) -> Vec<(String, i64, i64)> {
-    ok(genims(d).args(["backfill", "--out", "csv", "--path", "csv"]).args(WINDOW));
-    let text = std::fs::read_to_string(d.join("csv/fault_labels.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (pattern, warning, fault) = (col("pattern"), col("warning_time"), col("fault_time"));
-    let secs = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").unwrap().and_utc().timestamp();
-    lines
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            (f[pattern].to_owned(), secs(f[warning]), secs(f[fault]))
-        })
-        .collect()
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let mut out = Vec::new();
+    for file in std::fs::read_dir(d.join("parquet/fault_labels")).unwrap() {
+        let reader = SerializedFileReader::new(std::fs::File::open(file.unwrap().path()).unwrap()).unwrap();
+        for row in reader.get_row_iter(None).unwrap() {
+            let (mut pattern, mut warning, mut fault) = (None, None, None);
+            for (name, field) in row.unwrap().get_column_iter() {
+                match (name.as_str(), field) {
+                    ("pattern", Field::Str(p)) => pattern = Some(p.clone()),
+                    ("warning_time", Field::TimestampMicros(t)) => warning = Some(t / 1_000_000),
+                    ("fault_time", Field::TimestampMicros(t)) => fault = Some(t / 1_000_000),
+                    _ => {}
+                }
+            }
+            out.push((pattern.expect("pattern"), warning.expect("warning_time"), fault.expect("fault_time")));
+        }
+    }
+    out
 }
 
 /// Machine-steps of `step` seconds in the window whose last instant is in each pattern's
@@ -148,6 +154,17 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
         let false_flags = e["false_flags"]["steps"].as_f64().unwrap();
         if precision > 0.0 {
             assert!((tp / precision - tp - false_flags).abs() < 1e-6, "{pattern}: false flags against precision: {r}");
+        }
+        // Flags in the pattern's own onset counted early: as many as the errors found there,
+        // and precision and F1 never lower for it.
+        let early = &r["model_early_not_false"];
+        let onset = e["false_flags"]["causes"].get("onset before its warning").and_then(|n| n.as_u64()).unwrap_or(0);
+        assert_eq!(early["early"].as_u64(), Some(onset), "{pattern}: early flags: {r}");
+        for k in ["precision", "f1"] {
+            assert!(
+                early[k].as_f64().unwrap() >= m[k].as_f64().unwrap() - 1e-12,
+                "{pattern}: {k} with early flags: {r}"
+            );
         }
     }
     let ablation = report["ablation"]["f1"].as_object().unwrap();
@@ -314,7 +331,13 @@ fn missed_episodes_and_false_flags_are_explained_by_the_episodes_around_them() {
         assert ff['steps'] == 6, ff\n\
         assert ff['causes'] == {'onset before its warning': 2, 'no episode': 2, 'after its fault': 1, 'in a q episode': 1}, ff\n\
         assert ff['machines'][0] == {'machine': 'A', 'machine_type': 'lathe', 'steps': 3}, ff\n\
-        assert e['lowest_flagged'] == 0.9, e\n";
+        assert e['lowest_flagged'] == 0.9, e\n\
+        from genims_ml.models import early_not_false, scores\n\
+        y = plant.labels['p']\n\
+        entry = {'model': scores(y, flag), 'test_rows': int(y.sum()), 'errors': e}\n\
+        assert entry['test_rows'] == 5 and abs(entry['model']['precision'] - 1 / 7) < 1e-12, entry\n\
+        early = early_not_false(entry)  # one true flag of five; six false, two of them in the onset\n\
+        assert early['early'] == 2 and abs(early['precision'] - 1 / 5) < 1e-12 and abs(early['f1'] - 0.2) < 1e-12, early\n";
     let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
     assert!(out.status.success(), "the errors: {}", String::from_utf8_lossy(&out.stderr));
 }

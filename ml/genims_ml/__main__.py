@@ -93,6 +93,7 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
             "errors": models.errors(test, pattern, flag, prob),
         }
         r = out[pattern]
+        r["model_early_not_false"] = models.early_not_false(r)
         r["leak_shuffled"] = r["shuffled_labels"]["f1"] > r["random"]["f1"] + MARGIN
         r["leak_shortcut"] = r["shortcut_features"]["f1"] > r["random"]["f1"] + MARGIN
     return out

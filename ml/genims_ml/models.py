@@ -15,7 +15,9 @@
 - Leakage checks: shuffled labels; a model of shortcut features only (machine, machine
   type, line, hour of day, day of week, fault rate); and every raw column alone.
 - The model's errors on the test plant (`errors`): each missed episode, and each false
-  flag's likely cause (the pattern's own onset or aftermath, another pattern's episode).
+  flag's likely cause (the pattern's own onset or aftermath, another pattern's episode);
+  and its precision and F1 with the onset's flags counted early, as `genims evaluate`
+  counts them (`early_not_false`).
 
 On ten-minute steps a model trains on every positive row and a seeded sixth of the
 negative ones (`fit_rows`: as many rows as an hourly plant has), and is scored — out of
@@ -170,6 +172,7 @@ def episodes_caught(plant, pattern: str, flag: np.ndarray) -> dict:
 
 
 AFTER_FAULT = 24 * 3600  # a flag this soon after its machine's fault is of the fault's aftermath
+ONSET = "onset before its warning"  # a false flag's cause: the pattern's own onset phase
 
 
 def errors(plant, pattern: str, flag: np.ndarray, prob: np.ndarray) -> dict:
@@ -220,11 +223,25 @@ def errors(plant, pattern: str, flag: np.ndarray, prob: np.ndarray) -> dict:
     }
 
 
+def early_not_false(entry: dict) -> dict:
+    """The model's precision and F1 with its flags in the pattern's own onset before the
+    warning counted as early detections, not false ones, as `genims evaluate` counts them
+    (the onset is when the signature already grows; the label begins at the warning band).
+    From a cross-plant entry: its scores, labelled steps and `errors`; recall is unchanged
+    (onset steps are negatives)."""
+    m, ff = entry["model"], entry["errors"]["false_flags"]
+    tp = round(m["recall"] * entry["test_rows"])
+    false = ff["steps"] - ff["causes"].get(ONSET, 0)
+    precision = tp / (tp + false) if tp + false else 0.0
+    f1 = 2 * precision * m["recall"] / (precision + m["recall"]) if precision + m["recall"] else 0.0
+    return {"precision": precision, "f1": f1, "early": ff["causes"].get(ONSET, 0)}
+
+
 def _false_flag_cause(pattern: str, end: int, episodes: list[dict]) -> str:
     """Why a step of one machine ending at `end` and labelled 0 may look like `pattern`."""
     for e in episodes:
         if e["pattern"] == pattern and e["onset"] < end <= e["warning"]:
-            return "onset before its warning"
+            return ONSET
     for e in episodes:
         if e["pattern"] == pattern and e["fault"] < end <= e["fault"] + AFTER_FAULT:
             return "after its fault"
