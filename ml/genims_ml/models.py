@@ -153,13 +153,7 @@ def episodes_caught(plant, pattern: str, flag: np.ndarray) -> dict:
     the first flagged step to the fault, in hours. An episode whose phase holds no step's
     last instant is not counted."""
     leads, total = [], 0
-    end = plant.hour + plant.step
-    for e in plant.episodes:
-        if e["pattern"] != pattern:
-            continue
-        rows = np.flatnonzero((plant.machine == e["machine"]) & phase_holds_at_end(end, e))
-        if len(rows) == 0:
-            continue  # the phase lies outside the window
+    for e, rows in _scored_episodes(plant, pattern):
         total += 1
         hit = rows[flag[rows]]
         if len(hit):
@@ -191,11 +185,8 @@ def errors(plant, pattern: str, flag: np.ndarray, prob: np.ndarray) -> dict:
     end = plant.hour + plant.step
     kind = dict(zip(plant.context["machine_id"], plant.context["machine_type"]))
     missed = []
-    for e in plant.episodes:
-        if e["pattern"] != pattern:
-            continue
-        rows = np.flatnonzero((plant.machine == e["machine"]) & phase_holds_at_end(end, e))
-        if len(rows) and not flag[rows].any():
+    for e, rows in _scored_episodes(plant, pattern):
+        if not flag[rows].any():
             missed.append({
                 "machine": str(e["machine"]), "machine_type": str(kind.get(e["machine"], "")),
                 "warning": int(e["warning"]), "fault": int(e["fault"]), "steps": int(len(rows)),
@@ -249,6 +240,19 @@ def _false_flag_cause(pattern: str, end: int, episodes: list[dict]) -> str:
         if e["pattern"] != pattern and min(e["onset"], e["warning"]) < end <= e["fault"] + AFTER_FAULT:
             return f"in a {e['pattern']} episode"
     return "no episode"
+
+
+def _scored_episodes(plant, pattern: str):
+    """Each episode of `pattern` with its rows: the steps whose last instant is in its warning
+    or critical phase (`phase_holds_at_end`); an episode with none (its phase lies outside the
+    window, or inside one step) is left out."""
+    end = plant.hour + plant.step
+    for e in plant.episodes:
+        if e["pattern"] != pattern:
+            continue
+        rows = np.flatnonzero((plant.machine == e["machine"]) & phase_holds_at_end(end, e))
+        if len(rows):
+            yield e, rows
 
 
 def static_threshold(train, train_y: list[np.ndarray], test) -> tuple[np.ndarray, str]:
