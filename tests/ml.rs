@@ -341,3 +341,22 @@ fn missed_episodes_and_false_flags_are_explained_by_the_episodes_around_them() {
     let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
     assert!(out.status.success(), "the errors: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Which patterns are learnt on ten-minute steps, from the training plants' episodes alone:
+/// a median episode under 6 h in its warning and critical phases, or a quarter of the
+/// episodes under an hour there (a long pattern with a sudden variant).
+#[test]
+fn short_patterns_and_long_ones_with_sudden_variants_are_learnt_on_ten_minute_steps() {
+    let script = "from genims_ml.__main__ import fine_patterns\n\
+        H = 3600\n\
+        def eps(pattern, hours):\n\
+        \x20   return [{'pattern': pattern, 'warning': 0, 'fault': int(h * H)} for h in hours]\n\
+        class Plant: pass\n\
+        a, b = Plant(), Plant()\n\
+        a.episodes = eps('short', [2, 3]) + eps('sudden', [25, 30, 0.5]) + eps('rarely', [25, 30, 0.5])\n\
+        b.episodes = eps('short', [8]) + eps('sudden', [20]) + eps('rarely', [20, 40]) + eps('long', [7, 12])\n\
+        got = fine_patterns([a, b], ['long', 'rarely', 'short', 'sudden', 'absent'])\n\
+        assert got == ['short', 'sudden'], got\n";
+    let out = std::process::Command::new(ml_python()).args(["-c", script]).output().unwrap();
+    assert!(out.status.success(), "the ten-minute patterns: {}", String::from_utf8_lossy(&out.stderr));
+}

@@ -24,7 +24,10 @@ def markdown(r: dict) -> str:
         "step's last instant, warning < end <= fault), and per episode (caught if a step so labelled is flagged; "
         "lead time from the end of the first flagged step to the fault). A step is an hour, or ten minutes "
         f"for a pattern whose median training episode spends under {r.get('fine_below_hours', 0):g} h in its "
-        "warning and critical phases.",
+        "warning and critical phases"
+        + (f", or of which {r['fine_short']['share']:.0%} of the training episodes or more spend under "
+           f"{r['fine_short']['hours']:g} h there" if "fine_short" in r else "")
+        + ".",
         "",
         "The column *F1, onset early* counts the model's flags in the pattern's own onset, before its warning, "
         "as early detections rather than false ones, as `genims evaluate` does (recall unchanged).",
