@@ -29,8 +29,7 @@ stream: release
 	wait
 
 # Starts PostgreSQL if it is down, installs socat/openssl, the tansu broker and the Python
-# test clients if missing (cached outside the repository), then runs unit and integration tests against the
-# real services.
+# test clients if missing (cached outside the repository); `make test` does the same.
 services:
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-tools.sh
@@ -38,19 +37,14 @@ services:
 	@scripts/ensure-pytools.sh >/dev/null
 	@scripts/ensure-ml.sh >/dev/null
 
-# `make test` compiles into a cache every checkout on this machine shares (like the tools
-# above), so a fresh clone reuses the compiled dependencies; clippy checks first, in the same
-# cache (the build reuses its build scripts' outputs and proc macros: 2 min less on a fresh
-# machine). GENIMS_TARGET_DIR chooses the cache.
+# `make test` (scripts/test.sh) sets up the services above while the crate compiles, then
+# runs every test. It compiles into a cache every checkout on this machine shares (like the
+# tools above), so a fresh clone reuses the compiled dependencies. GENIMS_TARGET_DIR
+# chooses the cache.
 GENIMS_TARGET_DIR ?= $(HOME)/.cache/genims/target
 
-test: services
-	$(CARGO) fmt --check
-	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" $(CARGO) clippy --locked --all-targets -- -D warnings
-	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" $(CARGO) test --locked --all-targets --no-run
-	CARGO_TARGET_DIR="$(GENIMS_TARGET_DIR)" \
-	  GENIMS_TANSU="$$(scripts/ensure-tansu.sh)" GENIMS_PYTHON="$$(scripts/ensure-pytools.sh)" \
-	  GENIMS_ML_PYTHON="$$(scripts/ensure-ml.sh)" CARGO=$(CARGO) scripts/run-tests.sh
+test:
+	CARGO=$(CARGO) GENIMS_TARGET_DIR="$(GENIMS_TARGET_DIR)" scripts/test.sh
 
 # Formatting and lints alone (rustfmt.toml sets the width); `make test` runs both first.
 lint:
