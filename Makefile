@@ -31,11 +31,7 @@ stream: release
 # Starts PostgreSQL if it is down, installs socat/openssl, the tansu broker and the Python
 # test clients if missing (cached outside the repository); `make test` does the same.
 services:
-	@scripts/ensure-postgres.sh
-	@scripts/ensure-tools.sh
-	@scripts/ensure-tansu.sh >/dev/null
-	@scripts/ensure-pytools.sh >/dev/null
-	@scripts/ensure-ml.sh >/dev/null
+	@scripts/ensure-services.sh
 
 # `make test` (scripts/test.sh) sets up the services above while the crate compiles, then
 # runs every test. It compiles into a cache every checkout on this machine shares (like the

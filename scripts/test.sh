@@ -17,13 +17,7 @@ cargo=${CARGO:-cargo}
 export CARGO_TARGET_DIR=${GENIMS_TARGET_DIR:-$HOME/.cache/genims/target}
 log=$(mktemp)
 trap 'wait; rm -f "$log"' EXIT  # a lint failure leaves no installer half-way
-(
-  scripts/ensure-postgres.sh
-  scripts/ensure-tools.sh
-  scripts/ensure-tansu.sh >/dev/null
-  scripts/ensure-pytools.sh >/dev/null
-  scripts/ensure-ml.sh >/dev/null
-) >"$log" 2>&1 &
+scripts/ensure-services.sh >"$log" 2>&1 &
 services=$!
 
 "$cargo" fmt --check
