@@ -141,6 +141,24 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
         }
     }
     for (pattern, r) in cross {
+        // The shuffled check is the mean of its permutations, each a model of its own; no
+        // flags that know nothing of the steps beat flagging every one.
+        let rows = if r["step_minutes"] == 10 { "rows_fine" } else { "rows" };
+        let p = r["test_rows"].as_f64().unwrap() / report[rows]["seed-7"].as_f64().unwrap();
+        let all = r["all_flagged_f1"].as_f64().unwrap();
+        assert!(
+            (all - 2.0 * p / (1.0 + p)).abs() < 1e-9,
+            "{pattern}: every step flagged scores {all} at prevalence {p}: {r}"
+        );
+        let each: Vec<f64> =
+            r["shuffled_labels"]["permutations"].as_array().unwrap().iter().map(|f| f.as_f64().unwrap()).collect();
+        assert_eq!(each.len(), 2, "{pattern}: two label permutations with --quick: {r}");
+        assert_eq!(report["shuffles"], 2, "{pattern}: the permutations the report states");
+        let mean = each.iter().sum::<f64>() / 2.0;
+        let f1 = r["shuffled_labels"]["f1"].as_f64().unwrap();
+        assert!((f1 - mean).abs() < 1e-3, "{pattern}: shuffled F1 {f1} against its permutations' mean {mean}: {r}");
+    }
+    for (pattern, r) in cross {
         // The errors agree with the scores: as many missed episodes as the recall leaves out,
         // as many false flags as the precision and recall imply.
         let (m, e) = (&r["model"], &r["errors"]);

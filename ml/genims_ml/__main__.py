@@ -70,21 +70,20 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
     any_train = [np.max([p.labels.get(k, np.zeros(len(p.hour))) for k in patterns], axis=0) for p in train]
     negatives = test.negatives
     if_score, if_flag = models.isolation_forest([p.features for p in train], any_train, test.features, negatives)
-    rng = np.random.default_rng(models.SEED)
+    groups = _machines(train)
     for k, pattern in enumerate(patterns):
         say(f"cross-plant: {pattern}" + ("" if test.step == features.HOUR else f" on {test.step // 60}-minute steps"))
         ys = [p.labels.get(pattern, np.zeros(len(p.hour), dtype=np.int8)) for p in train]
         y = test.labels.get(pattern, np.zeros(len(test.hour), dtype=np.int8))
         prob, flag = models.fit_predict(
-            [p.features for p in train], ys, test.features, groups=_machines(train), negatives=negatives
+            [p.features for p in train], ys, test.features, groups=groups, negatives=negatives
         )
         static, static_rule = models.static_threshold(train, ys, test)
         prevalence = float(np.concatenate(ys).mean())
-        shuffled = [rng.permutation(v) for v in ys]
-        _, shuffled_flag = models.fit_predict(
-            [p.features for p in train], shuffled, test.features, quick=True, negatives=negatives
+        shuffled = models.shuffled_labels(
+            [p.features for p in train], ys, test.features, y, groups=groups, negatives=negatives, key=k
         )
-        short_prob, short_flag = models.fit_predict(short_train, ys, short_test, quick=True, negatives=negatives)
+        short_prob, short_flag = models.fit_predict(short_train, ys, short_test, groups=groups, negatives=negatives)
         random_flag = models.random_flags(len(y), prevalence, k)
         out[pattern] = {
             "step_minutes": test.step // 60,
@@ -93,8 +92,9 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
             "model": models.scores(y, flag, prob) | models.episodes_caught(test, pattern, flag),
             "static_threshold": models.scores(y, static) | models.episodes_caught(test, pattern, static),
             "random": models.scores(y, random_flag),
+            "all_flagged_f1": models.all_flagged_f1(y),
             "isolation_forest": models.scores(y, if_flag, if_score) | models.episodes_caught(test, pattern, if_flag),
-            "shuffled_labels": models.scores(y, shuffled_flag),
+            "shuffled_labels": shuffled,
             "shortcut_features": models.scores(y, short_flag, short_prob),
             "errors": models.errors(test, pattern, flag, prob),
         }
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "features": len(names),
         "fine_below_hours": FINE_BELOW_HOURS,
         "fine_short": {"hours": SHORT_HOURS, "share": SHORT_SHARE},
+        "shuffles": models.SHUFFLES["quick" if args.quick else "full"],
         "cross_plant": cross_plant(train, test, hourly),
         "time_split": time_split(train + [test], hourly),
     }
