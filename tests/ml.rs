@@ -150,6 +150,12 @@ fn the_ml_pipeline_trains_on_two_plants_and_reports_on_a_third() {
             (all - 2.0 * p / (1.0 + p)).abs() < 1e-9,
             "{pattern}: every step flagged scores {all} at prevalence {p}: {r}"
         );
+        // Every step of the pattern's machine types (read from the training plants) flags
+        // a subset of the steps richer in the pattern than all of them, unless the test
+        // plant has the pattern only on types the training plants never had it on.
+        let applicable = &r["applicable"];
+        let (precision, recall) = (applicable["precision"].as_f64().unwrap(), applicable["recall"].as_f64().unwrap());
+        assert!(recall == 0.0 || precision >= p - 1e-9, "{pattern}: its machine types hold its steps: {r}");
         let each: Vec<f64> =
             r["shuffled_labels"]["permutations"].as_array().unwrap().iter().map(|f| f.as_f64().unwrap()).collect();
         assert_eq!(each.len(), 2, "{pattern}: two label permutations with --quick: {r}");

@@ -93,6 +93,7 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
             "static_threshold": models.scores(y, static) | models.episodes_caught(test, pattern, static),
             "random": models.scores(y, random_flag),
             "all_flagged_f1": models.all_flagged_f1(y),
+            "applicable": models.scores(y, models.applicable(train, ys, test)),
             "isolation_forest": models.scores(y, if_flag, if_score) | models.episodes_caught(test, pattern, if_flag),
             "shuffled_labels": shuffled,
             "shortcut_features": models.scores(y, short_flag, short_prob),

@@ -15,7 +15,8 @@
 - Leakage checks, fit and cut as the supervised model is (`fit_predict`: three fold models
   by machine, the cut from their out-of-fold predictions): shuffled labels, over SHUFFLES
   seeded permutations (`shuffled_labels`), and a model of shortcut features only (machine,
-  machine type, line, hour of day, day of week, fault rate). Every raw column alone, one
+  machine type, line, hour of day, day of week, fault rate), beside the flags on every step
+  of the machine types the pattern happens on (`applicable`). Every raw column alone, one
   quick model each (`quick`: a cut from its own training predictions).
 - The model's errors on the test plant (`errors`): each missed episode, and each false
   flag's likely cause (the pattern's own onset or aftermath, another pattern's episode);
@@ -160,6 +161,15 @@ def shuffled_labels(
         runs.append(scores(test_y, flag))
     out = {k: float(np.mean([r[k] for r in runs])) for k in ("precision", "recall", "f1")}
     return out | {"permutations": [round(r["f1"], 4) for r in runs]}
+
+
+def applicable(train, train_y: list[np.ndarray], test) -> np.ndarray:
+    """Every test step of a machine whose type holds a labelled step of the pattern on a
+    training plant, flagged: what a model learns from the machine type alone when a pattern
+    happens only on some types (a bearing failure needs a spindle bearing). The reference
+    beside the shortcut-feature check."""
+    types = set().union(*(set(p.context["machine_type"][y != 0]) for p, y in zip(train, train_y)))
+    return np.isin(test.context["machine_type"], sorted(types))
 
 
 def all_flagged_f1(y: np.ndarray) -> float:
