@@ -98,13 +98,13 @@ def markdown(r: dict) -> str:
 
 
 def _within_applicability(x: dict) -> str:
-    """For a shortcut model that fails the check: whether it scores no more than flagging
-    every step of the pattern's machine types does (+ 0.05), its applicability."""
+    """For a shortcut model that fails the check: whether it scores no more than 0.05 above
+    flagging every step of the pattern's machine types, its applicability."""
     applicable = x.get("applicable", {}).get("f1")
     if not x["leak_shortcut"] or applicable is None or x["shortcut_features"]["f1"] > applicable + 0.05:
         return ""
-    return (f" — at most its applicability: shortcut F1 {x['shortcut_features']['f1']:.2f}, every step of the "
-            f"machine types the pattern happens on flagged {applicable:.2f}")
+    return (f" — no more than 0.05 above its applicability: shortcut F1 {x['shortcut_features']['f1']:.2f}, "
+            f"every step of the machine types the pattern happens on flagged {applicable:.2f}")
 
 
 def _when(t: int) -> str:
