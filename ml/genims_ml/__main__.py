@@ -69,20 +69,17 @@ def cross_plant(train: list[features.Plant], test: features.Plant, patterns: lis
     short_test = models.shortcut_features(test, vocab)
     any_train = [np.max([p.labels.get(k, np.zeros(len(p.hour))) for k in patterns], axis=0) for p in train]
     negatives = test.negatives
-    if_score, if_flag = models.isolation_forest([p.features for p in train], any_train, test.features, negatives)
+    train_x = [p.features for p in train]
+    if_score, if_flag = models.isolation_forest(train_x, any_train, test.features, negatives)
     groups = _machines(train)
     for k, pattern in enumerate(patterns):
         say(f"cross-plant: {pattern}" + ("" if test.step == features.HOUR else f" on {test.step // 60}-minute steps"))
         ys = [p.labels.get(pattern, np.zeros(len(p.hour), dtype=np.int8)) for p in train]
         y = test.labels.get(pattern, np.zeros(len(test.hour), dtype=np.int8))
-        prob, flag = models.fit_predict(
-            [p.features for p in train], ys, test.features, groups=groups, negatives=negatives
-        )
+        prob, flag = models.fit_predict(train_x, ys, test.features, groups=groups, negatives=negatives)
         static, static_rule = models.static_threshold(train, ys, test)
         prevalence = float(np.concatenate(ys).mean())
-        shuffled = models.shuffled_labels(
-            [p.features for p in train], ys, test.features, y, groups=groups, negatives=negatives, key=k
-        )
+        shuffled = models.shuffled_labels(train_x, ys, test.features, y, groups=groups, negatives=negatives, key=k)
         short_prob, short_flag = models.fit_predict(short_train, ys, short_test, groups=groups, negatives=negatives)
         random_flag = models.random_flags(len(y), prevalence, k)
         out[pattern] = {
@@ -194,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "features": len(names),
         "fine_below_hours": FINE_BELOW_HOURS,
         "fine_short": {"hours": SHORT_HOURS, "share": SHORT_SHARE},
-        "shuffles": models.SHUFFLES["quick" if args.quick else "full"],
+        "shuffles": models.shuffles(),
         "cross_plant": cross_plant(train, test, hourly),
         "time_split": time_split(train + [test], hourly),
     }

@@ -154,13 +154,18 @@ def shuffled_labels(
     labels. Their mean precision, recall and F1, and each permutation's F1
     (`permutations`)."""
     runs = []
-    for i in range(SHUFFLES["quick" if QUICK else "full"]):
+    for i in range(shuffles()):
         rng = np.random.default_rng([SEED, key, i])
         shuffled = [rng.permutation(y) for y in train_y]
         _, flag = fit_predict(train_x, shuffled, test_x, groups=groups, negatives=negatives)
         runs.append(scores(test_y, flag))
     out = {k: float(np.mean([r[k] for r in runs])) for k in ("precision", "recall", "f1")}
     return out | {"permutations": [round(r["f1"], 4) for r in runs]}
+
+
+def shuffles() -> int:
+    """How many label permutations the shuffled check fits (SHUFFLES, by --quick)."""
+    return SHUFFLES["quick" if QUICK else "full"]
 
 
 def applicable(train, train_y: list[np.ndarray], test) -> np.ndarray:
